@@ -5,3 +5,4 @@ export * from './graph.js';
 export * from './attrs.js';
 export * from './schema.js';
 export * from './kernel.js';
+export * from './shape-utils.js';

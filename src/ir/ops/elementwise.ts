@@ -1,0 +1,2 @@
+import type { OpSchema } from '../schema.js';
+export const elementwiseSchemas: readonly OpSchema[] = [];

@@ -1,0 +1,2 @@
+import type { OpSchema } from '../schema.js';
+export const nnSchemas: readonly OpSchema[] = [];

@@ -1,0 +1,13 @@
+import type { KernelDef } from '../../ir/index.js';
+import { elementwiseKernels } from './elementwise.js';
+import { reduceKernels } from './reduce.js';
+import { nnKernels } from './nn.js';
+import { shapeOpKernels } from './shape-ops.js';
+
+/** Every reference kernel. */
+export const refKernels: readonly KernelDef[] = [
+  ...elementwiseKernels,
+  ...reduceKernels,
+  ...nnKernels,
+  ...shapeOpKernels,
+];

@@ -1,0 +1,2 @@
+import type { KernelDef } from '../../ir/index.js';
+export const reduceKernels: readonly KernelDef[] = [];
