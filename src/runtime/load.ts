@@ -1,0 +1,73 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { CloudlessError, type Graph } from '../ir/index.js';
+import { importOnnx } from '../formats/onnx/import.js';
+import { importTflite } from '../formats/tflite/import.js';
+import { importTfjs } from '../formats/tfjs/import.js';
+import { optimizeLayout } from '../passes/layout.js';
+import { Session, type SessionOptions } from './session.js';
+
+export type ModelFormat = 'onnx' | 'tflite' | 'tfjs';
+
+/** Guesses a model's format from its bytes (and its file name when bytes are ambiguous). */
+export function detectFormat(bytes: Uint8Array, fileName?: string): ModelFormat {
+  if (bytes.length >= 8 && String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!, bytes[7]!) === 'TFL3') return 'tflite';
+  const ext = fileName ? path.extname(fileName).toLowerCase() : '';
+  if (ext === '.json') return 'tfjs';
+  if (ext === '.tflite') return 'tflite';
+  if (ext === '.onnx') return 'onnx';
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  if (bytes[i] === 0x7b) return 'tfjs';
+  // An ONNX ModelProto starts with a protobuf key: field 1 (ir_version, varint) is the usual first byte.
+  if (bytes[0] === 0x08) return 'onnx';
+  throw new CloudlessError('E_FORMAT', `${fileName ?? 'model bytes'}: not a model cloudless can read (expected .onnx, .tflite or a TF.js model.json)`, {
+    file: fileName,
+  });
+}
+
+/** Reads a model file of any supported format into a canonical graph (layout pass applied). */
+export async function readModel(source: string | Uint8Array, format?: ModelFormat): Promise<Graph> {
+  let bytes: Uint8Array;
+  let name: string | undefined;
+  if (typeof source === 'string') {
+    name = source;
+    try {
+      const st = await stat(source);
+      if (st.isDirectory()) {
+        const json = path.join(source, 'model.json');
+        return await importTfjs(json);
+      }
+      bytes = new Uint8Array(await readFile(source));
+    } catch (err) {
+      if (err instanceof CloudlessError) throw err;
+      throw new CloudlessError('E_FILE', `cannot read model ${source}: ${(err as Error).message}`, { file: source });
+    }
+  } else {
+    bytes = source;
+  }
+  const fmt = format ?? detectFormat(bytes, name);
+  switch (fmt) {
+    case 'onnx': {
+      const g = importOnnx(bytes, name);
+      optimizeLayout(g);
+      return g;
+    }
+    case 'tflite': return importTflite(bytes, name);
+    case 'tfjs': {
+      if (!name) throw new CloudlessError('E_CONFIG', 'a TF.js graph model loads from the path of its model.json (its weights are separate files)');
+      return importTfjs(name);
+    }
+  }
+}
+
+/**
+ * Loads a model and prepares it to run:
+ *
+ *   const session = await load('model.onnx');
+ *   const out = await session.run({ input: new Tensor('float32', [1, 3, 224, 224], pixels) });
+ */
+export async function load(source: string | Uint8Array, options: SessionOptions & { format?: ModelFormat } = {}): Promise<Session> {
+  const graph = await readModel(source, options.format);
+  return new Session(graph, options);
+}

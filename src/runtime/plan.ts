@@ -1,0 +1,285 @@
+import {
+  CloudlessError, NeedsValueError, Tensor, bytesPerElement, getSchema, sizeOf, shapeToString, viewTyped, withContext,
+  type Backend, type Graph, type KernelContext, type KernelDef, type Node, type PlannedValue, type ValueInfo,
+} from '../ir/index.js';
+import { planArena, describeArena, type ArenaRequest } from './arena.js';
+import { evalNode } from './eval-node.js';
+import type { KernelRegistry } from './registry.js';
+
+/** One node to execute at run time, with its tensors bound to arena views. */
+export interface PlanStep {
+  node: Node;
+  kernel: KernelDef;
+  state: unknown;
+  inputs: (Tensor | undefined)[];
+  outputs: Tensor[];
+}
+
+/**
+ * An executable plan for one set of input shapes (and, for graphs whose shapes
+ * depend on input contents, one set of those contents).
+ */
+export interface Plan {
+  key: string;
+  steps: PlanStep[];
+  /** Arena views that feeds are copied into, by graph input name. */
+  inputs: Map<string, Tensor>;
+  /** The tensors returned by run(), by graph output name (arena views or constants). */
+  outputs: Map<string, Tensor>;
+  arena: ArrayBuffer;
+  arenaBytes: number;
+  /** The sum of the aligned sizes of all planned tensors: what a plan without reuse would need. */
+  unsharedBytes: number;
+  scratchBytes: number;
+  packedWeightBytes: number;
+  /** Bytes of constants computed at plan time (folded subgraphs). */
+  foldedBytes: number;
+  /** Graph inputs whose contents decide shapes (their values are part of `key`). */
+  shapeInputs: Set<string>;
+  describe(): string;
+}
+
+export interface PlanOptions {
+  backends: readonly Backend[];
+  ctx: KernelContext;
+  registry: KernelRegistry;
+  alignment?: number;
+  /** Graph inputs already known to decide shapes. */
+  shapeInputs?: ReadonlySet<string>;
+}
+
+/** A stable key of the feeds' shapes (and contents of shape inputs) that selects a plan. */
+export function planKey(feeds: ReadonlyMap<string, Tensor>, shapeInputs: ReadonlySet<string>): string {
+  const parts: string[] = [];
+  for (const [name, t] of [...feeds].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    parts.push(`${name}:${t.dtype}${shapeToString(t.shape)}`);
+    if (shapeInputs.has(name)) parts.push(`=${t.toNumbers().join(',')}`);
+  }
+  return parts.join(';');
+}
+
+const NON_DETERMINISTIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+
+/**
+ * Plans a graph for concrete feeds:
+ *   1. walk the nodes in order; a node whose inputs are all known at plan time
+ *      (constants, folded values, shapes of planned tensors, contents of shape
+ *      inputs) is evaluated now and its outputs become constants (folding);
+ *   2. every other node gets its output shapes from its op schema and a kernel
+ *      from the registry (first backend that fits); the kernel prepares its state;
+ *   3. the tensors those nodes produce, plus the graph inputs, are packed into one
+ *      arena by planArena, and every step's inputs and outputs become views of it.
+ * When shape inference needs the content of a value that derives from graph
+ * inputs, those inputs become shape inputs and planning starts again with their
+ * contents known.
+ */
+export function planGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: PlanOptions): Plan {
+  const shapeInputs = new Set(options.shapeInputs ?? []);
+  for (let attempt = 0; attempt <= graph.inputs.length; attempt++) {
+    try {
+      return planOnce(graph, feeds, shapeInputs, options);
+    } catch (err) {
+      if (!(err instanceof NeedsValueError)) throw err;
+      const name = err.node.inputs[err.inputIndex]!;
+      const sources = graphInputsBehind(graph, name).filter((n) => !shapeInputs.has(n));
+      if (sources.length === 0) {
+        throw new CloudlessError('E_UNSUPPORTED', `node ${err.node.name} (${err.node.op}): output shape depends on "${name}", which is computed at run time`, {
+          node: err.node.name,
+          hint: 'shapes that depend on computed data are not supported by the static planner',
+        });
+      }
+      for (const s of sources) shapeInputs.add(s);
+    }
+  }
+  throw new CloudlessError('E_INTERNAL', `graph ${graph.name}: planning did not converge`);
+}
+
+function graphInputsBehind(graph: Graph, value: string): string[] {
+  const producers = graph.producers();
+  const inputs = new Set(graph.inputs);
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    if (inputs.has(v)) { found.add(v); continue; }
+    const p = producers.get(v);
+    if (p) for (const i of p.inputs) if (i) stack.push(i);
+  }
+  return [...found];
+}
+
+function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs: Set<string>, options: PlanOptions): Plan {
+  const known = new Map<string, Tensor>();
+  const infos = new Map<string, ValueInfo>();
+  let foldedBytes = 0;
+  for (const v of graph.values.values()) {
+    if (v.constant) { known.set(v.name, v.constant); infos.set(v.name, info(v.constant)); }
+  }
+  for (const name of graph.inputs) {
+    const t = feeds.get(name);
+    if (!t) throw new CloudlessError('E_INPUT', `graph ${graph.name}: no feed for input "${name}"`);
+    const q = graph.values.get(name)?.quant ?? t.quant;
+    infos.set(name, { dtype: t.dtype, shape: [...t.shape], quant: q });
+    if (shapeInputs.has(name)) known.set(name, t.clone());
+  }
+
+  type Pending = { node: Node; kernel: KernelDef; inputInfos: (ValueInfo | undefined)[]; outInfos: ValueInfo[] };
+  const pending: Pending[] = [];
+  for (const node of graph.nodes) {
+    const inputs = node.inputs.map((n) => (n ? known.get(n) : undefined));
+    const allKnown = node.inputs.every((n) => !n || known.has(n));
+    if (allKnown && !NON_DETERMINISTIC.has(node.op) && getSchema(node.op)) {
+      let outs: Tensor[];
+      try {
+        outs = evalNode(node, inputs, {
+          backends: ['ref'], ctx: options.ctx,
+          outputQuant: node.outputs.map((o) => graph.values.get(o)?.quant),
+        });
+      } catch (err) {
+        throw withContext(err, `graph ${graph.name}: folding node ${node.name} (${node.op})`, { node: node.name });
+      }
+      outs.forEach((t, i) => {
+        const name = node.outputs[i];
+        if (!name) return;
+        known.set(name, t);
+        infos.set(name, info(t));
+        foldedBytes += t.byteLength;
+      });
+      continue;
+    }
+    const schema = getSchema(node.op);
+    if (!schema) {
+      throw new CloudlessError('E_UNSUPPORTED_OP', `graph ${graph.name}: node ${node.name}: op ${node.op} is not supported`, { node: node.name });
+    }
+    const inputInfos = node.inputs.map((n) => {
+      if (!n) return undefined;
+      const i = infos.get(n);
+      if (!i) throw new CloudlessError('E_GRAPH', `graph ${graph.name}: node ${node.name} reads "${n}" before it is defined`, { node: node.name });
+      return i;
+    });
+    checkArity(node, schema.inputs, schema.outputs);
+    let outInfos: ValueInfo[];
+    try {
+      outInfos = schema.infer({
+        node,
+        inputs: inputInfos,
+        value(i) {
+          const n = node.inputs[i];
+          const t = n ? known.get(n) : undefined;
+          if (!t) throw new NeedsValueError(i, node);
+          return t;
+        },
+        hasValue: (i) => { const n = node.inputs[i]; return !!n && known.has(n); },
+      });
+    } catch (err) {
+      if (err instanceof NeedsValueError) throw err;
+      throw withContext(err, `graph ${graph.name}`, { node: node.name });
+    }
+    outInfos = outInfos.map((o, i) => {
+      const q = graph.values.get(node.outputs[i] ?? '')?.quant;
+      return q ? { ...o, quant: q } : o;
+    });
+    const found = options.registry.find(options.backends, node, inputInfos, outInfos);
+    if (!('kernel' in found)) {
+      throw new CloudlessError('E_UNSUPPORTED_OP', `graph ${graph.name}: node ${node.name} (${node.op}): ${found.reasons.join('; ')}`, { node: node.name });
+    }
+    outInfos.forEach((o, i) => { const n = node.outputs[i]; if (n) infos.set(n, o); });
+    pending.push({ node, kernel: found.kernel, inputInfos, outInfos });
+  }
+
+  // Lifetimes of the tensors that live in the arena: graph inputs and the outputs of run-time steps.
+  const requests: ArenaRequest[] = [];
+  const lifetimes = new Map<string, ArenaRequest>();
+  const request = (name: string, first: number) => {
+    const i = infos.get(name)!;
+    const r = { id: name, bytes: sizeOf(i.shape) * bytesPerElement(i.dtype), first, last: first };
+    lifetimes.set(name, r);
+    requests.push(r);
+  };
+  for (const name of graph.inputs) if (!known.has(name) || shapeInputs.has(name)) request(name, 0);
+  pending.forEach((p, step) => {
+    for (const n of p.node.inputs) {
+      const r = n ? lifetimes.get(n) : undefined;
+      if (r) r.last = step;
+    }
+    for (const n of p.node.outputs) if (n) request(n, step);
+  });
+  for (const name of graph.outputs) {
+    const r = lifetimes.get(name);
+    if (r) r.last = pending.length;
+  }
+  const alignment = options.alignment ?? 16;
+  const arenaPlan = planArena(requests, alignment);
+  const arena = new ArrayBuffer(Math.max(arenaPlan.arenaBytes, alignment));
+  const views = new Map<string, Tensor>();
+  for (const r of requests) {
+    const i = infos.get(r.id)!;
+    const n = sizeOf(i.shape);
+    const data = viewTyped(i.dtype, arena, arenaPlan.offsets.get(r.id)!, n);
+    views.set(r.id, new Tensor(i.dtype, i.shape, data, i.quant));
+  }
+  const tensorOf = (name: string): Tensor | undefined => (name ? views.get(name) ?? known.get(name) : undefined);
+
+  let scratchBytes = 0, packedWeightBytes = 0;
+  const steps: PlanStep[] = pending.map((p) => {
+    const inputs = p.node.inputs.map(tensorOf);
+    const outputs = p.node.outputs.map((n, i) => {
+      const t = n ? views.get(n) : undefined;
+      // An unnamed output still needs a place to be written; it lives outside the arena.
+      return t ?? new Tensor(p.outInfos[i]!.dtype, p.outInfos[i]!.shape, undefined, p.outInfos[i]!.quant);
+    });
+    const plannedInputs: (PlannedValue | undefined)[] = p.inputInfos.map((inf, i) => {
+      if (!inf) return undefined;
+      const n = p.node.inputs[i]!;
+      return known.has(n) ? { ...inf, constant: known.get(n) } : inf;
+    });
+    let state: unknown;
+    if (p.kernel.prepare) {
+      try {
+        const prepared = p.kernel.prepare({ node: p.node, inputs: plannedInputs, outputs: p.outInfos, ctx: options.ctx });
+        state = prepared.state;
+        scratchBytes += prepared.scratchBytes ?? 0;
+        packedWeightBytes += prepared.packedWeightBytes ?? 0;
+      } catch (err) {
+        throw withContext(err, `graph ${graph.name}: preparing node ${p.node.name} (${p.node.op})`, { node: p.node.name });
+      }
+    }
+    return { node: p.node, kernel: p.kernel, state, inputs, outputs };
+  });
+
+  const inputs = new Map<string, Tensor>();
+  for (const name of graph.inputs) { const v = views.get(name); if (v) inputs.set(name, v); }
+  const outputs = new Map<string, Tensor>();
+  for (const name of graph.outputs) {
+    const t = tensorOf(name);
+    if (!t) throw new CloudlessError('E_GRAPH', `graph ${graph.name}: output "${name}" is never computed`);
+    outputs.set(name, t);
+  }
+  const unsharedBytes = requests.reduce((s, r) => s + Math.ceil(r.bytes / alignment) * alignment, 0);
+  return {
+    key: planKey(feeds, shapeInputs),
+    steps, inputs, outputs, arena,
+    arenaBytes: arenaPlan.arenaBytes,
+    unsharedBytes, scratchBytes, packedWeightBytes, foldedBytes,
+    shapeInputs: new Set(shapeInputs),
+    describe: () => describeArena(requests, arenaPlan),
+  };
+}
+
+function info(t: Tensor): ValueInfo {
+  return { dtype: t.dtype, shape: [...t.shape], quant: t.quant };
+}
+
+function checkArity(node: Node, ins: readonly [number, number], outs: readonly [number, number]): void {
+  let n = node.inputs.length;
+  while (n > 0 && !node.inputs[n - 1]) n--;
+  if (n < ins[0] || node.inputs.length > ins[1]) {
+    throw new CloudlessError('E_GRAPH', `node ${node.name} (${node.op}) has ${node.inputs.length} inputs; it takes ${ins[0]} to ${ins[1]}`, { node: node.name });
+  }
+  if (node.outputs.length < outs[0] || node.outputs.length > outs[1]) {
+    throw new CloudlessError('E_GRAPH', `node ${node.name} (${node.op}) has ${node.outputs.length} outputs; it makes ${outs[0]} to ${outs[1]}`, { node: node.name });
+  }
+}
