@@ -1,0 +1,64 @@
+import { Command, Option } from 'commander';
+import pc from 'picocolors';
+import { shapeToString } from '../ir/index.js';
+import { modelInfo, printInfo } from './info.js';
+import { runInfer } from './infer.js';
+import { EXIT, reportError, table } from './output.js';
+
+const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
+const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
+  .choices(['tflite-xnnpack', 'tflite-reference']).default('tflite-xnnpack');
+
+/** The command-line interface; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command();
+  program
+    .name('cloudless')
+    .description('Machine learning at the edge: run models offline, act on what they find, forget the data.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command('info')
+    .description('show a model\'s format, inputs, outputs, ops, parameters and planned memory')
+    .argument('<model>', '.onnx, .tflite or TF.js model.json')
+    .option('--json', 'print JSON')
+    .addOption(backendOption())
+    .action(async (model: string, o: { json?: boolean; backend: 'auto' | 'ref' }) => {
+      const info = await modelInfo(model, o.backend);
+      process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : `${printInfo(info)}\n`);
+      if (info.unsupported.length) code = EXIT.partial;
+    });
+
+  program.command('infer')
+    .description('run a model on NumPy .npy inputs and write each output as DIR/<output>.npy')
+    .argument('<model>', '.onnx, .tflite or TF.js model.json')
+    .option('-i, --input <NAME=FILE.npy...>', 'an input tensor (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-o, --out <dir>', 'folder for the output .npy files')
+    .option('--json', 'print JSON')
+    .addOption(backendOption())
+    .addOption(arithmeticOption())
+    .action(async (model: string, o: { input: string[]; out?: string; json?: boolean; backend: 'auto' | 'ref' | 'wasm'; int8Arithmetic: 'tflite-xnnpack' | 'tflite-reference' }) => {
+      const r = await runInfer(model, { inputs: o.input, out: o.out, backend: o.backend, int8Arithmetic: o.int8Arithmetic });
+      if (o.json) { process.stdout.write(`${JSON.stringify(r)}\n`); return; }
+      process.stdout.write(`${pc.bold(model)}: ${r.ms.toFixed(1)} ms\n`);
+      process.stdout.write(`${table(['output', 'dtype', 'shape', 'min', 'max', 'mean', 'file'], r.outputs.map((x) => [
+        x.name, x.dtype, shapeToString(x.shape), fmt(x.min), fmt(x.max), fmt(x.mean), x.file ?? '',
+      ]))}\n`);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.usage;
+    }
+    return reportError(err, argv.includes('--json'));
+  }
+  return code;
+}
+
+function fmt(x: number | undefined): string {
+  return x === undefined ? '' : Number.isInteger(x) ? String(x) : x.toPrecision(5);
+}

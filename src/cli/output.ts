@@ -1,0 +1,32 @@
+import pc from 'picocolors';
+import { CloudlessError } from '../ir/index.js';
+
+/** Exit codes: 0 ok, 1 the job ran but found a problem (e.g. some files failed), 2 bad usage or input, 3 internal error. */
+export const EXIT = { ok: 0, partial: 1, usage: 2, internal: 3 } as const;
+
+/** Prints an error the way a user wants to read it and returns the exit code it deserves. */
+export function reportError(err: unknown, json = false): number {
+  if (err instanceof CloudlessError) {
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint } })}\n`);
+    else process.stderr.write(`${pc.red('error')} ${err.code}: ${err.describe()}\n`);
+    return err.code === 'E_INTERNAL' ? EXIT.internal : EXIT.usage;
+  }
+  const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'E_INTERNAL', message: String(err) } })}\n`);
+  else process.stderr.write(`${pc.red('internal error')} (please report): ${msg}\n`);
+  return EXIT.internal;
+}
+
+/** A plain aligned text table. */
+export function table(headers: string[], rows: (string | number)[][], align: ('l' | 'r')[] = []): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  const fmt = (r: string[]) => r.map((v, c) => (align[c] === 'r' ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join('  ').trimEnd();
+  return [pc.bold(fmt(headers)), ...cells.slice(1).map(fmt)].join('\n');
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}

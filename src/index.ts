@@ -1,0 +1,25 @@
+/**
+ * cloudless — machine learning at the edge, with no cloud and no network.
+ *
+ * Load a model (ONNX, TFLite or a TF.js graph model), run it on tensors, read the
+ * outputs. Everything runs in this process; nothing is sent anywhere.
+ *
+ *   import { load, Tensor } from 'cloudless';
+ *
+ *   const session = await load('mobilenet.onnx');          // import, check, plan memory
+ *   console.log(session.inputs, session.memory);            // [{ name: 'input', dtype: 'float32', shape: [1, 3, 224, 224] }]
+ *   const input = new Tensor('float32', [1, 3, 224, 224]);  // fill input.data with pixels
+ *   const out = await session.run({ input });               // no allocation for a repeated shape
+ *   const scores = out.output.data;                         // a view into the arena: clone() to keep it
+ *
+ * Every deliberate failure is a CloudlessError with a `code`, a message that
+ * names the file, node or input, and a `hint`.
+ */
+export {
+  Tensor, CloudlessError, Graph, DTYPES, perTensorQuant,
+  type DType, type QuantParams, type Node, type Value, type Int8Arithmetic, type ErrorCode,
+} from './ir/index.js';
+export { load, readModel, detectFormat, type ModelFormat } from './runtime/load.js';
+export { Session, type SessionOptions, type MemoryReport, type NodeProfile, type IOInfo } from './runtime/session.js';
+export { defaultRegistry } from './runtime/builtins.js';
+export { parseNpy, serializeNpy } from './formats/npy.js';
