@@ -2,6 +2,7 @@ import {
   CloudlessError, NeedsValueError, Tensor, bytesPerElement, getSchema, sizeOf, shapeToString, viewTyped, withContext,
   type Backend, type Graph, type KernelContext, type KernelDef, type Node, type PlannedValue, type ValueInfo,
 } from '../ir/index.js';
+import { shapeRange } from '../ir/ops/shape-ops.js';
 import { planArena, describeArena, type ArenaRequest } from './arena.js';
 import { evalNode } from './eval-node.js';
 import type { KernelRegistry } from './registry.js';
@@ -129,6 +130,12 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
   type Pending = { node: Node; kernel: KernelDef; inputInfos: (ValueInfo | undefined)[]; outInfos: ValueInfo[] };
   const pending: Pending[] = [];
   for (const node of graph.nodes) {
+    const shapeOnly = foldShapeOnly(node, infos);
+    if (shapeOnly) {
+      known.set(node.outputs[0]!, shapeOnly);
+      infos.set(node.outputs[0]!, info(shapeOnly));
+      continue;
+    }
     const inputs = node.inputs.map((n) => (n ? known.get(n) : undefined));
     const allKnown = node.inputs.every((n) => !n || known.has(n));
     if (allKnown && !NON_DETERMINISTIC.has(node.op) && getSchema(node.op)) {
@@ -267,6 +274,21 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     shapeInputs: new Set(shapeInputs),
     describe: () => describeArena(requests, arenaPlan),
   };
+}
+
+/**
+ * Shape and Size read only their input's shape, which is known at plan time even
+ * when its contents are not: fold them, so Shape → Gather → Concat → Reshape
+ * chains become constants instead of making the data a shape input.
+ */
+function foldShapeOnly(node: Node, infos: ReadonlyMap<string, ValueInfo>): Tensor | undefined {
+  if ((node.op !== 'Shape' && node.op !== 'Size') || node.outputs.length !== 1) return undefined;
+  const x = infos.get(node.inputs[0] ?? '');
+  if (!x) return undefined;
+  if (node.op === 'Size') return Tensor.fromNumbers('int64', [], [sizeOf(x.shape)]);
+  const [start, end] = shapeRange(node, x.shape.length);
+  const dims = x.shape.slice(start, Math.max(start, end));
+  return Tensor.fromNumbers('int64', [dims.length], dims);
 }
 
 function info(t: Tensor): ValueInfo {

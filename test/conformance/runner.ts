@@ -1,6 +1,6 @@
 /**
  * ONNX backend node tests as a conformance suite. Each test folder holds a
- * model.onnx (usually one node) and test_data_set_*/{input,output}_N.pb. A test
+ * model.onnx (usually one node) and test_data_set_N with input_N.pb / output_N.pb. A test
  * passes when every output matches in dtype, shape and values within the
  * tolerance below; it is "unsupported" when cloudless refuses it at load with
  * E_UNSUPPORTED_OP / E_UNSUPPORTED / E_DTYPE (a clear, deliberate refusal); any

@@ -370,7 +370,8 @@ const squeeze: OpSchema = {
     const x = requireInput(ctx, 0);
     const rank = x.shape.length;
     const given = optionalIndexValues(ctx, 1, 'axes');
-    if (!given) return [same(x, x.shape.filter((d) => d !== 1))];
+    // An empty axes tensor means "every size-1 axis", as for an absent one (onnxruntime agrees).
+    if (!given || given.length === 0) return [same(x, x.shape.filter((d) => d !== 1))];
     const axes = given.map((a) => resolveAxis(ctx.node, a, rank, 'squeeze axis', true));
     noDuplicates(ctx.node, axes, 'axes');
     for (const a of axes) {
