@@ -21,7 +21,7 @@ export function evalNode(
     throw new CloudlessError('E_UNSUPPORTED_OP', `node ${node.name}: op ${node.op} is not supported`, { node: node.name });
   }
   const infos: (ValueInfo | undefined)[] = inputs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape], quant: t.quant } : undefined));
-  const outInfos = schema.infer({
+  const inferred = schema.infer({
     node,
     inputs: infos,
     value(i) {
@@ -31,13 +31,17 @@ export function evalNode(
     },
     hasValue: (i) => inputs[i] !== undefined,
   });
+  const outInfos = inferred.map((o, i) => {
+    const q = options.outputQuant?.[i];
+    return q ? { ...o, quant: q } : o;
+  });
   const found = defaultRegistry.find(options.backends ?? ['ref'], node, infos, outInfos);
   if (!('kernel' in found)) {
     throw new CloudlessError('E_UNSUPPORTED_OP', `node ${node.name} (${node.op}): ${found.reasons.join('; ')}`, { node: node.name });
   }
   const kernel = found.kernel;
   const ctx = options.ctx ?? defaultKernelContext;
-  const outputs = outInfos.map((o, i) => new Tensor(o.dtype, o.shape, undefined, options.outputQuant?.[i] ?? o.quant));
+  const outputs = outInfos.map((o) => new Tensor(o.dtype, o.shape, undefined, o.quant));
   const prepared = kernel.prepare?.({
     node,
     inputs: infos.map((info, i) => (info ? { ...info, constant: inputs[i] } : undefined)),

@@ -92,8 +92,13 @@ export class FlatTableReader {
   private readonly size: number;
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
 
-  constructor(readonly bytes: Uint8Array, readonly file: string) {
-    this.bb = new ByteBuffer(bytes);
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array, readonly file: string) {
+    // A plain Uint8Array view, so that slices of it are copies even when the caller passed a
+    // Node Buffer (whose slice() shares memory).
+    this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.bb = new ByteBuffer(this.bytes);
     this.size = bytes.length;
   }
 
@@ -355,4 +360,120 @@ export class OptionsReader {
   ints(slot: number): number[] | undefined {
     return this.table ? this.r.int32Vector(this.table, slot, this.what) : undefined;
   }
+}
+
+/** A flexbuffer value the importer keeps as an attribute. */
+export type FlexScalarOrVector = number | boolean | string | number[];
+
+/**
+ * Reads a flexbuffer whose root is a map of scalars, strings and typed numeric
+ * vectors — the shape of TFLM custom-op options (e.g. the Signal library's
+ * `{"num_channels": 40, ...}`). Entries of other kinds are skipped. Written
+ * here rather than with the flatbuffers package's flexbuffers module because
+ * these bytes come from the file: this reader visits each byte a bounded
+ * number of times and checks every offset, so a crafted buffer cannot make it
+ * run away. Returns undefined when the bytes are not such a map.
+ */
+export function readFlexbufferMap(bytes: Uint8Array): Record<string, FlexScalarOrVector> | undefined {
+  const n = bytes.length;
+  if (n < 3) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const inside = (pos: number, size: number): boolean => Number.isInteger(pos) && pos >= 0 && pos + size <= n;
+  const readUInt = (pos: number, width: number): number | undefined => {
+    if (!inside(pos, width)) return undefined;
+    switch (width) {
+      case 1: return view.getUint8(pos);
+      case 2: return view.getUint16(pos, true);
+      case 4: return view.getUint32(pos, true);
+      case 8: { const v = view.getBigUint64(pos, true); return v > BigInt(n) ? n + 1 : Number(v); }
+      default: return undefined;
+    }
+  };
+  const readInt = (pos: number, width: number): number | undefined => {
+    if (!inside(pos, width)) return undefined;
+    switch (width) {
+      case 1: return view.getInt8(pos);
+      case 2: return view.getInt16(pos, true);
+      case 4: return view.getInt32(pos, true);
+      case 8: return Number(view.getBigInt64(pos, true));
+      default: return undefined;
+    }
+  };
+  const readFloat = (pos: number, width: number): number | undefined => {
+    if (!inside(pos, width)) return undefined;
+    if (width === 4) return view.getFloat32(pos, true);
+    if (width === 8) return view.getFloat64(pos, true);
+    return undefined;
+  };
+  // Offsets in a flexbuffer point backwards from where they are stored.
+  const target = (pos: number, width: number): number | undefined => {
+    const off = readUInt(pos, width);
+    return off === undefined || off > pos ? undefined : pos - off;
+  };
+  const cString = (pos: number): string | undefined => {
+    if (!inside(pos, 1)) return undefined;
+    const end = bytes.indexOf(0, pos);
+    return end < 0 ? undefined : new TextDecoder().decode(bytes.subarray(pos, end));
+  };
+
+  // Value types from flexbuffers.h (facts of the format).
+  const INT = 1, UINT = 2, FLOAT = 3, STRING = 5, INDIRECT_INT = 6, INDIRECT_UINT = 7, INDIRECT_FLOAT = 8, MAP = 9;
+  const VECTOR_INT = 11, VECTOR_UINT = 12, VECTOR_FLOAT = 13, BOOL = 26, VECTOR_BOOL = 36;
+
+  const value = (pos: number, parentWidth: number, packed: number): FlexScalarOrVector | undefined => {
+    const type = packed >> 2;
+    const childWidth = 1 << (packed & 3);
+    switch (type) {
+      case INT: return readInt(pos, parentWidth);
+      case UINT: return readUInt(pos, parentWidth);
+      case FLOAT: return readFloat(pos, parentWidth);
+      case BOOL: { const v = readUInt(pos, parentWidth); return v === undefined ? undefined : v !== 0; }
+      case INDIRECT_INT: case INDIRECT_UINT: case INDIRECT_FLOAT: {
+        const p = target(pos, parentWidth);
+        if (p === undefined) return undefined;
+        return type === INDIRECT_INT ? readInt(p, childWidth) : type === INDIRECT_UINT ? readUInt(p, childWidth) : readFloat(p, childWidth);
+      }
+      case STRING: {
+        const p = target(pos, parentWidth);
+        const len = p === undefined ? undefined : readUInt(p - childWidth, childWidth);
+        if (p === undefined || len === undefined || !inside(p, len)) return undefined;
+        return new TextDecoder().decode(bytes.subarray(p, p + len));
+      }
+      case VECTOR_INT: case VECTOR_UINT: case VECTOR_FLOAT: case VECTOR_BOOL: {
+        const p = target(pos, parentWidth);
+        const len = p === undefined ? undefined : readUInt(p - childWidth, childWidth);
+        if (p === undefined || len === undefined || !inside(p, len * childWidth)) return undefined;
+        const out: number[] = [];
+        for (let i = 0; i < len; i++) {
+          const at = p + i * childWidth;
+          const v = type === VECTOR_INT ? readInt(at, childWidth) : type === VECTOR_FLOAT ? readFloat(at, childWidth) : readUInt(at, childWidth);
+          if (v === undefined) return undefined;
+          out.push(v);
+        }
+        return out;
+      }
+      default: return undefined;
+    }
+  };
+
+  const rootWidth = bytes[n - 1]!;
+  const rootPacked = bytes[n - 2]!;
+  if (rootPacked >> 2 !== MAP) return undefined;
+  const map = target(n - 2 - rootWidth, rootWidth);
+  const width = 1 << (rootPacked & 3);
+  if (map === undefined) return undefined;
+  const length = readUInt(map - width, width);
+  const keysAt = map - 3 * width;
+  const keys = target(keysAt, width);
+  const keyWidth = readUInt(map - 2 * width, width);
+  if (length === undefined || keys === undefined || keyWidth === undefined || !inside(map, length * width + length)) return undefined;
+  const out: Record<string, FlexScalarOrVector> = {};
+  for (let i = 0; i < length; i++) {
+    const keyPos = target(keys + i * keyWidth, keyWidth);
+    const key = keyPos === undefined ? undefined : cString(keyPos);
+    if (key === undefined) return undefined;
+    const v = value(map + i * width, width, bytes[map + length * width + i]!);
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
 }

@@ -94,11 +94,11 @@ export const BUILTIN_PLACEHOLDER_FOR_GREATER_OP_CODES = 127;
 
 /** Indices into the BuiltinOptions union (0 is NONE) of the option tables the importer reads. */
 export const BuiltinOptions = {
-  Conv2DOptions: 1, DepthwiseConv2DOptions: 2, Pool2DOptions: 5, FullyConnectedOptions: 8, SoftmaxOptions: 9,
+  Conv2DOptions: 1, DepthwiseConv2DOptions: 2, Pool2DOptions: 5, SVDFOptions: 6, FullyConnectedOptions: 8, SoftmaxOptions: 9,
   ConcatenationOptions: 10, AddOptions: 11, LSTMOptions: 14, ResizeBilinearOptions: 15, ReshapeOptions: 17,
   SpaceToDepthOptions: 19, MulOptions: 21, GatherOptions: 23, ReducerOptions: 27, SubOptions: 28, DivOptions: 29,
   SqueezeOptions: 30, StridedSliceOptions: 32, SplitOptions: 35, CastOptions: 37, ArgMaxOptions: 40,
   TransposeConvOptions: 49, ShapeOptions: 55, ArgMinOptions: 57, PackOptions: 59, UnpackOptions: 64,
-  UnidirectionalSequenceLSTMOptions: 71, ResizeNearestNeighborOptions: 74, LeakyReluOptions: 75, SplitVOptions: 79,
+  UnidirectionalSequenceLSTMOptions: 71, ResizeNearestNeighborOptions: 74, LeakyReluOptions: 75, MirrorPadOptions: 77, SplitVOptions: 79,
   DepthToSpaceOptions: 94, BatchMatMulOptions: 101, CumsumOptions: 102, GeluOptions: 116,
 } as const;

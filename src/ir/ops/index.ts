@@ -3,6 +3,7 @@ import { elementwiseSchemas } from './elementwise.js';
 import { reduceSchemas } from './reduce.js';
 import { nnSchemas } from './nn.js';
 import { shapeOpSchemas } from './shape-ops.js';
+import { quantSchemas } from './quant.js';
 
 /** Every built-in op schema. */
 export const allSchemas: readonly OpSchema[] = [
@@ -10,4 +11,5 @@ export const allSchemas: readonly OpSchema[] = [
   ...reduceSchemas,
   ...nnSchemas,
   ...shapeOpSchemas,
+  ...quantSchemas,
 ];

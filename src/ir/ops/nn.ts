@@ -133,8 +133,9 @@ export function convTransposeGeometry(node: Node, inSpatial: readonly number[], 
     padsBegin = new Array<number>(r);
     padsEnd = new Array<number>(r);
     for (let i = 0; i < r; i++) {
+      // A negative total (output_shape past the unpadded size) gives a negative
+      // pad: the extra output cells receive no taps, only the bias (ONNX reference).
       const total = full[i]! - target[i]!;
-      if (total < 0) throw shapeError(node, `output size ${target[i]} on spatial axis ${i} is larger than the ${full[i]} the op can produce`);
       const half = Math.floor(total / 2);
       if (autoPad === 'SAME_UPPER') { padsBegin[i] = half; padsEnd[i] = total - half; }
       else { padsBegin[i] = total - half; padsEnd[i] = half; }

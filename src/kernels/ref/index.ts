@@ -3,6 +3,7 @@ import { elementwiseKernels } from './elementwise.js';
 import { reduceKernels } from './reduce.js';
 import { nnKernels } from './nn.js';
 import { shapeOpKernels } from './shape-ops.js';
+import { quantKernels } from './quant.js';
 
 /** Every reference kernel. */
 export const refKernels: readonly KernelDef[] = [
@@ -10,4 +11,5 @@ export const refKernels: readonly KernelDef[] = [
   ...reduceKernels,
   ...nnKernels,
   ...shapeOpKernels,
+  ...quantKernels,
 ];

@@ -1,0 +1,117 @@
+/**
+ * Reference kernels of Quantize and Dequantize (TFLite semantics, per-tensor or
+ * per-axis parameters).
+ *
+ * Dequantize: y = fl(s · (q − z)). The product of a float32 scale and an integer
+ * below 2^24 is exact in a double, so the single rounding to float32 on store
+ * equals TFLite's `static_cast<float>(scale * (q - zero_point))`.
+ *
+ * Quantize from float, per int8 arithmetic:
+ * - `tflite-reference`: q = clamp(round_half_away(fl(x / s)) + z), TFLite's
+ *   reference AffineQuantize (TfLiteRound is std::round) and TFLM.
+ * - `tflite-xnnpack`: q = clamp(rne(fl(x · fl(1/s))) + z), the form of XNNPACK's
+ *   f32→qs8 convert (it is given the reciprocal scale and rounds to nearest even).
+ *   Derived from XNNPACK's convert kernel, not yet measured against LiteRT.js.
+ * The zero point is added in double, where the sum is exact, and the result is
+ * then clamped to the output type's range.
+ *
+ * Quantize from a quantized input (TFLite's requantize, e.g. int16 → int8)
+ * dequantizes exactly in double and quantizes the result as above. TFLite does
+ * this with a fixed-point multiplier, so it can differ by 1 LSB at ties.
+ */
+import {
+  CloudlessError, defineKernel, integerRange, sizeOf,
+  type KernelDef, type NumberArray, type QuantParams, type Tensor,
+} from '../../ir/index.js';
+import { QUANTIZED_DTYPES } from '../../ir/ops/quant.js';
+
+/** Per-element parameter lookup: element i uses slice `Math.floor(i / inner) % channels`. */
+interface AxisLayout {
+  channels: number;
+  inner: number;
+}
+
+function layoutOf(q: QuantParams, shape: readonly number[], what: string): AxisLayout {
+  if (q.scale.length === 1) return { channels: 1, inner: 1 };
+  const axis = q.axis ?? 0;
+  if (axis < 0 || axis >= shape.length || shape[axis] !== q.scale.length) {
+    throw new CloudlessError('E_SHAPE', `${what}: ${q.scale.length} quantization scales do not match axis ${axis} of shape [${shape.join(', ')}]`);
+  }
+  return { channels: q.scale.length, inner: sizeOf(shape.slice(axis + 1)) };
+}
+
+function requireQuant(t: Tensor | { quant?: QuantParams }, what: string): QuantParams {
+  if (!t.quant) throw new CloudlessError('E_DTYPE', `${what} has no quantization parameters`);
+  return t.quant;
+}
+
+function roundHalfAway(v: number): number {
+  return v < 0 ? -Math.round(-v) : Math.round(v);
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+const dequantizeKernel = defineKernel<undefined>({
+  op: 'Dequantize',
+  backend: 'ref',
+  dtypes: ['int8', 'uint8', 'int16', 'int32'],
+  check(node, inputs) {
+    return inputs[0]?.quant ? undefined : `input of ${node.name} has no quantization parameters`;
+  },
+  run(inputs, outputs, node) {
+    const x = inputs[0]!;
+    const q = requireQuant(x, `node ${node.name} (Dequantize) input`);
+    const { channels, inner } = layoutOf(q, x.shape, `node ${node.name} (Dequantize)`);
+    const src = x.data as NumberArray;
+    const dst = outputs[0]!.data as Float32Array;
+    for (let i = 0; i < src.length; i++) {
+      const c = channels === 1 ? 0 : Math.floor(i / inner) % channels;
+      dst[i] = q.scale[c]! * (src[i]! - q.zeroPoint[c]!);
+    }
+  },
+});
+
+const quantizeKernel = defineKernel<undefined>({
+  op: 'Quantize',
+  backend: 'ref',
+  dtypes: ['float32', 'int8', 'uint8', 'int16'],
+  // The output's quantization parameters are read from the output tensor at run
+  // time: eager evaluation (evalNode) attaches them to the tensor only.
+  check(node, inputs, outputs) {
+    if (inputs[0]?.dtype !== 'float32' && !inputs[0]?.quant) return `quantized input of ${node.name} has no quantization parameters`;
+    return outputs[0] && QUANTIZED_DTYPES.includes(outputs[0].dtype) ? undefined : `cannot quantize to ${outputs[0]?.dtype}`;
+  },
+  run(inputs, outputs, node, _state, ctx) {
+    const x = inputs[0]!;
+    const y = outputs[0]!;
+    const qy = requireQuant(y, `node ${node.name} (Quantize) output`);
+    const out = layoutOf(qy, y.shape, `node ${node.name} (Quantize) output`);
+    const [lo, hi] = integerRange(y.dtype);
+    const src = x.data as NumberArray;
+    const dst = y.data as NumberArray;
+    const qx = x.dtype === 'float32' ? undefined : requireQuant(x, `node ${node.name} (Quantize) input`);
+    const inp = qx ? layoutOf(qx, x.shape, `node ${node.name} (Quantize) input`) : undefined;
+    const reference = ctx.int8Arithmetic === 'tflite-reference';
+    for (let i = 0; i < src.length; i++) {
+      let v = src[i]!;
+      if (qx && inp) {
+        const c = inp.channels === 1 ? 0 : Math.floor(i / inp.inner) % inp.channels;
+        v = qx.scale[c]! * (v - qx.zeroPoint[c]!);
+      }
+      const c = out.channels === 1 ? 0 : Math.floor(i / out.inner) % out.channels;
+      let r: number;
+      if (reference) {
+        r = roundHalfAway(Math.fround(v / qy.scale[c]!));
+      } else {
+        r = roundHalfEven(Math.fround(v * Math.fround(1 / qy.scale[c]!)));
+      }
+      const q = r + qy.zeroPoint[c]!;
+      dst[i] = q < lo ? lo : q > hi ? hi : q;
+    }
+  },
+});
+
+export const quantKernels: readonly KernelDef[] = [quantizeKernel, dequantizeKernel];
