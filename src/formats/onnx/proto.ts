@@ -381,7 +381,7 @@ function decodeNode(r: Reader, depth: number): OnnxNodeProto {
   return n;
 }
 
-export function decodeGraph(r: Reader, depth: number): OnnxGraphProto {
+function decodeGraph(r: Reader, depth: number): OnnxGraphProto {
   if (depth > MAX_GRAPH_DEPTH) throw formatError(`graphs nested deeper than ${MAX_GRAPH_DEPTH}`);
   const g: OnnxGraphProto = { name: '', nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [] };
   readMessage(r, (num, wire) => {
@@ -411,14 +411,32 @@ function decodeOpset(r: Reader): OnnxOpsetId {
   return o;
 }
 
+/** Runs a decoder, turning any failure into an E_FORMAT error naming `source`. */
+function decodeOrFail<T>(bytes: Uint8Array, source: string, what: string, decode: (r: Reader) => T): T {
+  try {
+    return decode(protobuf.Reader.create(bytes));
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CloudlessError('E_FORMAT', `${source}: not a valid ONNX ${what} (${why})`, {
+      file: source,
+      cause: err,
+      hint: `the file is truncated or corrupt, or is not an ONNX ${what}`,
+    });
+  }
+}
+
+/** Decodes a serialized TensorProto (the .pb files of the ONNX backend tests). */
+export function decodeTensorProto(bytes: Uint8Array, source = 'ONNX tensor'): OnnxTensorProto {
+  return decodeOrFail(bytes, source, 'TensorProto', decodeTensor);
+}
+
 /**
  * Decodes a ModelProto. Any failure (truncation, bad wire type, nesting) is an
  * E_FORMAT CloudlessError naming `source`.
  */
 export function decodeModel(bytes: Uint8Array, source = 'ONNX model'): OnnxModelProto {
-  const m: OnnxModelProto = { irVersion: 0n, producerName: '', producerVersion: '', opsetImports: [], metadata: [], functionCount: 0 };
-  try {
-    const r = protobuf.Reader.create(bytes);
+  return decodeOrFail(bytes, source, 'model', (r) => {
+    const m: OnnxModelProto = { irVersion: 0n, producerName: '', producerVersion: '', opsetImports: [], metadata: [], functionCount: 0 };
     readMessage(r, (num, wire) => {
       switch (num) {
         case 1: expectWire(wire, WIRE_VARINT, 'ModelProto.ir_version'); m.irVersion = readVarint64(r); break;
@@ -432,13 +450,6 @@ export function decodeModel(bytes: Uint8Array, source = 'ONNX model'): OnnxModel
       }
       return true;
     });
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new CloudlessError('E_FORMAT', `${source}: not a valid ONNX model (${why})`, {
-      file: source,
-      cause: err,
-      hint: 'the file is truncated or corrupt, or is not an ONNX ModelProto',
-    });
-  }
-  return m;
+    return m;
+  });
 }
