@@ -47,7 +47,16 @@ export interface PlanOptions {
   alignment?: number;
   /** Graph inputs already known to decide shapes. */
   shapeInputs?: ReadonlySet<string>;
+  /**
+   * The feeds are placeholders (zeros of the declared shapes, for planning at
+   * load): when a shape turns out to depend on an input's contents, give up with
+   * PlanDeferred instead of planning with made-up values.
+   */
+  placeholderFeeds?: boolean;
 }
+
+/** Planning needs real input contents; the session plans at the first run instead. */
+export class PlanDeferred extends Error {}
 
 /** A stable key of the feeds' shapes (and contents of shape inputs) that selects a plan. */
 export function planKey(feeds: ReadonlyMap<string, Tensor>, shapeInputs: ReadonlySet<string>): string {
@@ -81,6 +90,7 @@ export function planGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, opti
       return planOnce(graph, feeds, shapeInputs, options);
     } catch (err) {
       if (!(err instanceof NeedsValueError)) throw err;
+      if (options.placeholderFeeds) throw new PlanDeferred(err.message);
       const name = err.node.inputs[err.inputIndex]!;
       const sources = graphInputsBehind(graph, name).filter((n) => !shapeInputs.has(n));
       if (sources.length === 0) {

@@ -3,7 +3,7 @@ import {
   type Backend, type DType, type Dim, type Graph, type Int8Arithmetic, type KernelContext, type TypedArray,
 } from '../ir/index.js';
 import { defaultRegistry } from './builtins.js';
-import { planGraph, planKey, type Plan } from './plan.js';
+import { PlanDeferred, planGraph, planKey, type Plan } from './plan.js';
 import type { KernelRegistry } from './registry.js';
 
 export type BackendChoice = 'auto' | Backend;
@@ -82,7 +82,11 @@ export class Session {
     const planned = this.inputs.map((i) => concreteShape(i, shapes[i.name]));
     if (planned.every((s) => s !== undefined)) {
       const feeds = new Map(this.inputs.map((i, k) => [i.name, new Tensor(i.dtype, planned[k]!)] as const));
-      this.replan(feeds);
+      try {
+        this.replan(feeds, true);
+      } catch (err) {
+        if (!(err instanceof PlanDeferred)) throw err;
+      }
     }
   }
 
@@ -153,9 +157,9 @@ export class Session {
     t.totalMs += ms;
   }
 
-  private replan(feeds: ReadonlyMap<string, Tensor>): Plan {
+  private replan(feeds: ReadonlyMap<string, Tensor>, placeholderFeeds = false): Plan {
     this.plan = planGraph(this.graph, feeds, {
-      backends: this.backends(), ctx: this.ctx, registry: this.options.registry, shapeInputs: this.shapeInputs,
+      backends: this.backends(), ctx: this.ctx, registry: this.options.registry, shapeInputs: this.shapeInputs, placeholderFeeds,
     });
     this.shapeInputs = this.plan.shapeInputs;
     return this.plan;

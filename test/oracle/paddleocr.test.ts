@@ -47,17 +47,19 @@ async function compareWithOrt(model: string, input: Tensor) {
 }
 
 describe.skipIf(!photos || !det || !cls)('PaddleOCR vs onnxruntime-node', () => {
-  for (const photo of ['fruits.jpg', 'building.jpg', 'baboon.jpg']) {
+  // Photos with text, so that the detector's probability map spans a real range.
+  for (const photo of ['imageTextN.png', 'text_motion.jpg', 'sudoku.png']) {
     it(`det on ${photo}`, async () => {
-      const input = await photoTensor(path.join(photos!, photo), 320, 256);
+      const input = await photoTensor(path.join(photos!, photo), 480, 352);
       const { worst, range } = await compareWithOrt(det!, input);
-      expect(range).toBeGreaterThan(0);
+      expect(range).toBeGreaterThan(0.5);
       expect(worst).toBeLessThanOrEqual(1e-4 * range);
     });
     it(`cls on ${photo}`, async () => {
       const input = await photoTensor(path.join(photos!, photo), 192, 48);
       const { worst, range } = await compareWithOrt(cls!, input);
-      expect(worst).toBeLessThanOrEqual(1e-4 * Math.max(range, 1e-3));
+      // The output is a probability over two directions: its range is [0, 1] whatever one photo gives.
+      expect(worst).toBeLessThanOrEqual(1e-4);
     });
   }
 });

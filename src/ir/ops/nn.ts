@@ -451,10 +451,6 @@ export interface ResizePlan {
   roi: [number, number][];
 }
 
-function floatValues(t: Tensor): number[] {
-  return t.toNumbers();
-}
-
 /** Resolves Resize's output shape and per-axis scales from scales/sizes/roi and axes. */
 export function resizePlan(ctx: InferContext): ResizePlan {
   const node = ctx.node;
@@ -468,7 +464,7 @@ export function resizePlan(ctx: InferContext): ResizePlan {
   const roi: [number, number][] = x.shape.map(() => [0, 1]);
   if (mode === 'tf_crop_and_resize') {
     if (!presentInput(ctx.inputs, 1)) throw shapeError(node, 'coordinate_transformation_mode tf_crop_and_resize needs the roi input');
-    const r = floatValues(ctx.value(1));
+    const r = ctx.value(1).toNumbers();
     if (r.length !== 2 * axes.length) throw shapeError(node, `roi has ${r.length} values, expected ${2 * axes.length} (starts then ends of the resized axes)`);
     axes.forEach((a, i) => { roi[a] = [r[i]!, r[i + axes.length]!]; });
   }
@@ -478,7 +474,7 @@ export function resizePlan(ctx: InferContext): ResizePlan {
   const outShape = [...x.shape];
   const scales = x.shape.map(() => 1);
   if (hasScales) {
-    const s = floatValues(ctx.value(2));
+    const s = ctx.value(2).toNumbers();
     if (s.length !== axes.length) throw shapeError(node, `scales has ${s.length} values, expected ${axes.length}`);
     axes.forEach((a, i) => {
       const sc = s[i]!;

@@ -6,8 +6,9 @@
  * 2-D op is a 3-D op whose leading spatial sizes are 1. The kernel window is
  * clipped to the input once per output position (no per-tap bounds test), and
  * the innermost loop runs over input channels, which are contiguous both in the
- * NHWC activation and in the OHWI weight. Sums are accumulated in a JS number
- * (float64) and rounded once when stored.
+ * NHWC activation and in the OHWI weight. Sums are accumulated in JS numbers
+ * (float64) and rounded once when stored, so float32 results do not depend on
+ * the summation order beyond float64 rounding.
  */
 import {
   attrInt, defineKernel, type KernelDef, type Node, type PrepareArgs, type Tensor,
@@ -17,7 +18,7 @@ import {
 } from '../../ir/ops/nn.js';
 import { FLOATS, sameDtypes, type FloatArray } from './nn-common.js';
 
-/** A window geometry lifted to three spatial axes, with batch and channel counts. */
+/** A window geometry lifted to three spatial axes, with the batch count. */
 export interface Geometry3 {
   batch: number;
   inD: number; inH: number; inW: number;

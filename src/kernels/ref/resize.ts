@@ -7,12 +7,12 @@
  * is then the sum, over the product of its axes' taps, of weight × input.
  * Axes whose every output coordinate has a single tap of weight 1 (unresized
  * axes, nearest mode) cost only an index lookup. The tables are built in
- * prepare when scales/sizes/roi are constants and at the start of run when they
- * are plan-time values fed as inputs (their buffers are sized in prepare).
+ * prepare: scales, sizes and roi are plan-time values (shape inference reads
+ * them, so the planner hands them to prepare as constants).
  */
 import {
-  CloudlessError, Tensor, attrFloat, attrInt, attrString, defineKernel, stridesOf,
-  type KernelDef, type Node, type PlannedValue, type PrepareArgs, type ValueInfo,
+  CloudlessError, attrFloat, attrInt, attrString, defineKernel, stridesOf,
+  type KernelDef, type Node, type PrepareArgs, type Tensor,
 } from '../../ir/index.js';
 import { resizePlan, type ResizePlan } from '../../ir/ops/nn.js';
 import { FLOATS, type FloatArray } from './nn-common.js';
@@ -36,8 +36,6 @@ interface ResizeState {
   rank: number;
   axes: AxisTaps[];
   inStrides: number[];
-  /** Whether the tables wait for run(): scales/sizes/roi were not constants at prepare. */
-  deferred: boolean;
   /** Axes with more than one tap, in order; the others contribute one index each. */
   multi: number[];
   counter: Int32Array;
@@ -167,23 +165,9 @@ function fillAxis(t: AxisTaps, at: ResizeAttrs, scale: number, roi: readonly [nu
 }
 
 function fillTables(st: ResizeState, at: ResizeAttrs, plan: ResizePlan): void {
-  st.multi.length = 0;
   st.axes.forEach((t, a) => {
     fillAxis(t, at, plan.scales[a]!, plan.roi[a]!);
     if (t.count > 1) st.multi.push(a);
-  });
-}
-
-function planFrom(node: Node, infos: (ValueInfo | undefined)[], value: (i: number) => Tensor | undefined): ResizePlan {
-  return resizePlan({
-    node,
-    inputs: infos,
-    value(i) {
-      const v = value(i);
-      if (!v) throw new CloudlessError('E_INTERNAL', `node ${node.name} (Resize): input ${i} has no value at run time`, { node: node.name });
-      return v;
-    },
-    hasValue: (i) => value(i) !== undefined,
   });
 }
 
@@ -202,21 +186,25 @@ function prepareResize({ node, inputs, outputs }: PrepareArgs): { state: ResizeS
     bytes += t.index.byteLength + t.weight.byteLength + t.outside.byteLength;
     return t;
   });
-  const needed = [1, 2, 3].filter((i) => inputs[i] !== undefined && node.inputs[i]);
-  const deferred = needed.some((i) => !(inputs[i] as PlannedValue).constant);
+  const plan = resizePlan({
+    node,
+    inputs,
+    value(i) {
+      const v = inputs[i]?.constant;
+      if (!v) throw new CloudlessError('E_INTERNAL', `node ${node.name} (Resize): input ${i} was not resolved at plan time`, { node: node.name });
+      return v;
+    },
+    hasValue: (i) => inputs[i]?.constant !== undefined,
+  });
   const st: ResizeState = {
-    rank: x.shape.length, axes, inStrides: stridesOf(x.shape), deferred, multi: [],
+    rank: x.shape.length, axes, inStrides: stridesOf(x.shape), multi: [],
     counter: new Int32Array(x.shape.length), extrapolation: attrFloat(node, 'extrapolation_value', 0),
   };
-  if (!deferred) fillTables(st, at, planFrom(node, inputs, (i) => inputs[i]?.constant));
+  fillTables(st, at, plan);
   return { state: st, scratchBytes: bytes + st.counter.byteLength };
 }
 
-function runResize(inputs: (Tensor | undefined)[], outputs: Tensor[], node: Node, st: ResizeState): void {
-  if (st.deferred) {
-    const infos = inputs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape] } : undefined));
-    fillTables(st, readAttrs(node), planFrom(node, infos, (i) => inputs[i]));
-  }
+function runResize(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ResizeState): void {
   const x = inputs[0]!.data as FloatArray;
   const y = outputs[0]!.data as FloatArray;
   const { rank, axes, inStrides, multi, counter, extrapolation } = st;

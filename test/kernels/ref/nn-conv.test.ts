@@ -270,3 +270,41 @@ describe('FullyConnected', () => {
     expect(() => runOp('FullyConnected', [tensor([5], [1, 2, 3, 4, 5]), tensor([5, 4], w)])).toThrow(/FullyConnected_test.*K = 4/);
   });
 });
+
+describe('random configurations against the NCHW definitions', () => {
+  const rand = rng(99);
+  const pick = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const spatialParams = (r: number) => {
+    const k = Array.from({ length: r }, () => pick(1, 3));
+    const dilations = Array.from({ length: r }, () => pick(1, 2));
+    const strides = Array.from({ length: r }, () => pick(1, 3));
+    const pads = Array.from({ length: 2 * r }, () => pick(0, 2));
+    const size = k.map((kk, i) => (kk - 1) * dilations[i]! + 1 + pick(0, 4));
+    return { k, dilations, strides, pads, size };
+  };
+
+  it('Conv with odd sizes, strides, dilations, pads and groups', () => {
+    for (let t = 0; t < 40; t++) {
+      const r = pick(1, 3);
+      const group = pick(1, 3), cinG = pick(1, 4), coutG = pick(1, 5);
+      const { k, dilations, strides, pads, size } = spatialParams(r);
+      checkConv([pick(1, 2), cinG * group, ...size], [coutG * group, cinG, ...k], { strides, dilations, pads, group }, 1000 + t, { bias: t % 3 !== 0 });
+    }
+  });
+
+  it('DepthwiseConv and ConvTranspose likewise', () => {
+    for (let t = 0; t < 30; t++) {
+      const r = pick(1, 3);
+      const { k, dilations, strides, pads, size } = spatialParams(r);
+      checkDepthwise([pick(1, 2), pick(1, 4), ...size], k, pick(1, 3), { strides, dilations, pads }, 2000 + t);
+      const group = pick(1, 2), cinG = pick(1, 3), coutG = pick(1, 3);
+      // Pads must leave a non-empty output: keep begin + end below the kernel extent.
+      const extent = k.map((kk, i) => (kk - 1) * dilations[i]!);
+      const begins = extent.map((e, i) => Math.min(pads[i]!, e));
+      const tpads = [...begins, ...extent.map((e, i) => Math.min(pads[i + r]!, e - begins[i]!))];
+      const outputPadding = strides.map((s) => pick(0, s - 1));
+      checkConvTranspose([1, cinG * group, ...size.map((s) => Math.max(1, s - 2))], [cinG * group, coutG, ...k],
+        { strides, dilations, pads: tpads, group, outputPadding }, 3000 + t);
+    }
+  });
+});
