@@ -465,7 +465,8 @@ const dropout: OpSchema = {
   outputs: [1, 2],
   infer(ctx) {
     const x = requireInput(ctx, 0);
-    if (ctx.inputs[2] && ctx.hasValue(2) && scalarValue(ctx, 2, 'training_mode') !== 0) {
+    // training_mode fed at run time must be known to plan: a true value would need random masks.
+    if (ctx.inputs[2] && scalarValue(ctx, 2, 'training_mode') !== 0) {
       throw new CloudlessError('E_UNSUPPORTED', `node ${ctx.node.name} (Dropout): training_mode is true; cloudless only runs inference`, {
         node: ctx.node.name, hint: 'export the model in inference mode (model.eval()) or set training_mode to false',
       });

@@ -4,9 +4,12 @@ import { reduceKernels } from './reduce.js';
 import { nnKernels } from './nn.js';
 import { shapeOpKernels } from './shape-ops.js';
 import { quantKernels } from './quant.js';
+import { int8Kernels } from './int8/index.js';
 
 /** Every reference kernel. */
 export const refKernels: readonly KernelDef[] = [
+  // Quantized int8 kernels first: the generic kernels of the same ops also take int8 (as plain integers).
+  ...int8Kernels,
   ...elementwiseKernels,
   ...reduceKernels,
   ...nnKernels,

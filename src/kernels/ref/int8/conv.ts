@@ -1,0 +1,235 @@
+/**
+ * int8 reference kernels for Conv, DepthwiseConv and FullyConnected
+ * (TFLite's int8 scheme: asymmetric int8 activations, symmetric int8 weights
+ * per output channel or per tensor, int32 bias with scale s_x · s_w).
+ *
+ * The accumulator of output channel c is
+ *     acc = bias[c] + Σ (x − z_x) · w
+ * over the taps inside the input: a padded tap contributes x = z_x, i.e.
+ * nothing, exactly as TFLite's kernels skip it. |x − z_x| ≤ 255 and |w| ≤ 127,
+ * so each product is below 2^15 and a window of up to 2^16 taps stays inside
+ * int32 (TFLite relies on the same bound). JS numbers hold it exactly.
+ *
+ * The epilogue (requantize.ts) is the only place where the two arithmetics
+ * differ: prepare() builds one ChannelRequant per node.
+ */
+import { attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo } from '../../../ir/index.js';
+import { windowGeometry } from '../../../ir/ops/nn.js';
+import { endTap, firstTap, geometry3, type Geometry3 } from '../conv.js';
+import {
+  activationRangeQuantized, channelRequant, channelScales, fl, hasTensorQuant, requantizeChannel, tensorQuant,
+  type ChannelRequant,
+} from './requantize.js';
+
+/** Shared check: int8 X and output with one scale each, int8 weights quantized symmetrically, int32 bias. */
+function checkWeighted(weightAxis: (w: ValueInfo) => number, allowWeightZeroPoint: boolean) {
+  return (_node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined => {
+    const x = inputs[0], w = inputs[1], b = inputs[2];
+    if (!hasTensorQuant(x)) return 'int8 kernel needs X to be int8 with one scale and zero point';
+    if (!hasTensorQuant(outputs[0])) return 'int8 kernel needs the output to be int8 with one scale and zero point';
+    if (!w || w.dtype !== 'int8' || !w.quant) return 'int8 kernel needs int8 weights with quantization parameters';
+    const channels = w.shape[weightAxis(w)]!;
+    const n = w.quant.scale.length;
+    if (n !== 1 && n !== channels) return `weight has ${n} scales; expected 1 or one per output channel (${channels})`;
+    if (n > 1 && w.quant.axis !== undefined && w.quant.axis !== weightAxis(w)) {
+      return `weight is quantized along axis ${w.quant.axis}, expected the output-channel axis ${weightAxis(w)}`;
+    }
+    if (!allowWeightZeroPoint && Array.from(w.quant.zeroPoint).some((z) => z !== 0)) return 'int8 weights must be symmetric (zero point 0)';
+    if (n > 1 && Array.from(w.quant.zeroPoint).some((z) => z !== 0)) return 'per-channel int8 weights must have zero point 0';
+    if (b && sizeOf(b.shape) > 0 && b.dtype !== 'int32') return `bias is ${b.dtype}; int8 kernels take an int32 bias`;
+    return undefined;
+  };
+}
+
+/** Builds the per-channel epilogue; `productInFloat` mirrors TFLite's per-tensor FULLY_CONNECTED, which multiplies the scales in float. */
+function prepareRequant(args: PrepareArgs, weightAxis: number, productInFloat: boolean): ChannelRequant {
+  const { node, inputs, outputs, ctx } = args;
+  const xq = tensorQuant(node, inputs[0], 'X');
+  const yq = tensorQuant(node, outputs[0], 'the output');
+  const w = inputs[1]!;
+  const channels = w.shape[weightAxis]!;
+  const ws = channelScales(w.quant!, channels);
+  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
+  const perTensor = w.quant!.scale.length === 1;
+  return channelRequant(ctx.int8Arithmetic === 'tflite-reference', xq.scale, ws, yq.scale, yq.zeroPoint, lo, hi,
+    (c) => (productInFloat && perTensor ? fl(xq.scale * ws[c]!) / yq.scale : (xq.scale * ws[c]!) / yq.scale));
+}
+
+function biasOf(t: Tensor | undefined): Int32Array | undefined {
+  return t && t.size > 0 ? t.data as Int32Array : undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Conv
+// ---------------------------------------------------------------------------
+
+interface ConvState { g: Geometry3; cin: number; cout: number; group: number; zx: number; rq: ChannelRequant }
+
+function prepareConv(args: PrepareArgs): { state: ConvState } {
+  const { node, inputs } = args;
+  const x = inputs[0]!, w = inputs[1]!;
+  const r = x.shape.length - 2;
+  const geo = windowGeometry(node, x.shape.slice(1, r + 1), w.shape.slice(1, r + 1));
+  return {
+    state: {
+      g: geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo),
+      cin: x.shape[r + 1]!, cout: w.shape[0]!, group: attrInt(node, 'group', 1),
+      zx: tensorQuant(node, x, 'X').zeroPoint,
+      rq: prepareRequant(args, 0, false),
+    },
+  };
+}
+
+function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvState): void {
+  const x = inputs[0]!.data as Int8Array;
+  const w = inputs[1]!.data as Int8Array;
+  const b = biasOf(inputs[2]);
+  const y = outputs[0]!.data as Int8Array;
+  const { g, cin, cout, group, zx, rq } = st;
+  const cinG = cin / group, coutG = cout / group;
+  let yi = 0;
+  for (let n = 0; n < g.batch; n++) {
+    for (let od = 0; od < g.outD; od++) {
+      const kd0 = firstTap(od, g.sD, g.pD, g.dD), kd1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
+      for (let oh = 0; oh < g.outH; oh++) {
+        const kh0 = firstTap(oh, g.sH, g.pH, g.dH), kh1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
+        for (let ow = 0; ow < g.outW; ow++) {
+          const kw0 = firstTap(ow, g.sW, g.pW, g.dW), kw1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
+          for (let o = 0; o < cout; o++) {
+            const cOff = ((o / coutG) | 0) * cinG;
+            let acc = b ? b[o]! : 0;
+            for (let kd = kd0; kd < kd1; kd++) {
+              const id = od * g.sD - g.pD + kd * g.dD;
+              for (let kh = kh0; kh < kh1; kh++) {
+                const ih = oh * g.sH - g.pH + kh * g.dH;
+                const xRow = ((n * g.inD + id) * g.inH + ih) * g.inW;
+                const wRow = ((o * g.kD + kd) * g.kH + kh) * g.kW;
+                for (let kw = kw0; kw < kw1; kw++) {
+                  const xo = (xRow + ow * g.sW - g.pW + kw * g.dW) * cin + cOff;
+                  const wo = (wRow + kw) * cinG;
+                  for (let ic = 0; ic < cinG; ic++) acc += (x[xo + ic]! - zx) * w[wo + ic]!;
+                }
+              }
+            }
+            y[yi + o] = requantizeChannel(rq, o, acc);
+          }
+          yi += cout;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// DepthwiseConv
+// ---------------------------------------------------------------------------
+
+interface DepthwiseState { g: Geometry3; channels: number; multiplier: number; zx: number; rq: ChannelRequant; acc: Int32Array }
+
+function prepareDepthwise(args: PrepareArgs): { state: DepthwiseState; scratchBytes: number } {
+  const { node, inputs } = args;
+  const x = inputs[0]!, w = inputs[1]!;
+  const r = x.shape.length - 2;
+  const geo = windowGeometry(node, x.shape.slice(1, r + 1), w.shape.slice(1, r + 1));
+  const channels = x.shape[r + 1]!;
+  const cm = w.shape[r + 1]!;
+  const acc = new Int32Array(cm);
+  return {
+    state: {
+      g: geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo), channels, multiplier: cm / channels,
+      zx: tensorQuant(node, x, 'X').zeroPoint, rq: prepareRequant(args, r + 1, false), acc,
+    },
+    scratchBytes: acc.byteLength,
+  };
+}
+
+/** Output channel c·M + m reads input channel c (TFLite's depth multiplier layout). */
+function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: DepthwiseState): void {
+  const x = inputs[0]!.data as Int8Array;
+  const w = inputs[1]!.data as Int8Array;
+  const b = biasOf(inputs[2]);
+  const y = outputs[0]!.data as Int8Array;
+  const { g, channels: c, multiplier: m, zx, rq, acc } = st;
+  const cm = c * m;
+  let yi = 0;
+  for (let n = 0; n < g.batch; n++) {
+    for (let od = 0; od < g.outD; od++) {
+      const kd0 = firstTap(od, g.sD, g.pD, g.dD), kd1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
+      for (let oh = 0; oh < g.outH; oh++) {
+        const kh0 = firstTap(oh, g.sH, g.pH, g.dH), kh1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
+        for (let ow = 0; ow < g.outW; ow++) {
+          const kw0 = firstTap(ow, g.sW, g.pW, g.dW), kw1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
+          if (b) acc.set(b); else acc.fill(0);
+          for (let kd = kd0; kd < kd1; kd++) {
+            const id = od * g.sD - g.pD + kd * g.dD;
+            for (let kh = kh0; kh < kh1; kh++) {
+              const ih = oh * g.sH - g.pH + kh * g.dH;
+              for (let kw = kw0; kw < kw1; kw++) {
+                const iw = ow * g.sW - g.pW + kw * g.dW;
+                const xo = (((n * g.inD + id) * g.inH + ih) * g.inW + iw) * c;
+                const wo = ((kd * g.kH + kh) * g.kW + kw) * cm;
+                for (let ch = 0; ch < c; ch++) {
+                  const xv = x[xo + ch]! - zx;
+                  const base = ch * m;
+                  for (let j = 0; j < m; j++) acc[base + j] = acc[base + j]! + xv * w[wo + base + j]!;
+                }
+              }
+            }
+          }
+          for (let o = 0; o < cm; o++) y[yi + o] = requantizeChannel(rq, o, acc[o]!);
+          yi += cm;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// FullyConnected
+// ---------------------------------------------------------------------------
+
+interface FullyConnectedState { k: number; o: number; zx: number; zw: number; rq: ChannelRequant }
+
+function prepareFullyConnected(args: PrepareArgs): { state: FullyConnectedState } {
+  const { node, inputs } = args;
+  const w = inputs[1]!;
+  return {
+    state: {
+      k: w.shape[1]!, o: w.shape[0]!,
+      zx: tensorQuant(node, inputs[0], 'X').zeroPoint,
+      zw: w.quant!.zeroPoint[0] ?? 0,
+      rq: prepareRequant(args, 0, true),
+    },
+  };
+}
+
+/** TFLite's int8 FULLY_CONNECTED: acc = bias + Σ (x − z_x)(w − z_w) (z_w is 0 for per-channel weights). */
+function runFullyConnected(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: FullyConnectedState): void {
+  const x = inputs[0]!.data as Int8Array;
+  const w = inputs[1]!.data as Int8Array;
+  const b = biasOf(inputs[2]);
+  const y = outputs[0]!.data as Int8Array;
+  const { k, o, zx, zw, rq } = st;
+  const rows = x.length / k;
+  for (let r = 0; r < rows; r++) {
+    const xo = r * k;
+    for (let j = 0; j < o; j++) {
+      const wo = j * k;
+      let acc = b ? b[j]! : 0;
+      for (let i = 0; i < k; i++) acc += (x[xo + i]! - zx) * (w[wo + i]! - zw);
+      y[r * o + j] = requantizeChannel(rq, j, acc);
+    }
+  }
+}
+
+export const int8ConvKernels: readonly KernelDef[] = [
+  defineKernel<ConvState>({ op: 'Conv', backend: 'ref', dtypes: ['int8'], check: checkWeighted(() => 0, false), prepare: prepareConv, run: runConv }),
+  defineKernel<DepthwiseState>({
+    op: 'DepthwiseConv', backend: 'ref', dtypes: ['int8'], check: checkWeighted((w) => w.shape.length - 1, false),
+    prepare: prepareDepthwise, run: runDepthwise,
+  }),
+  defineKernel<FullyConnectedState>({
+    op: 'FullyConnected', backend: 'ref', dtypes: ['int8'], check: checkWeighted(() => 0, true),
+    prepare: prepareFullyConnected, run: runFullyConnected,
+  }),
+];

@@ -1,0 +1,177 @@
+/**
+ * int8 reference kernels for AveragePool, MaxPool (TFLite: input and output
+ * share one quantization, so pooling works on raw values) and ReduceMean
+ * (requantizes from the input's to the output's quantization).
+ */
+import {
+  attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
+} from '../../../ir/index.js';
+import { attrInts } from '../../../ir/attrs.js';
+import { windowGeometry } from '../../../ir/ops/nn.js';
+import { resolveReduceAxes } from '../../../ir/ops/reduce.js';
+import { forEachRow, planReduction, type RowPlan } from '../broadcast.js';
+import { endTap, firstTap, geometry3, type Geometry3 } from '../conv.js';
+import {
+  INT8_MAX, INT8_MIN, activationRangeQuantized, clampInt, fl, missingQuant, multiplyByQuantizedMultiplier,
+  quantizeMultiplier, rne, tensorQuant,
+} from './requantize.js';
+
+// ---------------------------------------------------------------------------
+// AveragePool, MaxPool
+// ---------------------------------------------------------------------------
+
+interface PoolState { g: Geometry3; channels: number; lo: number; hi: number; acc: Int32Array; count: Int32Array }
+
+function checkPool(node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined {
+  const missing = missingQuant([inputs[0], outputs[0]], ['X', 'the output']);
+  if (missing) return missing;
+  const xq = inputs[0]!.quant!, yq = outputs[0]!.quant!;
+  if (xq.scale[0] !== yq.scale[0] || xq.zeroPoint[0] !== yq.zeroPoint[0]) {
+    return 'int8 pooling needs the output quantized like the input (TFLite requires it)';
+  }
+  if (node.op === 'AveragePool' && attrInt(node, 'count_include_pad', 0) !== 0) {
+    const pads = node.attrs['pads'] === undefined ? [] : attrInts(node, 'pads');
+    const autoPad = node.attrs['auto_pad'];
+    if (pads.some((p) => p !== 0) || (autoPad !== undefined && autoPad !== 'NOTSET' && autoPad !== 'VALID')) {
+      return 'int8 AveragePool divides by the taps inside the input (TFLite); count_include_pad with padding is not supported';
+    }
+  }
+  return undefined;
+}
+
+function preparePool({ node, inputs, outputs }: PrepareArgs): { state: PoolState; scratchBytes: number } {
+  const x = inputs[0]!;
+  const r = x.shape.length - 2;
+  const geo = windowGeometry(node, x.shape.slice(1, r + 1), attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0);
+  const channels = x.shape[r + 1]!;
+  const yq = tensorQuant(node, outputs[0], 'the output');
+  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
+  const acc = new Int32Array(channels), count = new Int32Array(1);
+  return { state: { g: geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo), channels, lo, hi, acc, count }, scratchBytes: acc.byteLength };
+}
+
+/** Visits each output pixel: `acc` holds the window's sum (average) or maximum (max) per channel, `count` its in-bounds taps. */
+function poolLoop(x: Int8Array, y: Int8Array, st: PoolState, isMax: boolean, finish: (acc: number, taps: number) => number): void {
+  const { g, channels: c, acc } = st;
+  let yi = 0;
+  for (let n = 0; n < g.batch; n++) {
+    for (let od = 0; od < g.outD; od++) {
+      const kd0 = firstTap(od, g.sD, g.pD, g.dD), kd1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
+      for (let oh = 0; oh < g.outH; oh++) {
+        const kh0 = firstTap(oh, g.sH, g.pH, g.dH), kh1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
+        for (let ow = 0; ow < g.outW; ow++) {
+          const kw0 = firstTap(ow, g.sW, g.pW, g.dW), kw1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
+          acc.fill(isMax ? INT8_MIN : 0);
+          for (let kd = kd0; kd < kd1; kd++) {
+            const id = od * g.sD - g.pD + kd * g.dD;
+            for (let kh = kh0; kh < kh1; kh++) {
+              const ih = oh * g.sH - g.pH + kh * g.dH;
+              for (let kw = kw0; kw < kw1; kw++) {
+                const xo = (((n * g.inD + id) * g.inH + ih) * g.inW + ow * g.sW - g.pW + kw * g.dW) * c;
+                if (isMax) for (let ch = 0; ch < c; ch++) { const v = x[xo + ch]!; if (v > acc[ch]!) acc[ch] = v; }
+                else for (let ch = 0; ch < c; ch++) acc[ch] = acc[ch]! + x[xo + ch]!;
+              }
+            }
+          }
+          const taps = (kd1 - kd0) * (kh1 - kh0) * (kw1 - kw0);
+          for (let ch = 0; ch < c; ch++) y[yi + ch] = finish(acc[ch]!, taps);
+          yi += c;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * TFLite's int8 AVERAGE_POOL_2D (both arithmetics: XNNPACK does not take it):
+ * the raw sum over the taps inside the input, divided by their count rounding
+ * half away from zero (C's truncating division of a nudged sum).
+ */
+function runAveragePool(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PoolState): void {
+  const { lo, hi } = st;
+  poolLoop(inputs[0]!.data as Int8Array, outputs[0]!.data as Int8Array, st, false, (s, n) => {
+    const half = (n / 2) | 0;
+    return clampInt(Math.trunc(s > 0 ? (s + half) / n : (s - half) / n), lo, hi);
+  });
+}
+
+function runMaxPool(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PoolState): void {
+  const { lo, hi } = st;
+  poolLoop(inputs[0]!.data as Int8Array, outputs[0]!.data as Int8Array, st, true, (m) => clampInt(m, lo, hi));
+}
+
+// ---------------------------------------------------------------------------
+// ReduceMean
+// ---------------------------------------------------------------------------
+
+interface MeanState {
+  plan: RowPlan;
+  n: number;
+  sums: Int32Array;
+  finish: (sum: number) => number;
+}
+
+/**
+ * tflite-reference: TFLite Micro's QuantizedMeanOrSum. The input/output
+ * multiplier M·2^shift absorbs 1/N: M is scaled by 2^k (k = ⌊log2 N⌋, capped so
+ * neither overflow nor the shift limit is hit) and divided by N in 64-bit
+ * integers; the zero-point-corrected sum is then requantized once.
+ */
+function referenceMean(sx: number, zx: number, sy: number, zy: number, n: number): (sum: number) => number {
+  const base = quantizeMultiplier(sx / sy);
+  let k = Math.floor(Math.log2(n));
+  if (2 ** k > n) k--;
+  k = Math.min(k, 32, 31 + base.shift);
+  const multiplier = Number((BigInt(base.multiplier) << BigInt(k)) / BigInt(n));
+  const shift = base.shift - k;
+  return (sum) => clampInt(multiplyByQuantizedMultiplier((sum - zx * n) | 0, multiplier, shift) + zy, INT8_MIN, INT8_MAX);
+}
+
+/** tflite-xnnpack: INT8.md formula 4 (float32 multiplier with 1/N folded in, zero points folded into one bias). */
+function xnnpackMean(sx: number, zx: number, sy: number, zy: number, n: number): (sum: number) => number {
+  const m = fl(fl(sx / sy) * fl(1 / n));
+  const bias = fl(zy - fl(fl(n * zx) * m));
+  return (sum) => clampInt(rne(fl(fl(fl(sum) * m) + bias)), INT8_MIN, INT8_MAX);
+}
+
+function prepareMean({ node, inputs, outputs, ctx }: PrepareArgs): { state: MeanState; scratchBytes: number } {
+  const x = inputs[0]!;
+  const axesInput = inputs[1];
+  const axes = resolveReduceAxes(node, x.shape.length, axesInput && sizeOf(axesInput.shape) > 0 ? axesInput.constant : undefined);
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
+  const xq = tensorQuant(node, x, 'X'), yq = tensorQuant(node, outputs[0], 'the output');
+  const finish = ctx.int8Arithmetic === 'tflite-reference'
+    ? referenceMean(xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, n)
+    : xnnpackMean(xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, n);
+  const sums = new Int32Array(sizeOf(kept));
+  return { state: { plan: planReduction(x.shape, kept), n, sums, finish }, scratchBytes: sums.byteLength };
+}
+
+function runMean(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: MeanState): void {
+  const x = inputs[0]!.data as Int8Array, y = outputs[0]!.data as Int8Array;
+  const { plan, sums, finish } = st;
+  sums.fill(0);
+  const step = plan.rowStrides[0]!, len = plan.rowLength;
+  forEachRow(plan, (off, xi) => {
+    let si = off[0]!;
+    for (let j = 0; j < len; j++, si += step) sums[si] = sums[si]! + x[xi + j]!;
+  });
+  for (let i = 0; i < sums.length; i++) y[i] = finish(sums[i]!);
+}
+
+export const int8PoolKernels: readonly KernelDef[] = [
+  defineKernel<PoolState>({ op: 'AveragePool', backend: 'ref', dtypes: ['int8'], check: checkPool, prepare: preparePool, run: runAveragePool }),
+  defineKernel<PoolState>({ op: 'MaxPool', backend: 'ref', dtypes: ['int8'], check: checkPool, prepare: preparePool, run: runMaxPool }),
+  defineKernel<MeanState>({
+    op: 'ReduceMean', backend: 'ref', dtypes: ['int8'],
+    check: (node, inputs, outputs) => {
+      const missing = missingQuant([inputs[0], outputs[0]], ['X', 'the output']);
+      if (missing) return missing;
+      if (attrInt(node, 'noop_with_empty_axes', 0) !== 0) return 'noop_with_empty_axes is not supported by the int8 kernel';
+      return undefined;
+    },
+    prepare: prepareMean,
+    run: runMean,
+  }),
+];
