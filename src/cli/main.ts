@@ -4,6 +4,7 @@ import { shapeToString } from '../ir/index.js';
 import { modelInfo, printInfo } from './info.js';
 import { runInfer } from './infer.js';
 import { EXIT, reportError, table } from './output.js';
+import { registerBenchCommand } from './bench.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -46,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
         x.name, x.dtype, shapeToString(x.shape), fmt(x.min), fmt(x.max), fmt(x.mean), x.file ?? '',
       ]))}\n`);
     });
+
+  registerBenchCommand(program);
 
   try {
     await program.parseAsync(argv);

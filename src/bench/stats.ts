@@ -1,0 +1,49 @@
+/** Latency statistics of repeated runs, in milliseconds. */
+export interface LatencyStats {
+  runs: number;
+  minMs: number;
+  medianMs: number;
+  p90Ms: number;
+  meanMs: number;
+  fps: number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+export function latencyStats(samplesMs: readonly number[]): LatencyStats {
+  const s = [...samplesMs].sort((a, b) => a - b);
+  const median = quantile(s, 0.5);
+  return {
+    runs: s.length,
+    minMs: s[0] ?? NaN,
+    medianMs: median,
+    p90Ms: quantile(s, 0.9),
+    meanMs: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
+    fps: 1000 / median,
+  };
+}
+
+/**
+ * Times `run` after `warmup` untimed calls: `runs` timed calls, or fewer when
+ * `budgetMs` of timed work has been spent (at least 3 are always taken).
+ */
+export async function timeRuns(run: () => unknown, opts: { warmup?: number; runs?: number; budgetMs?: number } = {}): Promise<number[]> {
+  const { warmup = 1, runs = 10, budgetMs = Infinity } = opts;
+  for (let i = 0; i < warmup; i++) await run();
+  const samples: number[] = [];
+  let spent = 0;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await run();
+    const dt = performance.now() - t0;
+    samples.push(dt);
+    spent += dt;
+    if (spent > budgetMs && samples.length >= 3) break;
+  }
+  return samples;
+}

@@ -1,0 +1,153 @@
+/**
+ * `cloudless listen <file.wav|->`: keyword spotting (micro_speech) or speech
+ * segments (--vad) on a WAV file or on raw 16 kHz 16-bit mono PCM from stdin:
+ *
+ *   arecord -f S16_LE -r 16000 -c 1 | cloudless listen -
+ *
+ * Audio stays in memory and is processed chunk by chunk; nothing is written.
+ * Text output prints one line per event as it happens; --json prints one JSON
+ * object per line (events, then a summary).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import pc from 'picocolors';
+import { CloudlessError } from '../ir/index.js';
+import { KeywordSpotter } from '../tasks/audio/kws.js';
+import { readSpeech } from '../tasks/audio/index.js';
+import { VoiceActivity, cloudlessVadEngine } from '../tasks/audio/vad.js';
+import { resolveModel } from '../zoo/resolve.js';
+import { EXIT } from './output.js';
+
+interface ListenOptions {
+  model: string;
+  preprocessor?: string;
+  vad?: boolean;
+  vadModel: string;
+  threshold: number;
+  everyMs: number;
+  json?: boolean;
+}
+
+export interface ListenSummary {
+  source: string;
+  audioSeconds: number;
+  cpuSeconds: number;
+  /** Audio seconds per CPU second. */
+  realTimeFactor: number;
+  events: number;
+}
+
+/** Chunks of int16 samples from a WAV file (already decoded) or from stdin. */
+async function* pcmChunks(input: string): AsyncGenerator<Int16Array> {
+  if (input !== '-') {
+    const audio = readSpeech(input, 16000);
+    const chunk = 1600;
+    for (let i = 0; i < audio.pcm16.length; i += chunk) yield audio.pcm16.subarray(i, i + chunk);
+    return;
+  }
+  let carry: number | undefined;
+  for await (const buf of process.stdin as AsyncIterable<Buffer>) {
+    let bytes: Uint8Array = buf;
+    if (carry !== undefined) {
+      const joined = new Uint8Array(bytes.length + 1);
+      joined[0] = carry;
+      joined.set(bytes, 1);
+      bytes = joined;
+      carry = undefined;
+    }
+    // A sample split across reads waits for its second byte.
+    if (bytes.length % 2 === 1) { carry = bytes[bytes.length - 1]; bytes = bytes.subarray(0, bytes.length - 1); }
+    const out = new Int16Array(bytes.length / 2);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    for (let i = 0; i < out.length; i++) out[i] = view.getInt16(2 * i, true);
+    yield out;
+    // The bytes read are not kept: overwrite them once converted.
+    bytes.fill(0);
+  }
+}
+
+function defaultPreprocessor(modelPath: string): string {
+  const p = path.join(path.dirname(modelPath), 'audio_preprocessor_int8.tflite');
+  if (!existsSync(p)) {
+    throw new CloudlessError('E_FILE', `no audio_preprocessor_int8.tflite beside ${modelPath}`, {
+      file: p, hint: 'pass --preprocessor <file> (TFLM micro_speech ships it with the model)',
+    });
+  }
+  return p;
+}
+
+export async function runListen(input: string, o: ListenOptions, print: (line: string) => void): Promise<ListenSummary> {
+  const cpu0 = process.cpuUsage();
+  let samples = 0, events = 0;
+  const emit = (obj: Record<string, unknown>, text: string) => {
+    events++;
+    print(o.json ? JSON.stringify(obj) : text);
+  };
+  if (o.vad) {
+    const model = await resolveModel(o.vadModel);
+    const vad = new VoiceActivity(await cloudlessVadEngine(model.path));
+    const seg = (s: { startMs: number; endMs: number }) =>
+      emit({ type: 'speech', startMs: s.startMs, endMs: s.endMs }, `${fmtTime(s.startMs)} – ${fmtTime(s.endMs)}  ${pc.green('speech')}`);
+    for await (const chunk of pcmChunks(input)) {
+      samples += chunk.length;
+      const f = Float32Array.from(chunk, (v) => v / 32768);
+      for (const s of await vad.push(f)) seg(s);
+    }
+    for (const s of vad.flush()) seg(s);
+  } else {
+    const model = await resolveModel(o.model);
+    const spotter = await KeywordSpotter.create({
+      modelPath: model.path,
+      preprocessorPath: o.preprocessor ?? defaultPreprocessor(model.path),
+      detectionThreshold: Math.round(o.threshold * 255),
+      inferenceEveryFrames: Math.max(1, Math.round(o.everyMs / 20)),
+    });
+    const det = (d: { label: string; score: number; timeMs: number }) =>
+      emit({ type: 'keyword', label: d.label, score: Number(d.score.toFixed(3)), timeMs: d.timeMs },
+        `${fmtTime(d.timeMs)}  ${pc.bold(d.label)}  score ${d.score.toFixed(2)}`);
+    for await (const chunk of pcmChunks(input)) {
+      samples += chunk.length;
+      for (const d of await spotter.push(chunk)) det(d);
+      chunk.fill(0);
+    }
+    for (const d of await spotter.flush()) det(d);
+  }
+  const c = process.cpuUsage(cpu0);
+  const cpuSeconds = (c.user + c.system) / 1e6;
+  const audioSeconds = samples / 16000;
+  return { source: input === '-' ? 'stdin' : input, audioSeconds, cpuSeconds, realTimeFactor: cpuSeconds > 0 ? audioSeconds / cpuSeconds : 0, events };
+}
+
+function fmtTime(ms: number): string {
+  return `${(ms / 1000).toFixed(2).padStart(7)} s`;
+}
+
+export function registerListenCommand(program: Command, setExitCode: (code: number) => void = () => undefined): void {
+  program.command('listen')
+    .description('spot keywords (micro_speech) or speech segments (--vad) in a WAV file or raw 16 kHz s16le PCM on stdin (-)')
+    .argument('<input>', 'file.wav, or - for raw 16 kHz 16-bit mono PCM on stdin')
+    .option('--model <name|file>', 'keyword model (zoo name or .tflite)', 'micro_speech')
+    .option('--preprocessor <file>', 'TFLM audio preprocessor (default: audio_preprocessor_int8.tflite beside the model)')
+    .option('--vad', 'print speech segments (Silero VAD) instead of keywords')
+    .option('--vad-model <name|file>', 'VAD model (zoo name or .onnx)', 'silero-vad')
+    .addOption(new Option('--threshold <score>', 'detection threshold on the averaged score, 0..1').default(200 / 255).argParser(parseUnit))
+    .addOption(new Option('--every-ms <ms>', 'run the keyword classifier every this many ms (multiple of 20)').default(200).argParser(Number))
+    .option('--json', 'print JSON lines')
+    .action(async (input: string, o: ListenOptions) => {
+      const summary = await runListen(input, o, (line) => process.stdout.write(`${line}\n`));
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
+      } else {
+        process.stderr.write(pc.dim(`${summary.events} event(s) in ${summary.audioSeconds.toFixed(2)} s of audio; `
+          + `${summary.realTimeFactor.toFixed(0)}x real time (audio s per CPU s)\n`));
+      }
+      setExitCode(EXIT.ok);
+    });
+}
+
+function parseUnit(v: string): number {
+  const x = Number(v);
+  if (!(x >= 0 && x <= 1)) throw new CloudlessError('E_CONFIG', `--threshold must be between 0 and 1, got ${v}`);
+  return x;
+}
