@@ -23,3 +23,8 @@ export { load, readModel, detectFormat, type ModelFormat } from './runtime/load.
 export { Session, type SessionOptions, type MemoryReport, type NodeProfile, type IOInfo } from './runtime/session.js';
 export { defaultRegistry } from './runtime/builtins.js';
 export { parseNpy, serializeNpy } from './formats/npy.js';
+export { createDetector, type Detector, type DetectorOptions, type DetectResult } from './tasks/vision/detector.js';
+export { createClassifier, type Classifier, type ClassifierOptions, type ClassifyResult } from './tasks/vision/classifier.js';
+export { ZOO, getModel, findModel, modelNames, type ModelManifest, type ModelFile, type ModelTask } from './zoo/manifest.js';
+export { modelStoreDir, locateModel, openModel, pullModel, verifyModel, sha256File } from './zoo/store.js';
+export { resolveModel } from './zoo/resolve.js';

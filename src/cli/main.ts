@@ -5,6 +5,10 @@ import { modelInfo, printInfo } from './info.js';
 import { runInfer } from './infer.js';
 import { EXIT, reportError, table } from './output.js';
 import { registerBenchCommand } from './bench.js';
+import { registerDetectCommand } from './detect.js';
+import { registerClassifyCommand } from './classify.js';
+import { registerDemoCommand } from './demo.js';
+import { registerModelsCommand } from './models.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -48,6 +52,11 @@ export async function main(argv: string[]): Promise<number> {
       ]))}\n`);
     });
 
+  const setExitCode = (c: number): void => { code = Math.max(code, c); };
+  registerDemoCommand(program, setExitCode);
+  registerDetectCommand(program, setExitCode);
+  registerClassifyCommand(program, setExitCode);
+  registerModelsCommand(program, setExitCode);
   registerBenchCommand(program);
 
   try {
