@@ -28,3 +28,5 @@ export { createClassifier, type Classifier, type ClassifierOptions, type Classif
 export { ZOO, getModel, findModel, modelNames, type ModelManifest, type ModelFile, type ModelTask } from './zoo/manifest.js';
 export { modelStoreDir, locateModel, openModel, pullModel, verifyModel, sha256File } from './zoo/store.js';
 export { resolveModel } from './zoo/resolve.js';
+export * from './tasks/audio/index.js';
+export { wasmKernels, wasmUnavailable, simdSupported } from './kernels/wasm/index.js';

@@ -9,6 +9,7 @@ import { registerDetectCommand } from './detect.js';
 import { registerClassifyCommand } from './classify.js';
 import { registerDemoCommand } from './demo.js';
 import { registerModelsCommand } from './models.js';
+import { registerListenCommand } from './listen.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -57,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDetectCommand(program, setExitCode);
   registerClassifyCommand(program, setExitCode);
   registerModelsCommand(program, setExitCode);
+  registerListenCommand(program, setExitCode);
   registerBenchCommand(program);
 
   try {

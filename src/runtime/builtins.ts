@@ -1,7 +1,11 @@
 import { registerSchemas, getSchema } from '../ir/index.js';
 import { allSchemas } from '../ir/ops/index.js';
 import { refKernels } from '../kernels/ref/index.js';
+import { wasmKernels } from '../kernels/wasm/index.js';
+import { controlKernels, installBodyPlanning } from '../kernels/ref/control-flow.js';
 import { KernelRegistry } from './registry.js';
+import { PlanDeferred, activePlanOptions, planGraph } from './plan.js';
+import { defaultKernelContext } from './eval-node.js';
 
 let registered = false;
 
@@ -15,4 +19,12 @@ export function ensureSchemas(): void {
 /** The process-wide registry with every built-in kernel. */
 export const defaultRegistry = new KernelRegistry();
 defaultRegistry.registerAll(refKernels);
+// If/Loop/Scan run their bodies through the planner, which they cannot import themselves (a cycle).
+installBodyPlanning({
+  planGraph,
+  isPlanDeferred: (err): err is PlanDeferred => err instanceof PlanDeferred,
+  options: () => activePlanOptions() ?? { backends: ['ref'], ctx: defaultKernelContext, registry: defaultRegistry },
+});
+defaultRegistry.registerAll(controlKernels);
+defaultRegistry.registerAll(wasmKernels);
 ensureSchemas();

@@ -56,7 +56,22 @@ export interface PlanOptions {
 }
 
 /** Planning needs real input contents; the session plans at the first run instead. */
-export class PlanDeferred extends Error {}
+export class PlanDeferred extends Error {
+  /** The graph inputs whose contents the plan needs. */
+  readonly inputs: readonly string[];
+  constructor(message: string, inputs: readonly string[] = []) {
+    super(message);
+    this.inputs = inputs;
+  }
+}
+
+/** The options of the plan being made, so that control-flow kernels plan their bodies alike (registry, backends). */
+let planning: PlanOptions | undefined;
+
+/** The options of the innermost planGraph call in progress, if any. */
+export function activePlanOptions(): PlanOptions | undefined {
+  return planning;
+}
 
 /** A stable key of the feeds' shapes (and contents of shape inputs) that selects a plan. */
 export function planKey(feeds: ReadonlyMap<string, Tensor>, shapeInputs: ReadonlySet<string>): string {
@@ -84,15 +99,25 @@ const NON_DETERMINISTIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNorma
  * contents known.
  */
 export function planGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: PlanOptions): Plan {
+  const outer = planning;
+  planning = options;
+  try {
+    return planWithShapeInputs(graph, feeds, options);
+  } finally {
+    planning = outer;
+  }
+}
+
+function planWithShapeInputs(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: PlanOptions): Plan {
   const shapeInputs = new Set(options.shapeInputs ?? []);
   for (let attempt = 0; attempt <= graph.inputs.length; attempt++) {
     try {
       return planOnce(graph, feeds, shapeInputs, options);
     } catch (err) {
       if (!(err instanceof NeedsValueError)) throw err;
-      if (options.placeholderFeeds) throw new PlanDeferred(err.message);
       const name = err.node.inputs[err.inputIndex]!;
       const sources = graphInputsBehind(graph, name).filter((n) => !shapeInputs.has(n));
+      if (options.placeholderFeeds) throw new PlanDeferred(err.message, sources);
       if (sources.length === 0) {
         throw new CloudlessError('E_UNSUPPORTED', `node ${err.node.name} (${err.node.op}): output shape depends on "${name}", which is computed at run time`, {
           node: err.node.name,

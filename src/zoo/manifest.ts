@@ -148,7 +148,10 @@ export const ZOO: readonly ModelManifest[] = [
     description: 'TFLM micro speech: int8 keyword spotter on 49x40 audio features (silence, unknown, yes, no)',
     format: 'tflite',
     source: TFLM,
-    files: [{ path: 'micro_speech_quantized.tflite', sha256: '09e5e2a9dfb2d8ed78802bf18ce297bff54281a66ca18e0c23d69ca14f822a83', bytes: 18800 }],
+    files: [
+      { path: 'micro_speech_quantized.tflite', sha256: '09e5e2a9dfb2d8ed78802bf18ce297bff54281a66ca18e0c23d69ca14f822a83', bytes: 18800 },
+      { path: 'audio_preprocessor_int8.tflite', sha256: '278949d197166fb8b580c0bdc94e902fb709fec0569dcf5766816b28285440e5', bytes: 8772 },
+    ],
     licence: 'Apache-2.0',
     upstream: 'tensorflow/tflite-micro examples/micro_speech',
     labels: ['silence', 'unknown', 'yes', 'no'],

@@ -37,7 +37,7 @@ describe('mutated models through load and run', () => {
     await fc.assert(fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (ms) => {
       let bytes = new Uint8Array(model);
       for (const m of ms) {
-        if (m.kind === 'flip') bytes[m.at] ^= 1 << m.bit;
+        if (m.kind === 'flip') bytes[m.at] = bytes[m.at]! ^ (1 << m.bit);
         else if (m.kind === 'set') bytes[m.at] = m.value;
         else bytes = bytes.subarray(0, Math.min(bytes.length, m.at));
       }

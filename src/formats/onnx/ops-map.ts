@@ -18,6 +18,7 @@ import {
   CloudlessError, Tensor, channelsFirstPerm, channelsLastPerm, stridesOf,
   type DType, type Graph, type Node, type Value,
 } from '../../ir/index.js';
+import { captureOuterValues } from '../../ir/ops/control.js';
 
 export interface MapContext {
   graph: Graph;
@@ -402,7 +403,7 @@ const UNARY_ELEMENTWISE = [
   'Dropout', 'Shrink', 'QuantizeLinear', 'DequantizeLinear',
 ];
 const RANK_PRESERVING = new Set([
-  ...UNARY_ELEMENTWISE, 'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'LpPool', 'BatchNormalization', 'InstanceNormalization',
+  ...UNARY_ELEMENTWISE, 'Conv', 'ConvTranspose', 'QLinearConv', 'ConvInteger', 'MaxPool', 'AveragePool', 'LpPool', 'BatchNormalization', 'InstanceNormalization',
   'LayerNormalization', 'LRN', 'DepthToSpace', 'SpaceToDepth', 'GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool', 'Softmax',
   'LogSoftmax', 'Hardmax', 'Transpose', 'Resize', 'Upsample', 'Pad', 'Concat', 'Split', 'Slice', 'Tile', 'CumSum', 'TopK', 'Expand',
 ]);
@@ -458,6 +459,31 @@ function inferRanks(ctx: MapContext, node: Node): void {
   }
 }
 
+/**
+ * QLinearConv and ConvInteger are NCHW convs like Conv: wrapped channels-last with
+ * the weight pre-transposed to OHWI. Per-channel weight scales and zero points
+ * index the output channel, axis 0 in both layouts, so they stay as they are.
+ */
+function mapIntegerConv(ctx: MapContext, node: Node): void {
+  const wIndex = node.op === 'QLinearConv' ? 3 : 1;
+  const rank = rankOf(ctx, node.inputs[0]!) ?? rankOf(ctx, node.inputs[wIndex] ?? '') ?? layoutRank(ctx, node);
+  delete node.attrs['kernel_shape'];
+  permuteInput(ctx, node, wIndex, channelsLastPerm(rank), 'ohwi');
+  wrapChannelsLast(ctx, node, rank);
+}
+
+/**
+ * Bodies read outer values by name: those reads become trailing inputs (attr
+ * `captures`), so ordering, lifetimes and folding see them. Scan before opset 9
+ * had a batch axis and sequence lengths, a form the canonical Scan does not
+ * take: it keeps a name of its own, which a Session refuses as an unknown op.
+ */
+function mapControlFlow(ctx: MapContext, node: Node): void {
+  captureOuterValues(node);
+  if (node.op === 'Scan' && ctx.opset < 9) node.op = 'ScanBatchedOpset8';
+  emit(ctx, node);
+}
+
 /** Maps one ONNX node (op = op_type, or `domain.op_type`) onto canonical nodes appended to ctx.graph. */
 export function mapOnnxNode(ctx: MapContext, node: Node): void {
   inferRanks(ctx, node);
@@ -472,6 +498,8 @@ export function mapOnnxNode(ctx: MapContext, node: Node): void {
     case 'GlobalAveragePool': case 'GlobalMaxPool': mapGlobalPool(ctx, node); return;
     case 'Softmax': case 'LogSoftmax': case 'Hardmax': mapSoftmaxFamily(ctx, node); return;
     case 'Upsample': mapUpsample(ctx, node); return;
+    case 'If': case 'Loop': case 'Scan': mapControlFlow(ctx, node); return;
+    case 'QLinearConv': case 'ConvInteger': mapIntegerConv(ctx, node); return;
     case 'Resize':
       if (ctx.opset < 11) { resizeFromOpset10(ctx, node, node.inputs[1] ?? '', typeof node.attrs['mode'] === 'string' ? node.attrs['mode'] : 'nearest'); return; }
       emit(ctx, node);

@@ -4,6 +4,10 @@ import { reduceSchemas } from './reduce.js';
 import { nnSchemas } from './nn.js';
 import { shapeOpSchemas } from './shape-ops.js';
 import { quantSchemas } from './quant.js';
+import { signalSchemas } from './signal.js';
+import { controlSchemas } from './control.js';
+import { recurrentSchemas } from './recurrent.js';
+import { qlinearSchemas } from './qlinear.js';
 
 /** Every built-in op schema. */
 export const allSchemas: readonly OpSchema[] = [
@@ -12,4 +16,8 @@ export const allSchemas: readonly OpSchema[] = [
   ...nnSchemas,
   ...shapeOpSchemas,
   ...quantSchemas,
+  ...signalSchemas,
+  ...controlSchemas,
+  ...recurrentSchemas,
+  ...qlinearSchemas,
 ];

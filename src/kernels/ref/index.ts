@@ -5,6 +5,9 @@ import { nnKernels } from './nn.js';
 import { shapeOpKernels } from './shape-ops.js';
 import { quantKernels } from './quant.js';
 import { int8Kernels } from './int8/index.js';
+import { signalKernels } from './signal.js';
+import { recurrentKernels } from './recurrent.js';
+import { qlinearKernels } from './qlinear.js';
 
 /** Every reference kernel. */
 export const refKernels: readonly KernelDef[] = [
@@ -15,4 +18,7 @@ export const refKernels: readonly KernelDef[] = [
   ...nnKernels,
   ...shapeOpKernels,
   ...quantKernels,
+  ...signalKernels,
+  ...recurrentKernels,
+  ...qlinearKernels,
 ];

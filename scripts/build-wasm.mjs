@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * Compiles the AssemblyScript kernels (src/kernels/wasm/assembly/*.as.ts) into
+ * one SIMD module, written to dist/wasm/ (for the built package) and to
+ * src/kernels/wasm/generated/ (for tests that run the TypeScript sources).
+ * Both outputs are build artefacts and git-ignored. The stub runtime is used
+ * because the kernels never allocate: the TypeScript binding owns memory.
+ */
+import { mkdirSync, readdirSync, copyFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import asc from 'assemblyscript/asc';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const srcDir = join(root, 'src/kernels/wasm/assembly');
+const generated = join(root, 'src/kernels/wasm/generated');
+const distDir = join(root, 'dist/wasm');
+const sources = readdirSync(srcDir).filter((f) => f.endsWith('.as.ts')).sort().map((f) => join(srcDir, f));
+if (sources.length === 0) {
+  console.error(`build-wasm: no *.as.ts sources in ${srcDir}`);
+  process.exit(1);
+}
+
+mkdirSync(generated, { recursive: true });
+mkdirSync(distDir, { recursive: true });
+const out = join(generated, 'kernels.wasm');
+const { error, stderr } = await asc.main([
+  ...sources,
+  '--outFile', out,
+  '--enable', 'simd',
+  '--runtime', 'stub',
+  '-O3',
+  '--noAssert',
+]);
+if (error) {
+  console.error(stderr.toString());
+  console.error(`build-wasm: ${error.message}`);
+  process.exit(1);
+}
+copyFileSync(out, join(distDir, 'kernels.wasm'));
+console.log(`build-wasm: ${sources.length} sources -> ${out}, ${join(distDir, 'kernels.wasm')}`);

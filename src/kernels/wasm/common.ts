@@ -1,0 +1,135 @@
+/**
+ * Pieces shared by the wasm kernel bindings: window geometry, shape checks,
+ * weight packing into the layouts of assembly/*.as.ts, and copies between
+ * tensors and the module's memory.
+ */
+import { CloudlessError, attrInt, type Node, type Tensor, type TypedArray, type ValueInfo } from '../../ir/index.js';
+import { windowGeometry } from '../../ir/ops/nn.js';
+import { geometry3, type Geometry3 } from '../ref/conv.js';
+import type { WasmHeap } from './heap.js';
+
+/** Bytes left after every buffer the kernels read or write with whole vectors past its end. */
+export const SLACK = 16;
+
+/** `check()` reason for a window op whose spatial rank the wasm kernels do not take (they do 1-D and 2-D). */
+export function spatialRankReason(x: ValueInfo | undefined): string | undefined {
+  const rank = x?.shape.length ?? 0;
+  return rank === 3 || rank === 4 ? undefined : `wasm kernel takes 1-D or 2-D windows (rank 3 or 4 X), not rank ${rank}`;
+}
+
+/** `check()` reason for a Conv the wasm kernels do not take (grouped convolutions other than depthwise). */
+export function convReason(node: Node, x: ValueInfo | undefined): string | undefined {
+  const group = attrInt(node, 'group', 1);
+  if (group !== 1) return `wasm Conv takes one group, not ${group}`;
+  return spatialRankReason(x);
+}
+
+/** `check()` reason for a DepthwiseConv whose output channels are not a multiple of its input channels. */
+export function depthwiseReason(x: ValueInfo | undefined, w: ValueInfo | undefined): string | undefined {
+  const rank = spatialRankReason(x);
+  if (rank) return rank;
+  const c = x!.shape[x!.shape.length - 1]!;
+  const cm = w?.shape[w.shape.length - 1] ?? 0;
+  return c > 0 && cm % c === 0 ? undefined : `wasm DepthwiseConv needs a whole depth multiplier (${cm} output channels for ${c} input channels)`;
+}
+
+/** The 2-D window of a rank-3 or rank-4 conv/pool node (1-D is H = 1). */
+export function geometry2(node: Node, x: ValueInfo, kernel: readonly number[]): Geometry3 {
+  const r = x.shape.length - 2;
+  return geometry3(x.shape[0]!, x.shape.slice(1, r + 1), windowGeometry(node, x.shape.slice(1, r + 1), kernel));
+}
+
+/** The arguments the assembly kernels take after X, in their order (H, W, channels, out H/W, window). */
+export function windowArgs(g: Geometry3): number[] {
+  return [g.outH, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH, g.pW];
+}
+
+/**
+ * Packs a float matrix W[o][k] (element (o, k) at o·strideO + k·strideK) into
+ * blocks of 8 output channels, K floats × 8 each, zero-filled past `cout`.
+ */
+export function packBlocksF32(dst: Float32Array, at: number, w: Float32Array, cout: number, k: number, strideO: number, strideK: number): void {
+  const blocks = Math.ceil(cout / 8);
+  let d = at;
+  for (let j = 0; j < blocks; j++) {
+    for (let i = 0; i < k; i++) {
+      for (let l = 0; l < 8; l++) {
+        const o = j * 8 + l;
+        dst[d++] = o < cout ? w[o * strideO + i * strideK]! : 0;
+      }
+    }
+  }
+}
+
+/** Floats of packBlocksF32's layout. */
+export function packedF32Length(cout: number, k: number): number {
+  return Math.ceil(cout / 8) * 8 * k;
+}
+
+/**
+ * Packs int8 W[o][k] − zw as int16 for gemm_i8: blocks of 8 channels, per
+ * pair of k the 8 channels' (w[k], w[k+1]); K is rounded up to even, padding 0.
+ */
+export function packBlocksI8(dst: Int16Array, at: number, w: Int8Array, cout: number, k: number, zw: number): void {
+  const k2 = k + (k & 1);
+  const blocks = Math.ceil(cout / 8);
+  let d = at;
+  for (let j = 0; j < blocks; j++) {
+    for (let p = 0; p < k2; p += 2) {
+      for (let l = 0; l < 8; l++) {
+        const o = j * 8 + l;
+        for (let e = 0; e < 2; e++) {
+          const i = p + e;
+          dst[d++] = o < cout && i < k ? w[o * k + i]! - zw : 0;
+        }
+      }
+    }
+  }
+}
+
+export function packedI8Length(cout: number, k: number): number {
+  return Math.ceil(cout / 8) * 8 * (k + (k & 1));
+}
+
+/** Copies a tensor's data into the heap at byte offset `at`. */
+export function copyIn(heap: WasmHeap, at: number, t: Tensor): void {
+  const d = t.data;
+  switch (t.dtype) {
+    case 'float32': heap.f32.set(d as Float32Array, at >> 2); return;
+    case 'int8': heap.i8.set(d as Int8Array, at); return;
+    case 'int32': heap.i32.set(d as Int32Array, at >> 2); return;
+    default: throw new CloudlessError('E_INTERNAL', `wasm kernels do not copy ${t.dtype} tensors into their memory`);
+  }
+}
+
+/**
+ * Copies X [..., C] into the heap with every channel repeated m times, so a
+ * depthwise convolution with multiplier m becomes one with multiplier 1 over
+ * C·m channels (output channel c·m + j reads input channel c).
+ */
+export function copyInRepeated(heap: WasmHeap, at: number, t: Tensor, m: number): void {
+  if (m === 1) { copyIn(heap, at, t); return; }
+  const src = t.data as Float32Array | Int8Array;
+  const dst = t.dtype === 'float32' ? heap.f32 : heap.i8;
+  let d = t.dtype === 'float32' ? at >> 2 : at;
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    for (let j = 0; j < m; j++) dst[d++] = v;
+  }
+}
+
+/** Copies `t.size` elements from byte offset `at` of the heap into a tensor. */
+export function copyOut(heap: WasmHeap, at: number, t: Tensor): void {
+  const n = t.size;
+  const d: TypedArray = t.data;
+  switch (t.dtype) {
+    case 'float32': (d as Float32Array).set(heap.f32.subarray(at >> 2, (at >> 2) + n)); return;
+    case 'int8': (d as Int8Array).set(heap.i8.subarray(at, at + n)); return;
+    default: throw new CloudlessError('E_INTERNAL', `wasm kernels do not copy ${t.dtype} tensors out of their memory`);
+  }
+}
+
+/** Bytes of a region holding `n` elements of `bytesEach`, plus vector slack. */
+export function regionBytes(n: number, bytesEach: number): number {
+  return Math.ceil((n * bytesEach + SLACK) / 16) * 16;
+}

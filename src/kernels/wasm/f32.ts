@@ -1,0 +1,231 @@
+/**
+ * Bindings of the float32 wasm kernels: Conv (one group, 1-D/2-D),
+ * DepthwiseConv (any whole depth multiplier), FullyConnected, MatMul with a 2-D right-hand
+ * side, and Gemm without transA/alpha/general C.
+ *
+ * prepare() packs the weights once into the module's memory (constant
+ * weights; weights computed by the graph are packed again on every run into
+ * the same region) and reserves the transient area; run() copies X in, calls
+ * the kernel and copies Y out. Everything else falls back to 'ref' through
+ * check().
+ */
+import {
+  attrFloat, attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo,
+} from '../../ir/index.js';
+import { activationRange } from '../../ir/ops/nn.js';
+import type { Geometry3 } from '../ref/conv.js';
+import { sameDtypes } from '../ref/nn-common.js';
+import {
+  convReason, copyIn, copyInRepeated, copyOut, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, windowArgs,
+} from './common.js';
+import { wasmHeap } from './heap.js';
+
+/** A [cout, k] weight matrix packed for gemm_f32, with its padded bias. */
+interface PackedF32 {
+  wOff: number;
+  bOff: number;
+  cout: number;
+  k: number;
+  /** Element strides of W[o][k] in the source tensor (transposed sources for MatMul/Gemm). */
+  strideO: number;
+  strideK: number;
+  /** The source is not constant: pack again on every run. */
+  repack: boolean;
+  bytes: number;
+}
+
+function allocPacked(owner: object, cout: number, k: number, strideO: number, strideK: number, w: PlannedValue, b: PlannedValue | undefined): PackedF32 {
+  const heap = wasmHeap();
+  const wBytes = packedF32Length(cout, k) * 4;
+  const bBytes = Math.ceil(cout / 8) * 32;
+  const p: PackedF32 = {
+    wOff: heap.alloc(wBytes), bOff: heap.alloc(bBytes), cout, k, strideO, strideK,
+    repack: !w.constant || (!!b && sizeOf(b.shape) > 0 && !b.constant), bytes: wBytes + bBytes,
+  };
+  heap.freeWith(owner, [p.wOff, p.bOff]);
+  if (!p.repack) packF32(p, w.constant!, b?.constant);
+  return p;
+}
+
+/** Bias: one value per output channel, or one value for all (Gemm's scalar C); zeros past cout. */
+function packF32(p: PackedF32, w: Tensor, b: Tensor | undefined): void {
+  const f32 = wasmHeap().f32;
+  packBlocksF32(f32, p.wOff >> 2, w.data as Float32Array, p.cout, p.k, p.strideO, p.strideK);
+  const bias = f32.subarray(p.bOff >> 2, (p.bOff >> 2) + Math.ceil(p.cout / 8) * 8);
+  bias.fill(0);
+  if (b && b.size > 0) {
+    const bd = b.data as Float32Array;
+    if (bd.length === 1) bias.fill(bd[0]!, 0, p.cout);
+    else bias.set(bd.subarray(0, p.cout));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Conv
+// ---------------------------------------------------------------------------
+
+interface ConvState { g: Geometry3; cin: number; lo: number; hi: number; w: PackedF32; colAt: number; yAt: number }
+
+function prepareConv({ node, inputs, outputs }: PrepareArgs): { state: ConvState; packedWeightBytes: number } {
+  const x = inputs[0]!, w = inputs[1]!;
+  const g = geometry2(node, x, w.shape.slice(1, -1));
+  const cin = x.shape[x.shape.length - 1]!, cout = w.shape[0]!;
+  const k = g.kH * g.kW * cin;
+  const [lo, hi] = activationRange(node);
+  const state = { g, cin, lo, hi, colAt: 0, yAt: 0 } as ConvState;
+  state.w = allocPacked(state, cout, k, k, 1, w, inputs[2]);
+  const xBytes = regionBytes(sizeOf(x.shape), 4);
+  const colBytes = regionBytes(g.outW * k, 4);
+  state.colAt = xBytes;
+  state.yAt = xBytes + colBytes;
+  wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+  return { state, packedWeightBytes: state.w.bytes };
+}
+
+function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvState): void {
+  const heap = wasmHeap();
+  if (st.w.repack) packF32(st.w, inputs[1]!, inputs[2]);
+  const t = heap.transient;
+  copyIn(heap, t, inputs[0]!);
+  const { g } = st;
+  heap.exports.conv_f32(t, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
+    st.w.wOff, st.w.bOff, st.w.cout, t + st.yAt, t + st.colAt, st.lo, st.hi);
+  copyOut(heap, t + st.yAt, outputs[0]!);
+}
+
+type Args10 = [number, number, number, number, number, number, number, number, number, number];
+
+// ---------------------------------------------------------------------------
+// DepthwiseConv
+// ---------------------------------------------------------------------------
+
+/** `c` counts output channels: X is copied in with each channel repeated `multiplier` times. */
+interface DepthwiseState { g: Geometry3; c: number; multiplier: number; lo: number; hi: number; wOff: number; bOff: number; repack: boolean; yAt: number }
+
+/** Depthwise weights [1, kh, kw, C] → [taps][Cpad4]; bias padded to Cpad4. */
+function packDepthwise(st: DepthwiseState, w: Tensor, b: Tensor | undefined): void {
+  const f32 = wasmHeap().f32;
+  const cpad = Math.ceil(st.c / 4) * 4;
+  const taps = st.g.kH * st.g.kW;
+  const wd = w.data as Float32Array;
+  const dst = f32.subarray(st.wOff >> 2, (st.wOff >> 2) + taps * cpad);
+  dst.fill(0);
+  for (let t = 0; t < taps; t++) dst.set(wd.subarray(t * st.c, (t + 1) * st.c), t * cpad);
+  const bias = f32.subarray(st.bOff >> 2, (st.bOff >> 2) + cpad);
+  bias.fill(0);
+  if (b && b.size > 0) bias.set(b.data as Float32Array);
+}
+
+function prepareDepthwise({ node, inputs, outputs }: PrepareArgs): { state: DepthwiseState; packedWeightBytes: number } {
+  const heap = wasmHeap();
+  const x = inputs[0]!, w = inputs[1]!, b = inputs[2];
+  const g = geometry2(node, x, w.shape.slice(1, -1));
+  const c = w.shape[w.shape.length - 1]!;
+  const multiplier = c / x.shape[x.shape.length - 1]!;
+  const cpad = Math.ceil(c / 4) * 4;
+  const [lo, hi] = activationRange(node);
+  const wBytes = g.kH * g.kW * cpad * 4, bBytes = cpad * 4;
+  const state: DepthwiseState = {
+    g, c, multiplier, lo, hi, wOff: heap.alloc(wBytes), bOff: heap.alloc(bBytes),
+    repack: !w.constant || (!!b && sizeOf(b.shape) > 0 && !b.constant), yAt: regionBytes(sizeOf(x.shape) * multiplier, 4),
+  };
+  heap.freeWith(state, [state.wOff, state.bOff]);
+  if (!state.repack) packDepthwise(state, w.constant!, b?.constant);
+  heap.reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+  return { state, packedWeightBytes: wBytes + bBytes };
+}
+
+function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: DepthwiseState): void {
+  const heap = wasmHeap();
+  if (st.repack) packDepthwise(st, inputs[1]!, inputs[2]);
+  const t = heap.transient;
+  copyInRepeated(heap, t, inputs[0]!, st.multiplier);
+  const { g } = st;
+  heap.exports.depthwise_f32(t, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.wOff, st.bOff, t + st.yAt, st.lo, st.hi);
+  copyOut(heap, t + st.yAt, outputs[0]!);
+}
+
+// ---------------------------------------------------------------------------
+// FullyConnected, MatMul, Gemm: Y[rows, cout] = X[rows, k] · Wᵀ + bias
+// ---------------------------------------------------------------------------
+
+interface GemmState { rows: number; lo: number; hi: number; w: PackedF32; yAt: number }
+
+/** Source strides of W[o][k]: `transposed` means the tensor is [K, N] (MatMul's B, Gemm's B without transB). */
+function prepareRowsTimes(args: PrepareArgs, k: number, cout: number, transposed: boolean, bias: PlannedValue | undefined, act: boolean):
+  { state: GemmState; packedWeightBytes: number } {
+  const { node, inputs, outputs } = args;
+  const [lo, hi] = act ? activationRange(node) : [-Infinity, Infinity];
+  const rows = sizeOf(inputs[0]!.shape) / k;
+  const state = { rows, lo, hi, yAt: regionBytes(rows * k, 4) } as GemmState;
+  state.w = allocPacked(state, cout, k, transposed ? 1 : k, transposed ? cout : 1, inputs[1]!, bias);
+  wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+  return { state, packedWeightBytes: state.w.bytes };
+}
+
+function runRowsTimes(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: GemmState, bias: Tensor | undefined): void {
+  const heap = wasmHeap();
+  const { w } = st;
+  if (w.repack) packF32(w, inputs[1]!, bias);
+  const t = heap.transient;
+  copyIn(heap, t, inputs[0]!);
+  heap.exports.gemm_f32(t, w.k, st.rows, w.k, w.wOff, w.bOff, w.cout, t + st.yAt, w.cout, st.lo, st.hi);
+  copyOut(heap, t + st.yAt, outputs[0]!);
+}
+
+/** Gemm that is a fully connected layer: no transA, alpha 1, C absent or a per-column (or scalar) bias added with beta 1. */
+function gemmReason(node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined {
+  if (attrInt(node, 'transA', 0) !== 0) return 'wasm Gemm does not take transA';
+  if (attrFloat(node, 'alpha', 1) !== 1) return 'wasm Gemm takes alpha = 1 only';
+  const c = inputs[2];
+  if (!c || sizeOf(c.shape) === 0) return undefined;
+  if (attrFloat(node, 'beta', 1) !== 1) return 'wasm Gemm takes beta = 1 only';
+  const n = outputs[0]!.shape[1]!;
+  const size = sizeOf(c.shape);
+  const perColumn = size === 1 || (size === n && c.shape[c.shape.length - 1] === n);
+  return perColumn ? undefined : 'wasm Gemm takes C as a per-column bias only';
+}
+
+const float32Only = ['float32'] as const;
+
+export const wasmFloatKernels: readonly KernelDef[] = [
+  defineKernel<ConvState>({
+    op: 'Conv', backend: 'wasm', dtypes: float32Only,
+    check: (node, inputs) => sameDtypes(node, inputs) ?? convReason(node, inputs[0]),
+    prepare: prepareConv, run: runConv,
+  }),
+  defineKernel<DepthwiseState>({
+    op: 'DepthwiseConv', backend: 'wasm', dtypes: float32Only,
+    check: (node, inputs) => sameDtypes(node, inputs) ?? depthwiseReason(inputs[0], inputs[1]),
+    prepare: prepareDepthwise, run: runDepthwise,
+  }),
+  defineKernel<GemmState>({
+    op: 'FullyConnected', backend: 'wasm', dtypes: float32Only, check: sameDtypes,
+    prepare: (args) => {
+      const w = args.inputs[1]!;
+      return prepareRowsTimes(args, w.shape[1]!, w.shape[0]!, false, args.inputs[2], true);
+    },
+    run: (inputs, outputs, node, st) => runRowsTimes(inputs, outputs, node, st, inputs[2]),
+  }),
+  defineKernel<GemmState>({
+    op: 'MatMul', backend: 'wasm', dtypes: float32Only,
+    check: (node, inputs) => sameDtypes(node, inputs) ??
+      (inputs[1]?.shape.length === 2 && (inputs[0]?.shape.length ?? 0) >= 1 ? undefined : 'wasm MatMul takes a 2-D right-hand side only'),
+    prepare: (args) => {
+      const b = args.inputs[1]!;
+      return prepareRowsTimes(args, b.shape[0]!, b.shape[1]!, true, undefined, false);
+    },
+    run: (inputs, outputs, node, st) => runRowsTimes(inputs, outputs, node, st, undefined),
+  }),
+  defineKernel<GemmState>({
+    op: 'Gemm', backend: 'wasm', dtypes: float32Only,
+    check: (node, inputs, outputs) => sameDtypes(node, inputs) ?? gemmReason(node, inputs, outputs),
+    prepare: (args) => {
+      const b = args.inputs[1]!;
+      const transB = attrInt(args.node, 'transB', 0) !== 0;
+      const [k, n] = transB ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
+      return prepareRowsTimes(args, k, n, !transB, args.inputs[2], false);
+    },
+    run: (inputs, outputs, node, st) => runRowsTimes(inputs, outputs, node, st, inputs[2]),
+  }),
+];

@@ -1,0 +1,219 @@
+/**
+ * The wasm kernels' module instance and its linear memory.
+ *
+ * One instance serves every session of the process. Its memory holds two kinds
+ * of region, both handed out by a first-fit allocator written here (the
+ * AssemblyScript side is built with the stub runtime and never allocates):
+ *
+ * 1. Persistent regions (packed weights, biases, requantization tables),
+ *    allocated by a kernel's prepare() and freed when the prepared state is
+ *    garbage collected (a FinalizationRegistry: KernelDef has no dispose hook).
+ * 2. One shared transient area where run() copies a node's input activations,
+ *    keeps its column buffers and receives its outputs. Runs are synchronous,
+ *    so one area sized for the largest node is enough; it only grows (and may
+ *    move) in prepare(), never during run().
+ *
+ * Growing the memory detaches the previous ArrayBuffer, so typed views are
+ * re-created whenever `memory.buffer` has changed.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CloudlessError } from '../../ir/index.js';
+import { simdSupported, wasmApi, type WasmApi, type WasmMemory } from './features.js';
+
+/** Exports of kernels.wasm (see assembly/*.as.ts for the meaning of each argument). */
+export interface KernelExports {
+  memory: WasmMemory;
+  gemm_f32(a: number, lda: number, rows: number, k: number, wp: number, bias: number, cout: number, y: number, ldy: number, lo: number, hi: number): void;
+  conv_f32(x: number, batch: number, inH: number, inW: number, cin: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, bias: number, cout: number, y: number, col: number, lo: number, hi: number): void;
+  depthwise_f32(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, bias: number, y: number, lo: number, hi: number): void;
+  conv_i8(x: number, batch: number, inH: number, inW: number, cin: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, wp: number, bias: number, cout: number, y: number, col: number,
+    mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+  fully_connected_i8(x: number, rows: number, k: number, zx: number, wp: number, bias: number, cout: number, y: number, col: number,
+    mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+  depthwise_i8(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, wp: number, bias: number, y: number,
+    mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+}
+
+const PAGE = 65536;
+const ALIGN = 16;
+/** Below this the module may keep static data (AssemblyScript's default heap base). */
+const HEAP_START = 1024;
+
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/**
+ * Where the compiled module is: next to this file under generated/ when the
+ * sources run (tests), or dist/wasm/ in the built package (this file is then
+ * dist/kernels/wasm/heap.js).
+ */
+const CANDIDATES = ['./generated/kernels.wasm', '../../wasm/kernels.wasm'];
+
+function locateModule(): string | undefined {
+  for (const rel of CANDIDATES) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
+interface Block { offset: number; size: number }
+
+export class WasmHeap {
+  readonly exports: KernelExports;
+  private readonly memory: WasmMemory;
+  /** Free blocks sorted by offset, coalesced. */
+  private readonly free: Block[] = [];
+  private top = HEAP_START;
+  private buffer?: ArrayBuffer;
+  private u8v = new Uint8Array(0);
+  private i8v = new Int8Array(0);
+  private i16v = new Int16Array(0);
+  private i32v = new Int32Array(0);
+  private f32v = new Float32Array(0);
+  private transientOffset = 0;
+  private transientSize = 0;
+  private readonly finalizer = new FinalizationRegistry<number[]>((offsets) => {
+    for (const o of offsets) this.release(o);
+  });
+  private readonly sizes = new Map<number, number>();
+
+  constructor(api: WasmApi, module: object) {
+    this.exports = new api.Instance(module, {}).exports as unknown as KernelExports;
+    this.memory = this.exports.memory;
+  }
+
+  /** Bytes of linear memory in use by regions (persistent and transient). */
+  get usedBytes(): number {
+    let free = 0;
+    for (const b of this.free) free += b.size;
+    return this.top - HEAP_START - free;
+  }
+
+  /** Allocates `bytes` (16-byte aligned); may grow the memory. */
+  alloc(bytes: number): number {
+    const size = align(Math.max(bytes, 1));
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      if (b.size < size) continue;
+      const offset = b.offset;
+      if (b.size === size) this.free.splice(i, 1);
+      else { b.offset += size; b.size -= size; }
+      this.sizes.set(offset, size);
+      return offset;
+    }
+    const offset = this.top;
+    const end = offset + size;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      try {
+        this.memory.grow(Math.ceil((end - have) / PAGE));
+      } catch (err) {
+        throw new CloudlessError('E_UNSUPPORTED', `the wasm kernels could not grow their memory to ${end} bytes: ${(err as Error).message}`, {
+          hint: 'the model needs more memory than the engine allows for WebAssembly; run it with backend "ref"',
+        });
+      }
+    }
+    this.top = end;
+    this.sizes.set(offset, size);
+    return offset;
+  }
+
+  /** Returns a region to the free list, merging neighbours; the top block shrinks `top`. */
+  private release(offset: number): void {
+    const size = this.sizes.get(offset);
+    if (size === undefined) return;
+    this.sizes.delete(offset);
+    let i = 0;
+    while (i < this.free.length && this.free[i]!.offset < offset) i++;
+    this.free.splice(i, 0, { offset, size });
+    if (i + 1 < this.free.length && offset + size === this.free[i + 1]!.offset) {
+      this.free[i]!.size += this.free[i + 1]!.size;
+      this.free.splice(i + 1, 1);
+    }
+    if (i > 0 && this.free[i - 1]!.offset + this.free[i - 1]!.size === offset) {
+      this.free[i - 1]!.size += this.free[i]!.size;
+      this.free.splice(i, 1);
+      i--;
+    }
+    const last = this.free[this.free.length - 1];
+    if (last && last.offset + last.size === this.top) {
+      this.top = last.offset;
+      this.free.pop();
+    }
+  }
+
+  /** Frees `offsets` once `owner` (a kernel's prepared state) is garbage collected. */
+  freeWith(owner: object, offsets: number[]): void {
+    this.finalizer.register(owner, offsets);
+  }
+
+  /** Makes the shared transient area at least `bytes` long (prepare time only: it may move). */
+  reserveTransient(bytes: number): void {
+    if (bytes <= this.transientSize) return;
+    if (this.transientSize > 0) this.release(this.transientOffset);
+    this.transientOffset = this.alloc(bytes);
+    this.transientSize = align(bytes);
+  }
+
+  /** Start of the transient area (read it in run(): a later prepare may have moved it). */
+  get transient(): number {
+    return this.transientOffset;
+  }
+
+  private refresh(): void {
+    const buf = this.memory.buffer;
+    if (buf === this.buffer) return;
+    this.buffer = buf;
+    this.u8v = new Uint8Array(buf);
+    this.i8v = new Int8Array(buf);
+    this.i16v = new Int16Array(buf);
+    this.i32v = new Int32Array(buf);
+    this.f32v = new Float32Array(buf);
+  }
+
+  get u8(): Uint8Array { this.refresh(); return this.u8v; }
+  get i8(): Int8Array { this.refresh(); return this.i8v; }
+  get i16(): Int16Array { this.refresh(); return this.i16v; }
+  get i32(): Int32Array { this.refresh(); return this.i32v; }
+  get f32(): Float32Array { this.refresh(); return this.f32v; }
+}
+
+/** Why the wasm backend is unavailable, or undefined when it is ready. */
+export let wasmUnavailable: string | undefined;
+
+function load(): WasmHeap | undefined {
+  const api = wasmApi();
+  if (!api) {
+    wasmUnavailable = 'this JavaScript engine has no WebAssembly';
+    return undefined;
+  }
+  if (!simdSupported()) {
+    wasmUnavailable = 'this WebAssembly engine does not support SIMD';
+    return undefined;
+  }
+  const path = locateModule();
+  if (!path) {
+    wasmUnavailable = 'kernels.wasm is missing: run `node scripts/build-wasm.mjs` (part of `npm run build`)';
+    return undefined;
+  }
+  // Synchronous compile: Node has no size limit on it, and kernels are looked up synchronously.
+  return new WasmHeap(api, new api.Module(readFileSync(path)));
+}
+
+const heap = load();
+
+/** The process-wide heap; only called by kernels, which are registered only when it exists. */
+export function wasmHeap(): WasmHeap {
+  if (!heap) throw new CloudlessError('E_INTERNAL', `wasm kernels are unavailable: ${wasmUnavailable}`);
+  return heap;
+}
+
+/** Whether the wasm kernels can run in this process. */
+export function wasmAvailable(): boolean {
+  return heap !== undefined;
+}

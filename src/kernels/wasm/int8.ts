@@ -1,0 +1,224 @@
+/**
+ * Bindings of the int8 wasm kernels: Conv (one group, 1-D/2-D),
+ * DepthwiseConv (any whole depth multiplier) and FullyConnected, bit-exact with the
+ * reference kernels in both int8 arithmetics.
+ *
+ * They accept exactly what the reference int8 kernels accept (their check()
+ * runs first) minus the shapes above. prepare() builds the same per-channel
+ * epilogue as the reference (channelRequant, with the same real factors) and
+ * writes it, the int16-widened weights and the int32 bias into the module's
+ * memory, padded to blocks of 8 channels.
+ */
+import { CloudlessError, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
+import type { Geometry3 } from '../ref/conv.js';
+import { int8ConvKernels } from '../ref/int8/conv.js';
+import {
+  activationRangeQuantized, channelRequant, channelScales, fl, tensorQuant, type ChannelRequant,
+} from '../ref/int8/requantize.js';
+import {
+  convReason, copyIn, copyInRepeated, copyOut, depthwiseReason, geometry2, packBlocksI8, packedI8Length, regionBytes, windowArgs,
+} from './common.js';
+import { wasmHeap } from './heap.js';
+
+type Args10 = [number, number, number, number, number, number, number, number, number, number];
+
+/** The epilogue of `channels` output channels in the module's memory, padded to `padded` lanes. */
+interface Epilogue { mode: number; scales: number; mults: number; shifts: number; zy: number; lo: number; hi: number; bytes: number }
+
+/**
+ * Mirrors the reference prepareRequant: the real factor is s_x·s_w[c]/s_y in
+ * double, except that per-tensor FullyConnected multiplies the scales in
+ * float first (TFLite's kernel does); xnnpack's factor is always float32.
+ */
+function writeEpilogue(owner: object, args: PrepareArgs, weightAxis: number, productInFloat: boolean, padded: number): Epilogue {
+  const { node, inputs, outputs, ctx } = args;
+  const xq = tensorQuant(node, inputs[0], 'X');
+  const yq = tensorQuant(node, outputs[0], 'the output');
+  const w = inputs[1]!;
+  const channels = w.shape[weightAxis]!;
+  const ws = channelScales(w.quant!, channels);
+  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
+  const perTensor = w.quant!.scale.length === 1;
+  const rq: ChannelRequant = channelRequant(ctx.int8Arithmetic === 'tflite-reference', xq.scale, ws, yq.scale, yq.zeroPoint, lo, hi,
+    (c) => (productInFloat && perTensor ? fl(xq.scale * ws[c]!) / yq.scale : (xq.scale * ws[c]!) / yq.scale));
+  const heap = wasmHeap();
+  const bytes = padded * 4;
+  const e: Epilogue = {
+    mode: rq.reference ? 1 : 0, scales: heap.alloc(bytes), mults: heap.alloc(bytes), shifts: heap.alloc(bytes),
+    zy: rq.zeroPoint, lo: rq.lo, hi: rq.hi, bytes: 3 * bytes,
+  };
+  heap.freeWith(owner, [e.scales, e.mults, e.shifts]);
+  const f32 = heap.f32, i32 = heap.i32;
+  f32.fill(0, e.scales >> 2, (e.scales >> 2) + padded);
+  i32.fill(0, e.mults >> 2, (e.mults >> 2) + padded);
+  i32.fill(0, e.shifts >> 2, (e.shifts >> 2) + padded);
+  f32.set(rq.scales, e.scales >> 2);
+  i32.set(rq.multipliers, e.mults >> 2);
+  i32.set(rq.shifts, e.shifts >> 2);
+  return e;
+}
+
+function epilogueArgs(e: Epilogue): [number, number, number, number, number, number, number] {
+  return [e.mode, e.scales, e.mults, e.shifts, e.zy, e.lo, e.hi];
+}
+
+/** Weights and bias in the module's memory; packed again per run when the graph computes them. */
+interface PackedI8 { wOff: number; bOff: number; repack: boolean; bytes: number }
+
+function allocWeights(owner: object, wBytes: number, bBytes: number, w: PlannedValue, b: PlannedValue | undefined): PackedI8 {
+  const heap = wasmHeap();
+  const p: PackedI8 = {
+    wOff: heap.alloc(wBytes), bOff: heap.alloc(bBytes), bytes: wBytes + bBytes,
+    repack: !w.constant || (!!b && sizeOf(b.shape) > 0 && !b.constant),
+  };
+  heap.freeWith(owner, [p.wOff, p.bOff]);
+  return p;
+}
+
+function writeBias(bOff: number, padded: number, b: Tensor | undefined): void {
+  const i32 = wasmHeap().i32;
+  i32.fill(0, bOff >> 2, (bOff >> 2) + padded);
+  if (b && b.size > 0) i32.set(b.data as Int32Array, bOff >> 2);
+}
+
+const pad8 = (n: number) => Math.ceil(n / 8) * 8;
+
+// ---------------------------------------------------------------------------
+// Conv and FullyConnected: widened GEMM
+// ---------------------------------------------------------------------------
+
+interface GemmI8State {
+  /** Conv geometry, or undefined for FullyConnected. */
+  g?: Geometry3;
+  cin: number; k: number; cout: number; rows: number; zx: number; zw: number;
+  w: PackedI8; e: Epilogue; colAt: number; yAt: number;
+}
+
+function packGemm(st: GemmI8State, w: Tensor, b: Tensor | undefined): void {
+  packBlocksI8(wasmHeap().i16, st.w.wOff >> 1, w.data as Int8Array, st.cout, st.k, st.zw);
+  writeBias(st.w.bOff, pad8(st.cout), b);
+}
+
+function prepareGemmI8(args: PrepareArgs, g: Geometry3 | undefined, k: number, cout: number, productInFloat: boolean):
+  { state: GemmI8State; packedWeightBytes: number } {
+  const { node, inputs, outputs } = args;
+  const x = inputs[0]!, w = inputs[1]!;
+  const k2 = k + (k & 1);
+  const rows = sizeOf(x.shape) / k;
+  const xBytes = regionBytes(sizeOf(x.shape), 1);
+  // Conv gathers one output row of columns at a time; FullyConnected widens all rows at once.
+  const colBytes = regionBytes((g ? g.outW : rows) * k2, 2);
+  const state = {
+    g, cin: x.shape[x.shape.length - 1]!, k, cout, rows,
+    zx: tensorQuant(node, x, 'X').zeroPoint, zw: g ? 0 : w.quant!.zeroPoint[0] ?? 0,
+    colAt: xBytes, yAt: xBytes + colBytes,
+  } as GemmI8State;
+  state.w = allocWeights(state, packedI8Length(cout, k) * 2, pad8(cout) * 4, w, inputs[2]);
+  state.e = writeEpilogue(state, args, 0, productInFloat, pad8(cout));
+  if (!state.w.repack) packGemm(state, w.constant!, inputs[2]?.constant);
+  wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
+  return { state, packedWeightBytes: state.w.bytes + state.e.bytes };
+}
+
+function runGemmI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: GemmI8State): void {
+  const heap = wasmHeap();
+  if (st.w.repack) packGemm(st, inputs[1]!, inputs[2]);
+  const t = heap.transient;
+  copyIn(heap, t, inputs[0]!);
+  const { g } = st;
+  if (g) {
+    heap.exports.conv_i8(t, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10, st.zx,
+      st.w.wOff, st.w.bOff, st.cout, t + st.yAt, t + st.colAt, ...epilogueArgs(st.e));
+  } else {
+    heap.exports.fully_connected_i8(t, st.rows, st.k, st.zx, st.w.wOff, st.w.bOff, st.cout, t + st.yAt, t + st.colAt, ...epilogueArgs(st.e));
+  }
+  copyOut(heap, t + st.yAt, outputs[0]!);
+}
+
+// ---------------------------------------------------------------------------
+// DepthwiseConv
+// ---------------------------------------------------------------------------
+
+/** `c` counts output channels: X is copied in with each channel repeated `multiplier` times. */
+interface DepthwiseI8State { g: Geometry3; c: number; multiplier: number; zx: number; w: PackedI8; e: Epilogue; yAt: number }
+
+/** [1, kh, kw, C] int8 → [taps][Cpad8] int16; bias padded to Cpad8. */
+function packDepthwise(st: DepthwiseI8State, w: Tensor, b: Tensor | undefined): void {
+  const i16 = wasmHeap().i16;
+  const cpad = pad8(st.c), taps = st.g.kH * st.g.kW;
+  const wd = w.data as Int8Array;
+  const base = st.w.wOff >> 1;
+  i16.fill(0, base, base + taps * cpad);
+  for (let t = 0; t < taps; t++) i16.set(wd.subarray(t * st.c, (t + 1) * st.c), base + t * cpad);
+  writeBias(st.w.bOff, cpad, b);
+}
+
+function prepareDepthwiseI8(args: PrepareArgs): { state: DepthwiseI8State; packedWeightBytes: number } {
+  const { node, inputs, outputs } = args;
+  const x = inputs[0]!, w = inputs[1]!;
+  const g = geometry2(node, x, w.shape.slice(1, -1));
+  const c = w.shape[w.shape.length - 1]!;
+  const multiplier = c / x.shape[x.shape.length - 1]!;
+  const cpad = pad8(c);
+  const state = { g, c, multiplier, zx: tensorQuant(node, x, 'X').zeroPoint, yAt: regionBytes(sizeOf(x.shape) * multiplier, 1) } as DepthwiseI8State;
+  state.w = allocWeights(state, g.kH * g.kW * cpad * 2, cpad * 4, w, inputs[2]);
+  state.e = writeEpilogue(state, args, w.shape.length - 1, false, cpad);
+  if (!state.w.repack) packDepthwise(state, w.constant!, inputs[2]?.constant);
+  wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
+  return { state, packedWeightBytes: state.w.bytes + state.e.bytes };
+}
+
+function runDepthwiseI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: DepthwiseI8State): void {
+  const heap = wasmHeap();
+  if (st.w.repack) packDepthwise(st, inputs[1]!, inputs[2]);
+  const t = heap.transient;
+  copyInRepeated(heap, t, inputs[0]!, st.multiplier);
+  const { g } = st;
+  heap.exports.depthwise_i8(t, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.zx,
+    st.w.wOff, st.w.bOff, t + st.yAt, ...epilogueArgs(st.e));
+  copyOut(heap, t + st.yAt, outputs[0]!);
+}
+
+// ---------------------------------------------------------------------------
+
+type Check = NonNullable<KernelDef['check']>;
+
+/** The reference int8 kernel's check for `op`: the wasm kernel takes no more than it. */
+function refCheck(op: string): Check {
+  const check = int8ConvKernels.find((d) => d.op === op)?.check;
+  if (!check) throw new CloudlessError('E_INTERNAL', `the reference int8 ${op} kernel has no check() for the wasm kernel to extend`);
+  return check;
+}
+
+function both(first: Check, then: (node: Node, inputs: (ValueInfo | undefined)[]) => string | undefined): Check {
+  return (node, inputs, outputs) => first(node, inputs, outputs) ?? then(node, inputs);
+}
+
+const int8Only = ['int8'] as const;
+
+export const wasmInt8Kernels: readonly KernelDef[] = [
+  defineKernel<GemmI8State>({
+    op: 'Conv', backend: 'wasm', dtypes: int8Only,
+    check: both(refCheck('Conv'), (node, inputs) => convReason(node, inputs[0])),
+    prepare: (args) => {
+      const x = args.inputs[0]!, w = args.inputs[1]!;
+      const g = geometry2(args.node, x, w.shape.slice(1, -1));
+      return prepareGemmI8(args, g, g.kH * g.kW * x.shape[x.shape.length - 1]!, w.shape[0]!, false);
+    },
+    run: runGemmI8,
+  }),
+  defineKernel<DepthwiseI8State>({
+    op: 'DepthwiseConv', backend: 'wasm', dtypes: int8Only,
+    check: both(refCheck('DepthwiseConv'), (_node, inputs) => depthwiseReason(inputs[0], inputs[1])),
+    prepare: prepareDepthwiseI8, run: runDepthwiseI8,
+  }),
+  defineKernel<GemmI8State>({
+    op: 'FullyConnected', backend: 'wasm', dtypes: int8Only,
+    check: refCheck('FullyConnected'),
+    prepare: (args) => {
+      const w = args.inputs[1]!;
+      return prepareGemmI8(args, undefined, w.shape[1]!, w.shape[0]!, true);
+    },
+    run: runGemmI8,
+  }),
+];

@@ -1,0 +1,91 @@
+/**
+ * Runs one node through a given kernel, or through the first fitting kernel of
+ * a backend in the default registry, so a wasm kernel can be compared with its
+ * reference kernel on the same node, inputs and output quantization.
+ */
+import { getSchema, Tensor, type Int8Arithmetic, type KernelDef, type Node, type QuantParams, type ValueInfo } from '../../../src/ir/index.js';
+import { defaultRegistry } from '../../../src/runtime/builtins.js';
+
+export interface NodeRun {
+  op: string;
+  inputs: (Tensor | undefined)[];
+  attrs?: Node['attrs'];
+  outQuant?: QuantParams;
+  arithmetic?: Int8Arithmetic;
+  /** Inputs seen as computed by the graph (not constant) in prepare(). */
+  dynamic?: number[];
+}
+
+export function makeNode(r: NodeRun): Node {
+  return { name: `${r.op}_test`, op: r.op, inputs: r.inputs.map((t, i) => (t ? `in${i}` : '')), outputs: ['out0'], attrs: r.attrs ?? {} };
+}
+
+function infosOf(r: NodeRun): (ValueInfo | undefined)[] {
+  return r.inputs.map((t) => (t ? { dtype: t.dtype, shape: [...t.shape], quant: t.quant } : undefined));
+}
+
+/** The output info the schema infers, with the requested quantization. */
+export function outputInfo(r: NodeRun): ValueInfo {
+  const node = makeNode(r);
+  const out = getSchema(r.op)!.infer({ node, inputs: infosOf(r), value: (i) => r.inputs[i]!, hasValue: (i) => r.inputs[i] !== undefined })[0]!;
+  return r.outQuant ? { ...out, quant: r.outQuant } : out;
+}
+
+/** check() result of a kernel for this node. */
+export function checkWith(kernel: KernelDef, r: NodeRun): string | undefined {
+  return kernel.check?.(makeNode(r), infosOf(r), [outputInfo(r)]);
+}
+
+export function runWith(kernel: KernelDef, r: NodeRun): Tensor {
+  const node = makeNode(r);
+  const infos = infosOf(r);
+  const out = outputInfo(r);
+  const why = kernel.check?.(node, infos, [out]);
+  if (why) throw new Error(`${kernel.backend} ${r.op} refused: ${why}`);
+  const ctx = { int8Arithmetic: r.arithmetic ?? 'tflite-xnnpack' } as const;
+  const prepared = kernel.prepare?.({
+    node, outputs: [out], ctx,
+    inputs: infos.map((inf, i) => (inf ? { ...inf, constant: r.dynamic?.includes(i) ? undefined : r.inputs[i] } : undefined)),
+  });
+  const y = new Tensor(out.dtype, out.shape, undefined, out.quant);
+  kernel.run(r.inputs, [y], node, prepared?.state, ctx);
+  return y;
+}
+
+/** The reference kernel the registry picks for this node. */
+export function refKernel(r: NodeRun): KernelDef {
+  const found = defaultRegistry.find(['ref'], makeNode(r), infosOf(r), [outputInfo(r)]);
+  if (!('kernel' in found)) throw new Error(`no ref kernel: ${found.reasons.join('; ')}`);
+  return found.kernel;
+}
+
+export function wasmKernel(kernels: readonly KernelDef[], r: NodeRun): KernelDef {
+  const k = kernels.find((d) => d.op === r.op && d.dtypes.includes(r.inputs[0]!.dtype));
+  if (!k) throw new Error(`no wasm kernel for ${r.op}`);
+  return k;
+}
+
+/** mulberry32, for reproducible data inside fast-check properties (the seed comes from fast-check). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomF32(shape: number[], rand: () => number, scale = 1): Tensor {
+  const t = new Tensor('float32', shape);
+  const d = t.data as Float32Array;
+  for (let i = 0; i < d.length; i++) d[i] = (rand() * 2 - 1) * scale;
+  return t;
+}
+
+export function absTensor(t: Tensor | undefined): Tensor | undefined {
+  if (!t) return undefined;
+  const d = Float32Array.from(t.data as Float32Array, Math.abs);
+  return new Tensor('float32', t.shape, d);
+}

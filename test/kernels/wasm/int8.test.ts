@@ -1,0 +1,156 @@
+/**
+ * int8 wasm kernels against the reference int8 kernels: bit-exact, in both
+ * arithmetics (tflite-xnnpack and tflite-reference), on random shapes with
+ * odd sizes, strides, dilations, paddings, channel counts that are not
+ * multiples of 4/8/16, per-channel and per-tensor weights, zero points
+ * anywhere in the int8 range and every fused activation.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Tensor, perTensorQuant, type Int8Arithmetic, type Node, type QuantParams } from '../../../src/ir/index.js';
+import { wasmInt8Kernels } from '../../../src/kernels/wasm/int8.js';
+import { wasmAvailable } from '../../../src/kernels/wasm/heap.js';
+import { checkWith, refKernel, runWith, seeded, wasmKernel, type NodeRun } from './helpers.js';
+
+const ACTIVATIONS = ['none', 'relu', 'relu6', 'relu_n1_to_1'] as const;
+const ARITHMETICS: Int8Arithmetic[] = ['tflite-xnnpack', 'tflite-reference'];
+
+function randomInt8(shape: number[], rand: () => number, quant: QuantParams, lo = -128, hi = 127): Tensor {
+  const t = new Tensor('int8', shape, undefined, quant);
+  const d = t.data as Int8Array;
+  for (let i = 0; i < d.length; i++) d[i] = lo + Math.floor(rand() * (hi - lo + 1));
+  return t;
+}
+
+function randomBias(n: number, rand: () => number): Tensor {
+  return new Tensor('int32', [n], Int32Array.from({ length: n }, () => Math.floor((rand() * 2 - 1) * 20000)));
+}
+
+/** Weight quantization: per-channel along `axis` or per-tensor, symmetric. */
+function weightQuant(channels: number, axis: number, perChannel: boolean, rand: () => number): QuantParams {
+  if (!perChannel) return perTensorQuant(0.002 + rand() * 0.02, 0);
+  return { scale: Float32Array.from({ length: channels }, () => 0.002 + rand() * 0.02), zeroPoint: new Int32Array(channels), axis };
+}
+
+/**
+ * An output scale that spreads the results over the int8 range, so rounding
+ * and clamping are both exercised: uniform x − z_x and w have standard
+ * deviations near 74 and 73, so the accumulator's is about 74·73·√taps;
+ * dividing it into about ±40 output steps gives this scale.
+ */
+function outputQuant(rand: () => number, sx: number, sw: number, taps: number): QuantParams {
+  const spread = Math.fround(sx * sw * 135 * Math.sqrt(taps) * (0.5 + rand()));
+  return perTensorQuant(spread, Math.floor(rand() * 200) - 100);
+}
+
+function expectBitExact(r: NodeRun): void {
+  for (const arithmetic of ARITHMETICS) {
+    const run = { ...r, arithmetic };
+    const ref = runWith(refKernel(run), run).data as Int8Array;
+    const wasm = runWith(wasmKernel(wasmInt8Kernels, run), run).data as Int8Array;
+    let mismatches = 0, first = -1;
+    for (let i = 0; i < ref.length; i++) if (ref[i] !== wasm[i]) { if (first < 0) first = i; mismatches++; }
+    if (mismatches > 0) {
+      throw new Error(`${r.op} (${arithmetic}): ${mismatches}/${ref.length} outputs differ, first at ${first}: wasm ${wasm[first]} vs ref ${ref[first]}; ` +
+        `shapes ${r.inputs.map((t) => t && `[${t.shape}]`).join(' ')} attrs ${JSON.stringify(r.attrs)}`);
+    }
+  }
+}
+
+const axis = fc.record({
+  size: fc.integer({ min: 1, max: 9 }),
+  k: fc.integer({ min: 1, max: 4 }),
+  s: fc.integer({ min: 1, max: 3 }),
+  d: fc.integer({ min: 1, max: 2 }),
+  pb: fc.integer({ min: 0, max: 2 }),
+  pe: fc.integer({ min: 0, max: 2 }),
+}).filter((a) => a.size + a.pb + a.pe >= (a.k - 1) * a.d + 1 && a.pb < (a.k - 1) * a.d + 1 && a.pe < (a.k - 1) * a.d + 1);
+
+const windowCase = fc.record({
+  batch: fc.integer({ min: 1, max: 2 }),
+  h: axis, w: axis,
+  oneD: fc.boolean(),
+  activation: fc.constantFrom(...ACTIVATIONS),
+  bias: fc.boolean(),
+  perChannel: fc.boolean(),
+  seed: fc.integer(),
+});
+type WindowCase = typeof windowCase extends fc.Arbitrary<infer T> ? T : never;
+
+function windowAttrs(c: WindowCase): Node['attrs'] {
+  const ax = c.oneD ? [c.w] : [c.h, c.w];
+  return { strides: ax.map((a) => a.s), dilations: ax.map((a) => a.d), pads: [...ax.map((a) => a.pb), ...ax.map((a) => a.pe)], activation: c.activation };
+}
+const spatial = (c: WindowCase) => (c.oneD ? [c.w.size] : [c.h.size, c.w.size]);
+const kernel = (c: WindowCase) => (c.oneD ? [c.w.k] : [c.h.k, c.w.k]);
+
+describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the reference', () => {
+  it('Conv', () => {
+    fc.assert(fc.property(windowCase, fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 19 }), (c, cin, cout) => {
+      const rand = seeded(c.seed);
+      const sx = 0.01 + rand() * 0.05;
+      const x = randomInt8([c.batch, ...spatial(c), cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
+      const wq = weightQuant(cout, 0, c.perChannel, rand);
+      const w = randomInt8([cout, ...kernel(c), cin], rand, wq, -127, 127);
+      const taps = kernel(c).reduce((p, q) => p * q, cin);
+      const outQuant = outputQuant(rand, sx, wq.scale[0]!, taps);
+      expectBitExact({ op: 'Conv', inputs: [x, w, c.bias ? randomBias(cout, rand) : undefined], attrs: windowAttrs(c), outQuant });
+    }), { numRuns: 120 });
+  });
+
+  it('pointwise Conv over many pixels (full GEMM tiles)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 35 }), fc.integer(), (hw, cin, cout, seed) => {
+      const rand = seeded(seed);
+      const sx = 0.02;
+      const x = randomInt8([1, hw, 3, cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
+      const wq = weightQuant(cout, 0, true, rand);
+      const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
+      expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation: 'relu6' }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin) });
+    }), { numRuns: 50 });
+  });
+
+  it('DepthwiseConv, depth multipliers 1, 2, 3 and 8', () => {
+    fc.assert(fc.property(windowCase, fc.integer({ min: 1, max: 37 }), fc.constantFrom(1, 1, 2, 3, 8), (c, ci, m) => {
+      const rand = seeded(c.seed);
+      const sx = 0.01 + rand() * 0.05;
+      const x = randomInt8([c.batch, ...spatial(c), ci], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
+      const ch = ci * m;
+      const wShape = [1, ...kernel(c), ch];
+      const wq = weightQuant(ch, wShape.length - 1, c.perChannel, rand);
+      const w = randomInt8(wShape, rand, wq, -127, 127);
+      const outQuant = outputQuant(rand, sx, wq.scale[0]!, kernel(c).reduce((p, q) => p * q, 1));
+      expectBitExact({ op: 'DepthwiseConv', inputs: [x, w, c.bias ? randomBias(ch, rand) : undefined], attrs: windowAttrs(c), outQuant });
+    }), { numRuns: 120 });
+  });
+
+  it('FullyConnected, per-channel and per-tensor weights with a zero point', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 27 }),
+      fc.constantFrom(...ACTIVATIONS), fc.boolean(), fc.integer(), (rows, k, o, activation, perChannel, seed) => {
+        const rand = seeded(seed);
+        const sx = 0.03;
+        const x = randomInt8([rows, k], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
+        const wq = perChannel ? weightQuant(o, 0, true, rand) : perTensorQuant(0.01, Math.floor(rand() * 40) - 20);
+        const w = randomInt8([o, k], rand, wq, -127, 127);
+        expectBitExact({ op: 'FullyConnected', inputs: [x, w, randomBias(o, rand)], attrs: { activation }, outQuant: outputQuant(rand, sx, wq.scale[0]!, k) });
+      }), { numRuns: 80 });
+  });
+
+  it('accumulators at the extremes (x = -128 with z_x = 127, w = ±127) stay exact', () => {
+    const x = new Tensor('int8', [1, 3, 3, 40], new Int8Array(360).fill(-128), perTensorQuant(0.5, 127));
+    const w = new Tensor('int8', [9, 3, 3, 40], Int8Array.from({ length: 9 * 360 }, (_, i) => (i % 3 === 0 ? -127 : 127)), perTensorQuant(0.01, 0));
+    for (const scale of [1, 30, 1000]) {
+      expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(9, seeded(scale))], attrs: { pads: [1, 1, 1, 1] }, outQuant: perTensorQuant(scale, -3) });
+    }
+  });
+
+  it('refuses grouped convolutions, 3-D windows, and whatever the reference refuses', () => {
+    const rand = seeded(5);
+    const q = perTensorQuant(0.1, 0);
+    const grouped: NodeRun = { op: 'Conv', inputs: [randomInt8([1, 4, 4, 4], rand, q), randomInt8([4, 3, 3, 2], rand, q)], attrs: { group: 2 }, outQuant: q };
+    expect(checkWith(wasmKernel(wasmInt8Kernels, grouped), grouped)).toMatch(/one group/);
+    const dw3d: NodeRun = { op: 'DepthwiseConv', inputs: [randomInt8([1, 3, 4, 4, 2], rand, q), randomInt8([1, 1, 3, 3, 2], rand, q)], outQuant: q };
+    expect(checkWith(wasmKernel(wasmInt8Kernels, dw3d), dw3d)).toMatch(/rank 5/);
+    const asym: NodeRun = { op: 'Conv', inputs: [randomInt8([1, 4, 4, 2], rand, q), randomInt8([2, 1, 1, 2], rand, perTensorQuant(0.1, 3))], outQuant: q };
+    expect(checkWith(wasmKernel(wasmInt8Kernels, asym), asym)).toMatch(/symmetric/);
+  });
+});

@@ -1,0 +1,114 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Tensor, getSchema, registerSchemas } from '../../../src/ir/index.js';
+import { signalSchemas } from '../../../src/ir/ops/signal.js';
+import {
+  RfftInt16, fftAutoScale, log32, signalKernels, sqrt32, sqrt64, spectralSubtraction, wideDynamicFunction,
+} from '../../../src/kernels/ref/signal.js';
+import { readTfliteFile } from '../../../src/formats/tflite/import.js';
+import { defaultRegistry } from '../../../src/runtime/builtins.js';
+import { runOp } from '../../../src/runtime/eval-node.js';
+import { Session } from '../../../src/runtime/session.js';
+import { MicroFrontend, microFrontendConfig } from '../../../src/tasks/audio/features.js';
+import { readWav, toInt16 } from '../../../src/tasks/audio/wav.js';
+import { tflmDir } from '../../helpers/data.js';
+
+registerSchemas(signalSchemas.filter((s) => !getSchema(s.op)));
+if (defaultRegistry.candidates('ref', 'tflite.custom.SignalWindow').length === 0) defaultRegistry.registerAll(signalKernels);
+
+describe('signal arithmetic', () => {
+  it('sqrt32 and sqrt64 round to nearest like the bit-by-bit method', () => {
+    for (const v of [0, 1, 2, 3, 4, 15, 16, 17, 1000, 65535, 2 ** 31]) {
+      const r = sqrt32(v);
+      expect(Math.abs(r - Math.sqrt(v))).toBeLessThanOrEqual(0.5 + 1e-9);
+    }
+    // Saturates at 0xFFFF just below 2^32 (TFLM accepts the off-by-one there).
+    expect(sqrt32(2 ** 32 - 1)).toBe(65535);
+    for (const v of [2n ** 32n, 2n ** 40n + 12345n, 2n ** 62n]) {
+      expect(Math.abs(sqrt64(v) - Math.sqrt(Number(v)))).toBeLessThanOrEqual(0.5 + 1e-6);
+    }
+  });
+
+  it('log32 is ln(x) scaled, within the table interpolation error', () => {
+    for (const x of [2, 3, 10, 1000, 123456, 2 ** 31 + 5]) {
+      expect(Math.abs(log32(x, 64) - 64 * Math.log(x))).toBeLessThan(1.01);
+    }
+  });
+
+  it('fft auto scale uses all 15 bits, and a -32768 sample disables it as in TFLM', () => {
+    const out = new Int16Array(3);
+    expect(fftAutoScale([100, -200, 50], out, 3)).toBe(7);
+    expect(Array.from(out)).toEqual([12800, -25600, 6400]);
+    expect(fftAutoScale([-32768, 0, 0], out, 3)).toBe(0);
+  });
+
+  it('the int16 RFFT is the DFT scaled by 1/N within fixed-point error', () => {
+    const n = 512;
+    const x = new Int16Array(n);
+    for (let i = 0; i < n; i++) x[i] = Math.round(12000 * Math.sin((2 * Math.PI * 17 * i) / n) + 6000 * Math.cos((2 * Math.PI * 60 * i) / n));
+    const out = new Int16Array(n + 2);
+    new RfftInt16(n).apply(x, out);
+    for (let k = 0; k <= n / 2; k++) {
+      let re = 0, im = 0;
+      for (let i = 0; i < n; i++) { re += x[i]! * Math.cos((2 * Math.PI * k * i) / n); im -= x[i]! * Math.sin((2 * Math.PI * k * i) / n); }
+      expect(Math.abs(out[2 * k]! - re / n)).toBeLessThan(4);
+      expect(Math.abs(out[2 * k + 1]! - im / n)).toBeLessThan(4);
+    }
+  });
+
+  it('spectral subtraction tracks the noise floor and keeps the minimum signal', () => {
+    const cfg = { numChannels: 2, smoothing: 409, oneMinusSmoothing: 15975, alternateSmoothing: 983, alternateOneMinusSmoothing: 15401,
+      minSignalRemaining: 819, smoothingBits: 10, spectralSubtractionBits: 14, clamping: false };
+    const noise = new Uint32Array(2), out = new Uint32Array(2);
+    spectralSubtraction(cfg, Uint32Array.of(1000, 1000), out, noise);
+    // noise = (1000·2^10·smoothing) >> 14; the output is what is left above it, never below 1000·819/2^14.
+    expect(Array.from(noise)).toEqual([Math.floor((1000 * 1024 * 409) / 16384), Math.floor((1000 * 1024 * 983) / 16384)]);
+    expect(out[0]).toBe(Math.floor((1000 * 1024 - noise[0]!) / 1024));
+    for (let i = 0; i < 200; i++) spectralSubtraction(cfg, Uint32Array.of(1000, 1000), out, noise);
+    expect(out[0]).toBe(Math.floor((1000 * 819) / 16384));
+  });
+
+  it('the PCAN gain table lookup returns the table at 0..2', () => {
+    const lut = Int16Array.from({ length: 125 }, (_, i) => i * 3);
+    expect(wideDynamicFunction(2, lut)).toBe(6);
+  });
+
+  it('kernels run through runOp with int64 (uint32) tensors', () => {
+    const spec = Tensor.fromNumbers('int16', [8], [3, 0, 4, 1, -2, 2, 0, 0]);
+    const [e] = runOp('tflite.custom.SignalEnergy', [spec], { start_index: 0, end_index: 3 });
+    expect(Array.from(e!.data as BigInt64Array)).toEqual([9n, 17n, 8n, 0n]);
+    const [s] = runOp('tflite.custom.SignalFilterBankSquareRoot', [Tensor.fromNumbers('int64', [3], [16, 100, 2 ** 33]), Tensor.scalar('int32', 1)]);
+    expect(Array.from(s!.data as BigInt64Array)).toEqual([2n, 5n, BigInt(Math.round(Math.sqrt(2 ** 33))) >> 1n]);
+  });
+});
+
+const dir = tflmDir();
+describe.skipIf(!dir)('audio_preprocessor_int8.tflite through cloudless', () => {
+  const model = path.join(dir ?? '', 'audio_preprocessor_int8.tflite');
+  const yes = () => toInt16(readWav(path.join(dir!, 'yes_1000ms.wav')).channels[0]!);
+
+  it('reproduces TFLM micro_speech_test YesFeatureTest bit for bit', async () => {
+    // TFLM's yes_30ms.wav is yes_1000ms.wav from sample 8000 (its header comment says so; we checked).
+    const expected = [124, 105, 126, 103, 125, 101, 123, 100, 116, 98, 115, 97, 113, 90, 91, 82, 104, 96, 117, 97,
+      121, 103, 126, 101, 125, 104, 126, 104, 125, 101, 116, 90, 81, 74, 80, 71, 83, 76, 82, 71];
+    const g = readTfliteFile(model);
+    const s = new Session(g, { backend: 'ref' });
+    const out = await s.run({ [g.inputs[0]!]: new Tensor('int16', [1, 480], yes().slice(8000, 8480)) });
+    expect(Array.from(out[g.outputs[0]!]!.data as Int8Array)).toEqual(expected);
+  });
+
+  it('the streaming front end equals the preprocessor frame by frame, state included', async () => {
+    const g = readTfliteFile(model);
+    const s = new Session(g, { backend: 'ref' });
+    const x = yes();
+    const fe = new MicroFrontend(microFrontendConfig(g));
+    const streamed: number[][] = [];
+    // Odd chunk sizes: frames straddle chunk boundaries.
+    for (let i = 0; i < x.length; i += 333) fe.push(x.subarray(i, i + 333), (f) => streamed.push(Array.from(f)));
+    expect(streamed.length).toBe(49);
+    for (let k = 0; k < streamed.length; k++) {
+      const out = await s.run({ [g.inputs[0]!]: new Tensor('int16', [1, 480], x.slice(320 * k, 320 * k + 480)) });
+      expect(streamed[k]).toEqual(Array.from(out[g.outputs[0]!]!.data as Int8Array));
+    }
+  });
+});
