@@ -30,3 +30,5 @@ export { modelStoreDir, locateModel, openModel, pullModel, verifyModel, sha256Fi
 export { resolveModel } from './zoo/resolve.js';
 export * from './tasks/audio/index.js';
 export { wasmKernels, wasmUnavailable, simdSupported } from './kernels/wasm/index.js';
+export { Pipeline, loadPipelineFile, parsePipelineYaml, validatePipeline, Ledger, SecretStore } from './pipeline/index.js';
+export type { PipelineInput, PipelineConfig, PipelineEvent, Frame, Task, TaskResult, Finding } from './pipeline/index.js';

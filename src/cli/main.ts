@@ -10,6 +10,11 @@ import { registerClassifyCommand } from './classify.js';
 import { registerDemoCommand } from './demo.js';
 import { registerModelsCommand } from './models.js';
 import { registerListenCommand } from './listen.js';
+import { registerRunCommand } from './run.js';
+import { registerEventsCommand } from './events.js';
+import { registerAuditCommand } from './audit.js';
+import { registerSecretsCommand } from './secrets.js';
+import { registerWipeCommand } from './wipe.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -60,6 +65,11 @@ export async function main(argv: string[]): Promise<number> {
   registerModelsCommand(program, setExitCode);
   registerListenCommand(program, setExitCode);
   registerBenchCommand(program);
+  registerRunCommand(program);
+  registerEventsCommand(program);
+  registerAuditCommand(program);
+  registerSecretsCommand(program);
+  registerWipeCommand(program);
 
   try {
     await program.parseAsync(argv);

@@ -1,0 +1,255 @@
+/**
+ * `cloudless quantize <model> --calib <dir> -o <out.tflite>`: post-training int8
+ * quantization of a float model, with a report of what it cost and bought.
+ *
+ * The written model is the one the report describes: the .tflite bytes are
+ * loaded back with the TFLite importer and run before anything is written, and
+ * held-out samples are compared through that reloaded model. A model that
+ * cannot be loaded back and run is never written.
+ */
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pc from 'picocolors';
+import { CloudlessError, Tensor, type Int8Arithmetic } from '../ir/index.js';
+import { importTflite } from '../formats/tflite/import.js';
+import { writeTflite } from '../formats/tflite/writer.js';
+import { prepareForQuantization, type PrepareReport } from '../passes/quantize-prep.js';
+import { Calibrator, type CalibrationMethod } from '../quantize/calibrate.js';
+import { quantizeGraph, type FallbackNode } from '../quantize/quantize.js';
+import { compareSessions, type ComparisonReport } from '../quantize/report.js';
+import { loadLabels, loadSampleFolder, preprocessSpecFor, type Sample } from '../quantize/samples.js';
+import { readModel } from '../runtime/load.js';
+import { Session, type BackendChoice } from '../runtime/session.js';
+import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
+import { formatBytes, table } from './output.js';
+
+export interface QuantizeCommandOptions {
+  calib: string;
+  out: string;
+  method: CalibrationMethod;
+  percentile: number;
+  labels?: string;
+  eval?: string;
+  io: 'float32' | 'int8';
+  /** Node or op names to keep in float. */
+  keepFloat?: string[];
+  preprocess?: string;
+  json?: boolean;
+  backend: BackendChoice;
+  int8Arithmetic: Int8Arithmetic;
+  /** Show a progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+export interface QuantizeSummary {
+  model: string;
+  output: string;
+  calibration: { method: CalibrationMethod; percentile?: number; samples: number; skipped: string[] };
+  evaluation: { samples: number; heldOut: boolean };
+  size: { floatBytes: number; int8Bytes: number; ratio: number };
+  rewrites: PrepareReport;
+  int8Nodes: number;
+  quantizeNodes: number;
+  dequantizeNodes: number;
+  fallback: FallbackNode[];
+  comparison: ComparisonReport;
+}
+
+/** Bytes of a model on disk: the file, or a TF.js model.json and the weight files it lists. */
+async function modelBytes(file: string): Promise<number> {
+  const st = await stat(file);
+  const json = st.isDirectory() ? path.join(file, 'model.json') : file;
+  if (!json.toLowerCase().endsWith('.json')) return st.size;
+  let total = (await stat(json)).size;
+  const manifest = JSON.parse(await readFile(json, 'utf8')) as { weightsManifest?: { paths?: string[] }[] };
+  for (const group of manifest.weightsManifest ?? []) {
+    for (const p of group.paths ?? []) total += (await stat(path.join(path.dirname(json), p))).size;
+  }
+  return total;
+}
+
+function parsePreprocess(text: string | undefined): Partial<PreprocessSpec> {
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Partial<PreprocessSpec>;
+  } catch (err) {
+    throw new CloudlessError('E_CONFIG', `--preprocess must be a JSON object of preprocessing fields: ${(err as Error).message}`, {
+      hint: 'e.g. --preprocess \'{"normalize":{"mean":[127.5,127.5,127.5],"std":[127.5,127.5,127.5]}}\'',
+    });
+  }
+}
+
+function progressBar(enabled: boolean, label: string): { tick(done: number, total: number): void; stop(): void } {
+  if (!enabled) return { tick: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} {bar} {value}/{total}`, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    tick(done, total) {
+      if (!started) { bar.start(total, 0); started = true; }
+      bar.update(done);
+    },
+    stop() { if (started) bar.stop(); },
+  };
+}
+
+/** Quantizes, verifies the written bytes load and run, writes them, and reports. */
+export async function runQuantize(model: string, o: QuantizeCommandOptions): Promise<QuantizeSummary> {
+  if (path.extname(o.out).toLowerCase() !== '.tflite') {
+    throw new CloudlessError('E_CONFIG', `-o ${o.out}: the quantized model is written as .tflite; give a file name ending in .tflite`);
+  }
+  const sessionOptions = { backend: o.backend, int8Arithmetic: o.int8Arithmetic };
+  const floatGraph = await readModel(model);
+  const floatSession = new Session(floatGraph, sessionOptions);
+  const overrides = parsePreprocess(o.preprocess);
+  const spec = (folderInputs: Session['inputs']) => {
+    try { return preprocessSpecFor(folderInputs[0]!, overrides); } catch { return undefined; }
+  };
+  const calibFolder = await loadSampleFolder(o.calib, floatSession.inputs, spec(floatSession.inputs));
+  let calibSamples: Sample[] = calibFolder.samples;
+  let evalSamples: Sample[];
+  let labels: number[] | undefined;
+  let heldOut = true;
+  if (o.eval) {
+    evalSamples = (await loadSampleFolder(o.eval, floatSession.inputs, spec(floatSession.inputs))).samples;
+    if (o.labels) labels = await loadLabels(o.labels, evalSamples);
+  } else {
+    // Every fifth sample is held out of calibration to measure the error on data the ranges did not see.
+    const all = calibFolder.samples;
+    const allLabels = o.labels ? await loadLabels(o.labels, all) : undefined;
+    const held = all.length >= 5 ? all.map((_, i) => i % 5 === 4) : all.map(() => false);
+    heldOut = held.some(Boolean);
+    calibSamples = all.filter((_, i) => !held[i]);
+    evalSamples = heldOut ? all.filter((_, i) => held[i]) : all;
+    labels = allLabels && (heldOut ? allLabels.filter((_, i) => held[i]) : allLabels);
+  }
+
+  const graph = await readModel(model);
+  const rewrites = prepareForQuantization(graph);
+  const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method, percentile: o.percentile });
+  const showProgress = o.progress ?? process.stderr.isTTY === true;
+  const bar = progressBar(showProgress, 'calibrating');
+  try {
+    calibSamples.forEach((s, i) => {
+      calibrator.observe(s.feeds, s.name);
+      bar.tick(i + 1, calibSamples.length);
+    });
+  } finally {
+    bar.stop();
+  }
+  const calibration = calibrator.result();
+  const q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat });
+  const bytes = writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}` });
+
+  let int8Session: Session;
+  try {
+    int8Session = new Session(importTflite(bytes, o.out), sessionOptions);
+    const first = evalSamples[0]!;
+    const feeds = o.io === 'int8' ? quantizeFeeds(int8Session, first) : first.feeds;
+    const out = int8Session.runSync(feeds);
+    for (const [name, t] of Object.entries(out)) {
+      if (t.toFloat32().some((v) => !Number.isFinite(v))) throw new CloudlessError('E_INTERNAL', `output "${name}" holds NaN or infinity`);
+    }
+  } catch (err) {
+    const e = err instanceof CloudlessError ? err : new CloudlessError('E_INTERNAL', String(err));
+    throw new CloudlessError(e.code === 'E_INTERNAL' ? 'E_INTERNAL' : e.code, `the quantized model could not be loaded back and run, so ${o.out} was not written: ${e.message}`, {
+      hint: e.hint, node: e.node, cause: err,
+    });
+  }
+  await writeFile(o.out, bytes);
+
+  const bar2 = progressBar(showProgress, 'comparing  ');
+  let comparison: ComparisonReport;
+  try {
+    comparison = compareSessions(floatSession, int8Session, evalSamples, {
+      labels, onSample: bar2.tick,
+      // An int8-interface model reads the samples quantized with its own input parameters.
+      int8Feeds: o.io === 'int8' ? (s) => quantizeFeeds(int8Session, s) : undefined,
+    });
+  } finally {
+    bar2.stop();
+  }
+  const floatBytes = await modelBytes(model);
+  return {
+    model,
+    output: o.out,
+    calibration: {
+      method: calibration.method, ...(calibration.method === 'percentile' ? { percentile: calibration.percentile } : {}),
+      samples: calibration.samples, skipped: calibFolder.skipped,
+    },
+    evaluation: { samples: evalSamples.length, heldOut },
+    size: { floatBytes, int8Bytes: bytes.length, ratio: floatBytes / bytes.length },
+    rewrites,
+    int8Nodes: q.int8Nodes,
+    quantizeNodes: q.quantizeNodes,
+    dequantizeNodes: q.dequantizeNodes,
+    fallback: q.fallback,
+    comparison,
+  };
+}
+
+/** The sample's float feeds quantized with the int8 model's input parameters. */
+function quantizeFeeds(session: Session, s: Sample): Sample['feeds'] {
+  const feeds: Sample['feeds'] = {};
+  for (const info of session.inputs) {
+    const t = s.feeds[info.name]!;
+    const q = session.graph.value(info.name).quant;
+    if (info.dtype !== 'int8' || !q || t.dtype !== 'float32') { feeds[info.name] = t; continue; }
+    const scale = q.scale[0]!, zp = q.zeroPoint[0]!;
+    const src = t.data as Float32Array;
+    const data = Int8Array.from(src, (v) => Math.max(-128, Math.min(127, Math.round(v / scale) + zp)));
+    feeds[info.name] = new Tensor('int8', t.shape, data, q);
+  }
+  return feeds;
+}
+
+function parsePercentile(v: string): number {
+  const p = Number(v);
+  if (!(p > 50 && p <= 100)) throw new InvalidArgumentError('must be a number in (50, 100]');
+  return p;
+}
+
+export function printQuantizeSummary(s: QuantizeSummary): string {
+  const lines: string[] = [];
+  const c = s.comparison;
+  lines.push(`${pc.bold(s.model)} → ${pc.bold(s.output)}`);
+  lines.push(`size ${formatBytes(s.size.floatBytes)} → ${formatBytes(s.size.int8Bytes)} (${s.size.ratio.toFixed(2)}x smaller)`);
+  lines.push(`calibration: ${s.calibration.samples} samples, ${s.calibration.method}${s.calibration.percentile ? ` ${s.calibration.percentile}` : ''}; ` +
+    `evaluation: ${s.evaluation.samples} ${s.evaluation.heldOut ? 'held-out' : 'calibration (too few to hold any out)'} samples`);
+  lines.push(`${s.int8Nodes} int8 nodes, ${s.quantizeNodes} QUANTIZE and ${s.dequantizeNodes} DEQUANTIZE inserted`);
+  lines.push(table(['output', 'mean cosine', 'min cosine', 'max abs error'], c.outputs.map((x) => [
+    x.name, x.meanCosine.toFixed(5), x.minCosine.toFixed(5), x.maxAbs.toPrecision(4),
+  ]), ['l', 'r', 'r', 'r']));
+  if (c.quality) lines.push(`top-1 accuracy on ${c.quality.samples} samples: float ${c.quality.float.toFixed(2)} %, int8 ${c.quality.int8.toFixed(2)} %`);
+  lines.push(`latency (median of ${c.latency.runs}, side by side): float ${c.latency.floatMs.toFixed(2)} ms, int8 ${c.latency.int8Ms.toFixed(2)} ms (${c.latency.speedup.toFixed(2)}x)`);
+  if (s.fallback.length) {
+    lines.push(pc.yellow(`${s.fallback.length} node(s) stay in float:`));
+    lines.push(table(['node', 'op', 'reason'], s.fallback.map((f) => [f.node, f.op, f.reason])));
+  }
+  return lines.join('\n');
+}
+
+export function registerQuantizeCommand(program: Command): void {
+  program.command('quantize')
+    .description('quantize a float model to int8 (.tflite) from calibration samples, and report size, error, accuracy and latency')
+    .argument('<model>', '.onnx, .tflite or TF.js model.json')
+    .requiredOption('--calib <dir>', 'folder of calibration images or .npy tensors (every fifth is held out for the report unless --eval is given)')
+    .requiredOption('-o, --out <file.tflite>', 'where to write the int8 model')
+    .addOption(new Option('--method <name>', 'how ranges are taken from calibration').choices(['minmax', 'percentile']).default('minmax'))
+    .option('--percentile <p>', 'for --method percentile: share of values kept on each side, in percent', parsePercentile, 99.99)
+    .option('--labels <file>', 'class labels of the samples (.npy of integers, or text: one per line or "file label") to report top-1 accuracy')
+    .option('--eval <dir>', 'folder of held-out samples for the report (default: every fifth calibration sample)')
+    .addOption(new Option('--io <type>', 'type of the quantized model\'s inputs and outputs').choices(['float32', 'int8']).default('float32'))
+    .option('--keep-float <name...>', 'node or op names to leave in float (e.g. the first conv, or Softmax)')
+    .option('--preprocess <json>', 'image preprocessing fields to override, as JSON (width, height, layout, channels, resize, normalize)')
+    .option('--json', 'print JSON')
+    .addOption(new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto'))
+    .addOption(new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit').choices(['tflite-xnnpack', 'tflite-reference']).default('tflite-xnnpack'))
+    .action(async (model: string, o: QuantizeCommandOptions) => {
+      const summary = await runQuantize(model, o);
+      process.stdout.write(o.json ? `${JSON.stringify(summary, null, 2)}\n` : `${printQuantizeSummary(summary)}\n`);
+    });
+}

@@ -1,0 +1,279 @@
+/**
+ * A running pipeline: source → bounded queue → task → rules → ledger → sinks.
+ *
+ *   const p = await Pipeline.create(await loadPipelineFile('pipeline.yaml'), { dataDir, baseDir });
+ *   p.on('event', (e) => console.log(e.rule, e.label));
+ *   await p.start();
+ *   ...
+ *   await p.stop();   // drains, zeroes buffers, closes the ledger
+ *
+ * The inference loop takes one frame at a time, runs the task, zeroes the
+ * frame (and lets the source delete its file), evaluates the rules and writes
+ * each event to the ledger with one pending delivery per sink. Delivery
+ * workers send from the ledger on their own schedule, so an unreachable sink
+ * never slows inference and a crash never loses an event.
+ */
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { CloudlessError } from '../ir/index.js';
+import type { BackendChoice } from '../runtime/session.js';
+import { createSink, type Sink } from './actions.js';
+import { validatePipeline, type PipelineConfig, type PipelineInput, type SourceConfig } from './config.js';
+import { DeliveryWorker } from './delivery.js';
+import { DeadlineWatchdog, FailSafe } from './failsafe.js';
+import { Ledger } from './ledger.js';
+import { PipelineLog } from './log.js';
+import { dataPaths } from './paths.js';
+import { safeText, zeroFrame } from './privacy.js';
+import { FrameQueue } from './queue.js';
+import { RuleSet } from './rules.js';
+import { SecretStore } from './secrets.js';
+import { FolderSource } from './sources/folder.js';
+import { LinesSource, MqttSource } from './sources/lines.js';
+import { AudioSource, VideoSource } from './sources/process.js';
+import type { Source } from './sources/source.js';
+import { createTask } from './task.js';
+import type { Frame, PipelineEvent, Task } from './types.js';
+
+export interface PipelineOptions {
+  /** The device data directory (ledger, secrets, logs). */
+  dataDir: string;
+  /** Folder that relative paths in the config are resolved against (default: the working directory). */
+  baseDir?: string;
+  /** A task object to use instead of the config's task (TypeScript pipelines). */
+  task?: Task;
+  /** A source to use instead of the config's. */
+  source?: Source;
+  /** Sinks to use instead of building them from the config's actions (by action name). */
+  sinks?: Record<string, Sink>;
+  backend?: BackendChoice;
+  /** Stream for stdin sources and wav-on-stdin (default process.stdin). */
+  stdin?: Readable;
+  /** Stop after this many frames were decided. */
+  maxFrames?: number;
+  /** Echo log lines here as well as to the log file. */
+  echo?: (line: string) => void;
+  /** How long stop() keeps processing queued frames, and waits for pending deliveries (ms). */
+  drainMs?: number;
+  flushMs?: number;
+}
+
+export interface PipelineStats {
+  framesIn: number;
+  framesDecided: number;
+  framesDropped: number;
+  badFrames: number;
+  modelErrors: number;
+  events: number;
+  delivered: number;
+  pending: number;
+  missedDeadlines: number;
+  state: 'normal' | 'safe';
+  causes: string[];
+  /** Mean time per decided frame (task run, including decode and preprocess). */
+  meanTaskMs: number;
+}
+
+/** Errors that are about one bad frame (a corrupt picture, a non-numeric reading), not about the model. */
+const FRAME_ERRORS = new Set(['E_IMAGE', 'E_AUDIO', 'E_INPUT']);
+
+export class Pipeline extends EventEmitter {
+  readonly config: PipelineConfig;
+  readonly ledger: Ledger;
+  readonly log: PipelineLog;
+  readonly failsafe: FailSafe;
+  private readonly queue: FrameQueue;
+  private readonly rules: RuleSet;
+  private readonly watchdog: DeadlineWatchdog;
+  private readonly workers = new Map<string, DeliveryWorker>();
+  private loopDone?: Promise<void>;
+  private stopping?: Promise<void>;
+  private drainDeadline = Infinity;
+  private decided = 0;
+  private badFrames = 0;
+  private modelErrors = 0;
+  private events = 0;
+  private taskMs = 0;
+  private finished!: () => void;
+  private finalStats?: PipelineStats;
+  /** Resolves when the source has ended and every frame was decided, or maxFrames was reached. */
+  readonly done: Promise<void>;
+
+  private constructor(config: PipelineConfig, readonly task: Task, readonly source: Source, sinks: Map<string, Sink>, private readonly opts: PipelineOptions) {
+    super();
+    this.config = config;
+    const paths = dataPaths(opts.dataDir);
+    this.log = new PipelineLog(path.join(paths.logs, `${config.name}.log`), opts.echo);
+    this.ledger = new Ledger(paths.ledger);
+    this.queue = new FrameQueue(config.queue);
+    this.rules = new RuleSet(config.rules, config.name);
+    this.done = new Promise((r) => { this.finished = r; });
+    this.failsafe = new FailSafe({
+      pipeline: config.name,
+      description: config.safe_state.description,
+      command: config.safe_state.command,
+      recoverCommand: config.safe_state.recover_command,
+      record: (e) => this.record(e, config.safe_state.notify),
+      log: this.log,
+    });
+    this.watchdog = new DeadlineWatchdog(config.deadline_ms, config.safe_state.max_missed_deadlines, this.failsafe);
+    for (const [name, sink] of sinks) {
+      const a = config.actions[name];
+      this.workers.set(name, new DeliveryWorker(this.ledger, sink, a?.backoff ?? { initial_ms: 500, max_ms: 60_000 }, this.log));
+      sink.status?.on('down', (why: string) => this.failsafe.raise('sink', name, why));
+      sink.status?.on('up', () => this.failsafe.clear('sink', name));
+    }
+  }
+
+  /** Validates the config, opens secrets, loads the model and builds source and sinks. Nothing runs until start(). */
+  static async create(input: PipelineConfig | PipelineInput, opts: PipelineOptions): Promise<Pipeline> {
+    const config = validatePipeline(input);
+    const baseDir = opts.baseDir ?? process.cwd();
+    const secrets = new SecretStore(opts.dataDir);
+    const sinks = new Map<string, Sink>();
+    try {
+      for (const [name, a] of Object.entries(config.actions)) sinks.set(name, opts.sinks?.[name] ?? createSink(name, a, secrets));
+      const task = opts.task ?? await createTask(config.task, { baseDir, backend: opts.backend });
+      const source = opts.source ?? createSource(config.source, baseDir, secrets, opts.stdin);
+      return new Pipeline(config, task, source, sinks, opts);
+    } catch (err) {
+      await Promise.all([...sinks.values()].map((s) => s.close()));
+      throw err;
+    }
+  }
+
+  /** Starts delivery workers, the inference loop and the source. */
+  async start(): Promise<void> {
+    if (this.loopDone) throw new CloudlessError('E_CONFIG', `pipeline ${this.config.name} is already running`);
+    this.prune();
+    this.log.info('pipeline started', { pipeline: this.config.name, source: this.source.name, task: this.task.name, pending: this.ledger.pendingCount() });
+    for (const w of this.workers.values()) w.start();
+    this.loopDone = this.loop();
+    await this.source.start({
+      queue: this.queue,
+      fault: (reason) => this.failsafe.raise('source', this.source.name, reason),
+      healthy: () => this.failsafe.clear('source', this.source.name),
+      end: () => { this.log.info('source ended', { source: this.source.name }); this.queue.close(); },
+      log: this.log,
+    });
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      const frame = await this.queue.take();
+      if (!frame) break;
+      if (Date.now() > this.drainDeadline) { zeroFrame(frame); await frame.release?.().catch(() => undefined); continue; }
+      await this.decide(frame);
+      if (this.opts.maxFrames !== undefined && this.decided >= this.opts.maxFrames) { this.queue.close(); await this.queue.clear(); break; }
+    }
+    this.finished();
+  }
+
+  private async decide(frame: Frame): Promise<void> {
+    const t0 = performance.now();
+    const time = frame.time;
+    let result;
+    try {
+      if (!this.task.accepts.includes(frame.kind)) {
+        throw new CloudlessError('E_CONFIG', `task ${this.task.name} does not take ${frame.kind} frames (source ${frame.source})`);
+      }
+      result = await this.task.run(frame);
+      this.failsafe.clear('model', this.task.name);
+    } catch (err) {
+      const code = err instanceof CloudlessError ? err.code : 'E_INTERNAL';
+      if (FRAME_ERRORS.has(code)) {
+        this.badFrames++;
+        this.log.warn('frame skipped', { frame: frame.seq, source: frame.source, error: safeText(err) });
+      } else {
+        this.modelErrors++;
+        this.log.error('task failed', { frame: frame.seq, task: this.task.name, error: safeText(err) });
+        this.failsafe.raise('model', this.task.name, safeText(err));
+      }
+    } finally {
+      zeroFrame(frame);
+      await frame.release?.().catch(() => undefined);
+    }
+    const ms = performance.now() - t0;
+    this.taskMs += ms;
+    this.decided++;
+    this.watchdog.observe(ms);
+    if (!result) return;
+    for (const { rule, event } of this.rules.evaluate(result, time)) this.record(event, rule.config.actions);
+  }
+
+  /** Writes an event to the ledger with a pending delivery for each named sink, and wakes their workers. */
+  private record(event: PipelineEvent, actions: readonly string[]): void {
+    const targets = actions.map((a) => this.workers.get(a)!).filter(Boolean);
+    this.ledger.record(event, targets.map((w) => ({ name: w.sink.name, destination: w.sink.destination })));
+    this.events++;
+    for (const w of targets) w.notify();
+    if (this.events % 200 === 0) this.prune();
+    this.emit('event', event);
+  }
+
+  private prune(): void {
+    const n = this.ledger.prune({ maxAgeDays: this.config.ledger.max_age_days, maxEvents: this.config.ledger.max_events });
+    if (n) this.log.info('ledger retention', { removed: n });
+  }
+
+  stats(): PipelineStats {
+    if (this.finalStats) return this.finalStats;
+    return {
+      framesIn: this.queue.accepted + this.queue.refused,
+      framesDecided: this.decided,
+      framesDropped: this.queue.dropped,
+      badFrames: this.badFrames,
+      modelErrors: this.modelErrors,
+      events: this.events,
+      delivered: [...this.workers.values()].reduce((s, w) => s + w.delivered, 0),
+      pending: this.ledger.pendingCount(),
+      missedDeadlines: this.watchdog.missedTotal,
+      state: this.failsafe.state,
+      causes: this.failsafe.causes,
+      meanTaskMs: this.decided ? this.taskMs / this.decided : 0,
+    };
+  }
+
+  /** Waits until no delivery is pending (or the timeout passes); returns how many still are. */
+  async flush(timeoutMs: number): Promise<number> {
+    const left = await Promise.all([...this.workers.values()].map((w) => w.drain(timeoutMs)));
+    return left.reduce((s, n) => s + n, 0);
+  }
+
+  /**
+   * Stops cleanly: the source stops, queued frames are decided for up to drainMs
+   * (the rest are zeroed unseen), deliveries get flushMs to finish, then sinks,
+   * task and ledger close. Safe to call more than once.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.source.stop();
+      this.drainDeadline = Date.now() + (this.opts.drainMs ?? 5000);
+      this.queue.close();
+      await this.loopDone;
+      const left = await this.flush(this.opts.flushMs ?? 2000);
+      for (const w of this.workers.values()) await w.stop();
+      for (const w of this.workers.values()) await w.sink.close();
+      await this.task.close?.();
+      await this.failsafe.settled();
+      const s = this.stats();
+      this.log.info('pipeline stopped', { decided: s.framesDecided, dropped: s.framesDropped, events: s.events, pending: left });
+      this.finalStats = s;
+      this.ledger.close();
+      await this.log.close();
+    })();
+    return this.stopping;
+  }
+}
+
+/** Builds the source a config describes; paths are relative to `baseDir`. */
+export function createSource(cfg: SourceConfig, baseDir: string, secrets: SecretStore, stdin?: Readable): Source {
+  switch (cfg.type) {
+    case 'folder': return new FolderSource(cfg, path.resolve(baseDir, cfg.path));
+    case 'video': return new VideoSource(cfg, cfg.input.startsWith('/dev/') ? cfg.input : path.resolve(baseDir, cfg.input));
+    case 'audio': return new AudioSource(cfg, cfg.input === 'arecord' || cfg.input === '-' ? cfg.input : path.resolve(baseDir, cfg.input), stdin);
+    case 'mqtt': return new MqttSource(cfg, cfg.password_secret ? secrets.get(cfg.password_secret) : undefined);
+    case 'stdin': return new LinesSource(stdin);
+  }
+}
