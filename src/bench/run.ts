@@ -1,27 +1,47 @@
-import { CloudlessError, Tensor, type DType } from '../ir/index.js';
+import { stat } from 'node:fs/promises';
+import nodePath from 'node:path';
+import { CloudlessError, Tensor, type DType, type Graph } from '../ir/index.js';
+import { writeTflite } from '../formats/tflite/writer.js';
+import { prepareForQuantization } from '../passes/quantize-prep.js';
+import { Calibrator } from '../quantize/calibrate.js';
+import { quantizeGraph } from '../quantize/quantize.js';
 import { detectFormat, readModel } from '../runtime/load.js';
 import { seededRandom } from './model-builders.js';
-import { BENCH_BACKENDS, BackendUnavailable, readBytes, type BenchModel, type PreparedBackend } from './backends.js';
+import {
+  BENCH_BACKENDS, BackendUnavailable, readBytes, readTfjsParts,
+  type BenchBackend, type BenchDtype, type BenchModel, type PreparedBackend,
+} from './backends.js';
 import { latencyStats, timeRuns, type LatencyStats } from './stats.js';
 
 export interface BenchOptions {
   backends: string[];
+  /** Variants to run; default: the model's own dtype. A float model is quantized here for int8. */
+  dtypes?: BenchDtype[];
   runs: number;
   warmup: number;
   threads: number;
+  /** Stop a backend's timed runs once this much time is spent (at least 3 runs are kept). */
+  budgetMs?: number;
   /** Shapes for inputs with symbolic dimensions. */
   inputShapes?: Record<string, number[]>;
-  /** Called before each backend starts (for progress display). */
-  onBackend?: (name: string, index: number, count: number) => void;
+  /** Random inputs the int8 variant is calibrated on (default 4). */
+  calibrationSamples?: number;
+  /** Backends by name (default BENCH_BACKENDS). */
+  registry?: Record<string, BenchBackend>;
+  /** Called before each backend starts, and after each run (warm-up included) with the steps done of all. */
+  onProgress?: (p: { backend: string; dtype: BenchDtype; done: number; total: number }) => void;
 }
 
 export interface BenchResult extends Partial<LatencyStats> {
   backend: string;
-  dtype: string;
+  dtype: BenchDtype;
   arenaBytes?: number;
+  /** Resident set size of the whole process after this backend's runs. */
   rssBytes?: number;
-  /** Median latency over the fastest backend's (1.0 for the fastest). */
+  /** Median latency over the fastest row's (1.0 for the fastest). */
   ratio?: number;
+  note?: string;
+  /** Why there is no measurement: `unavailable: ...` (peer missing), `n/a: ...` (cannot read this variant), or the failure. */
   error?: string;
 }
 
@@ -32,12 +52,12 @@ export interface BenchReport {
   results: BenchResult[];
 }
 
-/** Random inputs of the model's declared shapes (symbolic dimensions as given or 1), from a fixed seed. */
-export function benchFeeds(model: Omit<BenchModel, 'feeds'>, shapes: Record<string, number[]> = {}): Record<string, Tensor> {
-  const rand = seededRandom(42);
+/** Random inputs of the graph's declared shapes (symbolic dimensions as given or 1), from a fixed seed. */
+export function benchFeeds(graph: Graph, shapes: Record<string, number[]> = {}, seed = 42): Record<string, Tensor> {
+  const rand = seededRandom(seed);
   const feeds: Record<string, Tensor> = {};
-  for (const name of model.graph.inputs) {
-    const v = model.graph.value(name);
+  for (const name of graph.inputs) {
+    const v = graph.value(name);
     const shape = shapes[name] ?? (v.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
     const t = new Tensor(v.dtype as DType, shape, undefined, v.quant);
     const d = t.data;
@@ -53,50 +73,131 @@ export function benchFeeds(model: Omit<BenchModel, 'feeds'>, shapes: Record<stri
   return feeds;
 }
 
-/** The dtype a benchmark row is labelled with: int8 when the graph computes on quantized tensors. */
-function graphDtype(model: BenchModel): string {
-  for (const v of model.graph.values.values()) if (v.quant && v.dtype === 'int8') return 'int8';
+/** int8 when the graph computes on quantized tensors. */
+export function graphDtype(graph: Graph): BenchDtype {
+  for (const v of graph.values.values()) if (v.quant && v.dtype === 'int8') return 'int8';
   return 'float32';
+}
+
+/** The same feeds keyed by another graph's input names, matched by position (the writers keep the input order). */
+function feedsFor(graph: Graph, feeds: Record<string, Tensor>): Record<string, Tensor> {
+  const values = Object.values(feeds);
+  return Object.fromEntries(graph.inputs.map((n, i) => [n, values[i]!]));
+}
+
+/**
+ * Post-training int8 of a float model with the project's quantizer, calibrated
+ * on seeded random inputs (a latency benchmark needs plausible ranges, not
+ * accuracy). cloudless runs the quantized graph and LiteRT.js the .tflite
+ * written from it: the same model, without a second trip through the importer.
+ */
+async function quantizedVariant(source: string, float: BenchModel, shapes: Record<string, number[]>, samples: number): Promise<BenchModel> {
+  const graph = await readModel(source);
+  prepareForQuantization(graph);
+  const calibrator = new Calibrator(graph);
+  for (let i = 0; i < samples; i++) calibrator.observe(benchFeeds(graph, shapes, 100 + i));
+  const q = quantizeGraph(graph, calibrator.result());
+  let bytes: Uint8Array | undefined;
+  const written = () => (bytes ??= writeTflite(q.graph, { description: `int8 of ${nodePath.basename(source)} by cloudless bench`, inputShapes: shapes }));
+  return {
+    path: source, format: float.format, dtype: 'int8', graph: q.graph, feeds: feedsFor(q.graph, float.feeds),
+    tflite: () => [{ bytes: written(), note: 'quantized by cloudless' }],
+  };
+}
+
+interface Variants {
+  inputShapes: Record<string, number[]>;
+  models: Map<BenchDtype, BenchModel | Error>;
+}
+
+/** Reads the model once and builds each dtype variant asked for; a variant that cannot be built holds the reason. */
+export async function loadVariants(source: string, dtypes: readonly BenchDtype[] | undefined, opts: Pick<BenchOptions, 'inputShapes' | 'calibrationSamples'> = {}): Promise<Variants> {
+  const isDir = (await stat(source).catch(() => undefined))?.isDirectory() ?? false;
+  const file = isDir ? nodePath.join(source, 'model.json') : source;
+  const bytes = await readBytes(file);
+  const format = detectFormat(bytes, file);
+  const graph = await readModel(file);
+  const own = graphDtype(graph);
+  const feeds = benchFeeds(graph, opts.inputShapes);
+  const inputShapes = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, [...t.shape]]));
+  let written: Uint8Array | undefined;
+  const rewritten = () => (written ??= writeTflite(graph, { inputShapes }));
+  const base: BenchModel = {
+    path: source, format, dtype: own, graph, feeds,
+    onnx: format === 'onnx' ? bytes : undefined,
+    tfjs: format === 'tfjs' ? await readTfjsParts(file) : undefined,
+    tflite: () => format === 'tflite'
+      ? [{ bytes }, { bytes: rewritten(), note: 'as written back by cloudless (the file as given was refused)' }]
+      : [{ bytes: rewritten(), note: `converted from ${format} by cloudless` }],
+  };
+  const models = new Map<BenchDtype, BenchModel | Error>();
+  for (const dtype of dtypes ?? [own]) {
+    if (dtype === own) models.set(dtype, base);
+    else if (dtype === 'float32') models.set(dtype, new Error('n/a: the model is int8; there is no float32 variant of it'));
+    else {
+      try {
+        models.set(dtype, await quantizedVariant(file, base, inputShapes, opts.calibrationSamples ?? 4));
+      } catch (err) {
+        models.set(dtype, new Error(`quantization failed: ${(err as Error).message.split('\n')[0]}`));
+      }
+    }
+  }
+  return { inputShapes, models };
 }
 
 /**
  * Runs one model through each backend in turn, in this process: warm-up, then
- * timed runs. Ratios are to the fastest median, which is the figure to quote on a
- * shared, noisy machine.
+ * timed runs, for each dtype variant. Ratios are to the fastest median, which is
+ * the figure to quote on a shared, noisy machine.
  */
-export async function benchModel(path: string, opts: BenchOptions): Promise<BenchReport> {
-  const bytes = await readBytes(path);
-  const format = detectFormat(bytes, path);
-  const graph = await readModel(path);
-  const base = { path, format, bytes, graph };
-  const feeds = benchFeeds(base, opts.inputShapes);
-  const model: BenchModel = { ...base, feeds };
-  const dtype = graphDtype(model);
+export async function benchModel(source: string, opts: BenchOptions): Promise<BenchReport> {
+  const registry = opts.registry ?? BENCH_BACKENDS;
+  for (const name of opts.backends) {
+    if (!registry[name]) {
+      throw new CloudlessError('E_CONFIG', `unknown backend "${name}"`, { hint: `backends: ${Object.keys(registry).join(', ')}` });
+    }
+  }
+  const { inputShapes, models } = await loadVariants(source, opts.dtypes, opts);
+  const perBackend = opts.warmup + opts.runs;
+  const total = models.size * opts.backends.length * perBackend;
+  let segment = 0;
   const results: BenchResult[] = [];
-  for (const [i, name] of opts.backends.entries()) {
-    opts.onBackend?.(name, i, opts.backends.length);
-    const backend = BENCH_BACKENDS[name];
-    if (!backend) {
-      throw new CloudlessError('E_CONFIG', `unknown backend "${name}"`, { hint: `backends: ${Object.keys(BENCH_BACKENDS).join(', ')}` });
-    }
-    if (!backend.formats.includes(format)) {
-      results.push({ backend: name, dtype, error: `reads ${backend.formats.join('/')}, not ${format}` });
-      continue;
-    }
-    let prepared: PreparedBackend | undefined;
-    try {
-      prepared = await backend.prepare(model, opts.threads);
-      const samples = await timeRuns(() => prepared!.run(), { warmup: opts.warmup, runs: opts.runs });
-      results.push({ backend: name, dtype, ...latencyStats(samples), arenaBytes: prepared.arenaBytes, rssBytes: process.memoryUsage().rss });
-    } catch (err) {
-      const msg = err instanceof BackendUnavailable ? `unavailable: ${err.message}` : err instanceof Error ? err.message : String(err);
-      results.push({ backend: name, dtype, error: msg.split('\n')[0] });
-    } finally {
-      await prepared?.dispose?.();
+  for (const [dtype, model] of models) {
+    for (const name of opts.backends) {
+      const start = segment * perBackend;
+      segment++;
+      let done = start;
+      const progress = () => opts.onProgress?.({ backend: name, dtype, done, total });
+      progress();
+      if (model instanceof Error) {
+        results.push({ backend: name, dtype, error: model.message });
+        continue;
+      }
+      let prepared: PreparedBackend | undefined;
+      try {
+        prepared = await registry[name]!.prepare(model, opts.threads);
+        const samples = await timeRuns(() => prepared!.run(), {
+          warmup: opts.warmup, runs: opts.runs, budgetMs: opts.budgetMs,
+          onRun: () => { done++; progress(); },
+        });
+        results.push({
+          backend: name, dtype, ...latencyStats(samples), arenaBytes: prepared.arenaBytes, rssBytes: process.memoryUsage().rss,
+          ...(prepared.note ? { note: prepared.note } : {}),
+        });
+      } catch (err) {
+        const msg = err instanceof BackendUnavailable
+          ? `${err.reason === 'missing' ? 'unavailable' : 'n/a'}: ${err.message}`
+          : err instanceof Error ? err.message : String(err);
+        results.push({ backend: name, dtype, error: msg.split('\n')[0] });
+      } finally {
+        await prepared?.dispose?.();
+      }
+      done = start + perBackend;
+      progress();
     }
   }
   const fastest = Math.min(...results.map((r) => r.medianMs ?? Infinity));
   for (const r of results) if (r.medianMs !== undefined) r.ratio = r.medianMs / fastest;
-  const inputShapes = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, [...t.shape]]));
-  return { model: path, threads: opts.threads, inputShapes, results };
+  return { model: source, threads: opts.threads, inputShapes, results };
 }
+

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import pc from 'picocolors';
 import { type ExitCodeSink, setProcessExitCode } from './detect.js';
 import { openLedger } from './events.js';
-import { EXIT, formatBytes, table } from './output.js';
+import { pc, EXIT, formatBytes, table } from './output.js';
 
 /**
  * What left the device, from the ledger: event counts per rule, and per

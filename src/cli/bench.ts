@@ -1,6 +1,10 @@
-import type { Command } from 'commander';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { InvalidArgumentError, type Command } from 'commander';
 import { CloudlessError } from '../ir/index.js';
-import { benchModel, type BenchReport } from '../bench/run.js';
+import type { BenchDtype } from '../bench/backends.js';
+import { renderChart, writeChart } from '../bench/chart.js';
+import { benchModel, type BenchOptions, type BenchReport } from '../bench/run.js';
 import { formatBytes, table } from './output.js';
 
 function parseShapes(specs: string[]): Record<string, number[]> {
@@ -13,37 +17,104 @@ function parseShapes(specs: string[]): Record<string, number[]> {
   return out;
 }
 
+function parseDtypes(v: string): BenchDtype[] {
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const d of list) if (d !== 'float32' && d !== 'int8') throw new InvalidArgumentError(`"${d}": dtypes are float32 and int8`);
+  return list as BenchDtype[];
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+}
+
+/** `1x3x224x224` for each input, joined. */
+export function shapesText(shapes: Record<string, number[]>): string {
+  return Object.entries(shapes).map(([k, v]) => `${k} ${v.join('x')}`).join(', ');
+}
+
 export function printBench(r: BenchReport): string {
   const rows = r.results.map((x) => x.error
-    ? [x.backend, x.dtype, '', '', '', '', '', '', x.error]
+    ? [x.backend, x.dtype, '', '', '', '', '', '', '', x.error]
     : [x.backend, x.dtype, x.minMs!.toFixed(2), x.medianMs!.toFixed(2), x.p90Ms!.toFixed(2), x.fps!.toFixed(1),
-      `${x.ratio!.toFixed(2)}x`, x.arenaBytes === undefined ? '' : formatBytes(x.arenaBytes), ''],
+      `${x.ratio!.toFixed(2)}x`, x.arenaBytes === undefined ? '' : formatBytes(x.arenaBytes),
+      x.rssBytes === undefined ? '' : formatBytes(x.rssBytes), x.note ?? ''],
   );
-  return `${r.model} (${r.threads} thread${r.threads > 1 ? 's' : ''}; inputs ${Object.entries(r.inputShapes).map(([k, v]) => `${k} ${v.join('x')}`).join(', ')})\n` +
-    table(['backend', 'dtype', 'min ms', 'median ms', 'p90 ms', 'fps', 'ratio', 'arena', 'note'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
+  return `${r.model} (${r.threads} thread${r.threads > 1 ? 's' : ''}; inputs ${shapesText(r.inputShapes)})\n` +
+    table(['backend', 'dtype', 'min ms', 'median ms', 'p90 ms', 'fps', 'ratio', 'arena', 'rss', 'note'], rows,
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
+}
+
+/** A progress bar over backends × runs on stderr, or nothing when stderr is not a terminal. */
+export function benchProgress(enabled: boolean): { onProgress?: BenchOptions['onProgress']; stop(): void } {
+  if (!enabled) return { stop: () => {} };
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr, hideCursor: true, clearOnComplete: true,
+    format: 'bench {bar} {value}/{total} runs | {backend} {dtype}',
+  }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    onProgress: ({ backend, dtype, done, total }) => {
+      if (!started) { bar.start(total, 0, { backend, dtype }); started = true; }
+      bar.update(done, { backend, dtype });
+    },
+    stop: () => { if (started) bar.stop(); },
+  };
+}
+
+interface BenchCommandOptions {
+  backends: string;
+  dtype?: BenchDtype[];
+  runs: number;
+  warmup: number;
+  threads: number;
+  maxSeconds: number;
+  inputShape: string[];
+  chart?: string;
+  json?: boolean;
 }
 
 export function registerBenchCommand(program: Command): void {
   program.command('bench')
     .description('latency of a model across cloudless backends and peer runtimes, side by side in one process')
     .argument('<model>', '.onnx, .tflite or TF.js model.json')
-    .option('--backends <list>', 'comma-separated backends', 'cloudless,cloudless-ref,onnxruntime-node')
-    .option('--runs <n>', 'timed runs per backend', '20')
-    .option('--warmup <n>', 'untimed runs first', '2')
-    .option('--threads <n>', 'threads for peers that use them', '1')
+    .option('--backends <list>', 'comma-separated: cloudless, cloudless-ref, onnxruntime-node, onnxruntime-web, tfjs-wasm, tfjs-cpu, litert',
+      'cloudless,cloudless-ref,onnxruntime-node,onnxruntime-web,tfjs-wasm,litert')
+    .option('--dtype <list>', 'variants to run: float32,int8 (int8 of a float model is quantized here, calibrated on random inputs); default: the model\'s own', parseDtypes)
+    .option('--runs <n>', 'timed runs per backend', positiveInt, 20)
+    .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
+    .option('--threads <n>', 'threads for peers that use them', positiveInt, 1)
+    .option('--max-seconds <s>', 'stop a backend\'s timed runs after this long (at least 3 runs)', Number, 30)
     .option('--input-shape <NAME=AxBxC...>', 'shape for an input with symbolic dimensions (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--chart <out.svg>', 'write an SVG bar chart, and a PNG of it beside it')
     .option('--json', 'print JSON')
-    .action(async (model: string, o: { backends: string; runs: string; warmup: string; threads: string; inputShape: string[]; json?: boolean }) => {
-      const report = await benchModel(model, {
-        backends: o.backends.split(',').map((s) => s.trim()).filter(Boolean),
-        runs: Number(o.runs), warmup: Number(o.warmup), threads: Number(o.threads),
-        inputShapes: parseShapes(o.inputShape),
-        onBackend: o.json ? undefined : (name, i, n) => process.stderr.write(`bench: ${name} (${i + 1}/${n})\n`),
-      });
+    .action(async (model: string, o: BenchCommandOptions) => {
+      const progress = benchProgress(process.stderr.isTTY === true);
+      let report: BenchReport;
+      try {
+        report = await benchModel(model, {
+          backends: o.backends.split(',').map((s) => s.trim()).filter(Boolean),
+          dtypes: o.dtype, runs: o.runs, warmup: o.warmup, threads: o.threads, budgetMs: o.maxSeconds * 1000,
+          inputShapes: parseShapes(o.inputShape),
+          onProgress: progress.onProgress,
+        });
+      } finally {
+        progress.stop();
+      }
+      let chart: { svg: string; png: string } | undefined;
+      if (o.chart) {
+        const svg = renderChart([{ title: path.basename(model), detail: shapesText(report.inputShapes), results: report.results }], {
+          title: `cloudless bench: ${path.basename(model)}`,
+          subtitle: `${report.threads} thread${report.threads > 1 ? 's' : ''}, Node ${process.version}, ${o.runs} runs after ${o.warmup} warm-up`,
+        });
+        chart = await writeChart(o.chart, svg);
+      }
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ model: report.model, results: report.results })}\n`);
+        process.stdout.write(`${JSON.stringify({ ...report, ...(chart ? { chart } : {}) })}\n`);
       } else {
         process.stdout.write(`${printBench(report)}\n`);
+        if (chart) process.stdout.write(`chart: ${chart.svg}, ${chart.png}\n`);
       }
     });
 }

@@ -1,9 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
 import type { BackendChoice } from '../runtime/session.js';
 import { createClassifier } from '../tasks/vision/classifier.js';
 import { type ExitCodeSink, backendOption, collectImages, forEachImage, printFailure, setProcessExitCode } from './detect.js';
-import { EXIT, table } from './output.js';
+import { pc, EXIT, table } from './output.js';
 
 export interface ClassifyCommandOptions {
   model: string;

@@ -3,13 +3,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import pc from 'picocolors';
 import { CloudlessError } from '../ir/index.js';
 import type { BackendChoice } from '../runtime/session.js';
 import { createDetector } from '../tasks/vision/detector.js';
 import { drawDetections } from '../tasks/vision/draw.js';
 import { type ExitCodeSink, backendOption, detectionJson, detectionTable, setProcessExitCode } from './detect.js';
-import { EXIT } from './output.js';
+import { pc, EXIT } from './output.js';
 
 /** src/cli or dist/cli: the package root is two levels up, where scripts/ and .cache/ live. */
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -3,14 +3,13 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import pc from 'picocolors';
 import { CloudlessError } from '../ir/index.js';
 import type { BackendChoice } from '../runtime/session.js';
 import type { Detection } from '../tasks/vision/detection.js';
 import { type Detector, createDetector } from '../tasks/vision/detector.js';
 import { drawDetections } from '../tasks/vision/draw.js';
 import { DEFAULT_MAX_DECODED_PIXELS, decodeImage } from '../tasks/vision/image.js';
-import { EXIT, table } from './output.js';
+import { pc, EXIT, table } from './output.js';
 
 /** How a command reports its exit code to main() (default: process.exitCode). */
 export type ExitCodeSink = (code: number) => void;

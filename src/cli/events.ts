@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
 import { Ledger } from '../pipeline/ledger.js';
 import { dataDir, dataPaths } from '../pipeline/paths.js';
 import { type ExitCodeSink, setProcessExitCode } from './detect.js';
-import { EXIT, table } from './output.js';
+import { pc, EXIT, table } from './output.js';
 
 /** Opens the ledger of a data directory, or undefined when no pipeline has run there yet. */
 export function openLedger(data?: string): Ledger | undefined {

@@ -8,16 +8,14 @@
  * Text output prints one line per event as it happens; --json prints one JSON
  * object per line (events, then a summary).
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { Option, type Command } from 'commander';
-import pc from 'picocolors';
 import { CloudlessError } from '../ir/index.js';
-import { KeywordSpotter } from '../tasks/audio/kws.js';
+import { KeywordSpotter, preprocessorBeside } from '../tasks/audio/kws.js';
 import { readSpeech } from '../tasks/audio/index.js';
-import { VoiceActivity, cloudlessVadEngine } from '../tasks/audio/vad.js';
+import { VoiceActivity } from '../tasks/audio/vad.js';
+import type { BackendChoice } from '../runtime/session.js';
 import { resolveModel } from '../zoo/resolve.js';
-import { EXIT } from './output.js';
+import { pc, EXIT } from './output.js';
 
 interface ListenOptions {
   model: string;
@@ -26,6 +24,7 @@ interface ListenOptions {
   vadModel: string;
   threshold: number;
   everyMs: number;
+  backend?: BackendChoice;
   json?: boolean;
 }
 
@@ -67,16 +66,6 @@ async function* pcmChunks(input: string): AsyncGenerator<Int16Array> {
   }
 }
 
-function defaultPreprocessor(modelPath: string): string {
-  const p = path.join(path.dirname(modelPath), 'audio_preprocessor_int8.tflite');
-  if (!existsSync(p)) {
-    throw new CloudlessError('E_FILE', `no audio_preprocessor_int8.tflite beside ${modelPath}`, {
-      file: p, hint: 'pass --preprocessor <file> (TFLM micro_speech ships it with the model)',
-    });
-  }
-  return p;
-}
-
 export async function runListen(input: string, o: ListenOptions, print: (line: string) => void): Promise<ListenSummary> {
   const cpu0 = process.cpuUsage();
   let samples = 0, events = 0;
@@ -86,7 +75,7 @@ export async function runListen(input: string, o: ListenOptions, print: (line: s
   };
   if (o.vad) {
     const model = await resolveModel(o.vadModel);
-    const vad = new VoiceActivity(await cloudlessVadEngine(model.path));
+    const vad = await VoiceActivity.create(model.path, { backend: o.backend });
     const seg = (s: { startMs: number; endMs: number }) =>
       emit({ type: 'speech', startMs: s.startMs, endMs: s.endMs }, `${fmtTime(s.startMs)} – ${fmtTime(s.endMs)}  ${pc.green('speech')}`);
     for await (const chunk of pcmChunks(input)) {
@@ -99,9 +88,10 @@ export async function runListen(input: string, o: ListenOptions, print: (line: s
     const model = await resolveModel(o.model);
     const spotter = await KeywordSpotter.create({
       modelPath: model.path,
-      preprocessorPath: o.preprocessor ?? defaultPreprocessor(model.path),
+      preprocessorPath: o.preprocessor ?? preprocessorBeside(model.path),
       detectionThreshold: Math.round(o.threshold * 255),
       inferenceEveryFrames: Math.max(1, Math.round(o.everyMs / 20)),
+      backend: o.backend,
     });
     const det = (d: { label: string; score: number; timeMs: number }) =>
       emit({ type: 'keyword', label: d.label, score: Number(d.score.toFixed(3)), timeMs: d.timeMs },
@@ -133,6 +123,7 @@ export function registerListenCommand(program: Command, setExitCode: (code: numb
     .option('--vad-model <name|file>', 'VAD model (zoo name or .onnx)', 'silero-vad')
     .addOption(new Option('--threshold <score>', 'detection threshold on the averaged score, 0..1').default(200 / 255).argParser(parseUnit))
     .addOption(new Option('--every-ms <ms>', 'run the keyword classifier every this many ms (multiple of 20)').default(200).argParser(Number))
+    .addOption(new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto'))
     .option('--json', 'print JSON lines')
     .action(async (input: string, o: ListenOptions) => {
       const summary = await runListen(input, o, (line) => process.stdout.write(`${line}\n`));

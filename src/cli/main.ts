@@ -1,9 +1,8 @@
 import { Command, Option } from 'commander';
-import pc from 'picocolors';
 import { shapeToString } from '../ir/index.js';
 import { modelInfo, printInfo } from './info.js';
 import { runInfer } from './infer.js';
-import { EXIT, reportError, table } from './output.js';
+import { pc, EXIT, reportError, table } from './output.js';
 import { registerBenchCommand } from './bench.js';
 import { registerDetectCommand } from './detect.js';
 import { registerClassifyCommand } from './classify.js';
@@ -15,6 +14,7 @@ import { registerEventsCommand } from './events.js';
 import { registerAuditCommand } from './audit.js';
 import { registerSecretsCommand } from './secrets.js';
 import { registerWipeCommand } from './wipe.js';
+import { registerQuantizeCommand } from './quantize.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -70,6 +70,7 @@ export async function main(argv: string[]): Promise<number> {
   registerAuditCommand(program);
   registerSecretsCommand(program);
   registerWipeCommand(program);
+  registerQuantizeCommand(program);
 
   try {
     await program.parseAsync(argv);

@@ -1,10 +1,9 @@
 import { Command } from 'commander';
-import pc from 'picocolors';
 import { CloudlessError } from '../ir/index.js';
 import { ZOO, getModel, type ModelManifest } from '../zoo/manifest.js';
 import { type ModelCheck, locateModel, modelStoreDir, pullModel, verifyModel } from '../zoo/store.js';
 import { type ExitCodeSink, setProcessExitCode } from './detect.js';
-import { EXIT, formatBytes, table } from './output.js';
+import { pc, EXIT, formatBytes, table } from './output.js';
 
 function sourceText(m: ModelManifest): string {
   return m.source.kind === 'npm' ? `${m.source.package}@${m.source.version}` : m.source.dir;

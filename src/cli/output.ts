@@ -1,4 +1,10 @@
-import pc from 'picocolors';
+import picocolors from 'picocolors';
+
+/**
+ * Colours only for a person at a terminal: picocolors alone also colours when the
+ * CI variable is set, which puts escape codes into captured output and logs.
+ */
+export const pc = picocolors.createColors(!!process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb');
 import { CloudlessError } from '../ir/index.js';
 
 /** Exit codes: 0 ok, 1 the job ran but found a problem (e.g. some files failed), 2 bad usage or input, 3 internal error. */

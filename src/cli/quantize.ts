@@ -11,7 +11,6 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pc from 'picocolors';
 import { CloudlessError, Tensor, type Int8Arithmetic } from '../ir/index.js';
 import { importTflite } from '../formats/tflite/import.js';
 import { writeTflite } from '../formats/tflite/writer.js';
@@ -23,7 +22,7 @@ import { loadLabels, loadSampleFolder, preprocessSpecFor, type Sample } from '..
 import { readModel } from '../runtime/load.js';
 import { Session, type BackendChoice } from '../runtime/session.js';
 import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
-import { formatBytes, table } from './output.js';
+import { pc, formatBytes, table } from './output.js';
 
 export interface QuantizeCommandOptions {
   calib: string;

@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import pc from 'picocolors';
 import { loadPipelineFile, type PipelineConfig } from '../pipeline/config.js';
 import { dataDir } from '../pipeline/paths.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { SecretStore } from '../pipeline/secrets.js';
 import type { PipelineEvent } from '../pipeline/types.js';
 import { type ExitCodeSink, setProcessExitCode } from './detect.js';
-import { EXIT } from './output.js';
+import { pc, EXIT } from './output.js';
 
 export interface RunCommandOptions {
   check?: boolean;

@@ -1,10 +1,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import type { Command } from 'commander';
-import pc from 'picocolors';
 import { dataDir, dataPaths } from '../pipeline/paths.js';
 import { modelStoreDir } from '../zoo/store.js';
 import { type ExitCodeSink, setProcessExitCode } from './detect.js';
-import { EXIT } from './output.js';
+import { pc, EXIT } from './output.js';
 
 /**
  * The files and folders `cloudless wipe` erases: ledger (with its WAL), secrets,

@@ -5,6 +5,7 @@ import { importOnnx } from '../formats/onnx/import.js';
 import { importTflite } from '../formats/tflite/import.js';
 import { importTfjs } from '../formats/tfjs/import.js';
 import { optimizeLayout } from '../passes/layout.js';
+import { optimizeForInference } from '../passes/fuse-activation.js';
 import { Session, type SessionOptions } from './session.js';
 
 export type ModelFormat = 'onnx' | 'tflite' | 'tfjs';
@@ -26,8 +27,18 @@ export function detectFormat(bytes: Uint8Array, fileName?: string): ModelFormat 
   });
 }
 
-/** Reads a model file of any supported format into a canonical graph (layout pass applied). */
+/**
+ * Reads a model file of any supported format into a canonical graph, with the
+ * layout pass (ONNX) and the inference rewrites (BatchNormalization folding,
+ * activation fusion) applied.
+ */
 export async function readModel(source: string | Uint8Array, format?: ModelFormat): Promise<Graph> {
+  const graph = await importModel(source, format);
+  optimizeForInference(graph);
+  return graph;
+}
+
+async function importModel(source: string | Uint8Array, format?: ModelFormat): Promise<Graph> {
   let bytes: Uint8Array;
   let name: string | undefined;
   if (typeof source === 'string') {

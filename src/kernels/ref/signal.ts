@@ -88,8 +88,6 @@ export class RfftInt16 {
   private readonly superI: Int16Array;
   private readonly bufR: Int16Array;
   private readonly bufI: Int16Array;
-  /** int16 temporaries of a butterfly: C keeps them in kiss_fft_cpx (short) variables. */
-  private readonly s = new Int16Array(12);
 
   constructor(fftLength: number) {
     if (!Number.isInteger(fftLength) || fftLength < 4 || (fftLength & (fftLength - 1)) !== 0) {
@@ -128,32 +126,26 @@ export class RfftInt16 {
   apply(input: ArrayLike<number>, out: Int16Array, outOffset = 0): void {
     const n = this.n;
     this.work(input, 0, 0, 1, 0);
-    const r = this.bufR, im = this.bufI, s = this.s;
+    const r = this.bufR, im = this.bufI;
     // DC and Nyquist from the packed bin 0, each halved first.
-    s[0] = fixDiv(r[0]!, 2);
-    s[1] = fixDiv(im[0]!, 2);
-    out[outOffset] = s[0]! + s[1]!;
+    const dr = fixDiv2(r[0]!), di = fixDiv2(im[0]!);
+    out[outOffset] = dr + di;
     out[outOffset + 1] = 0;
-    out[outOffset + 2 * n] = s[0]! - s[1]!;
+    out[outOffset + 2 * n] = dr - di;
     out[outOffset + 2 * n + 1] = 0;
     for (let k = 1; k <= n >> 1; k++) {
-      // s0,s1 = fpk/2; s2,s3 = conj(tmp[n-k])/2; s4,s5 = f1k; s6,s7 = f2k; s8,s9 = tw.
-      s[0] = fixDiv(r[k]!, 2);
-      s[1] = fixDiv(im[k]!, 2);
-      s[2] = fixDiv(r[n - k]!, 2);
-      s[3] = -im[n - k]!;
-      s[3] = fixDiv(s[3]!, 2);
-      s[4] = s[0]! + s[2]!;
-      s[5] = s[1]! + s[3]!;
-      s[6] = s[0]! - s[2]!;
-      s[7] = s[1]! - s[3]!;
+      // fpk/2, conj(tmp[n-k])/2, their sum f1k and difference f2k, and f2k twiddled: int16 locals as in C.
+      const ar = fixDiv2(r[k]!), ai = fixDiv2(im[k]!);
+      const br = fixDiv2(r[n - k]!), bi = fixDiv2(wrap16(-im[n - k]!));
+      const f1r = wrap16(ar + br), f1i = wrap16(ai + bi);
+      const f2r = wrap16(ar - br), f2i = wrap16(ai - bi);
       const wr = this.superR[k - 1]!, wi = this.superI[k - 1]!;
-      s[8] = (s[6]! * wr - s[7]! * wi + 16384) >> 15;
-      s[9] = (s[6]! * wi + s[7]! * wr + 16384) >> 15;
-      out[outOffset + 2 * k] = (s[4]! + s[8]!) >> 1;
-      out[outOffset + 2 * k + 1] = (s[5]! + s[9]!) >> 1;
-      out[outOffset + 2 * (n - k)] = (s[4]! - s[8]!) >> 1;
-      out[outOffset + 2 * (n - k) + 1] = (s[9]! - s[5]!) >> 1;
+      const tr = wrap16((f2r * wr - f2i * wi + 16384) >> 15);
+      const ti = wrap16((f2r * wi + f2i * wr + 16384) >> 15);
+      out[outOffset + 2 * k] = (f1r + tr) >> 1;
+      out[outOffset + 2 * k + 1] = (f1i + ti) >> 1;
+      out[outOffset + 2 * (n - k)] = (f1r - tr) >> 1;
+      out[outOffset + 2 * (n - k) + 1] = (ti - f1i) >> 1;
     }
   }
 
@@ -174,51 +166,55 @@ export class RfftInt16 {
   }
 
   private butterfly2(off: number, fstride: number, m: number): void {
-    const r = this.bufR, im = this.bufI, s = this.s;
+    const r = this.bufR, im = this.bufI;
     for (let k = 0, tw = 0; k < m; k++, tw += fstride) {
       const a = off + k, b = a + m;
-      r[a] = fixDiv(r[a]!, 2); im[a] = fixDiv(im[a]!, 2);
-      r[b] = fixDiv(r[b]!, 2); im[b] = fixDiv(im[b]!, 2);
+      const ar = fixDiv2(r[a]!), ai = fixDiv2(im[a]!);
+      const br = fixDiv2(r[b]!), bi = fixDiv2(im[b]!);
       const wr = this.twR[tw]!, wi = this.twI[tw]!;
-      s[0] = (r[b]! * wr - im[b]! * wi + 16384) >> 15;
-      s[1] = (r[b]! * wi + im[b]! * wr + 16384) >> 15;
-      r[b] = r[a]! - s[0]!; im[b] = im[a]! - s[1]!;
-      r[a] = r[a]! + s[0]!; im[a] = im[a]! + s[1]!;
+      const tr = wrap16((br * wr - bi * wi + 16384) >> 15);
+      const ti = wrap16((br * wi + bi * wr + 16384) >> 15);
+      r[b] = ar - tr; im[b] = ai - ti;
+      r[a] = ar + tr; im[a] = ai + ti;
     }
   }
 
   private butterfly4(off: number, fstride: number, m: number): void {
-    const r = this.bufR, im = this.bufI, s = this.s, twR = this.twR, twI = this.twI;
+    const r = this.bufR, im = this.bufI, twR = this.twR, twI = this.twI;
     for (let k = 0; k < m; k++) {
       const a = off + k, b = a + m, c = a + 2 * m, d = a + 3 * m;
-      r[a] = fixDiv(r[a]!, 4); im[a] = fixDiv(im[a]!, 4);
-      r[b] = fixDiv(r[b]!, 4); im[b] = fixDiv(im[b]!, 4);
-      r[c] = fixDiv(r[c]!, 4); im[c] = fixDiv(im[c]!, 4);
-      r[d] = fixDiv(r[d]!, 4); im[d] = fixDiv(im[d]!, 4);
+      const ar = fixDiv4(r[a]!), ai = fixDiv4(im[a]!);
+      const br = fixDiv4(r[b]!), bi = fixDiv4(im[b]!);
+      const cr = fixDiv4(r[c]!), ci = fixDiv4(im[c]!);
+      const dr = fixDiv4(r[d]!), di = fixDiv4(im[d]!);
       const t1 = k * fstride, t2 = 2 * t1, t3 = 3 * t1;
-      // s0..s5 as scratch[0..2] (twiddled b, c, d), s6..s11 as scratch[3..5].
-      s[0] = (r[b]! * twR[t1]! - im[b]! * twI[t1]! + 16384) >> 15;
-      s[1] = (r[b]! * twI[t1]! + im[b]! * twR[t1]! + 16384) >> 15;
-      s[2] = (r[c]! * twR[t2]! - im[c]! * twI[t2]! + 16384) >> 15;
-      s[3] = (r[c]! * twI[t2]! + im[c]! * twR[t2]! + 16384) >> 15;
-      s[4] = (r[d]! * twR[t3]! - im[d]! * twI[t3]! + 16384) >> 15;
-      s[5] = (r[d]! * twI[t3]! + im[d]! * twR[t3]! + 16384) >> 15;
-      s[10] = r[a]! - s[2]!; s[11] = im[a]! - s[3]!;
-      r[a] = r[a]! + s[2]!; im[a] = im[a]! + s[3]!;
-      s[6] = s[0]! + s[4]!; s[7] = s[1]! + s[5]!;
-      s[8] = s[0]! - s[4]!; s[9] = s[1]! - s[5]!;
-      r[c] = r[a]! - s[6]!; im[c] = im[a]! - s[7]!;
-      r[a] = r[a]! + s[6]!; im[a] = im[a]! + s[7]!;
-      r[b] = s[10]! + s[9]!; im[b] = s[11]! - s[8]!;
-      r[d] = s[10]! - s[9]!; im[d] = s[11]! + s[8]!;
+      // KISS FFT's scratch[0..5], int16 like its kiss_fft_cpx variables.
+      const s0r = wrap16((br * twR[t1]! - bi * twI[t1]! + 16384) >> 15);
+      const s0i = wrap16((br * twI[t1]! + bi * twR[t1]! + 16384) >> 15);
+      const s1r = wrap16((cr * twR[t2]! - ci * twI[t2]! + 16384) >> 15);
+      const s1i = wrap16((cr * twI[t2]! + ci * twR[t2]! + 16384) >> 15);
+      const s2r = wrap16((dr * twR[t3]! - di * twI[t3]! + 16384) >> 15);
+      const s2i = wrap16((dr * twI[t3]! + di * twR[t3]! + 16384) >> 15);
+      const s5r = wrap16(ar - s1r), s5i = wrap16(ai - s1i);
+      const a1r = wrap16(ar + s1r), a1i = wrap16(ai + s1i);
+      const s3r = wrap16(s0r + s2r), s3i = wrap16(s0i + s2i);
+      const s4r = wrap16(s0r - s2r), s4i = wrap16(s0i - s2i);
+      r[c] = a1r - s3r; im[c] = a1i - s3i;
+      r[a] = a1r + s3r; im[a] = a1i + s3i;
+      r[b] = s5r + s4i; im[b] = s5i - s4r;
+      r[d] = s5r - s4i; im[d] = s5i + s4r;
     }
   }
 }
 
-/** KISS FFT's C_FIXDIV on one int16 component: x·⌊32767/p⌋ rounded back to Q15. */
-function fixDiv(x: number, p: number): number {
-  return (x * ((32767 / p) | 0) + 16384) >> 15;
+/** C's conversion of an int to short. */
+function wrap16(x: number): number {
+  return (x << 16) >> 16;
 }
+
+const FIXDIV2 = (32767 / 2) | 0, FIXDIV4 = (32767 / 4) | 0;
+const fixDiv2 = (x: number) => (x * FIXDIV2 + 16384) >> 15;
+const fixDiv4 = (x: number) => (x * FIXDIV4 + 16384) >> 15;
 
 // ---------------------------------------------------------------- energy
 
@@ -269,6 +265,32 @@ export function filterBankAccumulate(cfg: FilterBankConfig, energy: ArrayLike<nu
   }
 }
 
+/**
+ * filterBankAccumulate's sums as doubles, for the streaming front end: each
+ * product is below 2^16 · 2^32 and the sums only grow when weights are
+ * non-negative, so a sum that ends in [0, 2^53) was exact all along. Returns
+ * false when a channel's sum leaves that range (the caller then uses the
+ * BigInt version); `out` is then incomplete.
+ */
+export function filterBankAccumulateDouble(cfg: FilterBankConfig, energy: ArrayLike<number>, out: Float64Array): boolean {
+  let w = 0, u = 0;
+  for (let i = 0; i <= cfg.numChannels; i++) {
+    const f0 = cfg.channelFrequencyStarts[i]!, w0 = cfg.channelWeightStarts[i]!, width = cfg.channelWidths[i]!;
+    for (let j = 0; j < width; j++) {
+      const e = energy[f0 + j]!;
+      w += cfg.weights[w0 + j]! * e;
+      u += cfg.unweights[w0 + j]! * e;
+    }
+    if (i > 0) {
+      if (!(w >= 0 && w <= Number.MAX_SAFE_INTEGER)) return false;
+      out[i - 1] = w;
+    }
+    w = u;
+    u = 0;
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------- square root
 
 /** Integer square root of a uint32, rounded to nearest (bit-by-bit method, result ≤ 65535). */
@@ -277,15 +299,17 @@ export function sqrt32(num: number): number {
   if (x === 0) return 0;
   let res = 0;
   const maxBit = (32 - mostSignificantBit32(x)) | 1;
-  let bit = 2 ** (31 - maxBit);
+  // res < 2^16 and bit ≤ 2^30, so res + bit stays a small int; x is compared as a double.
+  let bit = 1 << (31 - maxBit);
   for (let it = ((31 - maxBit) >> 1) + 1; it > 0; it--) {
-    if (x >= res + bit) {
-      x -= res + bit;
-      res = Math.floor(res / 2) + bit;
+    const trial = res + bit;
+    if (x >= trial) {
+      x -= trial;
+      res = (res >>> 1) + bit;
     } else {
-      res = Math.floor(res / 2);
+      res >>>= 1;
     }
-    bit = Math.floor(bit / 4);
+    bit >>>= 2;
   }
   if (x > res && res !== 0xffff) res++;
   return res;
@@ -297,7 +321,7 @@ export function sqrt32(num: number): number {
  * the same method on 64 bits, here in BigInt.
  */
 export function sqrt64(num: bigint): number {
-  if (num >> 32n === 0n) return sqrt32(Number(num));
+  if (num <= BigInt(Number.MAX_SAFE_INTEGER)) return sqrtSafe(Number(num));
   let x = num, res = 0n;
   const msb = 64 - clz64(x);
   const maxBit = (64 - msb) | 1;
@@ -315,6 +339,20 @@ export function sqrt64(num: bigint): number {
   return Number(BigInt.asUintN(32, res));
 }
 
+/**
+ * sqrt64 of an integer below 2^53 without BigInt. Above 2^32 the bit-by-bit
+ * method yields ⌊√x⌋ and the remainder x − ⌊√x⌋², then adds one when the
+ * remainder exceeds ⌊√x⌋; both are exact in doubles here, and Math.sqrt's
+ * correctly rounded result is at most one off ⌊√x⌋.
+ */
+export function sqrtSafe(num: number): number {
+  if (num < UINT32_RANGE) return sqrt32(num);
+  let res = Math.floor(Math.sqrt(num));
+  if (res * res > num) res--;
+  else if ((res + 1) * (res + 1) <= num) res++;
+  return num - res * res > res ? res + 1 : res;
+}
+
 function clz64(x: bigint): number {
   const hi = Number(x >> 32n);
   return hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(Number(x & 0xffffffffn));
@@ -323,6 +361,11 @@ function clz64(x: bigint): number {
 /** out[i] = sqrt64(in[i]) >> scaleBits: undoes the FFT auto scale in the magnitude domain. */
 export function filterBankSqrt(input: BigInt64Array, inOffset: number, n: number, scaleBits: number, out: Uint32Array): void {
   for (let i = 0; i < n; i++) out[i] = sqrt64(BigInt.asUintN(64, input[inOffset + i]!)) >>> scaleBits;
+}
+
+/** filterBankSqrt over sums held exactly as doubles (see filterBankAccumulateDouble). */
+export function filterBankSqrtDouble(input: Float64Array, n: number, scaleBits: number, out: Uint32Array): void {
+  for (let i = 0; i < n; i++) out[i] = sqrtSafe(input[i]!) >>> scaleBits;
 }
 
 // ---------------------------------------------------------------- spectral subtraction

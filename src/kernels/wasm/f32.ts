@@ -1,5 +1,5 @@
 /**
- * Bindings of the float32 wasm kernels: Conv (one group, 1-D/2-D),
+ * Bindings of the float32 wasm kernels: Conv and ConvTranspose (one group, 1-D/2-D),
  * DepthwiseConv (any whole depth multiplier), FullyConnected, MatMul with a 2-D right-hand
  * side, and Gemm without transA/alpha/general C.
  *
@@ -12,11 +12,11 @@
 import {
   attrFloat, attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo,
 } from '../../ir/index.js';
-import { activationRange } from '../../ir/ops/nn.js';
-import type { Geometry3 } from '../ref/conv.js';
+import { activationRange, convTransposeGeometry } from '../../ir/ops/nn.js';
+import { geometry3, type Geometry3 } from '../ref/conv.js';
 import { sameDtypes } from '../ref/nn-common.js';
 import {
-  convReason, copyIn, copyInRepeated, copyOut, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, windowArgs,
+  convReason, copyIn, copyInRepeated, copyOut, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, spatialRankReason, windowArgs,
 } from './common.js';
 import { wasmHeap } from './heap.js';
 
@@ -146,6 +146,60 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
 }
 
 // ---------------------------------------------------------------------------
+// ConvTranspose (one group): GEMM against W seen as [Cin] × [taps·Cout], then scatter
+// ---------------------------------------------------------------------------
+
+interface ConvTransposeState {
+  g: Geometry3; cin: number; cout: number; lo: number; hi: number;
+  /** IHWO weight as a [taps·Cout, Cin] matrix (element (o', ic) at ic·taps·Cout + o'), packed with a zero bias. */
+  w: PackedF32;
+  /** The layer's bias, Cout floats (zeros without one). */
+  bOff: number;
+  repackBias: boolean;
+  colAt: number; yAt: number;
+}
+
+function writeTransposeBias(st: ConvTransposeState, b: Tensor | undefined): void {
+  const f32 = wasmHeap().f32;
+  const bias = f32.subarray(st.bOff >> 2, (st.bOff >> 2) + st.cout);
+  if (b && b.size > 0) bias.set(b.data as Float32Array);
+  else bias.fill(0);
+}
+
+function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs): { state: ConvTransposeState; packedWeightBytes: number } {
+  const heap = wasmHeap();
+  const x = inputs[0]!, w = inputs[1]!, b = inputs[2];
+  const r = x.shape.length - 2;
+  const inSpatial = x.shape.slice(1, r + 1);
+  const g = geometry3(x.shape[0]!, inSpatial, convTransposeGeometry(node, inSpatial, w.shape.slice(1, r + 1)));
+  const cin = x.shape[r + 1]!, cout = w.shape[r + 1]!;
+  const n2 = g.kH * g.kW * cout;
+  const [lo, hi] = activationRange(node);
+  const state = {
+    g, cin, cout, lo, hi, bOff: heap.alloc(regionBytes(cout, 4)), repackBias: !!b && sizeOf(b.shape) > 0 && !b.constant,
+    colAt: regionBytes(sizeOf(x.shape), 4),
+  } as ConvTransposeState;
+  heap.freeWith(state, [state.bOff]);
+  state.w = allocPacked(state, n2, cin, 1, n2, w, undefined);
+  state.yAt = state.colAt + regionBytes(g.inW * n2, 4);
+  if (!state.repackBias) writeTransposeBias(state, b?.constant);
+  heap.reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+  return { state, packedWeightBytes: state.w.bytes + cout * 4 };
+}
+
+function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvTransposeState): void {
+  const heap = wasmHeap();
+  if (st.w.repack) packF32(st.w, inputs[1]!, undefined);
+  if (st.repackBias) writeTransposeBias(st, inputs[2]);
+  const t = heap.transient;
+  copyIn(heap, t, inputs[0]!);
+  const { g } = st;
+  heap.exports.conv_transpose_f32(t, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
+    st.w.wOff, st.w.bOff, st.cout, st.bOff, t + st.yAt, t + st.colAt, st.lo, st.hi);
+  copyOut(heap, t + st.yAt, outputs[0]!);
+}
+
+// ---------------------------------------------------------------------------
 // FullyConnected, MatMul, Gemm: Y[rows, cout] = X[rows, k] · Wᵀ + bias
 // ---------------------------------------------------------------------------
 
@@ -198,6 +252,12 @@ export const wasmFloatKernels: readonly KernelDef[] = [
     op: 'DepthwiseConv', backend: 'wasm', dtypes: float32Only,
     check: (node, inputs) => sameDtypes(node, inputs) ?? depthwiseReason(inputs[0], inputs[1]),
     prepare: prepareDepthwise, run: runDepthwise,
+  }),
+  defineKernel<ConvTransposeState>({
+    op: 'ConvTranspose', backend: 'wasm', dtypes: float32Only,
+    check: (node, inputs) => sameDtypes(node, inputs) ??
+      (attrInt(node, 'group', 1) === 1 ? spatialRankReason(inputs[0]) : `wasm ConvTranspose takes one group, not ${attrInt(node, 'group', 1)}`),
+    prepare: prepareConvTranspose, run: runConvTranspose,
   }),
   defineKernel<GemmState>({
     op: 'FullyConnected', backend: 'wasm', dtypes: float32Only, check: sameDtypes,

@@ -37,6 +37,16 @@ export interface KernelExports {
   depthwise_i8(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, wp: number, bias: number, y: number,
     mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+  conv_transpose_f32(x: number, batch: number, inH: number, inW: number, cin: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, zeroBias: number, cout: number, bias: number,
+    y: number, col: number, lo: number, hi: number): void;
+  binary_f32(op: number, a: number, b: number, y: number, n: number, period: number): void;
+  clamp_f32(x: number, y: number, n: number, lo: number, hi: number): void;
+  hardswish_f32(x: number, y: number, n: number): void;
+  pool_f32(isMax: number, x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, countPad: number, padH: number, padW: number, y: number, lo: number, hi: number): void;
+  resize_f32(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
+    hIdx: number, hW: number, hTaps: number, wIdx: number, wW: number, wTaps: number, y: number): void;
 }
 
 const PAGE = 65536;

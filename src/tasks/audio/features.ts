@@ -20,7 +20,8 @@
  */
 import { CloudlessError, attrInt, type Graph, type Node, type Tensor } from '../../ir/index.js';
 import {
-  RfftInt16, applyWindow, fftAutoScale, filterBankAccumulate, filterBankLog, filterBankSqrt,
+  RfftInt16, applyWindow, fftAutoScale, filterBankAccumulate, filterBankAccumulateDouble, filterBankLog, filterBankSqrt,
+  filterBankSqrtDouble,
   pcanAutoGainControl, spectralSubtraction, spectrumToEnergy,
   type FilterBankConfig, type SpectralSubtractionConfig,
 } from '../../kernels/ref/signal.js';
@@ -166,7 +167,9 @@ export class MicroFrontend {
   private readonly padded: Int16Array;
   private readonly spectrum: Int16Array;
   private readonly energy: Uint32Array;
-  private readonly bank: BigInt64Array;
+  private readonly bank: Float64Array;
+  /** Only for filter bank sums of 2^53 or more, which need 64-bit integers. */
+  private readonly bankWide: BigInt64Array;
   private readonly magnitude: Uint32Array;
   private readonly subtracted: Uint32Array;
   private readonly noise: Uint32Array;
@@ -191,7 +194,8 @@ export class MicroFrontend {
     this.padded = new Int16Array(config.fftLength);
     this.spectrum = new Int16Array(config.fftLength + 2);
     this.energy = new Uint32Array(config.fftLength / 2 + 1);
-    this.bank = new BigInt64Array(c);
+    this.bank = new Float64Array(c);
+    this.bankWide = new BigInt64Array(c);
     this.magnitude = new Uint32Array(c);
     this.subtracted = new Uint32Array(c);
     this.noise = new Uint32Array(c);
@@ -244,8 +248,12 @@ export class MicroFrontend {
     this.fft.apply(this.padded, this.spectrum);
     this.energy.fill(0);
     spectrumToEnergy(this.spectrum, cfg.energyStart, cfg.energyEnd, this.energy);
-    filterBankAccumulate(cfg.filterBank, this.energy, this.bank);
-    filterBankSqrt(this.bank, 0, c, scaleBits, this.magnitude);
+    if (filterBankAccumulateDouble(cfg.filterBank, this.energy, this.bank)) {
+      filterBankSqrtDouble(this.bank, c, scaleBits, this.magnitude);
+    } else {
+      filterBankAccumulate(cfg.filterBank, this.energy, this.bankWide);
+      filterBankSqrt(this.bankWide, 0, c, scaleBits, this.magnitude);
+    }
     spectralSubtraction(cfg.spectralSubtraction, this.magnitude, this.subtracted, this.noise);
     pcanAutoGainControl(cfg.pcanLut, cfg.pcanSnrShift, this.noise, this.subtracted, c);
     filterBankLog(this.subtracted, c, cfg.logOutputScale, cfg.logCorrectionBits, this.logs);

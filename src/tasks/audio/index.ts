@@ -33,3 +33,4 @@ export function readSpeech(path: string, rate = 16000): SpeechAudio {
     source: `${wav.sampleRate} Hz ${wav.channels.length}ch ${wav.encoding}`,
   };
 }
+export * from './pipeline-task.js';

@@ -11,9 +11,11 @@
  * is older than suppressionMs. The first label ("silence") never counts as a
  * detection here.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { CloudlessError, Tensor } from '../../ir/index.js';
 import { readModel } from '../../runtime/load.js';
-import { Session } from '../../runtime/session.js';
+import { Session, type BackendChoice } from '../../runtime/session.js';
 import { MicroFrontend, microFrontendConfig } from './features.js';
 
 export const MICRO_SPEECH_LABELS = ['silence', 'unknown', 'yes', 'no'] as const;
@@ -100,6 +102,8 @@ export interface KeywordSpotterOptions extends RecognizeOptions {
   inferenceEveryFrames?: number;
   /** Labels that are never reported as detections. Default: silence and unknown ("some other word"). */
   ignoreLabels?: readonly string[];
+  /** Kernels for the classifier (default 'auto': WebAssembly SIMD where available; both are bit-exact with TFLM). */
+  backend?: BackendChoice;
 }
 
 /**
@@ -162,7 +166,7 @@ export class KeywordSpotter {
     const frontend = new MicroFrontend(microFrontendConfig(pre));
     const graph = await readModel(options.modelPath);
     // micro_speech runs on TFLM, whose integer kernels are TFLite's reference ones.
-    const session = new Session(graph, { int8Arithmetic: 'tflite-reference' });
+    const session = new Session(graph, { int8Arithmetic: 'tflite-reference', backend: options.backend });
     return new KeywordSpotter(frontend, session, options);
   }
 
@@ -246,4 +250,15 @@ export class KeywordSpotter {
     if (r.score > 0) this.decided = true;
     return r.isNewCommand && !this.ignored(r.label) ? { label: r.label, score: r.score / 255, timeMs } : undefined;
   }
+}
+
+/** The TFLM preprocessor that ships beside micro_speech. */
+export function preprocessorBeside(modelPath: string): string {
+  const p = path.join(path.dirname(modelPath), 'audio_preprocessor_int8.tflite');
+  if (!existsSync(p)) {
+    throw new CloudlessError('E_FILE', `no audio_preprocessor_int8.tflite beside ${modelPath}`, {
+      file: p, hint: 'name the preprocessor (listen --preprocessor, or the keyword task\'s preprocessor option); TFLM micro_speech ships it with the model',
+    });
+  }
+  return p;
 }

@@ -10,13 +10,13 @@
  * p < negativeThreshold; segments with fewer than minSpeechFrames speech
  * frames are dropped. Memory is one frame plus the state.
  *
- * The model runs on any engine that implements VadEngine: cloudless's Session
- * (cloudlessVadEngine; needs ONNX If and LSTM in the engine), or another
- * runtime (the tests use onnxruntime-node as the oracle).
+ * The model runs on cloudless (cloudlessVadEngine, the default of
+ * VoiceActivity.create); any other runtime can be plugged in through VadEngine
+ * (the tests use onnxruntime-node as the oracle).
  */
 import { CloudlessError, Tensor } from '../../ir/index.js';
 import { readModel } from '../../runtime/load.js';
-import { Session } from '../../runtime/session.js';
+import { Session, type BackendChoice } from '../../runtime/session.js';
 
 export const VAD_SAMPLE_RATE = 16000;
 export const VAD_STATE_SIZE = 2 * 64;
@@ -36,23 +36,24 @@ export interface VadEngine {
 }
 
 /** Silero VAD on cloudless. Throws E_UNSUPPORTED_OP at creation when the engine lacks an op the model uses. */
-export async function cloudlessVadEngine(modelPath: string): Promise<VadEngine> {
+export async function cloudlessVadEngine(modelPath: string, options: { backend?: BackendChoice } = {}): Promise<VadEngine> {
   const graph = await readModel(modelPath);
   for (const name of ['input', 'sr', 'h', 'c']) {
     if (!graph.inputs.includes(name)) {
       throw new CloudlessError('E_INPUT', `${modelPath}: expected Silero VAD inputs input, sr, h, c; found ${graph.inputs.join(', ')}`, { file: modelPath });
     }
   }
-  const session = new Session(graph);
+  const session = new Session(graph, { backend: options.backend });
   const sr = new Tensor('int64', [], BigInt64Array.of(BigInt(VAD_SAMPLE_RATE)));
+  const h = new Tensor('float32', [2, 1, 64]), c = new Tensor('float32', [2, 1, 64]);
+  let input: Tensor | undefined;
   return {
     async infer(frame, state) {
-      const out = await session.run({
-        input: new Tensor('float32', [1, frame.length], frame),
-        sr,
-        h: new Tensor('float32', [2, 1, 64], state.h),
-        c: new Tensor('float32', [2, 1, 64], state.c),
-      });
+      // The session only reads its feeds, so the frame is viewed, not copied; h and c are copied because the outputs overwrite state.
+      if (input?.data !== frame) input = new Tensor('float32', [1, frame.length], frame);
+      (h.data as Float32Array).set(state.h);
+      (c.data as Float32Array).set(state.c);
+      const out = await session.run({ input, sr, h, c });
       state.h.set(out.hn!.data as Float32Array);
       state.c.set(out.cn!.data as Float32Array);
       return (out.output!.data as Float32Array)[0]!;
@@ -71,19 +72,27 @@ export interface VadOptions {
 export interface SpeechSegment {
   startMs: number;
   endMs: number;
+  /** The highest speech probability within the segment. */
+  peak: number;
 }
 
 /** Streaming speech segmenter over a VadEngine. */
 export class VoiceActivity {
+  /** A segmenter running Silero VAD (`modelPath`, an .onnx file) on cloudless. */
+  static async create(modelPath: string, options: VadOptions & { keepProbabilities?: boolean; backend?: BackendChoice } = {}): Promise<VoiceActivity> {
+    return new VoiceActivity(await cloudlessVadEngine(modelPath, { backend: options.backend }), options);
+  }
+
   private readonly frame: Float32Array;
   private filled = 0;
   private frameIndex = 0;
   private readonly state = newVadState();
   private readonly opts: Required<VadOptions>;
-  private speaking = false;
+  private inSpeech = false;
   private startFrame = 0;
   private speechFrames = 0;
   private silentRun = 0;
+  private peak = 0;
   /** Speech probability of each frame so far (kept only when asked, for tests and reports). */
   readonly probabilities: number[] = [];
 
@@ -126,28 +135,50 @@ export class VoiceActivity {
 
   /** Ends the stream: an open segment ends at the last full frame. A partial last frame is not judged. */
   flush(): SpeechSegment[] {
-    if (!this.speaking) return [];
-    this.speaking = false;
-    return this.speechFrames >= this.opts.minSpeechFrames ? [{ startMs: this.ms(this.startFrame), endMs: this.ms(this.frameIndex) }] : [];
+    if (!this.inSpeech) return [];
+    this.inSpeech = false;
+    return this.speechFrames >= this.opts.minSpeechFrames ? [this.segment(this.frameIndex)] : [];
+  }
+
+  /** Forgets the stream: the buffered samples are zeroed, the LSTM state and the segmenter start over. */
+  reset(): void {
+    this.frame.fill(0);
+    this.filled = 0;
+    this.frameIndex = 0;
+    this.state.h.fill(0);
+    this.state.c.fill(0);
+    this.inSpeech = false;
+    this.probabilities.length = 0;
+  }
+
+  /** Whether a segment has started and not yet ended. */
+  get speaking(): boolean {
+    return this.inSpeech;
+  }
+
+  private segment(endFrame: number): SpeechSegment {
+    return { startMs: this.ms(this.startFrame), endMs: this.ms(endFrame), peak: this.peak };
   }
 
   private step(p: number): SpeechSegment | undefined {
     const f = this.frameIndex++;
-    if (!this.speaking) {
+    if (!this.inSpeech) {
       if (p >= this.opts.positiveThreshold) {
-        this.speaking = true;
+        this.inSpeech = true;
         this.startFrame = f;
         this.speechFrames = 1;
         this.silentRun = 0;
+        this.peak = p;
       }
       return undefined;
     }
     if (p >= this.opts.positiveThreshold) this.speechFrames++;
+    this.peak = Math.max(this.peak, p);
     if (p < this.opts.negativeThreshold) {
       if (++this.silentRun >= this.opts.redemptionFrames) {
-        this.speaking = false;
+        this.inSpeech = false;
         const end = f + 1 - this.silentRun;
-        return this.speechFrames >= this.opts.minSpeechFrames ? { startMs: this.ms(this.startFrame), endMs: this.ms(end) } : undefined;
+        return this.speechFrames >= this.opts.minSpeechFrames ? this.segment(end) : undefined;
       }
     } else {
       this.silentRun = 0;

@@ -95,6 +95,22 @@ describe.skipIf(!wasmAvailable())('wasm float32 kernels match the reference', ()
     }), { numRuns: 150 });
   });
 
+  it('ConvTranspose (GEMM then scatter) on random shapes, strides, dilations, paddings, output_padding', () => {
+    fc.assert(fc.property(windowCase, fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 13 }), fc.boolean(), (c, cin, cout, extra) => {
+      const rand = seeded(c.seed);
+      const x = randomF32([c.batch, ...spatial(c), cin], rand);
+      const w = randomF32([cin, ...kernel(c), cout], rand);
+      const b = c.bias ? randomF32([cout], rand) : undefined;
+      const attrs = windowAttrs(c);
+      const ax = c.oneD ? [c.w] : [c.h, c.w];
+      // output_padding must stay below the stride (or dilation): it only grows the output's end.
+      const outPad = ax.map((a) => (extra && a.s > 1 ? 1 : 0));
+      if (extra) attrs['output_padding'] = outPad;
+      fc.pre(ax.every((a, i) => a.s * (a.size - 1) + outPad[i]! + (a.k - 1) * a.d + 1 - a.pb - a.pe >= 1));
+      expectWithinBound({ op: 'ConvTranspose', inputs: [x, w, b], attrs }, kernel(c).reduce((p, q) => p * q, cin));
+    }), { numRuns: 150 });
+  });
+
   it('FullyConnected, MatMul and Gemm', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 27 }), fc.constantFrom(...ACTIVATIONS), fc.integer(), (rows, k, o, activation, seed) => {
       const rand = seeded(seed);

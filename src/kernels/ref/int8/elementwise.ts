@@ -71,6 +71,11 @@ function xnnpackAddSub(sa: number, za: number, sb: number, zb: number, sy: numbe
   return (a: number, b: number): number => clampInt(Math.floor((K + Ma * a + Mb * b) / pow) + zy, lo, hi);
 }
 
+/** XNNPACK's MUL factor range (s_a·s_b/s_y in [2^-16, 2^8)); outside it TFLite runs its integer kernel. */
+function xnnpackMulRange(m: number): boolean {
+  return m >= 2 ** -16 && m < 2 ** 8;
+}
+
 function referenceMul(sa: number, za: number, sb: number, zb: number, sy: number, zy: number, lo: number, hi: number) {
   const m = quantizeMultiplier((sa * sb) / sy);
   return (a: number, b: number): number => clampInt(multiplyByQuantizedMultiplier((a - za) * (b - zb), m.multiplier, m.shift) + zy, lo, hi);
@@ -94,7 +99,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const args = [a.scale, a.zeroPoint, b.scale, b.zeroPoint, y.scale, y.zeroPoint, lo, hi] as const;
       let fn: (a: number, b: number) => number;
       if (op === 'Mul') {
-        fn = reference ? referenceMul(...args) : xnnpackMul(...args);
+        fn = reference || !xnnpackMulRange(fl(fl(a.scale * b.scale) / y.scale)) ? referenceMul(...args) : xnnpackMul(...args);
       } else {
         const sign = op === 'Add' ? 1 : -1;
         const inRange = xnnpackAddRange(fl(a.scale / y.scale)) && xnnpackAddRange(fl(b.scale / y.scale));
@@ -193,6 +198,26 @@ function clipBound(args: PrepareArgs, i: number, xq: Quant, yq: Quant): number |
 }
 
 /**
+ * XNNPACK's int8 LEAKY_RELU (measured against LiteRT.js): the two slopes
+ * become 8.8 fixed-point integers, M = rint(256 · r) with r = fl(s_x/s_y) for
+ * x ≥ z_x and fl(r · alpha) below, and y = ⌊(M·(x − z_x) + 128) / 256⌋ + z_y
+ * (an arithmetic shift, so ties go toward +∞). XNNPACK refuses slopes outside
+ * r ∈ [2^-8, 2^7], |r·alpha| ∈ [2^-8, 2^7]; TFLite then runs its integer kernel,
+ * and undefined tells the caller to do the same.
+ */
+function xnnpackLeakyReluTable(xq: Quant, yq: Quant, alpha: number): Int8Array | undefined {
+  const positive = fl(xq.scale / yq.scale);
+  const negative = fl(positive * alpha);
+  if (positive < 2 ** -8 || positive > 2 ** 7) return undefined;
+  if (negative > 2 ** 7 || negative < -(2 ** 7 - 2 ** -8) || Math.abs(negative) < 2 ** -8) return undefined;
+  const mPos = rne(256 * positive), mNeg = rne(256 * negative);
+  return tableOf((x) => {
+    const v = x - xq.zeroPoint;
+    return clampInt(Math.floor((v * (v >= 0 ? mPos : mNeg) + 128) / 256) + yq.zeroPoint, INT8_MIN, INT8_MAX);
+  });
+}
+
+/**
  * TFLite's reference int8 HARD_SWISH: the input is moved to a 16-bit "hires"
  * scale (×128), a "reluish" factor relu6(x+3)/6 is formed in Q0.15 with its
  * own 16-bit multiplier, and the product is requantized with a second one.
@@ -239,10 +264,6 @@ function srdhm16(a: number, b: number): number {
 function saturatingDoublingHighMul16(a: number, b: number): number {
   if (a === -32768 && b === -32768) return 32767;
   return Math.trunc((a * b) / 32768);
-}
-
-function hardSwishFloat(v: number): number {
-  return fl(fl(v * Math.min(Math.max(fl(v + 3), 0), 6)) / 6);
 }
 
 function sigmoidFloat(v: number): number {
@@ -304,10 +325,11 @@ export const int8ElementwiseKernels: readonly KernelDef[] = [
     return reluXTable(xq, yq, Math.max(INT8_MIN, lo ?? INT8_MIN), Math.min(INT8_MAX, hi ?? INT8_MAX));
   }),
   unaryKernel('LeakyRelu', ({ node }, xq, yq, reference) => {
-    const alpha = attrFloat(node, 'alpha', 0.01);
-    if (!reference) return floatTable(xq, yq, (v) => (v >= 0 ? v : fl(alpha * v)));
+    const alpha = fl(attrFloat(node, 'alpha', 0.01));
+    const xnnpack = reference ? undefined : xnnpackLeakyReluTable(xq, yq, alpha);
+    if (xnnpack) return xnnpack;
     // TFLite's int8 LEAKY_RELU: one multiplier for the identity side, one for alpha (both from float32 scale arithmetic).
-    const mAlpha = quantizeMultiplier(fl(fl(xq.scale * fl(alpha)) / yq.scale));
+    const mAlpha = quantizeMultiplier(fl(fl(xq.scale * alpha) / yq.scale));
     const mId = quantizeMultiplier(fl(xq.scale / yq.scale));
     return tableOf((x) => {
       const v = x - xq.zeroPoint;
@@ -315,7 +337,8 @@ export const int8ElementwiseKernels: readonly KernelDef[] = [
       return clampInt(yq.zeroPoint + multiplyByQuantizedMultiplier(v, m.multiplier, m.shift), INT8_MIN, INT8_MAX);
     });
   }),
-  unaryKernel('HardSwish', (_a, xq, yq, reference) => (reference ? referenceHardSwishTable(xq, yq) : floatTable(xq, yq, hardSwishFloat))),
+  // XNNPACK does not take int8 HARD_SWISH: LiteRT.js runs TFLite's integer kernel, so both modes use it (measured).
+  unaryKernel('HardSwish', (_a, xq, yq) => referenceHardSwishTable(xq, yq)),
   unaryKernel('Sigmoid', (args, xq, yq, reference) => {
     if (!reference) return floatTable(xq, yq, sigmoidFloat);
     sigmoidOutput(args, yq);

@@ -168,7 +168,8 @@ export const int8PoolKernels: readonly KernelDef[] = [
     check: (node, inputs, outputs) => {
       const missing = missingQuant([inputs[0], outputs[0]], ['X', 'the output']);
       if (missing) return missing;
-      if (attrInt(node, 'noop_with_empty_axes', 0) !== 0) return 'noop_with_empty_axes is not supported by the int8 kernel';
+      // TFLite's MEAN imports with noop_with_empty_axes=1 (it reduces nothing for an empty list); with axes given it is moot.
+    if (attrInt(node, 'noop_with_empty_axes', 0) !== 0 && (!inputs[1] || sizeOf(inputs[1].shape) === 0)) return 'noop_with_empty_axes with empty axes is not supported by the int8 kernel';
       return undefined;
     },
     prepare: prepareMean,

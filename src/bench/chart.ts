@@ -1,0 +1,187 @@
+/**
+ * Benchmark charts: horizontal bars of median latency with a p90 whisker, one
+ * bar per backend and dtype, one panel per model. Each panel has its own scale
+ * (a keyword spotter and a detector differ by three orders of magnitude); bars
+ * are labelled with their value and ratio to the panel's fastest, so the chart
+ * reads without the axis. The SVG is self-contained (no external fonts or CSS)
+ * so that sharp/librsvg renders the PNG exactly as a browser shows the SVG.
+ */
+import { writeFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { BenchResult } from './run.js';
+
+export interface ChartPanel {
+  /** Model name as shown above its bars. */
+  title: string;
+  /** Smaller text after the title (input shape, source). */
+  detail?: string;
+  results: readonly BenchResult[];
+}
+
+export interface ChartOptions {
+  title: string;
+  subtitle?: string;
+}
+
+/** Hue per backend family; the second backend of a family gets the lighter tone. */
+const COLOURS: Record<string, string> = {
+  'cloudless': '#1d4ed8',
+  'cloudless-ref': '#93b4f5',
+  'onnxruntime-node': '#7e22ce',
+  'onnxruntime-web': '#c9a3ef',
+  'tfjs-wasm': '#c2410c',
+  'tfjs-cpu': '#f5a77a',
+  'litert': '#15803d',
+};
+const OTHER = '#6b7280';
+
+const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
+const WIDTH = 960;
+const LABEL_W = 190;
+const VALUE_W = 150;
+const BAR_H = 18;
+const ROW_H = 26;
+const PAD = 24;
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** A round step (1, 2 or 5 × 10^k) that splits [0, max] into about `count` intervals. */
+export function niceStep(max: number, count = 5): number {
+  const raw = max / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / mag;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+}
+
+function formatMs(ms: number): string {
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
+}
+
+/** Tick labels with as many decimals as the step needs (0, 0.5, 1 … or 0, 50, 100 …). */
+function formatTick(v: number, step: number): string {
+  return v.toFixed(Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+}
+
+/** A short reason for the chart's footnote; the table and JSON hold the full message. */
+function shortReason(r: BenchResult): string {
+  const e = r.error ?? '';
+  if (e.startsWith('n/a')) return 'n/a';
+  if (e.startsWith('unavailable')) return 'not installed';
+  return 'failed';
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+function panelSvg(panel: ChartPanel, y0: number): { svg: string; height: number } {
+  const measured = panel.results.filter((r) => r.medianMs !== undefined);
+  const skipped = panel.results.filter((r) => r.medianMs === undefined);
+  const parts: string[] = [];
+  let y = y0;
+  parts.push(`<text x="${PAD}" y="${y + 16}" font-size="16" font-weight="bold">${esc(panel.title)}` +
+    (panel.detail ? `<tspan dx="10" font-size="12" font-weight="normal" fill="#4b5563">${esc(panel.detail)}</tspan>` : '') + '</text>');
+  y += 28;
+  const x0 = PAD + LABEL_W;
+  const plotW = WIDTH - x0 - VALUE_W - PAD;
+  if (measured.length > 0) {
+    const top = Math.max(...measured.map((r) => r.p90Ms ?? r.medianMs!));
+    const step = niceStep(top);
+    const axisMax = Math.ceil(top / step) * step;
+    const sx = (ms: number) => x0 + (ms / axisMax) * plotW;
+    const fastest = Math.min(...measured.map((r) => r.medianMs!));
+    const plotH = measured.length * ROW_H;
+    for (let v = 0; v <= axisMax + step / 2; v += step) {
+      const x = sx(v).toFixed(1);
+      parts.push(`<line x1="${x}" y1="${y - 4}" x2="${x}" y2="${y + plotH}" stroke="#e5e7eb"/>`);
+      parts.push(`<text x="${x}" y="${y + plotH + 14}" font-size="11" fill="#6b7280" text-anchor="middle">${formatTick(v, step)}</text>`);
+    }
+    parts.push(`<text x="${(x0 + plotW).toFixed(1)}" y="${y + plotH + 28}" font-size="11" fill="#6b7280" text-anchor="end">median latency, ms (whisker: p90)</text>`);
+    for (const [i, r] of measured.entries()) {
+      const by = y + i * ROW_H + (ROW_H - BAR_H) / 2;
+      const colour = COLOURS[r.backend] ?? OTHER;
+      const w = Math.max(1, sx(r.medianMs!) - x0);
+      parts.push(`<text x="${x0 - 10}" y="${by + 13}" font-size="13" text-anchor="end">${esc(r.backend)}` +
+        `<tspan dx="6" fill="#6b7280" font-size="12">${esc(r.dtype)}</tspan></text>`);
+      parts.push(`<rect x="${x0}" y="${by}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${colour}"/>`);
+      if (r.dtype === 'int8') parts.push(`<rect x="${x0}" y="${by}" width="${w.toFixed(1)}" height="${BAR_H}" fill="url(#int8)"/>`);
+      const p90 = r.p90Ms ?? r.medianMs!;
+      if (p90 > r.medianMs!) {
+        const xm = sx(r.medianMs!).toFixed(1), xp = sx(p90).toFixed(1), cy = by + BAR_H / 2;
+        parts.push(`<path d="M${xm} ${cy}H${xp}M${xp} ${cy - 5}V${cy + 5}" stroke="#111827" stroke-width="1.2" fill="none"/>`);
+      }
+      const ratio = r.medianMs! / fastest;
+      parts.push(`<text x="${(Math.max(sx(p90), sx(r.medianMs!)) + 6).toFixed(1)}" y="${by + 13}" font-size="12">${formatMs(r.medianMs!)} ms` +
+        `<tspan dx="8" fill="${ratio < 1.005 ? '#15803d' : '#6b7280'}">${ratio < 1.005 ? 'fastest' : `${ratio.toFixed(ratio < 10 ? 2 : 1)}x`}</tspan></text>`);
+    }
+    y += plotH + 34;
+  }
+  if (skipped.length > 0) {
+    const text = `not measured: ${skipped.map((r) => `${r.backend} ${r.dtype} (${shortReason(r)})`).join(', ')}`;
+    // Wrapped by hand: SVG text does not wrap, and librsvg ignores foreignObject.
+    const words = text.split(' ');
+    let line = '';
+    const lines: string[] = [];
+    for (const word of words) {
+      if ((line + ' ' + word).length > 140 && line) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+    }
+    lines.push(line);
+    for (const l of lines.slice(0, 4)) {
+      parts.push(`<text x="${PAD}" y="${y + 10}" font-size="10.5" fill="#6b7280">${esc(truncate(l, 150))}</text>`);
+      y += 14;
+    }
+    y += 6;
+  }
+  return { svg: parts.join('\n'), height: y - y0 + 10 };
+}
+
+/** The chart as an SVG document. */
+export function renderChart(panels: readonly ChartPanel[], opts: ChartOptions): string {
+  const body: string[] = [];
+  let y = PAD;
+  body.push(`<text x="${PAD}" y="${y + 18}" font-size="20" font-weight="bold">${esc(opts.title)}</text>`);
+  y += 26;
+  if (opts.subtitle) {
+    body.push(`<text x="${PAD}" y="${y + 14}" font-size="12.5" fill="#374151">${esc(opts.subtitle)}</text>`);
+    y += 20;
+  }
+  // Legend: one swatch per backend that appears, then the int8 hatching.
+  const seen = [...new Set(panels.flatMap((p) => p.results.filter((r) => r.medianMs !== undefined).map((r) => r.backend)))];
+  let lx = PAD;
+  y += 8;
+  for (const b of seen) {
+    body.push(`<rect x="${lx}" y="${y}" width="14" height="14" fill="${COLOURS[b] ?? OTHER}"/>`);
+    body.push(`<text x="${lx + 19}" y="${y + 11.5}" font-size="12">${esc(b)}</text>`);
+    lx += 19 + b.length * 7.2 + 18;
+  }
+  if (panels.some((p) => p.results.some((r) => r.dtype === 'int8' && r.medianMs !== undefined))) {
+    body.push(`<rect x="${lx}" y="${y}" width="14" height="14" fill="#9ca3af"/><rect x="${lx}" y="${y}" width="14" height="14" fill="url(#int8)"/>`);
+    body.push(`<text x="${lx + 19}" y="${y + 11.5}" font-size="12">int8 (hatched)</text>`);
+  }
+  y += 30;
+  for (const p of panels) {
+    const { svg, height } = panelSvg(p, y);
+    body.push(svg);
+    y += height;
+  }
+  const height = Math.ceil(y + PAD / 2);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="${FONT}" fill="#111827">`,
+    '<defs><pattern id="int8" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+      '<rect width="2.2" height="6" fill="#ffffff" fill-opacity="0.45"/></pattern></defs>',
+    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
+    ...body,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+/** Writes the SVG and a PNG of it beside it (same name, .png), rendered at twice the size for sharp text. */
+export async function writeChart(svgPath: string, svg: string): Promise<{ svg: string; png: string }> {
+  const png = svgPath.replace(/\.svg$/i, '') + '.png';
+  await writeFile(svgPath, svg);
+  await sharp(Buffer.from(svg), { density: 144 }).png().toFile(png);
+  return { svg: svgPath, png };
+}

@@ -1,0 +1,251 @@
+/**
+ * float32 SIMD kernels for the memory-bound ops: elementwise binary and
+ * clamp-like unary ops, NHWC pooling and resize, transposed convolution. Pointers are byte
+ * offsets into linear memory owned by the TypeScript binding (../ops.ts),
+ * which leaves 16 bytes of slack after every buffer: the last vector of a
+ * row may read (never write) up to three floats past its end.
+ */
+
+import { gemm_f32 } from './f32.as';
+
+/** Stores the first n (1..3) lanes of v at p. */
+@inline function storeLanes(p: usize, v: v128, n: i32): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Binary op codes shared with the binding. */
+const ADD = 0, MUL = 1, SUB = 2, RSUB = 3;
+
+@inline function apply(op: i32, a: v128, b: v128): v128 {
+  if (op == ADD) return f32x4.add(a, b);
+  if (op == MUL) return f32x4.mul(a, b);
+  if (op == SUB) return f32x4.sub(a, b);
+  return f32x4.sub(b, a);
+}
+
+/**
+ * One row: y[i] = a[i] op b[i] for i < n, or op with the scalar b[0] when
+ * `scalar` is set. Vectors first, then the tail lane by lane (whole-vector
+ * stores past n would overwrite the next row's result).
+ */
+@inline function binaryRow(op: i32, a: usize, b: usize, y: usize, n: i32, scalar: bool): void {
+  const bs = f32x4.splat(load<f32>(b));
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, apply(op, v128.load(a + o), scalar ? bs : v128.load(b + o)));
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    storeLanes(y + o, apply(op, v128.load(a + o), scalar ? bs : v128.load(b + o)), n - i);
+  }
+}
+
+/**
+ * y = a op b where a has n elements and b repeats with period `period`
+ * (n is a multiple of it): period n is the same-shape case, period 1 a
+ * scalar, period C a per-channel vector of a channels-last tensor. `op`
+ * RSUB computes b − a, so the binding can swap operands of Sub when it is A
+ * that broadcasts.
+ */
+export function binary_f32(op: i32, a: usize, b: usize, y: usize, n: i32, period: i32): void {
+  if (period == 1) {
+    if (op == ADD) binaryRow(ADD, a, b, y, n, true);
+    else if (op == MUL) binaryRow(MUL, a, b, y, n, true);
+    else if (op == SUB) binaryRow(SUB, a, b, y, n, true);
+    else binaryRow(RSUB, a, b, y, n, true);
+    return;
+  }
+  const rowBytes = <usize>period << 2;
+  for (let r = 0; r < n; r += period) {
+    if (op == ADD) binaryRow(ADD, a, b, y, period, false);
+    else if (op == MUL) binaryRow(MUL, a, b, y, period, false);
+    else if (op == SUB) binaryRow(SUB, a, b, y, period, false);
+    else binaryRow(RSUB, a, b, y, period, false);
+    a += rowBytes;
+    y += rowBytes;
+  }
+}
+
+/**
+ * y = min(max(x, lo), hi) with NaN passing through (pmax/pmin return their
+ * first operand when a comparison is false, as the reference's Math.min/max
+ * chain and `x < 0 ? 0 : x` do); lo > hi gives hi, as ONNX Clip specifies.
+ */
+export function clamp_f32(x: usize, y: usize, n: i32, lo: f32, hi: f32): void {
+  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+  const end = <usize>n << 2;
+  for (let o: usize = 0; o < end; o += 16) v128.store(y + o, f32x4.pmin(f32x4.pmax(v128.load(x + o), vlo), vhi));
+}
+
+/** HardSwish: x · min(max(x/6 + 1/2, 0), 1), in float32. */
+export function hardswish_f32(x: usize, y: usize, n: i32): void {
+  const sixth = f32x4.splat(<f32>(1.0 / 6.0)), half = f32x4.splat(0.5), zero = f32x4.splat(0), one = f32x4.splat(1);
+  const end = <usize>n << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    const v = v128.load(x + o);
+    const g = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v, sixth), half), zero), one);
+    v128.store(y + o, f32x4.mul(v, g));
+  }
+}
+
+/** Taps of a window inside the padded extent, given the distance `room` from its start to the extent's last element. */
+@inline function padTaps(room: i32, d: i32, k: i32): i32 {
+  return room < 0 ? 0 : min(k, room / d + 1);
+}
+
+/**
+ * 2-D MaxPool (isMax) or AveragePool over NHWC, the window clipped to the
+ * input once per output pixel (padding never contributes a value). The
+ * average divides by `count` taps: the clipped window's taps, or with
+ * countPad the taps inside the padded extents padH × padW. Channels go four
+ * at a time; max keeps NaN (f32x4.max propagates it, as the reference does).
+ */
+export function pool_f32(
+  isMax: bool, x: usize, batch: i32, inH: i32, inW: i32, c: i32,
+  outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32,
+  countPad: bool, padH: i32, padW: i32, y: usize, lo: f32, hi: f32,
+): void {
+  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+  const pixBytes = <usize>c << 2;
+  let yo = y;
+  for (let n = 0; n < batch; n++) {
+    const xImg = x + <usize>(n * inH) * <usize>inW * pixBytes;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * sH - pH;
+      let kh0 = 0, kh1 = kH;
+      while (kh0 < kH && h0 + kh0 * dH < 0) kh0++;
+      while (kh1 > kh0 && h0 + (kh1 - 1) * dH >= inH) kh1--;
+      const hPad = padTaps(padH - 1 - oh * sH, dH, kH);
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * sW - pW;
+        let kw0 = 0, kw1 = kW;
+        while (kw0 < kW && w0 + kw0 * dW < 0) kw0++;
+        while (kw1 > kw0 && w0 + (kw1 - 1) * dW >= inW) kw1--;
+        let count = (kh1 - kh0) * (kw1 - kw0);
+        if (countPad) count = hPad * padTaps(padW - 1 - ow * sW, dW, kW);
+        const scale = f32x4.splat(count > 0 ? <f32>1 / <f32>count : 0);
+        for (let cb = 0; cb < c; cb += 4) {
+          const cOff = <usize>cb << 2;
+          let acc = isMax ? f32x4.splat(-Infinity) : f32x4.splat(0);
+          for (let kh = kh0; kh < kh1; kh++) {
+            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pixBytes + cOff;
+            for (let kw = kw0; kw < kw1; kw++) {
+              const v = v128.load(xRow + <usize>(w0 + kw * dW) * pixBytes);
+              acc = isMax ? f32x4.max(acc, v) : f32x4.add(acc, v);
+            }
+          }
+          if (!isMax) acc = f32x4.mul(acc, scale);
+          acc = f32x4.pmin(f32x4.pmax(acc, vlo), vhi);
+          const left = c - cb;
+          if (left >= 4) v128.store(yo + cOff, acc);
+          else storeLanes(yo + cOff, acc, left);
+        }
+        yo += pixBytes;
+      }
+    }
+  }
+}
+
+/**
+ * NHWC resize along H and W from per-axis tap tables: for output row oh the
+ * input rows hIdx[2oh], hIdx[2oh+1] with weights hW[2oh], hW[2oh+1] (int32 and
+ * float32 pairs), likewise for columns; a table with one tap per coordinate
+ * (hTaps or wTaps = 1: nearest, or an axis not resized) reads only the first.
+ * With one tap on both axes a pixel is copied.
+ */
+export function resize_f32(
+  x: usize, batch: i32, inH: i32, inW: i32, c: i32, outH: i32, outW: i32,
+  hIdx: usize, hW: usize, hTaps: i32, wIdx: usize, wW: usize, wTaps: i32, y: usize,
+): void {
+  const pixBytes = <usize>c << 2;
+  const rowBytes = <usize>inW * pixBytes;
+  let yo = y;
+  for (let n = 0; n < batch; n++) {
+    const xImg = x + <usize>(n * inH) * rowBytes;
+    for (let oh = 0; oh < outH; oh++) {
+      const ht = <usize>oh << 3;
+      const r0 = xImg + <usize>load<i32>(hIdx + ht) * rowBytes;
+      const r1 = xImg + <usize>load<i32>(hIdx + ht, 4) * rowBytes;
+      const a0 = f32x4.splat(load<f32>(hW + ht)), a1 = f32x4.splat(load<f32>(hW + ht, 4));
+      for (let ow = 0; ow < outW; ow++) {
+        const wt = <usize>ow << 3;
+        const c0 = <usize>load<i32>(wIdx + wt) * pixBytes;
+        const c1 = <usize>load<i32>(wIdx + wt, 4) * pixBytes;
+        if (hTaps == 1 && wTaps == 1) {
+          memory.copy(yo, r0 + c0, pixBytes);
+          yo += pixBytes;
+          continue;
+        }
+        const b0 = f32x4.splat(load<f32>(wW + wt)), b1 = f32x4.splat(load<f32>(wW + wt, 4));
+        for (let cb = 0; cb < c; cb += 4) {
+          const o = <usize>cb << 2;
+          let top = f32x4.mul(v128.load(r0 + c0 + o), b0);
+          if (wTaps == 2) top = f32x4.add(top, f32x4.mul(v128.load(r0 + c1 + o), b1));
+          let v = f32x4.mul(top, a0);
+          if (hTaps == 2) {
+            let bottom = f32x4.mul(v128.load(r1 + c0 + o), b0);
+            if (wTaps == 2) bottom = f32x4.add(bottom, f32x4.mul(v128.load(r1 + c1 + o), b1));
+            v = f32x4.add(v, f32x4.mul(bottom, a1));
+          }
+          const left = c - cb;
+          if (left >= 4) v128.store(yo + o, v);
+          else storeLanes(yo + o, v, left);
+        }
+        yo += pixBytes;
+      }
+    }
+  }
+}
+
+/**
+ * Transposed 2-D convolution, one group, as GEMM then scatter (col2im): per
+ * input row, col[iw][tap][oc] = Σ_ic X[n, ih, iw, ic] · W[ic][tap][oc] through
+ * gemm_f32 (weights packed with taps·Cout "output channels", zero bias), then
+ * each (iw, tap) block is added into the output pixel it lands on. Y starts
+ * as the bias and is clamped at the end. The column buffer holds
+ * inW · kH·kW · Cout floats.
+ */
+export function conv_transpose_f32(
+  x: usize, batch: i32, inH: i32, inW: i32, cin: i32,
+  outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32,
+  wp: usize, zeroBias: usize, cout: i32, bias: usize, y: usize, col: usize, lo: f32, hi: f32,
+): void {
+  const taps = kH * kW;
+  const n2 = taps * cout;
+  const pixBytes = <usize>cout << 2;
+  const outPixels = batch * outH * outW;
+  for (let p = 0; p < outPixels; p++) memory.copy(y + <usize>p * pixBytes, bias, pixBytes);
+  const xRowBytes = <usize>inW * (<usize>cin << 2);
+  for (let n = 0; n < batch; n++) {
+    const yImg = y + <usize>(n * outH) * <usize>outW * pixBytes;
+    for (let ih = 0; ih < inH; ih++) {
+      gemm_f32(x + <usize>(n * inH + ih) * xRowBytes, cin, inW, cin, wp, zeroBias, n2, col, n2, -Infinity, Infinity);
+      for (let kh = 0; kh < kH; kh++) {
+        const oh = ih * sH - pH + kh * dH;
+        if (oh < 0 || oh >= outH) continue;
+        const yRow = yImg + <usize>(oh * outW) * pixBytes;
+        for (let iw = 0; iw < inW; iw++) {
+          for (let kw = 0; kw < kW; kw++) {
+            const ow = iw * sW - pW + kw * dW;
+            if (ow < 0 || ow >= outW) continue;
+            const src = col + (<usize>(iw * taps + kh * kW + kw) * pixBytes);
+            const dst = yRow + <usize>ow * pixBytes;
+            let c = 0;
+            for (; c + 4 <= cout; c += 4) {
+              const o = <usize>c << 2;
+              v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+            }
+            for (; c < cout; c++) {
+              const o = <usize>c << 2;
+              store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+            }
+          }
+        }
+      }
+    }
+  }
+  if (lo > -Infinity || hi < Infinity) clamp_f32(y, y, outPixels * cout, lo, hi);
+}

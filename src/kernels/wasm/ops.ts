@@ -1,0 +1,261 @@
+/**
+ * Bindings of the float32 memory-bound wasm kernels (assembly/f32ops.as.ts):
+ * Add/Sub/Mul, Relu/Clip/HardSwish, MaxPool/AveragePool (1-D/2-D) and Resize
+ * (nearest/linear over H and W of NHWC).
+ *
+ * These ops do a few flops per element, so the copy in and out of the
+ * module's memory is a real part of their cost; they still run several times
+ * faster than the reference loops because the copies are memcpy and the
+ * arithmetic is four lanes wide. Shapes the kernels do not take fall back to
+ * 'ref' through check().
+ *
+ * Tolerances against the reference: Add/Sub/Mul, Relu and Clip are
+ * bit-identical (a float32 operation rounds once; the reference's float64
+ * result of float32 operands rounded to float32 is the same number);
+ * HardSwish, AveragePool and Resize sum in float32 instead of float64
+ * (relative error a few ulp).
+ */
+import {
+  CloudlessError, attrInt, attrInts, attrString, defineKernel, sizeOf,
+  type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
+} from '../../ir/index.js';
+import { activationRange, windowGeometry } from '../../ir/ops/nn.js';
+import { geometry3, type Geometry3 } from '../ref/conv.js';
+import { resizeKernels } from '../ref/resize.js';
+import { copyIn, copyOut, regionBytes, spatialRankReason } from './common.js';
+import { wasmHeap } from './heap.js';
+
+const float32Only = ['float32'] as const;
+
+function float32Reason(node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[], count: number): string | undefined {
+  for (let i = 0; i < count; i++) {
+    if (inputs[i] && inputs[i]!.dtype !== 'float32') return `wasm ${node.op} takes float32 inputs, input ${i} is ${inputs[i]!.dtype}`;
+  }
+  return outputs[0]!.dtype === 'float32' ? undefined : `wasm ${node.op} writes float32 only`;
+}
+
+// ---------------------------------------------------------------------------
+// Add, Sub, Mul
+// ---------------------------------------------------------------------------
+
+const BINARY_CODES = { Add: 0, Mul: 1, Sub: 2 } as const;
+const RSUB = 3;
+
+/**
+ * How `small` broadcasts against the output: its shape without leading 1s
+ * must be a suffix of the output's (the per-channel vector of NHWC, a
+ * trailing block, or the same shape); the period is its size.
+ */
+function suffixPeriod(small: readonly number[], out: readonly number[]): number | undefined {
+  let start = 0;
+  while (start < small.length && small[start] === 1) start++;
+  const rest = small.slice(start);
+  if (rest.length > out.length) return undefined;
+  const tail = out.slice(out.length - rest.length);
+  return rest.every((d, i) => d === tail[i]) ? sizeOf(rest) : undefined;
+}
+
+/** Which operand is full-size and the other's period, or undefined when the broadcast is another pattern. */
+function binaryLayout(a: readonly number[], b: readonly number[], out: readonly number[]): { swap: boolean; period: number } | undefined {
+  const n = sizeOf(out);
+  if (sizeOf(a) === n) {
+    const period = suffixPeriod(b, out);
+    if (period !== undefined && period > 0) return { swap: false, period };
+  }
+  if (sizeOf(b) === n) {
+    const period = suffixPeriod(a, out);
+    if (period !== undefined && period > 0) return { swap: true, period };
+  }
+  return undefined;
+}
+
+interface BinaryState { code: number; swap: boolean; period: number; n: number; bAt: number; yAt: number }
+
+function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
+  return defineKernel<BinaryState>({
+    op, backend: 'wasm', dtypes: float32Only,
+    check(node, inputs, outputs) {
+      const reason = float32Reason(node, inputs, outputs, 2);
+      if (reason) return reason;
+      return binaryLayout(inputs[0]!.shape, inputs[1]!.shape, outputs[0]!.shape)
+        ? undefined : `wasm ${op} takes same-shape, scalar or trailing-vector broadcasting, not ${JSON.stringify(inputs[0]!.shape)} with ${JSON.stringify(inputs[1]!.shape)}`;
+    },
+    prepare({ inputs, outputs }: PrepareArgs) {
+      const n = sizeOf(outputs[0]!.shape);
+      const { swap, period } = binaryLayout(inputs[0]!.shape, inputs[1]!.shape, outputs[0]!.shape)!;
+      const code = swap && op === 'Sub' ? RSUB : BINARY_CODES[op];
+      const bAt = regionBytes(n, 4);
+      const yAt = bAt + regionBytes(period, 4);
+      wasmHeap().reserveTransient(yAt + regionBytes(n, 4));
+      return { state: { code, swap, period, n, bAt, yAt } };
+    },
+    run(inputs, outputs, _node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      const [full, small] = st.swap ? [inputs[1]!, inputs[0]!] : [inputs[0]!, inputs[1]!];
+      copyIn(heap, t, full);
+      copyIn(heap, t + st.bAt, small);
+      heap.exports.binary_f32(st.code, t, t + st.bAt, t + st.yAt, st.n, st.period);
+      copyOut(heap, t + st.yAt, outputs[0]!);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Relu, Clip, HardSwish
+// ---------------------------------------------------------------------------
+
+interface UnaryState { n: number; yAt: number }
+
+function prepareUnary({ outputs }: PrepareArgs): { state: UnaryState } {
+  const n = sizeOf(outputs[0]!.shape);
+  const yAt = regionBytes(n, 4);
+  wasmHeap().reserveTransient(2 * yAt);
+  return { state: { n, yAt } };
+}
+
+/** Clip's bounds are inputs the graph may compute, so they are read on every run. */
+function boundOf(t: Tensor | undefined, absent: number): number {
+  return t && t.size > 0 ? (t.data as Float32Array)[0]! : absent;
+}
+
+function unaryKernel(op: 'Relu' | 'Clip' | 'HardSwish'): KernelDef {
+  return defineKernel<UnaryState>({
+    op, backend: 'wasm', dtypes: float32Only,
+    check: (node, inputs, outputs) => float32Reason(node, inputs, outputs, op === 'Clip' ? 3 : 1),
+    prepare: prepareUnary,
+    run(inputs, outputs, _node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      copyIn(heap, t, inputs[0]!);
+      if (op === 'HardSwish') heap.exports.hardswish_f32(t, t + st.yAt, st.n);
+      else if (op === 'Relu') heap.exports.clamp_f32(t, t + st.yAt, st.n, 0, Infinity);
+      else heap.exports.clamp_f32(t, t + st.yAt, st.n, boundOf(inputs[1], -Infinity), boundOf(inputs[2], Infinity));
+      copyOut(heap, t + st.yAt, outputs[0]!);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// MaxPool, AveragePool
+// ---------------------------------------------------------------------------
+
+interface PoolState { g: Geometry3; c: number; countPad: boolean; padH: number; padW: number; lo: number; hi: number; yAt: number }
+
+function preparePool({ node, inputs, outputs }: PrepareArgs): { state: PoolState } {
+  const x = inputs[0]!;
+  const r = x.shape.length - 2;
+  const inSpatial = x.shape.slice(1, r + 1);
+  const geo = windowGeometry(node, inSpatial, attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0);
+  const g = geometry3(x.shape[0]!, inSpatial, geo);
+  // Extents of input plus both pads: the region whose taps count_include_pad counts (1-D pools have H = 1, no pads).
+  const padded = inSpatial.map((s, i) => s + geo.padsBegin[i]! + geo.padsEnd[i]!);
+  if (padded.length === 1) padded.unshift(1);
+  const [lo, hi] = activationRange(node);
+  const yAt = regionBytes(sizeOf(x.shape), 4);
+  wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+  return {
+    state: {
+      g, c: x.shape[r + 1]!, countPad: node.op === 'AveragePool' && attrInt(node, 'count_include_pad', 0) !== 0,
+      padH: padded[0]!, padW: padded[1]!, lo, hi, yAt,
+    },
+  };
+}
+
+function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
+  return defineKernel<PoolState>({
+    op, backend: 'wasm', dtypes: float32Only,
+    check: (node, inputs, outputs) => float32Reason(node, inputs, outputs, 1) ?? spatialRankReason(inputs[0]),
+    prepare: preparePool,
+    run(inputs, outputs, node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      copyIn(heap, t, inputs[0]!);
+      const { g } = st;
+      heap.exports.pool_f32(node.op === 'MaxPool' ? 1 : 0, t, g.batch, g.inH, g.inW, st.c, g.outH, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH, g.pW,
+        st.countPad ? 1 : 0, st.padH, st.padW, t + st.yAt, st.lo, st.hi);
+      copyOut(heap, t + st.yAt, outputs[0]!);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Resize
+// ---------------------------------------------------------------------------
+
+/**
+ * The per-axis tap tables of the reference Resize kernel's prepared state
+ * (src/kernels/ref/resize.ts): reusing them keeps one implementation of the
+ * coordinate transforms and nearest rounding modes. `count` is 1 when the
+ * axis reads one input per output (then index/weight hold one entry per
+ * coordinate), else 2 for nearest/linear.
+ */
+interface RefAxisTaps { inSize: number; outSize: number; count: number; index: Int32Array; weight: Float64Array }
+
+interface ResizeState { n: number; inH: number; inW: number; c: number; outH: number; outW: number; hTaps: number; wTaps: number; tables: number; yAt: number }
+
+function resizeReason(node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined {
+  const x = inputs[0]!, y = outputs[0]!;
+  if (x.dtype !== 'float32') return `wasm Resize takes float32, not ${x.dtype}`;
+  if (x.shape.length !== 4) return `wasm Resize takes rank-4 NHWC, not rank ${x.shape.length}`;
+  if (x.shape[0] !== y.shape[0] || x.shape[3] !== y.shape[3]) return 'wasm Resize resizes H and W only';
+  const mode = attrString(node, 'mode', 'nearest');
+  if (mode !== 'nearest' && mode !== 'linear') return `wasm Resize takes nearest and linear, not ${mode}`;
+  if (attrString(node, 'coordinate_transformation_mode', 'half_pixel') === 'tf_crop_and_resize') return 'wasm Resize does not take tf_crop_and_resize';
+  if (attrInt(node, 'antialias', 0) !== 0) return 'wasm Resize does not take antialias';
+  return undefined;
+}
+
+/** Writes an axis's taps as (index, index) int32 pairs and (weight, weight) float32 pairs at byte offsets. */
+function writeTaps(t: RefAxisTaps, idxAt: number, wAt: number): void {
+  const heap = wasmHeap();
+  const i32 = heap.i32, f32 = heap.f32;
+  for (let o = 0; o < t.outSize; o++) {
+    for (let j = 0; j < 2; j++) {
+      const k = t.count === 1 ? o : o * 2 + j;
+      i32[(idxAt >> 2) + 2 * o + j] = t.index[k]!;
+      f32[(wAt >> 2) + 2 * o + j] = t.count === 1 && j === 1 ? 0 : t.weight[k]!;
+    }
+  }
+}
+
+function prepareResize(args: PrepareArgs): { state: ResizeState; scratchBytes: number } {
+  const { node, inputs, outputs } = args;
+  const ref = resizeKernels[0]!.prepare!(args).state as { axes: RefAxisTaps[] };
+  const [n, inH, inW, c] = inputs[0]!.shape as [number, number, number, number];
+  const [, outH, outW] = outputs[0]!.shape as [number, number, number, number];
+  for (const a of [0, 3]) {
+    const t = ref.axes[a]!;
+    if (t.count !== 1 || t.index.subarray(0, t.outSize).some((v, i) => v !== i)) {
+      throw new CloudlessError('E_INTERNAL', `node ${node.name} (Resize): axis ${a} keeps its size but does not map onto itself`, { node: node.name });
+    }
+  }
+  const heap = wasmHeap();
+  const hBytes = outH * 8, wBytes = outW * 8;
+  const tables = heap.alloc(2 * (hBytes + wBytes));
+  const state: ResizeState = {
+    n, inH, inW, c, outH, outW, hTaps: ref.axes[1]!.count, wTaps: ref.axes[2]!.count, tables, yAt: regionBytes(sizeOf(inputs[0]!.shape), 4),
+  };
+  heap.freeWith(state, [tables]);
+  writeTaps(ref.axes[1]!, tables, tables + hBytes);
+  writeTaps(ref.axes[2]!, tables + 2 * hBytes, tables + 2 * hBytes + wBytes);
+  heap.reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+  return { state, scratchBytes: 2 * (hBytes + wBytes) };
+}
+
+function runResize(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ResizeState): void {
+  const heap = wasmHeap();
+  const t = heap.transient;
+  copyIn(heap, t, inputs[0]!);
+  const hBytes = st.outH * 8, wBytes = st.outW * 8;
+  heap.exports.resize_f32(t, st.n, st.inH, st.inW, st.c, st.outH, st.outW,
+    st.tables, st.tables + hBytes, st.hTaps, st.tables + 2 * hBytes, st.tables + 2 * hBytes + wBytes, st.wTaps, t + st.yAt);
+  copyOut(heap, t + st.yAt, outputs[0]!);
+}
+
+export const wasmFloatOpKernels: readonly KernelDef[] = [
+  binaryKernel('Add'), binaryKernel('Sub'), binaryKernel('Mul'),
+  unaryKernel('Relu'), unaryKernel('Clip'), unaryKernel('HardSwish'),
+  poolKernel('MaxPool'), poolKernel('AveragePool'),
+  defineKernel<ResizeState>({ op: 'Resize', backend: 'wasm', dtypes: float32Only, check: resizeReason, prepare: prepareResize, run: runResize }),
+];

@@ -1,0 +1,79 @@
+/**
+ * Folds an inference BatchNormalization into the convolution or fully
+ * connected layer in front of it:
+ *
+ *   y = γ · (conv(x) − μ) / √(σ² + ε) + β
+ *     = conv'(x)   with  W'[c] = W[c] · k[c],  b'[c] = (b[c] − μ[c]) · k[c] + β[c],  k = γ / √(σ² + ε)
+ *
+ * k is applied along the output-channel axis of the weight (axis 0 of Conv's
+ * OHWI and FullyConnected's [O, K], the last axis of DepthwiseConv's 1HWO). The
+ * fold matters for int8: the quantizer needs one weighted op per channel scale,
+ * and a separate per-channel affine op would need its own requantization.
+ *
+ * A BatchNormalization folds only when its producer has no fused activation
+ * (the affine map comes after the clamp otherwise), every operand is a
+ * constant, and nothing else reads the producer's output. New weight and bias
+ * constants are added under new names, so a weight shared with another node is
+ * left untouched.
+ */
+import { Tensor, attrString, type Graph, type Node } from '../ir/index.js';
+import { epsilonOf } from '../ir/ops/nn.js';
+
+const FOLDABLE = new Set(['Conv', 'DepthwiseConv', 'FullyConnected']);
+
+/** Returns the number of BatchNormalization nodes folded. */
+export function foldBatchNorm(graph: Graph): number {
+  const producers = graph.producers();
+  const consumers = graph.consumers();
+  const removed = new Set<Node>();
+  for (const bn of graph.nodes) {
+    if (bn.op !== 'BatchNormalization' || bn.outputs.filter(Boolean).length !== 1) continue;
+    const x = bn.inputs[0]!;
+    const layer = producers.get(x);
+    if (!layer || !FOLDABLE.has(layer.op) || removed.has(layer)) continue;
+    if (attrString(layer, 'activation', 'none') !== 'none') continue;
+    if ((consumers.get(x) ?? []).length !== 1 || graph.outputs.includes(x)) continue;
+    const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => (bn.inputs[i] ? graph.values.get(bn.inputs[i]!)?.constant : undefined));
+    const weight = graph.values.get(layer.inputs[1] ?? '')?.constant;
+    const bias = layer.inputs[2] ? graph.values.get(layer.inputs[2])?.constant : undefined;
+    if (!gamma || !beta || !mean || !variance || !weight || weight.dtype !== 'float32') continue;
+    if ([gamma, beta, mean, variance].some((p) => p.dtype !== 'float32')) continue;
+    if (layer.inputs[2] && (!bias || bias.dtype !== 'float32')) continue;
+    const axis = layer.op === 'DepthwiseConv' ? weight.rank - 1 : 0;
+    const channels = weight.shape[axis]!;
+    if ([gamma, beta, mean, variance].some((p) => p.size !== channels) || (bias && bias.size !== channels)) continue;
+
+    const eps = epsilonOf(bn);
+    const k = new Float64Array(channels);
+    for (let c = 0; c < channels; c++) k[c] = (gamma.data[c] as number) / Math.sqrt((variance.data[c] as number) + eps);
+    const w = weight.data as Float32Array;
+    const folded = new Float32Array(w.length);
+    const inner = w.length / (weight.shape.slice(0, axis + 1).reduce((a, b) => a * b, 1));
+    for (let i = 0; i < w.length; i++) folded[i] = w[i]! * k[Math.floor(i / inner) % channels]!;
+    const b = new Float32Array(channels);
+    for (let c = 0; c < channels; c++) {
+      const b0 = bias ? (bias.data[c] as number) : 0;
+      b[c] = (b0 - (mean.data[c] as number)) * k[c]! + (beta.data[c] as number);
+    }
+    const wName = graph.uniqueName(`${layer.inputs[1]}/bn_folded`);
+    graph.setValue({ name: wName, dtype: 'float32', shape: [...weight.shape], constant: new Tensor('float32', weight.shape, folded) });
+    const bName = graph.uniqueName(`${layer.name}/bias_bn_folded`);
+    graph.setValue({ name: bName, dtype: 'float32', shape: [channels], constant: new Tensor('float32', [channels], b) });
+    layer.inputs = [layer.inputs[0]!, wName, bName];
+    layer.outputs = [bn.outputs[0]!];
+    graph.values.delete(x);
+    removed.add(bn);
+  }
+  if (removed.size) {
+    graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+    dropUnusedConstants(graph);
+  }
+  return removed.size;
+}
+
+/** Removes constants that no node reads and that are not graph outputs. */
+export function dropUnusedConstants(graph: Graph): void {
+  const used = new Set<string>(graph.outputs);
+  for (const n of graph.nodes) for (const i of n.inputs) if (i) used.add(i);
+  for (const [name, v] of graph.values) if (v.constant && !used.has(name)) graph.values.delete(name);
+}

@@ -1,0 +1,470 @@
+/**
+ * Post-training static int8 quantization: a calibrated float graph → a graph in
+ * TFLite's int8 scheme that the int8 kernels run and the TFLite writer writes.
+ *
+ *  - Weights of Conv (OHWI, axis 0), DepthwiseConv (1HWO, axis 3) and
+ *    FullyConnected ([O, K], axis 0): symmetric int8 per output channel,
+ *    s_w[c] = max|W[c]| / 127, values in [−127, 127].
+ *  - Their bias: int32 with scale s_x · s_w[c] and zero point 0, so that it adds
+ *    straight into the accumulator.
+ *  - Activations: asymmetric int8 over the calibrated range, which always
+ *    holds 0 so that real 0 (padding, ReLU) is exact: s = (max − min) / 255,
+ *    z = round(−128 − min / s).
+ *  - Outputs with a fixed quantization in TFLite: Softmax and Sigmoid
+ *    1/256 and −128, Tanh 1/128 and 0.
+ *  - Values that TFLite requires to share one quantization (the input and
+ *    output of pools, of data-movement ops such as Reshape or Transpose, and all
+ *    operands of Concat) are grouped with a union-find, and each group takes the
+ *    union of its members' ranges.
+ *  - A node with no int8 kernel stays float: Dequantize nodes feed it and
+ *    Quantize nodes take its outputs back to int8 where int8 nodes read them.
+ *    Which nodes can run in int8 is asked of the kernel registry itself, with
+ *    the exact dtypes, shapes and quantization they will have, so the fallback
+ *    list is what the runtime would refuse, not a guess.
+ *
+ * Graph inputs and outputs stay float32 by default (a Quantize after each input,
+ * a Dequantize before each output, like TFLite's converter), or become int8 with
+ * `io: 'int8'`, the form microcontroller deployments want.
+ *
+ * The input graph should have gone through prepareForQuantization() before it
+ * was calibrated; it is not modified.
+ */
+import {
+  CloudlessError, Graph, Tensor, perTensorQuant,
+  type Node, type QuantParams, type Value, type ValueInfo,
+} from '../ir/index.js';
+import { defaultRegistry } from '../runtime/builtins.js';
+import type { KernelRegistry } from '../runtime/registry.js';
+import type { CalibrationResult, ValueRange } from './calibrate.js';
+
+export interface QuantizeOptions {
+  /** Type of the graph's inputs and outputs (default 'float32'). */
+  io?: 'float32' | 'int8';
+  /** Node names or op names to keep in float. */
+  keepFloat?: readonly string[];
+  registry?: KernelRegistry;
+}
+
+export interface FallbackNode {
+  node: string;
+  op: string;
+  reason: string;
+}
+
+export interface QuantizeResult {
+  graph: Graph;
+  /** Nodes that compute in float in the quantized graph, with the reason. */
+  fallback: FallbackNode[];
+  /** Nodes that run on int8 kernels (weighted, arithmetic and data-movement ops). */
+  int8Nodes: number;
+  /** Quantize and Dequantize nodes inserted around float nodes and at the graph's edges. */
+  quantizeNodes: number;
+  dequantizeNodes: number;
+}
+
+/** Axis of the output channel in each weighted op's weight. */
+const WEIGHTED_OPS: Record<string, (rank: number) => number> = {
+  Conv: () => 0,
+  DepthwiseConv: (rank) => rank - 1,
+  FullyConnected: () => 0,
+};
+
+/** TFLite's fixed output quantization of these int8 ops (scale, zero point). */
+const FIXED_OUTPUT: Record<string, [number, number]> = {
+  Softmax: [1 / 256, -128],
+  Sigmoid: [1 / 256, -128],
+  Tanh: [1 / 128, 0],
+};
+
+/** Ops whose int8 kernels requantize their output to its own calibrated range. */
+const REQUANTIZING = new Set(['Add', 'Sub', 'Mul', 'ReduceMean', 'HardSwish', 'LeakyRelu', 'Relu', 'Clip', 'Concat']);
+
+/** Ops that compute in int8 only over a shared quantization of input 0 and outputs. */
+const SHARED_COMPUTE = new Set(['MaxPool', 'AveragePool', 'ReduceMax']);
+
+/**
+ * Ops that move raw values: in int8 they are exact when the output keeps the
+ * input's quantization, so they run in int8 whenever their input is int8 already.
+ */
+const DATA_MOVEMENT = new Set([
+  'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'Slice', 'Gather', 'Split',
+  'DepthToSpace', 'SpaceToDepth', 'Tile', 'Expand', 'Pad', 'Dropout',
+]);
+
+type Domain = 'int8' | 'float';
+
+/** Quantization of an activation range [min, max] (which holds 0). */
+export function activationQuant(range: ValueRange): QuantParams {
+  const span = range.max - range.min;
+  const scale = span > 0 ? span / 255 : 1;
+  const zp = Math.max(-128, Math.min(127, Math.round(-128 - range.min / scale)));
+  return perTensorQuant(scale, zp);
+}
+
+/** Symmetric per-channel int8 weights along `axis`. */
+export function quantizeWeights(w: Tensor, axis: number): Tensor {
+  const channels = w.shape[axis]!;
+  const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const d = w.data as Float32Array;
+  const absMax = new Float64Array(channels);
+  for (let i = 0; i < d.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    absMax[c] = Math.max(absMax[c]!, Math.abs(d[i]!));
+  }
+  // An all-zero channel quantizes to zeros whatever the scale; 1/127 keeps its bias scale ordinary.
+  const scale = Float32Array.from(absMax, (m) => (m > 0 ? m / 127 : 1 / 127));
+  const q = new Int8Array(d.length);
+  for (let i = 0; i < d.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    q[i] = Math.max(-127, Math.min(127, Math.round(d[i]! / scale[c]!)));
+  }
+  return new Tensor('int8', w.shape, q, { scale, zeroPoint: new Int32Array(channels), axis });
+}
+
+/** int32 bias with scale s_x · s_w[c]. */
+export function quantizeBias(b: Tensor, inputScale: number, weightScales: Float32Array): Tensor {
+  const n = b.size;
+  const scale = new Float32Array(n);
+  const q = new Int32Array(n);
+  for (let c = 0; c < n; c++) {
+    scale[c] = inputScale * weightScales[weightScales.length === 1 ? 0 : c]!;
+    q[c] = Math.max(-2147483648, Math.min(2147483647, Math.round((b.data[c]! as number) / scale[c]!)));
+  }
+  const quant: QuantParams = { scale, zeroPoint: new Int32Array(n) };
+  if (n > 1) quant.axis = 0;
+  return new Tensor('int32', [n], q, quant);
+}
+
+/** Per-tensor asymmetric int8 of a float constant, with given parameters. */
+function quantizeConstant(t: Tensor, q: QuantParams): Tensor {
+  const s = q.scale[0]!, z = q.zeroPoint[0]!;
+  const d = t.data as Float32Array;
+  const out = new Int8Array(d.length);
+  for (let i = 0; i < d.length; i++) out[i] = Math.max(-128, Math.min(127, Math.round(d[i]! / s) + z));
+  return new Tensor('int8', t.shape, out, q);
+}
+
+function constantRange(t: Tensor): ValueRange {
+  let min = 0, max = 0;
+  for (const v of t.data as Float32Array) { if (v < min) min = v; if (v > max) max = v; }
+  return { min, max };
+}
+
+/** Union-find over value names; each root may carry a fixed quantization. */
+class QuantGroups {
+  private readonly parent = new Map<string, string>();
+  readonly fixed = new Map<string, QuantParams>();
+
+  find(v: string): string {
+    let p = this.parent.get(v) ?? v;
+    if (p === v) return v;
+    p = this.find(p);
+    this.parent.set(v, p);
+    return p;
+  }
+
+  /** Joins two groups unless they carry different fixed quantizations; returns whether they are one group. */
+  union(a: string, b: string): boolean {
+    const ra = this.find(a), rb = this.find(b);
+    if (ra === rb) return true;
+    const fa = this.fixed.get(ra), fb = this.fixed.get(rb);
+    if (fa && fb && (fa.scale[0] !== fb.scale[0] || fa.zeroPoint[0] !== fb.zeroPoint[0])) return false;
+    this.parent.set(rb, ra);
+    if (!fa && fb) this.fixed.set(ra, fb);
+    return true;
+  }
+
+  fix(v: string, q: QuantParams): void {
+    this.fixed.set(this.find(v), q);
+  }
+}
+
+class Quantizer {
+  private readonly registry: KernelRegistry;
+  private readonly io: Domain;
+  private readonly forcedFloat = new Map<Node, string>();
+  private domain = new Map<string, Domain>();
+  private int8 = new Set<Node>();
+  private quant = new Map<string, QuantParams>();
+  private readonly weights = new Map<string, Tensor>();
+
+  constructor(private readonly src: Graph, private readonly calib: CalibrationResult, private readonly options: QuantizeOptions) {
+    this.registry = options.registry ?? defaultRegistry;
+    this.io = options.io === 'int8' ? 'int8' : 'float';
+    const keep = new Set(options.keepFloat ?? []);
+    for (const n of src.nodes) if (keep.has(n.name) || keep.has(n.op)) this.forcedFloat.set(n, 'kept in float by request');
+  }
+
+  /** A float32 activation (not a constant) the calibration has seen. */
+  private isActivation(name: string): boolean {
+    if (this.src.values.get(name)?.constant) return false;
+    return this.calib.info(name)?.dtype === 'float32' && this.calib.range(name) !== undefined;
+  }
+
+  /** A value of the source graph; intermediate values the importer did not declare are described from calibration. */
+  private valueOf(name: string): Value {
+    const v = this.src.values.get(name);
+    if (v) return v;
+    const info = this.calib.info(name);
+    if (!info) throw new CloudlessError('E_GRAPH', `${this.src.meta.source ?? this.src.name}: value "${name}" was not seen during calibration`);
+    return { name, dtype: info.dtype, shape: [...info.shape] };
+  }
+
+  private isFloatConstant(name: string): boolean {
+    const v = this.src.values.get(name);
+    return v?.constant?.dtype === 'float32';
+  }
+
+  run(): QuantizeResult {
+    // Decide, check against the registry, and decide again until no node is refused.
+    for (;;) {
+      this.decide();
+      this.assignQuant();
+      const refused = this.firstRefused();
+      if (!refused) break;
+      this.forcedFloat.set(refused.node, refused.reason);
+    }
+    return this.build();
+  }
+
+  /** Which nodes compute in int8, and so which values are int8. */
+  private decide(): void {
+    this.domain = new Map();
+    this.int8 = new Set();
+    for (const name of this.src.inputs) if (this.isActivation(name)) this.domain.set(name, this.io);
+    for (const node of this.src.nodes) {
+      const dataIn = node.inputs.filter((i) => i && this.isActivation(i));
+      const outs = node.outputs.filter(Boolean);
+      const floatOuts = outs.filter((o) => this.isActivation(o));
+      let int8 = false;
+      if (dataIn.length > 0 && floatOuts.length === outs.length && !this.forcedFloat.has(node)) {
+        if (DATA_MOVEMENT.has(node.op)) int8 = this.domain.get(node.inputs[0]!) === 'int8';
+        else int8 = node.op in WEIGHTED_OPS || node.op in FIXED_OUTPUT || REQUANTIZING.has(node.op) || SHARED_COMPUTE.has(node.op);
+        if (node.op in WEIGHTED_OPS && !this.weightedOperandsOk(node)) int8 = false;
+      }
+      if (int8) this.int8.add(node);
+      for (const o of floatOuts) this.domain.set(o, int8 ? 'int8' : 'float');
+    }
+  }
+
+  private weightedOperandsOk(node: Node): boolean {
+    const w = node.inputs[1];
+    if (!w || !this.isFloatConstant(w)) return false;
+    return !node.inputs[2] || this.isFloatConstant(node.inputs[2]);
+  }
+
+  private assignQuant(): void {
+    const groups = new QuantGroups();
+    for (const node of this.src.nodes) {
+      if (!this.int8.has(node)) continue;
+      const fixed = FIXED_OUTPUT[node.op];
+      if (fixed) groups.fix(node.outputs[0]!, perTensorQuant(fixed[0], fixed[1]));
+    }
+    for (const node of this.src.nodes) {
+      if (!this.int8.has(node)) continue;
+      const outs = node.outputs.filter((o) => o && this.isActivation(o));
+      if (DATA_MOVEMENT.has(node.op) || SHARED_COMPUTE.has(node.op)) {
+        for (const o of outs) groups.union(node.inputs[0]!, o);
+      } else if (node.op === 'Concat') {
+        // TFLite wants one quantization for all operands; when two differ by a fixed quantization the kernel requantizes.
+        for (const i of node.inputs) if (i && this.isActivation(i)) groups.union(outs[0]!, i);
+      }
+    }
+    const ranges = new Map<string, ValueRange>();
+    const names = new Set<string>();
+    for (const name of this.calib.infos.keys()) if (this.isActivation(name)) names.add(name);
+    for (const name of names) {
+      const root = groups.find(name);
+      const r = this.calib.range(name)!;
+      const g = ranges.get(root);
+      ranges.set(root, g ? { min: Math.min(g.min, r.min), max: Math.max(g.max, r.max) } : { ...r });
+    }
+    this.quant = new Map();
+    const byRoot = new Map<string, QuantParams>();
+    for (const name of names) {
+      const root = groups.find(name);
+      let q = byRoot.get(root);
+      if (!q) byRoot.set(root, (q = groups.fixed.get(root) ?? activationQuant(ranges.get(root)!)));
+      this.quant.set(name, q);
+    }
+  }
+
+  /** The value info an input of an int8 node will have. */
+  private int8InputInfo(node: Node, i: number): ValueInfo | undefined {
+    const name = node.inputs[i];
+    if (!name) return undefined;
+    const v = this.valueOf(name);
+    if (this.isActivation(name)) return { dtype: 'int8', shape: this.shapeOf(name), quant: this.quant.get(name) };
+    if (v.constant && this.isFloatConstant(name)) {
+      const t = this.int8Constant(node, i);
+      return { dtype: t.dtype, shape: [...t.shape], quant: t.quant };
+    }
+    return { dtype: v.dtype, shape: this.shapeOf(name) };
+  }
+
+  private shapeOf(name: string): number[] {
+    const calibrated = this.calib.info(name);
+    if (calibrated) return [...calibrated.shape];
+    const v = this.valueOf(name);
+    if (v.constant) return [...v.constant.shape];
+    if (v.shape && v.shape.every((d): d is number => typeof d === 'number' && d >= 0)) return v.shape;
+    throw new CloudlessError('E_SHAPE', `${this.src.meta.source ?? this.src.name}: the shape of "${name}" is unknown to the quantizer`, {
+      hint: 'calibration records the shapes of activations; pass concrete input shapes',
+    });
+  }
+
+  /** The int8 (or int32 bias, or kept float) form of constant input i of an int8 node. */
+  private int8Constant(node: Node, i: number): Tensor {
+    const t = this.src.value(node.inputs[i]!).constant!;
+    const axisOf = WEIGHTED_OPS[node.op];
+    if (axisOf && i === 1) return this.weightOf(node, axisOf);
+    if (axisOf && i === 2) return quantizeBias(t, this.quant.get(node.inputs[0]!)!.scale[0]!, this.weightOf(node, axisOf).quant!.scale);
+    // Clip's bounds stay real numbers: the int8 kernel quantizes them with the output's parameters.
+    if (node.op === 'Clip') return t;
+    const out = node.outputs[0]!;
+    const shared = node.op === 'Concat' || node.op === 'Pad';
+    return quantizeConstant(t, shared && this.quant.has(out) ? this.quant.get(out)! : activationQuant(constantRange(t)));
+  }
+
+  private weightOf(node: Node, axisOf: (rank: number) => number): Tensor {
+    const name = node.inputs[1]!;
+    const w = this.src.value(name).constant!;
+    const key = `${name}|${axisOf(w.rank)}`;
+    let q = this.weights.get(key);
+    if (!q) this.weights.set(key, (q = quantizeWeights(w, axisOf(w.rank))));
+    return q;
+  }
+
+  private firstRefused(): { node: Node; reason: string } | undefined {
+    for (const node of this.src.nodes) {
+      if (!this.int8.has(node)) continue;
+      const inputs = node.inputs.map((_, i) => this.int8InputInfo(node, i));
+      const outputs = node.outputs.map((o) => (this.isActivation(o)
+        ? { dtype: 'int8' as const, shape: this.shapeOf(o), quant: this.quant.get(o) }
+        : { dtype: this.valueOf(o).dtype, shape: this.shapeOf(o) }));
+      const found = this.registry.find(['ref'], node, inputs, outputs);
+      if (!('kernel' in found)) return { node, reason: `no int8 kernel fits: ${found.reasons.filter((r) => !r.includes('kernel takes')).join('; ') || found.reasons.join('; ')}` };
+    }
+    return undefined;
+  }
+
+  private build(): QuantizeResult {
+    const src = this.src;
+    const g = new Graph(src.name, { ...src.meta, format: src.meta.format, warnings: [...(src.meta.warnings ?? [])] });
+    const versions = new Map<string, Partial<Record<Domain, string>>>();
+    let quantizeNodes = 0, dequantizeNodes = 0;
+    const taken = new Set<string>(src.values.keys());
+    const fresh = (base: string): string => {
+      let name = base;
+      for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
+      taken.add(name);
+      return name;
+    };
+    const declare = (name: string, domain: Domain, original: string): void => {
+      if (domain === 'int8') g.setValue({ name, dtype: 'int8', shape: this.shapeOf(original), quant: this.quant.get(original) });
+      else g.setValue({ name, dtype: 'float32', shape: this.valueOf(original).shape ?? this.shapeOf(original) });
+    };
+
+    // Graph inputs and outputs keep their names in the io domain; the other form of each gets a derived name.
+    for (const name of src.inputs) {
+      if (!this.isActivation(name)) { g.setValue(this.valueOf(name)); continue; }
+      versions.set(name, { [this.io]: name });
+      declare(name, this.io, name);
+    }
+    for (const name of src.outputs) {
+      if (!this.isActivation(name) || src.inputs.includes(name)) continue;
+      const natural = this.domain.get(name)!;
+      versions.set(name, natural === this.io ? { [natural]: name } : { [this.io]: name, [natural]: fresh(`${name}/${natural}`) });
+    }
+
+    const convert = (name: string, want: Domain): string => {
+      let vs = versions.get(name);
+      if (!vs) versions.set(name, (vs = {}));
+      const have = vs[want];
+      if (have && g.values.has(have)) return have;
+      const from = want === 'int8' ? 'float' : 'int8';
+      const fromName = vs[from];
+      if (!fromName || !g.values.has(fromName)) {
+        throw new CloudlessError('E_INTERNAL', `quantizer: value "${name}" is read before it is defined`);
+      }
+      const target = have ?? fresh(`${name}/${want === 'int8' ? 'quantized' : 'dequantized'}`);
+      vs[want] = target;
+      declare(target, want, name);
+      if (want === 'int8') {
+        g.addNode({ name: fresh(`${name}/quantize`), op: 'Quantize', inputs: [fromName], outputs: [target], attrs: { to: 'int8' } });
+        quantizeNodes++;
+      } else {
+        g.addNode({ name: fresh(`${name}/dequantize`), op: 'Dequantize', inputs: [fromName], outputs: [target], attrs: {} });
+        dequantizeNodes++;
+      }
+      return target;
+    };
+
+    const constants = new Map<string, string>();
+    const useConstant = (name: string): string => {
+      if (!g.values.has(name)) g.setValue(this.valueOf(name));
+      return name;
+    };
+
+    for (const node of src.nodes) {
+      const int8 = this.int8.has(node);
+      const want: Domain = int8 ? 'int8' : 'float';
+      const inputs = node.inputs.map((name, i) => {
+        if (!name) return name;
+        if (this.isActivation(name)) return convert(name, want);
+        if (int8 && this.isFloatConstant(name)) {
+          const t = this.int8Constant(node, i);
+          if (t.dtype === 'float32') return useConstant(name);
+          const key = `${name}|${node.name}|${i}`;
+          let qn = constants.get(key);
+          if (!qn) {
+            qn = fresh(`${name}/${t.dtype}`);
+            g.setValue({ name: qn, dtype: t.dtype, shape: [...t.shape], constant: t, quant: t.quant });
+            constants.set(key, qn);
+          }
+          return qn;
+        }
+        const v = this.valueOf(name);
+        if (v.constant) return useConstant(name);
+        // A non-float activation (shape, index or mask tensor) carries over as it is.
+        if (!g.values.has(name)) g.setValue(v);
+        return name;
+      });
+      const outputs = node.outputs.map((o) => {
+        if (!o) return o;
+        if (!this.isActivation(o)) { g.setValue(this.valueOf(o)); return o; }
+        let vs = versions.get(o);
+        if (!vs) versions.set(o, (vs = { [want]: o }));
+        const target = vs[want] ?? o;
+        vs[want] = target;
+        declare(target, want, o);
+        return target;
+      });
+      g.addNode({ ...node, inputs, outputs, attrs: { ...node.attrs } });
+    }
+
+    for (const name of src.outputs) {
+      if (this.isActivation(name)) convert(name, this.io);
+      else if (!g.values.has(name)) g.setValue(this.valueOf(name));
+    }
+    g.inputs = [...src.inputs];
+    g.outputs = [...src.outputs];
+    g.sortTopologically();
+
+    const fallback: FallbackNode[] = [];
+    for (const node of src.nodes) {
+      if (this.int8.has(node) || (DATA_MOVEMENT.has(node.op) && !this.forcedFloat.has(node))) continue;
+      if (!node.inputs.some((i) => i && this.isActivation(i))) continue;
+      const reason = this.forcedFloat.get(node) ?? (node.op in WEIGHTED_OPS && !this.weightedOperandsOk(node)
+        ? 'weights or bias are not float constants'
+        : `no int8 kernel for ${node.op}`);
+      fallback.push({ node: node.name, op: node.op, reason });
+    }
+    return { graph: g, fallback, int8Nodes: this.int8.size, quantizeNodes, dequantizeNodes };
+  }
+}
+
+/** Quantizes a calibrated float graph (see the file comment); the input graph is not modified. */
+export function quantizeGraph(graph: Graph, calibration: CalibrationResult, options: QuantizeOptions = {}): QuantizeResult {
+  return new Quantizer(graph, calibration, options).run();
+}

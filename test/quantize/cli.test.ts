@@ -1,0 +1,110 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildCnnGraph } from '../../scripts/fashion-mnist.js';
+import { seededRandom } from '../../src/bench/model-builders.js';
+import { runQuantize, type QuantizeCommandOptions } from '../../src/cli/quantize.js';
+import { serializeNpy } from '../../src/formats/npy.js';
+import { importTflite } from '../../src/formats/tflite/import.js';
+import { writeTflite } from '../../src/formats/tflite/writer.js';
+import { Tensor } from '../../src/ir/index.js';
+import { loadLabels, loadSampleFolder, preprocessSpecFor } from '../../src/quantize/samples.js';
+import { opencvPhotosDir } from '../helpers/data.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'cloudless-quantize-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cnnModel(): string {
+  const r = seededRandom(21);
+  const v = (n: number, s: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * s);
+  const file = path.join(dir, 'cnn.tflite');
+  writeFileSync(file, writeTflite(buildCnnGraph({
+    conv1: { kernel: v(9 * 8, 0.5), bias: v(8, 0.1), cout: 8 },
+    conv2: { kernel: v(9 * 8 * 16, 0.2), bias: v(16, 0.1), cout: 16 },
+    dense: { kernel: v(784 * 10, 0.05), bias: v(10, 0.1), inputs: 784, outputs: 10 },
+  })));
+  return file;
+}
+
+function calibFolder(name: string, count: number): string {
+  const folder = path.join(dir, name);
+  const r = seededRandom(count);
+  const t = new Tensor('float32', [count, 28, 28, 1], Float32Array.from({ length: count * 784 }, () => r()));
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, 'batch.npy'), serializeNpy(t));
+  writeFileSync(path.join(folder, 'README.txt'), 'random images');
+  return folder;
+}
+
+const base: Omit<QuantizeCommandOptions, 'calib' | 'out'> = {
+  method: 'minmax', percentile: 99.99, io: 'float32', backend: 'ref', int8Arithmetic: 'tflite-xnnpack', progress: false,
+};
+
+describe('cloudless quantize', () => {
+  const model = cnnModel();
+
+  it('writes a .tflite that loads back, and reports size, error, accuracy and latency', async () => {
+    const calib = calibFolder('calib', 10);
+    writeFileSync(path.join(dir, 'labels.txt'), Array.from({ length: 10 }, (_, i) => String(i % 10)).join('\n'));
+    const out = path.join(dir, 'cnn-int8.tflite');
+    const s = await runQuantize(model, { ...base, calib, out, labels: path.join(dir, 'labels.txt') });
+    expect(s.calibration).toEqual({ method: 'minmax', samples: 8, skipped: ['README.txt'] });
+    expect(s.evaluation).toEqual({ samples: 2, heldOut: true });
+    expect(s.fallback).toEqual([]);
+    expect(s.size.int8Bytes).toBeLessThan(s.size.floatBytes / 2.5);
+    expect(s.comparison.outputs[0]!.minCosine).toBeGreaterThan(0.99);
+    expect(s.comparison.quality!.samples).toBe(2);
+    expect(s.comparison.latency.int8Ms).toBeGreaterThan(0);
+    const g = importTflite(new Uint8Array(readFileSync(out)), out);
+    expect(g.nodes.filter((n) => n.op === 'Conv').every((n) => g.value(n.inputs[1]!).dtype === 'int8')).toBe(true);
+  });
+
+  it('percentile calibration and an int8 interface', async () => {
+    const out = path.join(dir, 'cnn-int8-io.tflite');
+    const s = await runQuantize(model, { ...base, calib: calibFolder('calib2', 6), out, method: 'percentile', percentile: 99.9, io: 'int8' });
+    expect(s.calibration.percentile).toBe(99.9);
+    expect(s.quantizeNodes + s.dequantizeNodes).toBe(0);
+    expect(s.comparison.outputs[0]!.meanCosine).toBeGreaterThan(0.98);
+  });
+
+  it('refuses broken calibration files by name and writes nothing', async () => {
+    const calib = calibFolder('broken', 3);
+    writeFileSync(path.join(calib, 'zz-truncated.npy'), serializeNpy(new Tensor('float32', [1, 28, 28, 1])).subarray(0, 100));
+    const out = path.join(dir, 'never.tflite');
+    await expect(runQuantize(model, { ...base, calib, out })).rejects.toThrow(/zz-truncated\.npy/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses an .npy of the wrong shape and an output that is not .tflite', async () => {
+    const calib = calibFolder('shape', 2);
+    copyFileSync(path.join(calib, 'batch.npy'), path.join(calib, 'a.npy'));
+    writeFileSync(path.join(calib, 'b.npy'), serializeNpy(new Tensor('float32', [3, 3])));
+    await expect(runQuantize(model, { ...base, calib, out: path.join(dir, 'x.tflite') })).rejects.toThrow(/b\.npy: shape \[3, 3\] does not fit input "image"/);
+    await expect(runQuantize(model, { ...base, calib, out: path.join(dir, 'x.onnx') })).rejects.toThrow(/\.tflite/);
+  });
+});
+
+describe('calibration samples', () => {
+  it('reads labels by file name or in order, and refuses non-class labels', async () => {
+    const samples = [{ name: 'a.jpg', file: 'a.jpg', feeds: {} }, { name: 'b.jpg', file: 'b.jpg', feeds: {} }];
+    writeFileSync(path.join(dir, 'named.txt'), 'b.jpg 3\na.jpg 1\n');
+    expect(await loadLabels(path.join(dir, 'named.txt'), samples)).toEqual([1, 3]);
+    writeFileSync(path.join(dir, 'bad.txt'), '1\n-2\n');
+    await expect(loadLabels(path.join(dir, 'bad.txt'), samples)).rejects.toThrow(/label 2 \(-2\)/);
+  });
+
+  it.skipIf(!opencvPhotosDir())('preprocesses a folder of photos for an image model', async () => {
+    const photos = path.join(dir, 'photos');
+    mkdirSync(photos, { recursive: true });
+    for (const f of ['fruits.jpg', 'orange.jpg']) copyFileSync(path.join(opencvPhotosDir()!, f), path.join(photos, f));
+    const input = { name: 'image', dtype: 'float32' as const, shape: [1, 28, 28, 1] };
+    expect(preprocessSpecFor(input)).toMatchObject({ width: 28, height: 28, layout: 'NHWC', channels: 'GRAY', normalize: 'zero-one' });
+    const { samples } = await loadSampleFolder(photos, [input]);
+    expect(samples.map((s) => s.name)).toEqual(['fruits.jpg', 'orange.jpg']);
+    const t = samples[0]!.feeds.image!;
+    expect(t.shape).toEqual([1, 28, 28, 1]);
+    expect(Math.max(...t.toFloat32())).toBeLessThanOrEqual(1);
+  });
+});
