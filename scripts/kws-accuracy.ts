@@ -41,13 +41,15 @@ function synthesize(word: string, voice: string, speed: number, pitch: number): 
   const raw = path.join(work, 'espeak.wav');
   const wav = path.join(work, 'word16k.wav');
   sh('espeak-ng', ['-w', raw, '-v', voice, '-s', String(speed), '-p', String(pitch), word]);
-  sh('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', wav]);
+  // -R: sox dithers the rate conversion with random noise unless told to repeat itself.
+  sh('sox', ['-R', raw, '-r', '16000', '-c', '1', '-b', '16', wav]);
   return readSpeech(wav, 16000).samples;
 }
 
 function pinkNoise(seconds: number): Float32Array {
   const wav = path.join(work, 'noise.wav');
-  sh('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', wav, 'synth', String(seconds), 'pinknoise', 'vol', '0.5']);
+  // -R: sox's repeatable mode, so every run mixes in the same noise.
+  sh('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', wav, 'synth', String(seconds), 'pinknoise', 'vol', '0.5']);
   return readSpeech(wav, 16000).samples;
 }
 

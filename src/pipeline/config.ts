@@ -97,6 +97,21 @@ const task = z.discriminatedUnion('type', [
     anomaly_window: positiveInt.min(3).default(30),
   }).strict(),
   z.object({ type: z.literal('level') }).strict(),
+  z.object({
+    type: z.literal('keyword'),
+    /** micro_speech (zoo name) or a copy of its .tflite, with audio_preprocessor_int8.tflite beside it unless `preprocessor` names it. */
+    model: z.string().min(1).default('micro_speech'),
+    preprocessor: z.string().min(1).optional(),
+    /** RecognizeCommands' detection threshold on the averaged score, 0..1 (rules may ask for more with min_score). */
+    threshold: z.number().min(0).max(1).default(200 / 255),
+    /** Run the classifier every this many ms (a multiple of 20). */
+    every_ms: positiveInt.default(200),
+  }).strict(),
+  z.object({
+    type: z.literal('vad'),
+    /** silero-vad (zoo name) or a copy of its .onnx. */
+    model: z.string().min(1).default('silero-vad'),
+  }).strict(),
   z.object({ type: z.literal('module'), path: z.string().min(1), options: z.record(z.unknown()).default({}) }).strict(),
 ]);
 

@@ -134,7 +134,8 @@ export class Pipeline extends EventEmitter {
     const sinks = new Map<string, Sink>();
     try {
       for (const [name, a] of Object.entries(config.actions)) sinks.set(name, opts.sinks?.[name] ?? createSink(name, a, secrets));
-      const task = opts.task ?? await createTask(config.task, { baseDir, backend: opts.backend });
+      const hopMs = config.source.type === 'audio' ? config.source.hop_ms : undefined;
+      const task = opts.task ?? await createTask(config.task, { baseDir, backend: opts.backend, hopMs });
       const source = opts.source ?? createSource(config.source, baseDir, secrets, opts.stdin);
       return new Pipeline(config, task, source, sinks, opts);
     } catch (err) {

@@ -1,13 +1,15 @@
 /**
  * Tasks a pipeline can run on its frames: image classifiers and object
- * detectors (src/tasks/vision, loaded once and reused), a sensor reader (a
- * number from a payload, with an anomaly z-score over a sliding window), a
- * sound level meter, or a user module exporting `createTask(options)`.
+ * detectors (src/tasks/vision, loaded once and reused), keyword spotting and
+ * voice activity on audio (src/tasks/audio), a sensor reader (a number from a
+ * payload, with an anomaly z-score over a sliding window), a sound level
+ * meter, or a user module exporting `createTask(options)`.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CloudlessError } from '../ir/index.js';
 import type { BackendChoice } from '../runtime/session.js';
+import { createKeywordTask, createVadTask } from '../tasks/audio/pipeline-task.js';
 import { createClassifier } from '../tasks/vision/classifier.js';
 import { createDetector } from '../tasks/vision/detector.js';
 import type { ImageInput } from '../tasks/vision/image.js';
@@ -18,6 +20,8 @@ export interface TaskOptions {
   /** Folder that relative model and module paths are resolved against (the pipeline file's folder). */
   baseDir?: string;
   backend?: BackendChoice;
+  /** The audio source's hop_ms when its frames overlap: audio tasks take only each frame's new samples. */
+  hopMs?: number;
 }
 
 /** A model given as a path is resolved against the pipeline's folder; a bare name is a zoo model. */
@@ -57,6 +61,15 @@ export async function createTask(cfg: TaskConfig, opts: TaskOptions = {}): Promi
         },
       };
     }
+    case 'keyword': return createKeywordTask({
+      model: modelRef(cfg.model, baseDir),
+      preprocessor: cfg.preprocessor === undefined ? undefined : path.resolve(baseDir, cfg.preprocessor),
+      detectionThreshold: Math.round(cfg.threshold * 255),
+      everyMs: cfg.every_ms,
+      hopMs: opts.hopMs,
+      backend: opts.backend,
+    });
+    case 'vad': return createVadTask({ model: modelRef(cfg.model, baseDir), hopMs: opts.hopMs, backend: opts.backend });
     case 'sensor': return new SensorTask(cfg.field, cfg.anomaly_window);
     case 'level': return levelTask;
     case 'module': {

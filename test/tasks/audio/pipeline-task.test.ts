@@ -1,7 +1,7 @@
 /**
  * The audio tasks in pipelines: keyword spotting and VAD fed by audio frames
  * (plain, overlapping, 48 kHz, with a dropped frame), then a whole pipeline
- * (wav source → keyword task → rule "yes, score ≥ 0.8" → action) whose data
+ * from YAML (wav source → keyword task → rule "yes, score ≥ 0.8" → action) whose data
  * directory, log, ledger and sent messages are scanned for the audio's bytes.
  */
 import { execFileSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Sink } from '../../../src/pipeline/actions.js';
+import { parsePipelineYaml } from '../../../src/pipeline/config.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
 import type { Frame, PipelineEvent, Task } from '../../../src/pipeline/types.js';
 import {
@@ -147,24 +148,26 @@ describe.skipIf(!dir)('keyword pipeline: wav stream → micro_speech → rule �
     const sent: string[] = [];
     const sink: Sink = { name: 'door', destination: 'test sink', async send(json) { sent.push(json); }, async close() {} };
     const echoed: string[] = [];
-    const p = await Pipeline.create({
-      name: 'wake',
-      source: { type: 'audio', input: wav, sample_rate: 16000, frame_ms: 250 },
-      task: { type: 'level' },
-      rules: [{ name: 'heard-yes', labels: ['yes'], min_score: 0.8, actions: ['door'] }],
-      actions: { door: { type: 'command', command: 'true' } },
-      safe_state: { description: 'keep the door shut' },
-      queue: 64,
-    }, {
-      dataDir, task: await createKeywordTask({ model: path.join(dir!, 'micro_speech_quantized.tflite') }),
-      sinks: { door: sink }, echo: (line) => echoed.push(line),
-    });
+    // As a pipeline.yaml would say it; the source's frames overlap (1 s every 250 ms), which the task must undo.
+    const config = parsePipelineYaml([
+      'name: wake',
+      `source: { type: audio, input: ${JSON.stringify(wav)}, sample_rate: 16000, frame_ms: 1000, hop_ms: 250 }`,
+      `task: { type: keyword, model: ${JSON.stringify(path.join(dir!, 'micro_speech_quantized.tflite'))} }`,
+      'rules:',
+      '  - { name: heard-yes, labels: [yes], min_score: 0.8, actions: [door] }',
+      'actions:',
+      '  door: { type: command, command: "true" }',
+      'safe_state: { description: keep the door shut }',
+      'queue: 64',
+    ].join('\n'));
+    const p = await Pipeline.create(config, { dataDir, sinks: { door: sink }, echo: (line) => echoed.push(line) });
+    expect(p.task.name).toBe('keyword:micro_speech_quantized');
     const events: PipelineEvent[] = [];
     p.on('event', (e: PipelineEvent) => events.push(e));
     await p.start();
     await p.done;
     await p.stop();
-    expect(p.stats().framesDecided).toBe(Math.floor(pcm.length / 4000));
+    expect(p.stats().framesDecided).toBe(Math.floor((pcm.length - 16000) / 4000) + 1);
     expect(events.map((e) => [e.rule, e.label])).toEqual([['heard-yes', 'yes']]);
     expect(events[0]!.score).toBeGreaterThanOrEqual(0.8);
     expect(sent.length).toBe(1);
@@ -174,8 +177,15 @@ describe.skipIf(!dir)('keyword pipeline: wav stream → micro_speech → rule �
     const spoken = [0.7, 1.0, 1.3, 3.2, 3.5].map((s) => pcm.subarray(s * 16000, s * 16000 + 16));
     const needles = spoken.flatMap((w) => [Buffer.from(bytesOf(w)), Buffer.from(Float32Array.from(w, (v) => v / 32768).buffer)]);
     for (const n of needles) expect(n.some((b) => b !== 0)).toBe(true);
-    const haystacks = [...filesUnder(dataDir), Buffer.from(echoed.join('\n')), Buffer.from(sent.join('\n'))];
-    expect(filesUnder(dataDir).length).toBeGreaterThan(0);
-    for (const hay of haystacks) for (const n of needles) expect(hay.indexOf(n)).toBe(-1);
+    const stored = filesUnder(dataDir);
+    expect(stored.length).toBeGreaterThan(0);
+    for (const hay of [...stored, Buffer.from(echoed.join('\n')), Buffer.from(sent.join('\n'))]) {
+      for (const n of needles) expect(hay.indexOf(n)).toBe(-1);
+    }
   }, 30_000);
+
+  it('a vad task in a config needs no more than its type', () => {
+    const cfg = parsePipelineYaml('name: v\nsource: { type: audio }\ntask: { type: vad }\nrules: [{ name: talk, labels: [speech] }]\nsafe_state: { description: x }\n');
+    expect(cfg.task).toEqual({ type: 'vad', model: 'silero-vad' });
+  });
 });
