@@ -6,6 +6,7 @@
  * all on the same input values.
  */
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CloudlessError, Tensor, type Graph } from '../ir/index.js';
 import { Session } from '../runtime/session.js';
@@ -102,12 +103,9 @@ function onnxBytes(model: BenchModel, backend: string): Uint8Array {
 
 type Ort = typeof import('onnxruntime-node');
 
+/** Every cloudless dtype has an onnxruntime type of the same name and typed array (bool: Uint8Array). */
 function toOrt(ort: Pick<Ort, 'Tensor'>, t: Tensor) {
-  if (t.dtype === 'float64' || t.dtype === 'bool' || t.dtype === 'float32' || t.dtype === 'int8' || t.dtype === 'uint8' ||
-    t.dtype === 'int16' || t.dtype === 'int32' || t.dtype === 'int64') {
-    return new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape]);
-  }
-  throw new CloudlessError('E_DTYPE', `input of dtype ${t.dtype as string} cannot be fed to onnxruntime`);
+  return new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape]);
 }
 
 const onnxruntimeNode: BenchBackend = {
@@ -192,15 +190,17 @@ function tfjsBackend(name: 'tfjs-wasm' | 'tfjs-cpu'): BenchBackend {
 async function selectTfjsBackend(tf: Tfjs, name: 'tfjs-wasm' | 'tfjs-cpu', threads: number): Promise<void> {
   if (name === 'tfjs-wasm') {
     const wasm = await importPeer<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm', 'npm install -D @tensorflow/tfjs-backend-wasm');
-    // The thread count is fixed when the wasm backend first initialises.
+    // The thread count and wasm location are fixed when the wasm backend first initialises. The location is given
+    // explicitly because its glue guesses it from `self` when that exists, and the LiteRT.js shims define `self`.
     if (tfjsWasmThreads === undefined) {
       wasm.setThreadsCount(threads);
+      wasm.setWasmPaths(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + path.sep);
       tfjsWasmThreads = threads;
     }
   }
   // Production mode, as a deployment runs it: no per-op debug checks, and no advice to install tfjs-node.
   tf.enableProdMode();
-  if (!(await tf.setBackend(name === 'tfjs-wasm' ? 'wasm' : 'cpu'))) throw new BackendUnavailable(`the TF.js ${name.slice(5)} backend failed to initialise`);
+  if (!(await tf.setBackend(name === 'tfjs-wasm' ? 'wasm' : 'cpu'))) throw new Error(`the TF.js ${name.slice(5)} backend failed to initialise`);
 }
 
 /** TF.js names graph inputs as in the graph def ("images:0" → "images"); cloudless keeps the signature's names. */

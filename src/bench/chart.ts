@@ -55,8 +55,37 @@ export function niceStep(max: number, count = 5): number {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
 }
 
+interface Axis {
+  log: boolean;
+  /** Pixels from the axis origin. */
+  scale(ms: number): number;
+  ticks: { ms: number; label?: string }[];
+}
+
+/**
+ * Linear from 0 while the bars stay within 20x of each other; beyond that (the
+ * reference backend next to a native one) a log axis, so that the fast bars are
+ * not slivers. Bars of a log axis start a decade below the fastest.
+ */
+function axisFor(fastest: number, top: number, width: number): Axis {
+  if (top / fastest <= 20) {
+    const step = niceStep(top);
+    const max = Math.ceil(top / step) * step;
+    const ticks = [];
+    for (let i = 0; i * step <= max + step / 2; i++) ticks.push({ ms: i * step, label: formatTick(i * step, step) });
+    return { log: false, scale: (ms) => (ms / max) * width, ticks };
+  }
+  const lo = Math.floor(Math.log10(fastest)) - (fastest / 10 ** Math.floor(Math.log10(fastest)) < 2 ? 1 : 0);
+  const hi = Math.ceil(Math.log10(top));
+  const ticks: Axis['ticks'] = [];
+  for (let e = lo; e <= hi; e++) {
+    for (const m of e < hi ? [1, 2, 5] : [1]) ticks.push({ ms: m * 10 ** e, label: m === 1 || hi - lo <= 3 ? String(Number((m * 10 ** e).toPrecision(3))) : undefined });
+  }
+  return { log: true, scale: (ms) => ((Math.log10(Math.max(ms, 10 ** lo)) - lo) / (hi - lo)) * width, ticks };
+}
+
 function formatMs(ms: number): string {
-  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : String(Number(ms.toPrecision(3)));
 }
 
 /** Tick labels with as many decimals as the step needs (0, 0.5, 1 … or 0, 50, 100 …). */
@@ -88,17 +117,17 @@ function panelSvg(panel: ChartPanel, y0: number): { svg: string; height: number 
   const plotW = WIDTH - x0 - VALUE_W - PAD;
   if (measured.length > 0) {
     const top = Math.max(...measured.map((r) => r.p90Ms ?? r.medianMs!));
-    const step = niceStep(top);
-    const axisMax = Math.ceil(top / step) * step;
-    const sx = (ms: number) => x0 + (ms / axisMax) * plotW;
     const fastest = Math.min(...measured.map((r) => r.medianMs!));
+    const axis = axisFor(fastest, top, plotW);
+    const sx = (ms: number) => x0 + axis.scale(ms);
     const plotH = measured.length * ROW_H;
-    for (let v = 0; v <= axisMax + step / 2; v += step) {
-      const x = sx(v).toFixed(1);
+    for (const t of axis.ticks) {
+      const x = sx(t.ms).toFixed(1);
       parts.push(`<line x1="${x}" y1="${y - 4}" x2="${x}" y2="${y + plotH}" stroke="#e5e7eb"/>`);
-      parts.push(`<text x="${x}" y="${y + plotH + 14}" font-size="11" fill="#6b7280" text-anchor="middle">${formatTick(v, step)}</text>`);
+      if (t.label) parts.push(`<text x="${x}" y="${y + plotH + 14}" font-size="11" fill="#6b7280" text-anchor="middle">${t.label}</text>`);
     }
-    parts.push(`<text x="${(x0 + plotW).toFixed(1)}" y="${y + plotH + 28}" font-size="11" fill="#6b7280" text-anchor="end">median latency, ms (whisker: p90)</text>`);
+    parts.push(`<text x="${(x0 + plotW).toFixed(1)}" y="${y + plotH + 28}" font-size="11" fill="#6b7280" text-anchor="end">` +
+      `median latency, ms${axis.log ? ', log scale' : ''} (whisker: p90)</text>`);
     for (const [i, r] of measured.entries()) {
       const by = y + i * ROW_H + (ROW_H - BAR_H) / 2;
       const colour = COLOURS[r.backend] ?? OTHER;

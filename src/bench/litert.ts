@@ -30,6 +30,9 @@ import { Tensor, type DType, type TypedArray } from '../ir/index.js';
 
 export const LITERT_VERSION = '2.5.3';
 
+/** Bumped when the patch below changes, so that an older patched copy in the cache is not reused. */
+const PATCH_REVISION = 2;
+
 /** @litertjs/core is not installed (or not the pinned version). */
 export class LiteRtUnavailable extends Error {}
 
@@ -72,7 +75,7 @@ function packagePaths(): PackagePaths {
   return {
     packageDir,
     wasmDir: path.join(packageDir, 'wasm'),
-    cacheDir: path.join(path.dirname(nodeModules), '.cache', `litertjs-core-${LITERT_VERSION}`),
+    cacheDir: path.join(path.dirname(nodeModules), '.cache', `litertjs-core-${LITERT_VERSION}-${PATCH_REVISION}`),
   };
 }
 
@@ -102,7 +105,8 @@ function patchedCopy(p: PackagePaths): string {
     throw new Error(`@litertjs/core ${pkg.version}: its data-type table is not where the adapter expects it; the int8 patch cannot be applied`);
   }
   mkdirSync(p.cacheDir, { recursive: true });
-  writeFileSync(target, source.replace(anchor, anchor + EXTRA_DATATYPES));
+  // Without its source map beside it, the copy's sourceMappingURL only makes tools (vite) complain.
+  writeFileSync(target, source.replace(anchor, anchor + EXTRA_DATATYPES).replace(/^\/\/# sourceMappingURL=.*$/m, ''));
   copyFileSync(path.join(p.packageDir, 'package.json'), path.join(p.cacheDir, 'package.json'));
   return target;
 }

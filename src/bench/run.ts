@@ -11,7 +11,7 @@ import {
   BENCH_BACKENDS, BackendUnavailable, readBytes, readTfjsParts,
   type BenchBackend, type BenchDtype, type BenchModel, type PreparedBackend,
 } from './backends.js';
-import { latencyStats, timeRuns, type LatencyStats } from './stats.js';
+import { latencyStats, type LatencyStats } from './stats.js';
 
 export interface BenchOptions {
   backends: string[];
@@ -36,7 +36,7 @@ export interface BenchResult extends Partial<LatencyStats> {
   backend: string;
   dtype: BenchDtype;
   arenaBytes?: number;
-  /** Resident set size of the whole process after this backend's runs. */
+  /** Resident set size of the whole process once this backend was prepared and warmed up. */
   rssBytes?: number;
   /** Median latency over the fastest row's (1.0 for the fastest). */
   ratio?: number;
@@ -145,10 +145,29 @@ export async function loadVariants(source: string, dtypes: readonly BenchDtype[]
   return { inputShapes, models };
 }
 
+function failure(err: unknown): string {
+  const msg = err instanceof BackendUnavailable
+    ? `${err.reason === 'missing' ? 'unavailable' : 'n/a'}: ${err.message}`
+    : err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0]!;
+}
+
+interface Contender {
+  name: string;
+  prepared: PreparedBackend;
+  rssBytes: number;
+  samples: number[];
+  spentMs: number;
+  finished: boolean;
+  error?: string;
+}
+
 /**
- * Runs one model through each backend in turn, in this process: warm-up, then
- * timed runs, for each dtype variant. Ratios are to the fastest median, which is
- * the figure to quote on a shared, noisy machine.
+ * Runs one model through each backend, in this process: every backend is
+ * prepared and warmed up, then the timed runs are interleaved in rounds (one run
+ * of each backend per round), so that a change in the machine's load during the
+ * benchmark hits every backend alike and the ratios stay fair. Ratios are to the
+ * fastest median, which is the figure to quote on a shared, noisy machine.
  */
 export async function benchModel(source: string, opts: BenchOptions): Promise<BenchReport> {
   const registry = opts.registry ?? BENCH_BACKENDS;
@@ -158,46 +177,78 @@ export async function benchModel(source: string, opts: BenchOptions): Promise<Be
     }
   }
   const { inputShapes, models } = await loadVariants(source, opts.dtypes, opts);
-  const perBackend = opts.warmup + opts.runs;
-  const total = models.size * opts.backends.length * perBackend;
-  let segment = 0;
+  const budget = opts.budgetMs ?? Infinity;
+  const total = models.size * opts.backends.length * (opts.warmup + opts.runs);
+  let done = 0;
+  const tick = (backend: string, dtype: BenchDtype, steps = 1) => {
+    done += steps;
+    opts.onProgress?.({ backend, dtype, done, total });
+  };
   const results: BenchResult[] = [];
   for (const [dtype, model] of models) {
+    const errors = new Map<string, string>();
+    const contenders: Contender[] = [];
+    try {
+      for (const name of opts.backends) {
+        tick(name, dtype, 0);
+        if (model instanceof Error) {
+          errors.set(name, model.message);
+          tick(name, dtype, opts.warmup + opts.runs);
+          continue;
+        }
+        let prepared: PreparedBackend | undefined;
+        let warmed = 0;
+        try {
+          prepared = await registry[name]!.prepare(model, opts.threads);
+          for (; warmed < opts.warmup; warmed++) {
+            await prepared.run();
+            tick(name, dtype);
+          }
+          contenders.push({ name, prepared, rssBytes: process.memoryUsage().rss, samples: [], spentMs: 0, finished: false });
+        } catch (err) {
+          errors.set(name, failure(err));
+          await prepared?.dispose?.();
+          tick(name, dtype, opts.warmup - warmed + opts.runs);
+        }
+      }
+      for (let round = 0; round < opts.runs; round++) {
+        for (const c of contenders) {
+          if (c.finished) continue;
+          try {
+            const t0 = performance.now();
+            await c.prepared.run();
+            const dt = performance.now() - t0;
+            c.samples.push(dt);
+            c.spentMs += dt;
+            tick(c.name, dtype);
+            if (c.spentMs > budget && c.samples.length >= 3) {
+              c.finished = true;
+              tick(c.name, dtype, opts.runs - c.samples.length);
+            }
+          } catch (err) {
+            c.error = failure(err);
+            c.finished = true;
+            tick(c.name, dtype, opts.runs - c.samples.length);
+          }
+        }
+      }
+    } finally {
+      for (const c of contenders) await c.prepared.dispose?.();
+    }
     for (const name of opts.backends) {
-      const start = segment * perBackend;
-      segment++;
-      let done = start;
-      const progress = () => opts.onProgress?.({ backend: name, dtype, done, total });
-      progress();
-      if (model instanceof Error) {
-        results.push({ backend: name, dtype, error: model.message });
+      const c = contenders.find((x) => x.name === name);
+      const error = errors.get(name) ?? c?.error;
+      if (error !== undefined || !c) {
+        results.push({ backend: name, dtype, error: error ?? 'not run' });
         continue;
       }
-      let prepared: PreparedBackend | undefined;
-      try {
-        prepared = await registry[name]!.prepare(model, opts.threads);
-        const samples = await timeRuns(() => prepared!.run(), {
-          warmup: opts.warmup, runs: opts.runs, budgetMs: opts.budgetMs,
-          onRun: () => { done++; progress(); },
-        });
-        results.push({
-          backend: name, dtype, ...latencyStats(samples), arenaBytes: prepared.arenaBytes, rssBytes: process.memoryUsage().rss,
-          ...(prepared.note ? { note: prepared.note } : {}),
-        });
-      } catch (err) {
-        const msg = err instanceof BackendUnavailable
-          ? `${err.reason === 'missing' ? 'unavailable' : 'n/a'}: ${err.message}`
-          : err instanceof Error ? err.message : String(err);
-        results.push({ backend: name, dtype, error: msg.split('\n')[0] });
-      } finally {
-        await prepared?.dispose?.();
-      }
-      done = start + perBackend;
-      progress();
+      results.push({
+        backend: name, dtype, ...latencyStats(c.samples), arenaBytes: c.prepared.arenaBytes, rssBytes: c.rssBytes,
+        ...(c.prepared.note ? { note: c.prepared.note } : {}),
+      });
     }
   }
   const fastest = Math.min(...results.map((r) => r.medianMs ?? Infinity));
   for (const r of results) if (r.medianMs !== undefined) r.ratio = r.medianMs / fastest;
   return { model: source, threads: opts.threads, inputShapes, results };
 }
-

@@ -27,31 +27,3 @@ export function latencyStats(samplesMs: readonly number[]): LatencyStats {
     fps: 1000 / median,
   };
 }
-
-/**
- * Times `run` after `warmup` untimed calls: `runs` timed calls, or fewer when
- * `budgetMs` of timed work has been spent (at least 3 are always taken).
- * `onRun` is called after every call, warm-up included (for a progress bar).
- */
-export async function timeRuns(
-  run: () => unknown,
-  opts: { warmup?: number; runs?: number; budgetMs?: number; onRun?: () => void } = {},
-): Promise<number[]> {
-  const { warmup = 1, runs = 10, budgetMs = Infinity, onRun } = opts;
-  for (let i = 0; i < warmup; i++) {
-    await run();
-    onRun?.();
-  }
-  const samples: number[] = [];
-  let spent = 0;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await run();
-    const dt = performance.now() - t0;
-    samples.push(dt);
-    onRun?.();
-    spent += dt;
-    if (spent > budgetMs && samples.length >= 3) break;
-  }
-  return samples;
-}
