@@ -45,6 +45,16 @@ export interface KernelExports {
   hardswish_f32(x: number, y: number, n: number): void;
   pool_f32(isMax: number, x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, countPad: number, padH: number, padW: number, y: number, lo: number, hi: number): void;
+  quantize_f32_i8(x: number, y: number, n: number, reference: number, s: number, zy: number, lo: number, hi: number): void;
+  binary_i8(mode: number, a: number, b: number, y: number, n: number, period: number, ta: number, tb: number,
+    m: number, shift: number, fm: number, zy: number, lo: number, hi: number): void;
+  table_i8(x: number, y: number, n: number, table: number): void;
+  pool_i8(isMax: number, x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, y: number, lo: number, hi: number): void;
+  mean_i8(x: number, outer: number, red: number, inner: number, sums: number, y: number,
+    reference: number, m: number, shift: number, fm: number, bias: number, zx: number, zy: number): void;
+  transpose(x: number, y: number, bytes: number, d0: number, d1: number, d2: number, d3: number,
+    s0: number, s1: number, s2: number, s3: number, tiled: number): void;
   resize_f32(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
     hIdx: number, hW: number, hTaps: number, wIdx: number, wW: number, wTaps: number, y: number): void;
 }

@@ -6,10 +6,11 @@
 import type { KernelDef } from '../../ir/index.js';
 import { wasmFloatKernels } from './f32.js';
 import { wasmInt8Kernels } from './int8.js';
+import { wasmInt8OpKernels } from './int8ops.js';
 import { wasmFloatOpKernels } from './ops.js';
 import { wasmAvailable } from './heap.js';
 
 export { wasmUnavailable, wasmAvailable } from './heap.js';
 export { simdSupported } from './features.js';
 
-export const wasmKernels: readonly KernelDef[] = wasmAvailable() ? [...wasmInt8Kernels, ...wasmFloatKernels, ...wasmFloatOpKernels] : [];
+export const wasmKernels: readonly KernelDef[] = wasmAvailable() ? [...wasmInt8Kernels, ...wasmInt8OpKernels, ...wasmFloatKernels, ...wasmFloatOpKernels] : [];

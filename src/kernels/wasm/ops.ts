@@ -56,7 +56,7 @@ function suffixPeriod(small: readonly number[], out: readonly number[]): number 
 }
 
 /** Which operand is full-size and the other's period, or undefined when the broadcast is another pattern. */
-function binaryLayout(a: readonly number[], b: readonly number[], out: readonly number[]): { swap: boolean; period: number } | undefined {
+export function binaryLayout(a: readonly number[], b: readonly number[], out: readonly number[]): { swap: boolean; period: number } | undefined {
   const n = sizeOf(out);
   if (sizeOf(a) === n) {
     const period = suffixPeriod(b, out);

@@ -65,17 +65,8 @@ export function wasmKernel(kernels: readonly KernelDef[], r: NodeRun): KernelDef
   return k;
 }
 
-/** mulberry32, for reproducible data inside fast-check properties (the seed comes from fast-check). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Reproducible data inside fast-check properties (the seed comes from fast-check). */
+export { seededRandom as seeded } from '../../../src/bench/model-builders.js';
 
 export function randomF32(shape: number[], rand: () => number, scale = 1): Tensor {
   const t = new Tensor('float32', shape);

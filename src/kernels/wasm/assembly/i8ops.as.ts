@@ -1,0 +1,221 @@
+/**
+ * int8 kernels for the memory-bound ops: Quantize (float32 → int8), binary
+ * Add/Sub/Mul with requantization, 256-entry table lookups (the unary ops),
+ * pooling and the mean over a block of axes. Each follows the arithmetic of
+ * its reference kernel in src/kernels/ref (the binding passes the constants
+ * the reference prepares), so results are bit-exact in both int8
+ * arithmetics. Pointers are byte offsets into memory the binding owns; every
+ * loop reads and writes exactly n elements (vector loops stop at the last
+ * whole vector and a scalar loop finishes).
+ */
+import { requantRef } from './fixed';
+
+@inline function clampI32(v: i32, lo: i32, hi: i32): i32 {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/** Four int32x4 vectors (already in int8 range) narrowed to sixteen bytes. */
+@inline function narrow16(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v0, v1), i16x8.narrow_i32x4_s(v2, v3));
+}
+
+/**
+ * y = clamp(round(x · s) + zy, lo, hi), float32 → int8, one float32 rounding
+ * before the integer rounding as in the reference kernel:
+ * - xnnpack (reference = 0): s is fl(1 / scale), round half to even.
+ * - reference: s is the scale and x is divided by it, round half away from
+ *   zero: t = trunc(v), plus sign(v) when |v − t| ≥ 1/2 (v − t is exact).
+ * Clamping to [lo − zy, hi − zy] in float before the conversion equals
+ * clamping after adding zy (integer bounds, monotonic rounding). A NaN input
+ * gives zy (the reference stores 0); neither is meaningful.
+ */
+@inline function quantize4(v: v128, reference: bool, s: v128, flo: v128, fhi: v128, z: v128): v128 {
+  let r: v128;
+  if (reference) {
+    const q = f32x4.div(v, s);
+    const t = f32x4.trunc(q);
+    const away = f32x4.ge(f32x4.abs(f32x4.sub(q, t)), f32x4.splat(0.5));
+    const one = v128.bitselect(f32x4.splat(-1), f32x4.splat(1), i32x4.lt_s(q, i32x4.splat(0)));
+    r = f32x4.add(t, v128.and(one, away));
+  } else {
+    r = f32x4.nearest(f32x4.mul(v, s));
+  }
+  r = f32x4.min(f32x4.max(r, flo), fhi);
+  return i32x4.add(i32x4.trunc_sat_f32x4_s(r), z);
+}
+
+export function quantize_f32_i8(x: usize, y: usize, n: i32, reference: bool, s: f32, zy: i32, lo: i32, hi: i32): void {
+  const vs = f32x4.splat(s), z = i32x4.splat(zy);
+  const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy));
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const p = x + (<usize>i << 2);
+    const q0 = quantize4(v128.load(p), reference, vs, flo, fhi, z);
+    const q1 = quantize4(v128.load(p, 16), reference, vs, flo, fhi, z);
+    const q2 = quantize4(v128.load(p, 32), reference, vs, flo, fhi, z);
+    const q3 = quantize4(v128.load(p, 48), reference, vs, flo, fhi, z);
+    v128.store(y + <usize>i, narrow16(q0, q1, q2, q3));
+  }
+  for (; i < n; i++) {
+    const q = quantize4(f32x4.splat(load<f32>(x + (<usize>i << 2))), reference, vs, flo, fhi, z);
+    store<i8>(y + <usize>i, <i8>i32x4.extract_lane(q, 0));
+  }
+}
+
+/**
+ * Binary int8 modes (constants from src/kernels/ref/int8/elementwise.ts).
+ * ta and tb are 256-entry int32 tables indexed by the raw value + 128, which
+ * hold the part of the arithmetic that depends on one operand only:
+ * - XADD: ta[a] = K + Ma·a, tb[b] = Mb·b; y = ⌊(ta + tb) / 2^shift⌋ + zy
+ *   (XNNPACK's add; the binding checks the sum fits in int32, an arithmetic
+ *   shift is the floor).
+ * - RADD: ta[a], tb[b] the operands rescaled to the common 20-bit scale (tb
+ *   negated for Sub); y = MultiplyByQuantizedMultiplier(ta + tb, m, shift) + zy.
+ * - RMUL: ta[a] = a − za, tb[b] = b − zb; y = MBQM(ta · tb, m, shift) + zy.
+ * - XMUL: same tables; y = rne(fl(fl(ta · tb) · fm)) + zy (|ta · tb| ≤ 2^16,
+ *   exact in float32).
+ * The result is clamped to [lo, hi]. b repeats with period `period` (n is a
+ * multiple of it): period n is the same shape, 1 a scalar, C a channel vector.
+ */
+const XADD = 0, RADD = 1, RMUL = 2, XMUL = 3;
+
+@inline function binaryOne(mode: i32, va: i32, vb: i32, m: i32, shift: i32, fm: f32, zy: i32, lo: i32, hi: i32): i32 {
+  let r: i32;
+  if (mode == XADD) r = <i32>((<i64>va + <i64>vb) >> shift);
+  else if (mode == RADD) r = requantRef(va + vb, m, shift);
+  else if (mode == RMUL) r = requantRef(va * vb, m, shift);
+  else r = <i32>nearest<f32>(<f32>(va * vb) * fm);
+  return clampI32(r + zy, lo, hi);
+}
+
+@inline function binaryRows(mode: i32, a: usize, b: usize, y: usize, n: i32, period: i32, ta: usize, tb: usize, m: i32, shift: i32, fm: f32, zy: i32, lo: i32, hi: i32): void {
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const va = load<i32>(ta + (<usize>(load<i8>(a + <usize>i) + 128) << 2));
+    const vb = load<i32>(tb + (<usize>(load<i8>(b + <usize>j) + 128) << 2));
+    store<i8>(y + <usize>i, <i8>binaryOne(mode, va, vb, m, shift, fm, zy, lo, hi));
+    if (++j == period) j = 0;
+  }
+}
+
+export function binary_i8(mode: i32, a: usize, b: usize, y: usize, n: i32, period: i32, ta: usize, tb: usize,
+  m: i32, shift: i32, fm: f32, zy: i32, lo: i32, hi: i32): void {
+  // One loop per mode, so the branch on the mode leaves the inner loop.
+  if (mode == XADD) binaryRows(XADD, a, b, y, n, period, ta, tb, m, shift, fm, zy, lo, hi);
+  else if (mode == RADD) binaryRows(RADD, a, b, y, n, period, ta, tb, m, shift, fm, zy, lo, hi);
+  else if (mode == RMUL) binaryRows(RMUL, a, b, y, n, period, ta, tb, m, shift, fm, zy, lo, hi);
+  else binaryRows(XMUL, a, b, y, n, period, ta, tb, m, shift, fm, zy, lo, hi);
+}
+
+/** y[i] = table[x[i] + 128]: the unary int8 ops, whose tables the reference kernels build. */
+export function table_i8(x: usize, y: usize, n: i32, table: usize): void {
+  for (let i = 0; i < n; i++) {
+    store<i8>(y + <usize>i, load<i8>(table + <usize>(load<i8>(x + <usize>i) + 128)));
+  }
+}
+
+/**
+ * 2-D int8 MaxPool (isMax) or AveragePool over NHWC, input and output sharing
+ * one quantization (TFLite's). Only taps inside the input count. The average
+ * is TFLite's: (sum ± count/2) / count truncated, i.e. rounded half away from
+ * zero; |sum| < 2^24, so the float32 division is exact enough to truncate
+ * right (a quotient just below an integer k stays below it: the gap is at
+ * least 1/count, relatively ≥ 1/|sum| ≫ 2^-24). Eight channels per step,
+ * widened to int32.
+ */
+export function pool_i8(
+  isMax: bool, x: usize, batch: i32, inH: i32, inW: i32, c: i32,
+  outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32,
+  y: usize, lo: i32, hi: i32,
+): void {
+  const pix = <usize>c;
+  const vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+  let yo = y;
+  for (let n = 0; n < batch; n++) {
+    const xImg = x + <usize>(n * inH) * <usize>inW * pix;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * sH - pH;
+      let kh0 = 0, kh1 = kH;
+      while (kh0 < kH && h0 + kh0 * dH < 0) kh0++;
+      while (kh1 > kh0 && h0 + (kh1 - 1) * dH >= inH) kh1--;
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * sW - pW;
+        let kw0 = 0, kw1 = kW;
+        while (kw0 < kW && w0 + kw0 * dW < 0) kw0++;
+        while (kw1 > kw0 && w0 + (kw1 - 1) * dW >= inW) kw1--;
+        const count = (kh1 - kh0) * (kw1 - kw0);
+        const half = i32x4.splat(count >> 1);
+        const div = f32x4.splat(<f32>max(count, 1));
+        for (let cb = 0; cb < c; cb += 8) {
+          let acc0 = i32x4.splat(isMax ? -128 : 0), acc1 = acc0;
+          for (let kh = kh0; kh < kh1; kh++) {
+            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
+            for (let kw = kw0; kw < kw1; kw++) {
+              // Reads up to 7 bytes past the pixel's last channel (slack after X); those lanes are never stored.
+              const v = v128.load8x8_s(xRow + <usize>(w0 + kw * dW) * pix);
+              const v0 = i32x4.extend_low_i16x8_s(v), v1 = i32x4.extend_high_i16x8_s(v);
+              if (isMax) { acc0 = i32x4.max_s(acc0, v0); acc1 = i32x4.max_s(acc1, v1); }
+              else { acc0 = i32x4.add(acc0, v0); acc1 = i32x4.add(acc1, v1); }
+            }
+          }
+          if (!isMax) {
+            const zero = i32x4.splat(0);
+            const n0 = v128.bitselect(i32x4.add(acc0, half), i32x4.sub(acc0, half), i32x4.gt_s(acc0, zero));
+            const n1 = v128.bitselect(i32x4.add(acc1, half), i32x4.sub(acc1, half), i32x4.gt_s(acc1, zero));
+            acc0 = i32x4.trunc_sat_f32x4_s(f32x4.trunc(f32x4.div(f32x4.convert_i32x4_s(n0), div)));
+            acc1 = i32x4.trunc_sat_f32x4_s(f32x4.trunc(f32x4.div(f32x4.convert_i32x4_s(n1), div)));
+          }
+          acc0 = i32x4.min_s(i32x4.max_s(acc0, vlo), vhi);
+          acc1 = i32x4.min_s(i32x4.max_s(acc1, vlo), vhi);
+          const b = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(acc0, acc1), i16x8.splat(0));
+          const left = c - cb;
+          if (left >= 8) v128.store64_lane(yo + <usize>cb, b, 0);
+          else {
+            let bits = i64x2.extract_lane(b, 0);
+            for (let t = 0; t < left; t++) { store<u8>(yo + <usize>(cb + t), <u8>bits); bits >>= 8; }
+          }
+        }
+        yo += pix;
+      }
+    }
+  }
+}
+
+/**
+ * Mean of X viewed as [outer, red, inner] over its middle axis (ReduceMean
+ * over a contiguous block of axes, e.g. H and W of NHWC), into int8
+ * [outer, inner]. Sums are exact int32 (red · 128 < 2^31 is checked by the
+ * binding) kept in `sums` (inner int32, slack after). Then, per the
+ * reference kernel (src/kernels/ref/int8/pool.ts):
+ * - xnnpack: clamp(rne(fl(fl(fl(sum) · fm) + bias))), fm and bias folded.
+ * - reference: clamp(MBQM(sum − zx·red, m, shift) + zy).
+ */
+export function mean_i8(x: usize, outer: i32, red: i32, inner: i32, sums: usize, y: usize,
+  reference: bool, m: i32, shift: i32, fm: f32, bias: f32, zx: i32, zy: i32): void {
+  const rowBytes = <usize>inner;
+  const zsum = zx * red;
+  for (let o = 0; o < outer; o++) {
+    memory.fill(sums, 0, <usize>inner << 2);
+    let xr = x + <usize>o * <usize>red * rowBytes;
+    for (let r = 0; r < red; r++) {
+      let c = 0;
+      for (; c + 8 <= inner; c += 8) {
+        const v = v128.load8x8_s(xr + <usize>c);
+        const s = sums + (<usize>c << 2);
+        v128.store(s, i32x4.add(v128.load(s), i32x4.extend_low_i16x8_s(v)));
+        v128.store(s, i32x4.add(v128.load(s, 16), i32x4.extend_high_i16x8_s(v)), 16);
+      }
+      for (; c < inner; c++) {
+        const s = sums + (<usize>c << 2);
+        store<i32>(s, load<i32>(s) + <i32>load<i8>(xr + <usize>c));
+      }
+      xr += rowBytes;
+    }
+    const yo = y + <usize>o * rowBytes;
+    for (let c = 0; c < inner; c++) {
+      const sum = load<i32>(sums + (<usize>c << 2));
+      const q = reference ? requantRef(sum - zsum, m, shift) + zy : <i32>nearest<f32>(<f32>sum * fm + bias);
+      store<i8>(yo + <usize>c, <i8>clampI32(q, -128, 127));
+    }
+  }
+}

@@ -1,0 +1,364 @@
+/**
+ * Bindings of the memory-bound int8 wasm kernels (assembly/i8ops.as.ts) and
+ * of Transpose (assembly/data.as.ts): Quantize float32 → int8, Add/Sub/Mul
+ * with requantization, the table-driven unary ops (Relu, Clip, LeakyRelu,
+ * HardSwish, Sigmoid, Tanh), MaxPool/AveragePool and ReduceMean.
+ *
+ * Every int8 kernel is bit-exact with its reference kernel in both int8
+ * arithmetics: the unary ops reuse the reference's 256-entry tables (built
+ * by its prepare()), the others are given the reference's constants. Each
+ * kernel takes no more than the reference kernel's check() accepts, minus
+ * the shapes below, which fall back to 'ref'.
+ */
+import {
+  CloudlessError, attrInt, attrInts, defineKernel, sizeOf, stridesOf, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
+} from '../../ir/index.js';
+import { windowGeometry } from '../../ir/ops/nn.js';
+import { transposePerm } from '../../ir/ops/shape-ops.js';
+import { resolveReduceAxes } from '../../ir/ops/reduce.js';
+import { int8ElementwiseKernels } from '../ref/int8/elementwise.js';
+import { int8PoolKernels } from '../ref/int8/pool.js';
+import {
+  INT8_MAX, INT8_MIN, activationRangeQuantized, fl, multiplyByQuantizedMultiplier, quantizeMultiplier, rne, tensorQuant,
+} from '../ref/int8/requantize.js';
+import { geometry3 } from '../ref/conv.js';
+import { planStrided } from '../ref/strided-copy.js';
+import { copyIn, copyOut, regionBytes, spatialRankReason, windowArgs } from './common.js';
+import { wasmHeap } from './heap.js';
+import { binaryLayout } from './ops.js';
+
+type Check = NonNullable<KernelDef['check']>;
+
+function refInt8(list: readonly KernelDef[], op: string): KernelDef {
+  const k = list.find((d) => d.op === op);
+  if (!k) throw new CloudlessError('E_INTERNAL', `no reference int8 ${op} kernel for the wasm kernel to follow`);
+  return k;
+}
+
+function thenCheck(first: Check | undefined, then: Check): Check {
+  return (node, inputs, outputs) => first?.(node, inputs, outputs) ?? then(node, inputs, outputs);
+}
+
+/** Per-tensor quantization of the output, or why the wasm kernel cannot use it. */
+function perTensorReason(info: ValueInfo | undefined, what: string): string | undefined {
+  const q = info?.quant;
+  if (!q) return `wasm kernel needs the quantization of ${what} at plan time`;
+  return q.scale.length === 1 ? undefined : `wasm kernel takes per-tensor quantization of ${what}, not per-axis`;
+}
+
+// ---------------------------------------------------------------------------
+// Quantize float32 → int8
+// ---------------------------------------------------------------------------
+
+interface QuantizeState { n: number; reference: boolean; s: number; zy: number; yAt: number }
+
+const quantizeKernel = defineKernel<QuantizeState>({
+  op: 'Quantize', backend: 'wasm', dtypes: ['float32'],
+  check: (node, _inputs, outputs) => (outputs[0]?.dtype === 'int8' ? perTensorReason(outputs[0], `the output of ${node.name}`) : `wasm Quantize writes int8, not ${outputs[0]?.dtype}`),
+  prepare({ outputs, ctx }) {
+    const n = sizeOf(outputs[0]!.shape);
+    const q = outputs[0]!.quant!;
+    const reference = ctx.int8Arithmetic === 'tflite-reference';
+    const yAt = regionBytes(n, 4);
+    wasmHeap().reserveTransient(yAt + regionBytes(n, 1));
+    // The reference kernel divides by the scale (reference) or multiplies by fl(1/scale) (xnnpack).
+    return { state: { n, reference, s: reference ? q.scale[0]! : fl(1 / q.scale[0]!), zy: q.zeroPoint[0]!, yAt } };
+  },
+  run(inputs, outputs, _node, st) {
+    const heap = wasmHeap();
+    const t = heap.transient;
+    copyIn(heap, t, inputs[0]!);
+    heap.exports.quantize_f32_i8(t, t + st.yAt, st.n, st.reference ? 1 : 0, st.s, st.zy, INT8_MIN, INT8_MAX);
+    copyOut(heap, t + st.yAt, outputs[0]!);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Add, Sub, Mul
+// ---------------------------------------------------------------------------
+
+const XADD = 0, RADD = 1, RMUL = 2, XMUL = 3;
+
+/** The mode and constants of assembly binary_i8, with the two 256-entry tables (indexed by raw value + 128). */
+interface BinaryConstants { mode: number; ta: Int32Array; tb: Int32Array; m: number; shift: number; fm: number }
+
+function tableOf(f: (v: number) => number): Int32Array {
+  const t = new Int32Array(256);
+  for (let v = INT8_MIN; v <= INT8_MAX; v++) t[v + 128] = f(v);
+  return t;
+}
+
+/**
+ * The constants of the reference kernel's choice (src/kernels/ref/int8/elementwise.ts):
+ * the same range tests pick XNNPACK's or TFLite's integer arithmetic, and the
+ * same formulas give the multipliers; the tables hold each operand's share.
+ */
+function binaryConstants(op: string, reference: boolean, sa: number, za: number, sb: number, zb: number, sy: number): BinaryConstants {
+  if (op === 'Mul') {
+    const real = fl(fl(sa * sb) / sy);
+    const ta = tableOf((a) => a - za), tb = tableOf((b) => b - zb);
+    if (reference || !(real >= 2 ** -16 && real < 2 ** 8)) {
+      const q = quantizeMultiplier((sa * sb) / sy);
+      return { mode: RMUL, ta, tb, m: q.multiplier, shift: q.shift, fm: 0 };
+    }
+    return { mode: XMUL, ta, tb, m: 0, shift: 0, fm: real };
+  }
+  const sign = op === 'Add' ? 1 : -1;
+  const ra = fl(sa / sy), rb = fl(sb / sy);
+  const inRange = (r: number) => r >= 2 ** -10 && r < 2 ** 8;
+  if (reference || !inRange(ra) || !inRange(rb)) {
+    const twiceMax = 2 * Math.max(sa, sb);
+    const ma = quantizeMultiplier(sa / twiceMax), mb = quantizeMultiplier(sb / twiceMax);
+    const my = quantizeMultiplier(twiceMax / ((1 << 20) * sy));
+    return {
+      mode: RADD, m: my.multiplier, shift: my.shift, fm: 0,
+      ta: tableOf((a) => multiplyByQuantizedMultiplier((a - za) * (1 << 20), ma.multiplier, ma.shift)),
+      tb: tableOf((b) => sign * multiplyByQuantizedMultiplier((b - zb) * (1 << 20), mb.multiplier, mb.shift)),
+    };
+  }
+  // XNNPACK: 21-bit multipliers on a shift from the larger ratio's exponent. With the ratios in
+  // [2^-10, 2^8) the shift is at most 30 and |Ma|, |Mb| ≤ 2^21, so K + Ma·a stays below 2^31.
+  const big = Math.max(ra, rb);
+  const e = Math.floor(Math.log2(big));
+  const exp = 2 ** e > big ? e - 1 : 2 ** (e + 1) <= big ? e + 1 : e;
+  const shift = 20 - exp;
+  const pow = 2 ** shift;
+  const Ma = rne(ra * pow), Mb = sign * rne(rb * pow);
+  const K = 2 ** (shift - 1) - Ma * za - Mb * zb;
+  return { mode: XADD, ta: tableOf((a) => K + Ma * a), tb: tableOf((b) => Mb * b), m: 0, shift, fm: 0 };
+}
+
+interface BinaryI8State extends BinaryConstants { swap: boolean; period: number; n: number; tables: number; bAt: number; yAt: number; zy: number; lo: number; hi: number }
+
+function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
+  const ref = refInt8(int8ElementwiseKernels, op);
+  return defineKernel<BinaryI8State>({
+    op, backend: 'wasm', dtypes: ['int8'],
+    check: thenCheck(ref.check, (node, inputs, outputs) => {
+      const why = perTensorReason(inputs[0], 'A') ?? perTensorReason(inputs[1], 'B') ?? perTensorReason(outputs[0], 'the output');
+      if (why) return why;
+      return binaryLayout(inputs[0]!.shape, inputs[1]!.shape, outputs[0]!.shape)
+        ? undefined : `wasm int8 ${node.op} takes same-shape, scalar or trailing-vector broadcasting`;
+    }),
+    prepare({ node, inputs, outputs, ctx }: PrepareArgs) {
+      const aq = tensorQuant(node, inputs[0], 'A'), bq = tensorQuant(node, inputs[1], 'B'), yq = tensorQuant(node, outputs[0], 'the output');
+      const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
+      const n = sizeOf(outputs[0]!.shape);
+      const { swap, period } = binaryLayout(inputs[0]!.shape, inputs[1]!.shape, outputs[0]!.shape)!;
+      const c = binaryConstants(op, ctx.int8Arithmetic === 'tflite-reference', aq.scale, aq.zeroPoint, bq.scale, bq.zeroPoint, yq.scale);
+      const heap = wasmHeap();
+      const tables = heap.alloc(2048);
+      // The kernel walks the full-size operand with the first table: a swapped pair swaps the tables.
+      heap.i32.set(swap ? c.tb : c.ta, tables >> 2);
+      heap.i32.set(swap ? c.ta : c.tb, (tables >> 2) + 256);
+      const bAt = regionBytes(n, 1), yAt = bAt + regionBytes(period, 1);
+      heap.reserveTransient(yAt + regionBytes(n, 1));
+      const state: BinaryI8State = { ...c, swap, period, n, tables, bAt, yAt, zy: yq.zeroPoint, lo, hi };
+      heap.freeWith(state, [tables]);
+      return { state, scratchBytes: 2048 };
+    },
+    run(inputs, outputs, _node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      const [full, small] = st.swap ? [inputs[1]!, inputs[0]!] : [inputs[0]!, inputs[1]!];
+      copyIn(heap, t, full);
+      copyIn(heap, t + st.bAt, small);
+      heap.exports.binary_i8(st.mode, t, t + st.bAt, t + st.yAt, st.n, st.period, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
+      copyOut(heap, t + st.yAt, outputs[0]!);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Unary ops: the reference kernel's table, looked up in wasm
+// ---------------------------------------------------------------------------
+
+interface TableI8State { n: number; table: number; yAt: number }
+
+function tableKernel(op: string): KernelDef {
+  const ref = refInt8(int8ElementwiseKernels, op);
+  return defineKernel<TableI8State>({
+    op, backend: 'wasm', dtypes: ['int8'],
+    check: ref.check,
+    prepare(args) {
+      const refTable = (ref.prepare!(args).state as { table: Int8Array }).table;
+      const heap = wasmHeap();
+      const n = sizeOf(args.outputs[0]!.shape);
+      const state: TableI8State = { n, table: heap.alloc(256), yAt: regionBytes(n, 1) };
+      heap.freeWith(state, [state.table]);
+      heap.i8.set(refTable, state.table);
+      heap.reserveTransient(2 * state.yAt);
+      return { state, scratchBytes: 256 };
+    },
+    run(inputs, outputs, _node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      copyIn(heap, t, inputs[0]!);
+      heap.exports.table_i8(t, t + st.yAt, st.n, st.table);
+      copyOut(heap, t + st.yAt, outputs[0]!);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// MaxPool, AveragePool
+// ---------------------------------------------------------------------------
+
+interface PoolI8State { args: number[]; lo: number; hi: number; yAt: number }
+
+function poolI8Kernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
+  const ref = refInt8(int8PoolKernels, op);
+  return defineKernel<PoolI8State>({
+    op, backend: 'wasm', dtypes: ['int8'],
+    check: thenCheck(ref.check, (_node, inputs) => spatialRankReason(inputs[0])),
+    prepare({ node, inputs, outputs }) {
+      const x = inputs[0]!;
+      const r = x.shape.length - 2;
+      const inSpatial = x.shape.slice(1, r + 1);
+      const g = geometry3(x.shape[0]!, inSpatial, windowGeometry(node, inSpatial, attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0));
+      const yq = tensorQuant(node, outputs[0], 'the output');
+      const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
+      const yAt = regionBytes(sizeOf(x.shape), 1);
+      wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
+      return { state: { args: [g.batch, g.inH, g.inW, x.shape[x.shape.length - 1]!, ...windowArgs(g)], lo, hi, yAt } };
+    },
+    run(inputs, outputs, node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      copyIn(heap, t, inputs[0]!);
+      const a = st.args;
+      heap.exports.pool_i8(node.op === 'MaxPool' ? 1 : 0, t, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!,
+        t + st.yAt, st.lo, st.hi);
+      copyOut(heap, t + st.yAt, outputs[0]!);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// ReduceMean
+// ---------------------------------------------------------------------------
+
+/**
+ * The reduction as X viewed [outer, red, inner], or undefined when the
+ * reduced axes (ignoring size-1 axes) are not one contiguous block.
+ */
+function reductionBlock(shape: readonly number[], axes: readonly number[]): { outer: number; red: number; inner: number } | undefined {
+  const big = shape.map((d, i) => i).filter((i) => shape[i]! > 1);
+  const reduced = big.filter((i) => axes.includes(i));
+  if (reduced.length === 0) return undefined;
+  const first = big.indexOf(reduced[0]!);
+  if (big.slice(first, first + reduced.length).some((i, k) => i !== reduced[k])) return undefined;
+  const prod = (l: number[]) => l.reduce((p, i) => p * shape[i]!, 1);
+  return { outer: prod(big.slice(0, first)), red: prod(reduced), inner: prod(big.slice(first + reduced.length)) };
+}
+
+type MeanI8State =
+  | { wasm: true; outer: number; red: number; inner: number; reference: boolean; m: number; shift: number; fm: number; bias: number; zx: number; zy: number; sumsAt: number; yAt: number }
+  | { wasm: false; refState: unknown };
+
+const refMean = refInt8(int8PoolKernels, 'ReduceMean');
+
+/**
+ * Constants of the reference kernel's two finishes (src/kernels/ref/int8/pool.ts):
+ * TFLite's QuantizedMeanOrSum multiplier with 1/N folded in, or XNNPACK's float
+ * multiplier and bias. A reduction whose axes are not one block (rare: the
+ * axes are known only at prepare time) runs the reference kernel's loop.
+ */
+const meanI8Kernel = defineKernel<MeanI8State>({
+  op: 'ReduceMean', backend: 'wasm', dtypes: ['int8'],
+  check: thenCheck(refMean.check, (node, inputs, outputs) =>
+    perTensorReason(inputs[0], 'X') ?? perTensorReason(outputs[0], `the output of ${node.name}`)),
+  prepare(args) {
+    const { node, inputs, outputs, ctx } = args;
+    const x = inputs[0]!;
+    const axesInput = inputs[1];
+    const axes = resolveReduceAxes(node, x.shape.length, axesInput && sizeOf(axesInput.shape) > 0 ? axesInput.constant : undefined);
+    const block = reductionBlock(x.shape, axes);
+    // Sums of up to 2^23 int8 values stay exact in int32.
+    if (!block || block.red >= 2 ** 23) {
+      const p = refMean.prepare!(args);
+      return { state: { wasm: false, refState: p.state }, scratchBytes: p.scratchBytes };
+    }
+    const xq = tensorQuant(node, x, 'X'), yq = tensorQuant(node, outputs[0], 'the output');
+    const n = block.red;
+    const base = quantizeMultiplier(xq.scale / yq.scale);
+    let k = Math.floor(Math.log2(n));
+    if (2 ** k > n) k--;
+    k = Math.min(k, 32, 31 + base.shift);
+    const fm = fl(fl(xq.scale / yq.scale) * fl(1 / n));
+    const sumsAt = regionBytes(sizeOf(x.shape), 1);
+    const yAt = sumsAt + regionBytes(block.inner, 4);
+    wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
+    return {
+      state: {
+        wasm: true, ...block, reference: ctx.int8Arithmetic === 'tflite-reference',
+        m: Number((BigInt(base.multiplier) << BigInt(k)) / BigInt(n)), shift: base.shift - k,
+        fm, bias: fl(yq.zeroPoint - fl(fl(n * xq.zeroPoint) * fm)), zx: xq.zeroPoint, zy: yq.zeroPoint, sumsAt, yAt,
+      },
+    };
+  },
+  run(inputs, outputs, node, st, ctx) {
+    if (!st.wasm) { refMean.run(inputs, outputs, node, st.refState, ctx); return; }
+    const heap = wasmHeap();
+    const t = heap.transient;
+    copyIn(heap, t, inputs[0]!);
+    heap.exports.mean_i8(t, st.outer, st.red, st.inner, t + st.sumsAt, t + st.yAt, st.reference ? 1 : 0, st.m, st.shift, st.fm, st.bias, st.zx, st.zy);
+    copyOut(heap, t + st.yAt, outputs[0]!);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Transpose (1- and 4-byte elements)
+// ---------------------------------------------------------------------------
+
+interface TransposeState { bytes: number; dims: number[]; strides: number[]; tiled: boolean; n: number; yAt: number }
+
+const TRANSPOSE_DTYPES = ['float32', 'int32', 'int8', 'uint8', 'bool'] as const;
+
+/** The output shape and input strides of the permutation, simplified and left-padded to four axes, or undefined past four. */
+function transposePlan(node: Node, shape: readonly number[]): { dims: number[]; strides: number[] } | undefined {
+  const perm = transposePerm(node, shape.length);
+  const inStrides = stridesOf(shape);
+  const plan = planStrided(perm.map((p) => shape[p]!), perm.map((p) => inStrides[p]!));
+  if (plan.shape.length > 4) return undefined;
+  const pad = 4 - plan.shape.length;
+  return { dims: [...Array(pad).fill(1), ...plan.shape], strides: [...Array(pad).fill(0), ...plan.strides] };
+}
+
+const transposeKernel = defineKernel<TransposeState>({
+  op: 'Transpose', backend: 'wasm', dtypes: TRANSPOSE_DTYPES,
+  check: (node, inputs) => (transposePlan(node, inputs[0]!.shape) ? undefined : 'wasm Transpose takes permutations that simplify to four axes or fewer'),
+  prepare({ node, inputs }) {
+    const x = inputs[0]!;
+    const { dims, strides } = transposePlan(node, x.shape)!;
+    const bytes = x.dtype === 'float32' || x.dtype === 'int32' ? 4 : 1;
+    const n = sizeOf(x.shape);
+    // The last two axes are a matrix transpose of a contiguous block when the input walks them as (1, d2).
+    const tiled = strides[2] === 1 && strides[3] === dims[2];
+    const yAt = regionBytes(n, bytes);
+    wasmHeap().reserveTransient(2 * yAt);
+    return { state: { bytes, dims, strides, tiled, n, yAt } };
+  },
+  run(inputs, outputs, _node, st) {
+    const heap = wasmHeap();
+    const t = heap.transient;
+    const x = inputs[0]!;
+    if (st.bytes === 4) heap.u8.set(new Uint8Array(x.data.buffer, x.data.byteOffset, st.n * 4), t);
+    else heap.u8.set(new Uint8Array(x.data.buffer, x.data.byteOffset, st.n), t);
+    const [d0, d1, d2, d3] = st.dims as [number, number, number, number];
+    const [s0, s1, s2, s3] = st.strides as [number, number, number, number];
+    heap.exports.transpose(t, t + st.yAt, st.bytes, d0, d1, d2, d3, s0, s1, s2, s3, st.tiled ? 1 : 0);
+    const y = outputs[0]!.data;
+    new Uint8Array(y.buffer, y.byteOffset, st.n * st.bytes).set(heap.u8.subarray(t + st.yAt, t + st.yAt + st.n * st.bytes));
+  },
+});
+
+export const wasmInt8OpKernels: readonly KernelDef[] = [
+  quantizeKernel,
+  binaryI8Kernel('Add'), binaryI8Kernel('Sub'), binaryI8Kernel('Mul'),
+  ...['Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh'].map(tableKernel),
+  poolI8Kernel('MaxPool'), poolI8Kernel('AveragePool'),
+  meanI8Kernel,
+  transposeKernel,
+];
+
