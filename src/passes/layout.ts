@@ -24,9 +24,10 @@
  * Values that are graph outputs or that subgraphs read are never renamed.
  */
 import {
-  Graph, Tensor, invertPermutation, normalizeAxis, stridesOf,
+  Graph, Tensor, invertPermutation, normalizeAxis,
   type Node,
 } from '../ir/index.js';
+import { transposeTensor } from '../ir/tensor-ops.js';
 
 const UNARY = new Set([
   'Relu', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu', 'Selu', 'Celu', 'Gelu', 'Mish', 'Softplus', 'Softsign',
@@ -55,29 +56,6 @@ function isIdentity(perm: readonly number[]): boolean {
 
 function samePerm(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** out.shape[i] = t.shape[perm[i]]. */
-function transposeConstant(t: Tensor, perm: readonly number[]): Tensor {
-  const shape = perm.map((p) => t.shape[p]!);
-  const out = new Tensor(t.dtype, shape, undefined, t.quant && t.quant.axis !== undefined ? { ...t.quant, axis: perm.indexOf(t.quant.axis) } : t.quant);
-  const inStrides = stridesOf(t.shape);
-  const srcStride = perm.map((p) => inStrides[p]!);
-  const idx = new Array<number>(shape.length).fill(0);
-  const src = t.data as unknown as ArrayLike<number | bigint>;
-  const dst = out.data as unknown as { [i: number]: number | bigint };
-  let from = 0;
-  for (let i = 0; i < out.size; i++) {
-    dst[i] = src[from]!;
-    for (let a = shape.length - 1; a >= 0; a--) {
-      idx[a]!++;
-      from += srcStride[a]!;
-      if (idx[a]! < shape[a]!) break;
-      from -= srcStride[a]! * shape[a]!;
-      idx[a] = 0;
-    }
-  }
-  return out;
 }
 
 /** Names read from inside subgraphs (If/Loop/Scan bodies): renaming them would break the bodies. */
@@ -231,7 +209,7 @@ class LayoutRewriter {
       const k = this.constant(name)!;
       if (k.size === 1) continue;
       const full = k.rank < rank ? k.reshape([...new Array<number>(rank - k.rank).fill(1), ...k.shape]) : k;
-      c.inputs[i] = this.addConstant(`${name}_perm`, transposeConstant(full, inv));
+      c.inputs[i] = this.addConstant(`${name}_perm`, transposeTensor(full, inv));
     }
     // An axis a of the transposed tensor is axis perm[a] of the original.
     const toSource = (a: number) => perm[normalizeAxis(a, rank, `node ${c.name}`)]!;

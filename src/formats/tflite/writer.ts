@@ -43,7 +43,7 @@ export interface WriteTfliteOptions {
 
 /** Union indices of option tables the importer does not read (so schema.ts does not list them); from schema.fbs. */
 const MoreOptions = {
-  ExpOptions: 33, DequantizeOptions: 38, MaximumMinimumOptions: 39, PadOptions: 22, PadV2Options: 43, TransposeOptions: 26,
+  ExpOptions: 33, TopKV2Options: 34, NegOptions: 42, DequantizeOptions: 38, MaximumMinimumOptions: 39, PadOptions: 22, PadV2Options: 43, TransposeOptions: 26,
   QuantizeOptions: 89, HardSwishOptions: 91, ReverseV2Options: 81, LogSoftmaxOptions: 36, SelectV2Options: 98,
   TileOptions: 51, AddNOptions: 82, MirrorPadOptions: 77,
 } as const;
@@ -139,6 +139,8 @@ class TfliteWriter {
   private readonly operators: OperatorSpec[] = [];
   private readonly usedNames = new Set<string>();
   private readonly variables = new Set<string>();
+  /** Nodes already written as part of another node's chain (e.g. the Cast that narrows TopK's indices). */
+  private readonly absorbed = new Set<Node>();
   private node!: Node;
 
   constructor(private readonly graph: Graph, private readonly options: WriteTfliteOptions) {}
@@ -148,6 +150,7 @@ class TfliteWriter {
     this.inferShapes();
     for (const name of this.graph.inputs) this.tensorOf(name);
     for (const node of this.graph.nodes) {
+      if (this.absorbed.has(node)) continue;
       this.node = node;
       try {
         this.convert(node);
@@ -370,6 +373,7 @@ class TfliteWriter {
       case 'AveragePool': case 'MaxPool': return this.convertPool();
       case 'BatchNormalization': return this.convertBatchNorm();
       case 'Clip': return this.convertClip();
+      case 'HardSigmoid': return this.convertHardSigmoid();
       case 'LeakyRelu':
         this.emit('LEAKY_RELU', [this.in(0)], [this.out()], BuiltinOptions.LeakyReluOptions, [{ slot: 0, f32: attrFloat(node, 'alpha', 0.01) }]);
         return;
@@ -431,6 +435,7 @@ class TfliteWriter {
         return;
       }
       case 'Split': return this.convertSplit();
+      case 'TopK': return this.convertTopK();
       case 'tflite.SVDF': return this.convertSvdf();
       case 'tflite.UNIDIRECTIONAL_SEQUENCE_LSTM': return this.convertLstm();
       default:
@@ -629,6 +634,19 @@ class TfliteWriter {
     if (lo === -Infinity && hi === Infinity) this.convertReshape();
   }
 
+  /** max(0, min(1, alpha·x + beta)): TFLite has no builtin, so MUL and ADD by scalars, then RELU_0_TO_1. */
+  private convertHardSigmoid(): void {
+    const node = this.node;
+    const x = this.inInfo(0);
+    if (x.dtype !== 'float32' || x.quant) this.unsupported(`a ${x.quant ? 'quantized' : x.dtype} HardSigmoid (written for float32 only)`);
+    const scalar = (role: string, v: number) => this.constTensor(`${node.name}/${role}`, Tensor.fromNumbers('float32', [], [v]));
+    const scaled = this.temp(`${node.name}/scaled`, x.dtype, x.shape);
+    const shifted = this.temp(`${node.name}/shifted`, x.dtype, x.shape);
+    this.emit('MUL', [this.in(0), scalar('alpha', attrFloat(node, 'alpha', 0.2))], [scaled], BuiltinOptions.MulOptions, [{ slot: 0, i8: 0 }]);
+    this.emit('ADD', [scaled, scalar('beta', attrFloat(node, 'beta', 0.5))], [shifted], BuiltinOptions.AddOptions, [{ slot: 0, i8: 0 }]);
+    this.emit('RELU_0_TO_1', [shifted], [this.out()]);
+  }
+
   private lastAxis(what: string): void {
     const rank = this.inInfo(0).shape.length;
     const axis = attrInt(this.node, 'axis', -1);
@@ -760,6 +778,57 @@ class TfliteWriter {
     this.emit(builtin, [this.in(0), this.int32Const(`${node.name}/axes`, axes)], [this.out()], BuiltinOptions.ReducerOptions, [
       { slot: 0, bool: attrInt(node, 'keepdims', 1) !== 0 },
     ]);
+  }
+
+  /**
+   * TOPK_V2 selects the k largest along the last axis, sorted, and gives int32
+   * indices (the importer widens them to int64 and casts back). When the only
+   * reader of the indices is a Cast to int32, as in an imported .tflite, that
+   * Cast's output is written as TOPK_V2's own, so the file round-trips op for op;
+   * otherwise a CAST widens them to the canonical int64.
+   */
+  private convertTopK(): void {
+    const node = this.node;
+    const x = this.inInfo(0);
+    this.lastAxis('TopK');
+    const k = this.constIn(1, 'K').toNumbers();
+    // An unsorted TopK allows any order of the k results, sorted among them.
+    const largest = attrInt(node, 'largest', 1) !== 0;
+    if (!largest && (x.dtype !== 'float32' || x.quant)) this.unsupported(`smallest-k of a ${x.quant ? 'quantized' : x.dtype} tensor (written by negation, float32 only)`);
+    const valuesName = node.outputs[0], indicesName = node.outputs[1];
+    const outInfo = this.outInfo(0);
+    let input = this.in(0);
+    let values = valuesName ? this.out(0) : this.temp(`${node.name}/values`, x.dtype, outInfo.shape, x.quant);
+    if (!largest) {
+      // The k largest of −x are the k smallest of x, in ascending order, with the same tie order.
+      const negated = this.temp(`${node.name}/negated`, x.dtype, x.shape);
+      this.emit('NEG', [input], [negated], MoreOptions.NegOptions);
+      input = negated;
+      values = this.temp(`${node.name}/negated_values`, x.dtype, outInfo.shape);
+    }
+    let indices: number;
+    let widen: number | undefined;
+    const narrowing = indicesName ? this.soleInt32Cast(indicesName) : undefined;
+    if (narrowing) {
+      this.absorbed.add(narrowing);
+      indices = this.tensorOf(narrowing.outputs[0]!);
+    } else {
+      indices = this.temp(`${indicesName || node.name}/int32`, 'int32', outInfo.shape);
+      if (indicesName) widen = this.out(1);
+    }
+    this.emit('TOPK_V2', [input, this.int32Const(`${node.name}/k`, k.slice(0, 1), [])], [values, indices], MoreOptions.TopKV2Options);
+    if (!largest && valuesName) this.emit('NEG', [values], [this.out(0)], MoreOptions.NegOptions);
+    if (widen !== undefined) {
+      this.emit('CAST', [indices], [widen], BuiltinOptions.CastOptions, [{ slot: 0, i8: TensorType.INT32 }, { slot: 1, i8: TensorType.INT64 }]);
+    }
+  }
+
+  /** The one node reading `name` when it is a Cast to int32 and `name` is not a graph output. */
+  private soleInt32Cast(name: string): Node | undefined {
+    if (this.graph.outputs.includes(name)) return undefined;
+    const readers = this.graph.nodes.filter((n) => n.inputs.includes(name));
+    const only = readers.length === 1 ? readers[0]! : undefined;
+    return only?.op === 'Cast' && only.outputs[0] && this.info(only.outputs[0]).dtype === 'int32' ? only : undefined;
   }
 
   private convertSplit(): void {

@@ -200,6 +200,24 @@ export function integerValues(node: Node, t: Tensor, what: string): number[] {
 // Convolutions
 // ---------------------------------------------------------------------------
 
+/**
+ * The output of Conv, DepthwiseConv or ConvTranspose once their weight layouts
+ * are checked: all take the kernel size from W's spatial axes and an optional
+ * bias of `channels`; `geometry` gives the output's spatial sizes.
+ */
+function convOutput(
+  ctx: InferContext, x: ValueInfo, w: ValueInfo, channels: number,
+  geometry: (node: Node, inSpatial: readonly number[], kernel: readonly number[]) => { out: number[] } = windowGeometry,
+): ValueInfo[] {
+  const r = x.shape.length - 2;
+  checkBias(ctx, 2, channels);
+  const kernel = w.shape.slice(1, r + 1);
+  checkKernelShapeAttr(ctx.node, kernel);
+  activationRange(ctx.node);
+  const g = geometry(ctx.node, x.shape.slice(1, r + 1), kernel);
+  return [{ dtype: x.dtype, shape: [x.shape[0]!, ...g.out, channels] }];
+}
+
 const conv: OpSchema = {
   op: 'Conv',
   inputs: [2, 3],
@@ -218,12 +236,7 @@ const conv: OpSchema = {
     if (w.shape[r + 1]! * group !== cin) {
       throw shapeError(ctx.node, `input X has ${cin} channels but weight ${shapeToString(w.shape)} expects ${w.shape[r + 1]! * group} (Cin/group = ${w.shape[r + 1]}, group = ${group})`);
     }
-    checkBias(ctx, 2, cout);
-    const kernel = w.shape.slice(1, r + 1);
-    checkKernelShapeAttr(ctx.node, kernel);
-    activationRange(ctx.node);
-    const g = windowGeometry(ctx.node, x.shape.slice(1, r + 1), kernel);
-    return [{ dtype: x.dtype, shape: [x.shape[0]!, ...g.out, cout] }];
+    return convOutput(ctx, x, w, cout);
   },
 };
 
@@ -241,12 +254,7 @@ const depthwiseConv: OpSchema = {
     if (c === 0 || cm % c !== 0) {
       throw shapeError(ctx.node, `weight's ${cm} output channels are not a multiple of the input X's ${c} channels (depth multiplier must be whole)`);
     }
-    checkBias(ctx, 2, cm);
-    const kernel = w.shape.slice(1, r + 1);
-    checkKernelShapeAttr(ctx.node, kernel);
-    activationRange(ctx.node);
-    const g = windowGeometry(ctx.node, x.shape.slice(1, r + 1), kernel);
-    return [{ dtype: x.dtype, shape: [x.shape[0]!, ...g.out, cm] }];
+    return convOutput(ctx, x, w, cm);
   },
 };
 
@@ -263,13 +271,7 @@ const convTranspose: OpSchema = {
     const cin = x.shape[r + 1]!;
     if (group < 1 || cin % group !== 0) throw shapeError(ctx.node, `group ${group} must divide the input channels (${cin})`);
     if (w.shape[0] !== cin) throw shapeError(ctx.node, `input X has ${cin} channels but weight ${shapeToString(w.shape)} expects ${w.shape[0]}`);
-    const cout = w.shape[r + 1]! * group;
-    checkBias(ctx, 2, cout);
-    const kernel = w.shape.slice(1, r + 1);
-    checkKernelShapeAttr(ctx.node, kernel);
-    activationRange(ctx.node);
-    const g = convTransposeGeometry(ctx.node, x.shape.slice(1, r + 1), kernel);
-    return [{ dtype: x.dtype, shape: [x.shape[0]!, ...g.out, cout] }];
+    return convOutput(ctx, x, w, w.shape[r + 1]! * group, convTransposeGeometry);
   },
 };
 

@@ -2,9 +2,8 @@
  * Reference float kernels for Conv, DepthwiseConv, ConvTranspose and
  * FullyConnected, channels-last.
  *
- * Every spatial case (1-D, 2-D, 3-D) runs through one 3-D loop nest: a 1-D or
- * 2-D op is a 3-D op whose leading spatial sizes are 1. The kernel window is
- * clipped to the input once per output position (no per-tap bounds test), and
+ * Every spatial case (1-D, 2-D, 3-D) runs through one 3-D walk of the output
+ * pixels with windows clipped to the input (src/ir/window.ts), and
  * the innermost loop runs over input channels, which are contiguous both in the
  * NHWC activation and in the OHWI weight. Sums are accumulated in JS numbers
  * (float64) and rounded once when stored, so float32 results do not depend on
@@ -13,49 +12,12 @@
 import {
   attrInt, defineKernel, type KernelDef, type Node, type PrepareArgs, type Tensor,
 } from '../../ir/index.js';
-import {
-  activationRange, convTransposeGeometry, windowGeometry, type WindowGeometry,
-} from '../../ir/ops/nn.js';
+import { activationRange, convTransposeGeometry } from '../../ir/ops/nn.js';
+import { WindowWalk, channelsLastWindow, geometry3, type Geometry3 } from '../../ir/window.js';
 import { FLOATS, sameDtypes, type FloatArray } from './nn-common.js';
 
-/** A window geometry lifted to three spatial axes, with the batch count. */
-export interface Geometry3 {
-  batch: number;
-  inD: number; inH: number; inW: number;
-  outD: number; outH: number; outW: number;
-  kD: number; kH: number; kW: number;
-  sD: number; sH: number; sW: number;
-  dD: number; dH: number; dW: number;
-  pD: number; pH: number; pW: number;
-}
-
-function lift(v: readonly number[], fill: number): [number, number, number] {
-  const a = [...new Array<number>(3 - v.length).fill(fill), ...v];
-  return [a[0]!, a[1]!, a[2]!];
-}
-
-export function geometry3(batch: number, inSpatial: readonly number[], g: WindowGeometry): Geometry3 {
-  const [inD, inH, inW] = lift(inSpatial, 1);
-  const [outD, outH, outW] = lift(g.out, 1);
-  const [kD, kH, kW] = lift(g.kernel, 1);
-  const [sD, sH, sW] = lift(g.strides, 1);
-  const [dD, dH, dW] = lift(g.dilations, 1);
-  const [pD, pH, pW] = lift(g.padsBegin, 0);
-  return { batch, inD, inH, inW, outD, outH, outW, kD, kH, kW, sD, sH, sW, dD, dH, dW, pD, pH, pW };
-}
-
-/** First kernel tap whose input coordinate o*s - p + k*d is >= 0. */
-export function firstTap(o: number, s: number, p: number, d: number): number {
-  const start = o * s - p;
-  return start >= 0 ? 0 : Math.ceil(-start / d);
-}
-
-/** One past the last kernel tap whose input coordinate is < size. */
-export function endTap(o: number, s: number, p: number, d: number, k: number, size: number): number {
-  const start = o * s - p;
-  if (start >= size) return 0;
-  return Math.min(k, Math.floor((size - 1 - start) / d) + 1);
-}
+// The wasm kernels still import these from here.
+export { geometry3, type Geometry3 } from '../../ir/window.js';
 
 function clampStore(y: FloatArray, i: number, v: number, lo: number, hi: number): void {
   y[i] = v < lo ? lo : v > hi ? hi : v;
@@ -66,7 +28,7 @@ function clampStore(y: FloatArray, i: number, v: number, lo: number, hi: number)
 // ---------------------------------------------------------------------------
 
 interface ConvState {
-  g: Geometry3;
+  walk: WindowWalk;
   cin: number;
   cout: number;
   group: number;
@@ -80,13 +42,12 @@ function prepareConv({ node, inputs }: PrepareArgs): { state: ConvState } {
   const x = inputs[0]!, w = inputs[1]!;
   const r = x.shape.length - 2;
   const kernel = w.shape.slice(1, r + 1);
-  const geo = windowGeometry(node, x.shape.slice(1, r + 1), kernel);
-  const g = geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo);
+  const { geo, g } = channelsLastWindow(node, x.shape, kernel);
   const [lo, hi] = activationRange(node);
   const group = attrInt(node, 'group', 1);
   const pointwise = group === 1 && kernel.every((k) => k === 1) && geo.strides.every((s) => s === 1) &&
     geo.padsBegin.every((p) => p === 0) && geo.padsEnd.every((p) => p === 0);
-  return { state: { g, cin: x.shape[r + 1]!, cout: w.shape[0]!, group, lo, hi, pointwise } };
+  return { state: { walk: new WindowWalk(g), cin: x.shape[r + 1]!, cout: w.shape[0]!, group, lo, hi, pointwise } };
 }
 
 /**
@@ -136,7 +97,8 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
   const w = inputs[1]!.data as FloatArray;
   const b = inputs[2] && inputs[2].size > 0 ? inputs[2].data as FloatArray : undefined;
   const y = outputs[0]!.data as FloatArray;
-  const { g, cin, cout, group, lo, hi } = st;
+  const { walk, cin, cout, group, lo, hi } = st;
+  const g = walk.g;
   if (st.pointwise) {
     rowsTimesWeights(x, w, b, y, g.batch * g.outD * g.outH * g.outW, cin, cout, lo, hi);
     return;
@@ -146,46 +108,37 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
   const wPerChannel = g.kD * g.kH * g.kW * cinG;
   const rowContiguous = group === 1 && g.dW === 1;
   let yi = 0;
-  for (let n = 0; n < g.batch; n++) {
-    for (let od = 0; od < g.outD; od++) {
-      const kd0 = firstTap(od, g.sD, g.pD, g.dD), kd1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
-      for (let oh = 0; oh < g.outH; oh++) {
-        const kh0 = firstTap(oh, g.sH, g.pH, g.dH), kh1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
-        for (let ow = 0; ow < g.outW; ow++) {
-          const kw0 = firstTap(ow, g.sW, g.pW, g.dW), kw1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
-          const iw0 = ow * g.sW - g.pW + kw0 * g.dW;
-          // One contiguous run per window row, or one run of cinG per tap.
-          const runs = rowContiguous ? 1 : kw1 - kw0;
-          const runLen = rowContiguous ? (kw1 - kw0) * cin : cinG;
-          for (let grp = 0; grp < group; grp++) {
-            const oEnd = (grp + 1) * coutG;
-            for (let o = grp * coutG; o < oEnd; o += 4) {
-              const d1 = o + 1 < oEnd ? wPerChannel : 0, d2 = o + 2 < oEnd ? 2 * wPerChannel : 0, d3 = o + 3 < oEnd ? 3 * wPerChannel : 0;
-              let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-              for (let kd = kd0; kd < kd1; kd++) {
-                const id = od * g.sD - g.pD + kd * g.dD;
-                for (let kh = kh0; kh < kh1; kh++) {
-                  const ih = oh * g.sH - g.pH + kh * g.dH;
-                  const xRow = ((n * g.inD + id) * g.inH + ih) * g.inW;
-                  const wRow = ((o * g.kD + kd) * g.kH + kh) * g.kW;
-                  for (let t = 0; t < runs; t++) {
-                    const xo = (xRow + iw0 + t * g.dW) * cin + grp * cinG;
-                    const wo = (wRow + kw0 + t) * cinG;
-                    for (let i = 0; i < runLen; i++) {
-                      const xv = x[xo + i]!;
-                      a0 += xv * w[wo + i]!;
-                      a1 += xv * w[wo + d1 + i]!;
-                      a2 += xv * w[wo + d2 + i]!;
-                      a3 += xv * w[wo + d3 + i]!;
-                    }
-                  }
-                }
+  for (walk.start(); walk.next(); yi += cout) {
+    const { n, kd0, kd1, kh0, kh1, kw0, kw1, id0, ih0 } = walk;
+    const iw0 = walk.iw0 + kw0 * g.dW;
+    // One contiguous run per window row, or one run of cinG per tap.
+    const runs = rowContiguous ? 1 : kw1 - kw0;
+    const runLen = rowContiguous ? (kw1 - kw0) * cin : cinG;
+    for (let grp = 0; grp < group; grp++) {
+      const oEnd = (grp + 1) * coutG;
+      for (let o = grp * coutG; o < oEnd; o += 4) {
+        const d1 = o + 1 < oEnd ? wPerChannel : 0, d2 = o + 2 < oEnd ? 2 * wPerChannel : 0, d3 = o + 3 < oEnd ? 3 * wPerChannel : 0;
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (let kd = kd0; kd < kd1; kd++) {
+          const id = id0 + kd * g.dD;
+          for (let kh = kh0; kh < kh1; kh++) {
+            const ih = ih0 + kh * g.dH;
+            const xRow = ((n * g.inD + id) * g.inH + ih) * g.inW;
+            const wRow = ((o * g.kD + kd) * g.kH + kh) * g.kW;
+            for (let t = 0; t < runs; t++) {
+              const xo = (xRow + iw0 + t * g.dW) * cin + grp * cinG;
+              const wo = (wRow + kw0 + t) * cinG;
+              for (let i = 0; i < runLen; i++) {
+                const xv = x[xo + i]!;
+                a0 += xv * w[wo + i]!;
+                a1 += xv * w[wo + d1 + i]!;
+                a2 += xv * w[wo + d2 + i]!;
+                a3 += xv * w[wo + d3 + i]!;
               }
-              storeBlock(y, yi, o, oEnd, b, a0, a1, a2, a3, lo, hi);
             }
           }
-          yi += cout;
         }
+        storeBlock(y, yi, o, oEnd, b, a0, a1, a2, a3, lo, hi);
       }
     }
   }
@@ -196,7 +149,7 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
 // ---------------------------------------------------------------------------
 
 interface DepthwiseState {
-  g: Geometry3;
+  walk: WindowWalk;
   channels: number;
   multiplier: number;
   lo: number;
@@ -209,14 +162,14 @@ interface DepthwiseState {
 function prepareDepthwise({ node, inputs }: PrepareArgs): { state: DepthwiseState; scratchBytes: number } {
   const x = inputs[0]!, w = inputs[1]!;
   const r = x.shape.length - 2;
-  const geo = windowGeometry(node, x.shape.slice(1, r + 1), w.shape.slice(1, r + 1));
+  const { geo, g } = channelsLastWindow(node, x.shape, w.shape.slice(1, r + 1));
   const channels = x.shape[r + 1]!;
   const cm = w.shape[r + 1]!;
   const [lo, hi] = activationRange(node);
   const taps = geo.kernel.reduce((a, k) => a * k, 1);
   const xTap = new Int32Array(taps), wTap = new Int32Array(taps);
   return {
-    state: { g: geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo), channels, multiplier: cm / channels, lo, hi, xTap, wTap },
+    state: { walk: new WindowWalk(g), channels, multiplier: cm / channels, lo, hi, xTap, wTap },
     scratchBytes: xTap.byteLength * 2,
   };
 }
@@ -232,38 +185,27 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
   const w = inputs[1]!.data as FloatArray;
   const b = inputs[2] && inputs[2].size > 0 ? inputs[2].data as FloatArray : undefined;
   const y = outputs[0]!.data as FloatArray;
-  const { g, channels: c, multiplier: m, lo, hi, xTap, wTap } = st;
+  const { walk, channels: c, multiplier: m, lo, hi, xTap, wTap } = st;
+  const g = walk.g;
   const cm = c * m;
   let yi = 0;
-  for (let n = 0; n < g.batch; n++) {
-    for (let od = 0; od < g.outD; od++) {
-      const kd0 = firstTap(od, g.sD, g.pD, g.dD), kd1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
-      for (let oh = 0; oh < g.outH; oh++) {
-        const kh0 = firstTap(oh, g.sH, g.pH, g.dH), kh1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
-        for (let ow = 0; ow < g.outW; ow++) {
-          const kw0 = firstTap(ow, g.sW, g.pW, g.dW), kw1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
-          let taps = 0;
-          for (let kd = kd0; kd < kd1; kd++) {
-            const id = od * g.sD - g.pD + kd * g.dD;
-            for (let kh = kh0; kh < kh1; kh++) {
-              const ih = oh * g.sH - g.pH + kh * g.dH;
-              for (let kw = kw0; kw < kw1; kw++) {
-                const iw = ow * g.sW - g.pW + kw * g.dW;
-                xTap[taps] = (((n * g.inD + id) * g.inH + ih) * g.inW + iw) * c;
-                wTap[taps] = ((kd * g.kH + kh) * g.kW + kw) * cm;
-                taps++;
-              }
-            }
-          }
-          for (let o = 0; o < cm; o++) {
-            const ch = m === 1 ? o : (o / m) | 0;
-            let acc = b ? b[o]! : 0;
-            for (let t = 0; t < taps; t++) acc += x[xTap[t]! + ch]! * w[wTap[t]! + o]!;
-            clampStore(y, yi + o, acc, lo, hi);
-          }
-          yi += cm;
+  for (walk.start(); walk.next(); yi += cm) {
+    const { kd0, kd1, kh0, kh1, kw0, kw1 } = walk;
+    let taps = 0;
+    for (let kd = kd0; kd < kd1; kd++) {
+      for (let kh = kh0; kh < kh1; kh++) {
+        for (let kw = kw0; kw < kw1; kw++) {
+          xTap[taps] = walk.inputPixel(kd, kh, kw) * c;
+          wTap[taps] = ((kd * g.kH + kh) * g.kW + kw) * cm;
+          taps++;
         }
       }
+    }
+    for (let o = 0; o < cm; o++) {
+      const ch = m === 1 ? o : (o / m) | 0;
+      let acc = b ? b[o]! : 0;
+      for (let t = 0; t < taps; t++) acc += x[xTap[t]! + ch]! * w[wTap[t]! + o]!;
+      clampStore(y, yi + o, acc, lo, hi);
     }
   }
 }

@@ -17,9 +17,8 @@ import {
   CloudlessError, attrInt, broadcastShapes, broadcastStrides, defineKernel, integerRange, sizeOf, stridesOf,
   type KernelDef, type Node, type NumberArray, type PrepareArgs, type Tensor,
 } from '../../ir/index.js';
-import { windowGeometry } from '../../ir/ops/nn.js';
 import { quantAxis } from '../../ir/ops/qlinear.js';
-import { endTap, firstTap, geometry3, type Geometry3 } from './conv.js';
+import { WindowWalk, channelsLastWindow } from '../../ir/window.js';
 import { clampInt, fl, requantizeFloat, rne } from './int8/requantize.js';
 
 /** How element i of a tensor finds its quantization parameter: index floor(i / inner) % channels. */
@@ -202,7 +201,7 @@ const qlinearMatMul = defineKernel<QLinearMatMulState>({
 // ---------------------------------------------------------------------------
 
 interface IntConvState {
-  g: Geometry3;
+  walk: WindowWalk;
   cin: number;
   cout: number;
   group: number;
@@ -213,43 +212,33 @@ interface IntConvState {
 function prepareIntConv({ node, inputs, outputs }: PrepareArgs, wIndex: number): IntConvState {
   const x = inputs[0]!, w = inputs[wIndex]!;
   const r = x.shape.length - 2;
-  const geo = windowGeometry(node, x.shape.slice(1, r + 1), w.shape.slice(1, r + 1));
+  const { g } = channelsLastWindow(node, x.shape, w.shape.slice(1, r + 1));
   const [lo, hi] = integerRange(outputs[0]!.dtype);
-  return { g: geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo), cin: x.shape[r + 1]!, cout: w.shape[0]!, group: attrInt(node, 'group', 1), lo, hi };
+  return { walk: new WindowWalk(g), cin: x.shape[r + 1]!, cout: w.shape[0]!, group: attrInt(node, 'group', 1), lo, hi };
 }
 
 /** Calls `store(outIndex, outChannel, acc)` with each exact Σ (x − xz)(w − wz[oc]) over the clipped window. */
 function integerConv(s: IntConvState, x: NumberArray, xz: number, w: NumberArray, wz: NumberArray, store: (i: number, oc: number, acc: number) => void): void {
-  const { g, cin, cout, group } = s;
+  const { walk, cin, cout, group } = s;
+  const g = walk.g;
   const cg = cin / group, og = cout / group;
   let yi = 0;
-  for (let b = 0; b < g.batch; b++) {
-    for (let od = 0; od < g.outD; od++) {
-      const d0 = firstTap(od, g.sD, g.pD, g.dD), d1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
-      for (let oh = 0; oh < g.outH; oh++) {
-        const h0 = firstTap(oh, g.sH, g.pH, g.dH), h1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
-        for (let ow = 0; ow < g.outW; ow++) {
-          const w0 = firstTap(ow, g.sW, g.pW, g.dW), w1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
-          for (let oc = 0; oc < cout; oc++) {
-            const ci0 = Math.floor(oc / og) * cg;
-            const z = wz[wz.length > 1 ? oc : 0]!;
-            let acc = 0;
-            for (let kd = d0; kd < d1; kd++) {
-              const id = od * g.sD - g.pD + kd * g.dD;
-              for (let kh = h0; kh < h1; kh++) {
-                const ih = oh * g.sH - g.pH + kh * g.dH;
-                for (let kw = w0; kw < w1; kw++) {
-                  const iw = ow * g.sW - g.pW + kw * g.dW;
-                  const xo = (((b * g.inD + id) * g.inH + ih) * g.inW + iw) * cin + ci0;
-                  const wo = (((oc * g.kD + kd) * g.kH + kh) * g.kW + kw) * cg;
-                  for (let c = 0; c < cg; c++) acc += (x[xo + c]! - xz) * (w[wo + c]! - z);
-                }
-              }
-            }
-            store(yi++, oc, acc);
+  for (walk.start(); walk.next();) {
+    const { kd0, kd1, kh0, kh1, kw0, kw1 } = walk;
+    for (let oc = 0; oc < cout; oc++) {
+      const ci0 = Math.floor(oc / og) * cg;
+      const z = wz[wz.length > 1 ? oc : 0]!;
+      let acc = 0;
+      for (let kd = kd0; kd < kd1; kd++) {
+        for (let kh = kh0; kh < kh1; kh++) {
+          for (let kw = kw0; kw < kw1; kw++) {
+            const xo = walk.inputPixel(kd, kh, kw) * cin + ci0;
+            const wo = (((oc * g.kD + kd) * g.kH + kh) * g.kW + kw) * cg;
+            for (let c = 0; c < cg; c++) acc += (x[xo + c]! - xz) * (w[wo + c]! - z);
           }
         }
       }
+      store(yi++, oc, acc);
     }
   }
 }

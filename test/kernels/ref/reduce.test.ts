@@ -1,35 +1,14 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CloudlessError, NeedsValueError, Tensor, getSchema, type DType, type Node } from '../../../src/ir/index.js';
+import { NeedsValueError, Tensor, getSchema, type DType, type Node } from '../../../src/ir/index.js';
 import { runOp } from '../../../src/runtime/eval-node.js';
 import { NODE_TEST_ROOT, checkNodeTest } from './onnx-node-data.js';
+import { close, throwsCode } from './assertions.js';
 
 const f32 = (shape: number[], v: number[]) => Tensor.fromNumbers('float32', shape, v);
 const t = (dtype: DType, shape: number[], v: number[]) => Tensor.fromNumbers(dtype, shape, v);
 const i64 = (v: (number | bigint)[]) => new Tensor('int64', [v.length], BigInt64Array.from(v.map((x) => BigInt(x))));
 const one = (op: string, inputs: (Tensor | undefined)[], attrs = {}) => runOp(op, inputs, attrs)[0]!;
-
-function close(got: Tensor, want: number[], tol = 1e-6): void {
-  const g = got.toNumbers();
-  expect(g.length).toBe(want.length);
-  g.forEach((v, i) => {
-    if (Number.isNaN(want[i]!)) expect(v).toBeNaN();
-    else if (!Number.isFinite(want[i]!)) expect(v).toBe(want[i]);
-    else expect(Math.abs(v - want[i]!), `element ${i}: ${v} vs ${want[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(want[i]!)));
-  });
-}
-
-function throwsCode(fn: () => unknown, code: string, text?: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CloudlessError);
-    expect((err as CloudlessError).code).toBe(code);
-    if (text) expect((err as Error).message).toContain(text);
-    return;
-  }
-  expect.fail(`expected a ${code} error`);
-}
 
 // [2, 3, 2]: x[i][j][k] = 6i + 2j + k + 1
 const x = f32([2, 3, 2], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);

@@ -14,8 +14,7 @@
  * differ: prepare() builds one ChannelRequant per node.
  */
 import { attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo } from '../../../ir/index.js';
-import { windowGeometry } from '../../../ir/ops/nn.js';
-import { endTap, firstTap, geometry3, type Geometry3 } from '../conv.js';
+import { WindowWalk, channelsLastWindow } from '../../../ir/window.js';
 import {
   activationRangeQuantized, channelRequant, channelScales, fl, hasTensorQuant, requantizeChannel, tensorQuant,
   type ChannelRequant,
@@ -63,16 +62,15 @@ function biasOf(t: Tensor | undefined): Int32Array | undefined {
 // Conv
 // ---------------------------------------------------------------------------
 
-interface ConvState { g: Geometry3; cin: number; cout: number; group: number; zx: number; rq: ChannelRequant }
+interface ConvState { walk: WindowWalk; cin: number; cout: number; group: number; zx: number; rq: ChannelRequant }
 
 function prepareConv(args: PrepareArgs): { state: ConvState } {
   const { node, inputs } = args;
   const x = inputs[0]!, w = inputs[1]!;
   const r = x.shape.length - 2;
-  const geo = windowGeometry(node, x.shape.slice(1, r + 1), w.shape.slice(1, r + 1));
   return {
     state: {
-      g: geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo),
+      walk: new WindowWalk(channelsLastWindow(node, x.shape, w.shape.slice(1, r + 1)).g),
       cin: x.shape[r + 1]!, cout: w.shape[0]!, group: attrInt(node, 'group', 1),
       zx: tensorQuant(node, x, 'X').zeroPoint,
       rq: prepareRequant(args, 0, false),
@@ -85,37 +83,29 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
   const w = inputs[1]!.data as Int8Array;
   const b = biasOf(inputs[2]);
   const y = outputs[0]!.data as Int8Array;
-  const { g, cin, cout, group, zx, rq } = st;
+  const { walk, cin, cout, group, zx, rq } = st;
+  const g = walk.g;
   const cinG = cin / group, coutG = cout / group;
   let yi = 0;
-  for (let n = 0; n < g.batch; n++) {
-    for (let od = 0; od < g.outD; od++) {
-      const kd0 = firstTap(od, g.sD, g.pD, g.dD), kd1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
-      for (let oh = 0; oh < g.outH; oh++) {
-        const kh0 = firstTap(oh, g.sH, g.pH, g.dH), kh1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
-        for (let ow = 0; ow < g.outW; ow++) {
-          const kw0 = firstTap(ow, g.sW, g.pW, g.dW), kw1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
-          for (let o = 0; o < cout; o++) {
-            const cOff = ((o / coutG) | 0) * cinG;
-            let acc = b ? b[o]! : 0;
-            for (let kd = kd0; kd < kd1; kd++) {
-              const id = od * g.sD - g.pD + kd * g.dD;
-              for (let kh = kh0; kh < kh1; kh++) {
-                const ih = oh * g.sH - g.pH + kh * g.dH;
-                const xRow = ((n * g.inD + id) * g.inH + ih) * g.inW;
-                const wRow = ((o * g.kD + kd) * g.kH + kh) * g.kW;
-                for (let kw = kw0; kw < kw1; kw++) {
-                  const xo = (xRow + ow * g.sW - g.pW + kw * g.dW) * cin + cOff;
-                  const wo = (wRow + kw) * cinG;
-                  for (let ic = 0; ic < cinG; ic++) acc += (x[xo + ic]! - zx) * w[wo + ic]!;
-                }
-              }
-            }
-            y[yi + o] = requantizeChannel(rq, o, acc);
+  for (walk.start(); walk.next(); yi += cout) {
+    const { n, kd0, kd1, kh0, kh1, kw0, kw1, id0, ih0, iw0 } = walk;
+    for (let o = 0; o < cout; o++) {
+      const cOff = ((o / coutG) | 0) * cinG;
+      let acc = b ? b[o]! : 0;
+      for (let kd = kd0; kd < kd1; kd++) {
+        const id = id0 + kd * g.dD;
+        for (let kh = kh0; kh < kh1; kh++) {
+          const ih = ih0 + kh * g.dH;
+          const xRow = ((n * g.inD + id) * g.inH + ih) * g.inW;
+          const wRow = ((o * g.kD + kd) * g.kH + kh) * g.kW;
+          for (let kw = kw0; kw < kw1; kw++) {
+            const xo = (xRow + iw0 + kw * g.dW) * cin + cOff;
+            const wo = (wRow + kw) * cinG;
+            for (let ic = 0; ic < cinG; ic++) acc += (x[xo + ic]! - zx) * w[wo + ic]!;
           }
-          yi += cout;
         }
       }
+      y[yi + o] = requantizeChannel(rq, o, acc);
     }
   }
 }
@@ -124,19 +114,19 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
 // DepthwiseConv
 // ---------------------------------------------------------------------------
 
-interface DepthwiseState { g: Geometry3; channels: number; multiplier: number; zx: number; rq: ChannelRequant; acc: Int32Array }
+interface DepthwiseState { walk: WindowWalk; channels: number; multiplier: number; zx: number; rq: ChannelRequant; acc: Int32Array }
 
 function prepareDepthwise(args: PrepareArgs): { state: DepthwiseState; scratchBytes: number } {
   const { node, inputs } = args;
   const x = inputs[0]!, w = inputs[1]!;
   const r = x.shape.length - 2;
-  const geo = windowGeometry(node, x.shape.slice(1, r + 1), w.shape.slice(1, r + 1));
+  const { g } = channelsLastWindow(node, x.shape, w.shape.slice(1, r + 1));
   const channels = x.shape[r + 1]!;
   const cm = w.shape[r + 1]!;
   const acc = new Int32Array(cm);
   return {
     state: {
-      g: geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo), channels, multiplier: cm / channels,
+      walk: new WindowWalk(g), channels, multiplier: cm / channels,
       zx: tensorQuant(node, x, 'X').zeroPoint, rq: prepareRequant(args, r + 1, false), acc,
     },
     scratchBytes: acc.byteLength,
@@ -149,38 +139,27 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
   const w = inputs[1]!.data as Int8Array;
   const b = biasOf(inputs[2]);
   const y = outputs[0]!.data as Int8Array;
-  const { g, channels: c, multiplier: m, zx, rq, acc } = st;
+  const { walk, channels: c, multiplier: m, zx, rq, acc } = st;
+  const g = walk.g;
   const cm = c * m;
   let yi = 0;
-  for (let n = 0; n < g.batch; n++) {
-    for (let od = 0; od < g.outD; od++) {
-      const kd0 = firstTap(od, g.sD, g.pD, g.dD), kd1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
-      for (let oh = 0; oh < g.outH; oh++) {
-        const kh0 = firstTap(oh, g.sH, g.pH, g.dH), kh1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
-        for (let ow = 0; ow < g.outW; ow++) {
-          const kw0 = firstTap(ow, g.sW, g.pW, g.dW), kw1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
-          if (b) acc.set(b); else acc.fill(0);
-          for (let kd = kd0; kd < kd1; kd++) {
-            const id = od * g.sD - g.pD + kd * g.dD;
-            for (let kh = kh0; kh < kh1; kh++) {
-              const ih = oh * g.sH - g.pH + kh * g.dH;
-              for (let kw = kw0; kw < kw1; kw++) {
-                const iw = ow * g.sW - g.pW + kw * g.dW;
-                const xo = (((n * g.inD + id) * g.inH + ih) * g.inW + iw) * c;
-                const wo = ((kd * g.kH + kh) * g.kW + kw) * cm;
-                for (let ch = 0; ch < c; ch++) {
-                  const xv = x[xo + ch]! - zx;
-                  const base = ch * m;
-                  for (let j = 0; j < m; j++) acc[base + j] = acc[base + j]! + xv * w[wo + base + j]!;
-                }
-              }
-            }
+  for (walk.start(); walk.next(); yi += cm) {
+    const { kd0, kd1, kh0, kh1, kw0, kw1 } = walk;
+    if (b) acc.set(b); else acc.fill(0);
+    for (let kd = kd0; kd < kd1; kd++) {
+      for (let kh = kh0; kh < kh1; kh++) {
+        for (let kw = kw0; kw < kw1; kw++) {
+          const xo = walk.inputPixel(kd, kh, kw) * c;
+          const wo = ((kd * g.kH + kh) * g.kW + kw) * cm;
+          for (let ch = 0; ch < c; ch++) {
+            const xv = x[xo + ch]! - zx;
+            const base = ch * m;
+            for (let j = 0; j < m; j++) acc[base + j] = acc[base + j]! + xv * w[wo + base + j]!;
           }
-          for (let o = 0; o < cm; o++) y[yi + o] = requantizeChannel(rq, o, acc[o]!);
-          yi += cm;
         }
       }
     }
+    for (let o = 0; o < cm; o++) y[yi + o] = requantizeChannel(rq, o, acc[o]!);
   }
 }
 

@@ -7,10 +7,9 @@ import {
   attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
 } from '../../../ir/index.js';
 import { attrInts } from '../../../ir/attrs.js';
-import { windowGeometry } from '../../../ir/ops/nn.js';
 import { resolveReduceAxes } from '../../../ir/ops/reduce.js';
 import { forEachRow, planReduction, type RowPlan } from '../broadcast.js';
-import { endTap, firstTap, geometry3, type Geometry3 } from '../conv.js';
+import { WindowWalk, channelsLastWindow } from '../../../ir/window.js';
 import {
   INT8_MAX, INT8_MIN, activationRangeQuantized, clampInt, fl, missingQuant, multiplyByQuantizedMultiplier,
   quantizeMultiplier, rne, tensorQuant,
@@ -20,7 +19,7 @@ import {
 // AveragePool, MaxPool
 // ---------------------------------------------------------------------------
 
-interface PoolState { g: Geometry3; channels: number; lo: number; hi: number; acc: Int32Array; count: Int32Array }
+interface PoolState { walk: WindowWalk; channels: number; lo: number; hi: number; acc: Int32Array; count: Int32Array }
 
 function checkPool(node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined {
   const missing = missingQuant([inputs[0], outputs[0]], ['X', 'the output']);
@@ -41,44 +40,32 @@ function checkPool(node: Node, inputs: readonly (ValueInfo | undefined)[], outpu
 
 function preparePool({ node, inputs, outputs }: PrepareArgs): { state: PoolState; scratchBytes: number } {
   const x = inputs[0]!;
-  const r = x.shape.length - 2;
-  const geo = windowGeometry(node, x.shape.slice(1, r + 1), attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0);
-  const channels = x.shape[r + 1]!;
+  const { g } = channelsLastWindow(node, x.shape, attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0);
+  const channels = x.shape[x.shape.length - 1]!;
   const yq = tensorQuant(node, outputs[0], 'the output');
   const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
   const acc = new Int32Array(channels), count = new Int32Array(1);
-  return { state: { g: geometry3(x.shape[0]!, x.shape.slice(1, r + 1), geo), channels, lo, hi, acc, count }, scratchBytes: acc.byteLength };
+  return { state: { walk: new WindowWalk(g), channels, lo, hi, acc, count }, scratchBytes: acc.byteLength };
 }
 
 /** Visits each output pixel: `acc` holds the window's sum (average) or maximum (max) per channel, `count` its in-bounds taps. */
 function poolLoop(x: Int8Array, y: Int8Array, st: PoolState, isMax: boolean, finish: (acc: number, taps: number) => number): void {
-  const { g, channels: c, acc } = st;
+  const { walk, channels: c, acc } = st;
   let yi = 0;
-  for (let n = 0; n < g.batch; n++) {
-    for (let od = 0; od < g.outD; od++) {
-      const kd0 = firstTap(od, g.sD, g.pD, g.dD), kd1 = endTap(od, g.sD, g.pD, g.dD, g.kD, g.inD);
-      for (let oh = 0; oh < g.outH; oh++) {
-        const kh0 = firstTap(oh, g.sH, g.pH, g.dH), kh1 = endTap(oh, g.sH, g.pH, g.dH, g.kH, g.inH);
-        for (let ow = 0; ow < g.outW; ow++) {
-          const kw0 = firstTap(ow, g.sW, g.pW, g.dW), kw1 = endTap(ow, g.sW, g.pW, g.dW, g.kW, g.inW);
-          acc.fill(isMax ? INT8_MIN : 0);
-          for (let kd = kd0; kd < kd1; kd++) {
-            const id = od * g.sD - g.pD + kd * g.dD;
-            for (let kh = kh0; kh < kh1; kh++) {
-              const ih = oh * g.sH - g.pH + kh * g.dH;
-              for (let kw = kw0; kw < kw1; kw++) {
-                const xo = (((n * g.inD + id) * g.inH + ih) * g.inW + ow * g.sW - g.pW + kw * g.dW) * c;
-                if (isMax) for (let ch = 0; ch < c; ch++) { const v = x[xo + ch]!; if (v > acc[ch]!) acc[ch] = v; }
-                else for (let ch = 0; ch < c; ch++) acc[ch] = acc[ch]! + x[xo + ch]!;
-              }
-            }
-          }
-          const taps = (kd1 - kd0) * (kh1 - kh0) * (kw1 - kw0);
-          for (let ch = 0; ch < c; ch++) y[yi + ch] = finish(acc[ch]!, taps);
-          yi += c;
+  for (walk.start(); walk.next(); yi += c) {
+    const { kd0, kd1, kh0, kh1, kw0, kw1 } = walk;
+    acc.fill(isMax ? INT8_MIN : 0);
+    for (let kd = kd0; kd < kd1; kd++) {
+      for (let kh = kh0; kh < kh1; kh++) {
+        for (let kw = kw0; kw < kw1; kw++) {
+          const xo = walk.inputPixel(kd, kh, kw) * c;
+          if (isMax) for (let ch = 0; ch < c; ch++) { const v = x[xo + ch]!; if (v > acc[ch]!) acc[ch] = v; }
+          else for (let ch = 0; ch < c; ch++) acc[ch] = acc[ch]! + x[xo + ch]!;
         }
       }
     }
+    const taps = walk.taps();
+    for (let ch = 0; ch < c; ch++) y[yi + ch] = finish(acc[ch]!, taps);
   }
 }
 
