@@ -39,6 +39,8 @@ const DIRECT_OPS: Record<string, string> = {
   GREATER: 'Greater', GREATER_EQUAL: 'GreaterOrEqual', EQUAL: 'Equal', LOGICAL_AND: 'And', LOGICAL_OR: 'Or',
   LOGICAL_NOT: 'Not', SELECT: 'Where', SELECT_V2: 'Where', GATHER_ND: 'GatherND', BROADCAST_TO: 'Expand',
   DEQUANTIZE: 'Dequantize', ADD_N: 'Sum', TILE: 'Tile',
+  // FLOOR_MOD is Python-style modulo: canonical Mod with its default fmod=0.
+  FLOOR_MOD: 'Mod',
 };
 
 const REDUCERS: Record<string, string> = {

@@ -5,8 +5,9 @@ import {
   type DType, type Graph, type Node, type OpSchema, type QuantParams, type TypedArray, type ValueInfo,
 } from '../../ir/index.js';
 import { allSchemas } from '../../ir/ops/index.js';
-import { windowGeometry, epsilonOf, padAmounts, type WindowGeometry } from '../../ir/ops/nn.js';
+import { convTransposeGeometry, windowGeometry, epsilonOf, padAmounts, type WindowGeometry } from '../../ir/ops/nn.js';
 import { quantSchemas } from '../../ir/ops/quant.js';
+import { transposeTensor } from '../../ir/tensor-ops.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { resolveSlice, transposePerm } from '../../ir/ops/shape-ops.js';
 import {
@@ -300,10 +301,10 @@ class TfliteWriter {
     return index;
   }
 
-  private emit(builtin: string, inputs: number[], outputs: number[], optionsType = 0, options: OptionField[] = []): void {
+  private emit(builtin: string, inputs: number[], outputs: number[], optionsType = 0, options: OptionField[] = [], minVersion = 1): void {
     const quantized = inputs.some((i) => i >= 0 && this.tensors[i]!.type === TensorType.INT8)
       || outputs.some((i) => this.tensors[i]!.type === TensorType.INT8);
-    const version = quantized ? INT8_VERSIONS[builtin] ?? 1 : 1;
+    const version = Math.max(minVersion, quantized ? INT8_VERSIONS[builtin] ?? 1 : 1);
     this.operators.push({ opcode: this.opcode(builtin, version), inputs, outputs, optionsType, options });
   }
 
@@ -365,6 +366,7 @@ class TfliteWriter {
     switch (node.op) {
       case 'Conv': return this.convertConv();
       case 'DepthwiseConv': return this.convertDepthwise();
+      case 'ConvTranspose': return this.convertConvTranspose();
       case 'FullyConnected': return this.convertFullyConnected();
       case 'Gemm': return this.convertGemm();
       case 'MatMul':
@@ -373,6 +375,12 @@ class TfliteWriter {
       case 'AveragePool': case 'MaxPool': return this.convertPool();
       case 'BatchNormalization': return this.convertBatchNorm();
       case 'Clip': return this.convertClip();
+      case 'Mod': {
+        // fmod 0 is the floored remainder (the divisor's sign), which is FLOOR_MOD; TFLite has no truncated one.
+        if (attrInt(node, 'fmod', 0) !== 0) this.unsupported('fmod 1 (TFLite\'s FLOOR_MOD takes the divisor\'s sign)');
+        this.emit('FLOOR_MOD', [this.in(0), this.in(1)], [this.out()]);
+        return;
+      }
       case 'HardSigmoid': return this.convertHardSigmoid();
       case 'LeakyRelu':
         this.emit('LEAKY_RELU', [this.in(0)], [this.out()], BuiltinOptions.LeakyReluOptions, [{ slot: 0, f32: attrFloat(node, 'alpha', 0.01) }]);
@@ -526,6 +534,62 @@ class TfliteWriter {
       { slot: 0, i8: padding }, { slot: 1, i32: g.strides[1]! }, { slot: 2, i32: g.strides[0]! },
       { slot: 3, i32: w.shape[3]! / inShape[3]! }, { slot: 4, i8: this.activation() },
       { slot: 5, i32: g.dilations[1]! }, { slot: 6, i32: g.dilations[0]! },
+    ]);
+  }
+
+  /**
+   * TRANSPOSE_CONV takes the output shape, OHWI weights, the input and a bias,
+   * and crops the full transposed convolution as SAME (floor(total/2) first) or
+   * VALID (all at the end); outputs past the full size get the bias only, which
+   * is the canonical output_padding. Other crops inside the full output (e.g.
+   * kernel 3, stride 2, pads 1 with output_padding 1) run VALID at full size
+   * and are cut out by a STRIDED_SLICE.
+   */
+  private convertConvTranspose(): void {
+    const node = this.node;
+    const inShape = this.spatial2d('a transposed convolution');
+    const w = this.inInfo(1);
+    if (attrInt(node, 'group', 1) !== 1) this.unsupported(`group ${attrInt(node, 'group', 1)} (TFLite's TRANSPOSE_CONV is not grouped)`);
+    const g = convTransposeGeometry(node, inShape.slice(1, 3), w.shape.slice(1, 3));
+    if (g.dilations.some((d) => d !== 1)) this.unsupported('dilations (TFLite\'s TRANSPOSE_CONV has none)');
+    // The output size is written explicitly, so only where the crop begins has to match.
+    const fits = (padding: number) => g.out.every((o, i) => {
+      const total = g.strides[i]! * (inShape[1 + i]! - 1) + w.shape[1 + i]! - o;
+      return g.padsBegin[i] === (total > 0 && padding === Padding.SAME ? Math.floor(total / 2) : 0);
+    });
+    const out = this.outInfo();
+    const full = g.out.map((_, i) => g.strides[i]! * (inShape[1 + i]! - 1) + w.shape[1 + i]!);
+    const padding = fits(Padding.VALID) ? Padding.VALID : fits(Padding.SAME) ? Padding.SAME : undefined;
+    if (padding === undefined && g.out.some((o, i) => g.padsBegin[i]! < 0 || g.padsBegin[i]! + o > full[i]!)) {
+      this.unsupported(`pads ${shapeToString([...g.padsBegin, ...g.padsEnd])} with output_padding ${shapeToString(g.outputPadding)} reach past the full output, which neither SAME nor VALID nor a crop gives`);
+    }
+    // IHWO [Cin, kh, kw, Cout] ↔ OHWI [Cout, kh, kw, Cin]: the permutation is its own inverse.
+    const perm = [3, 1, 2, 0];
+    const wc = this.constantOf(node.inputs[1]!);
+    let weights: number;
+    if (wc) {
+      weights = this.constTensor(`${node.inputs[1]}/ohwi`, transposeTensor(wc, perm));
+    } else {
+      weights = this.temp(`${node.inputs[1]}/ohwi`, w.dtype, perm.map((p) => w.shape[p]!), w.quant);
+      this.emit('TRANSPOSE', [this.in(1), this.int32Const(`${node.name}/weight_perm`, perm)], [weights], MoreOptions.TransposeOptions);
+    }
+    const hasBias = Boolean(node.inputs[2]);
+    const activation = this.activation();
+    // Versions from op_version.cc: 3 reads the bias input, 4 the fused activation.
+    const version = activation !== ActivationFunctionType.NONE ? 4 : hasBias ? 3 : 1;
+    const convShape = padding === undefined ? [out.shape[0]!, full[0]!, full[1]!, out.shape[3]!] : out.shape;
+    const conv = padding === undefined ? this.temp(`${node.name}/full`, out.dtype, convShape, out.quant) : this.out();
+    this.emit('TRANSPOSE_CONV', [this.int32Const(`${node.name}/output_shape`, convShape), weights, this.in(0), hasBias ? this.in(2) : -1],
+      [conv], BuiltinOptions.TransposeConvOptions, [
+        { slot: 0, i8: padding ?? Padding.VALID }, { slot: 1, i32: g.strides[1]! }, { slot: 2, i32: g.strides[0]! }, { slot: 3, i8: activation },
+      ], version);
+    if (padding !== undefined) return;
+    const begin = [0, g.padsBegin[0]!, g.padsBegin[1]!, 0];
+    this.emit('STRIDED_SLICE', [
+      conv, this.int32Const(`${node.name}/crop_begin`, begin), this.int32Const(`${node.name}/crop_end`, begin.map((b, i) => b + out.shape[i]!)),
+      this.int32Const(`${node.name}/crop_strides`, [1, 1, 1, 1]),
+    ], [this.out()], BuiltinOptions.StridedSliceOptions, [
+      { slot: 0, i32: 0 }, { slot: 1, i32: 0 }, { slot: 2, i32: 0 }, { slot: 3, i32: 0 }, { slot: 4, i32: 0 }, { slot: 5, bool: false },
     ]);
   }
 

@@ -17,6 +17,8 @@ import { mobileNetV1, mobileNetV2, toOnnxBytes } from '../../../src/bench/model-
 import { readModel } from '../../../src/runtime/load.js';
 import { Session } from '../../../src/runtime/session.js';
 import { maxAbsDiff, randomTensor, singleOpCases } from '../../helpers/tflite-cases.js';
+import { BUILTIN_OPERATOR_NAMES } from '../../../src/formats/tflite/schema.js';
+import { writerCases } from './writer-cases.js';
 
 const TFLM = path.resolve(__dirname, '../../../../shared/models/tflm');
 
@@ -152,6 +154,46 @@ describe('writeTflite: round trips through the importer', () => {
       expect(back.nodes.filter((n) => n.op === 'Pad').length).toBeGreaterThan(0);
     });
   }
+});
+
+describe('writeTflite: chains for ops without one TFLite builtin', () => {
+  for (const c of writerCases()) {
+    it(c.name, () => {
+      const bytes = writeTflite(c.graph);
+      const m = readTfliteModel(bytes);
+      const ops = m.subgraphs[0]!.operators.map((o) => BUILTIN_OPERATOR_NAMES[m.operatorCodes[o.opcodeIndex]!.builtinCode]);
+      expect(ops.filter((o) => o !== 'TRANSPOSE')).toEqual(c.builtins);
+      if (!c.importable) return;
+      const back = importTflite(bytes, c.name);
+      const want = run(c.graph, c.feeds);
+      const got = run(back, c.feeds);
+      got.forEach((t, i) => {
+        expect(t.dtype).toBe(want[i]!.dtype);
+        expect(t.shape).toEqual(want[i]!.shape);
+        expect(maxAbsDiff(t, want[i]!)).toBeLessThanOrEqual(1e-6);
+      });
+    });
+  }
+
+  it('TopK\'s index Cast, absorbed into TOPK_V2, is imported back as the same TopK + Cast', () => {
+    const c = writerCases().find((w) => w.name.startsWith('TopK whose indices'))!;
+    const back = importTflite(writeTflite(c.graph), c.name);
+    expect(back.nodes.map((n) => n.op)).toEqual(['TopK', 'Cast']);
+    expect(importTflite(writeTflite(back)).nodes.map((n) => n.op)).toEqual(['TopK', 'Cast']);
+  });
+
+  it('refuses what TFLite cannot express, naming the node', () => {
+    const cases = writerCases();
+    const refuse = (name: string, patch: (g: Graph) => void, message: RegExp) => {
+      const g = cases.find((w) => w.name.startsWith(name))!.graph;
+      patch(g);
+      expect(() => writeTflite(g)).toThrow(message);
+    };
+    refuse('TopK k=3', (g) => { g.nodes[0]!.attrs.axis = 1; }, /topk_0 \(TopK\): TopK over axis 1/);
+    refuse('Mod of TopK', (g) => { g.nodes[2]!.attrs.fmod = 1; }, /mod_2 \(Mod\): fmod 1/);
+    refuse('ConvTranspose kernel 2', (g) => { g.nodes[0]!.attrs.dilations = [2, 2]; }, /convtranspose_0 \(ConvTranspose\): dilations/);
+    refuse('ConvTranspose kernel 3', (g) => { g.nodes[0]!.attrs.pads = [2, 0, 0, 0]; }, /reach past the full output/);
+  });
 });
 
 describe('writeTflite: TFLM models', () => {
