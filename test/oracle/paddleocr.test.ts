@@ -46,6 +46,31 @@ async function compareWithOrt(model: string, input: Tensor) {
   return { worst, range: hi - lo, session };
 }
 
+describe.skipIf(!det || !cls)('PaddleOCR memory plan', () => {
+  it('pins the planned arena, far below one buffer per tensor', async () => {
+    const plans: Record<string, number[]> = {};
+    for (const [name, model, shape] of [['det', det!, [1, 3, 352, 480]], ['cls', cls!, [1, 3, 48, 192]]] as const) {
+      const s = await load(model, { backend: 'ref', inputShapes: { x: [...shape] } });
+      const plan = s.currentPlan!;
+      expect(plan.arenaBytes).toBeLessThanOrEqual(plan.unsharedBytes);
+      plans[name] = [plan.arenaBytes, plan.unsharedBytes];
+    }
+    // [arena bytes, bytes if every tensor had its own buffer]; a planner or pass change shows up here.
+    expect(plans).toMatchInlineSnapshot(`
+      {
+        "cls": [
+          509952,
+          10643696,
+        ],
+        "det": [
+          16220160,
+          284917280,
+        ],
+      }
+    `);
+  });
+});
+
 describe.skipIf(!photos || !det || !cls)('PaddleOCR vs onnxruntime-node', () => {
   // Photos with text, so that the detector's probability map spans a real range.
   for (const photo of ['imageTextN.png', 'text_motion.jpg', 'sudoku.png']) {

@@ -43,6 +43,10 @@ export interface KernelExports {
   binary_f32(op: number, a: number, b: number, y: number, n: number, period: number): void;
   clamp_f32(x: number, y: number, n: number, lo: number, hi: number): void;
   hardswish_f32(x: number, y: number, n: number): void;
+  sigmoid_f32(x: number, y: number, n: number): void;
+  hardsigmoid_f32(x: number, y: number, n: number, alpha: number, beta: number): void;
+  softmax_f32(x: number, rows: number, n: number, y: number): void;
+  mean_f32(x: number, outer: number, red: number, inner: number, acc: number, y: number, mean: number): void;
   pool_f32(isMax: number, x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, countPad: number, padH: number, padW: number, y: number, lo: number, hi: number): void;
   quantize_f32_i8(x: number, y: number, n: number, reference: number, s: number, zy: number, lo: number, hi: number): void;

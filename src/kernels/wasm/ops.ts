@@ -1,7 +1,10 @@
 /**
  * Bindings of the float32 memory-bound wasm kernels (assembly/f32ops.as.ts):
- * Add/Sub/Mul, Relu/Clip/HardSwish, MaxPool/AveragePool (1-D/2-D) and Resize
- * (nearest/linear over H and W of NHWC).
+ * Add/Sub/Mul/Div, Relu/Clip/HardSwish/Sigmoid/HardSigmoid, ReduceMean and
+ * ReduceSum over one block of axes, Softmax over the last axis,
+ * MaxPool/AveragePool (1-D/2-D) and Resize (nearest/linear over H and W of
+ * NHWC); and Concat, same-shape Equal and bool → float32 Cast as plain
+ * loops with no module code.
  *
  * These ops do a few flops per element, so the copy in and out of the
  * module's memory is a real part of their cost; they still run several times
@@ -9,14 +12,16 @@
  * arithmetic is four lanes wide. Shapes the kernels do not take fall back to
  * 'ref' through check().
  *
- * Tolerances against the reference: Add/Sub/Mul, Relu and Clip are
+ * Tolerances against the reference: Add/Sub/Mul/Div, Relu and Clip are
  * bit-identical (a float32 operation rounds once; the reference's float64
- * result of float32 operands rounded to float32 is the same number);
- * HardSwish, AveragePool and Resize sum in float32 instead of float64
+ * result of float32 operands rounded to float32 is the same number), and so
+ * are HardSigmoid and ReduceMean/ReduceSum, which compute in float64 in the
+ * reference's order; Sigmoid and Softmax use a polynomial exp (a few ulp;
+ * Softmax also sums in float32); HardSwish, AveragePool and Resize sum in float32 instead of float64
  * (relative error a few ulp).
  */
 import {
-  CloudlessError, attrInt, attrInts, attrString, defineKernel, sizeOf,
+  CloudlessError, attrFloat, attrInt, attrInts, attrString, defineKernel, sizeOf,
   type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
 } from '../../ir/index.js';
 import { activationRange, windowGeometry } from '../../ir/ops/nn.js';
@@ -35,11 +40,11 @@ function float32Reason(node: Node, inputs: readonly (ValueInfo | undefined)[], o
 }
 
 // ---------------------------------------------------------------------------
-// Add, Sub, Mul
+// Add, Sub, Mul, Div
 // ---------------------------------------------------------------------------
 
-const BINARY_CODES = { Add: 0, Mul: 1, Sub: 2 } as const;
-const RSUB = 3;
+const BINARY_CODES = { Add: 0, Mul: 1, Sub: 2, Div: 4 } as const;
+const RSUB = 3, RDIV = 5;
 
 /**
  * How `small` broadcasts against the output: its shape without leading 1s
@@ -71,7 +76,7 @@ export function binaryLayout(a: readonly number[], b: readonly number[], out: re
 
 interface BinaryState { code: number; swap: boolean; period: number; n: number; bAt: number; yAt: number }
 
-function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
+function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div'): KernelDef {
   return defineKernel<BinaryState>({
     op, backend: 'wasm', dtypes: float32Only,
     check(node, inputs, outputs) {
@@ -83,7 +88,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
     prepare({ inputs, outputs }: PrepareArgs) {
       const n = sizeOf(outputs[0]!.shape);
       const { swap, period } = binaryLayout(inputs[0]!.shape, inputs[1]!.shape, outputs[0]!.shape)!;
-      const code = swap && op === 'Sub' ? RSUB : BINARY_CODES[op];
+      const code = swap && op === 'Sub' ? RSUB : swap && op === 'Div' ? RDIV : BINARY_CODES[op];
       const bAt = regionBytes(n, 4);
       const yAt = bAt + regionBytes(period, 4);
       wasmHeap().reserveTransient(yAt + regionBytes(n, 4));
@@ -102,7 +107,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
 }
 
 // ---------------------------------------------------------------------------
-// Relu, Clip, HardSwish
+// Relu, Clip, HardSwish, Sigmoid, HardSigmoid
 // ---------------------------------------------------------------------------
 
 interface UnaryState { n: number; yAt: number }
@@ -119,22 +124,184 @@ function boundOf(t: Tensor | undefined, absent: number): number {
   return t && t.size > 0 ? (t.data as Float32Array)[0]! : absent;
 }
 
-function unaryKernel(op: 'Relu' | 'Clip' | 'HardSwish'): KernelDef {
+function unaryKernel(op: 'Relu' | 'Clip' | 'HardSwish' | 'Sigmoid' | 'HardSigmoid'): KernelDef {
   return defineKernel<UnaryState>({
     op, backend: 'wasm', dtypes: float32Only,
     check: (node, inputs, outputs) => float32Reason(node, inputs, outputs, op === 'Clip' ? 3 : 1),
     prepare: prepareUnary,
-    run(inputs, outputs, _node, st) {
+    run(inputs, outputs, node, st) {
       const heap = wasmHeap();
       const t = heap.transient;
       copyIn(heap, t, inputs[0]!);
       if (op === 'HardSwish') heap.exports.hardswish_f32(t, t + st.yAt, st.n);
+      else if (op === 'Sigmoid') heap.exports.sigmoid_f32(t, t + st.yAt, st.n);
+      else if (op === 'HardSigmoid') heap.exports.hardsigmoid_f32(t, t + st.yAt, st.n, attrFloat(node, 'alpha', 0.2), attrFloat(node, 'beta', 0.5));
       else if (op === 'Relu') heap.exports.clamp_f32(t, t + st.yAt, st.n, 0, Infinity);
       else heap.exports.clamp_f32(t, t + st.yAt, st.n, boundOf(inputs[1], -Infinity), boundOf(inputs[2], Infinity));
       copyOut(heap, t + st.yAt, outputs[0]!);
     },
   });
 }
+
+// ---------------------------------------------------------------------------
+// ReduceMean, ReduceSum
+// ---------------------------------------------------------------------------
+
+interface MeanView { outer: number; red: number; inner: number }
+
+/**
+ * X as [outer, red, inner] with the reduced axes in the middle, read from the
+ * shapes alone (check() does not see the axes input): with keepdims the
+ * reduced axes are those whose output size differs from the input's, and
+ * axes of size 1 may sit anywhere. Undefined when the reduced axes are not
+ * one contiguous block (or without keepdims, where the shapes do not say
+ * which axes went).
+ */
+function meanView(node: Node, x: readonly number[], y: readonly number[]): MeanView | undefined {
+  if (attrInt(node, 'keepdims', 1) === 0 || x.length !== y.length) return undefined;
+  const reduced = x.map((d, i) => d !== y[i]);
+  const first = reduced.indexOf(true);
+  if (first < 0) return { outer: sizeOf(x), red: 1, inner: 1 };
+  const last = reduced.lastIndexOf(true);
+  for (let i = first; i <= last; i++) if (!reduced[i] && x[i] !== 1) return undefined;
+  return { outer: sizeOf(x.slice(0, first)), red: sizeOf(x.slice(first, last + 1)), inner: sizeOf(x.slice(last + 1)) };
+}
+
+interface MeanState extends MeanView { accAt: number; yAt: number }
+
+function meanKernel(op: 'ReduceMean' | 'ReduceSum'): KernelDef {
+  return defineKernel<MeanState>({
+    op, backend: 'wasm', dtypes: float32Only,
+    check(node, inputs, outputs) {
+      const reason = float32Reason(node, inputs, outputs, 1);
+      if (reason) return reason;
+      return meanView(node, inputs[0]!.shape, outputs[0]!.shape)
+        ? undefined : `wasm ${op} takes keepdims = 1 over one contiguous block of axes`;
+    },
+    prepare({ node, inputs, outputs }: PrepareArgs) {
+      const view = meanView(node, inputs[0]!.shape, outputs[0]!.shape)!;
+      const accAt = regionBytes(sizeOf(inputs[0]!.shape), 4);
+      const yAt = accAt + regionBytes(view.inner, 8);
+      wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+      return { state: { ...view, accAt, yAt } };
+    },
+    run(inputs, outputs, _node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      copyIn(heap, t, inputs[0]!);
+      heap.exports.mean_f32(t, st.outer, st.red, st.inner, t + st.accAt, t + st.yAt, op === 'ReduceMean' ? 1 : 0);
+      copyOut(heap, t + st.yAt, outputs[0]!);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Softmax
+// ---------------------------------------------------------------------------
+
+interface SoftmaxState { rows: number; n: number; yAt: number }
+
+const softmaxKernel = defineKernel<SoftmaxState>({
+  op: 'Softmax', backend: 'wasm', dtypes: float32Only,
+  check(node, inputs, outputs) {
+    const reason = float32Reason(node, inputs, outputs, 1);
+    if (reason) return reason;
+    const rank = inputs[0]!.shape.length;
+    const axis = attrInt(node, 'axis', -1);
+    return rank > 0 && (axis === -1 || axis === rank - 1) ? undefined : `wasm Softmax takes the last axis, not axis ${axis} of rank ${rank}`;
+  },
+  prepare({ inputs }: PrepareArgs) {
+    const shape = inputs[0]!.shape;
+    const n = shape[shape.length - 1]!;
+    const yAt = regionBytes(sizeOf(shape), 4);
+    wasmHeap().reserveTransient(2 * yAt);
+    return { state: { rows: n === 0 ? 0 : sizeOf(shape) / n, n, yAt } };
+  },
+  run(inputs, outputs, _node, st) {
+    const heap = wasmHeap();
+    const t = heap.transient;
+    copyIn(heap, t, inputs[0]!);
+    heap.exports.softmax_f32(t, st.rows, st.n, t + st.yAt);
+    copyOut(heap, t + st.yAt, outputs[0]!);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Concat
+// ---------------------------------------------------------------------------
+
+interface ConcatState { outer: number; outChunk: number; chunks: number[] }
+
+/**
+ * float32 Concat as a plain copy loop over Float32Arrays, with no module
+ * code: a concatenation does no arithmetic, so moving the data through the
+ * module's memory would only add two copies. What makes it faster than the
+ * reference (which takes every dtype) is that its element accesses see one
+ * array type, and the channels-last Concats of the detection heads copy many
+ * short rows.
+ */
+const concatKernel = defineKernel<ConcatState>({
+  op: 'Concat', backend: 'wasm', dtypes: float32Only,
+  check(node, inputs, outputs) {
+    if (inputs.some((v) => v?.quant) || outputs[0]!.quant) return 'wasm Concat takes unquantized float32';
+    return float32Reason(node, inputs, outputs, inputs.length);
+  },
+  prepare({ node, inputs, outputs }: PrepareArgs) {
+    const shape = outputs[0]!.shape;
+    const axis = attrInt(node, 'axis');
+    const a = axis < 0 ? axis + shape.length : axis;
+    return { state: { outer: sizeOf(shape.slice(0, a)), outChunk: sizeOf(shape.slice(a)), chunks: inputs.map((v) => sizeOf(v!.shape.slice(a))) } };
+  },
+  run(inputs, outputs, _node, { outer, outChunk, chunks }) {
+    const y = outputs[0]!.data as Float32Array;
+    let offset = 0;
+    for (let k = 0; k < chunks.length; k++) {
+      const x = inputs[k]!.data as Float32Array;
+      const chunk = chunks[k]!;
+      for (let o = 0; o < outer; o++) {
+        const d = o * outChunk + offset, s = o * chunk;
+        for (let i = 0; i < chunk; i++) y[d + i] = x[s + i]!;
+      }
+      offset += chunk;
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Equal, Cast bool → float32
+// ---------------------------------------------------------------------------
+
+/**
+ * Same-shape float32 Equal and bool → float32 Cast, as copy-like loops with
+ * no module code (like Concat): the byte-sized bool side would need its own
+ * copies into the module's memory for one comparison per element. They exist
+ * for detection heads' peak masks (MaxPool(x) == x, then Cast and Mul),
+ * where the reference's any-dtype loops cost several times more.
+ */
+const equalKernel = defineKernel({
+  op: 'Equal', backend: 'wasm', dtypes: float32Only,
+  check(_node, inputs) {
+    const [a, b] = [inputs[0]!, inputs[1]!];
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return `wasm Equal takes float32 inputs, not ${a.dtype} and ${b.dtype}`;
+    return a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])
+      ? undefined : `wasm Equal takes same-shape inputs, not ${JSON.stringify(a.shape)} with ${JSON.stringify(b.shape)}`;
+  },
+  run(inputs, outputs) {
+    const a = inputs[0]!.data as Float32Array, b = inputs[1]!.data as Float32Array;
+    const y = outputs[0]!.data as Uint8Array;
+    for (let i = 0; i < y.length; i++) y[i] = a[i] === b[i] ? 1 : 0;
+  },
+});
+
+const castBoolKernel = defineKernel({
+  op: 'Cast', backend: 'wasm', dtypes: ['bool'],
+  check: (_node, inputs, outputs) => (inputs[0]!.dtype === 'bool' && outputs[0]!.dtype === 'float32' ? undefined : 'wasm Cast takes bool to float32 only'),
+  run(inputs, outputs) {
+    const x = inputs[0]!.data as Uint8Array;
+    const y = outputs[0]!.data as Float32Array;
+    for (let i = 0; i < y.length; i++) y[i] = x[i]!;
+  },
+});
 
 // ---------------------------------------------------------------------------
 // MaxPool, AveragePool
@@ -254,8 +421,9 @@ function runResize(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Nod
 }
 
 export const wasmFloatOpKernels: readonly KernelDef[] = [
-  binaryKernel('Add'), binaryKernel('Sub'), binaryKernel('Mul'),
-  unaryKernel('Relu'), unaryKernel('Clip'), unaryKernel('HardSwish'),
+  binaryKernel('Add'), binaryKernel('Sub'), binaryKernel('Mul'), binaryKernel('Div'),
+  unaryKernel('Relu'), unaryKernel('Clip'), unaryKernel('HardSwish'), unaryKernel('Sigmoid'), unaryKernel('HardSigmoid'),
+  meanKernel('ReduceMean'), meanKernel('ReduceSum'), softmaxKernel, concatKernel, equalKernel, castBoolKernel,
   poolKernel('MaxPool'), poolKernel('AveragePool'),
   defineKernel<ResizeState>({ op: 'Resize', backend: 'wasm', dtypes: float32Only, check: resizeReason, prepare: prepareResize, run: runResize }),
 ];

@@ -147,3 +147,126 @@ describe.skipIf(!wasmAvailable())('wasm float32 Resize', () => {
     expect(checkWith(wasmKernel(wasmFloatOpKernels, channels), channels)).toMatch(/H and W/);
   });
 });
+
+describe.skipIf(!wasmAvailable())('wasm float32 Div, Sigmoid, HardSigmoid, ReduceMean/ReduceSum', () => {
+  it('Div: same shape, scalar, channel vector and trailing block, either side — bit-identical', () => {
+    fc.assert(fc.property(dims, fc.integer({ min: 0, max: 5 }), fc.boolean(), (d, pattern, swap) => {
+      const rand = seeded(d.seed);
+      const full = [d.n, d.h, d.w, d.c];
+      const small = [full, [], [1], [d.c], [1, 1, 1, d.c], [d.w, d.c]][pattern]!;
+      const a = randomF32(full, rand, 3), b = randomF32(small, rand, 3);
+      const { wasm, ref } = both({ op: 'Div', inputs: swap ? [b, a] : [a, b] });
+      expect(wasm).toEqual(ref);
+    }), { numRuns: 80 });
+  });
+
+  it('Sigmoid within 6 ulp of the result (or 2^-126 near underflow), ±Inf and NaN exact', () => {
+    fc.assert(fc.property(dims, fc.constantFrom(1, 8, 30, 120), (d, scale) => {
+      const x = randomF32([d.n, d.h, d.w, d.c], seeded(d.seed), scale);
+      const xs = x.data as Float32Array;
+      xs[0] = NaN;
+      if (xs.length > 2) { xs[1] = Infinity; xs[2] = -Infinity; }
+      const { wasm, ref } = both({ op: 'Sigmoid', inputs: [x] });
+      for (let i = 0; i < ref.length; i++) {
+        const ok = Number.isNaN(ref[i]!) ? Number.isNaN(wasm[i]!) : Math.abs(wasm[i]! - ref[i]!) <= 6 * 2 ** -24 * ref[i]! + 2 ** -126;
+        if (!ok) throw new Error(`Sigmoid(${xs[i]}): wasm ${wasm[i]} vs ref ${ref[i]}`);
+      }
+    }), { numRuns: 60 });
+  });
+
+  it('HardSigmoid with random alpha and beta — bit-identical', () => {
+    fc.assert(fc.property(dims, fc.float({ min: -2, max: 2, noNaN: true }), fc.float({ min: -1, max: 2, noNaN: true }), (d, alpha, beta) => {
+      const x = randomF32([d.n, d.h, d.w, d.c], seeded(d.seed), 8);
+      const { wasm, ref } = both({ op: 'HardSigmoid', inputs: [x], attrs: { alpha, beta } });
+      expect(wasm).toEqual(ref);
+    }), { numRuns: 60 });
+  });
+
+  it('ReduceMean and ReduceSum over a contiguous block of axes, keepdims — bit-identical', () => {
+    fc.assert(fc.property(dims, fc.constantFrom('ReduceMean', 'ReduceSum'), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), (d, op, i, j) => {
+      const x = randomF32([d.n, d.h, d.w, d.c], seeded(d.seed), 5);
+      const first = Math.min(i, j), last = Math.max(i, j);
+      const axes = Array.from({ length: last - first + 1 }, (_, k) => first + k);
+      const axesT = new Tensor('int64', [axes.length], BigInt64Array.from(axes.map(BigInt)));
+      const { wasm, ref } = both({ op, inputs: [x, axesT] });
+      expect(wasm).toEqual(ref);
+    }), { numRuns: 80 });
+  });
+
+  it('ReduceMean refuses keepdims = 0 and reduced axes with a kept axis between them', () => {
+    const x = new Tensor('float32', [2, 3, 4, 5]);
+    const axes = (v: number[]) => new Tensor('int64', [v.length], BigInt64Array.from(v.map(BigInt)));
+    const noKeep: NodeRun = { op: 'ReduceMean', inputs: [x, axes([1, 2])], attrs: { keepdims: 0 } };
+    expect(checkWith(wasmKernel(wasmFloatOpKernels, noKeep), noKeep)).toMatch(/keepdims/);
+    const split: NodeRun = { op: 'ReduceMean', inputs: [x, axes([1, 3])] };
+    expect(checkWith(wasmKernel(wasmFloatOpKernels, split), split)).toMatch(/contiguous/);
+  });
+});
+
+describe.skipIf(!wasmAvailable())('wasm float32 Concat', () => {
+  it('any axis (negative too), 1 to 3 inputs of different extents — identical to the reference', () => {
+    fc.assert(fc.property(dims, fc.integer({ min: -4, max: 3 }), fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 3 }), (d, axis, extents) => {
+      const rand = seeded(d.seed);
+      const a = axis < 0 ? axis + 4 : axis;
+      const inputs = extents.map((e) => {
+        const shape = [d.n, d.h, d.w, d.c];
+        shape[a] = e;
+        return randomF32(shape, rand, 4);
+      });
+      const { wasm, ref } = both({ op: 'Concat', inputs, attrs: { axis } });
+      expect(wasm).toEqual(ref);
+    }), { numRuns: 80 });
+  });
+});
+
+describe.skipIf(!wasmAvailable())('wasm float32 Softmax', () => {
+  // x − max rounds in float32, which exp turns into a relative error of |x − max| · 2^-24.
+  it('last axis within (n + 8 + |x − max|) · 2^-24 relative (float32 sum of n terms, polynomial exp), NaN rows NaN', () => {
+    fc.assert(fc.property(dims, fc.constantFrom(1, 4, 30), fc.boolean(), fc.boolean(), (d, scale, negAxis, nan) => {
+      const x = randomF32([d.n, d.h, d.w, d.c], seeded(d.seed), scale);
+      if (nan) (x.data as Float32Array)[0] = NaN;
+      const r: NodeRun = { op: 'Softmax', inputs: [x], attrs: { axis: negAxis ? -1 : 3 } };
+      const { wasm, ref } = both(r);
+      const xs = x.data as Float32Array;
+      for (let i = 0; i < ref.length; i++) {
+        const row = xs.subarray(i - (i % d.c), i - (i % d.c) + d.c);
+        const spread = Math.max(...row) - xs[i]!;
+        const ok = Number.isNaN(ref[i]!) ? Number.isNaN(wasm[i]!) : Math.abs(wasm[i]! - ref[i]!) <= (d.c + 8 + spread) * 2 ** -24 * ref[i]! + 2 ** -126;
+        if (!ok) throw new Error(`Softmax element ${i}: wasm ${wasm[i]} vs ref ${ref[i]} (C = ${d.c})`);
+      }
+    }), { numRuns: 60 });
+  });
+
+  it('refuses an axis other than the last', () => {
+    const r: NodeRun = { op: 'Softmax', inputs: [new Tensor('float32', [2, 3, 4])], attrs: { axis: 1 } };
+    expect(checkWith(wasmKernel(wasmFloatOpKernels, r), r)).toMatch(/last axis/);
+  });
+});
+
+describe.skipIf(!wasmAvailable())('wasm Equal (float32) and Cast (bool → float32)', () => {
+  it('Equal of same-shape inputs with shared values and NaN, then Cast of the mask — identical to the reference', () => {
+    fc.assert(fc.property(dims, (d) => {
+      const rand = seeded(d.seed);
+      const a = randomF32([d.n, d.h, d.w, d.c], rand, 2);
+      const b = randomF32([d.n, d.h, d.w, d.c], rand, 2);
+      const ad = a.data as Float32Array, bd = b.data as Float32Array;
+      for (let i = 0; i < ad.length; i += 2) bd[i] = ad[i]!;
+      ad[0] = NaN; bd[0] = NaN;
+      const r: NodeRun = { op: 'Equal', inputs: [a, b] };
+      const ref = runWith(refKernel(r), r);
+      const wasm = runWith(wasmKernel(wasmFloatOpKernels, r), r);
+      expect(wasm.dtype).toBe('bool');
+      expect([...wasm.data]).toEqual([...ref.data]);
+      const cast: NodeRun = { op: 'Cast', inputs: [wasm], attrs: { to: 'float32' } };
+      const castWasm = runWith(wasmKernel(wasmFloatOpKernels, cast), cast);
+      expect([...castWasm.data]).toEqual([...runWith(refKernel(cast), cast).data]);
+    }), { numRuns: 40 });
+  });
+
+  it('Equal refuses broadcasting, Cast refuses other dtypes', () => {
+    const r: NodeRun = { op: 'Equal', inputs: [new Tensor('float32', [2, 3]), new Tensor('float32', [3])] };
+    expect(checkWith(wasmKernel(wasmFloatOpKernels, r), r)).toMatch(/same-shape/);
+    const c: NodeRun = { op: 'Cast', inputs: [new Tensor('bool', [2])], attrs: { to: 'int32' } };
+    expect(checkWith(wasmKernel(wasmFloatOpKernels, c), c)).toMatch(/bool to float32/);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * float32 SIMD kernels for the memory-bound ops: elementwise binary and
- * clamp-like unary ops, NHWC pooling and resize, transposed convolution. Pointers are byte
+ * unary ops, mean over a middle axis, NHWC pooling and resize, transposed convolution. Pointers are byte
  * offsets into linear memory owned by the TypeScript binding (../ops.ts),
  * which leaves 16 bytes of slack after every buffer: the last vector of a
  * row may read (never write) up to three floats past its end.
@@ -16,12 +16,14 @@ import { gemm_f32 } from './f32.as';
 }
 
 /** Binary op codes shared with the binding. */
-const ADD = 0, MUL = 1, SUB = 2, RSUB = 3;
+const ADD = 0, MUL = 1, SUB = 2, RSUB = 3, DIV = 4, RDIV = 5;
 
 @inline function apply(op: i32, a: v128, b: v128): v128 {
   if (op == ADD) return f32x4.add(a, b);
   if (op == MUL) return f32x4.mul(a, b);
   if (op == SUB) return f32x4.sub(a, b);
+  if (op == DIV) return f32x4.div(a, b);
+  if (op == RDIV) return f32x4.div(b, a);
   return f32x4.sub(b, a);
 }
 
@@ -47,14 +49,16 @@ const ADD = 0, MUL = 1, SUB = 2, RSUB = 3;
  * y = a op b where a has n elements and b repeats with period `period`
  * (n is a multiple of it): period n is the same-shape case, period 1 a
  * scalar, period C a per-channel vector of a channels-last tensor. `op`
- * RSUB computes b − a, so the binding can swap operands of Sub when it is A
- * that broadcasts.
+ * RSUB computes b − a and RDIV b / a, so the binding can swap operands of
+ * Sub and Div when it is A that broadcasts.
  */
 export function binary_f32(op: i32, a: usize, b: usize, y: usize, n: i32, period: i32): void {
   if (period == 1) {
     if (op == ADD) binaryRow(ADD, a, b, y, n, true);
     else if (op == MUL) binaryRow(MUL, a, b, y, n, true);
     else if (op == SUB) binaryRow(SUB, a, b, y, n, true);
+    else if (op == DIV) binaryRow(DIV, a, b, y, n, true);
+    else if (op == RDIV) binaryRow(RDIV, a, b, y, n, true);
     else binaryRow(RSUB, a, b, y, n, true);
     return;
   }
@@ -63,6 +67,8 @@ export function binary_f32(op: i32, a: usize, b: usize, y: usize, n: i32, period
     if (op == ADD) binaryRow(ADD, a, b, y, period, false);
     else if (op == MUL) binaryRow(MUL, a, b, y, period, false);
     else if (op == SUB) binaryRow(SUB, a, b, y, period, false);
+    else if (op == DIV) binaryRow(DIV, a, b, y, period, false);
+    else if (op == RDIV) binaryRow(RDIV, a, b, y, period, false);
     else binaryRow(RSUB, a, b, y, period, false);
     a += rowBytes;
     y += rowBytes;
@@ -248,4 +254,155 @@ export function conv_transpose_f32(
     }
   }
   if (lo > -Infinity || hi < Infinity) clamp_f32(y, y, outPixels * cout, lo, hi);
+}
+
+/**
+ * exp(x) for x ≤ 0, four lanes: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in
+ * two so n·ln2 is exact), exp(r) by a degree-7 polynomial whose coefficients
+ * are Cephes' expf minimax fit (about 1 ulp), times 2^n built in the exponent
+ * bits. Inputs below −87.33 give 0 (exp would be subnormal there: at most
+ * 2^−126 off), which keeps n within the normal exponents.
+ */
+@inline function expNonPositive(x: v128): v128 {
+  const low = f32x4.splat(-87.33654);
+  const under = f32x4.lt(x, low);
+  x = f32x4.max(x, low);
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  const e = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return v128.andnot(f32x4.mul(e, scale), under);
+}
+
+/**
+ * Sigmoid from e = exp(−|x|) ∈ (0, 1]: 1/(1 + e) for x ≥ 0 and e/(1 + e)
+ * for x < 0, so neither side overflows or cancels. NaN stays NaN.
+ */
+export function sigmoid_f32(x: usize, y: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const end = <usize>n << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    const v = v128.load(x + o);
+    const e = expNonPositive(f32x4.neg(f32x4.abs(v)));
+    const q = f32x4.div(one, f32x4.add(one, e));
+    const s = v128.bitselect(f32x4.mul(e, q), q, f32x4.lt(v, f32x4.splat(0)));
+    // The clamp inside expNonPositive turned NaN into a number: put it back.
+    v128.store(y + o, v128.bitselect(v, s, f32x4.ne(v, v)));
+  }
+}
+
+/**
+ * HardSigmoid max(0, min(1, alpha·x + beta)) in float64 lanes, as the
+ * reference computes it, so the float32 result is the same number.
+ */
+export function hardsigmoid_f32(x: usize, y: usize, n: i32, alpha: f64, beta: f64): void {
+  const a = f64x2.splat(alpha), b = f64x2.splat(beta), zero = f64x2.splat(0), one = f64x2.splat(1);
+  const end = <usize>n << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    const v = v128.load(x + o);
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(v128.shuffle<i32>(v, v, 2, 3, 0, 1));
+    const rl = f64x2.pmax(f64x2.pmin(f64x2.add(f64x2.mul(lo, a), b), one), zero);
+    const rh = f64x2.pmax(f64x2.pmin(f64x2.add(f64x2.mul(hi, a), b), one), zero);
+    v128.store(y + o, v128.shuffle<i32>(f32x4.demote_f64x2_zero(rl), f32x4.demote_f64x2_zero(rh), 0, 1, 4, 5));
+  }
+}
+
+/**
+ * Mean (or sum) of X viewed as [outer, red, inner] over the middle axis: for
+ * each outer block the rows of `inner` floats are added in memory order into
+ * float64 accumulators `acc` (inner doubles), then divided by red. This is
+ * the reference's order and precision, so the float32 result is the same
+ * number. NHWC global average pooling is red = H·W, inner = C.
+ */
+export function mean_f32(x: usize, outer: i32, red: i32, inner: i32, acc: usize, y: usize, mean: bool): void {
+  const rowBytes = <usize>inner << 2;
+  const accBytes = <usize>inner << 3;
+  const vec = inner & ~3;
+  const div = f64x2.splat(mean ? <f64>red : 1);
+  for (let a = 0; a < outer; a++) {
+    memory.fill(acc, 0, accBytes);
+    for (let r = 0; r < red; r++) {
+      let c = 0;
+      for (; c < vec; c += 4) {
+        const v = v128.load(x + (<usize>c << 2));
+        const at = acc + (<usize>c << 3);
+        v128.store(at, f64x2.add(v128.load(at), f64x2.promote_low_f32x4(v)));
+        v128.store(at, f64x2.add(v128.load(at, 16), f64x2.promote_low_f32x4(v128.shuffle<i32>(v, v, 2, 3, 0, 1))), 16);
+      }
+      for (; c < inner; c++) {
+        const at = acc + (<usize>c << 3);
+        store<f64>(at, load<f64>(at) + <f64>load<f32>(x + (<usize>c << 2)));
+      }
+      x += rowBytes;
+    }
+    let c = 0;
+    for (; c < vec; c += 4) {
+      const at = acc + (<usize>c << 3);
+      const lo = f32x4.demote_f64x2_zero(f64x2.div(v128.load(at), div));
+      const hi = f32x4.demote_f64x2_zero(f64x2.div(v128.load(at, 16), div));
+      v128.store(y + (<usize>c << 2), v128.shuffle<i32>(lo, hi, 0, 1, 4, 5));
+    }
+    for (; c < inner; c++) store<f32>(y + (<usize>c << 2), <f32>(load<f64>(acc + (<usize>c << 3)) / (mean ? <f64>red : 1)));
+    y += rowBytes;
+  }
+}
+
+/**
+ * Softmax over the last axis of `rows` rows of n floats: the row maximum
+ * (f32x4.max: a NaN makes the row NaN, as in the reference), e = exp(x − max)
+ * into y while summing e in four float32 lanes, then y · (1 / sum).
+ */
+export function softmax_f32(x: usize, rows: i32, n: i32, y: usize): void {
+  const vec = n & ~3;
+  const rowBytes = <usize>n << 2;
+  for (let r = 0; r < rows; r++) {
+    let m = f32x4.splat(-Infinity);
+    let i = 0;
+    for (; i < vec; i += 4) m = f32x4.max(m, v128.load(x + (<usize>i << 2)));
+    let max = f32x4.extract_lane(m, 0);
+    for (let l = 1; l < 4; l++) {
+      const v = l == 1 ? f32x4.extract_lane(m, 1) : l == 2 ? f32x4.extract_lane(m, 2) : f32x4.extract_lane(m, 3);
+      max = v != v || max != max ? NaN : Mathf.max(max, v);
+    }
+    for (; i < n; i++) {
+      const v = load<f32>(x + (<usize>i << 2));
+      max = v != v || max != max ? NaN : Mathf.max(max, v);
+    }
+    const vmax = f32x4.splat(max);
+    let s = f32x4.splat(0);
+    i = 0;
+    for (; i < vec; i += 4) {
+      const o = <usize>i << 2;
+      const e = expNonPositive(f32x4.sub(v128.load(x + o), vmax));
+      v128.store(y + o, e);
+      s = f32x4.add(s, e);
+    }
+    let sum = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      const e = f32x4.extract_lane(expNonPositive(f32x4.splat(load<f32>(x + o) - max)), 0);
+      store<f32>(y + o, e);
+      sum += e;
+    }
+    const inv = f32x4.splat(<f32>1 / sum);
+    i = 0;
+    for (; i < vec; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(y + o, f32x4.mul(v128.load(y + o), inv));
+    }
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      store<f32>(y + o, load<f32>(y + o) * f32x4.extract_lane(inv, 0));
+    }
+    x += rowBytes;
+    y += rowBytes;
+  }
 }
