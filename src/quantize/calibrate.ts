@@ -15,6 +15,10 @@
  *  - `percentile`: the p-th and (100 − p)-th percentiles of the histogram, so a
  *    few outliers do not stretch the scale of the whole tensor.
  *
+ * Each value's per-channel mean (over its last axis) is kept too: the
+ * quantizer uses it to correct the bias that weight rounding adds to a layer's
+ * output.
+ *
  * The histogram has a fixed number of bins [k·w, (k+1)·w) on both sides of 0.
  * When a sample falls outside, the bin width doubles and bins merge pairwise
  * (bin k goes to ⌊k/2⌋), which is exact: a bin edge is always a multiple of the
@@ -84,6 +88,12 @@ export interface ValueStats {
   min: number;
   max: number;
   histogram: RangeHistogram;
+  /** Sum over all samples and positions of each channel (the last axis), for the quantizer's bias correction. */
+  channelSum: Float64Array;
+  /** How many values each channel's sum holds. */
+  channelCount: number;
+  /** Largest |value| of each channel, for cross-layer equalization. */
+  channelAbsMax: Float64Array;
 }
 
 export interface ValueRange {
@@ -117,6 +127,19 @@ export class CalibrationResult {
 
   info(name: string): ValueInfo | undefined {
     return this.infos.get(name);
+  }
+
+  /** The largest |value| of each channel (last axis) of a value over all samples, or undefined if never seen. */
+  channelAbsMax(name: string): Float64Array | undefined {
+    const s = this.stats.get(name);
+    return s && s.channelCount > 0 ? s.channelAbsMax : undefined;
+  }
+
+  /** The mean of each channel (last axis) of a value over all samples, or undefined if never seen. */
+  channelMean(name: string): Float64Array | undefined {
+    const s = this.stats.get(name);
+    if (!s || s.channelCount === 0) return undefined;
+    return s.channelSum.map((v) => v / s.channelCount);
   }
 }
 
@@ -200,9 +223,24 @@ export class Calibrator {
       });
     }
     let s = this.stats.get(name);
-    if (!s) this.stats.set(name, (s = { name, shape: [...t.shape], min, max, histogram: new RangeHistogram() }));
+    const channels = t.rank > 0 ? t.shape[t.rank - 1]! : 1;
+    if (!s) {
+      s = { name, shape: [...t.shape], min, max, histogram: new RangeHistogram(), channelSum: new Float64Array(channels), channelCount: 0, channelAbsMax: new Float64Array(channels) };
+      this.stats.set(name, s);
+    }
     s.min = Math.min(s.min, min);
     s.max = Math.max(s.max, max);
+    if (s.channelSum.length === channels && channels > 0) {
+      const sum = s.channelSum, absMax = s.channelAbsMax;
+      for (let i = 0; i < d.length; i += channels) {
+        for (let c = 0; c < channels; c++) {
+          const v = d[i + c]!;
+          sum[c]! += v;
+          if (Math.abs(v) > absMax[c]!) absMax[c] = Math.abs(v);
+        }
+      }
+      s.channelCount += d.length / channels;
+    }
     if (d.length > 0) s.histogram.add(d, Math.max(Math.abs(min), Math.abs(max)));
   }
 

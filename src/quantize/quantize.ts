@@ -42,6 +42,11 @@ export interface QuantizeOptions {
   io?: 'float32' | 'int8';
   /** Node names or op names to keep in float. */
   keepFloat?: readonly string[];
+  /**
+   * Subtract from each weighted layer's bias the mean error its weight rounding
+   * adds, from the calibrated mean of its input (default true; see correctedBias).
+   */
+  biasCorrection?: boolean;
   registry?: KernelRegistry;
 }
 
@@ -101,8 +106,11 @@ export function activationQuant(range: ValueRange): QuantParams {
   return perTensorQuant(scale, zp);
 }
 
-/** Symmetric per-channel int8 weights along `axis`. */
-export function quantizeWeights(w: Tensor, axis: number): Tensor {
+/**
+ * Symmetric per-channel int8 weights along `axis`. `minScale[c]`, when given,
+ * is a floor on channel c's scale (see biasScaleFloor).
+ */
+export function quantizeWeights(w: Tensor, axis: number, minScale?: Float64Array): Tensor {
   const channels = w.shape[axis]!;
   const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const d = w.data as Float32Array;
@@ -112,13 +120,66 @@ export function quantizeWeights(w: Tensor, axis: number): Tensor {
     absMax[c] = Math.max(absMax[c]!, Math.abs(d[i]!));
   }
   // An all-zero channel quantizes to zeros whatever the scale; 1/127 keeps its bias scale ordinary.
-  const scale = Float32Array.from(absMax, (m) => (m > 0 ? m / 127 : 1 / 127));
+  const scale = Float32Array.from(absMax, (m, c) => Math.max(m > 0 ? m / 127 : 1 / 127, minScale?.[c] ?? 0));
   const q = new Int8Array(d.length);
   for (let i = 0; i < d.length; i++) {
     const c = Math.floor(i / inner) % channels;
     q[i] = Math.max(-127, Math.min(127, Math.round(d[i]! / scale[c]!)));
   }
   return new Tensor('int8', w.shape, q, { scale, zeroPoint: new Int32Array(channels), axis });
+}
+
+/**
+ * The int32 accumulator holds the bias as b / (s_x · s_w[c]); when the input's
+ * range is tiny (a squeeze-excite branch that is nearly dead, say) and the bias
+ * is not, that overflows int32. Like TFLite's converter, the weight scale is
+ * then raised until the bias fits within half the int32 range (the other half
+ * is headroom for the products the accumulator adds); the weights lose
+ * resolution where their contribution is smallest against the bias.
+ */
+export function biasScaleFloor(b: Tensor, inputScale: number, channels: number): Float64Array {
+  const floor = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) floor[c] = Math.abs(b.data[b.size === 1 ? 0 : c] as number) / (inputScale * 2 ** 30);
+  return floor;
+}
+
+/**
+ * Bias correction (Nagel et al. 2019, §4.2, with the input's calibrated
+ * mean): rounding the weights to int8 changes each output by δW·x, whose mean
+ * over the data is δW·E[x] — not zero when the input's channels have nonzero
+ * means, as after a ReLU or on raw 0..255 pixels. BatchNorm-folded depthwise
+ * layers multiply such a shift by the sum of their taps, so it grows through a
+ * network; subtracting δW·E[x] from the bias removes it at its source. E[x] is
+ * taken per input channel over all positions, ignoring that zero padding lowers
+ * it at the borders. Returns `bias` itself when the input's mean is unknown.
+ */
+export function correctedBias(node: Node, bias: Tensor, w: Tensor, wq: Tensor, inputMean: Float64Array | undefined): Tensor {
+  const last = w.shape[w.rank - 1]!;
+  const out = node.op === 'DepthwiseConv' ? last : w.shape[0]!;
+  if (!inputMean || bias.size !== out) return bias;
+  const q = wq.data as Int8Array, s = wq.quant!.scale, d = w.data as Float32Array;
+  const inputChannels = inputMean.length;
+  let channelsOf: (i: number) => [number, number];
+  if (node.op === 'DepthwiseConv') {
+    // 1HWO: output channel o reads input channel ⌊o / multiplier⌋.
+    const multiplier = last / inputChannels;
+    if (!Number.isInteger(multiplier)) return bias;
+    channelsOf = (i) => { const o = i % last; return [o, Math.floor(o / multiplier)]; };
+  } else {
+    // OHWI (Conv, grouped or not) and [O, K] (FullyConnected): the last axis is the input channel within the group.
+    const perOut = w.size / w.shape[0]!;
+    const groups = inputChannels / last;
+    if (!Number.isInteger(groups) || w.shape[0]! % groups !== 0) return bias;
+    const outPerGroup = w.shape[0]! / groups;
+    channelsOf = (i) => { const o = Math.floor(i / perOut); return [o, Math.floor(o / outPerGroup) * last + (i % last)]; };
+  }
+  const shift = new Float64Array(out);
+  for (let i = 0; i < d.length; i++) {
+    const [o, c] = channelsOf(i);
+    shift[o]! += (q[i]! * s[s.length === 1 ? 0 : o]! - d[i]!) * inputMean[c]!;
+  }
+  const b = Float32Array.from(bias.data as Float32Array, (v, o) => v - shift[o]!);
+  return new Tensor('float32', bias.shape, b);
 }
 
 /** int32 bias with scale s_x · s_w[c]. */
@@ -318,7 +379,11 @@ class Quantizer {
     const t = this.src.value(node.inputs[i]!).constant!;
     const axisOf = WEIGHTED_OPS[node.op];
     if (axisOf && i === 1) return this.weightOf(node, axisOf);
-    if (axisOf && i === 2) return quantizeBias(t, this.quant.get(node.inputs[0]!)!.scale[0]!, this.weightOf(node, axisOf).quant!.scale);
+    if (axisOf && i === 2) {
+      const w = this.weightOf(node, axisOf);
+      const bias = this.options.biasCorrection === false ? t : correctedBias(node, t, this.src.value(node.inputs[1]!).constant!, w, this.calib.channelMean(node.inputs[0]!));
+      return quantizeBias(bias, this.quant.get(node.inputs[0]!)!.scale[0]!, w.quant!.scale);
+    }
     // Clip's bounds stay real numbers: the int8 kernel quantizes them with the output's parameters.
     if (node.op === 'Clip') return t;
     const out = node.outputs[0]!;
@@ -329,9 +394,16 @@ class Quantizer {
   private weightOf(node: Node, axisOf: (rank: number) => number): Tensor {
     const name = node.inputs[1]!;
     const w = this.src.value(name).constant!;
-    const key = `${name}|${axisOf(w.rank)}`;
+    const axis = axisOf(w.rank);
+    const bias = node.inputs[2] ? this.src.value(node.inputs[2]).constant : undefined;
+    // With a bias the scales depend on the node's input scale too (which may change while run() decides).
+    const inputScale = this.quant.get(node.inputs[0]!)!.scale[0]!;
+    const key = bias ? `${name}|${axis}|${node.inputs[2]}|${inputScale}` : `${name}|${axis}`;
     let q = this.weights.get(key);
-    if (!q) this.weights.set(key, (q = quantizeWeights(w, axisOf(w.rank))));
+    if (!q) {
+      const floor = bias ? biasScaleFloor(bias, inputScale, w.shape[axis]!) : undefined;
+      this.weights.set(key, (q = quantizeWeights(w, axis, floor)));
+    }
     return q;
   }
 

@@ -5,6 +5,8 @@ import { importOnnx } from '../formats/onnx/import.js';
 import { importTflite } from '../formats/tflite/import.js';
 import { importTfjs } from '../formats/tfjs/import.js';
 import { optimizeLayout } from '../passes/layout.js';
+import { foldQdq } from '../passes/qdq-fold.js';
+import { defaultRegistry } from './builtins.js';
 import { optimizeForInference } from '../passes/fuse-activation.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -62,6 +64,7 @@ async function importModel(source: string | Uint8Array, format?: ModelFormat): P
     case 'onnx': {
       const g = importOnnx(bytes, name);
       optimizeLayout(g);
+      foldQdq(g, defaultRegistry);
       return g;
     }
     case 'tflite': return importTflite(bytes, name);

