@@ -16,9 +16,6 @@ import { activationRange, convTransposeGeometry } from '../../ir/ops/nn.js';
 import { WindowWalk, channelsLastWindow, geometry3, type Geometry3 } from '../../ir/window.js';
 import { FLOATS, sameDtypes, type FloatArray } from './nn-common.js';
 
-// The wasm kernels still import these from here.
-export { geometry3, type Geometry3 } from '../../ir/window.js';
-
 function clampStore(y: FloatArray, i: number, v: number, lo: number, hi: number): void {
   y[i] = v < lo ? lo : v > hi ? hi : v;
 }

@@ -5,7 +5,7 @@
  */
 import { CloudlessError, attrInt, type Node, type Tensor, type TypedArray, type ValueInfo } from '../../ir/index.js';
 import { windowGeometry } from '../../ir/ops/nn.js';
-import { geometry3, type Geometry3 } from '../ref/conv.js';
+import { geometry3, type Geometry3 } from '../../ir/window.js';
 import type { WasmHeap } from './heap.js';
 
 /** Bytes left after every buffer the kernels read or write with whole vectors past its end. */

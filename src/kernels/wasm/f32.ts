@@ -13,7 +13,7 @@ import {
   attrFloat, attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo,
 } from '../../ir/index.js';
 import { activationRange, convTransposeGeometry } from '../../ir/ops/nn.js';
-import { geometry3, type Geometry3 } from '../ref/conv.js';
+import { geometry3, type Geometry3 } from '../../ir/window.js';
 import { sameDtypes } from '../ref/nn-common.js';
 import {
   convReason, copyIn, copyInRepeated, copyOut, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, spatialRankReason, windowArgs,

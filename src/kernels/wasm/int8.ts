@@ -10,7 +10,7 @@
  * memory, padded to blocks of 8 channels.
  */
 import { CloudlessError, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
-import type { Geometry3 } from '../ref/conv.js';
+import type { Geometry3 } from '../../ir/window.js';
 import { int8ConvKernels } from '../ref/int8/conv.js';
 import {
   activationRangeQuantized, channelRequant, channelScales, fl, tensorQuant, type ChannelRequant,

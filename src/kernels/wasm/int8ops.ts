@@ -21,7 +21,7 @@ import { int8PoolKernels } from '../ref/int8/pool.js';
 import {
   INT8_MAX, INT8_MIN, activationRangeQuantized, fl, multiplyByQuantizedMultiplier, quantizeMultiplier, rne, tensorQuant,
 } from '../ref/int8/requantize.js';
-import { geometry3 } from '../ref/conv.js';
+import { geometry3 } from '../../ir/window.js';
 import { planStrided } from '../ref/strided-copy.js';
 import { copyIn, copyOut, regionBytes, spatialRankReason, windowArgs } from './common.js';
 import { wasmHeap } from './heap.js';

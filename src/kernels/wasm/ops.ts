@@ -25,7 +25,7 @@ import {
   type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
 } from '../../ir/index.js';
 import { activationRange, windowGeometry } from '../../ir/ops/nn.js';
-import { geometry3, type Geometry3 } from '../ref/conv.js';
+import { geometry3, type Geometry3 } from '../../ir/window.js';
 import { resizeKernels } from '../ref/resize.js';
 import { copyIn, copyOut, regionBytes, spatialRankReason } from './common.js';
 import { wasmHeap } from './heap.js';
