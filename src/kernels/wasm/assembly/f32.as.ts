@@ -15,6 +15,7 @@
  * differ from the float64 reference by float32 rounding only (see the tests'
  * tolerance).
  */
+import { endTap, firstTap } from './window';
 
 /** Stores the first n (1..3) lanes of v at p. */
 @inline function storeTail(p: usize, v: v128, n: i32): void {
@@ -178,14 +179,10 @@ export function depthwise_f32(
   for (let n = 0; n < batch; n++) {
     for (let oh = 0; oh < outH; oh++) {
       const h0 = oh * sH - pH;
-      let kh0 = 0, kh1 = kH;
-      while (kh0 < kH && h0 + kh0 * dH < 0) kh0++;
-      while (kh1 > kh0 && h0 + (kh1 - 1) * dH >= inH) kh1--;
+      const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
       for (let ow = 0; ow < outW; ow++) {
         const w0 = ow * sW - pW;
-        let kw0 = 0, kw1 = kW;
-        while (kw0 < kW && w0 + kw0 * dW < 0) kw0++;
-        while (kw1 > kw0 && w0 + (kw1 - 1) * dW >= inW) kw1--;
+        const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
         const xPix = x + <usize>(n * inH) * <usize>inW * pixBytes;
         // Sixteen channels per pass keep four accumulators busy per tap address.
         let cb = 0;

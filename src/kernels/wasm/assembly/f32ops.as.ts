@@ -5,7 +5,7 @@
  * which leaves 16 bytes of slack after every buffer: the last vector of a
  * row may read (never write) up to three floats past its end.
  */
-
+import { endTap, firstTap } from './window';
 import { gemm_f32 } from './f32.as';
 
 /** Stores the first n (1..3) lanes of v at p. */
@@ -121,15 +121,11 @@ export function pool_f32(
     const xImg = x + <usize>(n * inH) * <usize>inW * pixBytes;
     for (let oh = 0; oh < outH; oh++) {
       const h0 = oh * sH - pH;
-      let kh0 = 0, kh1 = kH;
-      while (kh0 < kH && h0 + kh0 * dH < 0) kh0++;
-      while (kh1 > kh0 && h0 + (kh1 - 1) * dH >= inH) kh1--;
+      const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
       const hPad = padTaps(padH - 1 - oh * sH, dH, kH);
       for (let ow = 0; ow < outW; ow++) {
         const w0 = ow * sW - pW;
-        let kw0 = 0, kw1 = kW;
-        while (kw0 < kW && w0 + kw0 * dW < 0) kw0++;
-        while (kw1 > kw0 && w0 + (kw1 - 1) * dW >= inW) kw1--;
+        const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
         let count = (kh1 - kh0) * (kw1 - kw0);
         if (countPad) count = hPad * padTaps(padW - 1 - ow * sW, dW, kW);
         const scale = f32x4.splat(count > 0 ? <f32>1 / <f32>count : 0);

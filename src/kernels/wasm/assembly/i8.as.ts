@@ -22,7 +22,7 @@
  * Per-channel epilogue arrays (scale f32, multiplier i32, shift i32) are
  * padded like the bias.
  */
-
+import { endTap, firstTap } from './window';
 import { requantRef } from './fixed';
 
 /**
@@ -232,14 +232,10 @@ export function depthwise_i8(
   for (let n = 0; n < batch; n++) {
     for (let oh = 0; oh < outH; oh++) {
       const h0 = oh * sH - pH;
-      let kh0 = 0, kh1 = kH;
-      while (kh0 < kH && h0 + kh0 * dH < 0) kh0++;
-      while (kh1 > kh0 && h0 + (kh1 - 1) * dH >= inH) kh1--;
+      const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
       for (let ow = 0; ow < outW; ow++) {
         const w0 = ow * sW - pW;
-        let kw0 = 0, kw1 = kW;
-        while (kw0 < kW && w0 + kw0 * dW < 0) kw0++;
-        while (kw1 > kw0 && w0 + (kw1 - 1) * dW >= inW) kw1--;
+        const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
         const xPix = x + <usize>(n * inH) * <usize>inW * pix;
         // Sixteen channels per pass: one 16-byte load widened into two int16 halves.
         let cb = 0;

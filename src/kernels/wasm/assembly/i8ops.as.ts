@@ -8,6 +8,7 @@
  * loop reads and writes exactly n elements (vector loops stop at the last
  * whole vector and a scalar loop finishes).
  */
+import { endTap, firstTap } from './window';
 import { requantRef } from './fixed';
 
 @inline function clampI32(v: i32, lo: i32, hi: i32): i32 {
@@ -135,14 +136,10 @@ export function pool_i8(
     const xImg = x + <usize>(n * inH) * <usize>inW * pix;
     for (let oh = 0; oh < outH; oh++) {
       const h0 = oh * sH - pH;
-      let kh0 = 0, kh1 = kH;
-      while (kh0 < kH && h0 + kh0 * dH < 0) kh0++;
-      while (kh1 > kh0 && h0 + (kh1 - 1) * dH >= inH) kh1--;
+      const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
       for (let ow = 0; ow < outW; ow++) {
         const w0 = ow * sW - pW;
-        let kw0 = 0, kw1 = kW;
-        while (kw0 < kW && w0 + kw0 * dW < 0) kw0++;
-        while (kw1 > kw0 && w0 + (kw1 - 1) * dW >= inW) kw1--;
+        const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
         const count = (kh1 - kh0) * (kw1 - kw0);
         const half = i32x4.splat(count >> 1);
         const div = f32x4.splat(<f32>max(count, 1));
