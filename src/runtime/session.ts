@@ -127,7 +127,7 @@ export class Session {
     map.clear();
     for (const i of this.inputs) map.set(i.name, feeds[i.name]!);
     let plan = this.plan;
-    if (!plan || planKey(map, plan.shapeInputs) !== plan.key) plan = this.replan(map);
+    if (!plan || !fitsPlan(plan, map)) plan = this.replan(map);
     for (const [name, view] of plan.inputs) copyInto(view.data, map.get(name)!.data);
     const profile = this.options.profile;
     for (const step of plan.steps) {
@@ -207,6 +207,22 @@ function unknownInput(graph: Graph, name: string): CloudlessError {
   return new CloudlessError('E_INPUT', `${graph.meta.source ?? graph.name}: the model has no input "${name}"`, {
     hint: `inputs are: ${graph.inputs.join(', ')}`,
   });
+}
+
+/**
+ * Whether feeds can run on a plan: on the hot path, a plain comparison of dtypes
+ * and shapes with the plan's input views; the full key (with contents) only when
+ * some input's contents decide shapes.
+ */
+function fitsPlan(plan: Plan, feeds: ReadonlyMap<string, Tensor>): boolean {
+  if (plan.shapeInputs.size > 0) return planKey(feeds, plan.shapeInputs) === plan.key;
+  if (plan.inputs.size !== feeds.size) return planKey(feeds, plan.shapeInputs) === plan.key;
+  for (const [name, view] of plan.inputs) {
+    const t = feeds.get(name);
+    if (!t || t.dtype !== view.dtype || t.shape.length !== view.shape.length) return false;
+    for (let i = 0; i < t.shape.length; i++) if (t.shape[i] !== view.shape[i]) return false;
+  }
+  return true;
 }
 
 function copyInto(dst: TypedArray, src: TypedArray): void {
