@@ -16,6 +16,13 @@ export function perTensorQuant(scale: number, zeroPoint: number): QuantParams {
   return { scale: Float32Array.of(scale), zeroPoint: Int32Array.of(zeroPoint) };
 }
 
+/** Whether two tensors are quantized alike (both not quantized, or the same axis, scales and zero points). */
+export function sameQuant(a: QuantParams | undefined, b: QuantParams | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.axis === b.axis && a.scale.length === b.scale.length
+    && a.scale.every((s, i) => s === b.scale[i]) && a.zeroPoint.every((z, i) => z === b.zeroPoint[i]);
+}
+
 export function isPerAxis(q: QuantParams): boolean {
   return q.scale.length > 1;
 }

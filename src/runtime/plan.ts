@@ -1,5 +1,5 @@
 import {
-  CloudlessError, NeedsValueError, Tensor, bytesPerElement, getSchema, sizeOf, shapeToString, viewTyped, withContext,
+  CloudlessError, NeedsValueError, Tensor, bytesPerElement, getSchema, sameQuant, sizeOf, shapeToString, viewTyped, withContext,
   type Backend, type Graph, type KernelContext, type KernelDef, type Node, type PlannedValue, type ValueInfo,
 } from '../ir/index.js';
 import { shapeRange } from '../ir/ops/shape-ops.js';
@@ -242,10 +242,19 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     requests.push(r);
   };
   for (const name of graph.inputs) if (!known.has(name) || shapeInputs.has(name)) request(name, 0);
+  // Steps whose output is its input's bytes under another shape: the output shares the input's buffer
+  // (one request, whose lifetime covers both) and the step is not run.
+  const aliasing = new Set<number>();
   pending.forEach((p, step) => {
     for (const n of p.node.inputs) {
       const r = n ? lifetimes.get(n) : undefined;
       if (r) r.last = step;
+    }
+    const source = viewSource(p, lifetimes, infos);
+    if (source) {
+      lifetimes.set(p.node.outputs[0]!, source);
+      aliasing.add(step);
+      return;
     }
     for (const n of p.node.outputs) if (n) request(n, step);
   });
@@ -257,16 +266,15 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
   const arenaPlan = planArena(requests, alignment);
   const arena = new ArrayBuffer(Math.max(arenaPlan.arenaBytes, alignment));
   const views = new Map<string, Tensor>();
-  for (const r of requests) {
-    const i = infos.get(r.id)!;
-    const n = sizeOf(i.shape);
-    const data = viewTyped(i.dtype, arena, arenaPlan.offsets.get(r.id)!, n);
-    views.set(r.id, new Tensor(i.dtype, i.shape, data, i.quant));
+  for (const [name, r] of lifetimes) {
+    const i = infos.get(name)!;
+    const data = viewTyped(i.dtype, arena, arenaPlan.offsets.get(r.id)!, sizeOf(i.shape));
+    views.set(name, new Tensor(i.dtype, i.shape, data, i.quant));
   }
   const tensorOf = (name: string): Tensor | undefined => (name ? views.get(name) ?? known.get(name) : undefined);
 
   let scratchBytes = 0, packedWeightBytes = 0;
-  const steps: PlanStep[] = pending.map((p) => {
+  const steps: PlanStep[] = pending.filter((_, step) => !aliasing.has(step)).map((p) => {
     const inputs = p.node.inputs.map(tensorOf);
     const outputs = p.node.outputs.map((n, i) => {
       const t = n ? views.get(n) : undefined;
@@ -309,6 +317,26 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     shapeInputs: new Set(shapeInputs),
     describe: () => describeArena(requests, arenaPlan),
   };
+}
+
+/** Ops whose output holds exactly their first input's bytes, in order, under another shape. */
+const VIEW_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
+
+/**
+ * The arena buffer a view op's output can share: its data input's, when that
+ * lives in the arena and has the same dtype and size. Reading the output then
+ * reads the input's bytes, and neither is written again (every value has one
+ * producer), so sharing is exact.
+ */
+function viewSource(p: { node: Node; outInfos: ValueInfo[] }, lifetimes: ReadonlyMap<string, ArenaRequest>, infos: ReadonlyMap<string, ValueInfo>): ArenaRequest | undefined {
+  const { node } = p;
+  if (!VIEW_OPS.has(node.op) || node.outputs.length !== 1 || !node.outputs[0]) return undefined;
+  const src = node.inputs[0];
+  const r = src ? lifetimes.get(src) : undefined;
+  const from = src ? infos.get(src) : undefined;
+  const to = p.outInfos[0];
+  if (!r || !from || !to || from.dtype !== to.dtype || sizeOf(from.shape) !== sizeOf(to.shape) || !sameQuant(from.quant, to.quant)) return undefined;
+  return r;
 }
 
 /**

@@ -60,7 +60,7 @@ describe.skipIf(!det || !cls)('PaddleOCR memory plan', () => {
       {
         "cls": [
           509952,
-          10643696,
+          10642864,
         ],
         "det": [
           16220160,

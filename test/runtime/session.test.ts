@@ -60,7 +60,44 @@ describe('Session', () => {
     await s.run({ x: new Tensor('float32', [1, 4]) });
     await s.run({ x: new Tensor('float32', [1, 4]) });
     const p = s.profile();
-    expect(p.map((e) => e.op).sort()).toEqual(['Add', 'Relu', 'Reshape']);
+    // The Reshape is a view of Relu's output (see the aliasing test): it never runs.
+    expect(p.map((e) => e.op).sort()).toEqual(['Add', 'Relu']);
     expect(p.every((e) => e.calls === 2 && e.meanMs >= 0)).toBe(true);
+  });
+
+  it('plans view ops (Reshape, Flatten, Squeeze, Unsqueeze, Identity) as views of their input, not copies', async () => {
+    const g = smallGraph();
+    // act → Unsqueeze → Flatten → Identity → Squeeze chains onto the Reshape; `act` stays an output too.
+    g.setValue({ name: 'ax', dtype: 'int64', shape: [1], constant: Tensor.fromNumbers('int64', [1], [0]) });
+    for (const n of ['u', 'f', 'i', 'sq']) g.setValue({ name: n, dtype: 'float32' });
+    g.addNode({ name: 'unsq', op: 'Unsqueeze', inputs: ['act', 'ax'], outputs: ['u'], attrs: {} });
+    g.addNode({ name: 'flatten', op: 'Flatten', inputs: ['u'], outputs: ['f'], attrs: { axis: 1 } });
+    g.addNode({ name: 'ident', op: 'Identity', inputs: ['f'], outputs: ['i'], attrs: {} });
+    g.addNode({ name: 'squeeze', op: 'Squeeze', inputs: ['i', 'ax'], outputs: ['sq'], attrs: {} });
+    g.outputs = ['y', 'act', 'sq'];
+    const s = new Session(g, { backend: 'ref', inputShapes: { x: [2, 4] } });
+    expect(s.currentPlan!.steps.map((st) => st.node.op)).toEqual(['Add', 'Relu']);
+    const out = await s.run({ x: Tensor.fromNumbers('float32', [2, 4], [1, 1, 1, 1, -5, 5, -5, 5]) });
+    const want = [2, 0, 3, 0, 0, 4, 0, 3];
+    expect(out.y!.shape).toEqual([8]);
+    expect(out.sq!.shape).toEqual([8]);
+    expect(out.act!.shape).toEqual([2, 4]);
+    for (const t of [out.y!, out.sq!, out.act!]) expect(t.toNumbers()).toEqual(want);
+    // One buffer under three shapes.
+    const bytes = (t: Tensor) => [t.data.buffer, t.data.byteOffset];
+    expect(bytes(out.y!)).toEqual(bytes(out.act!));
+    expect(bytes(out.sq!)).toEqual(bytes(out.act!));
+  });
+
+  it('copies where a view would reinterpret bytes: a Reshape whose output is quantized differently', async () => {
+    const g = new Graph('requant-reshape', { format: 'cloudless', source: 'test' });
+    g.setValue({ name: 'x', dtype: 'int8', shape: [2, 2], quant: { scale: Float32Array.of(0.5), zeroPoint: Int32Array.of(0) } });
+    g.setValue({ name: 's', dtype: 'int64', shape: [1], constant: Tensor.fromNumbers('int64', [1], [4]) });
+    g.setValue({ name: 'y', dtype: 'int8', shape: [4], quant: { scale: Float32Array.of(0.25), zeroPoint: Int32Array.of(0) } });
+    g.inputs = ['x'];
+    g.outputs = ['y'];
+    g.addNode({ name: 'reshape', op: 'Reshape', inputs: ['x', 's'], outputs: ['y'], attrs: {} });
+    const s = new Session(g, { backend: 'ref', inputShapes: { x: [2, 2] } });
+    expect(s.currentPlan!.steps.map((st) => st.node.op)).toEqual(['Reshape']);
   });
 });

@@ -7,7 +7,7 @@
  * from the output shapes where they can, so they agree with the plan.
  */
 import {
-  CloudlessError, DTYPES, attrInt, broadcastStrides, defineKernel, sizeOf, stridesOf,
+  CloudlessError, DTYPES, attrInt, sameQuant, broadcastStrides, defineKernel, sizeOf, stridesOf,
   type KernelDef, type Node, type QuantParams, type Tensor,
 } from '../../ir/index.js';
 import { resolveAxis, resolveSlice, shapeRange } from '../../ir/ops/shape-ops.js';
@@ -15,12 +15,6 @@ import { gatherScatterKernels } from './gather-scatter.js';
 import { generateKernels } from './generate.js';
 import { transposeKernel } from './transpose.js';
 import { copyElements, elements, planStrided, runStrided, type StridedPlan } from './strided-copy.js';
-
-function sameQuant(a: QuantParams | undefined, b: QuantParams | undefined): boolean {
-  if (!a || !b) return a === b;
-  return a.axis === b.axis && a.scale.length === b.scale.length
-    && a.scale.every((s, i) => s === b.scale[i]) && a.zeroPoint.every((z, i) => z === b.zeroPoint[i]);
-}
 
 const concat = defineKernel({
   op: 'Concat',
