@@ -169,11 +169,8 @@ export class Calibrator {
     for (const name of graph.inputs) if (feeds[name]) inputShapes[name] = [...feeds[name]!.shape];
     const plain = new Session(graph, { ...opts, inputShapes });
     if (!plain.currentPlan) plain.runSync(feeds);
-    for (const step of plain.currentPlan!.steps) {
-      step.node.outputs.forEach((name, i) => {
-        const t = step.outputs[i];
-        if (name && t) this.infos.set(name, { dtype: t.dtype, shape: [...t.shape] });
-      });
+    for (const [name, info] of plain.currentPlan!.values) {
+      if (!graph.inputs.includes(name)) this.infos.set(name, { dtype: info.dtype, shape: [...info.shape] });
     }
     const probe = new Graph(`${graph.name}/calibration`, { ...graph.meta });
     for (const v of graph.values.values()) probe.setValue(v);

@@ -1,7 +1,7 @@
 import { registerSchemas, getSchema } from '../ir/index.js';
 import { allSchemas } from '../ir/ops/index.js';
 import { refKernels } from '../kernels/ref/index.js';
-import { wasmKernels } from '../kernels/wasm/index.js';
+import { wasmArenaHost, wasmKernels } from '../kernels/wasm/index.js';
 import { controlKernels, installBodyPlanning } from '../kernels/ref/control-flow.js';
 import { KernelRegistry } from './registry.js';
 import { PlanDeferred, activePlanOptions, planGraph } from './plan.js';
@@ -23,8 +23,14 @@ defaultRegistry.registerAll(refKernels);
 installBodyPlanning({
   planGraph,
   isPlanDeferred: (err): err is PlanDeferred => err instanceof PlanDeferred,
-  options: () => activePlanOptions() ?? { backends: ['ref'], ctx: defaultKernelContext, registry: defaultRegistry },
+  // Bodies keep their arenas in JavaScript memory: their kernels feed and read body plans' views directly,
+  // which a host's memory could replace between runs.
+  options: () => {
+    const outer = activePlanOptions();
+    return outer ? { ...outer, arenaHost: undefined } : { backends: ['ref'], ctx: defaultKernelContext, registry: defaultRegistry };
+  },
 });
 defaultRegistry.registerAll(controlKernels);
 defaultRegistry.registerAll(wasmKernels);
+if (wasmKernels.length > 0) defaultRegistry.setArenaHost('wasm', wasmArenaHost());
 ensureSchemas();

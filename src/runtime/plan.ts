@@ -1,9 +1,9 @@
 import {
   CloudlessError, NeedsValueError, Tensor, bytesPerElement, getSchema, sameQuant, sizeOf, shapeToString, viewTyped, withContext,
-  type Backend, type Graph, type KernelContext, type KernelDef, type Node, type PlannedValue, type ValueInfo,
+  type Backend, type Graph, type KernelContext, type KernelDef, type Node, type PlannedValue, type TypedArray, type ValueInfo,
 } from '../ir/index.js';
 import { shapeRange } from '../ir/ops/shape-ops.js';
-import { planArena, describeArena, type ArenaRequest } from './arena.js';
+import { planArena, describeArena, type ArenaHost, type ArenaRequest } from './arena.js';
 import { evalNode } from './eval-node.js';
 import type { KernelRegistry } from './registry.js';
 
@@ -27,8 +27,14 @@ export interface Plan {
   inputs: Map<string, Tensor>;
   /** The tensors returned by run(), by graph output name (arena views or constants). */
   outputs: Map<string, Tensor>;
-  arena: ArrayBuffer;
+  /** Bytes of the arena (and, when it lives in a host's memory, of the outputs' own buffers). */
   arenaBytes: number;
+  /** The backend whose memory holds the arena, when it is not a JavaScript ArrayBuffer. */
+  hostBackend?: string;
+  /** Called by the runner before the steps: rebinds the views when the host's memory was replaced. */
+  beforeRun(): void;
+  /** Called by the runner after the steps: copies the outputs out of the host's memory. */
+  afterRun(): void;
   /** The sum of the aligned sizes of all planned tensors: what a plan without reuse would need. */
   unsharedBytes: number;
   scratchBytes: number;
@@ -37,6 +43,8 @@ export interface Plan {
   foldedBytes: number;
   /** Graph inputs whose contents decide shapes (their values are part of `key`). */
   shapeInputs: Set<string>;
+  /** dtype, shape and quantization of every value computed at run time (and every graph input), as planned. */
+  values: ReadonlyMap<string, ValueInfo>;
   describe(): string;
 }
 
@@ -45,6 +53,11 @@ export interface PlanOptions {
   ctx: KernelContext;
   registry: KernelRegistry;
   alignment?: number;
+  /**
+   * Memory of a backend to put the arena in when steps run on that backend
+   * (their kernels then read and write tensors in place).
+   */
+  arenaHost?: ArenaHost;
   /** Graph inputs already known to decide shapes. */
   shapeInputs?: ReadonlySet<string>;
   /**
@@ -263,60 +276,111 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     if (r) r.last = pending.length;
   }
   const alignment = options.alignment ?? 16;
-  const arenaPlan = planArena(requests, alignment);
-  const arena = new ArrayBuffer(Math.max(arenaPlan.arenaBytes, alignment));
-  const views = new Map<string, Tensor>();
-  for (const [name, r] of lifetimes) {
-    const i = infos.get(name)!;
-    const data = viewTyped(i.dtype, arena, arenaPlan.offsets.get(r.id)!, sizeOf(i.shape));
-    views.set(name, new Tensor(i.dtype, i.shape, data, i.quant));
-  }
-  const tensorOf = (name: string): Tensor | undefined => (name ? views.get(name) ?? known.get(name) : undefined);
 
+  // Prepare every kernel before the arena exists: preparing may grow a host's memory.
+  const live = pending.filter((_, step) => !aliasing.has(step));
   let scratchBytes = 0, packedWeightBytes = 0;
-  const steps: PlanStep[] = pending.filter((_, step) => !aliasing.has(step)).map((p) => {
-    const inputs = p.node.inputs.map(tensorOf);
-    const outputs = p.node.outputs.map((n, i) => {
-      const t = n ? views.get(n) : undefined;
-      // An unnamed output still needs a place to be written; it lives outside the arena.
-      return t ?? new Tensor(p.outInfos[i]!.dtype, p.outInfos[i]!.shape, undefined, p.outInfos[i]!.quant);
-    });
+  const states = live.map((p) => {
+    if (!p.kernel.prepare) return undefined;
     const plannedInputs: (PlannedValue | undefined)[] = p.inputInfos.map((inf, i) => {
       if (!inf) return undefined;
       const n = p.node.inputs[i]!;
       return known.has(n) ? { ...inf, constant: known.get(n) } : inf;
     });
-    let state: unknown;
-    if (p.kernel.prepare) {
-      try {
-        const prepared = p.kernel.prepare({ node: p.node, inputs: plannedInputs, outputs: p.outInfos, ctx: options.ctx });
-        state = prepared.state;
-        scratchBytes += prepared.scratchBytes ?? 0;
-        packedWeightBytes += prepared.packedWeightBytes ?? 0;
-      } catch (err) {
-        throw withContext(err, `graph ${graph.name}: preparing node ${p.node.name} (${p.node.op})`, { node: p.node.name });
-      }
+    try {
+      const prepared = p.kernel.prepare({ node: p.node, inputs: plannedInputs, outputs: p.outInfos, ctx: options.ctx });
+      scratchBytes += prepared.scratchBytes ?? 0;
+      packedWeightBytes += prepared.packedWeightBytes ?? 0;
+      return prepared.state;
+    } catch (err) {
+      throw withContext(err, `graph ${graph.name}: preparing node ${p.node.name} (${p.node.op})`, { node: p.node.name });
     }
-    return { node: p.node, kernel: p.kernel, state, inputs, outputs };
   });
 
+  // With a host, the arena lives in the host's memory when some step runs there; each buffer then keeps
+  // SLACK bytes after it, because such kernels may read (and write) a partial vector past a tensor's end.
+  const host = options.arenaHost && live.some((p) => p.kernel.backend === options.arenaHost!.backend) ? options.arenaHost : undefined;
+  const padded = host ? requests.map((r) => ({ ...r, bytes: r.bytes + HOST_SLACK })) : requests;
+  const arenaPlan = planArena(padded, alignment);
+  const arenaBytes = Math.max(arenaPlan.arenaBytes, alignment);
+  const region = host ? host.reserve(arenaBytes + HOST_SLACK) : 0;
+  let buffer = host ? host.buffer() : new ArrayBuffer(arenaBytes);
+  const views = new Map<string, Tensor>();
+  const bindViews = () => {
+    for (const [name, r] of lifetimes) {
+      const i = infos.get(name)!;
+      const data = viewTyped(i.dtype, buffer, region + arenaPlan.offsets.get(r.id)!, sizeOf(i.shape));
+      views.set(name, new Tensor(i.dtype, i.shape, data, i.quant));
+    }
+  };
+  bindViews();
+  const tensorOf = (name: string): Tensor | undefined => (name ? views.get(name) ?? known.get(name) : undefined);
+
+  const steps: PlanStep[] = live.map((p, k) => ({ node: p.node, kernel: p.kernel, state: states[k], inputs: [], outputs: [] }));
   const inputs = new Map<string, Tensor>();
-  for (const name of graph.inputs) { const v = views.get(name); if (v) inputs.set(name, v); }
+  const bindSteps = () => {
+    steps.forEach((st, k) => {
+      st.inputs = st.node.inputs.map(tensorOf);
+      st.outputs = st.node.outputs.map((n, i) => {
+        const t = n ? views.get(n) : undefined;
+        // An unnamed output still needs a place to be written; it lives outside the arena (and survives rebinding).
+        return t ?? st.outputs[i] ?? new Tensor(live[k]!.outInfos[i]!.dtype, live[k]!.outInfos[i]!.shape, undefined, live[k]!.outInfos[i]!.quant);
+      });
+    });
+    for (const name of graph.inputs) { const v = views.get(name); if (v) inputs.set(name, v); }
+  };
+  bindSteps();
+
+  // Outputs are handed to the caller: with a host they are copied out of its memory (which may be replaced
+  // under a caller's feet) into buffers of their own at the end of each run.
   const outputs = new Map<string, Tensor>();
+  const mirrored: [Tensor, string][] = [];
+  let mirrorBytes = 0;
   for (const name of graph.outputs) {
     const t = tensorOf(name);
     if (!t) throw new CloudlessError('E_GRAPH', `graph ${graph.name}: output "${name}" is never computed`);
-    outputs.set(name, t);
+    if (host && views.has(name)) {
+      const own = new Tensor(t.dtype, t.shape, undefined, t.quant);
+      mirrored.push([own, name]);
+      mirrorBytes += own.byteLength;
+      outputs.set(name, own);
+    } else {
+      outputs.set(name, t);
+    }
   }
   const unsharedBytes = requests.reduce((s, r) => s + Math.ceil(r.bytes / alignment) * alignment, 0);
-  return {
+  const plan: Plan = {
     key: planKey(feeds, shapeInputs),
-    steps, inputs, outputs, arena,
-    arenaBytes: arenaPlan.arenaBytes,
+    steps, inputs, outputs,
+    arenaBytes: arenaPlan.arenaBytes + mirrorBytes,
     unsharedBytes, scratchBytes, packedWeightBytes, foldedBytes,
     shapeInputs: new Set(shapeInputs),
-    describe: () => describeArena(requests, arenaPlan),
+    values: new Map([...lifetimes.keys()].map((name) => [name, infos.get(name)!] as const)),
+    hostBackend: host?.backend,
+    beforeRun: host ? () => {
+      const now = host.buffer();
+      if (now === buffer) return;
+      buffer = now;
+      bindViews();
+      bindSteps();
+    } : noop,
+    afterRun: host ? () => { for (const [own, name] of mirrored) copyInto(own.data, views.get(name)!.data); } : noop,
+    describe: () => describeArena(padded, arenaPlan) + (host ? `\n(in ${host.backend} memory at offset ${region}; outputs copied out: ${mirrorBytes} bytes)` : ''),
   };
+  if (host) regionOwners.register(plan, { host, region });
+  return plan;
+}
+
+/** Bytes kept free after every tensor of an arena that lives in a host's memory (see ArenaHost). */
+const HOST_SLACK = 16;
+
+const noop = () => {};
+
+/** Gives a plan's arena back to its host when the plan is garbage collected. */
+const regionOwners = new FinalizationRegistry<{ host: ArenaHost; region: number }>(({ host, region }) => host.release(region));
+
+function copyInto(dst: TypedArray, src: TypedArray): void {
+  (dst as Float32Array).set(src as Float32Array);
 }
 
 /** Ops whose output holds exactly their first input's bytes, in order, under another shape. */

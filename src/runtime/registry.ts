@@ -1,4 +1,5 @@
 import { CloudlessError, type Backend, type DType, type KernelDef, type Node, type ValueInfo } from '../ir/index.js';
+import type { ArenaHost } from './arena.js';
 
 /**
  * The kernel registry: one map keyed by backend and op, holding kernels by the
@@ -7,6 +8,16 @@ import { CloudlessError, type Backend, type DType, type KernelDef, type Node, ty
  */
 export class KernelRegistry {
   private readonly kernels = new Map<string, KernelDef[]>();
+  private readonly hosts = new Map<Backend, ArenaHost>();
+
+  /** Declares the memory a backend's kernels work in (see ArenaHost). */
+  setArenaHost(backend: Backend, host: ArenaHost): void {
+    this.hosts.set(backend, host);
+  }
+
+  arenaHost(backend: Backend): ArenaHost | undefined {
+    return this.hosts.get(backend);
+  }
 
   register(def: KernelDef): void {
     const key = `${def.backend}:${def.op}`;

@@ -17,6 +17,13 @@ export interface SessionOptions {
   inputShapes?: Record<string, number[]>;
   /** Record per-node timings on every run (see profile()). */
   profile?: boolean;
+  /**
+   * Put the activation arena in the memory of the first backend's kernels when
+   * they have their own (the wasm kernels' linear memory), so they read and
+   * write tensors in place instead of copying each node's inputs in and outputs
+   * out (default true). Outputs are then copied to buffers of their own.
+   */
+  arenaInBackendMemory?: boolean;
   registry?: KernelRegistry;
 }
 
@@ -54,7 +61,7 @@ export class Session {
   readonly inputs: IOInfo[];
   readonly outputs: IOInfo[];
   readonly warnings: string[];
-  private readonly options: Required<Pick<SessionOptions, 'backend' | 'int8Arithmetic' | 'profile'>> & { registry: KernelRegistry };
+  private readonly options: Required<Pick<SessionOptions, 'backend' | 'int8Arithmetic' | 'profile' | 'arenaInBackendMemory'>> & { registry: KernelRegistry };
   private readonly ctx: KernelContext;
   private plan?: Plan;
   private shapeInputs = new Set<string>();
@@ -67,6 +74,7 @@ export class Session {
       backend: options.backend ?? 'auto',
       int8Arithmetic: options.int8Arithmetic ?? 'tflite-xnnpack',
       profile: options.profile ?? false,
+      arenaInBackendMemory: options.arenaInBackendMemory ?? true,
       registry: options.registry ?? defaultRegistry,
     };
     this.ctx = { int8Arithmetic: this.options.int8Arithmetic };
@@ -128,6 +136,7 @@ export class Session {
     for (const i of this.inputs) map.set(i.name, feeds[i.name]!);
     let plan = this.plan;
     if (!plan || !fitsPlan(plan, map)) plan = this.replan(map);
+    plan.beforeRun();
     for (const [name, view] of plan.inputs) copyInto(view.data, map.get(name)!.data);
     const profile = this.options.profile;
     for (const step of plan.steps) {
@@ -140,6 +149,7 @@ export class Session {
       }
       if (profile) this.record(step.node.name, step.node.op, performance.now() - t0);
     }
+    plan.afterRun();
     const out: Record<string, Tensor> = {};
     for (const [name, t] of plan.outputs) out[name] = t;
     return out;
@@ -158,8 +168,10 @@ export class Session {
   }
 
   private replan(feeds: ReadonlyMap<string, Tensor>, placeholderFeeds = false): Plan {
+    const backends = this.backends();
     this.plan = planGraph(this.graph, feeds, {
-      backends: this.backends(), ctx: this.ctx, registry: this.options.registry, shapeInputs: this.shapeInputs, placeholderFeeds,
+      backends, ctx: this.ctx, registry: this.options.registry, shapeInputs: this.shapeInputs, placeholderFeeds,
+      arenaHost: this.options.arenaInBackendMemory ? this.options.registry.arenaHost(backends[0]!) : undefined,
     });
     this.shapeInputs = this.plan.shapeInputs;
     return this.plan;

@@ -16,8 +16,9 @@ import { activationRange, convTransposeGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
 import { sameDtypes } from '../ref/nn-common.js';
 import {
-  convReason, copyIn, copyInRepeated, copyOut, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, spatialRankReason, windowArgs,
+  convReason, copyInRepeated, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, spatialRankReason, windowArgs,
 } from './common.js';
+import { inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
 
 /** A [cout, k] weight matrix packed for gemm_f32, with its padded bias. */
@@ -86,11 +87,11 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
   const heap = wasmHeap();
   if (st.w.repack) packF32(st.w, inputs[1]!, inputs[2]);
   const t = heap.transient;
-  copyIn(heap, t, inputs[0]!);
+  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
-  heap.exports.conv_f32(t, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
-    st.w.wOff, st.w.bOff, st.w.cout, t + st.yAt, t + st.colAt, st.lo, st.hi);
-  copyOut(heap, t + st.yAt, outputs[0]!);
+  heap.exports.conv_f32(x, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
+    st.w.wOff, st.w.bOff, st.w.cout, y, t + st.colAt, st.lo, st.hi);
+  outputDone(heap, y, outputs[0]!);
 }
 
 type Args10 = [number, number, number, number, number, number, number, number, number, number];
@@ -139,10 +140,13 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
   const heap = wasmHeap();
   if (st.repack) packDepthwise(st, inputs[1]!, inputs[2]);
   const t = heap.transient;
-  copyInRepeated(heap, t, inputs[0]!, st.multiplier);
+  let x = t;
+  if (st.multiplier === 1) x = inputAt(heap, t, inputs[0]!);
+  else copyInRepeated(heap, t, inputs[0]!, st.multiplier);
+  const y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
-  heap.exports.depthwise_f32(t, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.wOff, st.bOff, t + st.yAt, st.lo, st.hi);
-  copyOut(heap, t + st.yAt, outputs[0]!);
+  heap.exports.depthwise_f32(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.wOff, st.bOff, y, st.lo, st.hi);
+  outputDone(heap, y, outputs[0]!);
 }
 
 // ---------------------------------------------------------------------------
@@ -192,11 +196,11 @@ function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _no
   if (st.w.repack) packF32(st.w, inputs[1]!, undefined);
   if (st.repackBias) writeTransposeBias(st, inputs[2]);
   const t = heap.transient;
-  copyIn(heap, t, inputs[0]!);
+  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
-  heap.exports.conv_transpose_f32(t, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
-    st.w.wOff, st.w.bOff, st.cout, st.bOff, t + st.yAt, t + st.colAt, st.lo, st.hi);
-  copyOut(heap, t + st.yAt, outputs[0]!);
+  heap.exports.conv_transpose_f32(x, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
+    st.w.wOff, st.w.bOff, st.cout, st.bOff, y, t + st.colAt, st.lo, st.hi);
+  outputDone(heap, y, outputs[0]!);
 }
 
 // ---------------------------------------------------------------------------
@@ -222,9 +226,9 @@ function runRowsTimes(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
   const { w } = st;
   if (w.repack) packF32(w, inputs[1]!, bias);
   const t = heap.transient;
-  copyIn(heap, t, inputs[0]!);
-  heap.exports.gemm_f32(t, w.k, st.rows, w.k, w.wOff, w.bOff, w.cout, t + st.yAt, w.cout, st.lo, st.hi);
-  copyOut(heap, t + st.yAt, outputs[0]!);
+  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+  heap.exports.gemm_f32(x, w.k, st.rows, w.k, w.wOff, w.bOff, w.cout, y, w.cout, st.lo, st.hi);
+  outputDone(heap, y, outputs[0]!);
 }
 
 /** Gemm that is a fully connected layer: no transA, alpha 1, C absent or a per-column (or scalar) bias added with beta 1. */

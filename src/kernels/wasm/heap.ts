@@ -148,7 +148,7 @@ export class WasmHeap {
   }
 
   /** Returns a region to the free list, merging neighbours; the top block shrinks `top`. */
-  private release(offset: number): void {
+  release(offset: number): void {
     const size = this.sizes.get(offset);
     if (size === undefined) return;
     this.sizes.delete(offset);

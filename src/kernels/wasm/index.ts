@@ -12,5 +12,6 @@ import { wasmAvailable } from './heap.js';
 
 export { wasmUnavailable, wasmAvailable } from './heap.js';
 export { simdSupported } from './features.js';
+export { wasmArenaHost } from './place.js';
 
 export const wasmKernels: readonly KernelDef[] = wasmAvailable() ? [...wasmInt8Kernels, ...wasmInt8OpKernels, ...wasmFloatKernels, ...wasmFloatOpKernels] : [];

@@ -23,7 +23,8 @@ import {
 } from '../ref/int8/requantize.js';
 import { geometry3 } from '../../ir/window.js';
 import { planStrided } from '../ref/strided-copy.js';
-import { copyIn, copyOut, regionBytes, spatialRankReason, windowArgs } from './common.js';
+import { regionBytes, spatialRankReason, windowArgs } from './common.js';
+import { inHeap, inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
 import { binaryLayout } from './ops.js';
 
@@ -67,9 +68,9 @@ const quantizeKernel = defineKernel<QuantizeState>({
   run(inputs, outputs, _node, st) {
     const heap = wasmHeap();
     const t = heap.transient;
-    copyIn(heap, t, inputs[0]!);
-    heap.exports.quantize_f32_i8(t, t + st.yAt, st.n, st.reference ? 1 : 0, st.s, st.zy, INT8_MIN, INT8_MAX);
-    copyOut(heap, t + st.yAt, outputs[0]!);
+    const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+    heap.exports.quantize_f32_i8(x, y, st.n, st.reference ? 1 : 0, st.s, st.zy, INT8_MIN, INT8_MAX);
+    outputDone(heap, y, outputs[0]!);
   },
 });
 
@@ -161,10 +162,9 @@ function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const heap = wasmHeap();
       const t = heap.transient;
       const [full, small] = st.swap ? [inputs[1]!, inputs[0]!] : [inputs[0]!, inputs[1]!];
-      copyIn(heap, t, full);
-      copyIn(heap, t + st.bAt, small);
-      heap.exports.binary_i8(st.mode, t, t + st.bAt, t + st.yAt, st.n, st.period, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
-      copyOut(heap, t + st.yAt, outputs[0]!);
+      const a = inputAt(heap, t, full), b = inputAt(heap, t + st.bAt, small), y = outputAt(heap, t + st.yAt, outputs[0]!);
+      heap.exports.binary_i8(st.mode, a, b, y, st.n, st.period, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
+      outputDone(heap, y, outputs[0]!);
     },
   });
 }
@@ -193,9 +193,9 @@ function tableKernel(op: string): KernelDef {
     run(inputs, outputs, _node, st) {
       const heap = wasmHeap();
       const t = heap.transient;
-      copyIn(heap, t, inputs[0]!);
-      heap.exports.table_i8(t, t + st.yAt, st.n, st.table);
-      copyOut(heap, t + st.yAt, outputs[0]!);
+      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+      heap.exports.table_i8(x, y, st.n, st.table);
+      outputDone(heap, y, outputs[0]!);
     },
   });
 }
@@ -225,11 +225,11 @@ function poolI8Kernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
     run(inputs, outputs, node, st) {
       const heap = wasmHeap();
       const t = heap.transient;
-      copyIn(heap, t, inputs[0]!);
+      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
       const a = st.args;
-      heap.exports.pool_i8(node.op === 'MaxPool' ? 1 : 0, t, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!,
-        t + st.yAt, st.lo, st.hi);
-      copyOut(heap, t + st.yAt, outputs[0]!);
+      heap.exports.pool_i8(node.op === 'MaxPool' ? 1 : 0, x, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!,
+        y, st.lo, st.hi);
+      outputDone(heap, y, outputs[0]!);
     },
   });
 }
@@ -301,9 +301,9 @@ const meanI8Kernel = defineKernel<MeanI8State>({
     if (!st.wasm) { refMean.run(inputs, outputs, node, st.refState, ctx); return; }
     const heap = wasmHeap();
     const t = heap.transient;
-    copyIn(heap, t, inputs[0]!);
-    heap.exports.mean_i8(t, st.outer, st.red, st.inner, t + st.sumsAt, t + st.yAt, st.reference ? 1 : 0, st.m, st.shift, st.fm, st.bias, st.zx, st.zy);
-    copyOut(heap, t + st.yAt, outputs[0]!);
+    const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+    heap.exports.mean_i8(x, st.outer, st.red, st.inner, t + st.sumsAt, y, st.reference ? 1 : 0, st.m, st.shift, st.fm, st.bias, st.zx, st.zy);
+    outputDone(heap, y, outputs[0]!);
   },
 });
 
@@ -342,14 +342,18 @@ const transposeKernel = defineKernel<TransposeState>({
   run(inputs, outputs, _node, st) {
     const heap = wasmHeap();
     const t = heap.transient;
-    const x = inputs[0]!;
-    if (st.bytes === 4) heap.u8.set(new Uint8Array(x.data.buffer, x.data.byteOffset, st.n * 4), t);
-    else heap.u8.set(new Uint8Array(x.data.buffer, x.data.byteOffset, st.n), t);
+    const x = inputs[0]!, out = outputs[0]!;
+    let xp = t;
+    if (inHeap(heap, x)) xp = x.data.byteOffset;
+    else heap.u8.set(new Uint8Array(x.data.buffer, x.data.byteOffset, st.n * st.bytes), t);
+    const yp = outputAt(heap, t + st.yAt, out);
     const [d0, d1, d2, d3] = st.dims as [number, number, number, number];
     const [s0, s1, s2, s3] = st.strides as [number, number, number, number];
-    heap.exports.transpose(t, t + st.yAt, st.bytes, d0, d1, d2, d3, s0, s1, s2, s3, st.tiled ? 1 : 0);
-    const y = outputs[0]!.data;
-    new Uint8Array(y.buffer, y.byteOffset, st.n * st.bytes).set(heap.u8.subarray(t + st.yAt, t + st.yAt + st.n * st.bytes));
+    heap.exports.transpose(xp, yp, st.bytes, d0, d1, d2, d3, s0, s1, s2, s3, st.tiled ? 1 : 0);
+    if (yp !== out.data.byteOffset || !inHeap(heap, out)) {
+      const y = out.data;
+      new Uint8Array(y.buffer, y.byteOffset, st.n * st.bytes).set(heap.u8.subarray(yp, yp + st.n * st.bytes));
+    }
   },
 });
 

@@ -27,7 +27,8 @@ import {
 import { activationRange, windowGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
 import { resizeKernels } from '../ref/resize.js';
-import { copyIn, copyOut, regionBytes, spatialRankReason } from './common.js';
+import { regionBytes, spatialRankReason } from './common.js';
+import { inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
 
 const float32Only = ['float32'] as const;
@@ -98,10 +99,9 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div'): KernelDef {
       const heap = wasmHeap();
       const t = heap.transient;
       const [full, small] = st.swap ? [inputs[1]!, inputs[0]!] : [inputs[0]!, inputs[1]!];
-      copyIn(heap, t, full);
-      copyIn(heap, t + st.bAt, small);
-      heap.exports.binary_f32(st.code, t, t + st.bAt, t + st.yAt, st.n, st.period);
-      copyOut(heap, t + st.yAt, outputs[0]!);
+      const a = inputAt(heap, t, full), b = inputAt(heap, t + st.bAt, small), y = outputAt(heap, t + st.yAt, outputs[0]!);
+      heap.exports.binary_f32(st.code, a, b, y, st.n, st.period);
+      outputDone(heap, y, outputs[0]!);
     },
   });
 }
@@ -132,13 +132,13 @@ function unaryKernel(op: 'Relu' | 'Clip' | 'HardSwish' | 'Sigmoid' | 'HardSigmoi
     run(inputs, outputs, node, st) {
       const heap = wasmHeap();
       const t = heap.transient;
-      copyIn(heap, t, inputs[0]!);
-      if (op === 'HardSwish') heap.exports.hardswish_f32(t, t + st.yAt, st.n);
-      else if (op === 'Sigmoid') heap.exports.sigmoid_f32(t, t + st.yAt, st.n);
-      else if (op === 'HardSigmoid') heap.exports.hardsigmoid_f32(t, t + st.yAt, st.n, attrFloat(node, 'alpha', 0.2), attrFloat(node, 'beta', 0.5));
-      else if (op === 'Relu') heap.exports.clamp_f32(t, t + st.yAt, st.n, 0, Infinity);
-      else heap.exports.clamp_f32(t, t + st.yAt, st.n, boundOf(inputs[1], -Infinity), boundOf(inputs[2], Infinity));
-      copyOut(heap, t + st.yAt, outputs[0]!);
+      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+      if (op === 'HardSwish') heap.exports.hardswish_f32(x, y, st.n);
+      else if (op === 'Sigmoid') heap.exports.sigmoid_f32(x, y, st.n);
+      else if (op === 'HardSigmoid') heap.exports.hardsigmoid_f32(x, y, st.n, attrFloat(node, 'alpha', 0.2), attrFloat(node, 'beta', 0.5));
+      else if (op === 'Relu') heap.exports.clamp_f32(x, y, st.n, 0, Infinity);
+      else heap.exports.clamp_f32(x, y, st.n, boundOf(inputs[1], -Infinity), boundOf(inputs[2], Infinity));
+      outputDone(heap, y, outputs[0]!);
     },
   });
 }
@@ -188,9 +188,9 @@ function meanKernel(op: 'ReduceMean' | 'ReduceSum'): KernelDef {
     run(inputs, outputs, _node, st) {
       const heap = wasmHeap();
       const t = heap.transient;
-      copyIn(heap, t, inputs[0]!);
-      heap.exports.mean_f32(t, st.outer, st.red, st.inner, t + st.accAt, t + st.yAt, op === 'ReduceMean' ? 1 : 0);
-      copyOut(heap, t + st.yAt, outputs[0]!);
+      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+      heap.exports.mean_f32(x, st.outer, st.red, st.inner, t + st.accAt, y, op === 'ReduceMean' ? 1 : 0);
+      outputDone(heap, y, outputs[0]!);
     },
   });
 }
@@ -220,9 +220,9 @@ const softmaxKernel = defineKernel<SoftmaxState>({
   run(inputs, outputs, _node, st) {
     const heap = wasmHeap();
     const t = heap.transient;
-    copyIn(heap, t, inputs[0]!);
-    heap.exports.softmax_f32(t, st.rows, st.n, t + st.yAt);
-    copyOut(heap, t + st.yAt, outputs[0]!);
+    const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+    heap.exports.softmax_f32(x, st.rows, st.n, y);
+    outputDone(heap, y, outputs[0]!);
   },
 });
 
@@ -337,11 +337,11 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
     run(inputs, outputs, node, st) {
       const heap = wasmHeap();
       const t = heap.transient;
-      copyIn(heap, t, inputs[0]!);
+      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
       const { g } = st;
-      heap.exports.pool_f32(node.op === 'MaxPool' ? 1 : 0, t, g.batch, g.inH, g.inW, st.c, g.outH, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH, g.pW,
-        st.countPad ? 1 : 0, st.padH, st.padW, t + st.yAt, st.lo, st.hi);
-      copyOut(heap, t + st.yAt, outputs[0]!);
+      heap.exports.pool_f32(node.op === 'MaxPool' ? 1 : 0, x, g.batch, g.inH, g.inW, st.c, g.outH, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH, g.pW,
+        st.countPad ? 1 : 0, st.padH, st.padW, y, st.lo, st.hi);
+      outputDone(heap, y, outputs[0]!);
     },
   });
 }
@@ -413,11 +413,11 @@ function prepareResize(args: PrepareArgs): { state: ResizeState; scratchBytes: n
 function runResize(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ResizeState): void {
   const heap = wasmHeap();
   const t = heap.transient;
-  copyIn(heap, t, inputs[0]!);
+  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
   const hBytes = st.outH * 8, wBytes = st.outW * 8;
-  heap.exports.resize_f32(t, st.n, st.inH, st.inW, st.c, st.outH, st.outW,
-    st.tables, st.tables + hBytes, st.hTaps, st.tables + 2 * hBytes, st.tables + 2 * hBytes + wBytes, st.wTaps, t + st.yAt);
-  copyOut(heap, t + st.yAt, outputs[0]!);
+  heap.exports.resize_f32(x, st.n, st.inH, st.inW, st.c, st.outH, st.outW,
+    st.tables, st.tables + hBytes, st.hTaps, st.tables + 2 * hBytes, st.tables + 2 * hBytes + wBytes, st.wTaps, y);
+  outputDone(heap, y, outputs[0]!);
 }
 
 export const wasmFloatOpKernels: readonly KernelDef[] = [

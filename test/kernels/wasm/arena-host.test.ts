@@ -1,0 +1,96 @@
+/**
+ * A session's arena in the wasm kernels' memory (the default with the wasm
+ * backend): kernels read and write tensors in place, so results must be the
+ * same bits as with the arena in JavaScript memory (where every node copies
+ * its tensors in and out); outputs handed to the caller are their own buffers,
+ * which survive the module's memory growing; and the views are rebound when
+ * the memory is replaced.
+ */
+import { describe, expect, it } from 'vitest';
+import { Graph, Tensor } from '../../../src/ir/index.js';
+import { Session } from '../../../src/runtime/session.js';
+import { readModel } from '../../../src/runtime/load.js';
+import { wasmArenaHost, wasmAvailable } from '../../../src/kernels/wasm/index.js';
+import { wasmHeap } from '../../../src/kernels/wasm/heap.js';
+import { mobileNetV2, toOnnxBytes } from '../../../src/bench/model-builders.js';
+import { prepareForQuantization } from '../../../src/passes/quantize-prep.js';
+import { calibrate } from '../../../src/quantize/calibrate.js';
+import { quantizeGraph } from '../../../src/quantize/quantize.js';
+import { randomF32, seeded } from './helpers.js';
+
+const bitsOf = (t: Tensor) => Array.from(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+
+function bothWays(graph: Graph, feeds: Record<string, Tensor>): { host: Session; plain: Session; same: () => void } {
+  const host = new Session(graph, { backend: 'auto' });
+  const plain = new Session(graph, { backend: 'auto', arenaInBackendMemory: false });
+  const same = () => {
+    const a = host.runSync(feeds), b = plain.runSync(feeds);
+    for (const name of Object.keys(b)) expect(bitsOf(a[name]!), name).toEqual(bitsOf(b[name]!));
+  };
+  return { host, plain, same };
+}
+
+async function smallMobileNet(): Promise<Graph> {
+  return readModel(toOnnxBytes(mobileNetV2({ size: 40, blocks: 4, classes: 10, alpha: 0.5 })), 'onnx');
+}
+
+describe.skipIf(!wasmAvailable())('the arena in wasm memory', () => {
+  it('gives the same bits as a JavaScript arena, float32 and int8, and hands out outputs outside wasm memory', async () => {
+    const x = randomF32([1, 3, 40, 40], seeded(5));
+    const float = await smallMobileNet();
+    const feeds = { [float.inputs[0]!]: x };
+    const f = bothWays(float, feeds);
+    f.same();
+    expect(f.host.currentPlan!.hostBackend).toBe('wasm');
+    expect(f.plain.currentPlan!.hostBackend).toBeUndefined();
+    const out = Object.values(f.host.runSync(feeds))[0]!;
+    expect(out.data.buffer).not.toBe(wasmHeap().u8.buffer);
+
+    const g = await smallMobileNet();
+    prepareForQuantization(g);
+    const calib = calibrate(g, [0, 1, 2].map((s) => ({ [g.inputs[0]!]: randomF32([1, 3, 40, 40], seeded(20 + s)) })));
+    const q = quantizeGraph(g, calib, { io: 'int8' });
+    const qx = new Tensor('int8', [1, 3, 40, 40], Int8Array.from(x.data as Float32Array, (v) => Math.max(-128, Math.min(127, Math.round(v * 40)))));
+    bothWays(q.graph, { [q.graph.inputs[0]!]: qx }).same();
+  });
+
+  it('rebinds its views when the memory grows, and outputs already handed out stay valid', async () => {
+    const graph = await smallMobileNet();
+    const feeds = { [graph.inputs[0]!]: randomF32([1, 3, 40, 40], seeded(6)) };
+    const { host, same } = bothWays(graph, feeds);
+    const first = Object.values(host.runSync(feeds))[0]!;
+    const kept = bitsOf(first);
+    const before = wasmHeap().u8.buffer;
+    // Another model's worth of memory: the module grows and its old ArrayBuffer is detached.
+    const arenaHost = wasmArenaHost();
+    const region = arenaHost.reserve(before.byteLength + (1 << 20));
+    try {
+      expect(wasmHeap().u8.buffer).not.toBe(before);
+      expect(bitsOf(first)).toEqual(kept);
+      same();
+    } finally {
+      arenaHost.release(region);
+    }
+  });
+
+  it('keeps view outputs (a Reshape of an intermediate, an Identity of the input) exact', async () => {
+    const g = new Graph('views', { format: 'cloudless', source: 'test' });
+    g.setValue({ name: 'x', dtype: 'float32', shape: [2, 8] });
+    g.setValue({ name: 'b', dtype: 'float32', shape: [8], constant: randomF32([8], seeded(7)) });
+    g.setValue({ name: 's', dtype: 'int64', shape: [1], constant: Tensor.fromNumbers('int64', [1], [16]) });
+    for (const n of ['sum', 'act', 'flat', 'same']) g.setValue({ name: n, dtype: 'float32' });
+    g.inputs = ['x'];
+    g.outputs = ['act', 'flat', 'same'];
+    g.addNode({ name: 'add', op: 'Add', inputs: ['x', 'b'], outputs: ['sum'], attrs: {} });
+    g.addNode({ name: 'relu', op: 'Relu', inputs: ['sum'], outputs: ['act'], attrs: {} });
+    g.addNode({ name: 'reshape', op: 'Reshape', inputs: ['act', 's'], outputs: ['flat'], attrs: {} });
+    g.addNode({ name: 'identity', op: 'Identity', inputs: ['x'], outputs: ['same'], attrs: {} });
+    const x = randomF32([2, 8], seeded(8));
+    const { host, same } = bothWays(g, { x });
+    same();
+    const out = host.runSync({ x });
+    expect(bitsOf(out.same!)).toEqual(bitsOf(x));
+    expect(bitsOf(out.flat!)).toEqual(bitsOf(out.act!));
+    expect(out.flat!.shape).toEqual([16]);
+  });
+});
