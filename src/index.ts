@@ -23,6 +23,7 @@ export { load, readModel, detectFormat, type ModelFormat } from './runtime/load.
 export { Session, type SessionOptions, type MemoryReport, type NodeProfile, type IOInfo } from './runtime/session.js';
 export { defaultRegistry } from './runtime/builtins.js';
 export { parseNpy, serializeNpy } from './formats/npy.js';
+export { exportOnnx, EXPORT_OPSET, type ExportOnnxOptions } from './formats/onnx/export.js';
 export { createDetector, type Detector, type DetectorOptions, type DetectResult } from './tasks/vision/detector.js';
 export { createClassifier, type Classifier, type ClassifierOptions, type ClassifyResult } from './tasks/vision/classifier.js';
 export { ZOO, getModel, findModel, modelNames, type ModelManifest, type ModelFile, type ModelTask } from './zoo/manifest.js';

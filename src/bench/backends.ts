@@ -27,6 +27,12 @@ export interface TfliteCandidate {
   note?: string;
 }
 
+/** An ONNX model for onnxruntime, with a note when it is not the file as given. */
+export interface OnnxCandidate {
+  bytes: Uint8Array;
+  note?: string;
+}
+
 /** One variant (dtype) of the model under test, in every form the backends read. */
 export interface BenchModel {
   /** Path of the model file as given. */
@@ -38,8 +44,12 @@ export interface BenchModel {
   graph: Graph;
   /** The feeds every backend runs on (same values everywhere), by graph input name. */
   feeds: Record<string, Tensor>;
-  /** ONNX bytes when this variant exists as ONNX (the float source file). */
-  onnx?: Uint8Array;
+  /**
+   * The ONNX model onnxruntime runs: the source file when it is this variant,
+   * else the graph as cloudless exports it (built on first call; throws when
+   * the export fails). Absent when there is no ONNX form.
+   */
+  onnx?(): OnnxCandidate;
   /** The TF.js graph model when this variant exists as one (the float source). */
   tfjs?: TfjsParts;
   /** .tflite files to try in order: the source file first when it is one, then the graph as cloudless writes it. */
@@ -95,10 +105,13 @@ export async function importPeer<T>(pkg: string, hint: string): Promise<T> {
   }
 }
 
-function onnxBytes(model: BenchModel, backend: string): Uint8Array {
-  if (model.onnx) return model.onnx;
-  if (model.dtype === 'int8') throw new BackendUnavailable(`${backend} reads ONNX; cloudless writes no int8 (QDQ) ONNX yet`, 'n/a');
-  throw new BackendUnavailable(`${backend} reads ONNX; cloudless writes no ONNX from a ${model.format} model`, 'n/a');
+function onnxModel(model: BenchModel, backend: string): OnnxCandidate {
+  if (!model.onnx) throw new BackendUnavailable(`${backend} reads ONNX; cloudless writes no ONNX from a ${model.format} model`, 'n/a');
+  try {
+    return model.onnx();
+  } catch (err) {
+    throw new BackendUnavailable(`${backend} reads ONNX; the export of this model failed: ${(err as Error).message.split('\n')[0]}`, 'n/a');
+  }
 }
 
 type Ort = typeof import('onnxruntime-node');
@@ -112,11 +125,11 @@ const onnxruntimeNode: BenchBackend = {
   name: 'onnxruntime-node',
   family: 'onnxruntime',
   async prepare(model, threads) {
-    const bytes = onnxBytes(model, 'onnxruntime-node');
+    const { bytes, note } = onnxModel(model, 'onnxruntime-node');
     const ort = await importPeer<Ort>('onnxruntime-node', 'npm install -D onnxruntime-node, with onnxruntime-node-install=skip in .npmrc');
     const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
     const feeds = Object.fromEntries(Object.entries(model.feeds).map(([k, t]) => [k, toOrt(ort, t)]));
-    return { run: () => session.run(feeds), dispose: () => session.release() };
+    return { run: () => session.run(feeds), note, dispose: () => session.release() };
   },
 };
 
@@ -124,13 +137,13 @@ const onnxruntimeWeb: BenchBackend = {
   name: 'onnxruntime-web',
   family: 'onnxruntime',
   async prepare(model, threads) {
-    const bytes = onnxBytes(model, 'onnxruntime-web');
+    const { bytes, note } = onnxModel(model, 'onnxruntime-web');
     const ort = await importPeer<typeof import('onnxruntime-web')>('onnxruntime-web', 'npm install -D onnxruntime-web');
     // Read when its wasm initialises, i.e. before the first session of the process: later changes are ignored.
     ort.env.wasm.numThreads = threads;
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
     const feeds = Object.fromEntries(Object.entries(model.feeds).map(([k, t]) => [k, toOrt(ort as unknown as Ort, t)]));
-    return { run: () => session.run(feeds), dispose: () => session.release() };
+    return { run: () => session.run(feeds), note, dispose: () => session.release() };
   },
 };
 

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import nodePath from 'node:path';
 import { CloudlessError, Tensor, type DType, type Graph } from '../ir/index.js';
+import { exportOnnx, type ExportOnnxOptions } from '../formats/onnx/export.js';
 import { writeTflite } from '../formats/tflite/writer.js';
 import { prepareForQuantization } from '../passes/quantize-prep.js';
 import { Calibrator } from '../quantize/calibrate.js';
@@ -9,7 +10,7 @@ import { detectFormat, readModel } from '../runtime/load.js';
 import { seededRandom } from './model-builders.js';
 import {
   BENCH_BACKENDS, BackendUnavailable, readBytes, readTfjsParts,
-  type BenchBackend, type BenchDtype, type BenchModel, type PreparedBackend,
+  type BenchBackend, type BenchDtype, type BenchModel, type OnnxCandidate, type PreparedBackend,
 } from './backends.js';
 import { latencyStats, type LatencyStats } from './stats.js';
 
@@ -86,10 +87,29 @@ function feedsFor(graph: Graph, feeds: Record<string, Tensor>): Record<string, T
 }
 
 /**
+ * int8 graphs go to onnxruntime as QDQ with uint8 activations and weights
+ * (the same real numbers as our int8 ones), the form its x86 kernels take:
+ * it then fuses every conv, gemm and add into QLinear kernels, where int8
+ * activations leave residual blocks unfused and uint8 activations with int8
+ * weights saturate on x86 CPUs without VNNI (see exportOnnx's options).
+ */
+const ONNX_INT8: ExportOnnxOptions = { activations: 'uint8', weights: 'uint8' };
+
+/** The graph as cloudless exports it to ONNX, built on first call. */
+function exportedOnnx(graph: Graph, inputShapes: Record<string, number[]>, note: string): () => OnnxCandidate {
+  let candidate: OnnxCandidate | undefined;
+  return () => (candidate ??= {
+    bytes: exportOnnx(graph, { inputShapes, ...(graphDtype(graph) === 'int8' ? ONNX_INT8 : {}) }),
+    note,
+  });
+}
+
+/**
  * Post-training int8 of a float model with the project's quantizer, calibrated
  * on seeded random inputs (a latency benchmark needs plausible ranges, not
- * accuracy). cloudless runs the quantized graph and LiteRT.js the .tflite
- * written from it: the same model, without a second trip through the importer.
+ * accuracy). cloudless runs the quantized graph, LiteRT.js the .tflite and
+ * onnxruntime the ONNX written from it: the same model, without a second trip
+ * through an importer.
  */
 async function quantizedVariant(source: string, float: BenchModel, shapes: Record<string, number[]>, samples: number): Promise<BenchModel> {
   const graph = await readModel(source);
@@ -102,6 +122,7 @@ async function quantizedVariant(source: string, float: BenchModel, shapes: Recor
   return {
     path: source, format: float.format, dtype: 'int8', graph: q.graph, feeds: feedsFor(q.graph, float.feeds),
     tflite: () => [{ bytes: written(), note: 'quantized by cloudless' }],
+    onnx: exportedOnnx(q.graph, shapes, 'quantized and exported (QDQ) by cloudless'),
   };
 }
 
@@ -124,7 +145,7 @@ export async function loadVariants(source: string, dtypes: readonly BenchDtype[]
   const rewritten = () => (written ??= writeTflite(graph, { inputShapes }));
   const base: BenchModel = {
     path: source, format, dtype: own, graph, feeds,
-    onnx: format === 'onnx' ? bytes : undefined,
+    onnx: format === 'onnx' ? () => ({ bytes }) : exportedOnnx(graph, inputShapes, `exported from ${format} by cloudless`),
     tfjs: format === 'tfjs' ? await readTfjsParts(file) : undefined,
     tflite: () => format === 'tflite'
       ? [{ bytes }, { bytes: rewritten(), note: 'as written back by cloudless (the file as given was refused)' }]
