@@ -14,7 +14,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CloudlessError, Tensor, type Int8Arithmetic } from '../ir/index.js';
 import { importTflite } from '../formats/tflite/import.js';
 import { writeTflite } from '../formats/tflite/writer.js';
-import { prepareForQuantization, type PrepareReport } from '../passes/quantize-prep.js';
+import { exportOnnx } from '../formats/onnx/export.js';
+import { keepOutputs, prepareForQuantization, type PrepareReport } from '../passes/quantize-prep.js';
 import { Calibrator, type CalibrationMethod } from '../quantize/calibrate.js';
 import { quantizeGraph, type FallbackNode } from '../quantize/quantize.js';
 import { compareSessions, type ComparisonReport } from '../quantize/report.js';
@@ -34,6 +35,8 @@ export interface QuantizeCommandOptions {
   io: 'float32' | 'int8';
   /** Node or op names to keep in float. */
   keepFloat?: string[];
+  /** Values to keep as the graph's outputs (the rest of the graph after them is dropped). */
+  outputs?: string[];
   preprocess?: string;
   json?: boolean;
   backend: BackendChoice;
@@ -47,6 +50,7 @@ export interface QuantizeSummary {
   output: string;
   calibration: { method: CalibrationMethod; percentile?: number; samples: number; skipped: string[] };
   evaluation: { samples: number; heldOut: boolean };
+  format: 'tflite' | 'onnx';
   size: { floatBytes: number; int8Bytes: number; ratio: number };
   rewrites: PrepareReport;
   int8Nodes: number;
@@ -97,11 +101,18 @@ function progressBar(enabled: boolean, label: string): { tick(done: number, tota
 
 /** Quantizes, verifies the written bytes load and run, writes them, and reports. */
 export async function runQuantize(model: string, o: QuantizeCommandOptions): Promise<QuantizeSummary> {
-  if (path.extname(o.out).toLowerCase() !== '.tflite') {
-    throw new CloudlessError('E_CONFIG', `-o ${o.out}: the quantized model is written as .tflite; give a file name ending in .tflite`);
+  const ext = path.extname(o.out).toLowerCase();
+  if (ext !== '.tflite' && ext !== '.onnx') {
+    throw new CloudlessError('E_CONFIG', `-o ${o.out}: the quantized model is written as .tflite (int8 TFLite) or .onnx (QDQ); give a file name ending in one of them`);
   }
+  const format = ext === '.onnx' ? 'onnx' : 'tflite';
   const sessionOptions = { backend: o.backend, int8Arithmetic: o.int8Arithmetic };
-  const floatGraph = await readModel(model);
+  const readKept = async () => {
+    const g = await readModel(model);
+    if (o.outputs?.length) keepOutputs(g, o.outputs);
+    return g;
+  };
+  const floatGraph = await readKept();
   const floatSession = new Session(floatGraph, sessionOptions);
   const overrides = parsePreprocess(o.preprocess);
   const spec = (folderInputs: Session['inputs']) => {
@@ -126,7 +137,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     labels = allLabels && (heldOut ? allLabels.filter((_, i) => held[i]) : allLabels);
   }
 
-  const graph = await readModel(model);
+  const graph = await readKept();
   const rewrites = prepareForQuantization(graph);
   const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method, percentile: o.percentile });
   const showProgress = o.progress ?? process.stderr.isTTY === true;
@@ -141,11 +152,13 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
   }
   const calibration = calibrator.result();
   const q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat });
-  const bytes = writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}` });
+  const bytes = format === 'onnx'
+    ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})` })
+    : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}` });
 
   let int8Session: Session;
   try {
-    int8Session = new Session(importTflite(bytes, o.out), sessionOptions);
+    int8Session = new Session(format === 'onnx' ? await readModel(bytes, 'onnx') : importTflite(bytes, o.out), sessionOptions);
     const first = evalSamples[0]!;
     const feeds = o.io === 'int8' ? quantizeFeeds(int8Session, first) : first.feeds;
     const out = int8Session.runSync(feeds);
@@ -180,6 +193,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
       samples: calibration.samples, skipped: calibFolder.skipped,
     },
     evaluation: { samples: evalSamples.length, heldOut },
+    format,
     size: { floatBytes, int8Bytes: bytes.length, ratio: floatBytes / bytes.length },
     rewrites,
     int8Nodes: q.int8Nodes,
@@ -218,6 +232,12 @@ export function printQuantizeSummary(s: QuantizeSummary): string {
   lines.push(`size ${formatBytes(s.size.floatBytes)} → ${formatBytes(s.size.int8Bytes)} (${s.size.ratio.toFixed(2)}x smaller)`);
   lines.push(`calibration: ${s.calibration.samples} samples, ${s.calibration.method}${s.calibration.percentile ? ` ${s.calibration.percentile}` : ''}; ` +
     `evaluation: ${s.evaluation.samples} ${s.evaluation.heldOut ? 'held-out' : 'calibration (too few to hold any out)'} samples`);
+  const r = s.rewrites;
+  const rewrites = [
+    [r.batchNormsFolded, 'BatchNorm folded'], [r.activationsFused, 'activations fused'], [r.fullyConnected, 'Gemm/MatMul → FullyConnected'],
+    [r.hardSwish, 'hard-swish patterns fused'], [r.biasAddsFolded, 'bias Adds folded'], [r.equalizedPairs, 'layer pairs equalized'],
+  ].filter(([n]) => (n as number) > 0).map(([n, what]) => `${n} ${what}`);
+  if (rewrites.length) lines.push(`rewrites: ${rewrites.join(', ')}`);
   lines.push(`${s.int8Nodes} int8 nodes, ${s.quantizeNodes} QUANTIZE and ${s.dequantizeNodes} DEQUANTIZE inserted`);
   lines.push(table(['output', 'mean cosine', 'min cosine', 'max abs error'], c.outputs.map((x) => [
     x.name, x.meanCosine.toFixed(5), x.minCosine.toFixed(5), x.maxAbs.toPrecision(4),
@@ -236,13 +256,14 @@ export function registerQuantizeCommand(program: Command): void {
     .description('quantize a float model to int8 (.tflite) from calibration samples, and report size, error, accuracy and latency')
     .argument('<model>', '.onnx, .tflite or TF.js model.json')
     .requiredOption('--calib <dir>', 'folder of calibration images or .npy tensors (every fifth is held out for the report unless --eval is given)')
-    .requiredOption('-o, --out <file.tflite>', 'where to write the int8 model')
+    .requiredOption('-o, --out <file>', 'where to write the int8 model: .tflite (int8 TFLite) or .onnx (QDQ, for onnxruntime)')
     .addOption(new Option('--method <name>', 'how ranges are taken from calibration').choices(['minmax', 'percentile']).default('minmax'))
     .option('--percentile <p>', 'for --method percentile: share of values kept on each side, in percent', parsePercentile, 99.99)
     .option('--labels <file>', 'class labels of the samples (.npy of integers, or text: one per line or "file label") to report top-1 accuracy')
     .option('--eval <dir>', 'folder of held-out samples for the report (default: every fifth calibration sample)')
     .addOption(new Option('--io <type>', 'type of the quantized model\'s inputs and outputs').choices(['float32', 'int8']).default('float32'))
     .option('--keep-float <name...>', 'node or op names to leave in float (e.g. the first conv, or Softmax)')
+    .option('--outputs <name...>', 'values to keep as the model\'s outputs, dropping what follows them (e.g. a detector\'s post-processing)')
     .option('--preprocess <json>', 'image preprocessing fields to override, as JSON (width, height, layout, channels, resize, normalize)')
     .option('--json', 'print JSON')
     .addOption(new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto'))

@@ -340,7 +340,9 @@ function staticShapes(graph: Graph): Map<string, ValueInfo> {
  * per pattern so that the moves end:
  *   T1 → Q → DQ                 ⇒  Q → DQ → T1 (the layout pass then composes T1 with
  *                                  the Transposes that read DQ, e.g. back to NHWC);
- *   Q → DQ → T, Q not after a T ⇒  T → Q → DQ (a graph input's NCHW→NHWC).
+ *   Q → DQ → T, Q not after a T ⇒  T → Q → DQ (a graph input's NCHW→NHWC);
+ *   Q → T → DQ                 ⇒  Q → DQ → T (a Transpose of the int8 tensor);
+ *   T1 → Q → T2                ⇒  Q → T1 → T2 (the layout pass then composes T1 and T2).
  * Each pair is moved once per call, so the two patterns cannot undo each other.
  * Returns how many pairs it moved a Transpose across.
  */
@@ -364,9 +366,25 @@ function moveTransposesAcrossQdq(graph: Graph): number {
   };
   for (const q of [...graph.nodes]) {
     if (!perTensor(q, 'QuantizeLinear') || done.has(q)) continue;
+    // Q → T → DQ (a Transpose of the int8 tensor, as exporters write for a layout change) ⇒ Q → DQ → T.
+    const between = single(q.outputs[0]!);
+    const dqAfter = between?.op === 'Transpose' ? single(between.outputs[0]!) : undefined;
+    if (between && dqAfter && perTensor(dqAfter, 'DequantizeLinear')) {
+      swap(between, dqAfter);
+      done.add(q);
+      moved++;
+      continue;
+    }
+    // T1 → Q → T2 (an int8 Transpose after Q) ⇒ Q → T1 → T2, which the layout pass composes.
+    const before = producers.get(q.inputs[0]!);
+    if (before?.op === 'Transpose' && single(q.inputs[0]!) === q && between?.op === 'Transpose' && !graph.outputs.includes(q.outputs[0]!)) {
+      swap(before, q);
+      done.add(q);
+      moved++;
+      continue;
+    }
     const dq = single(q.outputs[0]!);
     if (!dq || !perTensor(dq, 'DequantizeLinear')) continue;
-    const before = producers.get(q.inputs[0]!);
     const t1 = before?.op === 'Transpose' && single(q.inputs[0]!) === q ? before : undefined;
     const after = single(dq.outputs[0]!);
     const t2 = after?.op === 'Transpose' ? after : undefined;

@@ -9,6 +9,7 @@ import { serializeNpy } from '../../src/formats/npy.js';
 import { importTflite } from '../../src/formats/tflite/import.js';
 import { writeTflite } from '../../src/formats/tflite/writer.js';
 import { Tensor } from '../../src/ir/index.js';
+import { readModel } from '../../src/runtime/load.js';
 import { loadLabels, loadSampleFolder, preprocessSpecFor } from '../../src/quantize/samples.js';
 import { opencvPhotosDir } from '../helpers/data.js';
 
@@ -77,12 +78,30 @@ describe('cloudless quantize', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('refuses an .npy of the wrong shape and an output that is not .tflite', async () => {
+  it('refuses an .npy of the wrong shape and an output that is neither .tflite nor .onnx', async () => {
     const calib = calibFolder('shape', 2);
     copyFileSync(path.join(calib, 'batch.npy'), path.join(calib, 'a.npy'));
     writeFileSync(path.join(calib, 'b.npy'), serializeNpy(new Tensor('float32', [3, 3])));
     await expect(runQuantize(model, { ...base, calib, out: path.join(dir, 'x.tflite') })).rejects.toThrow(/b\.npy: shape \[3, 3\] does not fit input "image"/);
-    await expect(runQuantize(model, { ...base, calib, out: path.join(dir, 'x.onnx') })).rejects.toThrow(/\.tflite/);
+    await expect(runQuantize(model, { ...base, calib, out: path.join(dir, 'x.pb') })).rejects.toThrow(/\.tflite \(int8 TFLite\) or \.onnx/);
+  });
+
+  it('writes QDQ ONNX for -o *.onnx, and keeps only the --outputs asked for', async () => {
+    const out = path.join(dir, 'cnn-int8.onnx');
+    const g = importTflite(new Uint8Array(readFileSync(model)), model);
+    // The logits before Softmax: the graph is cut there and quantized without the Softmax.
+    const softmax = g.nodes.find((n) => n.op === 'Softmax')!;
+    const s = await runQuantize(model, { ...base, calib: calibFolder('calib3', 6), out, outputs: [softmax.inputs[0]!] });
+    expect(s.format).toBe('onnx');
+    expect(s.comparison.outputs.map((o) => o.name)).toEqual([softmax.inputs[0]!]);
+    expect(s.comparison.outputs[0]!.minCosine).toBeGreaterThan(0.99);
+    const back = await readModel(new Uint8Array(readFileSync(out)), 'onnx');
+    expect(back.nodes.some((n) => n.op === 'Softmax')).toBe(false);
+    // Loaded back through the QDQ folding, it is the int8 graph again: every layer on int8 kernels, no Transpose left
+    // (the Identity names the output, and costs nothing: the planner makes it a view).
+    expect(back.nodes.map((n) => n.op)).toEqual(['Quantize', 'Conv', 'MaxPool', 'Conv', 'MaxPool', 'Reshape', 'FullyConnected', 'Dequantize', 'Identity']);
+    expect(back.nodes.filter((n) => n.op === 'Conv').every((n) => back.values.get(n.inputs[1]!)?.constant?.dtype === 'int8')).toBe(true);
+    await expect(runQuantize(model, { ...base, calib: calibFolder('calib4', 2), out, outputs: ['no-such-value'] })).rejects.toThrow(/no value "no-such-value"/);
   });
 });
 
