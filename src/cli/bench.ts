@@ -1,21 +1,10 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { CloudlessError } from '../ir/index.js';
 import type { BenchDtype } from '../bench/backends.js';
 import { renderChart, writeChart } from '../bench/chart.js';
 import { benchModel, type BenchOptions, type BenchReport } from '../bench/run.js';
-import { formatBytes, table } from './output.js';
-
-function parseShapes(specs: string[]): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
-  for (const s of specs) {
-    const m = /^([^=]+)=(\d+(?:x\d+)*)$/.exec(s);
-    if (!m) throw new CloudlessError('E_CONFIG', `--input-shape "${s}" must look like NAME=1x3x224x224`);
-    out[m[1]!] = m[2]!.split('x').map(Number);
-  }
-  return out;
-}
+import { formatBytes, parseShapes, table } from './output.js';
 
 function parseDtypes(v: string): BenchDtype[] {
   const list = v.split(',').map((s) => s.trim()).filter(Boolean);

@@ -15,6 +15,7 @@ import { registerAuditCommand } from './audit.js';
 import { registerSecretsCommand } from './secrets.js';
 import { registerWipeCommand } from './wipe.js';
 import { registerQuantizeCommand } from './quantize.js';
+import { registerConvertCommand } from './convert.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -71,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSecretsCommand(program);
   registerWipeCommand(program);
   registerQuantizeCommand(program);
+  registerConvertCommand(program);
 
   try {
     await program.parseAsync(argv);

@@ -36,3 +36,14 @@ export function formatBytes(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
+
+/** `--input-shape NAME=AxBxC` flags (repeatable) as shapes by input name. */
+export function parseShapes(specs: readonly string[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of specs) {
+    const m = /^([^=]+)=(\d+(?:x\d+)*)$/.exec(s);
+    if (!m) throw new CloudlessError('E_CONFIG', `--input-shape "${s}" must look like NAME=1x3x224x224`);
+    out[m[1]!] = m[2]!.split('x').map(Number);
+  }
+  return out;
+}
