@@ -28,7 +28,7 @@ import { activationRange, windowGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
 import { resizeKernels } from '../ref/resize.js';
 import { regionBytes, spatialRankReason } from './common.js';
-import { inputAt, outputAt, outputDone } from './place.js';
+import { inHeap, inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
 
 const float32Only = ['float32'] as const;
@@ -233,12 +233,11 @@ const softmaxKernel = defineKernel<SoftmaxState>({
 interface ConcatState { outer: number; outChunk: number; chunks: number[] }
 
 /**
- * float32 Concat as a plain copy loop over Float32Arrays, with no module
- * code: a concatenation does no arithmetic, so moving the data through the
- * module's memory would only add two copies. What makes it faster than the
- * reference (which takes every dtype) is that its element accesses see one
- * array type, and the channels-last Concats of the detection heads copy many
- * short rows.
+ * float32 Concat. When the tensors live in the module's memory (a session's
+ * arena) it is one memory.copy per row of each input; otherwise (constants, an
+ * arena in JavaScript memory) a plain copy loop over the Float32Arrays, since
+ * copying into the module and back would cost more than the concatenation.
+ * The channels-last Concats of detection heads copy many short rows.
  */
 const concatKernel = defineKernel<ConcatState>({
   op: 'Concat', backend: 'wasm', dtypes: float32Only,
@@ -253,6 +252,17 @@ const concatKernel = defineKernel<ConcatState>({
     return { state: { outer: sizeOf(shape.slice(0, a)), outChunk: sizeOf(shape.slice(a)), chunks: inputs.map((v) => sizeOf(v!.shape.slice(a))) } };
   },
   run(inputs, outputs, _node, { outer, outChunk, chunks }) {
+    const heap = wasmHeap();
+    if (inHeap(heap, outputs[0]!) && inputs.every((x) => inHeap(heap, x!))) {
+      // Tensors in the module's memory (the arena): one memory.copy per row and input.
+      const y = outputs[0]!.data.byteOffset;
+      let offset = 0;
+      for (let k = 0; k < chunks.length; k++) {
+        heap.exports.copy_rows(y + offset * 4, inputs[k]!.data.byteOffset, outer, chunks[k]! * 4, outChunk * 4, chunks[k]! * 4);
+        offset += chunks[k]!;
+      }
+      return;
+    }
     const y = outputs[0]!.data as Float32Array;
     let offset = 0;
     for (let k = 0; k < chunks.length; k++) {
@@ -272,11 +282,12 @@ const concatKernel = defineKernel<ConcatState>({
 // ---------------------------------------------------------------------------
 
 /**
- * Same-shape float32 Equal and bool → float32 Cast, as copy-like loops with
- * no module code (like Concat): the byte-sized bool side would need its own
- * copies into the module's memory for one comparison per element. They exist
- * for detection heads' peak masks (MaxPool(x) == x, then Cast and Mul),
- * where the reference's any-dtype loops cost several times more.
+ * Same-shape float32 Equal and bool → float32 Cast: SIMD loops in the module
+ * when the tensors live in its memory (a session's arena), else plain loops
+ * over the typed arrays (like Concat, copying in and out would cost more than
+ * one comparison per element). They exist for detection heads' peak masks
+ * (MaxPool(x) == x, then Cast and Mul), where the reference's any-dtype loops
+ * cost several times more.
  */
 const equalKernel = defineKernel({
   op: 'Equal', backend: 'wasm', dtypes: float32Only,
@@ -287,6 +298,11 @@ const equalKernel = defineKernel({
       ? undefined : `wasm Equal takes same-shape inputs, not ${JSON.stringify(a.shape)} with ${JSON.stringify(b.shape)}`;
   },
   run(inputs, outputs) {
+    const heap = wasmHeap();
+    if (inHeap(heap, inputs[0]!) && inHeap(heap, inputs[1]!) && inHeap(heap, outputs[0]!)) {
+      heap.exports.equal_f32(inputs[0]!.data.byteOffset, inputs[1]!.data.byteOffset, outputs[0]!.data.byteOffset, outputs[0]!.size);
+      return;
+    }
     const a = inputs[0]!.data as Float32Array, b = inputs[1]!.data as Float32Array;
     const y = outputs[0]!.data as Uint8Array;
     for (let i = 0; i < y.length; i++) y[i] = a[i] === b[i] ? 1 : 0;
@@ -297,6 +313,11 @@ const castBoolKernel = defineKernel({
   op: 'Cast', backend: 'wasm', dtypes: ['bool'],
   check: (_node, inputs, outputs) => (inputs[0]!.dtype === 'bool' && outputs[0]!.dtype === 'float32' ? undefined : 'wasm Cast takes bool to float32 only'),
   run(inputs, outputs) {
+    const heap = wasmHeap();
+    if (inHeap(heap, inputs[0]!) && inHeap(heap, outputs[0]!)) {
+      heap.exports.cast_u8_f32(inputs[0]!.data.byteOffset, outputs[0]!.data.byteOffset, outputs[0]!.size);
+      return;
+    }
     const x = inputs[0]!.data as Uint8Array;
     const y = outputs[0]!.data as Float32Array;
     for (let i = 0; i < y.length; i++) y[i] = x[i]!;

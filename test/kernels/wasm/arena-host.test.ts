@@ -93,4 +93,35 @@ describe.skipIf(!wasmAvailable())('the arena in wasm memory', () => {
     expect(bitsOf(out.flat!)).toEqual(bitsOf(out.act!));
     expect(out.flat!.shape).toEqual([16]);
   });
+
+  it('peak masks and concatenations in wasm memory: MaxPool (NaN and -0 as the reference), Equal, Cast, Concat', async () => {
+    const g = new Graph('peaks', { format: 'cloudless', source: 'test' });
+    const shape = [1, 9, 11, 21];
+    g.setValue({ name: 'x', dtype: 'float32', shape });
+    g.setValue({ name: 'c', dtype: 'float32', shape: [1, 9, 11, 3], constant: randomF32([1, 9, 11, 3], seeded(9)) });
+    for (const n of ['peak', 'same', 'mask', 'kept', 'joined']) g.setValue({ name: n, dtype: n === 'same' ? 'bool' : 'float32' });
+    g.inputs = ['x'];
+    g.outputs = ['kept', 'joined'];
+    g.addNode({ name: 'pool', op: 'MaxPool', inputs: ['x'], outputs: ['peak'], attrs: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] } });
+    g.addNode({ name: 'eq', op: 'Equal', inputs: ['x', 'peak'], outputs: ['same'], attrs: {} });
+    g.addNode({ name: 'cast', op: 'Cast', inputs: ['same'], outputs: ['mask'], attrs: { to: 'float32' } });
+    g.addNode({ name: 'mul', op: 'Mul', inputs: ['x', 'mask'], outputs: ['kept'], attrs: {} });
+    g.addNode({ name: 'concat', op: 'Concat', inputs: ['kept', 'c', 'peak'], outputs: ['joined'], attrs: { axis: -1 } });
+    const x = randomF32(shape, seeded(10));
+    const d = x.data as Float32Array;
+    // Ties (peaks equal to a neighbour), a NaN, and -0 next to +0.
+    for (let i = 0; i < d.length; i += 37) d[i] = d[i + 21] ?? d[i]!;
+    d[500] = NaN;
+    d[600] = -0;
+    d[621] = 0;
+    const { host, same } = bothWays(g, { x });
+    same();
+    const ref = new Session(g, { backend: 'ref' }).runSync({ x });
+    const out = host.runSync({ x });
+    expect(host.currentPlan!.steps.every((st) => st.kernel.backend === 'wasm')).toBe(true);
+    for (const name of ['kept', 'joined']) {
+      expect(bitsOf(out[name]!), name).toEqual(bitsOf(ref[name]!));
+    }
+  });
 });
+

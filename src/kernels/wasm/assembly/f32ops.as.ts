@@ -107,7 +107,7 @@ export function hardswish_f32(x: usize, y: usize, n: i32): void {
  * input once per output pixel (padding never contributes a value). The
  * average divides by `count` taps: the clipped window's taps, or with
  * countPad the taps inside the padded extents padH × padW. Channels go four
- * at a time; max keeps NaN (f32x4.max propagates it, as the reference does).
+ * at a time; max keeps NaN, as the reference does.
  */
 export function pool_f32(
   isMax: bool, x: usize, batch: i32, inH: i32, inW: i32, c: i32,
@@ -131,15 +131,29 @@ export function pool_f32(
         const scale = f32x4.splat(count > 0 ? <f32>1 / <f32>count : 0);
         for (let cb = 0; cb < c; cb += 4) {
           const cOff = <usize>cb << 2;
-          let acc = isMax ? f32x4.splat(-Infinity) : f32x4.splat(0);
-          for (let kh = kh0; kh < kh1; kh++) {
-            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pixBytes + cOff;
-            for (let kw = kw0; kw < kw1; kw++) {
-              const v = v128.load(xRow + <usize>(w0 + kw * dW) * pixBytes);
-              acc = isMax ? f32x4.max(acc, v) : f32x4.add(acc, v);
+          let acc: v128;
+          if (isMax) {
+            // pmax(acc, v) = acc < v ? v : acc is one instruction and the reference's comparison; a NaN tap is
+            // tracked in its own mask and wins at the end, as the reference keeps it.
+            acc = f32x4.splat(-Infinity);
+            let nan = i32x4.splat(0);
+            for (let kh = kh0; kh < kh1; kh++) {
+              const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pixBytes + cOff;
+              for (let kw = kw0; kw < kw1; kw++) {
+                const v = v128.load(xRow + <usize>(w0 + kw * dW) * pixBytes);
+                acc = f32x4.pmax(acc, v);
+                nan = v128.or(nan, f32x4.ne(v, v));
+              }
             }
+            acc = v128.bitselect(f32x4.splat(NaN), acc, nan);
+          } else {
+            acc = f32x4.splat(0);
+            for (let kh = kh0; kh < kh1; kh++) {
+              const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pixBytes + cOff;
+              for (let kw = kw0; kw < kw1; kw++) acc = f32x4.add(acc, v128.load(xRow + <usize>(w0 + kw * dW) * pixBytes));
+            }
+            acc = f32x4.mul(acc, scale);
           }
-          if (!isMax) acc = f32x4.mul(acc, scale);
           acc = f32x4.pmin(f32x4.pmax(acc, vlo), vhi);
           const left = c - cb;
           if (left >= 4) v128.store(yo + cOff, acc);
@@ -400,5 +414,42 @@ export function softmax_f32(x: usize, rows: i32, n: i32, y: usize): void {
     }
     x += rowBytes;
     y += rowBytes;
+  }
+}
+
+/** y[i] = 1 where a[i] == b[i] (NaN equals nothing), else 0, as bytes; sixteen per step. */
+export function equal_f32(a: usize, b: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const o = <usize>i << 2;
+    const m0 = f32x4.eq(v128.load(a + o), v128.load(b + o));
+    const m1 = f32x4.eq(v128.load(a + o, 16), v128.load(b + o, 16));
+    const m2 = f32x4.eq(v128.load(a + o, 32), v128.load(b + o, 32));
+    const m3 = f32x4.eq(v128.load(a + o, 48), v128.load(b + o, 48));
+    const bytes = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3));
+    v128.store(y + <usize>i, v128.and(bytes, i8x16.splat(1)));
+  }
+  for (; i < n; i++) store<u8>(y + <usize>i, load<f32>(a + (<usize>i << 2)) == load<f32>(b + (<usize>i << 2)) ? 1 : 0);
+}
+
+/** y[i] = x[i] (unsigned bytes, e.g. bools) as float32; sixteen per step. */
+export function cast_u8_f32(x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const v = v128.load(x + <usize>i);
+    const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
+    const o = y + (<usize>i << 2);
+    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)));
+    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), 16);
+    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), 32);
+    v128.store(o, f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), 48);
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), <f32>load<u8>(x + <usize>i));
+}
+
+/** Copies `rows` blocks of `bytes` from src (one every srcStride bytes) to dst (one every dstStride bytes). */
+export function copy_rows(dst: usize, src: usize, rows: i32, bytes: i32, dstStride: i32, srcStride: i32): void {
+  for (let r = 0; r < rows; r++) {
+    memory.copy(dst + <usize>r * <usize>dstStride, src + <usize>r * <usize>srcStride, <usize>bytes);
   }
 }
