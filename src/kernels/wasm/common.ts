@@ -67,28 +67,35 @@ export function packedF32Length(cout: number, k: number): number {
 }
 
 /**
- * Packs int8 W[o][k] − zw as int16 for gemm_i8: blocks of 8 channels, per
- * pair of k the 8 channels' (w[k], w[k+1]); K is rounded up to even, padding 0.
+ * Packs int8 W[o][k] − zw as int16 for gemm_i8: blocks of 8 channels; per
+ * group of 8 k (K rounded up to 8, padding 0), four steps of two vectors
+ * (channels 0–3, 4–7) in which lane l holds channel l's k-pair (l + s) mod 4
+ * at step s, matching the kernel's rotation of the activations.
+ * Returns Σ_k (W[o][k] − zw) per channel, for folding z_x into the bias.
  */
-export function packBlocksI8(dst: Int16Array, at: number, w: Int8Array, cout: number, k: number, zw: number): void {
-  const k2 = k + (k & 1);
+export function packBlocksI8(dst: Int16Array, at: number, w: Int8Array, cout: number, k: number, zw: number): Int32Array {
+  const k8 = Math.ceil(k / 8) * 8;
   const blocks = Math.ceil(cout / 8);
-  let d = at;
-  for (let j = 0; j < blocks; j++) {
-    for (let p = 0; p < k2; p += 2) {
-      for (let l = 0; l < 8; l++) {
-        const o = j * 8 + l;
-        for (let e = 0; e < 2; e++) {
-          const i = p + e;
-          dst[d++] = o < cout && i < k ? w[o * k + i]! - zw : 0;
-        }
-      }
+  const sums = new Int32Array(cout);
+  dst.fill(0, at, at + blocks * 8 * k8);
+  for (let o = 0; o < cout; o++) {
+    const j = o >> 3, h = (o >> 2) & 1, l = o & 3;
+    let sum = 0;
+    for (let i = 0; i < k; i++) {
+      const v = w[o * k + i]! - zw;
+      sum += v;
+      const g = i >> 3, p = (i >> 1) & 3, e = i & 1;
+      const s = (p - l + 4) & 3;
+      dst[at + (((j * (k8 >> 3) + g) * 4 + s) * 2 + h) * 8 + l * 2 + e] = v;
     }
+    sums[o] = sum;
   }
+  return sums;
 }
 
+/** int16 elements of packBlocksI8's layout. */
 export function packedI8Length(cout: number, k: number): number {
-  return Math.ceil(cout / 8) * 8 * (k + (k & 1));
+  return Math.ceil(cout / 8) * 8 * Math.ceil(k / 8) * 8;
 }
 
 /** Copies a tensor's data into the heap at byte offset `at`. */

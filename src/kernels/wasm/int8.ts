@@ -7,7 +7,11 @@
  * runs first) minus the shapes above. prepare() builds the same per-channel
  * epilogue as the reference (channelRequant, with the same real factors) and
  * writes it, the int16-widened weights and the int32 bias into the module's
- * memory, padded to blocks of 8 channels.
+ * memory, padded to blocks of 8 channels. Conv and FullyConnected get the
+ * input zero point folded into their bias (the kernels then read X as it is:
+ * no per-run widening, 1×1 convolutions and FullyConnected need no column
+ * buffer); DepthwiseConv keeps the plain bias for its edge pixels and a
+ * folded one for the 3×3 interior fast path.
  */
 import { CloudlessError, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
 import type { Geometry3 } from '../../ir/window.js';
@@ -16,9 +20,10 @@ import {
   activationRangeQuantized, channelRequant, channelScales, fl, tensorQuant, type ChannelRequant,
 } from '../ref/int8/requantize.js';
 import {
-  convReason, copyIn, copyInRepeated, copyOut, depthwiseReason, geometry2, packBlocksI8, packedI8Length, regionBytes, windowArgs,
+  convReason, depthwiseReason, geometry2, packBlocksI8, packedI8Length, regionBytes, windowArgs,
 } from './common.js';
 import { wasmHeap } from './heap.js';
+import { inputAt, outputAt, outputDone } from './place.js';
 
 type Args10 = [number, number, number, number, number, number, number, number, number, number];
 
@@ -75,10 +80,18 @@ function allocWeights(owner: object, wBytes: number, bBytes: number, w: PlannedV
   return p;
 }
 
-function writeBias(bOff: number, padded: number, b: Tensor | undefined): void {
+/**
+ * Writes the int32 bias, padded to `padded`, with the input zero point folded
+ * in when `sums` (Σ_k w per channel) is given: bias − z_x·Σ_k w, wrapping like
+ * the int32 accumulator, so Σ x·w + bias' = Σ (x − z_x)·w + bias exactly and
+ * the kernels multiply raw activations.
+ */
+function writeBias(bOff: number, padded: number, b: Tensor | undefined, zx = 0, sums?: Int32Array): void {
   const i32 = wasmHeap().i32;
-  i32.fill(0, bOff >> 2, (bOff >> 2) + padded);
-  if (b && b.size > 0) i32.set(b.data as Int32Array, bOff >> 2);
+  const at = bOff >> 2;
+  i32.fill(0, at, at + padded);
+  if (b && b.size > 0) i32.set(b.data as Int32Array, at);
+  if (sums) for (let o = 0; o < sums.length; o++) i32[at + o] = (i32[at + o]! - Math.imul(zx, sums[o]!)) | 0;
 }
 
 const pad8 = (n: number) => Math.ceil(n / 8) * 8;
@@ -95,19 +108,19 @@ interface GemmI8State {
 }
 
 function packGemm(st: GemmI8State, w: Tensor, b: Tensor | undefined): void {
-  packBlocksI8(wasmHeap().i16, st.w.wOff >> 1, w.data as Int8Array, st.cout, st.k, st.zw);
-  writeBias(st.w.bOff, pad8(st.cout), b);
+  const sums = packBlocksI8(wasmHeap().i16, st.w.wOff >> 1, w.data as Int8Array, st.cout, st.k, st.zw);
+  writeBias(st.w.bOff, pad8(st.cout), b, st.zx, sums);
 }
 
 function prepareGemmI8(args: PrepareArgs, g: Geometry3 | undefined, k: number, cout: number, productInFloat: boolean):
   { state: GemmI8State; packedWeightBytes: number } {
   const { node, inputs, outputs } = args;
   const x = inputs[0]!, w = inputs[1]!;
-  const k2 = k + (k & 1);
+  const k8 = Math.ceil(k / 8) * 8;
   const rows = sizeOf(x.shape) / k;
   const xBytes = regionBytes(sizeOf(x.shape), 1);
-  // Conv gathers one output row of columns at a time; FullyConnected widens all rows at once.
-  const colBytes = regionBytes((g ? g.outW : rows) * k2, 2);
+  // Conv gathers one output row of columns at a time (int8, k8 per pixel); FullyConnected reads X directly.
+  const colBytes = g ? regionBytes(g.outW * k8, 1) : 0;
   const state = {
     g, cin: x.shape[x.shape.length - 1]!, k, cout, rows,
     zx: tensorQuant(node, x, 'X').zeroPoint, zw: g ? 0 : w.quant!.zeroPoint[0] ?? 0,
@@ -124,25 +137,35 @@ function runGemmI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Nod
   const heap = wasmHeap();
   if (st.w.repack) packGemm(st, inputs[1]!, inputs[2]);
   const t = heap.transient;
-  copyIn(heap, t, inputs[0]!);
+  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
   if (g) {
-    heap.exports.conv_i8(t, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10, st.zx,
-      st.w.wOff, st.w.bOff, st.cout, t + st.yAt, t + st.colAt, ...epilogueArgs(st.e));
+    heap.exports.conv_i8(x, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10, st.zx,
+      st.w.wOff, st.w.bOff, st.cout, y, t + st.colAt, ...epilogueArgs(st.e));
   } else {
-    heap.exports.fully_connected_i8(t, st.rows, st.k, st.zx, st.w.wOff, st.w.bOff, st.cout, t + st.yAt, t + st.colAt, ...epilogueArgs(st.e));
+    heap.exports.fully_connected_i8(x, st.rows, st.k, st.w.wOff, st.w.bOff, st.cout, y, ...epilogueArgs(st.e));
   }
-  copyOut(heap, t + st.yAt, outputs[0]!);
+  outputDone(heap, y, outputs[0]!);
 }
 
 // ---------------------------------------------------------------------------
 // DepthwiseConv
 // ---------------------------------------------------------------------------
 
-/** `c` counts output channels: X is copied in with each channel repeated `multiplier` times. */
-interface DepthwiseI8State { g: Geometry3; c: number; multiplier: number; zx: number; w: PackedI8; e: Epilogue; yAt: number }
+/**
+ * `c` counts output channels: X is copied in with each channel repeated
+ * `multiplier` times. `biasF` holds the bias with z_x folded in for the 3×3
+ * interior fast path; `fast` says whether the packed weights allow it.
+ */
+interface DepthwiseI8State {
+  g: Geometry3; c: number; multiplier: number; zx: number; w: PackedI8; e: Epilogue; yAt: number; rawAt: number; biasF: number; fast: boolean;
+}
 
-/** [1, kh, kw, C] int8 → [taps][Cpad8] int16; bias padded to Cpad8. */
+/**
+ * [1, kh, kw, C] int8 → [taps][Cpad8] int16; bias and folded bias padded to
+ * Cpad8. The fast path needs every weight in [−127, 127] (two products must
+ * fit int16) and a 3×3 window.
+ */
 function packDepthwise(st: DepthwiseI8State, w: Tensor, b: Tensor | undefined): void {
   const i16 = wasmHeap().i16;
   const cpad = pad8(st.c), taps = st.g.kH * st.g.kW;
@@ -151,6 +174,13 @@ function packDepthwise(st: DepthwiseI8State, w: Tensor, b: Tensor | undefined): 
   i16.fill(0, base, base + taps * cpad);
   for (let t = 0; t < taps; t++) i16.set(wd.subarray(t * st.c, (t + 1) * st.c), base + t * cpad);
   writeBias(st.w.bOff, cpad, b);
+  st.fast = st.g.kH === 3 && st.g.kW === 3 && !wd.includes(-128);
+  if (!st.fast) return;
+  const sums = new Int32Array(st.c);
+  for (let t = 0; t < taps; t++) {
+    for (let ch = 0; ch < st.c; ch++) sums[ch] = sums[ch]! + wd[t * st.c + ch]!;
+  }
+  writeBias(st.biasF, cpad, b, st.zx, sums);
 }
 
 function prepareDepthwiseI8(args: PrepareArgs): { state: DepthwiseI8State; packedWeightBytes: number } {
@@ -160,11 +190,17 @@ function prepareDepthwiseI8(args: PrepareArgs): { state: DepthwiseI8State; packe
   const c = w.shape[w.shape.length - 1]!;
   const multiplier = c / x.shape[x.shape.length - 1]!;
   const cpad = pad8(c);
-  const state = { g, c, multiplier, zx: tensorQuant(node, x, 'X').zeroPoint, yAt: regionBytes(sizeOf(x.shape) * multiplier, 1) } as DepthwiseI8State;
+  const yAt = regionBytes(sizeOf(x.shape) * multiplier, 1);
+  // With a multiplier, repeat_i8 spreads X into the area's start (X itself copied after the output when not in the module's memory).
+  const rawAt = yAt + regionBytes(sizeOf(outputs[0]!.shape), 1);
+  const state = { g, c, multiplier, zx: tensorQuant(node, x, 'X').zeroPoint, yAt, rawAt } as DepthwiseI8State;
   state.w = allocWeights(state, g.kH * g.kW * cpad * 2, cpad * 4, w, inputs[2]);
+  state.biasF = wasmHeap().alloc(cpad * 4);
+  wasmHeap().freeWith(state, [state.biasF]);
+  state.w.bytes += cpad * 4;
   state.e = writeEpilogue(state, args, w.shape.length - 1, false, cpad);
   if (!state.w.repack) packDepthwise(state, w.constant!, inputs[2]?.constant);
-  wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
+  wasmHeap().reserveTransient(rawAt + (multiplier > 1 ? regionBytes(sizeOf(x.shape), 1) : 0));
   return { state, packedWeightBytes: state.w.bytes + state.e.bytes };
 }
 
@@ -172,11 +208,15 @@ function runDepthwiseI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node
   const heap = wasmHeap();
   if (st.w.repack) packDepthwise(st, inputs[1]!, inputs[2]);
   const t = heap.transient;
-  copyInRepeated(heap, t, inputs[0]!, st.multiplier);
+  const xt = inputs[0]!;
+  let x = t;
+  if (st.multiplier === 1) x = inputAt(heap, t, xt);
+  else heap.exports.repeat_i8(inputAt(heap, t + st.rawAt, xt), t, xt.size, st.multiplier);
+  const y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
-  heap.exports.depthwise_i8(t, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.zx,
-    st.w.wOff, st.w.bOff, t + st.yAt, ...epilogueArgs(st.e));
-  copyOut(heap, t + st.yAt, outputs[0]!);
+  heap.exports.depthwise_i8(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.zx,
+    st.w.wOff, st.w.bOff, st.fast ? st.biasF : 0, y, ...epilogueArgs(st.e));
+  outputDone(heap, y, outputs[0]!);
 }
 
 // ---------------------------------------------------------------------------

@@ -123,6 +123,66 @@ describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the refe
     }), { numRuns: 120 });
   });
 
+  it('pointwise Conv straight over X: batches, K not a multiple of 8, z_x at both ends of int8, run-time weights', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 27 }),
+      fc.integer({ min: 1, max: 20 }), fc.constantFrom(-128, 127, 0, 3), fc.constantFrom(...ACTIVATIONS), fc.boolean(), fc.integer(),
+      (batch, hw, cin, cout, zx, activation, dynamic, seed) => {
+        const rand = seeded(seed);
+        const sx = 0.02;
+        const x = randomInt8([batch, hw, hw + 1, cin], rand, perTensorQuant(sx, zx));
+        const wq = weightQuant(cout, 0, true, rand);
+        const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
+        // Weights computed by the graph are packed (and z_x folded into the bias) at run time.
+        expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin), dynamic: dynamic ? [1, 2] : undefined });
+      }), { numRuns: 60 });
+  });
+
+  it('Conv pads with z_x at every edge (z_x = -128, 127 and random), strides and dilations', () => {
+    fc.assert(fc.property(windowCase, fc.constantFrom(-128, 127, 0), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 12 }), (c, zx, cin, cout) => {
+      const rand = seeded(c.seed);
+      const sx = 0.03;
+      const x = randomInt8([c.batch, ...spatial(c), cin], rand, perTensorQuant(sx, zx));
+      const wq = weightQuant(cout, 0, c.perChannel, rand);
+      const w = randomInt8([cout, ...kernel(c), cin], rand, wq, -127, 127);
+      const taps = kernel(c).reduce((p, q) => p * q, cin);
+      expectBitExact({ op: 'Conv', inputs: [x, w, c.bias ? randomBias(cout, rand) : undefined], attrs: windowAttrs(c), outQuant: outputQuant(rand, sx, wq.scale[0]!, taps) });
+    }), { numRuns: 60 });
+  });
+
+  const window3 = fc.record({
+    size: fc.integer({ min: 3, max: 12 }),
+    s: fc.integer({ min: 1, max: 2 }),
+    d: fc.integer({ min: 1, max: 2 }),
+    pb: fc.integer({ min: 0, max: 2 }),
+    pe: fc.integer({ min: 0, max: 2 }),
+  }).filter((a) => a.size + a.pb + a.pe >= 2 * a.d + 1);
+
+  it('3x3 DepthwiseConv (interior fast path and edges): paddings at every edge, z_x extremes, -128 weights', () => {
+    fc.assert(fc.property(window3, window3, fc.integer({ min: 1, max: 40 }), fc.constantFrom(1, 1, 2), fc.constantFrom(-128, 127, 0, 17),
+      fc.constantFrom(...ACTIVATIONS), fc.boolean(), fc.boolean(), fc.integer(), (h, w, ci, m, zx, activation, withMin, dynamic, seed) => {
+        const rand = seeded(seed);
+        const sx = 0.02;
+        const x = randomInt8([1, h.size, w.size, ci], rand, perTensorQuant(sx, zx));
+        const ch = ci * m;
+        const wq = weightQuant(ch, 3, true, rand);
+        // A weight of -128 takes every pixel down the general path; the others allow the int16 pair sums.
+        const wt = randomInt8([1, 3, 3, ch], rand, wq, withMin ? -128 : -127, 127);
+        if (withMin) (wt.data as Int8Array)[Math.floor(rand() * wt.size)] = -128;
+        const attrs = { strides: [h.s, w.s], dilations: [h.d, w.d], pads: [h.pb, w.pb, h.pe, w.pe], activation };
+        expectBitExact({ op: 'DepthwiseConv', inputs: [x, wt, randomBias(ch, rand)], attrs, outQuant: outputQuant(rand, sx, wq.scale[0]!, 9), dynamic: dynamic ? [1, 2] : undefined });
+      }), { numRuns: 120 });
+  });
+
+  it('3x3 DepthwiseConv at the int16 pair-sum bound (x = -128, w = -127) and int8 extremes everywhere', () => {
+    for (const [xv, wv, zx] of [[-128, -127, 127], [-128, 127, -128], [127, -127, 0], [127, 127, -128]] as const) {
+      const x = new Tensor('int8', [1, 6, 7, 19], new Int8Array(6 * 7 * 19).fill(xv), perTensorQuant(0.5, zx));
+      const w = new Tensor('int8', [1, 3, 3, 19], new Int8Array(9 * 19).fill(wv), perTensorQuant(0.01, 0));
+      for (const scale of [1, 30, 1000]) {
+        expectBitExact({ op: 'DepthwiseConv', inputs: [x, w, randomBias(19, seeded(scale))], attrs: { pads: [1, 1, 1, 1] }, outQuant: perTensorQuant(scale, -3) });
+      }
+    }
+  });
+
   it('FullyConnected, per-channel and per-tensor weights with a zero point', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 27 }),
       fc.constantFrom(...ACTIVATIONS), fc.boolean(), fc.integer(), (rows, k, o, activation, perChannel, seed) => {

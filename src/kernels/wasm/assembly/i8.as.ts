@@ -1,22 +1,28 @@
 /**
  * int8 SIMD kernels (TFLite int8 scheme) with exact int32 accumulation.
  *
- * Activations are widened once to int16 with their zero point removed
- * (x − z_x in [−255, 255]); weights are packed once to int16 (w − z_w, in
- * [−255, 255]). Products are then below 2^16 and `i32x4.dot_i16x8_s` adds two
- * of them into an int32 lane exactly, so a GEMM tile needs no overflow
- * handling beyond the int32 accumulator TFLite itself relies on.
+ * The input zero point is folded into the bias at prepare time
+ * (bias' = bias − z_x·Σ w, wrapping like the int32 accumulator: every
+ * reordering of an int32 sum gives the same bits), so activations are used
+ * raw, only sign-extended to int16; padded taps must then hold x = z_x
+ * (im2col writes it; the depthwise edge path keeps x − z_x and the plain bias
+ * instead). Weights are packed once to int16 (w − z_w, in [−255, 255]):
+ * products are below 2^16 and `i32x4.dot_i16x8_s` adds two of them into an
+ * int32 lane exactly.
  *
- * Packed GEMM weights: blocks of 8 output channels; per pair of k, 8 channels
- * × (w[k], w[k+1]) as int16 = 32 bytes. K is rounded up to even (K2) and the
- * padding is 0 in both operands. Biases are int32, padded to a multiple of 8.
+ * Packed GEMM weights: blocks of 8 output channels, K rounded up to 8 with
+ * zero weights (activations past K are then read but meet 0); per group of
+ * 8 k, four steps of two int16 vectors (channels 0–3, 4–7) whose lane l at
+ * step s holds channel l's k-pair (l + s) mod 4. Biases are int32, padded to
+ * a multiple of 8.
  *
  * Requantization (the only place the two arithmetics differ) follows
  * src/kernels/ref/int8/requantize.ts exactly:
  * - xnnpack (mode 0): clamp(rne(fl(fl(acc) · scale[c])) + z_y). f32x4.convert
- *   rounds like fl, f32x4.mul is one float32 rounding, f32x4.nearest is ties
- *   to even; clamping in float before the conversion is the same as clamping
- *   after because the bounds are integers and rounding is monotonic.
+ *   rounds like fl, f32x4.mul is one float32 rounding, adding 1.5·2^23 rounds
+ *   to an integer with ties to even; clamping in float before the rounding is
+ *   the same as clamping after because the bounds are integers and rounding
+ *   is monotonic.
  * - reference (mode 1): TFLite's MultiplyByQuantizedMultiplier with 64-bit
  *   products, per lane.
  * Per-channel epilogue arrays (scale f32, multiplier i32, shift i32) are
@@ -27,14 +33,18 @@ import { requantRef } from './fixed';
 
 /**
  * Requantizes four int32 accumulators of channels c..c+3 (epilogue arrays at
- * byte offset `off`) to int32 lanes already clamped to [lo, hi].
+ * byte offset `off`) to int32 lanes already clamped to [lo, hi]. The xnnpack
+ * mode's constant vectors are built once per kernel call: flo/fhi are the
+ * clamp bounds minus z_y as floats, fz the bits of 1.5·2^23 minus z_y.
  */
-@inline function requant4(acc: v128, mode: i32, scales: usize, mults: usize, shifts: usize, off: usize, zy: i32, lo: i32, hi: i32): v128 {
+@inline function requant4(acc: v128, mode: i32, scales: usize, mults: usize, shifts: usize, off: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128): v128 {
   if (mode == 0) {
     let f = f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(scales + off));
-    f = f32x4.nearest(f);
-    f = f32x4.min(f32x4.max(f, f32x4.splat(<f32>(lo - zy))), f32x4.splat(<f32>(hi - zy)));
-    return i32x4.add(i32x4.trunc_sat_f32x4_s(f), i32x4.splat(zy));
+    f = f32x4.pmin(f32x4.pmax(f, flo), fhi);
+    // |f| <= 255 here, so adding 1.5·2^23 lands in [2^23, 2^24) where the float
+    // spacing is 1: the addition itself rounds f to an integer, ties to even,
+    // and that integer sits in the low mantissa bits (cheaper than nearest + trunc_sat).
+    return i32x4.sub(f32x4.add(f, f32x4.splat(12582912.0)), fz);
   }
   const m = mults + off, s = shifts + off;
   let r = i32x4.splat(0);
@@ -60,121 +70,176 @@ import { requantRef } from './fixed';
   }
 }
 
+/** Rotates the four 32-bit lanes (k-pairs) of x by one: lane l takes lane l + 1. */
+@inline function rot(x: v128): v128 {
+  return i32x4.shuffle(x, x, 1, 2, 3, 0);
+}
+
 /**
- * Y[r, o] = requant(bias[o] + Σ_k A[r, k] · W[o, k]) with A the int16 rows
- * (stride lda elements, K2 of them used) and Y int8 rows of stride ldy.
- * Tile: 4 rows × 8 channels in eight i32x4 accumulators; per pair of k one
- * 32-bit broadcast of (a[k], a[k+1]) per row and two weight vectors feed
- * eight dot products (64 multiply-adds).
+ * One 4-row × 8-channel tile of gemm_i8: rows a0 + t·lda, packed block `w`,
+ * epilogue lanes at byte offset `off`, output at yo (row stride ldy, n valid
+ * channels). Per 8 k each row's activations are loaded once (four int16
+ * k-pairs) and rotated by one lane per step against four pre-rotated weight
+ * vector pairs (lane l of step s holds k-pair (l + s) mod 4), so all pairs
+ * meet every channel lane without broadcasts.
  */
-export function gemm_i8(
-  a: usize, lda: i32, rows: i32, k2: i32, wp: usize, bias: usize, cout: i32, y: usize, ldy: i32,
-  mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
+@inline function tile4(
+  a0: usize, lda: usize, k8: usize, wb: usize, bias: usize, off: usize, yo: usize, ldy: usize, n: i32,
+  mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
+): void {
+  const a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+  let w = wb;
+  let c00 = v128.load(bias + off), c01 = v128.load(bias + off, 16);
+  let c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
+  for (let i: usize = 0; i < k8; i += 8) {
+    let x0 = v128.load8x8_s(a0 + i), x1 = v128.load8x8_s(a1 + i), x2 = v128.load8x8_s(a2 + i), x3 = v128.load8x8_s(a3 + i);
+    let w0 = v128.load(w), w1 = v128.load(w, 16);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
+    x0 = rot(x0); x1 = rot(x1); x2 = rot(x2); x3 = rot(x3);
+    w0 = v128.load(w, 32); w1 = v128.load(w, 48);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
+    x0 = rot(x0); x1 = rot(x1); x2 = rot(x2); x3 = rot(x3);
+    w0 = v128.load(w, 64); w1 = v128.load(w, 80);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
+    x0 = rot(x0); x1 = rot(x1); x2 = rot(x2); x3 = rot(x3);
+    w0 = v128.load(w, 96); w1 = v128.load(w, 112);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
+    w += 128;
+  }
+  storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+  storeBytes8(yo + ldy, requant4(c10, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c11, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+  storeBytes8(yo + 2 * ldy, requant4(c20, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c21, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+  storeBytes8(yo + 3 * ldy, requant4(c30, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c31, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+}
+
+/** One row × 8 channels, the rows left over by tile4. */
+@inline function tile1(
+  a0: usize, k8: usize, wb: usize, bias: usize, off: usize, yo: usize, n: i32,
+  mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
+): void {
+  let w = wb;
+  let c00 = v128.load(bias + off), c01 = v128.load(bias + off, 16);
+  for (let i: usize = 0; i < k8; i += 8) {
+    let x0 = v128.load8x8_s(a0 + i);
+    for (let s = 0; s < 4; s++) {
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, v128.load(w)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, v128.load(w, 16)));
+      x0 = rot(x0);
+      w += 32;
+    }
+  }
+  storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+}
+
+/** Bytes of activation and output rows a panel of gemm_i8 keeps in cache while it cycles through the weight blocks. */
+const PANEL_BYTES = 96 * 1024;
+
+/**
+ * Y[r, o] = requant(bias[o] + Σ_k A[r, k] · W[o, k]) with A raw int8 rows
+ * (stride lda bytes; k8 bytes readable in each, the ones past K meet zero
+ * weights) and Y int8 rows of stride ldy. The bias has the input zero point
+ * folded in, so activations are only sign-extended.
+ *
+ * Rows go in panels small enough for their activations and outputs to stay
+ * in cache; within a panel each block of 8 channels (its weights stay in L1)
+ * runs over all the panel's rows, so large weight matrices are read once per
+ * panel instead of once per 4 rows.
+ */
+function gemm_i8(
+  a: usize, lda: i32, rows: i32, k8: i32, wp: usize, bias: usize, cout: i32, y: usize, ldy: i32,
+  mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
 ): void {
   const blocks = (cout + 7) >> 3;
-  const aStride = <usize>lda << 1;
-  const blockBytes = <usize>k2 << 4;
-  const kBytes = <usize>k2 << 1;
-  let r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const a0 = a + <usize>r * aStride, a1 = a0 + aStride, a2 = a1 + aStride, a3 = a2 + aStride;
-    const y0 = y + <usize>r * <usize>ldy;
+  const aStride = <usize>lda, yStride = <usize>ldy;
+  const blockBytes = <usize>k8 << 4;
+  const panel = max(4, (PANEL_BYTES / (k8 + cout)) & ~3);
+  for (let p = 0; p < rows; p += panel) {
+    const end = min(rows, p + panel);
     for (let j = 0; j < blocks; j++) {
-      let w = wp + <usize>j * blockBytes;
+      const w = wp + <usize>j * blockBytes;
       const off = <usize>j << 5;
-      let c00 = v128.load(bias + off), c01 = v128.load(bias + off, 16);
-      let c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
-      for (let i: usize = 0; i < kBytes; i += 4) {
-        const w0 = v128.load(w), w1 = v128.load(w, 16);
-        const x0 = v128.load32_splat(a0 + i);
-        const x1 = v128.load32_splat(a1 + i);
-        const x2 = v128.load32_splat(a2 + i);
-        const x3 = v128.load32_splat(a3 + i);
-        c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
-        c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
-        c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
-        c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
-        w += 32;
-      }
       const n = cout - (j << 3);
-      const yo = y0 + (<usize>j << 3);
-      const ldyB = <usize>ldy;
-      storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi), n);
-      storeBytes8(yo + ldyB, requant4(c10, mode, scales, mults, shifts, off, zy, lo, hi), requant4(c11, mode, scales, mults, shifts, off + 16, zy, lo, hi), n);
-      storeBytes8(yo + 2 * ldyB, requant4(c20, mode, scales, mults, shifts, off, zy, lo, hi), requant4(c21, mode, scales, mults, shifts, off + 16, zy, lo, hi), n);
-      storeBytes8(yo + 3 * ldyB, requant4(c30, mode, scales, mults, shifts, off, zy, lo, hi), requant4(c31, mode, scales, mults, shifts, off + 16, zy, lo, hi), n);
-    }
-  }
-  for (; r < rows; r++) {
-    const a0 = a + <usize>r * aStride;
-    const y0 = y + <usize>r * <usize>ldy;
-    for (let j = 0; j < blocks; j++) {
-      let w = wp + <usize>j * blockBytes;
-      const off = <usize>j << 5;
-      let c00 = v128.load(bias + off), c01 = v128.load(bias + off, 16);
-      for (let i: usize = 0; i < kBytes; i += 4) {
-        const x0 = v128.load32_splat(a0 + i);
-        c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, v128.load(w)));
-        c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, v128.load(w, 16)));
-        w += 32;
+      let r = p;
+      for (; r + 4 <= end; r += 4) {
+        tile4(a + <usize>r * aStride, aStride, <usize>k8, w, bias, off, y + <usize>r * yStride + (<usize>j << 3), yStride, n,
+          mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
-      storeBytes8(y0 + (<usize>j << 3), requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi),
-        requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi), cout - (j << 3));
+      for (; r < end; r++) {
+        tile1(a + <usize>r * aStride, <usize>k8, w, bias, off, y + <usize>r * yStride + (<usize>j << 3), n,
+          mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+      }
     }
   }
 }
 
 /**
- * dst[i] = src[i] − zx as int16 for i < n. Eight at a time; the last vector
- * may read up to 7 bytes past src and write up to 7 int16 past dst: callers
- * write in increasing address order (so the spill is overwritten) and leave
- * 16 bytes of slack after both buffers.
+ * Copies n bytes sixteen at a time: may read up to 15 bytes past src and
+ * write up to 15 past dst (callers write in increasing address order, so the
+ * spill is overwritten, and leave 16 bytes of slack after both buffers).
  */
-@inline function widen(dst: usize, src: usize, n: i32, zx: v128): void {
-  for (let i = 0; i < n; i += 8) {
-    v128.store(dst + (<usize>i << 1), i16x8.sub(v128.load8x8_s(src + <usize>i), zx));
-  }
+@inline function copyBytes(dst: usize, src: usize, n: usize): void {
+  for (let i: usize = 0; i < n; i += 16) v128.store(dst + i, v128.load(src + i));
 }
 
 /**
- * Gathers the receptive fields of output row (n, oh) as int16 (x − z_x) rows
- * of K2 elements: kH·kW·Cin taps in (kh, kw, ci) order, 0 for padded taps
- * (a padded tap is x = z_x, which contributes nothing, as in TFLite) and 0
- * in the odd element when K is odd.
+ * Gathers the receptive fields of output row (n, oh) as raw int8 rows of k8
+ * bytes: kH·kW·Cin taps in (kh, kw, ci) order, z_x for padded taps (the
+ * folded bias expects every tap to hold an activation, and x = z_x is what
+ * padding means). Bytes past K are left as they are: their weights are 0.
  */
 export function im2col_row_i8(
   x: usize, inH: i32, inW: i32, cin: i32, n: i32, oh: i32, outW: i32,
-  kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32, zx: i32, col: usize, k2: i32,
+  kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32, zx: i32, col: usize, k8: i32,
 ): void {
-  const z = i16x8.splat(<i16>zx);
-  const tapBytes = <usize>cin << 1;
-  const k = kH * kW * cin;
+  const tap = <usize>cin;
+  const span = <usize>kW * tap;
+  const z = <u8>zx;
   let row = col;
   for (let ow = 0; ow < outW; ow++) {
     let dst = row;
+    const w0 = ow * sW - pW;
+    // With dilation 1 and the whole window row inside the input, its kW taps are contiguous.
+    const contiguous = dW == 1 && w0 >= 0 && w0 + kW <= inW;
     for (let kh = 0; kh < kH; kh++) {
       const ih = oh * sH - pH + kh * dH;
       if (ih < 0 || ih >= inH) {
-        memory.fill(dst, 0, <usize>kW * tapBytes);
-        dst += <usize>kW * tapBytes;
+        memory.fill(dst, z, span);
+        dst += span;
         continue;
       }
-      const xRow = x + <usize>(n * inH + ih) * <usize>inW * <usize>cin;
+      const xRow = x + <usize>(n * inH + ih) * <usize>inW * tap;
+      if (contiguous) {
+        copyBytes(dst, xRow + <usize>w0 * tap, span);
+        dst += span;
+        continue;
+      }
       for (let kw = 0; kw < kW; kw++) {
-        const iw = ow * sW - pW + kw * dW;
-        if (iw < 0 || iw >= inW) memory.fill(dst, 0, tapBytes);
-        else widen(dst, xRow + <usize>iw * <usize>cin, cin, z);
-        dst += tapBytes;
+        const iw = w0 + kw * dW;
+        if (iw < 0 || iw >= inW) memory.fill(dst, z, tap);
+        else copyBytes(dst, xRow + <usize>iw * tap, tap);
+        dst += tap;
       }
     }
-    if (k2 > k) store<i16>(dst, 0);
-    row += <usize>k2 << 1;
+    row += <usize>k8;
   }
 }
 
 /**
- * int8 2-D convolution, one group: im2col (int16, zero point removed) one
- * output row at a time, then gemm_i8. The column buffer holds outW · K2 int16.
+ * int8 2-D convolution, one group. A 1×1 window with stride 1 and no padding
+ * is one GEMM straight over X (its rows are the pixels); otherwise im2col one
+ * output row at a time into `col` (outW · k8 bytes), then gemm_i8.
  */
 export function conv_i8(
   x: usize, batch: i32, inH: i32, inW: i32, cin: i32,
@@ -182,104 +247,237 @@ export function conv_i8(
   wp: usize, bias: usize, cout: i32, y: usize, col: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
-  const k2 = (kH * kW * cin + 1) & ~1;
+  const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy)), fz = i32x4.splat(0x4b400000 - zy);
+  const k8 = (kH * kW * cin + 7) & ~7;
+  if (kH == 1 && kW == 1 && sH == 1 && sW == 1 && pH == 0 && pW == 0 && outH == inH && outW == inW) {
+    gemm_i8(x, cin, batch * inH * inW, k8, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+    return;
+  }
   const yRow = <usize>outW * <usize>cout;
   let yo = y;
   for (let n = 0; n < batch; n++) {
     for (let oh = 0; oh < outH; oh++) {
-      im2col_row_i8(x, inH, inW, cin, n, oh, outW, kH, kW, sH, sW, dH, dW, pH, pW, zx, col, k2);
-      gemm_i8(col, k2, outW, k2, wp, bias, cout, yo, cout, mode, scales, mults, shifts, zy, lo, hi);
+      im2col_row_i8(x, inH, inW, cin, n, oh, outW, kH, kW, sH, sW, dH, dW, pH, pW, zx, col, k8);
+      gemm_i8(col, k8, outW, k8, wp, bias, cout, yo, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       yo += yRow;
     }
   }
 }
 
-/** FullyConnected: each of `rows` rows of K int8 is widened (K2 int16) into col, then one GEMM. */
+/** FullyConnected: one GEMM straight over X's rows of K int8 (the bias has z_x folded in). */
 export function fully_connected_i8(
-  x: usize, rows: i32, k: i32, zx: i32, wp: usize, bias: usize, cout: i32, y: usize, col: usize,
+  x: usize, rows: i32, k: i32, wp: usize, bias: usize, cout: i32, y: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
-  const k2 = (k + 1) & ~1;
-  const z = i16x8.splat(<i16>zx);
-  for (let r = 0; r < rows; r++) {
-    const dst = col + (<usize>(r * k2) << 1);
-    widen(dst, x + <usize>(r * k), k, z);
-    if (k2 > k) store<i16>(dst + (<usize>k << 1), 0);
+  const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy)), fz = i32x4.splat(0x4b400000 - zy);
+  gemm_i8(x, k, rows, (k + 7) & ~7, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+}
+
+/**
+ * Σ of two taps' products for 8 channels in int16: raw x in [−128, 127] times
+ * w in [−127, 127] is at most 16256 in magnitude, so two of them still fit.
+ */
+@inline function mul2(xa: usize, wa: usize, xb: usize, wb: usize): v128 {
+  return i16x8.add(i16x8.mul(v128.load8x8_s(xa), v128.load(wa)), i16x8.mul(v128.load8x8_s(xb), v128.load(wb)));
+}
+
+/**
+ * The interior pixels [owLo, owHi) of one output row of a 3×3 window lying
+ * wholly inside the input, one block of 8 channels at a time so the nine
+ * tap weights stay in registers across the row: raw activations (z_x is
+ * folded into biasF), products summed by pairs in int16 and widened into two
+ * int32x4 accumulators. Two pixels per pass (independent accumulator
+ * chains), then the odd one. `xr` is the input at the window's top row,
+ * `rs`/`cs` the byte steps between tap rows/columns, `ps` between output
+ * pixels.
+ */
+@inline function dw3x3Row(
+  xr: usize, rs: usize, cs: usize, ps: usize, c: i32, owLo: i32, owHi: i32, wp: usize, wt: usize, biasF: usize, yr: usize,
+  mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
+): void {
+  const pix = <usize>c;
+  const cs2 = cs << 1;
+  for (let cb = 0; cb < c; cb += 8) {
+    const w = wp + (<usize>cb << 1);
+    const w0 = v128.load(w), w1 = v128.load(w + wt), w2 = v128.load(w + 2 * wt);
+    const w3 = v128.load(w + 3 * wt), w4 = v128.load(w + 4 * wt), w5 = v128.load(w + 5 * wt);
+    const w6 = v128.load(w + 6 * wt), w7 = v128.load(w + 7 * wt), w8 = v128.load(w + 8 * wt);
+    const off = <usize>cb << 2;
+    const n = c - cb;
+    let p = xr + <usize>owLo * ps + <usize>cb;
+    let yo = yr + <usize>owLo * pix + <usize>cb;
+    let ow = owLo;
+    for (; ow + 2 <= owHi; ow += 2) {
+      const q = p + rs, r = q + rs;
+      const pb = p + ps, qb = q + ps, rb = r + ps;
+      let a0 = v128.load(biasF + off), a1 = v128.load(biasF + off, 16);
+      let b0 = a0, b1 = a1;
+      let t = i16x8.add(i16x8.mul(v128.load8x8_s(p), w0), i16x8.mul(v128.load8x8_s(p + cs), w1));
+      let u = i16x8.add(i16x8.mul(v128.load8x8_s(pb), w0), i16x8.mul(v128.load8x8_s(pb + cs), w1));
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(u)); b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(u));
+      t = i16x8.add(i16x8.mul(v128.load8x8_s(p + cs2), w2), i16x8.mul(v128.load8x8_s(q), w3));
+      u = i16x8.add(i16x8.mul(v128.load8x8_s(pb + cs2), w2), i16x8.mul(v128.load8x8_s(qb), w3));
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(u)); b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(u));
+      t = i16x8.add(i16x8.mul(v128.load8x8_s(q + cs), w4), i16x8.mul(v128.load8x8_s(q + cs2), w5));
+      u = i16x8.add(i16x8.mul(v128.load8x8_s(qb + cs), w4), i16x8.mul(v128.load8x8_s(qb + cs2), w5));
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(u)); b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(u));
+      t = i16x8.add(i16x8.mul(v128.load8x8_s(r), w6), i16x8.mul(v128.load8x8_s(r + cs), w7));
+      u = i16x8.add(i16x8.mul(v128.load8x8_s(rb), w6), i16x8.mul(v128.load8x8_s(rb + cs), w7));
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(u)); b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(u));
+      t = i16x8.mul(v128.load8x8_s(r + cs2), w8);
+      u = i16x8.mul(v128.load8x8_s(rb + cs2), w8);
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(u)); b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(u));
+      storeBytes8(yo, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
+        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+      storeBytes8(yo + pix, requant4(b0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
+        requant4(b1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+      p += ps << 1;
+      yo += pix << 1;
+    }
+    for (; ow < owHi; ow++) {
+      const q = p + rs, r = q + rs;
+      let a0 = v128.load(biasF + off), a1 = v128.load(biasF + off, 16);
+      let t = i16x8.add(i16x8.mul(v128.load8x8_s(p), w0), i16x8.mul(v128.load8x8_s(p + cs), w1));
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      t = i16x8.add(i16x8.mul(v128.load8x8_s(p + cs2), w2), i16x8.mul(v128.load8x8_s(q), w3));
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      t = i16x8.add(i16x8.mul(v128.load8x8_s(q + cs), w4), i16x8.mul(v128.load8x8_s(q + cs2), w5));
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      t = i16x8.add(i16x8.mul(v128.load8x8_s(r), w6), i16x8.mul(v128.load8x8_s(r + cs), w7));
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      t = i16x8.mul(v128.load8x8_s(r + cs2), w8);
+      a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+      storeBytes8(yo, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
+        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+      p += ps;
+      yo += pix;
+    }
   }
-  gemm_i8(col, k2, rows, k2, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi);
+}
+
+/**
+ * One output pixel over all channels, any window: only taps inside the input
+ * are summed, with x − z_x (padding contributes nothing) and the plain bias.
+ * Sixteen, then eight channels per step, products widened to int32 with
+ * extmul. The last vector may read up to 7 bytes past channel C.
+ */
+@inline function dwGenericPixel(
+  xPix: usize, pix: usize, inW: i32, c: i32, h0: i32, w0: i32, kh0: i32, kh1: i32, kw0: i32, kw1: i32, kW: i32, dH: i32, dW: i32,
+  z: v128, wp: usize, wTapBytes: usize, bias: usize, yo: usize,
+  mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
+): void {
+  let cb = 0;
+  for (; cb + 16 <= c; cb += 16) {
+    const off = <usize>cb << 2;
+    let a0 = v128.load(bias + off), a1 = v128.load(bias + off, 16), a2 = v128.load(bias + off, 32), a3 = v128.load(bias + off, 48);
+    for (let kh = kh0; kh < kh1; kh++) {
+      const xRow = xPix + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
+      const wRow = wp + <usize>(kh * kW) * wTapBytes + (<usize>cb << 1);
+      for (let kw = kw0; kw < kw1; kw++) {
+        const xb = v128.load(xRow + <usize>(w0 + kw * dW) * pix);
+        const xl = i16x8.sub(i16x8.extend_low_i8x16_s(xb), z);
+        const xh = i16x8.sub(i16x8.extend_high_i8x16_s(xb), z);
+        const wq = wRow + <usize>kw * wTapBytes;
+        const wl = v128.load(wq), wh = v128.load(wq, 16);
+        a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xl, wl));
+        a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xl, wl));
+        a2 = i32x4.add(a2, i32x4.extmul_low_i16x8_s(xh, wh));
+        a3 = i32x4.add(a3, i32x4.extmul_high_i16x8_s(xh, wh));
+      }
+    }
+    storeBytes8(yo + <usize>cb, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
+      requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), 8);
+    storeBytes8(yo + <usize>cb + 8, requant4(a2, mode, scales, mults, shifts, off + 32, zy, lo, hi, flo, fhi, fz),
+      requant4(a3, mode, scales, mults, shifts, off + 48, zy, lo, hi, flo, fhi, fz), 8);
+  }
+  for (; cb < c; cb += 8) {
+    const off = <usize>cb << 2;
+    let acc0 = v128.load(bias + off), acc1 = v128.load(bias + off, 16);
+    for (let kh = kh0; kh < kh1; kh++) {
+      const xRow = xPix + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
+      const wRow = wp + <usize>(kh * kW) * wTapBytes + (<usize>cb << 1);
+      for (let kw = kw0; kw < kw1; kw++) {
+        const xv = i16x8.sub(v128.load8x8_s(xRow + <usize>(w0 + kw * dW) * pix), z);
+        const wv = v128.load(wRow + <usize>kw * wTapBytes);
+        acc0 = i32x4.add(acc0, i32x4.extmul_low_i16x8_s(xv, wv));
+        acc1 = i32x4.add(acc1, i32x4.extmul_high_i16x8_s(xv, wv));
+      }
+    }
+    storeBytes8(yo + <usize>cb, requant4(acc0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
+      requant4(acc1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), c - cb);
+  }
 }
 
 /**
  * int8 depthwise convolution, depth multiplier 1 (the binding repeats input
- * channels for larger multipliers). Sixteen, then eight
- * channels per step:
- * x − z_x widened to int16, weights pre-widened (packed [taps][Cpad8] int16),
- * products widened to int32 with extmul. Only taps inside the input are
- * summed (padding contributes nothing). The last vector of a pixel may read
- * up to 7 bytes past channel C (the binding leaves slack after X).
+ * channels for larger multipliers). Weights are packed [taps][Cpad8] int16,
+ * biases padded to Cpad8.
+ *
+ * With `biasF` non-zero (a 3×3 window, weights in [−127, 127], and biasF =
+ * bias − z_x·Σ_taps w), pixels whose window lies wholly inside the input take
+ * dw3x3Row; the others, and every pixel of other windows, take
+ * dwGenericPixel. Vectors of 8 channels may read up to 7 bytes past channel C
+ * (the binding leaves slack after X).
  */
 export function depthwise_i8(
   x: usize, batch: i32, inH: i32, inW: i32, c: i32,
   outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32, zx: i32,
-  wp: usize, bias: usize, y: usize,
+  wp: usize, bias: usize, biasF: usize, y: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
+  const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy)), fz = i32x4.splat(0x4b400000 - zy);
   const z = i16x8.splat(<i16>zx);
   const cpad = (c + 7) & ~7;
   const pix = <usize>c;
   const wTapBytes = <usize>cpad << 1;
+  const fast = biasF != 0 && kH == 3 && kW == 3;
+  // Output columns whose window lies wholly inside the input: [owLo, owHi).
+  let owLo = 0;
+  while (owLo < outW && owLo * sW - pW < 0) owLo++;
+  let owHi = owLo;
+  while (owHi < outW && owHi * sW - pW + (kW - 1) * dW < inW) owHi++;
+  const rs = <usize>dH * <usize>inW * pix, cs = <usize>dW * pix;
   let yo = y;
   for (let n = 0; n < batch; n++) {
+    const xPix = x + <usize>(n * inH) * <usize>inW * pix;
     for (let oh = 0; oh < outH; oh++) {
       const h0 = oh * sH - pH;
       const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
+      const rowInside = fast && h0 >= 0 && h0 + (kH - 1) * dH < inH;
+      const inside = rowInside && owHi > owLo;
+      if (inside) {
+        dw3x3Row(xPix + <usize>h0 * <usize>inW * pix - <usize>pW * pix, rs, cs, <usize>sW * pix, c, owLo, owHi, wp, wTapBytes, biasF, yo,
+          mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+      }
       for (let ow = 0; ow < outW; ow++) {
+        if (inside && ow >= owLo && ow < owHi) continue;
         const w0 = ow * sW - pW;
         const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
-        const xPix = x + <usize>(n * inH) * <usize>inW * pix;
-        // Sixteen channels per pass: one 16-byte load widened into two int16 halves.
-        let cb = 0;
-        for (; cb + 16 <= c; cb += 16) {
-          const off = <usize>cb << 2;
-          let a0 = v128.load(bias + off), a1 = v128.load(bias + off, 16), a2 = v128.load(bias + off, 32), a3 = v128.load(bias + off, 48);
-          for (let kh = kh0; kh < kh1; kh++) {
-            const xRow = xPix + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
-            const wRow = wp + <usize>(kh * kW) * wTapBytes + (<usize>cb << 1);
-            for (let kw = kw0; kw < kw1; kw++) {
-              const xb = v128.load(xRow + <usize>(w0 + kw * dW) * pix);
-              const xl = i16x8.sub(i16x8.extend_low_i8x16_s(xb), z);
-              const xh = i16x8.sub(i16x8.extend_high_i8x16_s(xb), z);
-              const wq = wRow + <usize>kw * wTapBytes;
-              const wl = v128.load(wq), wh = v128.load(wq, 16);
-              a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xl, wl));
-              a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xl, wl));
-              a2 = i32x4.add(a2, i32x4.extmul_low_i16x8_s(xh, wh));
-              a3 = i32x4.add(a3, i32x4.extmul_high_i16x8_s(xh, wh));
-            }
-          }
-          storeBytes8(yo + <usize>cb, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi),
-            requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi), 8);
-          storeBytes8(yo + <usize>cb + 8, requant4(a2, mode, scales, mults, shifts, off + 32, zy, lo, hi),
-            requant4(a3, mode, scales, mults, shifts, off + 48, zy, lo, hi), 8);
-        }
-        for (; cb < c; cb += 8) {
-          const off = <usize>cb << 2;
-          let acc0 = v128.load(bias + off), acc1 = v128.load(bias + off, 16);
-          for (let kh = kh0; kh < kh1; kh++) {
-            const xRow = xPix + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
-            const wRow = wp + <usize>(kh * kW) * wTapBytes + (<usize>cb << 1);
-            for (let kw = kw0; kw < kw1; kw++) {
-              const xv = i16x8.sub(v128.load8x8_s(xRow + <usize>(w0 + kw * dW) * pix), z);
-              const wv = v128.load(wRow + <usize>kw * wTapBytes);
-              acc0 = i32x4.add(acc0, i32x4.extmul_low_i16x8_s(xv, wv));
-              acc1 = i32x4.add(acc1, i32x4.extmul_high_i16x8_s(xv, wv));
-            }
-          }
-          storeBytes8(yo + <usize>cb, requant4(acc0, mode, scales, mults, shifts, off, zy, lo, hi),
-            requant4(acc1, mode, scales, mults, shifts, off + 16, zy, lo, hi), c - cb);
-        }
-        yo += pix;
+        dwGenericPixel(xPix, pix, inW, c, h0, w0, kh0, kh1, kw0, kw1, kW, dH, dW, z, wp, wTapBytes, bias, yo + <usize>ow * pix,
+          mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
+      yo += <usize>outW * pix;
     }
+  }
+}
+
+/**
+ * y[i·m + j] = x[i] for i < n, j < m: the input of a depthwise convolution
+ * with depth multiplier m, each channel repeated so the kernel sees
+ * multiplier 1. Whole vectors: writes up to 15 bytes past y[n·m] (the
+ * binding leaves slack) and each spill is overwritten by the next element.
+ */
+export function repeat_i8(x: usize, y: usize, n: i32, m: i32): void {
+  const step = <usize>m;
+  let dst = y;
+  for (let i = 0; i < n; i++) {
+    const v = i8x16.splat(load<i8>(x + <usize>i));
+    for (let j: usize = 0; j < step; j += 16) v128.store(dst + j, v);
+    dst += step;
   }
 }
