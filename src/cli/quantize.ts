@@ -19,6 +19,7 @@ import { keepOutputs, prepareForQuantization, type PrepareReport } from '../pass
 import { Calibrator, type CalibrationMethod } from '../quantize/calibrate.js';
 import { quantizeGraph, type FallbackNode } from '../quantize/quantize.js';
 import { compareSessions, type ComparisonReport } from '../quantize/report.js';
+import { layerSensitivity, type LayerSensitivity } from '../quantize/sensitivity.js';
 import { loadLabels, loadSampleFolder, preprocessSpecFor, type Sample } from '../quantize/samples.js';
 import { readModel } from '../runtime/load.js';
 import { Session, type BackendChoice } from '../runtime/session.js';
@@ -37,6 +38,8 @@ export interface QuantizeCommandOptions {
   keepFloat?: string[];
   /** Values to keep as the graph's outputs (the rest of the graph after them is dropped). */
   outputs?: string[];
+  /** Rank the layers by the error int8 causes in each alone, and list this many (true: 10). */
+  sensitivity?: number | boolean;
   preprocess?: string;
   json?: boolean;
   backend: BackendChoice;
@@ -58,6 +61,8 @@ export interface QuantizeSummary {
   dequantizeNodes: number;
   fallback: FallbackNode[];
   comparison: ComparisonReport;
+  /** The layers int8 hurts most, each quantized alone (with --sensitivity). */
+  sensitivity?: LayerSensitivity[];
 }
 
 /** Bytes of a model on disk: the file, or a TF.js model.json and the weight files it lists. */
@@ -184,6 +189,16 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
   } finally {
     bar2.stop();
   }
+  let sensitivity: LayerSensitivity[] | undefined;
+  if (o.sensitivity) {
+    const bar3 = progressBar(showProgress, 'layers     ');
+    try {
+      sensitivity = layerSensitivity(graph, calibration, evalSamples, { ...sessionOptions, onLayer: bar3.tick })
+        .slice(0, o.sensitivity === true ? 10 : o.sensitivity);
+    } finally {
+      bar3.stop();
+    }
+  }
   const floatBytes = await modelBytes(model);
   return {
     model,
@@ -201,6 +216,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     dequantizeNodes: q.dequantizeNodes,
     fallback: q.fallback,
     comparison,
+    ...(sensitivity ? { sensitivity } : {}),
   };
 }
 
@@ -248,6 +264,13 @@ export function printQuantizeSummary(s: QuantizeSummary): string {
     lines.push(pc.yellow(`${s.fallback.length} node(s) stay in float:`));
     lines.push(table(['node', 'op', 'reason'], s.fallback.map((f) => [f.node, f.op, f.reason])));
   }
+  if (s.sensitivity?.length) {
+    lines.push(`layers int8 hurts most (each quantized alone, on the ${s.evaluation.samples} evaluation samples):`);
+    lines.push(table(['node', 'op', 'min cosine', 'max abs error'], s.sensitivity.map((l) => [
+      l.node, l.op, l.minCosine.toFixed(5), l.maxAbs.toPrecision(4),
+    ]), ['l', 'l', 'r', 'r']));
+    lines.push(`to keep the worst in float: --keep-float ${s.sensitivity.slice(0, 3).map((l) => l.node).join(' ')}`);
+  }
   return lines.join('\n');
 }
 
@@ -263,6 +286,11 @@ export function registerQuantizeCommand(program: Command): void {
     .option('--eval <dir>', 'folder of held-out samples for the report (default: every fifth calibration sample)')
     .addOption(new Option('--io <type>', 'type of the quantized model\'s inputs and outputs').choices(['float32', 'int8']).default('float32'))
     .option('--keep-float <name...>', 'node or op names to leave in float (e.g. the first conv, or Softmax)')
+    .option('--sensitivity [n]', 'also rank the layers by the error int8 causes in each alone, and list the worst n (default 10)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+      return n;
+    })
     .option('--outputs <name...>', 'values to keep as the model\'s outputs, dropping what follows them (e.g. a detector\'s post-processing)')
     .option('--preprocess <json>', 'image preprocessing fields to override, as JSON (width, height, layout, channels, resize, normalize)')
     .option('--json', 'print JSON')

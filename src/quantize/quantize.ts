@@ -91,7 +91,7 @@ const SHARED_COMPUTE = new Set(['MaxPool', 'AveragePool', 'ReduceMax']);
  * Ops that move raw values: in int8 they are exact when the output keeps the
  * input's quantization, so they run in int8 whenever their input is int8 already.
  */
-const DATA_MOVEMENT = new Set([
+export const DATA_MOVEMENT = new Set([
   'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'Slice', 'Gather', 'Split',
   'DepthToSpace', 'SpaceToDepth', 'Tile', 'Expand', 'Pad', 'Dropout',
 ]);

@@ -63,7 +63,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function asFloat(t: Tensor): Float32Array {
+/** A tensor as float32 values (a copy): int8 outputs dequantized. */
+export function asFloat(t: Tensor): Float32Array {
   return t.dtype === 'float32' && !t.quant ? (t.data as Float32Array).slice() : t.toFloat32();
 }
 

@@ -64,8 +64,12 @@ describe('cloudless quantize', () => {
 
   it('percentile calibration and an int8 interface', async () => {
     const out = path.join(dir, 'cnn-int8-io.tflite');
-    const s = await runQuantize(model, { ...base, calib: calibFolder('calib2', 6), out, method: 'percentile', percentile: 99.9, io: 'int8' });
+    const s = await runQuantize(model, { ...base, calib: calibFolder('calib2', 6), out, method: 'percentile', percentile: 99.9, io: 'int8', sensitivity: 3 });
     expect(s.calibration.percentile).toBe(99.9);
+    // --sensitivity 3: the three layers int8 hurts most, worst first.
+    expect(s.sensitivity!.length).toBe(3);
+    expect(s.sensitivity!.every((l, i, all) => i === 0 || all[i - 1]!.minCosine <= l.minCosine)).toBe(true);
+    expect(s.sensitivity!.every((l) => l.minCosine > 0.9 && l.minCosine <= 1)).toBe(true);
     expect(s.quantizeNodes + s.dequantizeNodes).toBe(0);
     expect(s.comparison.outputs[0]!.meanCosine).toBeGreaterThan(0.98);
   });
