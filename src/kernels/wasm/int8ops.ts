@@ -75,6 +75,31 @@ const quantizeKernel = defineKernel<QuantizeState>({
 });
 
 // ---------------------------------------------------------------------------
+// Dequantize int8 → float32
+// ---------------------------------------------------------------------------
+
+interface DequantizeState { n: number; zx: number; scale: number; yAt: number }
+
+const dequantizeKernel = defineKernel<DequantizeState>({
+  op: 'Dequantize', backend: 'wasm', dtypes: ['int8'],
+  check: (node, inputs, outputs) => (outputs[0]?.dtype === 'float32' ? perTensorReason(inputs[0], `the input of ${node.name}`) : `wasm Dequantize writes float32, not ${outputs[0]?.dtype}`),
+  prepare({ inputs, outputs }) {
+    const n = sizeOf(outputs[0]!.shape);
+    const q = inputs[0]!.quant!;
+    const yAt = regionBytes(n, 1);
+    wasmHeap().reserveTransient(yAt + regionBytes(n, 4));
+    return { state: { n, zx: q.zeroPoint[0]!, scale: q.scale[0]!, yAt } };
+  },
+  run(inputs, outputs, _node, st) {
+    const heap = wasmHeap();
+    const t = heap.transient;
+    const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+    heap.exports.dequantize_i8_f32(x, y, st.n, st.zx, st.scale);
+    outputDone(heap, y, outputs[0]!);
+  },
+});
+
+// ---------------------------------------------------------------------------
 // Add, Sub, Mul
 // ---------------------------------------------------------------------------
 
@@ -358,7 +383,7 @@ const transposeKernel = defineKernel<TransposeState>({
 });
 
 export const wasmInt8OpKernels: readonly KernelDef[] = [
-  quantizeKernel,
+  quantizeKernel, dequantizeKernel,
   binaryI8Kernel('Add'), binaryI8Kernel('Sub'), binaryI8Kernel('Mul'),
   ...['Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh'].map(tableKernel),
   poolI8Kernel('MaxPool'), poolI8Kernel('AveragePool'),

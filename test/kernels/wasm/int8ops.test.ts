@@ -77,6 +77,30 @@ describe.skipIf(!wasmAvailable())('wasm int8 memory-bound kernels', () => {
       }), { numRuns: 150 });
   });
 
+  it('Add/Sub/Mul vector paths: channel vectors of whole vectors (16, 32, 48), same shape and scalar with a tail', () => {
+    fc.assert(fc.property(fc.constantFrom(16, 32, 48), fc.integer({ min: 1, max: 7 }), fc.constantFrom('Add', 'Sub', 'Mul'),
+      fc.integer({ min: 0, max: 2 }), fc.boolean(), fc.integer(), (c, w, op, pattern, swap, seed) => {
+        const rand = seeded(seed);
+        const full = pattern === 2 ? [1, w, c] : [1, w, c + (seed & 7)];
+        const small = [full, [], [c]][pattern]!;
+        const a = randomInt8(full, rand, quant(rand));
+        const b = randomInt8(small, rand, quant(rand));
+        const yScale = op === 'Mul' ? 0.0004 * (0.5 + rand()) : 0.04;
+        expectBitExact({ op, inputs: swap ? [b, a] : [a, b], outQuant: perTensorQuant(Math.fround(yScale), Math.floor(rand() * 200) - 100) });
+      }), { numRuns: 120 });
+  });
+
+  it('Dequantize int8 → float32: the same float32 as the reference, per-tensor', () => {
+    fc.assert(fc.property(dims, (d) => {
+      const rand = seeded(d.seed);
+      const x = randomInt8([d.n, d.h, d.w, d.c], rand, quant(rand, 0.001 + rand()));
+      const run: NodeRun = { op: 'Dequantize', inputs: [x] };
+      const ref = runWith(refKernel(run), run).data as Float32Array;
+      const wasm = runWith(wasmKernel(wasmInt8OpKernels, run), run).data as Float32Array;
+      expect(Array.from(wasm)).toEqual(Array.from(ref));
+    }), { numRuns: 60 });
+  });
+
   it('int8 Add refuses broadcasts that are not a suffix', () => {
     const q = perTensorQuant(0.1, 0);
     const r: NodeRun = { op: 'Add', inputs: [new Tensor('int8', [2, 3, 4], undefined, q), new Tensor('int8', [2, 1, 4], undefined, q)], outQuant: q };

@@ -45,6 +45,22 @@ import { requantRef } from './fixed';
   return i32x4.add(i32x4.trunc_sat_f32x4_s(r), z);
 }
 
+/** y = fl(scale · (x − z)), int8 → float32; the product of a float32 and a small integer rounds once, as in the reference. */
+export function dequantize_i8_f32(x: usize, y: usize, n: i32, zx: i32, scale: f32): void {
+  const vs = f32x4.splat(scale), z = i16x8.splat(<i16>zx);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const v = v128.load(x + <usize>i);
+    const lo = i16x8.sub(i16x8.extend_low_i8x16_s(v), z), hi = i16x8.sub(i16x8.extend_high_i8x16_s(v), z);
+    const o = y + (<usize>i << 2);
+    v128.store(o, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), vs));
+    v128.store(o, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), vs), 16);
+    v128.store(o, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), vs), 32);
+    v128.store(o, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), vs), 48);
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), <f32>(<i32>load<i8>(x + <usize>i) - zx) * scale);
+}
+
 export function quantize_f32_i8(x: usize, y: usize, n: i32, reference: bool, s: f32, zy: i32, lo: i32, hi: i32): void {
   const vs = f32x4.splat(s), z = i32x4.splat(zy);
   const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy));
@@ -99,8 +115,69 @@ const XADD = 0, RADD = 1, RMUL = 2, XMUL = 3;
   }
 }
 
+/**
+ * Sixteen lanes of XADD or XMUL at a time, from the tables' own constants: for
+ * XADD the tables are affine in the raw value (K sits in one of them, which
+ * one depends on the binding's swap), so ta[a] + tb[b] = ta[0] + tb[0] +
+ * (ta[1] − ta[0])·a + (tb[1] − tb[0])·b; the int32 sum stays below 2^31
+ * (see the binding), so lanes need no 64-bit step. For XMUL ta[a] = a − za,
+ * tb[b] = b − zb; products of the widened operands are exact int32 and exact
+ * in float32 (|·| ≤ 2^16), so one float multiply and a round to nearest even
+ * give the scalar result. `bStep` is 16 when b advances with a, 0 when it is a
+ * scalar (splat), and b wraps every `period` bytes (n itself, or a multiple of
+ * 16). Returns how many lanes it wrote (a multiple of 16).
+ */
+@inline function binarySimd(mode: i32, a: usize, b: usize, y: usize, n: i32, period: i32, scalarB: bool, ta: usize, tb: usize,
+  shift: i32, fm: f32, zy: i32, lo: i32, hi: i32): i32 {
+  const t0 = load<i32>(ta + 512), t1 = load<i32>(ta + 516), u0 = load<i32>(tb + 512), u1 = load<i32>(tb + 516);
+  const vz = i32x4.splat(zy), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+  const vfm = f32x4.splat(fm);
+  const k = i32x4.splat(t0 + u0), ma = i32x4.splat(t1 - t0), mb = i32x4.splat(u1 - u0);
+  const za = i16x8.splat(<i16>(-t0)), zb = i16x8.splat(<i16>(-u0));
+  let i = 0, j = 0;
+  const bs = scalarB ? i8x16.splat(load<i8>(b)) : i8x16.splat(0);
+  for (; i + 16 <= n; i += 16) {
+    const va = v128.load(a + <usize>i);
+    const vb = scalarB ? bs : v128.load(b + <usize>j);
+    const a0 = i16x8.extend_low_i8x16_s(va), a1 = i16x8.extend_high_i8x16_s(va);
+    const b0 = i16x8.extend_low_i8x16_s(vb), b1 = i16x8.extend_high_i8x16_s(vb);
+    let r0: v128, r1: v128, r2: v128, r3: v128;
+    if (mode == XADD) {
+      r0 = i32x4.shr_s(i32x4.add(i32x4.add(k, i32x4.mul(i32x4.extend_low_i16x8_s(a0), ma)), i32x4.mul(i32x4.extend_low_i16x8_s(b0), mb)), shift);
+      r1 = i32x4.shr_s(i32x4.add(i32x4.add(k, i32x4.mul(i32x4.extend_high_i16x8_s(a0), ma)), i32x4.mul(i32x4.extend_high_i16x8_s(b0), mb)), shift);
+      r2 = i32x4.shr_s(i32x4.add(i32x4.add(k, i32x4.mul(i32x4.extend_low_i16x8_s(a1), ma)), i32x4.mul(i32x4.extend_low_i16x8_s(b1), mb)), shift);
+      r3 = i32x4.shr_s(i32x4.add(i32x4.add(k, i32x4.mul(i32x4.extend_high_i16x8_s(a1), ma)), i32x4.mul(i32x4.extend_high_i16x8_s(b1), mb)), shift);
+    } else {
+      const x0 = i16x8.sub(a0, za), x1 = i16x8.sub(a1, za), y0 = i16x8.sub(b0, zb), y1 = i16x8.sub(b1, zb);
+      r0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_low_i16x8_s(x0, y0)), vfm)));
+      r1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_high_i16x8_s(x0, y0)), vfm)));
+      r2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_low_i16x8_s(x1, y1)), vfm)));
+      r3 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_high_i16x8_s(x1, y1)), vfm)));
+    }
+    r0 = i32x4.min_s(i32x4.max_s(i32x4.add(r0, vz), vlo), vhi);
+    r1 = i32x4.min_s(i32x4.max_s(i32x4.add(r1, vz), vlo), vhi);
+    r2 = i32x4.min_s(i32x4.max_s(i32x4.add(r2, vz), vlo), vhi);
+    r3 = i32x4.min_s(i32x4.max_s(i32x4.add(r3, vz), vlo), vhi);
+    v128.store(y + <usize>i, narrow16(r0, r1, r2, r3));
+    if (!scalarB) { j += 16; if (j == period) j = 0; }
+  }
+  return i;
+}
+
 export function binary_i8(mode: i32, a: usize, b: usize, y: usize, n: i32, period: i32, ta: usize, tb: usize,
   m: i32, shift: i32, fm: f32, zy: i32, lo: i32, hi: i32): void {
+  // XNNPACK's add and mul vectorize (same shape, scalar, or a period of whole vectors); the rest is scalar.
+  if ((mode == XADD || mode == XMUL) && (period == 1 || period == n || period % 16 == 0)) {
+    const done = mode == XADD
+      ? binarySimd(XADD, a, b, y, n, period, period == 1, ta, tb, shift, fm, zy, lo, hi)
+      : binarySimd(XMUL, a, b, y, n, period, period == 1, ta, tb, shift, fm, zy, lo, hi);
+    if (done == n) return;
+    // The tail (fewer than 16, only when b is a scalar or has a's shape): b's position continues from `done`.
+    const bt = period == 1 ? b : b + <usize>(done % period);
+    if (mode == XADD) binaryRows(XADD, a + <usize>done, bt, y + <usize>done, n - done, period == 1 ? 1 : period - done % period, ta, tb, m, shift, fm, zy, lo, hi);
+    else binaryRows(XMUL, a + <usize>done, bt, y + <usize>done, n - done, period == 1 ? 1 : period - done % period, ta, tb, m, shift, fm, zy, lo, hi);
+    return;
+  }
   // One loop per mode, so the branch on the mode leaves the inner loop.
   if (mode == XADD) binaryRows(XADD, a, b, y, n, period, ta, tb, m, shift, fm, zy, lo, hi);
   else if (mode == RADD) binaryRows(RADD, a, b, y, n, period, ta, tb, m, shift, fm, zy, lo, hi);
