@@ -42,6 +42,25 @@ export interface OpSchema {
   infer(ctx: InferContext): ValueInfo[];
 }
 
+/**
+ * Output infos of a node whose input values are known only where they are
+ * constants (what writers of static-shape formats have): `constantOf(name)`
+ * gives a constant's tensor; a shape that needs any other value throws
+ * NeedsValueError.
+ */
+export function inferFromConstants(schema: OpSchema, node: Node, inputs: (ValueInfo | undefined)[], constantOf: (name: string) => Tensor | undefined): ValueInfo[] {
+  return schema.infer({
+    node,
+    inputs,
+    value: (i) => {
+      const c = constantOf(node.inputs[i] ?? '');
+      if (!c) throw new NeedsValueError(i, node);
+      return c;
+    },
+    hasValue: (i) => constantOf(node.inputs[i] ?? '') !== undefined,
+  });
+}
+
 const schemas = new Map<string, OpSchema>();
 
 export function registerSchema(schema: OpSchema): void {

@@ -30,7 +30,7 @@
  * (HardSwish = x · HardSigmoid(x)).
  */
 import {
-  CloudlessError, NeedsValueError, Tensor, attrFloat, attrInt, attrInts, attrString, getSchema, hasAttr,
+  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, attrInt, attrInts, attrString, getSchema, hasAttr,
   registerSchemas, shapeToString, withContext,
   type DType, type Graph, type Node, type OpSchema, type QuantParams, type ValueInfo,
 } from '../../ir/index.js';
@@ -230,16 +230,7 @@ class OnnxExporter {
       const schema = getSchema(node.op)!;
       let outs: ValueInfo[];
       try {
-        outs = schema.infer({
-          node,
-          inputs: node.inputs.map((n) => (n ? this.info(n) : undefined)),
-          value: (i) => {
-            const c = this.constantOf(node.inputs[i] ?? '');
-            if (!c) throw new NeedsValueError(i, node);
-            return c;
-          },
-          hasValue: (i) => this.constantOf(node.inputs[i] ?? '') !== undefined,
-        });
+        outs = inferFromConstants(schema, node, node.inputs.map((n) => (n ? this.info(n) : undefined)), (n) => this.constantOf(n));
       } catch (err) {
         if (err instanceof NeedsValueError) {
           throw new CloudlessError('E_UNSUPPORTED', `graph ${g.name}: node ${node.name} (${node.op}): its output shape depends on "${node.inputs[err.inputIndex]}", which is computed at run time; the ONNX export needs static shapes`, {

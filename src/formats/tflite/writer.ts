@@ -1,6 +1,6 @@
 import { Builder, type Offset } from 'flatbuffers';
 import {
-  CloudlessError, NeedsValueError, Tensor, attrFloat, attrInt, attrInts, attrString, getSchema, hasAttr,
+  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, attrInt, attrInts, attrString, getSchema, hasAttr,
   registerSchemas, shapeToString, withContext,
   type DType, type Graph, type Node, type OpSchema, type QuantParams, type TypedArray, type ValueInfo,
 } from '../../ir/index.js';
@@ -188,16 +188,7 @@ class TfliteWriter {
       const inputs = node.inputs.map((n) => (n ? this.info(n) : undefined));
       let outs: ValueInfo[];
       try {
-        outs = schema.infer({
-          node,
-          inputs,
-          value: (i) => {
-            const c = this.constantOf(node.inputs[i] ?? '');
-            if (!c) throw new NeedsValueError(i, node);
-            return c;
-          },
-          hasValue: (i) => this.constantOf(node.inputs[i] ?? '') !== undefined,
-        });
+        outs = inferFromConstants(schema, node, inputs, (n) => this.constantOf(n));
       } catch (err) {
         // A schema may not know every dtype a TFLite kernel takes (e.g. int8 before its kernels
         // exist); the shapes a TFLite import declared are then the truth.
