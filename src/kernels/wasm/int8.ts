@@ -163,8 +163,8 @@ interface DepthwiseI8State {
 
 /**
  * [1, kh, kw, C] int8 → [taps][Cpad8] int16; bias and folded bias padded to
- * Cpad8. The fast path needs every weight in [−127, 127] (two products must
- * fit int16) and a 3×3 window.
+ * Cpad8. The interior fast paths need every weight in [−127, 127] (two
+ * products must fit int16).
  */
 function packDepthwise(st: DepthwiseI8State, w: Tensor, b: Tensor | undefined): void {
   const i16 = wasmHeap().i16;
@@ -174,7 +174,7 @@ function packDepthwise(st: DepthwiseI8State, w: Tensor, b: Tensor | undefined): 
   i16.fill(0, base, base + taps * cpad);
   for (let t = 0; t < taps; t++) i16.set(wd.subarray(t * st.c, (t + 1) * st.c), base + t * cpad);
   writeBias(st.w.bOff, cpad, b);
-  st.fast = st.g.kH === 3 && st.g.kW === 3 && !wd.includes(-128);
+  st.fast = !wd.includes(-128);
   if (!st.fast) return;
   const sums = new Int32Array(st.c);
   for (let t = 0; t < taps; t++) {

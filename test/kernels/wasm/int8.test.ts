@@ -173,6 +173,23 @@ describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the refe
       }), { numRuns: 120 });
   });
 
+  it('DepthwiseConv of any window (1 to 5 taps a side: the interior path for other sizes than 3x3) with paddings, strides, dilations', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 5, max: 14 }), fc.integer({ min: 5, max: 14 }),
+      fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 40 }),
+      fc.constantFrom(-128, 127, 0, 17), fc.boolean(), fc.boolean(), fc.integer(),
+      (kh, kw, hs, ws, s, d, pad, ch, zx, withMin, dynamic, seed) => {
+        fc.pre((kh - 1) * d + 1 <= hs + 2 && (kw - 1) * (3 - d) + 1 <= ws + 2);
+        const rand = seeded(seed);
+        const sx = 0.02;
+        const x = randomInt8([1, hs, ws, ch], rand, perTensorQuant(sx, zx));
+        const wq = weightQuant(ch, 3, true, rand);
+        const wt = randomInt8([1, kh, kw, ch], rand, wq, withMin ? -128 : -127, 127);
+        if (withMin) (wt.data as Int8Array)[Math.floor(rand() * wt.size)] = -128;
+        const attrs = { strides: [s, 3 - s], dilations: [d, 3 - d], pads: [pad, 2 - pad, 2 - pad, pad] };
+        expectBitExact({ op: 'DepthwiseConv', inputs: [x, wt, randomBias(ch, rand)], attrs, outQuant: outputQuant(rand, sx, wq.scale[0]!, kh * kw), dynamic: dynamic ? [1, 2] : undefined });
+      }), { numRuns: 120 });
+  });
+
   it('3x3 DepthwiseConv at the int16 pair-sum bound (x = -128, w = -127) and int8 extremes everywhere', () => {
     for (const [xv, wv, zx] of [[-128, -127, 127], [-128, 127, -128], [127, -127, 0], [127, 127, -128]] as const) {
       const x = new Tensor('int8', [1, 6, 7, 19], new Int8Array(6 * 7 * 19).fill(xv), perTensorQuant(0.5, zx));

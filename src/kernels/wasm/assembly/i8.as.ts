@@ -361,6 +361,78 @@ export function fully_connected_i8(
 }
 
 /**
+ * dw3x3Row for any window: interior pixels [owLo, owHi) of one output row,
+ * 8 channels per block, raw activations against biasF, products of two taps
+ * of a tap row summed in int16 (a row's odd last tap alone), two pixels per
+ * pass. Weights are re-read per tap (a 5×5 window has too many to keep in
+ * registers); they stay in L1 across the row.
+ */
+@inline function dwAnyRow(
+  xr: usize, rs: usize, cs: usize, ps: usize, c: i32, owLo: i32, owHi: i32, kH: i32, kW: i32, wp: usize, wt: usize, biasF: usize, yr: usize,
+  mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
+): void {
+  const pix = <usize>c;
+  const rowW = <usize>kW * wt;
+  for (let cb = 0; cb < c; cb += 8) {
+    const off = <usize>cb << 2;
+    const n = c - cb;
+    const wc = wp + (<usize>cb << 1);
+    let p = xr + <usize>owLo * ps + <usize>cb;
+    let yo = yr + <usize>owLo * pix + <usize>cb;
+    let ow = owLo;
+    for (; ow + 2 <= owHi; ow += 2) {
+      let a0 = v128.load(biasF + off), a1 = v128.load(biasF + off, 16);
+      let b0 = a0, b1 = a1;
+      const pb = p + ps;
+      for (let kh = 0; kh < kH; kh++) {
+        const ra = p + <usize>kh * rs, rb = pb + <usize>kh * rs, wr = wc + <usize>kh * rowW;
+        let kw = 0;
+        for (; kw + 2 <= kW; kw += 2) {
+          const w0 = v128.load(wr + <usize>kw * wt), w1 = v128.load(wr + <usize>(kw + 1) * wt);
+          const xo = <usize>kw * cs;
+          const t = i16x8.add(i16x8.mul(v128.load8x8_s(ra + xo), w0), i16x8.mul(v128.load8x8_s(ra + xo + cs), w1));
+          const u = i16x8.add(i16x8.mul(v128.load8x8_s(rb + xo), w0), i16x8.mul(v128.load8x8_s(rb + xo + cs), w1));
+          a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+          b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(u)); b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(u));
+        }
+        if (kw < kW) {
+          const w0 = v128.load(wr + <usize>kw * wt);
+          const xo = <usize>kw * cs;
+          const t = i16x8.mul(v128.load8x8_s(ra + xo), w0), u = i16x8.mul(v128.load8x8_s(rb + xo), w0);
+          a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+          b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(u)); b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(u));
+        }
+      }
+      storeBytes8(yo, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
+        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+      storeBytes8(yo + pix, requant4(b0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
+        requant4(b1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+      p += ps << 1;
+      yo += pix << 1;
+    }
+    if (ow < owHi) {
+      let a0 = v128.load(biasF + off), a1 = v128.load(biasF + off, 16);
+      for (let kh = 0; kh < kH; kh++) {
+        const ra = p + <usize>kh * rs, wr = wc + <usize>kh * rowW;
+        let kw = 0;
+        for (; kw + 2 <= kW; kw += 2) {
+          const xo = <usize>kw * cs;
+          const t = i16x8.add(i16x8.mul(v128.load8x8_s(ra + xo), v128.load(wr + <usize>kw * wt)),
+            i16x8.mul(v128.load8x8_s(ra + xo + cs), v128.load(wr + <usize>(kw + 1) * wt)));
+          a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+        }
+        if (kw < kW) {
+          const t = i16x8.mul(v128.load8x8_s(ra + <usize>kw * cs), v128.load(wr + <usize>kw * wt));
+          a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
+        }
+      }
+      storeBytes8(yo, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
+        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+    }
+  }
+}
+
+/**
  * One output pixel over all channels, any window: only taps inside the input
  * are summed, with x − z_x (padding contributes nothing) and the plain bias.
  * Sixteen, then eight channels per step, products widened to int32 with
@@ -418,10 +490,10 @@ export function fully_connected_i8(
  * channels for larger multipliers). Weights are packed [taps][Cpad8] int16,
  * biases padded to Cpad8.
  *
- * With `biasF` non-zero (a 3×3 window, weights in [−127, 127], and biasF =
- * bias − z_x·Σ_taps w), pixels whose window lies wholly inside the input take
- * dw3x3Row; the others, and every pixel of other windows, take
- * dwGenericPixel. Vectors of 8 channels may read up to 7 bytes past channel C
+ * With `biasF` non-zero (weights in [−127, 127], and biasF = bias −
+ * z_x·Σ_taps w), pixels whose window lies wholly inside the input take
+ * dw3x3Row (3×3 windows) or dwAnyRow (others); the remaining pixels, and all
+ * of them without biasF, take dwGenericPixel. Vectors of 8 channels may read up to 7 bytes past channel C
  * (the binding leaves slack after X).
  */
 export function depthwise_i8(
@@ -435,7 +507,8 @@ export function depthwise_i8(
   const cpad = (c + 7) & ~7;
   const pix = <usize>c;
   const wTapBytes = <usize>cpad << 1;
-  const fast = biasF != 0 && kH == 3 && kW == 3;
+  const fast = biasF != 0;
+  const three = kH == 3 && kW == 3;
   // Output columns whose window lies wholly inside the input: [owLo, owHi).
   let owLo = 0;
   while (owLo < outW && owLo * sW - pW < 0) owLo++;
@@ -450,8 +523,11 @@ export function depthwise_i8(
       const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
       const rowInside = fast && h0 >= 0 && h0 + (kH - 1) * dH < inH;
       const inside = rowInside && owHi > owLo;
-      if (inside) {
+      if (inside && three) {
         dw3x3Row(xPix + <usize>h0 * <usize>inW * pix - <usize>pW * pix, rs, cs, <usize>sW * pix, c, owLo, owHi, wp, wTapBytes, biasF, yo,
+          mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+      } else if (inside) {
+        dwAnyRow(xPix + <usize>h0 * <usize>inW * pix - <usize>pW * pix, rs, cs, <usize>sW * pix, c, owLo, owHi, kH, kW, wp, wTapBytes, biasF, yo,
           mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
       for (let ow = 0; ow < outW; ow++) {
