@@ -85,7 +85,7 @@ const FIXED_OUTPUT: Record<string, [number, number]> = {
 const REQUANTIZING = new Set(['Add', 'Sub', 'Mul', 'ReduceMean', 'HardSwish', 'LeakyRelu', 'Relu', 'Clip', 'Concat']);
 
 /** Ops that compute in int8 only over a shared quantization of input 0 and outputs. */
-const SHARED_COMPUTE = new Set(['MaxPool', 'AveragePool', 'ReduceMax']);
+const SHARED_COMPUTE = new Set(['MaxPool', 'AveragePool', 'ReduceMax', 'Resize']);
 
 /**
  * Ops that move raw values: in int8 they are exact when the output keeps the
@@ -386,6 +386,8 @@ class Quantizer {
     }
     // Clip's bounds stay real numbers: the int8 kernel quantizes them with the output's parameters.
     if (node.op === 'Clip') return t;
+    // Resize's roi and scales are coordinates, not data.
+    if (node.op === 'Resize') return t;
     const out = node.outputs[0]!;
     const shared = node.op === 'Concat' || node.op === 'Pad';
     return quantizeConstant(t, shared && this.quant.has(out) ? this.quant.get(out)! : activationQuant(constantRange(t)));

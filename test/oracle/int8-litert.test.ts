@@ -8,8 +8,8 @@
  * on backend 'auto' (wasm kernels where they exist). Every output byte must
  * agree.
  *
- * Not covered: RESIZE_* (cloudless has no int8 Resize kernel yet), and
- * CONCATENATION with inputs quantized unlike the output: TFLite's int8 spec
+ * RESIZE_* has its own oracle test (test/oracle/int8-resize-litert.test.ts).
+ * Not covered: CONCATENATION with inputs quantized unlike the output: TFLite's int8 spec
  * forbids it and LiteRT.js 2.5.3 cannot run it (its XNNPACK delegate claims the
  * node, then fails to prepare it); the last test pins that down.
  */

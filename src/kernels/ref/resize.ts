@@ -12,7 +12,7 @@
  */
 import {
   CloudlessError, attrFloat, attrInt, attrString, defineKernel, stridesOf,
-  type KernelDef, type Node, type PrepareArgs, type Tensor,
+  type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor,
 } from '../../ir/index.js';
 import { resizePlan, type ResizePlan } from '../../ir/ops/nn.js';
 import { FLOATS, type FloatArray } from './nn-common.js';
@@ -164,6 +164,20 @@ function fillAxis(t: AxisTaps, at: ResizeAttrs, scale: number, roi: readonly [nu
   }
 }
 
+/** The output sizes and scales of a Resize node at prepare time (its roi, scales and sizes are constants by then). */
+export function plannedResize(node: Node, inputs: readonly (PlannedValue | undefined)[]): ResizePlan {
+  return resizePlan({
+    node,
+    inputs: [...inputs],
+    value(i) {
+      const v = inputs[i]?.constant;
+      if (!v) throw new CloudlessError('E_INTERNAL', `node ${node.name} (Resize): input ${i} was not resolved at plan time`, { node: node.name });
+      return v;
+    },
+    hasValue: (i) => inputs[i]?.constant !== undefined,
+  });
+}
+
 function fillTables(st: ResizeState, at: ResizeAttrs, plan: ResizePlan): void {
   st.axes.forEach((t, a) => {
     fillAxis(t, at, plan.scales[a]!, plan.roi[a]!);
@@ -186,16 +200,7 @@ function prepareResize({ node, inputs, outputs }: PrepareArgs): { state: ResizeS
     bytes += t.index.byteLength + t.weight.byteLength + t.outside.byteLength;
     return t;
   });
-  const plan = resizePlan({
-    node,
-    inputs,
-    value(i) {
-      const v = inputs[i]?.constant;
-      if (!v) throw new CloudlessError('E_INTERNAL', `node ${node.name} (Resize): input ${i} was not resolved at plan time`, { node: node.name });
-      return v;
-    },
-    hasValue: (i) => inputs[i]?.constant !== undefined,
-  });
+  const plan = plannedResize(node, inputs);
   const st: ResizeState = {
     rank: x.shape.length, axes, inStrides: stridesOf(x.shape), multi: [],
     counter: new Int32Array(x.shape.length), extrapolation: attrFloat(node, 'extrapolation_value', 0),

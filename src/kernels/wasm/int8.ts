@@ -11,7 +11,7 @@
  * input zero point folded into their bias (the kernels then read X as it is:
  * no per-run widening, 1×1 convolutions and FullyConnected need no column
  * buffer); DepthwiseConv keeps the plain bias for its edge pixels and a
- * folded one for the 3×3 interior fast path.
+ * folded one for the interior fast paths.
  */
 import { CloudlessError, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
 import type { Geometry3 } from '../../ir/window.js';
@@ -154,7 +154,7 @@ function runGemmI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Nod
 
 /**
  * `c` counts output channels: X is copied in with each channel repeated
- * `multiplier` times. `biasF` holds the bias with z_x folded in for the 3×3
+ * `multiplier` times. `biasF` holds the bias with z_x folded in for the
  * interior fast path; `fast` says whether the packed weights allow it.
  */
 interface DepthwiseI8State {

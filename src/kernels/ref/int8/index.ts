@@ -10,6 +10,7 @@ import { int8ConvKernels } from './conv.js';
 import { int8DataKernels } from './data.js';
 import { int8ElementwiseKernels } from './elementwise.js';
 import { int8PoolKernels } from './pool.js';
+import { int8ResizeKernels } from './resize.js';
 import { int8SoftmaxKernels } from './softmax.js';
 
 export const int8Kernels: readonly KernelDef[] = [
@@ -18,4 +19,5 @@ export const int8Kernels: readonly KernelDef[] = [
   ...int8PoolKernels,
   ...int8SoftmaxKernels,
   ...int8DataKernels,
+  ...int8ResizeKernels,
 ];
