@@ -63,6 +63,8 @@ export interface KernelExports {
   resize_f32(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
     hIdx: number, hW: number, hTaps: number, wIdx: number, wW: number, wTaps: number, y: number): void;
   dequantize_i8_f32(x: number, y: number, n: number, zx: number, scale: number): void;
+  resize_i8(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
+    hLo: number, hHi: number, hW: number, wLo: number, wHi: number, wW: number, y: number, mode: number): void;
   equal_f32(a: number, b: number, y: number, n: number): void;
   cast_u8_f32(x: number, y: number, n: number): void;
   copy_rows(dst: number, src: number, rows: number, bytes: number, dstStride: number, srcStride: number): void;

@@ -18,6 +18,7 @@ import { transposePerm } from '../../ir/ops/shape-ops.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { int8ElementwiseKernels } from '../ref/int8/elementwise.js';
 import { int8PoolKernels } from '../ref/int8/pool.js';
+import { int8ResizeKernels } from '../ref/int8/resize.js';
 import {
   INT8_MAX, INT8_MIN, activationRangeQuantized, fl, multiplyByQuantizedMultiplier, quantizeMultiplier, rne, tensorQuant,
 } from '../ref/int8/requantize.js';
@@ -382,7 +383,60 @@ const transposeKernel = defineKernel<TransposeState>({
   },
 });
 
+// ---------------------------------------------------------------------------
+// Resize (nearest, bilinear) over H and W of NHWC
+// ---------------------------------------------------------------------------
+
+const refResize = refInt8(int8ResizeKernels, 'Resize');
+
+/** What the reference kernel prepares that this one reads: the resized axes and their tap tables. */
+interface RefResizeState { linear: boolean; reference: boolean; axes: number[]; taps: { lo: Int32Array; hi: Int32Array; weight: Int32Array }[] }
+
+interface ResizeI8State { dims: [number, number, number, number, number, number]; tables: number; mode: number; yAt: number }
+
+const resizeI8Kernel = defineKernel<ResizeI8State>({
+  op: 'Resize', backend: 'wasm', dtypes: ['int8'],
+  check: thenCheck(refResize.check, (node, inputs, outputs) => {
+    const x = inputs[0]!, y = outputs[0]!;
+    if (x.shape.length !== 4) return `wasm int8 Resize takes rank-4 NHWC, not rank ${x.shape.length}`;
+    return x.shape[0] === y.shape[0] && x.shape[3] === y.shape[3] ? undefined : `wasm int8 Resize resizes H and W only (node ${node.name})`;
+  }),
+  prepare(args) {
+    // The reference kernel computes the taps; this kernel runs the same tables.
+    const ref = refResize.prepare!(args).state as RefResizeState;
+    const [batch, inH, inW, c] = args.inputs[0]!.shape as [number, number, number, number];
+    const [, outH, outW] = args.outputs[0]!.shape as [number, number, number, number];
+    const axis = (a: number, out: number) => {
+      const k = ref.axes.indexOf(a);
+      if (k >= 0) return ref.taps[k]!;
+      const id = Int32Array.from({ length: out }, (_, i) => i);
+      return { lo: id, hi: id, weight: new Int32Array(out) };
+    };
+    const h = axis(1, outH), w = axis(2, outW);
+    const heap = wasmHeap();
+    const tables = heap.alloc(12 * (outH + outW));
+    const i32 = heap.i32;
+    let at = tables >> 2;
+    for (const t of [h.lo, h.hi, h.weight, w.lo, w.hi, w.weight]) { i32.set(t, at); at += t.length; }
+    const yAt = regionBytes(batch * inH * inW * c, 1);
+    heap.reserveTransient(yAt + regionBytes(batch * outH * outW * c, 1));
+    const state: ResizeI8State = { dims: [batch, inH, inW, c, outH, outW], tables, mode: !ref.linear ? 0 : ref.reference ? 2 : 1, yAt };
+    heap.freeWith(state, [tables]);
+    return { state, scratchBytes: 12 * (outH + outW) };
+  },
+  run(inputs, outputs, _node, st) {
+    const heap = wasmHeap();
+    const t = heap.transient;
+    const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+    const [batch, inH, inW, c, outH, outW] = st.dims;
+    const hb = st.tables, wb = st.tables + 12 * outH;
+    heap.exports.resize_i8(x, batch, inH, inW, c, outH, outW, hb, hb + 4 * outH, hb + 8 * outH, wb, wb + 4 * outW, wb + 8 * outW, y, st.mode);
+    outputDone(heap, y, outputs[0]!);
+  },
+});
+
 export const wasmInt8OpKernels: readonly KernelDef[] = [
+  resizeI8Kernel,
   quantizeKernel, dequantizeKernel,
   binaryI8Kernel('Add'), binaryI8Kernel('Sub'), binaryI8Kernel('Mul'),
   ...['Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh'].map(tableKernel),

@@ -101,6 +101,19 @@ describe.skipIf(!wasmAvailable())('wasm int8 memory-bound kernels', () => {
     }), { numRuns: 60 });
   });
 
+  it('Resize nearest and bilinear over H and W: the reference kernel\'s taps and blends, both arithmetics, up and down', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 20 }),
+      fc.integer({ min: 1, max: 20 }), fc.constantFrom('nearest', 'linear'), fc.constantFrom('half_pixel', 'align_corners', 'asymmetric'), fc.integer(),
+      (h, w, c, oh, ow, mode, ctm, seed) => {
+        const rand = seeded(seed);
+        const q = quant(rand);
+        const x = randomInt8([1, h, w, c], rand, q);
+        const sizes = Tensor.fromNumbers('int64', [4], [1, oh, ow, c]);
+        const nearest_mode = ctm === 'asymmetric' ? 'floor' : 'round_prefer_ceil';
+        expectBitExact({ op: 'Resize', inputs: [x, undefined, undefined, sizes], attrs: { mode, coordinate_transformation_mode: ctm, nearest_mode }, outQuant: q });
+      }), { numRuns: 120 });
+  });
+
   it('int8 Add refuses broadcasts that are not a suffix', () => {
     const q = perTensorQuant(0.1, 0);
     const r: NodeRun = { op: 'Add', inputs: [new Tensor('int8', [2, 3, 4], undefined, q), new Tensor('int8', [2, 1, 4], undefined, q)], outQuant: q };

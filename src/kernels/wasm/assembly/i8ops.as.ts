@@ -293,3 +293,102 @@ export function mean_i8(x: usize, outer: i32, red: i32, inner: i32, sums: usize,
     }
   }
 }
+
+/**
+ * int8 Resize over H and W of NHWC, from per-axis tap tables (int32: lower
+ * index, upper index, weight of the upper, for every output row and column;
+ * an axis that is not resized has lo = hi = the index and weight 0):
+ * - mode 0, nearest: the lower tap is copied.
+ * - mode 1, XNNPACK's blend with Q11 weights: top = 2048·tl + (tr − tl)·wx,
+ *   bottom likewise, y = ⌊(2048·top + (bottom − top)·wy + 2^21) / 2^22⌋.
+ * - mode 2, TFLite's reference blend with Q10 weights: s = Σ tap·weight in
+ *   Q20, rounded half away from zero.
+ * Every intermediate fits int32 (|tap| ≤ 128, weights ≤ 2^11), so lanes are
+ * exact. Eight channels per step, the rest one at a time.
+ */
+export function resize_i8(
+  x: usize, batch: i32, inH: i32, inW: i32, c: i32, outH: i32, outW: i32,
+  hLo: usize, hHi: usize, hW: usize, wLo: usize, wHi: usize, wW: usize, y: usize, mode: i32,
+): void {
+  const pix = <usize>c;
+  const rowBytes = <usize>inW * pix;
+  let yo = y;
+  for (let n = 0; n < batch; n++) {
+    const img = x + <usize>(n * inH) * rowBytes;
+    for (let oh = 0; oh < outH; oh++) {
+      const at = <usize>oh << 2;
+      const r0 = img + <usize>load<i32>(hLo + at) * rowBytes, r1 = img + <usize>load<i32>(hHi + at) * rowBytes;
+      const wy = load<i32>(hW + at);
+      for (let ow = 0; ow < outW; ow++) {
+        const ac = <usize>ow << 2;
+        const c0 = <usize>load<i32>(wLo + ac) * pix, c1 = <usize>load<i32>(wHi + ac) * pix;
+        const wx = load<i32>(wW + ac);
+        if (mode == 0) {
+          memory.copy(yo, r0 + c0, pix);
+        } else if (mode == 1) {
+          resizeXnnpackPixel(r0 + c0, r0 + c1, r1 + c0, r1 + c1, yo, c, wx, wy);
+        } else {
+          resizeReferencePixel(r0 + c0, r0 + c1, r1 + c0, r1 + c1, yo, c, wx, wy);
+        }
+        yo += pix;
+      }
+    }
+  }
+}
+
+@inline function widen8(p: usize, half: i32): v128 {
+  const v = v128.load8x8_s(p);
+  return half == 0 ? i32x4.extend_low_i16x8_s(v) : i32x4.extend_high_i16x8_s(v);
+}
+
+/** Stores the low 8 bytes of two int32x4 vectors (values already in int8 range). */
+@inline function store8(p: usize, v0: v128, v1: v128): void {
+  v128.store64_lane(p, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v0, v1), i16x8.splat(0)), 0);
+}
+
+@inline function xnnBlend(tl: v128, tr: v128, bl: v128, br: v128, wx: v128, wy: v128, k: v128, half: v128): v128 {
+  const top = i32x4.add(i32x4.mul(tl, k), i32x4.mul(i32x4.sub(tr, tl), wx));
+  const bottom = i32x4.add(i32x4.mul(bl, k), i32x4.mul(i32x4.sub(br, bl), wx));
+  return i32x4.shr_s(i32x4.add(i32x4.add(i32x4.mul(top, k), i32x4.mul(i32x4.sub(bottom, top), wy)), half), 22);
+}
+
+@inline function resizeXnnpackPixel(tl: usize, tr: usize, bl: usize, br: usize, y: usize, c: i32, wx: i32, wy: i32): void {
+  const vx = i32x4.splat(wx), vy = i32x4.splat(wy), k = i32x4.splat(2048), half = i32x4.splat(1 << 21);
+  let ch = 0;
+  for (; ch + 8 <= c; ch += 8) {
+    const o = <usize>ch;
+    const lo = xnnBlend(widen8(tl + o, 0), widen8(tr + o, 0), widen8(bl + o, 0), widen8(br + o, 0), vx, vy, k, half);
+    const hi = xnnBlend(widen8(tl + o, 1), widen8(tr + o, 1), widen8(bl + o, 1), widen8(br + o, 1), vx, vy, k, half);
+    store8(y + o, lo, hi);
+  }
+  for (; ch < c; ch++) {
+    const o = <usize>ch;
+    const a = <i32>load<i8>(tl + o), b = <i32>load<i8>(tr + o), d = <i32>load<i8>(bl + o), e = <i32>load<i8>(br + o);
+    const top = a * 2048 + (b - a) * wx, bottom = d * 2048 + (e - d) * wx;
+    store<i8>(y + o, <i8>((top * 2048 + (bottom - top) * wy + (1 << 21)) >> 22));
+  }
+}
+
+@inline function refBlend(tl: v128, tr: v128, bl: v128, br: v128, w00: v128, w01: v128, w10: v128, w11: v128): v128 {
+  const s = i32x4.add(i32x4.add(i32x4.mul(tl, w00), i32x4.mul(tr, w01)), i32x4.add(i32x4.mul(bl, w10), i32x4.mul(br, w11)));
+  const m = i32x4.shr_u(i32x4.add(i32x4.abs(s), i32x4.splat(1 << 19)), 20);
+  return v128.bitselect(i32x4.neg(m), m, i32x4.lt_s(s, i32x4.splat(0)));
+}
+
+@inline function resizeReferencePixel(tl: usize, tr: usize, bl: usize, br: usize, y: usize, c: i32, wx: i32, wy: i32): void {
+  const a00 = (1024 - wy) * (1024 - wx), a01 = (1024 - wy) * wx, a10 = wy * (1024 - wx), a11 = wy * wx;
+  const w00 = i32x4.splat(a00), w01 = i32x4.splat(a01), w10 = i32x4.splat(a10), w11 = i32x4.splat(a11);
+  let ch = 0;
+  for (; ch + 8 <= c; ch += 8) {
+    const o = <usize>ch;
+    const lo = refBlend(widen8(tl + o, 0), widen8(tr + o, 0), widen8(bl + o, 0), widen8(br + o, 0), w00, w01, w10, w11);
+    const hi = refBlend(widen8(tl + o, 1), widen8(tr + o, 1), widen8(bl + o, 1), widen8(br + o, 1), w00, w01, w10, w11);
+    store8(y + o, lo, hi);
+  }
+  for (; ch < c; ch++) {
+    const o = <usize>ch;
+    const s = <i32>load<i8>(tl + o) * a00 + <i32>load<i8>(tr + o) * a01 + <i32>load<i8>(bl + o) * a10 + <i32>load<i8>(br + o) * a11;
+    const m = (abs<i32>(s) + (1 << 19)) >>> 20;
+    store<i8>(y + <usize>o, <i8>(s < 0 ? -m : m));
+  }
+}
