@@ -3,7 +3,8 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { BenchDtype } from '../bench/backends.js';
 import { renderChart, writeChart } from '../bench/chart.js';
-import { benchModel, type BenchOptions, type BenchReport } from '../bench/run.js';
+import { profileModel, type ModelProfile } from '../bench/profile.js';
+import { benchModel, loadVariants, type BenchOptions, type BenchReport } from '../bench/run.js';
 import { formatBytes, parseShapes, table } from './output.js';
 
 function parseDtypes(v: string): BenchDtype[] {
@@ -61,6 +62,7 @@ interface BenchCommandOptions {
   maxSeconds: number;
   inputShape: string[];
   chart?: string;
+  profile?: boolean;
   json?: boolean;
 }
 
@@ -77,6 +79,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--max-seconds <s>', 'stop a backend\'s timed runs after this long (at least 3 runs)', Number, 30)
     .option('--input-shape <NAME=AxBxC...>', 'shape for an input with symbolic dimensions (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--chart <out.svg>', 'write an SVG bar chart, and a PNG of it beside it')
+    .option('--profile', 'also show where cloudless spends the time: per op (and backend) and the slowest nodes')
     .option('--json', 'print JSON')
     .action(async (model: string, o: BenchCommandOptions) => {
       const progress = benchProgress(process.stderr.isTTY === true);
@@ -99,11 +102,34 @@ export function registerBenchCommand(program: Command): void {
         });
         chart = await writeChart(o.chart, svg);
       }
+      const profiles = o.profile ? await profileVariants(model, o.dtype, parseShapes(o.inputShape), o.runs) : undefined;
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ ...report, ...(chart ? { chart } : {}) })}\n`);
+        process.stdout.write(`${JSON.stringify({ ...report, ...(chart ? { chart } : {}), ...(profiles ? { profiles } : {}) })}\n`);
       } else {
         process.stdout.write(`${printBench(report)}\n`);
         if (chart) process.stdout.write(`chart: ${chart.svg}, ${chart.png}\n`);
+        for (const p of profiles ?? []) process.stdout.write(`\n${printProfile(p)}\n`);
       }
     });
+}
+
+/** The cloudless profile of every variant (dtype) benchModel ran. */
+async function profileVariants(model: string, dtypes: BenchDtype[] | undefined, inputShapes: Record<string, number[]>, runs: number):
+  Promise<(ModelProfile & { dtype: BenchDtype })[]> {
+  const variants = await loadVariants(model, dtypes, { inputShapes });
+  const out: (ModelProfile & { dtype: BenchDtype })[] = [];
+  for (const [dtype, m] of variants.models) {
+    if (m instanceof Error) continue;
+    out.push({ dtype, ...profileModel(m.graph, m.feeds, { runs: Math.min(Math.max(runs, 3), 20) }) });
+  }
+  return out;
+}
+
+export function printProfile(p: ModelProfile & { dtype: BenchDtype }): string {
+  return [
+    `cloudless ${p.dtype}: ${p.totalMs.toFixed(2)} ms per run in nodes (mean of ${p.runs})`,
+    table(['op', 'backend', 'nodes', 'ms', '%'], p.ops.map((o) => [o.op, o.backends.join('+'), o.nodes, o.ms.toFixed(3), o.percent.toFixed(1)]), ['l', 'l', 'r', 'r', 'r']),
+    'slowest nodes:',
+    table(['node', 'op', 'backend', 'ms'], p.nodes.map((n) => [n.node, n.op, n.backend, n.ms.toFixed(3)]), ['l', 'l', 'l', 'r']),
+  ].join('\n');
 }
