@@ -274,18 +274,11 @@ export function fully_connected_i8(
 }
 
 /**
- * Σ of two taps' products for 8 channels in int16: raw x in [−128, 127] times
- * w in [−127, 127] is at most 16256 in magnitude, so two of them still fit.
- */
-@inline function mul2(xa: usize, wa: usize, xb: usize, wb: usize): v128 {
-  return i16x8.add(i16x8.mul(v128.load8x8_s(xa), v128.load(wa)), i16x8.mul(v128.load8x8_s(xb), v128.load(wb)));
-}
-
-/**
  * The interior pixels [owLo, owHi) of one output row of a 3×3 window lying
  * wholly inside the input, one block of 8 channels at a time so the nine
  * tap weights stay in registers across the row: raw activations (z_x is
- * folded into biasF), products summed by pairs in int16 and widened into two
+ * folded into biasF), products summed by pairs in int16 (raw x in [−128, 127]
+ * times w in [−127, 127] is at most 16256 in magnitude, so two fit) and widened into two
  * int32x4 accumulators. Two pixels per pass (independent accumulator
  * chains), then the odd one. `xr` is the input at the window's top row,
  * `rs`/`cs` the byte steps between tap rows/columns, `ps` between output
