@@ -57,7 +57,7 @@ export interface KernelExports {
   pool_i8(isMax: number, x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, y: number, lo: number, hi: number): void;
   mean_i8(x: number, outer: number, red: number, inner: number, sums: number, y: number,
-    reference: number, m: number, shift: number, fm: number, bias: number, zx: number, zy: number): void;
+    mode: number, m: number, shift: number, fm: number, bias: number, zx: number, zy: number): void;
   transpose(x: number, y: number, bytes: number, d0: number, d1: number, d2: number, d3: number,
     s0: number, s1: number, s2: number, s3: number, tiled: number): void;
   resize_f32(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,

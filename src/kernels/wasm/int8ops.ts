@@ -279,7 +279,7 @@ function reductionBlock(shape: readonly number[], axes: readonly number[]): { ou
 }
 
 type MeanI8State =
-  | { wasm: true; outer: number; red: number; inner: number; reference: boolean; m: number; shift: number; fm: number; bias: number; zx: number; zy: number; sumsAt: number; yAt: number }
+  | { wasm: true; outer: number; red: number; inner: number; mode: number; m: number; shift: number; fm: number; bias: number; zx: number; zy: number; sumsAt: number; yAt: number }
   | { wasm: false; refState: unknown };
 
 const refMean = refInt8(int8PoolKernels, 'ReduceMean');
@@ -317,7 +317,8 @@ const meanI8Kernel = defineKernel<MeanI8State>({
     wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
     return {
       state: {
-        wasm: true, ...block, reference: ctx.int8Arithmetic === 'tflite-reference',
+        wasm: true, ...block,
+        mode: ctx.int8Arithmetic !== 'tflite-reference' ? 0 : xq.scale === yq.scale && xq.zeroPoint === yq.zeroPoint ? 2 : 1,
         m: Number((BigInt(base.multiplier) << BigInt(k)) / BigInt(n)), shift: base.shift - k,
         fm, bias: fl(yq.zeroPoint - fl(fl(n * xq.zeroPoint) * fm)), zx: xq.zeroPoint, zy: yq.zeroPoint, sumsAt, yAt,
       },
@@ -328,7 +329,7 @@ const meanI8Kernel = defineKernel<MeanI8State>({
     const heap = wasmHeap();
     const t = heap.transient;
     const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-    heap.exports.mean_i8(x, st.outer, st.red, st.inner, t + st.sumsAt, y, st.reference ? 1 : 0, st.m, st.shift, st.fm, st.bias, st.zx, st.zy);
+    heap.exports.mean_i8(x, st.outer, st.red, st.inner, t + st.sumsAt, y, st.mode, st.m, st.shift, st.fm, st.bias, st.zx, st.zy);
     outputDone(heap, y, outputs[0]!);
   },
 });

@@ -99,12 +99,17 @@ interface MeanState {
 }
 
 /**
- * tflite-reference: TFLite Micro's QuantizedMeanOrSum. The input/output
+ * tflite-reference: TFLite Micro's QuantizedMeanOrSum (or, when input and
+ * output share scale and zero point, the raw sum divided by N with truncation,
+ * as TFLM's EvalIntegerMean does then). The input/output
  * multiplier M·2^shift absorbs 1/N: M is scaled by 2^k (k = ⌊log2 N⌋, capped so
  * neither overflow nor the shift limit is hit) and divided by N in 64-bit
  * integers; the zero-point-corrected sum is then requantized once.
  */
 function referenceMean(sx: number, zx: number, sy: number, zy: number, n: number): (sum: number) => number {
+  // With one quantization on both sides TFLM's EvalIntegerMean takes reference_ops::Mean instead: the raw sum
+  // divided by N in C integers, which truncates toward zero.
+  if (sx === sy && zx === zy) return (sum) => clampInt(Math.trunc(sum / n), INT8_MIN, INT8_MAX);
   const base = quantizeMultiplier(sx / sy);
   let k = Math.floor(Math.log2(n));
   if (2 ** k > n) k--;

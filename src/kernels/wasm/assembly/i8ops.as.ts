@@ -261,11 +261,13 @@ export function pool_i8(
  * [outer, inner]. Sums are exact int32 (red · 128 < 2^31 is checked by the
  * binding) kept in `sums` (inner int32, slack after). Then, per the
  * reference kernel (src/kernels/ref/int8/pool.ts):
- * - xnnpack: clamp(rne(fl(fl(fl(sum) · fm) + bias))), fm and bias folded.
- * - reference: clamp(MBQM(sum − zx·red, m, shift) + zy).
+ * - mode 0, xnnpack: clamp(rne(fl(fl(fl(sum) · fm) + bias))), fm and bias folded.
+ * - mode 1, reference: clamp(MBQM(sum − zx·red, m, shift) + zy).
+ * - mode 2, reference with one quantization on both sides: clamp(sum / red),
+ *   truncated toward zero (i32 division).
  */
 export function mean_i8(x: usize, outer: i32, red: i32, inner: i32, sums: usize, y: usize,
-  reference: bool, m: i32, shift: i32, fm: f32, bias: f32, zx: i32, zy: i32): void {
+  mode: i32, m: i32, shift: i32, fm: f32, bias: f32, zx: i32, zy: i32): void {
   const rowBytes = <usize>inner;
   const zsum = zx * red;
   for (let o = 0; o < outer; o++) {
@@ -288,7 +290,7 @@ export function mean_i8(x: usize, outer: i32, red: i32, inner: i32, sums: usize,
     const yo = y + <usize>o * rowBytes;
     for (let c = 0; c < inner; c++) {
       const sum = load<i32>(sums + (<usize>c << 2));
-      const q = reference ? requantRef(sum - zsum, m, shift) + zy : <i32>nearest<f32>(<f32>sum * fm + bias);
+      const q = mode == 1 ? requantRef(sum - zsum, m, shift) + zy : mode == 2 ? sum / red : <i32>nearest<f32>(<f32>sum * fm + bias);
       store<i8>(yo + <usize>c, <i8>clampI32(q, -128, 127));
     }
   }

@@ -46,3 +46,16 @@ export function quantizeValues(values: number[], scale: number, zeroPoint: numbe
     return Math.max(-128, Math.min(127, q));
   });
 }
+
+/**
+ * TFLite Micro's test-helper Quantize exactly: the division v / scale happens
+ * in float32 (both operands are floats in C), then round half away from zero,
+ * plus the zero point, clamped to int8.
+ */
+export function quantizeF32(values: number[], scale: number, zeroPoint: number): number[] {
+  return values.map((v) => {
+    const r = Math.fround(Math.fround(v) / Math.fround(scale));
+    const q = Math.sign(r) * Math.floor(Math.abs(r) + 0.5) + zeroPoint;
+    return Math.max(-128, Math.min(127, q));
+  });
+}
