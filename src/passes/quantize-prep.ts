@@ -39,6 +39,7 @@ export interface PrepareReport {
   activationsFused: number;
   fullyConnected: number;
   hardSwish: number;
+  scalesFolded: number;
   biasAddsFolded: number;
   equalizedPairs: number;
 }
@@ -47,11 +48,13 @@ export interface PrepareReport {
 export function prepareForQuantization(graph: Graph): PrepareReport {
   const fullyConnected = gemmToFullyConnected(graph);
   const batchNormsFolded = foldBatchNorm(graph);
-  const hardSwish = fuseHardSwish(graph);
+  // Scales, then biases, fold into the layer before them, so that a hard-swish reads the layer's output directly.
+  const scalesFolded = foldMulIntoLayer(graph);
   const biasAddsFolded = foldAddIntoBias(graph);
+  const hardSwish = fuseHardSwish(graph);
   const activationsFused = fuseActivations(graph);
   const equalizedPairs = equalizeCrossLayer(graph);
-  return { batchNormsFolded, activationsFused, fullyConnected, hardSwish, biasAddsFolded, equalizedPairs };
+  return { batchNormsFolded, activationsFused, fullyConnected, hardSwish, scalesFolded, biasAddsFolded, equalizedPairs };
 }
 
 function constantOf(graph: Graph, name: string | undefined): Tensor | undefined {
@@ -80,9 +83,10 @@ function isOneSixth(v: number): boolean {
 }
 
 /**
- * Finds hard-swish spelled out as nodes and replaces it with HardSwish. Two
- * spellings are seen: ((x · ⅙) · relu6(x + 3)) from TF (MobileNetV3) and
- * ((x · relu6(x + 3)) · ⅙) from Keras; relu6 is Clip(·, 0, 6). Intermediate values
+ * Finds hard-swish spelled out as nodes and replaces it with HardSwish. Three
+ * spellings are seen: ((x · ⅙) · relu6(x + 3)) from TF (MobileNetV3),
+ * ((x · relu6(x + 3)) · ⅙) from Keras, and ((x · relu6(x + 3)) / 6) from
+ * Paddle; relu6 is Clip(·, 0, 6). Intermediate values
  * must have no other reader. Returns how many were replaced.
  */
 export function fuseHardSwish(graph: Graph): number {
@@ -101,9 +105,12 @@ export function fuseHardSwish(graph: Graph): number {
   const removed = new Set<Node>();
   let count = 0;
   for (const y of graph.nodes) {
-    if (y.op !== 'Mul' || y.inputs.length !== 2 || removed.has(y)) continue;
+    if ((y.op !== 'Mul' && y.op !== 'Div') || y.inputs.length !== 2 || removed.has(y)) continue;
     let match: { x: string; dead: string[] } | undefined;
-    const scaled = withScalar(graph, y, 'Mul');
+    // (x · relu6(x + 3)) / 6 is the Keras form with a division (Paddle exports it so).
+    const divisor = y.op === 'Div' ? scalarOf(graph, y.inputs[1]) : undefined;
+    if (y.op === 'Div' && divisor !== 6) continue;
+    const scaled: [string, number] | undefined = y.op === 'Div' ? [y.inputs[0]!, 1 / 6] : withScalar(graph, y, 'Mul');
     if (scaled && isOneSixth(scaled[1])) {
       // Keras: (x · relu6(x + 3)) · ⅙
       const p = producers.get(scaled[0]);
@@ -142,6 +149,56 @@ export function fuseHardSwish(graph: Graph): number {
 }
 
 const BIASED = new Set(['Conv', 'DepthwiseConv', 'FullyConnected']);
+
+/**
+ * Mul(layer output, constant) → the layer with its weights and bias scaled, when
+ * the layer has no fused activation, its output has no other reader, and the
+ * constant is a scalar or one value per output channel (Paddle's learnable
+ * affine scales, a BatchNorm left as Mul and Add). Returns how many.
+ */
+export function foldMulIntoLayer(graph: Graph): number {
+  const producers = graph.producers();
+  const consumers = graph.consumers();
+  const removed = new Set<Node>();
+  for (const mul of graph.nodes) {
+    if (mul.op !== 'Mul' || mul.inputs.length !== 2) continue;
+    for (const k of [0, 1]) {
+      const x = mul.inputs[k]!, c = constantOf(graph, mul.inputs[1 - k]);
+      const layer = producers.get(x);
+      if (!c || c.dtype !== 'float32' || !layer || !BIASED.has(layer.op) || layer.outputs.length !== 1) continue;
+      if (attrString(layer, 'activation', 'none') !== 'none' || graph.outputs.includes(x) || consumers.get(x)?.length !== 1) continue;
+      const w = constantOf(graph, layer.inputs[1]);
+      if (!w || w.dtype !== 'float32') continue;
+      const depthwise = layer.op === 'DepthwiseConv';
+      const channels = depthwise ? w.shape[w.rank - 1]! : w.shape[0]!;
+      if (c.size !== 1 && (c.size !== channels || c.shape[c.rank - 1] !== channels)) continue;
+      const old = layer.inputs[2] ? constantOf(graph, layer.inputs[2]) : undefined;
+      if (layer.inputs[2] && (!old || old.dtype !== 'float32')) continue;
+      const factor = (ch: number) => c.data[c.size === 1 ? 0 : ch] as number;
+      const inner = depthwise ? 1 : w.size / channels;
+      const wd = w.data as Float32Array;
+      const scaled = Float32Array.from(wd, (v, i) => v * factor(depthwise ? i % channels : Math.floor(i / inner)));
+      const wName = graph.uniqueName(`${layer.name}/weight_scaled`);
+      graph.setValue({ name: wName, dtype: 'float32', shape: [...w.shape], constant: new Tensor('float32', w.shape, scaled) });
+      const inputs = [layer.inputs[0]!, wName];
+      if (old) {
+        const bName = graph.uniqueName(`${layer.name}/bias_scaled`);
+        graph.setValue({ name: bName, dtype: 'float32', shape: [channels], constant: new Tensor('float32', [channels], Float32Array.from({ length: channels }, (_, i) => (old.data[i] as number) * factor(i))) });
+        inputs.push(bName);
+      }
+      layer.inputs = inputs;
+      graph.values.delete(x);
+      layer.outputs = [mul.outputs[0]!];
+      removed.add(mul);
+      break;
+    }
+  }
+  if (removed.size) {
+    graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+    dropUnusedConstants(graph);
+  }
+  return removed.size;
+}
 
 /**
  * Add(layer output, constant) → the layer with the constant added to its bias,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/bench/model-builders.js';
 import { Graph, Tensor, type Node } from '../../src/ir/index.js';
-import { equalizeCrossLayer, foldAddIntoBias, fuseHardSwish, keepOutputs } from '../../src/passes/quantize-prep.js';
+import { equalizeCrossLayer, foldAddIntoBias, foldMulIntoLayer, fuseHardSwish, keepOutputs } from '../../src/passes/quantize-prep.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
 import { biasScaleFloor, correctedBias, quantizeGraph, quantizeWeights } from '../../src/quantize/quantize.js';
 import { Session } from '../../src/runtime/session.js';
@@ -75,8 +75,9 @@ describe('quantization rewrites', () => {
     expectClose(before, run(g, samples[0]!.x), 1e-5);
   });
 
-  it('finds hard-swish spelled with Mul, Add and Clip in both orders', () => {
-    for (const tfOrder of [true, false]) {
+  it('finds hard-swish spelled with Mul, Add and Clip in both orders, and with a division by 6', () => {
+    for (const form of ['tf', 'keras', 'div'] as const) {
+      const tfOrder = form === 'tf';
       const g = new Graph('hs', { format: 'cloudless' });
       g.setValue({ name: 'x', dtype: 'float32', shape: [1, 10] });
       for (const [n, v] of [['sixth', 0.1666259765625], ['three', 3], ['zero', 0], ['six', 6]] as const) {
@@ -89,7 +90,7 @@ describe('quantization rewrites', () => {
         g.addNode({ name: 'y', op: 'Mul', inputs: ['m', 'r'], outputs: ['y'], attrs: {} });
       } else {
         g.addNode({ name: 'prod', op: 'Mul', inputs: ['x', 'r'], outputs: ['p'], attrs: {} });
-        g.addNode({ name: 'y', op: 'Mul', inputs: ['p', 'sixth'], outputs: ['y'], attrs: {} });
+        g.addNode({ name: 'y', op: form === 'div' ? 'Div' : 'Mul', inputs: ['p', form === 'div' ? 'six' : 'sixth'], outputs: ['y'], attrs: {} });
       }
       g.setValue({ name: 'y', dtype: 'float32', shape: [1, 10] });
       g.inputs = ['x'];
@@ -100,6 +101,38 @@ describe('quantization rewrites', () => {
       expect(g.nodes.map((n) => n.op)).toEqual(['HardSwish']);
       expectClose(before, run(g, x), 3e-4);
     }
+  });
+
+  it('folds scale Muls (scalar and per channel) into conv, depthwise and fully connected weights and bias', () => {
+    const rand = seededRandom(8);
+    const build = () => {
+      const r = seededRandom(4);
+      const g = new Graph('scales', { format: 'cloudless' });
+      const c = (name: string, t: Tensor) => g.setValue({ name, dtype: 'float32', shape: [...t.shape], constant: t });
+      g.setValue({ name: 'x', dtype: 'float32', shape: [1, 5, 5, 3] });
+      c('w1', random(r, [6, 3, 3, 3], 0.5)); c('b1', random(r, [6], 0.1)); c('s1', random(r, [6], 2));
+      c('w2', random(r, [1, 3, 3, 6], 0.5)); c('s2', Tensor.scalar('float32', -0.75));
+      c('w3', random(r, [4, 150], 0.1)); c('b3', random(r, [4], 0.1)); c('s3', random(r, [1, 4], 1.5));
+      c('shape', Tensor.fromNumbers('int64', [2], [1, 150]));
+      g.addNode({ name: 'conv', op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['a'], attrs: { ...CONV, group: 1, activation: 'none' } });
+      g.addNode({ name: 'scale1', op: 'Mul', inputs: ['a', 's1'], outputs: ['as'], attrs: {} });
+      g.addNode({ name: 'dw', op: 'DepthwiseConv', inputs: ['as', 'w2'], outputs: ['d'], attrs: { ...CONV, activation: 'none' } });
+      g.addNode({ name: 'scale2', op: 'Mul', inputs: ['s2', 'd'], outputs: ['ds'], attrs: {} });
+      g.addNode({ name: 'flat', op: 'Reshape', inputs: ['ds', 'shape'], outputs: ['f'], attrs: {} });
+      g.addNode({ name: 'fc', op: 'FullyConnected', inputs: ['f', 'w3', 'b3'], outputs: ['o'], attrs: {} });
+      g.addNode({ name: 'scale3', op: 'Mul', inputs: ['o', 's3'], outputs: ['y'], attrs: {} });
+      for (const v of ['a', 'as', 'd', 'ds', 'f', 'o']) g.setValue({ name: v, dtype: 'float32' });
+      g.setValue({ name: 'y', dtype: 'float32', shape: [1, 4] });
+      g.inputs = ['x'];
+      g.outputs = ['y'];
+      return g;
+    };
+    const x = random(rand, [1, 5, 5, 3], 1);
+    const g = build();
+    const before = run(build(), x);
+    expect(foldMulIntoLayer(g)).toBe(3);
+    expect(g.nodes.map((n) => n.op)).toEqual(['Conv', 'DepthwiseConv', 'Reshape', 'FullyConnected']);
+    expectClose(before, run(g, x), 1e-5);
   });
 
   it('keeps only the named outputs and what they need, and names a missing one', () => {
