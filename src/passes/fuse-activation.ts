@@ -92,8 +92,3 @@ export function fuseActivations(graph: Graph): number {
   return removed.size;
 }
 
-/** The inference rewrites every loaded graph gets: BatchNormalization folding, then activation fusion. */
-export function optimizeForInference(graph: Graph): void {
-  foldBatchNorm(graph);
-  fuseActivations(graph);
-}

@@ -77,9 +77,9 @@ function withScalar(graph: Graph, node: Node | undefined, op: string): [string, 
   return sa !== undefined ? [b, sa] : undefined;
 }
 
-/** 1/6 as float32, or as the float16 value TF.js exports store (0.1666259765625). */
-function isOneSixth(v: number): boolean {
-  return Math.abs(v - 1 / 6) < 1e-4;
+/** 1/6 as float32, or (unless `exact`) as the float16 value TF.js exports store (0.1666259765625). */
+function isOneSixth(v: number, exact = false): boolean {
+  return exact ? Math.fround(v) === Math.fround(1 / 6) : Math.abs(v - 1 / 6) < 1e-4;
 }
 
 /**
@@ -89,7 +89,8 @@ function isOneSixth(v: number): boolean {
  * Paddle; relu6 is Clip(·, 0, 6). Intermediate values
  * must have no other reader. Returns how many were replaced.
  */
-export function fuseHardSwish(graph: Graph): number {
+export function fuseHardSwish(graph: Graph, options: { exactSixth?: boolean } = {}): number {
+  const sixth = (v: number) => isOneSixth(v, options.exactSixth);
   const producers = graph.producers();
   const consumers = graph.consumers();
   const outputs = new Set(graph.outputs);
@@ -111,7 +112,7 @@ export function fuseHardSwish(graph: Graph): number {
     const divisor = y.op === 'Div' ? scalarOf(graph, y.inputs[1]) : undefined;
     if (y.op === 'Div' && divisor !== 6) continue;
     const scaled: [string, number] | undefined = y.op === 'Div' ? [y.inputs[0]!, 1 / 6] : withScalar(graph, y, 'Mul');
-    if (scaled && isOneSixth(scaled[1])) {
+    if (scaled && sixth(scaled[1])) {
       // Keras: (x · relu6(x + 3)) · ⅙
       const p = producers.get(scaled[0]);
       if (p?.op === 'Mul' && private1(scaled[0])) {
@@ -122,8 +123,8 @@ export function fuseHardSwish(graph: Graph): number {
     } else {
       // TF: (x · ⅙) · relu6(x + 3)
       for (const [m, r] of [[y.inputs[0]!, y.inputs[1]!], [y.inputs[1]!, y.inputs[0]!]] as const) {
-        const sixth = withScalar(graph, producers.get(m), 'Mul');
-        if (sixth && isOneSixth(sixth[1]) && private1(m) && relu6Plus3Of(r) === sixth[0]) { match = { x: sixth[0], dead: [m, r] }; break; }
+        const scale = withScalar(graph, producers.get(m), 'Mul');
+        if (scale && sixth(scale[1]) && private1(m) && relu6Plus3Of(r) === scale[0]) { match = { x: scale[0], dead: [m, r] }; break; }
       }
     }
     if (!match) continue;

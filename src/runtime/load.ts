@@ -7,7 +7,7 @@ import { importTfjs } from '../formats/tfjs/import.js';
 import { optimizeLayout } from '../passes/layout.js';
 import { foldQdq } from '../passes/qdq-fold.js';
 import { defaultRegistry } from './builtins.js';
-import { optimizeForInference } from '../passes/fuse-activation.js';
+import { optimizeForInference } from '../passes/optimize.js';
 import { Session, type SessionOptions } from './session.js';
 
 export type ModelFormat = 'onnx' | 'tflite' | 'tfjs';

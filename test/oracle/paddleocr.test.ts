@@ -59,12 +59,12 @@ describe.skipIf(!det || !cls)('PaddleOCR memory plan', () => {
     expect(plans).toMatchInlineSnapshot(`
       {
         "cls": [
-          509952,
-          10642864,
+          356352,
+          5362096,
         ],
         "det": [
-          16220160,
-          284917280,
+          14509440,
+          162590240,
         ],
       }
     `);
