@@ -22,12 +22,12 @@
  */
 import {
   CloudlessError, attrFloat, attrInt, attrInts, attrString, defineKernel, sizeOf,
-  type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
+  type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo,
 } from '../../ir/index.js';
-import { activationRange, windowGeometry } from '../../ir/ops/nn.js';
+import { activationRange, epsilonOf, windowGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
 import { resizeKernels } from '../ref/resize.js';
-import { regionBytes, spatialRankReason } from './common.js';
+import { SLACK, regionBytes, spatialRankReason } from './common.js';
 import { inHeap, inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
 
@@ -325,6 +325,56 @@ const castBoolKernel = defineKernel({
 });
 
 // ---------------------------------------------------------------------------
+// BatchNormalization (inference, channels last) with constant statistics
+// ---------------------------------------------------------------------------
+
+interface AffineState { rows: number; c: number; mul: number; yAt: number; eps: number; dynamic: boolean }
+
+/** mul = scale / sqrt(var + ε) and add = B − mean·mul per channel, in float64 as the reference kernel, stored as float32. */
+function writeAffine(st: AffineState, stats: (Tensor | PlannedValue | undefined)[]): void {
+  const f32 = wasmHeap().f32;
+  const d = (i: number) => ('data' in stats[i]! ? (stats[i] as Tensor) : (stats[i] as PlannedValue).constant!).data as Float32Array;
+  const scale = d(1), bias = d(2), mean = d(3), variance = d(4);
+  const at = st.mul >> 2;
+  for (let ch = 0; ch < st.c; ch++) {
+    const m = scale[ch]! / Math.sqrt(variance[ch]! + st.eps);
+    f32[at + ch] = m;
+    f32[at + st.c + ch] = bias[ch]! - mean[ch]! * m;
+  }
+}
+
+/**
+ * A pixel is one float32 multiply-add per channel with the statistics folded
+ * (the reference rounds once, from float64: within a few ulp of it). Constant
+ * statistics are folded at prepare, others at every run.
+ */
+const batchNormKernel = defineKernel<AffineState>({
+  op: 'BatchNormalization', backend: 'wasm', dtypes: float32Only,
+  check: (node, inputs, outputs) => float32Reason(node, inputs, outputs, inputs.length),
+  prepare({ node, inputs, outputs }: PrepareArgs) {
+    const c = inputs[0]!.shape[inputs[0]!.shape.length - 1]!;
+    const heap = wasmHeap();
+    const mul = heap.alloc(8 * c + SLACK);
+    const n = sizeOf(outputs[0]!.shape);
+    const yAt = regionBytes(n, 4);
+    heap.reserveTransient(yAt + regionBytes(n, 4));
+    const dynamic = !inputs.slice(1, 5).every((v) => v?.constant);
+    const state: AffineState = { rows: c > 0 ? n / c : 0, c, mul, yAt, eps: epsilonOf(node), dynamic };
+    heap.freeWith(state, [mul]);
+    if (!dynamic) writeAffine(state, inputs);
+    return { state, scratchBytes: 8 * c };
+  },
+  run(inputs, outputs, _node, st) {
+    const heap = wasmHeap();
+    if (st.dynamic) writeAffine(st, inputs);
+    const t = heap.transient;
+    const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+    heap.exports.affine_f32(x, y, st.rows, st.c, st.mul, st.mul + 4 * st.c);
+    outputDone(heap, y, outputs[0]!);
+  },
+});
+
+// ---------------------------------------------------------------------------
 // MaxPool, AveragePool
 // ---------------------------------------------------------------------------
 
@@ -445,6 +495,6 @@ export const wasmFloatOpKernels: readonly KernelDef[] = [
   binaryKernel('Add'), binaryKernel('Sub'), binaryKernel('Mul'), binaryKernel('Div'),
   unaryKernel('Relu'), unaryKernel('Clip'), unaryKernel('HardSwish'), unaryKernel('Sigmoid'), unaryKernel('HardSigmoid'),
   meanKernel('ReduceMean'), meanKernel('ReduceSum'), softmaxKernel, concatKernel, equalKernel, castBoolKernel,
-  poolKernel('MaxPool'), poolKernel('AveragePool'),
+  poolKernel('MaxPool'), poolKernel('AveragePool'), batchNormKernel,
   defineKernel<ResizeState>({ op: 'Resize', backend: 'wasm', dtypes: float32Only, check: resizeReason, prepare: prepareResize, run: runResize }),
 ];

@@ -66,6 +66,22 @@ describe.skipIf(!wasmAvailable())('wasm float32 elementwise kernels', () => {
     }), { numRuns: 60 });
   });
 
+  it('BatchNormalization with constant statistics within 4 · 2^-24 · (|x·mul| + |add| + |y|) of the float64 reference', () => {
+    fc.assert(fc.property(dims, (d) => {
+      const rand = seeded(d.seed);
+      const x = randomF32([d.n, d.h, d.w, d.c], rand, 8);
+      const scale = randomF32([d.c], rand, 2), bias = randomF32([d.c], rand, 1), mean = randomF32([d.c], rand, 3);
+      const variance = new Tensor('float32', [d.c], Float32Array.from({ length: d.c }, () => 0.01 + rand() * 4));
+      const eps = 1e-5;
+      const xs = x.data as Float32Array;
+      const mul = (ch: number) => (scale.data[ch] as number) / Math.sqrt((variance.data[ch] as number) + Math.fround(eps));
+      expectClose({ op: 'BatchNormalization', inputs: [x, scale, bias, mean, variance], attrs: { epsilon: eps } }, (i, ref) => {
+        const ch = i % d.c, m = mul(ch), a = (bias.data[ch] as number) - (mean.data[ch] as number) * m;
+        return 4 * 2 ** -24 * (Math.abs(xs[i]! * m) + Math.abs(a) + Math.abs(ref)) + 1e-30;
+      });
+    }), { numRuns: 40 });
+  });
+
   it('HardSwish within 3 ulp of |x|', () => {
     fc.assert(fc.property(dims, (d) => {
       const x = randomF32([d.n, d.h, d.w, d.c], seeded(d.seed), 8);

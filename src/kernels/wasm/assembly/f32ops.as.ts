@@ -453,3 +453,24 @@ export function copy_rows(dst: usize, src: usize, rows: i32, bytes: i32, dstStri
     memory.copy(dst + <usize>r * <usize>dstStride, src + <usize>r * <usize>srcStride, <usize>bytes);
   }
 }
+
+/**
+ * y = x · mul[ch] + add[ch] over rows of c channels (an inference
+ * BatchNormalization with its statistics folded into one multiply-add per
+ * channel); four channels per step, the rest of a row one at a time.
+ */
+export function affine_f32(x: usize, y: usize, rows: i32, c: i32, mul: usize, add: usize): void {
+  const rowBytes = <usize>c << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowBytes, yr = y + <usize>r * rowBytes;
+    let ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      const o = <usize>ch << 2;
+      v128.store(yr + o, f32x4.add(f32x4.mul(v128.load(xr + o), v128.load(mul + o)), v128.load(add + o)));
+    }
+    for (; ch < c; ch++) {
+      const o = <usize>ch << 2;
+      store<f32>(yr + o, load<f32>(xr + o) * load<f32>(mul + o) + load<f32>(add + o));
+    }
+  }
+}
