@@ -1,7 +1,7 @@
 import { CloudlessError } from './errors.js';
 import type { DType } from './dtype.js';
-import type { Node } from './graph.js';
-import type { QuantParams, Tensor } from './tensor.js';
+import type { Graph, Node } from './graph.js';
+import { shapeToString, type QuantParams, type Tensor } from './tensor.js';
 
 /** What is known of a value while a graph is planned: always dtype and a concrete shape. */
 export interface ValueInfo {
@@ -59,6 +59,28 @@ export function inferFromConstants(schema: OpSchema, node: Node, inputs: (ValueI
     },
     hasValue: (i) => constantOf(node.inputs[i] ?? '') !== undefined,
   });
+}
+
+/**
+ * dtype, shape and quantization of a graph's constants and inputs, for writers
+ * of formats with static shapes: `inputShapes` gives shapes the graph leaves
+ * symbolic; a shape still unknown is an E_SHAPE error naming the input, the
+ * target (`needs`: what needs static shapes) and the option to pass (`hint`).
+ */
+export function staticSeedInfos(graph: Graph, inputShapes: Record<string, number[]> | undefined, needs: string, hint: string): Map<string, ValueInfo> {
+  const infos = new Map<string, ValueInfo>();
+  for (const v of graph.values.values()) {
+    if (v.constant) infos.set(v.name, { dtype: v.dtype, shape: [...v.constant.shape], quant: v.quant ?? v.constant.quant });
+  }
+  for (const name of graph.inputs) {
+    const v = graph.value(name);
+    const shape = inputShapes?.[name] ?? v.shape;
+    if (!shape || shape.some((d) => typeof d !== 'number' || d < 0)) {
+      throw new CloudlessError('E_SHAPE', `graph ${graph.name}: input "${name}" has shape ${shape ? shapeToString(shape) : 'unknown'}; ${needs} needs static shapes`, { hint });
+    }
+    infos.set(name, { dtype: v.dtype, shape: shape as number[], quant: v.quant });
+  }
+  return infos;
 }
 
 const schemas = new Map<string, OpSchema>();

@@ -151,46 +151,44 @@ export function fuseHardSwish(graph: Graph, options: { exactSixth?: boolean } = 
 
 const BIASED = new Set(['Conv', 'DepthwiseConv', 'FullyConnected']);
 
+/** A weighted float layer whose only reader is an elementwise op with a constant, found by foldIntoLayer. */
+interface FoldSite {
+  layer: Node;
+  weight: Tensor;
+  bias?: Tensor;
+  channels: number;
+  /** The constant's value for output channel ch (a scalar or one value per channel). */
+  factor(ch: number): number;
+}
+
 /**
- * Mul(layer output, constant) → the layer with its weights and bias scaled, when
- * the layer has no fused activation, its output has no other reader, and the
- * constant is a scalar or one value per output channel (Paddle's learnable
- * affine scales, a BatchNorm left as Mul and Add). Returns how many.
+ * Folds `op`(layer output, constant) into the layer before it: `rewrite` sets
+ * the layer's new weight and bias inputs. Applies when the layer has no fused
+ * activation, its output has no other reader, and the constant is a scalar or
+ * one value per output channel (broadcast against the last, channel, axis).
+ * Returns how many nodes went.
  */
-export function foldMulIntoLayer(graph: Graph): number {
+function foldIntoLayer(graph: Graph, op: 'Mul' | 'Add', rewrite: (site: FoldSite) => string[]): number {
   const producers = graph.producers();
   const consumers = graph.consumers();
   const removed = new Set<Node>();
-  for (const mul of graph.nodes) {
-    if (mul.op !== 'Mul' || mul.inputs.length !== 2) continue;
+  for (const node of graph.nodes) {
+    if (node.op !== op || node.inputs.length !== 2) continue;
     for (const k of [0, 1]) {
-      const x = mul.inputs[k]!, c = constantOf(graph, mul.inputs[1 - k]);
+      const x = node.inputs[k]!, c = constantOf(graph, node.inputs[1 - k]);
       const layer = producers.get(x);
       if (!c || c.dtype !== 'float32' || !layer || !BIASED.has(layer.op) || layer.outputs.length !== 1) continue;
       if (attrString(layer, 'activation', 'none') !== 'none' || graph.outputs.includes(x) || consumers.get(x)?.length !== 1) continue;
-      const w = constantOf(graph, layer.inputs[1]);
-      if (!w || w.dtype !== 'float32') continue;
-      const depthwise = layer.op === 'DepthwiseConv';
-      const channels = depthwise ? w.shape[w.rank - 1]! : w.shape[0]!;
+      const weight = constantOf(graph, layer.inputs[1]);
+      if (!weight || weight.dtype !== 'float32') continue;
+      const channels = layer.op === 'DepthwiseConv' ? weight.shape[weight.rank - 1]! : weight.shape[0]!;
       if (c.size !== 1 && (c.size !== channels || c.shape[c.rank - 1] !== channels)) continue;
-      const old = layer.inputs[2] ? constantOf(graph, layer.inputs[2]) : undefined;
-      if (layer.inputs[2] && (!old || old.dtype !== 'float32')) continue;
-      const factor = (ch: number) => c.data[c.size === 1 ? 0 : ch] as number;
-      const inner = depthwise ? 1 : w.size / channels;
-      const wd = w.data as Float32Array;
-      const scaled = Float32Array.from(wd, (v, i) => v * factor(depthwise ? i % channels : Math.floor(i / inner)));
-      const wName = graph.uniqueName(`${layer.name}/weight_scaled`);
-      graph.setValue({ name: wName, dtype: 'float32', shape: [...w.shape], constant: new Tensor('float32', w.shape, scaled) });
-      const inputs = [layer.inputs[0]!, wName];
-      if (old) {
-        const bName = graph.uniqueName(`${layer.name}/bias_scaled`);
-        graph.setValue({ name: bName, dtype: 'float32', shape: [channels], constant: new Tensor('float32', [channels], Float32Array.from({ length: channels }, (_, i) => (old.data[i] as number) * factor(i))) });
-        inputs.push(bName);
-      }
-      layer.inputs = inputs;
+      const bias = layer.inputs[2] ? constantOf(graph, layer.inputs[2]) : undefined;
+      if (layer.inputs[2] && (!bias || bias.dtype !== 'float32')) continue;
+      layer.inputs = [layer.inputs[0]!, ...rewrite({ layer, weight, bias, channels, factor: (ch) => c.data[c.size === 1 ? 0 : ch] as number })];
       graph.values.delete(x);
-      layer.outputs = [mul.outputs[0]!];
-      removed.add(mul);
+      layer.outputs = [node.outputs[0]!];
+      removed.add(node);
       break;
     }
   }
@@ -201,45 +199,36 @@ export function foldMulIntoLayer(graph: Graph): number {
   return removed.size;
 }
 
+function addConstant(graph: Graph, base: string, t: Tensor): string {
+  const name = graph.uniqueName(base);
+  graph.setValue({ name, dtype: 'float32', shape: [...t.shape], constant: t });
+  return name;
+}
+
 /**
- * Add(layer output, constant) → the layer with the constant added to its bias,
- * when the layer has no fused activation, its output has no other reader, and
- * the constant is a scalar or one value per output channel. Returns how many.
+ * Mul(layer output, constant) → the layer with its weights and bias scaled
+ * (Paddle's learnable affine scales, a BatchNorm left as Mul and Add). Returns how many.
  */
-export function foldAddIntoBias(graph: Graph): number {
-  const producers = graph.producers();
-  const consumers = graph.consumers();
-  const removed = new Set<Node>();
-  for (const add of graph.nodes) {
-    if (add.op !== 'Add' || add.inputs.length !== 2) continue;
-    for (const k of [0, 1]) {
-      const x = add.inputs[k]!, c = constantOf(graph, add.inputs[1 - k]);
-      const layer = producers.get(x);
-      if (!c || c.dtype !== 'float32' || !layer || !BIASED.has(layer.op) || layer.outputs.length !== 1) continue;
-      if (attrString(layer, 'activation', 'none') !== 'none' || graph.outputs.includes(x) || consumers.get(x)?.length !== 1) continue;
-      const w = constantOf(graph, layer.inputs[1]);
-      if (!w || w.dtype !== 'float32') continue;
-      const channels = layer.op === 'DepthwiseConv' ? w.shape[w.rank - 1]! : w.shape[0]!;
-      // A per-channel constant broadcasts against the last (channel) axis only when every other axis is 1.
-      if (c.size !== 1 && (c.size !== channels || c.shape[c.rank - 1] !== channels)) continue;
-      const old = layer.inputs[2] ? constantOf(graph, layer.inputs[2]) : undefined;
-      if (layer.inputs[2] && (!old || old.dtype !== 'float32')) continue;
-      const bias = new Float32Array(channels);
-      for (let i = 0; i < channels; i++) bias[i] = (old ? (old.data[i] as number) : 0) + (c.data[c.size === 1 ? 0 : i] as number);
-      const bName = graph.uniqueName(`${layer.name}/bias_add_folded`);
-      graph.setValue({ name: bName, dtype: 'float32', shape: [channels], constant: new Tensor('float32', [channels], bias) });
-      layer.inputs = [layer.inputs[0]!, layer.inputs[1]!, bName];
-      graph.values.delete(x);
-      layer.outputs = [add.outputs[0]!];
-      removed.add(add);
-      break;
+export function foldMulIntoLayer(graph: Graph): number {
+  return foldIntoLayer(graph, 'Mul', ({ layer, weight: w, bias, channels, factor }) => {
+    const depthwise = layer.op === 'DepthwiseConv';
+    const inner = depthwise ? 1 : w.size / channels;
+    const scaled = Float32Array.from(w.data as Float32Array, (v, i) => v * factor(depthwise ? i % channels : Math.floor(i / inner)));
+    const inputs = [addConstant(graph, `${layer.name}/weight_scaled`, new Tensor('float32', w.shape, scaled))];
+    if (bias) {
+      const b = Float32Array.from({ length: channels }, (_, i) => (bias.data[i] as number) * factor(i));
+      inputs.push(addConstant(graph, `${layer.name}/bias_scaled`, new Tensor('float32', [channels], b)));
     }
-  }
-  if (removed.size) {
-    graph.nodes = graph.nodes.filter((n) => !removed.has(n));
-    dropUnusedConstants(graph);
-  }
-  return removed.size;
+    return inputs;
+  });
+}
+
+/** Add(layer output, constant) → the layer with the constant added to its bias. Returns how many. */
+export function foldAddIntoBias(graph: Graph): number {
+  return foldIntoLayer(graph, 'Add', ({ layer, bias, channels, factor }) => {
+    const b = Float32Array.from({ length: channels }, (_, i) => (bias ? (bias.data[i] as number) : 0) + factor(i));
+    return [layer.inputs[1]!, addConstant(graph, `${layer.name}/bias_add_folded`, new Tensor('float32', [channels], b))];
+  });
 }
 
 function transpose2d(t: Tensor): Tensor {

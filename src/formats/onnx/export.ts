@@ -30,7 +30,7 @@
  * (HardSwish = x · HardSigmoid(x)).
  */
 import {
-  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, attrInt, attrInts, attrString, getSchema, hasAttr,
+  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, staticSeedInfos, attrInt, attrInts, attrString, getSchema, hasAttr,
   registerSchemas, shapeToString, withContext,
   type DType, type Graph, type Node, type OpSchema, type QuantParams, type ValueInfo,
 } from '../../ir/index.js';
@@ -213,19 +213,7 @@ class OnnxExporter {
 
   private inferShapes(): void {
     const g = this.graph;
-    for (const v of g.values.values()) {
-      if (v.constant) this.infos.set(v.name, { dtype: v.dtype, shape: [...v.constant.shape], quant: v.quant ?? v.constant.quant });
-    }
-    for (const name of g.inputs) {
-      const v = g.value(name);
-      const shape = this.options.inputShapes?.[name] ?? v.shape;
-      if (!shape || shape.some((d) => typeof d !== 'number' || d < 0)) {
-        throw new CloudlessError('E_SHAPE', `graph ${g.name}: input "${name}" has shape ${shape ? shapeToString(shape) : 'unknown'}; the ONNX export needs static shapes`, {
-          hint: 'pass inputShapes to exportOnnx, e.g. { inputShapes: { input: [1, 224, 224, 3] } }',
-        });
-      }
-      this.infos.set(name, { dtype: v.dtype, shape: shape as number[], quant: v.quant });
-    }
+    for (const [name, info] of staticSeedInfos(g, this.options.inputShapes, 'the ONNX export', 'pass inputShapes to exportOnnx, e.g. { inputShapes: { input: [1, 224, 224, 3] } }')) this.infos.set(name, info);
     for (const node of g.nodes) {
       const schema = getSchema(node.op)!;
       let outs: ValueInfo[];

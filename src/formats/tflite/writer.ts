@@ -1,6 +1,6 @@
 import { Builder, type Offset } from 'flatbuffers';
 import {
-  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, attrInt, attrInts, attrString, getSchema, hasAttr,
+  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, staticSeedInfos, attrInt, attrInts, attrString, getSchema, hasAttr,
   registerSchemas, shapeToString, withContext,
   type DType, type Graph, type Node, type OpSchema, type QuantParams, type TypedArray, type ValueInfo,
 } from '../../ir/index.js';
@@ -168,20 +168,7 @@ class TfliteWriter {
 
   private inferShapes(): void {
     const g = this.graph;
-    for (const v of g.values.values()) {
-      if (v.constant) this.infos.set(v.name, { dtype: v.dtype, shape: [...v.constant.shape], quant: v.quant ?? v.constant.quant });
-    }
-    for (const name of g.inputs) {
-      const v = g.value(name);
-      const given = this.options.inputShapes?.[name];
-      const shape = given ?? v.shape;
-      if (!shape || shape.some((d) => typeof d !== 'number' || d < 0)) {
-        throw new CloudlessError('E_SHAPE', `graph ${g.name}: input "${name}" has shape ${shape ? shapeToString(shape) : 'unknown'}; a .tflite file needs static shapes`, {
-          hint: 'pass inputShapes to writeTflite, e.g. { inputShapes: { input: [1, 224, 224, 3] } }',
-        });
-      }
-      this.infos.set(name, { dtype: v.dtype, shape: shape as number[], quant: v.quant });
-    }
+    for (const [name, info] of staticSeedInfos(g, this.options.inputShapes, 'a .tflite file', 'pass inputShapes to writeTflite, e.g. { inputShapes: { input: [1, 224, 224, 3] } }')) this.infos.set(name, info);
     for (const node of g.nodes) {
       const schema = getSchema(node.op);
       if (!schema) continue; // pass-through ops (tflite.*, custom.*) keep their declared shapes
