@@ -35,6 +35,12 @@ export interface Plan {
   beforeRun(): void;
   /** Called by the runner after the steps: copies the outputs out of the host's memory. */
   afterRun(): void;
+  /**
+   * Gives a host's memory back now rather than when the plan is garbage
+   * collected; the plan must not run again. (Outputs already handed out live
+   * in buffers of their own and stay valid.)
+   */
+  dispose(): void;
   /** The sum of the aligned sizes of all planned tensors: what a plan without reuse would need. */
   unsharedBytes: number;
   scratchBytes: number;
@@ -366,8 +372,12 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     } : noop,
     afterRun: host ? () => { for (const [own, name] of mirrored) copyInto(own.data, views.get(name)!.data); } : noop,
     describe: () => describeArena(padded, arenaPlan) + (host ? `\n(in ${host.backend} memory at offset ${region}; outputs copied out: ${mirrorBytes} bytes)` : ''),
+    dispose: host ? () => {
+      // Once: either here or by the finalizer, never both.
+      if (regionOwners.unregister(plan)) host.release(region);
+    } : noop,
   };
-  if (host) regionOwners.register(plan, { host, region });
+  if (host) regionOwners.register(plan, { host, region }, plan);
   return plan;
 }
 

@@ -167,8 +167,21 @@ export class Session {
     t.totalMs += ms;
   }
 
+  /**
+   * Releases the session's arena now (with the WebAssembly kernels it lives in
+   * their memory, otherwise freed when the plan is garbage collected). A later
+   * run plans again. Tensors returned by earlier runs stay valid.
+   */
+  dispose(): void {
+    this.plan?.dispose();
+    this.plan = undefined;
+  }
+
   private replan(feeds: ReadonlyMap<string, Tensor>, placeholderFeeds = false): Plan {
     const backends = this.backends();
+    // The previous plan is never run again: its arena goes back now.
+    this.plan?.dispose();
+    this.plan = undefined;
     this.plan = planGraph(this.graph, feeds, {
       backends, ctx: this.ctx, registry: this.options.registry, shapeInputs: this.shapeInputs, placeholderFeeds,
       arenaHost: this.options.arenaInBackendMemory ? this.options.registry.arenaHost(backends[0]!) : undefined,

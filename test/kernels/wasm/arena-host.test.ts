@@ -123,5 +123,30 @@ describe.skipIf(!wasmAvailable())('the arena in wasm memory', () => {
       expect(bitsOf(out[name]!), name).toEqual(bitsOf(ref[name]!));
     }
   });
+
+  it('gives the arena back on dispose() and when a new input shape replaces the plan', async () => {
+    const g = new Graph('shapes', { format: 'cloudless', source: 'test' });
+    g.setValue({ name: 'x', dtype: 'float32', shape: ['n', 64] });
+    g.setValue({ name: 'b', dtype: 'float32', shape: [64], constant: randomF32([64], seeded(12)) });
+    for (const n of ['s', 'y']) g.setValue({ name: n, dtype: 'float32' });
+    g.inputs = ['x'];
+    g.outputs = ['y'];
+    g.addNode({ name: 'add', op: 'Add', inputs: ['x', 'b'], outputs: ['s'], attrs: {} });
+    g.addNode({ name: 'relu', op: 'Relu', inputs: ['s'], outputs: ['y'], attrs: {} });
+    const heap = wasmHeap();
+    const s = new Session(g, { backend: 'auto' });
+    s.runSync({ x: randomF32([1000, 64], seeded(13)) });
+    const used = heap.usedBytes;
+    // Twenty other shapes, each a new plan: the memory in use does not grow with them.
+    for (let k = 0; k < 20; k++) s.runSync({ x: randomF32([1000 + k, 64], seeded(k)) });
+    expect(heap.usedBytes).toBeLessThan(used + 64 * 4 * 100);
+    const out = s.runSync({ x: randomF32([7, 64], seeded(14)) }).y!;
+    const kept = bitsOf(out);
+    const before = heap.usedBytes;
+    s.dispose();
+    expect(heap.usedBytes).toBeLessThan(before);
+    expect(bitsOf(out)).toEqual(kept);
+    expect(s.runSync({ x: randomF32([7, 64], seeded(14)) }).y!.toNumbers()).toEqual(out.toNumbers());
+  });
 });
 
