@@ -85,12 +85,12 @@ const SAME_UNARY = new Set([
 const FLOAT_ATTR_UNARY: Record<string, string[]> = {
   LeakyRelu: ['alpha'], Elu: ['alpha'], Selu: ['alpha', 'gamma'], HardSigmoid: ['alpha', 'beta'], Celu: ['alpha'],
 };
-const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'PRelu', 'Max', 'Min', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or']);
+const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Mod', 'Pow', 'PRelu', 'Max', 'Min', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or']);
 const REDUCE = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd']);
 /** Layout ops: channels-last canonically, channels-first in ONNX. */
 const LAYOUT = new Set(['Conv', 'DepthwiseConv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'BatchNormalization', 'InstanceNormalization', 'DepthToSpace', 'SpaceToDepth']);
 const SHAPE_ONLY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Dropout']);
-const OTHER = new Set(['Cast', 'Transpose', 'Concat', 'Split', 'Pad', 'Slice', 'Softmax', 'LogSoftmax', 'FullyConnected', 'Gemm', 'MatMul', 'Quantize', 'Dequantize', 'Clip', 'HardSwish']);
+const OTHER = new Set(['Cast', 'Transpose', 'Concat', 'Split', 'Pad', 'Slice', 'Softmax', 'LogSoftmax', 'FullyConnected', 'Gemm', 'MatMul', 'Quantize', 'Dequantize', 'Clip', 'HardSwish', 'Resize', 'TopK', 'Gather']);
 
 function supported(op: string): boolean {
   return SAME_UNARY.has(op) || op in FLOAT_ATTR_UNARY || BINARY.has(op) || REDUCE.has(op) || LAYOUT.has(op) || SHAPE_ONLY.has(op) || OTHER.has(op);
@@ -280,6 +280,10 @@ class OnnxExporter {
 
   private int64s(values: readonly number[]): string {
     return this.param(`i64:${values.join(',')}`, () => Tensor.fromNumbers('int64', [values.length], values));
+  }
+
+  private floats(values: readonly number[]): string {
+    return this.param(`f32s:${values.join(',')}`, () => Tensor.fromNumbers('float32', [values.length], values));
   }
 
   private floatScalar(v: number): string {
@@ -514,6 +518,16 @@ class OnnxExporter {
         return this.produce(x.perm, (out) => this.emit(op, [x.name], [out], { axis: x.perm.indexOf(a < 0 ? a + rank : a) }));
       }
       case 'FullyConnected': return this.convertFullyConnected();
+      case 'Resize': return this.convertResize();
+      case 'Gather': {
+        // In the canonical layout: the output's axes are the data's with `axis` replaced by the indices' axes.
+        const rank = this.inInfo(0).shape.length;
+        const a = attrInt(node, 'axis', 0);
+        const data = this.floatIn(0, identity(rank));
+        const indices = this.floatIn(1, identity(this.inInfo(1).shape.length));
+        return this.produce(identity(this.outInfo().shape.length), (out) => this.emit('Gather', [data.name, indices.name], [out], { axis: a < 0 ? a + rank : a }));
+      }
+      case 'TopK': return this.convertTopK();
       case 'Gemm': {
         const [a, b] = [this.floatIn(0, [0, 1]), this.floatIn(1, [0, 1])];
         const c = node.inputs[2] ? [this.floatIn(2).name] : [];
@@ -589,7 +603,8 @@ class OnnxExporter {
       if (i.shape.length === rank) return this.floatIn(k, perm).name;
       return this.floatIn(k, identity(i.shape.length)).name;
     });
-    this.produce(perm, (out) => this.emit(this.node.op, ins, [out]));
+    const attrs: Record<string, OnnxAttrSpec> = this.node.op === 'Mod' ? { fmod: attrInt(this.node, 'fmod', 0) } : {};
+    this.produce(perm, (out) => this.emit(this.node.op, ins, [out], attrs));
   }
 
   private convertReduce(): void {
@@ -661,6 +676,59 @@ class OnnxExporter {
     const names = outs.map((o) => this.repName(o, x.perm, x.u8));
     this.emit('Split', [x.name, this.int64s(sizes)], names, { axis: x.perm.indexOf(canonical) });
     outs.forEach((o, i) => this.addRep(o, { ...x, name: names[i]! }));
+  }
+
+  /**
+   * Resize in whatever layout X is stored: the per-axis roi, scales or sizes are
+   * permuted with it. Scales stay scales (they, not out/in, set the coordinate
+   * mapping when given); opset 18's `axes` is spread over all axes, its
+   * keep_aspect_ratio_policy and antialias have no opset-13 form.
+   */
+  private convertResize(): void {
+    const node = this.node;
+    if (attrString(node, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch' || attrInt(node, 'antialias', 0) !== 0) {
+      this.unsupported('keep_aspect_ratio_policy and antialias (opset 18) have no opset-13 Resize');
+    }
+    const rank = this.inInfo(0).shape.length;
+    const x = this.floatIn(0);
+    // With `axes` (opset 18) roi and scales name only those axes: spread them over all, the others untouched.
+    const axes = hasAttr(node, 'axes') ? attrInts(node, 'axes').map((a) => (a < 0 ? a + rank : a)) : identity(rank);
+    const full = (v: number[] | undefined, fill: (c: number) => number, per: number) => v && Array.from({ length: per * rank }, (_, i) => {
+      const c = i % rank, j = axes.indexOf(c);
+      return j >= 0 ? v[Math.floor(i / rank) * axes.length + j]! : fill(Math.floor(i / rank));
+    });
+    const perAxis = (k: number, role: string) => (node.inputs[k] && this.inInfo(k).shape.some((d) => d > 0) ? this.constIn(k, role).toNumbers() : undefined);
+    const roi = full(perAxis(1, 'roi'), (half) => half, 2), scales = full(perAxis(2, 'scales'), () => 1, 1);
+    const roiName = roi ? this.floats([...x.perm.map((c) => roi[c]!), ...x.perm.map((c) => roi[rank + c]!)]) : '';
+    const sizes = this.outInfo().shape;
+    const inputs = scales
+      ? [x.name, roiName, this.floats(x.perm.map((c) => scales[c]!))]
+      : [x.name, roiName, '', this.int64s(x.perm.map((c) => sizes[c]!))];
+    const attrs: Record<string, OnnxAttrSpec> = {
+      mode: attrString(node, 'mode', 'nearest'),
+      coordinate_transformation_mode: attrString(node, 'coordinate_transformation_mode', 'half_pixel'),
+      nearest_mode: attrString(node, 'nearest_mode', 'round_prefer_floor'),
+      cubic_coeff_a: { f: attrFloat(node, 'cubic_coeff_a', -0.75) },
+      exclude_outside: attrInt(node, 'exclude_outside', 0),
+      extrapolation_value: { f: attrFloat(node, 'extrapolation_value', 0) },
+    };
+    this.produce(x.perm, (out) => this.emit('Resize', inputs, [out], attrs));
+  }
+
+  /** TopK along the stored position of its axis; the indices come out in the same layout, as int64. */
+  private convertTopK(): void {
+    const node = this.node;
+    const rank = this.inInfo(0).shape.length;
+    const a = attrInt(node, 'axis', -1);
+    const x = this.floatIn(0);
+    const outs = node.outputs;
+    if (outs.length !== 2 || !outs[0] || !outs[1]) this.unsupported('both outputs (values and indices) must be named');
+    if (this.quantOf(outs[0]!)) this.unsupported('quantized values output');
+    const k = this.int64s([Number(this.constIn(1, 'k').toNumbers()[0])]);
+    const [values, indices] = [this.repName(outs[0]!, x.perm, false), this.repName(outs[1]!, x.perm, false)];
+    this.emit('TopK', [x.name, k], [values, indices], { axis: x.perm.indexOf(a < 0 ? a + rank : a), largest: attrInt(node, 'largest', 1), sorted: attrInt(node, 'sorted', 1) });
+    this.addRep(outs[0]!, { name: values, perm: [...x.perm] });
+    this.addRep(outs[1]!, { name: indices, perm: [...x.perm] });
   }
 
   private convertPad(): void {

@@ -248,13 +248,54 @@ describe('exportOnnx: other ops', () => {
   });
 });
 
+describe('exportOnnx: detection-head ops', () => {
+  it('writes Resize (scales, sizes, opset-18 axes), TopK, Gather and Mod as onnxruntime reads the source', async () => {
+    const rand = seededRandom(9);
+    const t = (shape: number[]) => new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+    const i64 = (v: number[]) => Tensor.fromNumbers('int64', [v.length], v);
+    const source = writeOnnx({
+      opset: 18,
+      graph: {
+        nodes: [
+          { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1] } },
+          { op: 'Resize', inputs: ['c', '', 'scales'], outputs: ['up'], attrs: { mode: 'linear', coordinate_transformation_mode: 'asymmetric' } },
+          { op: 'Resize', inputs: ['c', '', '', 'sizes'], outputs: ['nn'], attrs: { mode: 'nearest', coordinate_transformation_mode: 'half_pixel', nearest_mode: 'round_prefer_ceil' } },
+          { op: 'Resize', inputs: ['up', '', '', 'hw'], outputs: ['ax'], attrs: { mode: 'linear', axes: [2, 3] } },
+          { op: 'Reshape', inputs: ['ax', 'flat'], outputs: ['f'] },
+          { op: 'TopK', inputs: ['f', 'k'], outputs: ['vals', 'idx'], attrs: { axis: 1 } },
+          { op: 'Mod', inputs: ['idx', 'seven'], outputs: ['m'] },
+          { op: 'Gather', inputs: ['table', 'm'], outputs: ['g'], attrs: { axis: 0 } },
+        ],
+        initializers: {
+          w: t([4, 3, 3, 3]), scales: new Tensor('float32', [4], Float32Array.from([1, 1, 1.5, 2])), sizes: i64([1, 4, 7, 9]),
+          hw: i64([10, 12]), flat: i64([1, -1]), k: i64([5]), seven: i64([7]), table: t([7, 3]),
+        },
+        inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 5, 6] }],
+        outputs: [
+          { name: 'nn', dtype: 'float32', shape: [1, 4, 7, 9] }, { name: 'vals', dtype: 'float32', shape: [1, 5] },
+          { name: 'idx', dtype: 'int64', shape: [1, 5] }, { name: 'g', dtype: 'float32', shape: [1, 5, 3] },
+        ],
+      },
+    });
+    const feeds = { x: t([1, 3, 5, 6]) };
+    const graph = await readModel(source);
+    const bytes = exportOnnx(graph);
+    const counts = opCounts(bytes);
+    expect([counts.Resize, counts.TopK, counts.Gather, counts.Mod]).toEqual([3, 1, 1, 1]);
+    const want = await ortRun(source, feeds);
+    const got = await ortRun(bytes, feeds);
+    for (const o of ['nn', 'vals', 'g']) expect(maxDiff(got[o]!, want[o]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, range(want[o]!)));
+    expect(got.idx).toEqual(want.idx);
+  });
+});
+
 describe('exportOnnx: refusals', () => {
   it('names every node whose op it cannot write, at once', () => {
     const g = new Graph('bad', { format: 'cloudless' });
     g.setValue({ name: 'x', dtype: 'float32', shape: [1, 4] });
     g.setValue({ name: 'k', dtype: 'int64', constant: Tensor.fromNumbers('int64', [1], [2]) });
     g.inputs = ['x'];
-    g.addNode({ name: 'top', op: 'TopK', inputs: ['x', 'k'], outputs: ['v', 'i'], attrs: {} });
+    g.addNode({ name: 'top', op: 'Gelu', inputs: ['x'], outputs: ['v'], attrs: {} });
     g.addNode({ name: 'relu', op: 'Relu', inputs: ['v'], outputs: ['r'], attrs: {} });
     g.addNode({ name: 'nms', op: 'NonMaxSuppression', inputs: ['r'], outputs: ['y'], attrs: {} });
     g.outputs = ['y'];
@@ -266,7 +307,7 @@ describe('exportOnnx: refusals', () => {
     }
     expect(err).toBeInstanceOf(CloudlessError);
     expect((err as CloudlessError).code).toBe('E_UNSUPPORTED');
-    expect((err as Error).message).toMatch(/top \(TopK\).*nms \(NonMaxSuppression\)/);
+    expect((err as Error).message).toMatch(/top \(Gelu\).*nms \(NonMaxSuppression\)/);
     expect((err as Error).message).not.toMatch(/relu/);
   });
 
