@@ -31,8 +31,13 @@ export interface Plan {
   arenaBytes: number;
   /** The backend whose memory holds the arena, when it is not a JavaScript ArrayBuffer. */
   hostBackend?: string;
-  /** Called by the runner before the steps: rebinds the views when the host's memory was replaced. */
-  beforeRun(): void;
+  /**
+   * Rebinds the views when the host's memory was replaced; the runner calls it
+   * before the steps. The memory only grows while something is planned, never
+   * during a run: control-flow nodes that plan a body for new contents at run
+   * time do it outside any planGraph call, so on the reference kernels alone.
+   */
+  refreshViews(): void;
   /** Called by the runner after the steps: copies the outputs out of the host's memory. */
   afterRun(): void;
   /**
@@ -363,7 +368,7 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     shapeInputs: new Set(shapeInputs),
     values: new Map([...lifetimes.keys()].map((name) => [name, infos.get(name)!] as const)),
     hostBackend: host?.backend,
-    beforeRun: host ? () => {
+    refreshViews: host ? () => {
       const now = host.buffer();
       if (now === buffer) return;
       buffer = now;

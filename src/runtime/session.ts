@@ -136,7 +136,7 @@ export class Session {
     for (const i of this.inputs) map.set(i.name, feeds[i.name]!);
     let plan = this.plan;
     if (!plan || !fitsPlan(plan, map)) plan = this.replan(map);
-    plan.beforeRun();
+    plan.refreshViews();
     for (const [name, view] of plan.inputs) copyInto(view.data, map.get(name)!.data);
     const profile = this.options.profile;
     for (const step of plan.steps) {
