@@ -53,8 +53,9 @@ export interface NodeProfile {
 /**
  * A loaded model ready to run. Plans are cached by input shapes: a run with the
  * shapes of the previous run reuses its arena and allocates no buffers. Tensors
- * returned by run() are views into the arena, valid until the next run(); clone()
- * what you keep.
+ * returned by run() are views into the arena (or, when the arena lives in the
+ * wasm kernels' memory, buffers of their own), overwritten by the next run();
+ * clone() what you keep.
  */
 export class Session {
   readonly graph: Graph;
