@@ -5,7 +5,7 @@
  *
  * They accept exactly what the reference int8 kernels accept (their check()
  * runs first) minus the shapes above. prepare() builds the same per-channel
- * epilogue as the reference (channelRequant, with the same real factors) and
+ * epilogue as the reference (its prepareRequant: the same real factors) and
  * writes it, the int16-widened weights and the int32 bias into the module's
  * memory, padded to blocks of 8 channels. Conv and FullyConnected get the
  * input zero point folded into their bias (the kernels then read X as it is:
@@ -15,10 +15,8 @@
  */
 import { CloudlessError, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
 import type { Geometry3 } from '../../ir/window.js';
-import { int8ConvKernels } from '../ref/int8/conv.js';
-import {
-  activationRangeQuantized, channelRequant, channelScales, fl, tensorQuant, type ChannelRequant,
-} from '../ref/int8/requantize.js';
+import { int8ConvKernels, prepareRequant } from '../ref/int8/conv.js';
+import { tensorQuant } from '../ref/int8/requantize.js';
 import {
   convReason, depthwiseReason, geometry2, packBlocksI8, packedI8Length, regionBytes, windowArgs,
 } from './common.js';
@@ -30,22 +28,9 @@ type Args10 = [number, number, number, number, number, number, number, number, n
 /** The epilogue of `channels` output channels in the module's memory, padded to `padded` lanes. */
 interface Epilogue { mode: number; scales: number; mults: number; shifts: number; zy: number; lo: number; hi: number; bytes: number }
 
-/**
- * Mirrors the reference prepareRequant: the real factor is s_x·s_w[c]/s_y in
- * double, except that per-tensor FullyConnected multiplies the scales in
- * float first (TFLite's kernel does); xnnpack's factor is always float32.
- */
+/** The reference kernel's per-channel epilogue (prepareRequant), written into the module's memory. */
 function writeEpilogue(owner: object, args: PrepareArgs, weightAxis: number, productInFloat: boolean, padded: number): Epilogue {
-  const { node, inputs, outputs, ctx } = args;
-  const xq = tensorQuant(node, inputs[0], 'X');
-  const yq = tensorQuant(node, outputs[0], 'the output');
-  const w = inputs[1]!;
-  const channels = w.shape[weightAxis]!;
-  const ws = channelScales(w.quant!, channels);
-  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
-  const perTensor = w.quant!.scale.length === 1;
-  const rq: ChannelRequant = channelRequant(ctx.int8Arithmetic === 'tflite-reference', xq.scale, ws, yq.scale, yq.zeroPoint, lo, hi,
-    (c) => (productInFloat && perTensor ? fl(xq.scale * ws[c]!) / yq.scale : (xq.scale * ws[c]!) / yq.scale));
+  const rq = prepareRequant(args, weightAxis, productInFloat);
   const heap = wasmHeap();
   const bytes = padded * 4;
   const e: Epilogue = {

@@ -41,7 +41,7 @@ function checkWeighted(weightAxis: (w: ValueInfo) => number, allowWeightZeroPoin
 }
 
 /** Builds the per-channel epilogue; `productInFloat` mirrors TFLite's per-tensor FULLY_CONNECTED, which multiplies the scales in float. */
-function prepareRequant(args: PrepareArgs, weightAxis: number, productInFloat: boolean): ChannelRequant {
+export function prepareRequant(args: PrepareArgs, weightAxis: number, productInFloat: boolean): ChannelRequant {
   const { node, inputs, outputs, ctx } = args;
   const xq = tensorQuant(node, inputs[0], 'X');
   const yq = tensorQuant(node, outputs[0], 'the output');
