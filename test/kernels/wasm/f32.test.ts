@@ -11,12 +11,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Tensor, type Node } from '../../../src/ir/index.js';
+import { Tensor } from '../../../src/ir/index.js';
 import { wasmFloatKernels } from '../../../src/kernels/wasm/f32.js';
 import { wasmAvailable } from '../../../src/kernels/wasm/heap.js';
-import { absTensor, checkWith, randomF32, refKernel, runWith, seeded, wasmKernel, type NodeRun } from './helpers.js';
+import {
+  ACTIVATIONS, absTensor, checkWith, kernel, randomF32, refKernel, runWith, seeded, spatial, wasmKernel, windowAttrs, windowFields, type NodeRun,
+} from './helpers.js';
 
-const ACTIVATIONS = ['none', 'relu', 'relu6', 'relu_n1_to_1'] as const;
 
 function expectWithinBound(r: NodeRun, k: number): void {
   const ref = runWith(refKernel(r), r);
@@ -33,37 +34,7 @@ function expectWithinBound(r: NodeRun, k: number): void {
   }
 }
 
-/** Window parameters for one spatial axis with at least one output. */
-const axis = fc.record({
-  size: fc.integer({ min: 1, max: 9 }),
-  k: fc.integer({ min: 1, max: 4 }),
-  s: fc.integer({ min: 1, max: 3 }),
-  d: fc.integer({ min: 1, max: 2 }),
-  pb: fc.integer({ min: 0, max: 2 }),
-  pe: fc.integer({ min: 0, max: 2 }),
-}).filter((a) => a.size + a.pb + a.pe >= (a.k - 1) * a.d + 1 && a.pb < (a.k - 1) * a.d + 1 && a.pe < (a.k - 1) * a.d + 1);
-
-const windowCase = fc.record({
-  batch: fc.integer({ min: 1, max: 2 }),
-  h: axis, w: axis,
-  oneD: fc.boolean(),
-  activation: fc.constantFrom(...ACTIVATIONS),
-  bias: fc.boolean(),
-  seed: fc.integer(),
-});
-
-type WindowCase = typeof windowCase extends fc.Arbitrary<infer T> ? T : never;
-
-function windowAttrs(c: WindowCase): Node['attrs'] {
-  const ax = c.oneD ? [c.w] : [c.h, c.w];
-  return {
-    strides: ax.map((a) => a.s), dilations: ax.map((a) => a.d),
-    pads: [...ax.map((a) => a.pb), ...ax.map((a) => a.pe)], activation: c.activation,
-  };
-}
-
-const spatial = (c: WindowCase) => (c.oneD ? [c.w.size] : [c.h.size, c.w.size]);
-const kernel = (c: WindowCase) => (c.oneD ? [c.w.k] : [c.h.k, c.w.k]);
+const windowCase = fc.record({ ...windowFields, seed: fc.integer() });
 
 describe.skipIf(!wasmAvailable())('wasm float32 kernels match the reference', () => {
   it('Conv on random shapes, strides, dilations, paddings and channel counts', () => {

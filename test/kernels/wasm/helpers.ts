@@ -3,6 +3,7 @@
  * a backend in the default registry, so a wasm kernel can be compared with its
  * reference kernel on the same node, inputs and output quantization.
  */
+import fc from 'fast-check';
 import { getSchema, Tensor, type Int8Arithmetic, type KernelDef, type Node, type QuantParams, type ValueInfo } from '../../../src/ir/index.js';
 import { defaultRegistry } from '../../../src/runtime/builtins.js';
 
@@ -80,3 +81,40 @@ export function absTensor(t: Tensor | undefined): Tensor | undefined {
   const d = Float32Array.from(t.data as Float32Array, Math.abs);
   return new Tensor('float32', t.shape, d);
 }
+
+/** The fused activations conv and pool kernels take. */
+export const ACTIVATIONS = ['none', 'relu', 'relu6', 'relu_n1_to_1'] as const;
+
+/** Window parameters for one spatial axis with at least one output. */
+const windowAxis = fc.record({
+  size: fc.integer({ min: 1, max: 9 }),
+  k: fc.integer({ min: 1, max: 4 }),
+  s: fc.integer({ min: 1, max: 3 }),
+  d: fc.integer({ min: 1, max: 2 }),
+  pb: fc.integer({ min: 0, max: 2 }),
+  pe: fc.integer({ min: 0, max: 2 }),
+}).filter((a) => a.size + a.pb + a.pe >= (a.k - 1) * a.d + 1 && a.pb < (a.k - 1) * a.d + 1 && a.pe < (a.k - 1) * a.d + 1);
+
+interface WindowAxis { size: number; k: number; s: number; d: number; pb: number; pe: number }
+
+/**
+ * The fields of a 1-D or 2-D window case (batch, both axes, fused activation,
+ * bias); a test adds its own before `seed`: fc.record({ ...windowFields, seed: fc.integer() }).
+ */
+export const windowFields = {
+  batch: fc.integer({ min: 1, max: 2 }),
+  h: windowAxis, w: windowAxis,
+  oneD: fc.boolean(),
+  activation: fc.constantFrom(...ACTIVATIONS),
+  bias: fc.boolean(),
+};
+
+export interface WindowCase { oneD: boolean; h: WindowAxis; w: WindowAxis; activation: string }
+
+export function windowAttrs(c: WindowCase): Node['attrs'] {
+  const ax = c.oneD ? [c.w] : [c.h, c.w];
+  return { strides: ax.map((a) => a.s), dilations: ax.map((a) => a.d), pads: [...ax.map((a) => a.pb), ...ax.map((a) => a.pe)], activation: c.activation };
+}
+
+export const spatial = (c: WindowCase) => (c.oneD ? [c.w.size] : [c.h.size, c.w.size]);
+export const kernel = (c: WindowCase) => (c.oneD ? [c.w.k] : [c.h.k, c.w.k]);

@@ -7,12 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Tensor, perTensorQuant, type Int8Arithmetic, type Node, type QuantParams } from '../../../src/ir/index.js';
+import { Tensor, perTensorQuant, type Int8Arithmetic, type QuantParams } from '../../../src/ir/index.js';
 import { wasmInt8Kernels } from '../../../src/kernels/wasm/int8.js';
 import { wasmAvailable } from '../../../src/kernels/wasm/heap.js';
-import { checkWith, refKernel, runWith, seeded, wasmKernel, type NodeRun } from './helpers.js';
+import { ACTIVATIONS, checkWith, kernel, refKernel, runWith, seeded, spatial, wasmKernel, windowAttrs, windowFields, type NodeRun } from './helpers.js';
 
-const ACTIVATIONS = ['none', 'relu', 'relu6', 'relu_n1_to_1'] as const;
 const ARITHMETICS: Int8Arithmetic[] = ['tflite-xnnpack', 'tflite-reference'];
 
 function randomInt8(shape: number[], rand: () => number, quant: QuantParams, lo = -128, hi = 127): Tensor {
@@ -57,32 +56,7 @@ function expectBitExact(r: NodeRun): void {
   }
 }
 
-const axis = fc.record({
-  size: fc.integer({ min: 1, max: 9 }),
-  k: fc.integer({ min: 1, max: 4 }),
-  s: fc.integer({ min: 1, max: 3 }),
-  d: fc.integer({ min: 1, max: 2 }),
-  pb: fc.integer({ min: 0, max: 2 }),
-  pe: fc.integer({ min: 0, max: 2 }),
-}).filter((a) => a.size + a.pb + a.pe >= (a.k - 1) * a.d + 1 && a.pb < (a.k - 1) * a.d + 1 && a.pe < (a.k - 1) * a.d + 1);
-
-const windowCase = fc.record({
-  batch: fc.integer({ min: 1, max: 2 }),
-  h: axis, w: axis,
-  oneD: fc.boolean(),
-  activation: fc.constantFrom(...ACTIVATIONS),
-  bias: fc.boolean(),
-  perChannel: fc.boolean(),
-  seed: fc.integer(),
-});
-type WindowCase = typeof windowCase extends fc.Arbitrary<infer T> ? T : never;
-
-function windowAttrs(c: WindowCase): Node['attrs'] {
-  const ax = c.oneD ? [c.w] : [c.h, c.w];
-  return { strides: ax.map((a) => a.s), dilations: ax.map((a) => a.d), pads: [...ax.map((a) => a.pb), ...ax.map((a) => a.pe)], activation: c.activation };
-}
-const spatial = (c: WindowCase) => (c.oneD ? [c.w.size] : [c.h.size, c.w.size]);
-const kernel = (c: WindowCase) => (c.oneD ? [c.w.k] : [c.h.k, c.w.k]);
+const windowCase = fc.record({ ...windowFields, perChannel: fc.boolean(), seed: fc.integer() });
 
 describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the reference', () => {
   it('Conv', () => {
