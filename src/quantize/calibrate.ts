@@ -172,6 +172,8 @@ export class Calibrator {
     for (const [name, info] of plain.currentPlan!.values) {
       if (!graph.inputs.includes(name)) this.infos.set(name, { dtype: info.dtype, shape: [...info.shape] });
     }
+    // Only its plan was needed: its arena goes back now rather than at garbage collection.
+    plain.dispose();
     const probe = new Graph(`${graph.name}/calibration`, { ...graph.meta });
     for (const v of graph.values.values()) probe.setValue(v);
     const outs = new Set<string>();

@@ -22,7 +22,7 @@
  */
 import {
   CloudlessError, attrFloat, attrInt, attrInts, attrString, defineKernel, sizeOf,
-  type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo,
+  type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
 } from '../../ir/index.js';
 import { activationRange, epsilonOf, windowGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
@@ -331,9 +331,9 @@ const castBoolKernel = defineKernel({
 interface AffineState { rows: number; c: number; mul: number; yAt: number; eps: number; dynamic: boolean }
 
 /** mul = scale / sqrt(var + ε) and add = B − mean·mul per channel, in float64 as the reference kernel, stored as float32. */
-function writeAffine(st: AffineState, stats: (Tensor | PlannedValue | undefined)[]): void {
+function writeAffine(st: AffineState, stats: readonly (Tensor | undefined)[]): void {
   const f32 = wasmHeap().f32;
-  const d = (i: number) => ('data' in stats[i]! ? (stats[i] as Tensor) : (stats[i] as PlannedValue).constant!).data as Float32Array;
+  const d = (i: number) => stats[i]!.data as Float32Array;
   const scale = d(1), bias = d(2), mean = d(3), variance = d(4);
   const at = st.mul >> 2;
   for (let ch = 0; ch < st.c; ch++) {
@@ -361,7 +361,7 @@ const batchNormKernel = defineKernel<AffineState>({
     const dynamic = !inputs.slice(1, 5).every((v) => v?.constant);
     const state: AffineState = { rows: c > 0 ? n / c : 0, c, mul, yAt, eps: epsilonOf(node), dynamic };
     heap.freeWith(state, [mul]);
-    if (!dynamic) writeAffine(state, inputs);
+    if (!dynamic) writeAffine(state, inputs.map((v) => v?.constant));
     return { state, scratchBytes: 8 * c };
   },
   run(inputs, outputs, _node, st) {
