@@ -17,7 +17,7 @@ import { windowGeometry } from '../../ir/ops/nn.js';
 import { transposePerm } from '../../ir/ops/shape-ops.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { int8ElementwiseKernels } from '../ref/int8/elementwise.js';
-import { int8PoolKernels } from '../ref/int8/pool.js';
+import { int8PoolKernels, meanConstants } from '../ref/int8/pool.js';
 import { int8ResizeKernels } from '../ref/int8/resize.js';
 import {
   INT8_MAX, INT8_MIN, activationRangeQuantized, fl, multiplyByQuantizedMultiplier, quantizeMultiplier, rne, tensorQuant,
@@ -306,21 +306,15 @@ const meanI8Kernel = defineKernel<MeanI8State>({
       return { state: { wasm: false, refState: p.state }, scratchBytes: p.scratchBytes };
     }
     const xq = tensorQuant(node, x, 'X'), yq = tensorQuant(node, outputs[0], 'the output');
-    const n = block.red;
-    const base = quantizeMultiplier(xq.scale / yq.scale);
-    let k = Math.floor(Math.log2(n));
-    if (2 ** k > n) k--;
-    k = Math.min(k, 32, 31 + base.shift);
-    const fm = fl(fl(xq.scale / yq.scale) * fl(1 / n));
+    const c = meanConstants(xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, block.red);
     const sumsAt = regionBytes(sizeOf(x.shape), 1);
     const yAt = sumsAt + regionBytes(block.inner, 4);
     wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
     return {
       state: {
         wasm: true, ...block,
-        mode: ctx.int8Arithmetic !== 'tflite-reference' ? 0 : xq.scale === yq.scale && xq.zeroPoint === yq.zeroPoint ? 2 : 1,
-        m: Number((BigInt(base.multiplier) << BigInt(k)) / BigInt(n)), shift: base.shift - k,
-        fm, bias: fl(yq.zeroPoint - fl(fl(n * xq.zeroPoint) * fm)), zx: xq.zeroPoint, zy: yq.zeroPoint, sumsAt, yAt,
+        mode: ctx.int8Arithmetic !== 'tflite-reference' ? 0 : c.truncating ? 2 : 1,
+        m: c.multiplier, shift: c.shift, fm: c.fm, bias: c.bias, zx: xq.zeroPoint, zy: yq.zeroPoint, sumsAt, yAt,
       },
     };
   },

@@ -99,31 +99,40 @@ interface MeanState {
 }
 
 /**
- * tflite-reference: TFLite Micro's QuantizedMeanOrSum (or, when input and
- * output share scale and zero point, the raw sum divided by N with truncation,
- * as TFLM's EvalIntegerMean does then). The input/output
- * multiplier M·2^shift absorbs 1/N: M is scaled by 2^k (k = ⌊log2 N⌋, capped so
- * neither overflow nor the shift limit is hit) and divided by N in 64-bit
- * integers; the zero-point-corrected sum is then requantized once.
+ * The constants of an int8 mean of N values (the sum S of raw int8 values in, one int8 out):
+ * - tflite-reference, TFLite Micro's QuantizedMeanOrSum: the input/output
+ *   multiplier M·2^shift absorbs 1/N — M is scaled by 2^k (k = ⌊log2 N⌋, capped
+ *   so neither overflow nor the shift limit is hit) and divided by N in 64-bit
+ *   integers; y = MBQM(S − z_x·N) + z_y. When input and output share scale and
+ *   zero point TFLM's EvalIntegerMean takes reference_ops::Mean instead: S / N
+ *   in C integers, which truncates toward zero (`truncating`).
+ * - tflite-xnnpack, INT8.md formula 4: float32 multiplier `fm` with 1/N folded
+ *   in and the zero points folded into one `bias`: y = rne(fl(fl(fl(S)·fm) + bias)).
+ * The wasm kernel takes the same constants.
  */
-function referenceMean(sx: number, zx: number, sy: number, zy: number, n: number): (sum: number) => number {
-  // With one quantization on both sides TFLM's EvalIntegerMean takes reference_ops::Mean instead: the raw sum
-  // divided by N in C integers, which truncates toward zero.
-  if (sx === sy && zx === zy) return (sum) => clampInt(Math.trunc(sum / n), INT8_MIN, INT8_MAX);
+export function meanConstants(sx: number, zx: number, sy: number, zy: number, n: number):
+  { multiplier: number; shift: number; truncating: boolean; fm: number; bias: number } {
   const base = quantizeMultiplier(sx / sy);
   let k = Math.floor(Math.log2(n));
   if (2 ** k > n) k--;
   k = Math.min(k, 32, 31 + base.shift);
-  const multiplier = Number((BigInt(base.multiplier) << BigInt(k)) / BigInt(n));
-  const shift = base.shift - k;
-  return (sum) => clampInt(multiplyByQuantizedMultiplier((sum - zx * n) | 0, multiplier, shift) + zy, INT8_MIN, INT8_MAX);
+  const fm = fl(fl(sx / sy) * fl(1 / n));
+  return {
+    multiplier: Number((BigInt(base.multiplier) << BigInt(k)) / BigInt(n)), shift: base.shift - k,
+    truncating: sx === sy && zx === zy,
+    fm, bias: fl(zy - fl(fl(n * zx) * fm)),
+  };
 }
 
-/** tflite-xnnpack: INT8.md formula 4 (float32 multiplier with 1/N folded in, zero points folded into one bias). */
+function referenceMean(sx: number, zx: number, sy: number, zy: number, n: number): (sum: number) => number {
+  const c = meanConstants(sx, zx, sy, zy, n);
+  if (c.truncating) return (sum) => clampInt(Math.trunc(sum / n), INT8_MIN, INT8_MAX);
+  return (sum) => clampInt(multiplyByQuantizedMultiplier((sum - zx * n) | 0, c.multiplier, c.shift) + zy, INT8_MIN, INT8_MAX);
+}
+
 function xnnpackMean(sx: number, zx: number, sy: number, zy: number, n: number): (sum: number) => number {
-  const m = fl(fl(sx / sy) * fl(1 / n));
-  const bias = fl(zy - fl(fl(n * zx) * m));
-  return (sum) => clampInt(rne(fl(fl(fl(sum) * m) + bias)), INT8_MIN, INT8_MAX);
+  const { fm, bias } = meanConstants(sx, zx, sy, zy, n);
+  return (sum) => clampInt(rne(fl(fl(fl(sum) * fm) + bias)), INT8_MIN, INT8_MAX);
 }
 
 function prepareMean({ node, inputs, outputs, ctx }: PrepareArgs): { state: MeanState; scratchBytes: number } {
