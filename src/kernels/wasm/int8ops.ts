@@ -16,11 +16,11 @@ import {
 import { windowGeometry } from '../../ir/ops/nn.js';
 import { transposePerm } from '../../ir/ops/shape-ops.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
-import { int8ElementwiseKernels } from '../ref/int8/elementwise.js';
+import { binaryArithmetic, int8ElementwiseKernels } from '../ref/int8/elementwise.js';
 import { int8PoolKernels, meanConstants } from '../ref/int8/pool.js';
 import { int8ResizeKernels } from '../ref/int8/resize.js';
 import {
-  INT8_MAX, INT8_MIN, activationRangeQuantized, fl, multiplyByQuantizedMultiplier, quantizeMultiplier, rne, tensorQuant,
+  INT8_MAX, INT8_MIN, activationRangeQuantized, fl, multiplyByQuantizedMultiplier, tensorQuant,
 } from '../ref/int8/requantize.js';
 import { geometry3 } from '../../ir/window.js';
 import { planStrided } from '../ref/strided-copy.js';
@@ -116,43 +116,22 @@ function tableOf(f: (v: number) => number): Int32Array {
 }
 
 /**
- * The constants of the reference kernel's choice (src/kernels/ref/int8/elementwise.ts):
- * the same range tests pick XNNPACK's or TFLite's integer arithmetic, and the
- * same formulas give the multipliers; the tables hold each operand's share.
+ * The reference kernel's arithmetic (binaryArithmetic) as binary_i8's mode,
+ * constants and tables: each table holds one operand's share.
  */
-function binaryConstants(op: string, reference: boolean, sa: number, za: number, sb: number, zb: number, sy: number): BinaryConstants {
-  if (op === 'Mul') {
-    const real = fl(fl(sa * sb) / sy);
-    const ta = tableOf((a) => a - za), tb = tableOf((b) => b - zb);
-    if (reference || !(real >= 2 ** -16 && real < 2 ** 8)) {
-      const q = quantizeMultiplier((sa * sb) / sy);
-      return { mode: RMUL, ta, tb, m: q.multiplier, shift: q.shift, fm: 0 };
-    }
-    return { mode: XMUL, ta, tb, m: 0, shift: 0, fm: real };
-  }
-  const sign = op === 'Add' ? 1 : -1;
-  const ra = fl(sa / sy), rb = fl(sb / sy);
-  const inRange = (r: number) => r >= 2 ** -10 && r < 2 ** 8;
-  if (reference || !inRange(ra) || !inRange(rb)) {
-    const twiceMax = 2 * Math.max(sa, sb);
-    const ma = quantizeMultiplier(sa / twiceMax), mb = quantizeMultiplier(sb / twiceMax);
-    const my = quantizeMultiplier(twiceMax / ((1 << 20) * sy));
-    return {
-      mode: RADD, m: my.multiplier, shift: my.shift, fm: 0,
-      ta: tableOf((a) => multiplyByQuantizedMultiplier((a - za) * (1 << 20), ma.multiplier, ma.shift)),
-      tb: tableOf((b) => sign * multiplyByQuantizedMultiplier((b - zb) * (1 << 20), mb.multiplier, mb.shift)),
+function binaryConstants(op: 'Add' | 'Sub' | 'Mul', reference: boolean, sa: number, za: number, sb: number, zb: number, sy: number): BinaryConstants {
+  const c = binaryArithmetic(op, reference, sa, za, sb, zb, sy);
+  switch (c.kind) {
+    case 'rmul': return { mode: RMUL, ta: tableOf((a) => a - za), tb: tableOf((b) => b - zb), m: c.m.multiplier, shift: c.m.shift, fm: 0 };
+    case 'xmul': return { mode: XMUL, ta: tableOf((a) => a - za), tb: tableOf((b) => b - zb), m: 0, shift: 0, fm: c.fm };
+    case 'radd': return {
+      mode: RADD, m: c.my.multiplier, shift: c.my.shift, fm: 0,
+      ta: tableOf((a) => multiplyByQuantizedMultiplier((a - za) * (1 << 20), c.ma.multiplier, c.ma.shift)),
+      tb: tableOf((b) => c.sign * multiplyByQuantizedMultiplier((b - zb) * (1 << 20), c.mb.multiplier, c.mb.shift)),
     };
+    // With the ratios in [2^-10, 2^8) the shift is at most 30 and |Ma|, |Mb| ≤ 2^21, so K + Ma·a stays below 2^31.
+    case 'xadd': return { mode: XADD, ta: tableOf((a) => c.K + c.Ma * a), tb: tableOf((b) => c.Mb * b), m: 0, shift: c.shift, fm: 0 };
   }
-  // XNNPACK: 21-bit multipliers on a shift from the larger ratio's exponent. With the ratios in
-  // [2^-10, 2^8) the shift is at most 30 and |Ma|, |Mb| ≤ 2^21, so K + Ma·a stays below 2^31.
-  const big = Math.max(ra, rb);
-  const e = Math.floor(Math.log2(big));
-  const exp = 2 ** e > big ? e - 1 : 2 ** (e + 1) <= big ? e + 1 : e;
-  const shift = 20 - exp;
-  const pow = 2 ** shift;
-  const Ma = rne(ra * pow), Mb = sign * rne(rb * pow);
-  const K = 2 ** (shift - 1) - Ma * za - Mb * zb;
-  return { mode: XADD, ta: tableOf((a) => K + Ma * a), tb: tableOf((b) => Mb * b), m: 0, shift, fm: 0 };
 }
 
 interface BinaryI8State extends BinaryConstants { swap: boolean; period: number; n: number; tables: number; bAt: number; yAt: number; zy: number; lo: number; hi: number }

@@ -29,61 +29,70 @@ import {
  */
 interface BinaryState { plan: RowPlan; fn: (a: number, b: number) => number }
 
-/**
- * TFLite's reference int8 ADD/SUB: both inputs are brought to a common scale
- * (twice the larger input scale) with 20 bits of headroom, summed, and the sum
- * requantized to the output.
- */
-function referenceAddSub(sa: number, za: number, sb: number, zb: number, sy: number, zy: number, lo: number, hi: number, sign: 1 | -1) {
-  const leftShift = 20;
-  const twiceMax = 2 * Math.max(sa, sb);
-  const ma = quantizeMultiplier(sa / twiceMax);
-  const mb = quantizeMultiplier(sb / twiceMax);
-  const my = quantizeMultiplier(twiceMax / ((1 << leftShift) * sy));
-  return (a: number, b: number): number => {
-    const va = multiplyByQuantizedMultiplier((a - za) * (1 << leftShift), ma.multiplier, ma.shift);
-    const vb = multiplyByQuantizedMultiplier((b - zb) * (1 << leftShift), mb.multiplier, mb.shift);
-    return clampInt(multiplyByQuantizedMultiplier(va + sign * vb, my.multiplier, my.shift) + zy, lo, hi);
-  };
-}
-
-/** XNNPACK's ADD ratio range (INT8.md formula 3); outside it TFLite runs its integer kernel. */
-function xnnpackAddRange(r: number): boolean {
-  return r >= 2 ** -10 && r < 2 ** 8;
-}
+type Multiplier = { multiplier: number; shift: number };
 
 /**
- * XNNPACK's int8 ADD (INT8.md formula 3): 21-bit multipliers on a shared shift
- * chosen from the larger ratio's float32 exponent, the zero points folded into
- * one constant, and a floor shift. SUB is taken as ADD with b's multiplier
- * negated (how XNNPACK builds it; not measured yet).
+ * The arithmetic an int8 Add, Sub or Mul runs, with its constants (the wasm
+ * kernel builds its tables from the same description):
+ * - `radd`, TFLite's reference ADD/SUB: both inputs brought to a common scale
+ *   (twice the larger input scale) with 20 bits of headroom (`ma`, `mb`),
+ *   summed, and the sum requantized to the output (`my`).
+ * - `xadd`, XNNPACK's ADD (INT8.md formula 3): 21-bit multipliers `Ma`, `Mb` on
+ *   a shared `shift` chosen from the larger ratio's float32 exponent, the zero
+ *   points folded into `K`, and a floor shift: y = ⌊(K + Ma·a + Mb·b) / 2^shift⌋.
+ *   SUB is ADD with b's multiplier negated (how XNNPACK builds it; not measured
+ *   yet). XNNPACK takes ratios s/s_y in [2^-10, 2^8); outside, TFLite runs `radd`.
+ * - `rmul`, TFLite's reference MUL: MBQM((a − z_a)(b − z_b), m).
+ * - `xmul`, XNNPACK's MUL: rne(fl(fl((a − z_a)(b − z_b))·fm)) for s_a·s_b/s_y in
+ *   [2^-16, 2^8); outside, TFLite runs `rmul`.
+ * In every case the result is clamped after adding z_y.
  */
-function xnnpackAddSub(sa: number, za: number, sb: number, zb: number, sy: number, zy: number, lo: number, hi: number, sign: 1 | -1) {
+export type BinaryArithmetic =
+  | { kind: 'radd'; ma: Multiplier; mb: Multiplier; my: Multiplier; sign: 1 | -1 }
+  | { kind: 'xadd'; Ma: number; Mb: number; K: number; shift: number }
+  | { kind: 'rmul'; m: Multiplier }
+  | { kind: 'xmul'; fm: number };
+
+export function binaryArithmetic(op: 'Add' | 'Sub' | 'Mul', reference: boolean, sa: number, za: number, sb: number, zb: number, sy: number): BinaryArithmetic {
+  if (op === 'Mul') {
+    const fm = fl(fl(sa * sb) / sy);
+    return reference || !(fm >= 2 ** -16 && fm < 2 ** 8) ? { kind: 'rmul', m: quantizeMultiplier((sa * sb) / sy) } : { kind: 'xmul', fm };
+  }
+  const sign = op === 'Add' ? 1 : -1;
   const ra = fl(sa / sy), rb = fl(sb / sy);
-  const e = Math.floor(Math.log2(Math.max(ra, rb)));
+  const inRange = (r: number) => r >= 2 ** -10 && r < 2 ** 8;
+  if (reference || !inRange(ra) || !inRange(rb)) {
+    const twiceMax = 2 * Math.max(sa, sb);
+    return {
+      kind: 'radd', sign,
+      ma: quantizeMultiplier(sa / twiceMax), mb: quantizeMultiplier(sb / twiceMax), my: quantizeMultiplier(twiceMax / ((1 << 20) * sy)),
+    };
+  }
+  const big = Math.max(ra, rb);
+  const e = Math.floor(Math.log2(big));
   // log2 of a float32 power of two is exact, but guard the exponent against rounding anyway.
-  const exp = 2 ** e > Math.max(ra, rb) ? e - 1 : 2 ** (e + 1) <= Math.max(ra, rb) ? e + 1 : e;
+  const exp = 2 ** e > big ? e - 1 : 2 ** (e + 1) <= big ? e + 1 : e;
   const shift = 20 - exp;
   const pow = 2 ** shift;
-  const Ma = rne(ra * pow);
-  const Mb = sign * rne(rb * pow);
-  const K = 2 ** (shift - 1) - Ma * za - Mb * zb;
-  return (a: number, b: number): number => clampInt(Math.floor((K + Ma * a + Mb * b) / pow) + zy, lo, hi);
+  const Ma = rne(ra * pow), Mb = sign * rne(rb * pow);
+  return { kind: 'xadd', Ma, Mb, K: 2 ** (shift - 1) - Ma * za - Mb * zb, shift };
 }
 
-/** XNNPACK's MUL factor range (s_a·s_b/s_y in [2^-16, 2^8)); outside it TFLite runs its integer kernel. */
-function xnnpackMulRange(m: number): boolean {
-  return m >= 2 ** -16 && m < 2 ** 8;
-}
-
-function referenceMul(sa: number, za: number, sb: number, zb: number, sy: number, zy: number, lo: number, hi: number) {
-  const m = quantizeMultiplier((sa * sb) / sy);
-  return (a: number, b: number): number => clampInt(multiplyByQuantizedMultiplier((a - za) * (b - zb), m.multiplier, m.shift) + zy, lo, hi);
-}
-
-function xnnpackMul(sa: number, za: number, sb: number, zb: number, sy: number, zy: number, lo: number, hi: number) {
-  const m = fl(fl(sa * sb) / sy);
-  return (a: number, b: number): number => clampInt(rne(fl(fl((a - za) * (b - zb)) * m)) + zy, lo, hi);
+/** The raw output of two raw int8 inputs under `c`, before z_y and the clamp. */
+function binaryFn(c: BinaryArithmetic, za: number, zb: number): (a: number, b: number) => number {
+  switch (c.kind) {
+    case 'radd': return (a, b) => {
+      const va = multiplyByQuantizedMultiplier((a - za) * (1 << 20), c.ma.multiplier, c.ma.shift);
+      const vb = multiplyByQuantizedMultiplier((b - zb) * (1 << 20), c.mb.multiplier, c.mb.shift);
+      return multiplyByQuantizedMultiplier(va + c.sign * vb, c.my.multiplier, c.my.shift);
+    };
+    case 'xadd': {
+      const pow = 2 ** c.shift;
+      return (a, b) => Math.floor((c.K + c.Ma * a + c.Mb * b) / pow);
+    }
+    case 'rmul': return (a, b) => multiplyByQuantizedMultiplier((a - za) * (b - zb), c.m.multiplier, c.m.shift);
+    case 'xmul': return (a, b) => rne(fl(fl((a - za) * (b - zb)) * c.fm));
+  }
 }
 
 function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
@@ -95,16 +104,9 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
     prepare({ node, inputs, outputs, ctx }: PrepareArgs) {
       const a = tensorQuant(node, inputs[0], 'A'), b = tensorQuant(node, inputs[1], 'B'), y = tensorQuant(node, outputs[0], 'the output');
       const [lo, hi] = activationRangeQuantized(node, y.scale, y.zeroPoint);
-      const reference = ctx.int8Arithmetic === 'tflite-reference';
-      const args = [a.scale, a.zeroPoint, b.scale, b.zeroPoint, y.scale, y.zeroPoint, lo, hi] as const;
-      let fn: (a: number, b: number) => number;
-      if (op === 'Mul') {
-        fn = reference || !xnnpackMulRange(fl(fl(a.scale * b.scale) / y.scale)) ? referenceMul(...args) : xnnpackMul(...args);
-      } else {
-        const sign = op === 'Add' ? 1 : -1;
-        const inRange = xnnpackAddRange(fl(a.scale / y.scale)) && xnnpackAddRange(fl(b.scale / y.scale));
-        fn = reference || !inRange ? referenceAddSub(...args, sign) : xnnpackAddSub(...args, sign);
-      }
+      const c = binaryArithmetic(op, ctx.int8Arithmetic === 'tflite-reference', a.scale, a.zeroPoint, b.scale, b.zeroPoint, y.scale);
+      const raw = binaryFn(c, a.zeroPoint, b.zeroPoint), zy = y.zeroPoint;
+      const fn = (va: number, vb: number) => clampInt(raw(va, vb) + zy, lo, hi);
       return { state: { plan: planRows([inputs[0]!.shape, inputs[1]!.shape], outputs[0]!.shape), fn } };
     },
     run(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: BinaryState) {
