@@ -21,6 +21,13 @@ import { epsilonOf } from '../ir/ops/nn.js';
 
 const FOLDABLE = new Set(['Conv', 'DepthwiseConv', 'FullyConnected']);
 
+/** Maps a flat index of `w` to its index along `axis` (a weight's output-channel axis, for per-channel rewrites). */
+export function channelAxisIndexer(w: Tensor, axis: number): (i: number) => number {
+  const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const channels = w.shape[axis]!;
+  return (i) => Math.floor(i / inner) % channels;
+}
+
 /** Returns the number of BatchNormalization nodes folded. */
 export function foldBatchNorm(graph: Graph): number {
   const producers = graph.producers();
@@ -46,10 +53,8 @@ export function foldBatchNorm(graph: Graph): number {
     const eps = epsilonOf(bn);
     const k = new Float64Array(channels);
     for (let c = 0; c < channels; c++) k[c] = (gamma.data[c] as number) / Math.sqrt((variance.data[c] as number) + eps);
-    const w = weight.data as Float32Array;
-    const folded = new Float32Array(w.length);
-    const inner = w.length / (weight.shape.slice(0, axis + 1).reduce((a, b) => a * b, 1));
-    for (let i = 0; i < w.length; i++) folded[i] = w[i]! * k[Math.floor(i / inner) % channels]!;
+    const channelOf = channelAxisIndexer(weight, axis);
+    const folded = Float32Array.from(weight.data as Float32Array, (v, i) => v * k[channelOf(i)]!);
     const b = new Float32Array(channels);
     for (let c = 0; c < channels; c++) {
       const b0 = bias ? (bias.data[c] as number) : 0;

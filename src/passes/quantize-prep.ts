@@ -31,7 +31,7 @@
  * here can then take the Relu that follows it.
  */
 import { CloudlessError, Tensor, attrFloat, attrInt, attrString, type Graph, type Node } from '../ir/index.js';
-import { dropUnusedConstants, foldBatchNorm } from './fold-batchnorm.js';
+import { channelAxisIndexer, dropUnusedConstants, foldBatchNorm } from './fold-batchnorm.js';
 import { fuseActivations } from './fuse-activation.js';
 
 export interface PrepareReport {
@@ -211,9 +211,8 @@ function addConstant(graph: Graph, base: string, t: Tensor): string {
  */
 export function foldMulIntoLayer(graph: Graph): number {
   return foldIntoLayer(graph, 'Mul', ({ layer, weight: w, bias, channels, factor }) => {
-    const depthwise = layer.op === 'DepthwiseConv';
-    const inner = depthwise ? 1 : w.size / channels;
-    const scaled = Float32Array.from(w.data as Float32Array, (v, i) => v * factor(depthwise ? i % channels : Math.floor(i / inner)));
+    const channelOf = channelAxisIndexer(w, layer.op === 'DepthwiseConv' ? w.rank - 1 : 0);
+    const scaled = Float32Array.from(w.data as Float32Array, (v, i) => v * factor(channelOf(i)));
     const inputs = [addConstant(graph, `${layer.name}/weight_scaled`, new Tensor('float32', w.shape, scaled))];
     if (bias) {
       const b = Float32Array.from({ length: channels }, (_, i) => (bias.data[i] as number) * factor(i));
@@ -323,12 +322,6 @@ interface EqualizedSide {
   weight: Tensor;
   /** Maps (flat index) → channel. */
   channelOf: (i: number) => number;
-}
-
-function channelAxisIndexer(w: Tensor, axis: number): (i: number) => number {
-  const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const channels = w.shape[axis]!;
-  return (i) => Math.floor(i / inner) % channels;
 }
 
 function channelAbsMax(side: EqualizedSide, channels: number): Float64Array {
