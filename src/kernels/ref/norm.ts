@@ -26,6 +26,16 @@ function prepareBatchNorm({ node, inputs }: PrepareArgs): { state: BatchNormStat
   return { state: { channels, epsilon: epsilonOf(node), mul, add }, scratchBytes: mul.byteLength * 2 };
 }
 
+/** mul = scale / √(var + ε) and add = B − mean·mul per channel, computed in float64 (stored as `mul`/`add` hold them). */
+export function batchNormAffine(scale: FloatArray, bias: FloatArray, mean: FloatArray, variance: FloatArray, epsilon: number,
+  mul: FloatArray, add: FloatArray): void {
+  for (let ch = 0; ch < mul.length; ch++) {
+    const m = scale[ch]! / Math.sqrt(variance[ch]! + epsilon);
+    mul[ch] = m;
+    add[ch] = bias[ch]! - mean[ch]! * m;
+  }
+}
+
 function runBatchNorm(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: BatchNormState): void {
   const x = inputs[0]!.data as FloatArray;
   const scale = inputs[1]!.data as FloatArray, bias = inputs[2]!.data as FloatArray;
@@ -33,10 +43,7 @@ function runBatchNorm(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
   const y = outputs[0]!.data as FloatArray;
   const { channels: c, mul, add } = st;
   // The per-channel affine map is recomputed each run: the statistics need not be constants.
-  for (let ch = 0; ch < c; ch++) {
-    mul[ch] = scale[ch]! / Math.sqrt(variance[ch]! + st.epsilon);
-    add[ch] = bias[ch]! - mean[ch]! * mul[ch]!;
-  }
+  batchNormAffine(scale, bias, mean, variance, st.epsilon, mul, add);
   for (let i = 0; i < x.length; i += c) {
     for (let ch = 0; ch < c; ch++) y[i + ch] = x[i + ch]! * mul[ch]! + add[ch]!;
   }

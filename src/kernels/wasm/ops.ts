@@ -26,6 +26,7 @@ import {
 } from '../../ir/index.js';
 import { activationRange, epsilonOf, windowGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
+import { batchNormAffine } from '../ref/norm.js';
 import { resizeKernels } from '../ref/resize.js';
 import { SLACK, regionBytes, spatialRankReason } from './common.js';
 import { inHeap, inputAt, outputAt, outputDone } from './place.js';
@@ -330,17 +331,12 @@ const castBoolKernel = defineKernel({
 
 interface AffineState { rows: number; c: number; mul: number; yAt: number; eps: number; dynamic: boolean }
 
-/** mul = scale / sqrt(var + ε) and add = B − mean·mul per channel, in float64 as the reference kernel, stored as float32. */
+/** The reference kernel's per-channel mul and add (batchNormAffine, in float64), stored as float32. */
 function writeAffine(st: AffineState, stats: readonly (Tensor | undefined)[]): void {
   const f32 = wasmHeap().f32;
   const d = (i: number) => stats[i]!.data as Float32Array;
-  const scale = d(1), bias = d(2), mean = d(3), variance = d(4);
   const at = st.mul >> 2;
-  for (let ch = 0; ch < st.c; ch++) {
-    const m = scale[ch]! / Math.sqrt(variance[ch]! + st.eps);
-    f32[at + ch] = m;
-    f32[at + st.c + ch] = bias[ch]! - mean[ch]! * m;
-  }
+  batchNormAffine(d(1), d(2), d(3), d(4), st.eps, f32.subarray(at, at + st.c), f32.subarray(at + st.c, at + 2 * st.c));
 }
 
 /**
