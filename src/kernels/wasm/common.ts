@@ -3,7 +3,7 @@
  * weight packing into the layouts of assembly/*.as.ts, and copies between
  * tensors and the module's memory.
  */
-import { CloudlessError, attrInt, type Node, type Tensor, type TypedArray, type ValueInfo } from '../../ir/index.js';
+import { attrInt, type Node, type Tensor, type ValueInfo } from '../../ir/index.js';
 import { windowGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
 import type { WasmHeap } from './heap.js';
@@ -101,12 +101,7 @@ export function packedI8Length(cout: number, k: number): number {
 /** Copies a tensor's data into the heap at byte offset `at`. */
 export function copyIn(heap: WasmHeap, at: number, t: Tensor): void {
   const d = t.data;
-  switch (t.dtype) {
-    case 'float32': heap.f32.set(d as Float32Array, at >> 2); return;
-    case 'int8': heap.i8.set(d as Int8Array, at); return;
-    case 'int32': heap.i32.set(d as Int32Array, at >> 2); return;
-    default: throw new CloudlessError('E_INTERNAL', `wasm kernels do not copy ${t.dtype} tensors into their memory`);
-  }
+  heap.u8.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
 }
 
 /**
@@ -125,15 +120,10 @@ export function copyInRepeated(heap: WasmHeap, at: number, t: Tensor, m: number)
   }
 }
 
-/** Copies `t.size` elements from byte offset `at` of the heap into a tensor. */
+/** Copies a tensor's bytes from byte offset `at` of the heap into it. */
 export function copyOut(heap: WasmHeap, at: number, t: Tensor): void {
-  const n = t.size;
-  const d: TypedArray = t.data;
-  switch (t.dtype) {
-    case 'float32': (d as Float32Array).set(heap.f32.subarray(at >> 2, (at >> 2) + n)); return;
-    case 'int8': (d as Int8Array).set(heap.i8.subarray(at, at + n)); return;
-    default: throw new CloudlessError('E_INTERNAL', `wasm kernels do not copy ${t.dtype} tensors out of their memory`);
-  }
+  const d = t.data;
+  new Uint8Array(d.buffer, d.byteOffset, d.byteLength).set(heap.u8.subarray(at, at + d.byteLength));
 }
 
 /** Bytes of a region holding `n` elements of `bytesEach`, plus vector slack. */

@@ -25,7 +25,7 @@ import {
 import { geometry3 } from '../../ir/window.js';
 import { planStrided } from '../ref/strided-copy.js';
 import { regionBytes, spatialRankReason, windowArgs } from './common.js';
-import { inHeap, inputAt, outputAt, outputDone } from './place.js';
+import { inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
 import { binaryLayout } from './ops.js';
 
@@ -342,18 +342,11 @@ const transposeKernel = defineKernel<TransposeState>({
   run(inputs, outputs, _node, st) {
     const heap = wasmHeap();
     const t = heap.transient;
-    const x = inputs[0]!, out = outputs[0]!;
-    let xp = t;
-    if (inHeap(heap, x)) xp = x.data.byteOffset;
-    else heap.u8.set(new Uint8Array(x.data.buffer, x.data.byteOffset, st.n * st.bytes), t);
-    const yp = outputAt(heap, t + st.yAt, out);
+    const xp = inputAt(heap, t, inputs[0]!), yp = outputAt(heap, t + st.yAt, outputs[0]!);
     const [d0, d1, d2, d3] = st.dims as [number, number, number, number];
     const [s0, s1, s2, s3] = st.strides as [number, number, number, number];
     heap.exports.transpose(xp, yp, st.bytes, d0, d1, d2, d3, s0, s1, s2, s3, st.tiled ? 1 : 0);
-    if (yp !== out.data.byteOffset || !inHeap(heap, out)) {
-      const y = out.data;
-      new Uint8Array(y.buffer, y.byteOffset, st.n * st.bytes).set(heap.u8.subarray(yp, yp + st.n * st.bytes));
-    }
+    outputDone(heap, yp, outputs[0]!);
   },
 });
 
