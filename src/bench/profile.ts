@@ -30,10 +30,9 @@ export interface ModelProfile {
 
 export function profileModel(graph: Graph, feeds: Record<string, Tensor>, options: { backend?: BackendChoice; runs?: number; warmup?: number; top?: number } = {}): ModelProfile {
   const runs = Math.max(1, options.runs ?? 10);
-  const warm = new Session(graph, { backend: options.backend ?? 'auto' });
-  for (let i = 0; i < (options.warmup ?? 2); i++) warm.runSync(feeds);
-  // A fresh profiled session, so warm-up runs are not counted (the wasm code is compiled by now).
   const session = new Session(graph, { backend: options.backend ?? 'auto', profile: true });
+  for (let i = 0; i < (options.warmup ?? 2); i++) session.runSync(feeds);
+  session.resetProfile();
   for (let i = 0; i < runs; i++) session.runSync(feeds);
   const backendOf = new Map(session.currentPlan!.steps.map((s) => [s.node.name, s.kernel.backend]));
   const byOp = new Map<string, { backends: Set<string>; nodes: number; ms: number }>();

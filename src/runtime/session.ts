@@ -161,6 +161,11 @@ export class Session {
     return [...this.timings].map(([node, t]) => ({ node, op: t.op, calls: t.calls, totalMs: t.totalMs, meanMs: t.totalMs / t.calls }));
   }
 
+  /** Forgets the timings recorded so far (e.g. of warm-up runs). */
+  resetProfile(): void {
+    this.timings.clear();
+  }
+
   private record(node: string, op: string, ms: number): void {
     let t = this.timings.get(node);
     if (!t) this.timings.set(node, (t = { op, calls: 0, totalMs: 0 }));
