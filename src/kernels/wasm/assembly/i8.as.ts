@@ -146,6 +146,9 @@ import { requantRef } from './fixed';
 /** Bytes of activation and output rows a panel of gemm_i8 keeps in cache while it cycles through the weight blocks. */
 const PANEL_BYTES = 96 * 1024;
 
+/** Packed weights small enough to stay in L1 while rows stream past them (gemm_i8 then goes row group by row group). */
+const SMALL_WEIGHTS: usize = 24 * 1024;
+
 /**
  * Y[r, o] = requant(bias[o] + Σ_k A[r, k] · W[o, k]) with A raw int8 rows
  * (stride lda bytes; k8 bytes readable in each, the ones past K meet zero
@@ -164,6 +167,26 @@ function gemm_i8(
   const blocks = (cout + 7) >> 3;
   const aStride = <usize>lda, yStride = <usize>ldy;
   const blockBytes = <usize>k8 << 4;
+  if (<usize>blocks * blockBytes <= SMALL_WEIGHTS) {
+    // All weights fit in L1: each group of rows meets every block at once, so
+    // activations are read once and output rows are written whole.
+    let r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      const ar = a + <usize>r * aStride, yr = y + <usize>r * yStride;
+      for (let j = 0; j < blocks; j++) {
+        tile4(ar, aStride, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), yStride, cout - (j << 3),
+          mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+      }
+    }
+    for (; r < rows; r++) {
+      const ar = a + <usize>r * aStride, yr = y + <usize>r * yStride;
+      for (let j = 0; j < blocks; j++) {
+        tile1(ar, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), cout - (j << 3),
+          mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+      }
+    }
+    return;
+  }
   const panel = max(4, (PANEL_BYTES / (k8 + cout)) & ~3);
   for (let p = 0; p < rows; p += panel) {
     const end = min(rows, p + panel);
