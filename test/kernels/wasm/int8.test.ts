@@ -95,6 +95,19 @@ describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the refe
     }), { numRuns: 12 });
   });
 
+  it('requantized values far outside int8 (|acc·scale| past 2^22, where the float rounding trick no longer holds) clamp exactly', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 20 }), fc.constantFrom(...ACTIVATIONS), fc.double({ min: 1e-9, max: 1e-5, noNaN: true }), fc.integer(),
+      (cin, cout, activation, outScale, seed) => {
+        const rand = seeded(seed);
+        const x = randomInt8([1, 3, 5, cin], rand, perTensorQuant(0.05, Math.floor(rand() * 256) - 128));
+        const wq = weightQuant(cout, 0, true, rand);
+        const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
+        expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation }, outQuant: perTensorQuant(Math.fround(outScale), Math.floor(rand() * 256) - 128) });
+        const dw = randomInt8([1, 3, 3, cin], rand, weightQuant(cin, 3, true, rand), -127, 127);
+        expectBitExact({ op: 'DepthwiseConv', inputs: [x, dw, randomBias(cin, rand)], attrs: { activation, pads: [1, 1, 1, 1] }, outQuant: perTensorQuant(Math.fround(outScale), Math.floor(rand() * 256) - 128) });
+      }), { numRuns: 40 });
+  });
+
   it('DepthwiseConv, depth multipliers 1, 2, 3 and 8', () => {
     fc.assert(fc.property(windowCase, fc.integer({ min: 1, max: 37 }), fc.constantFrom(1, 1, 2, 3, 8), (c, ci, m) => {
       const rand = seeded(c.seed);

@@ -33,18 +33,21 @@ import { requantRef } from './fixed';
 
 /**
  * Requantizes four int32 accumulators of channels c..c+3 (epilogue arrays at
- * byte offset `off`) to int32 lanes already clamped to [lo, hi]. The xnnpack
- * mode's constant vectors are built once per kernel call: flo/fhi are the
- * clamp bounds minus z_y as floats, fz the bits of 1.5·2^23 minus z_y.
+ * byte offset `off`) to int32 lanes at least lo; values above hi are clamped
+ * by storeBytes8 (the reference mode clamps both ends here). The xnnpack
+ * mode's constant vectors are built once per kernel call: flo is the bits of
+ * 1.5·2^23 + lo − z_y, fz those of 1.5·2^23 − z_y, fhi sixteen int8 hi.
  */
 @inline function requant4(acc: v128, mode: i32, scales: usize, mults: usize, shifts: usize, off: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128): v128 {
   if (mode == 0) {
-    let f = f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(scales + off));
-    f = f32x4.pmin(f32x4.pmax(f, flo), fhi);
-    // |f| <= 255 here, so adding 1.5·2^23 lands in [2^23, 2^24) where the float
-    // spacing is 1: the addition itself rounds f to an integer, ties to even,
-    // and that integer sits in the low mantissa bits (cheaper than nearest + trunc_sat).
-    return i32x4.sub(f32x4.add(f, f32x4.splat(12582912.0)), fz);
+    const f = f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(scales + off));
+    // For |f| < 2^22, f + 1.5·2^23 lies in [2^23, 2^24) where the float spacing
+    // is 1: the addition rounds f to an integer r, ties to even, and the sum's
+    // bits are those of 1.5·2^23 plus r. Outside that range the bits still grow
+    // with f (negative sums have the sign bit set), so an integer max with the
+    // bits of 1.5·2^23 + (lo − z_y) is the lower clamp, exact; the upper clamp
+    // waits for storeBytes8, after the saturating narrowing.
+    return i32x4.sub(i32x4.max_s(f32x4.add(f, f32x4.splat(12582912.0)), flo), fz);
   }
   const m = mults + off, s = shifts + off;
   let r = i32x4.splat(0);
@@ -56,9 +59,9 @@ import { requantRef } from './fixed';
   return i32x4.min_s(i32x4.max_s(r, i32x4.splat(lo)), i32x4.splat(hi));
 }
 
-/** Stores min(n, 8) int8 values made of two clamped int32x4 vectors. */
-@inline function storeBytes8(p: usize, v0: v128, v1: v128, n: i32): void {
-  const b = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v0, v1), i16x8.splat(0));
+/** Stores min(n, 8) int8 values made of two int32x4 vectors, the int8 lanes clamped to at most `top`. */
+@inline function storeBytes8(p: usize, v0: v128, v1: v128, n: i32, top: v128): void {
+  const b = i8x16.min_s(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v0, v1), i16x8.splat(0)), top);
   if (n >= 8) {
     v128.store64_lane(p, b, 0);
     return;
@@ -118,10 +121,10 @@ import { requantRef } from './fixed';
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
     w += 128;
   }
-  storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
-  storeBytes8(yo + ldy, requant4(c10, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c11, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
-  storeBytes8(yo + 2 * ldy, requant4(c20, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c21, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
-  storeBytes8(yo + 3 * ldy, requant4(c30, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c31, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+  storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
+  storeBytes8(yo + ldy, requant4(c10, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c11, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
+  storeBytes8(yo + 2 * ldy, requant4(c20, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c21, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
+  storeBytes8(yo + 3 * ldy, requant4(c30, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c31, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
 }
 
 /** One row × 8 channels, the rows left over by tile4. */
@@ -140,7 +143,7 @@ import { requantRef } from './fixed';
       w += 32;
     }
   }
-  storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+  storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
 }
 
 /** Bytes of activation and output rows a panel of gemm_i8 keeps in cache while it cycles through the weight blocks. */
@@ -270,7 +273,7 @@ export function conv_i8(
   wp: usize, bias: usize, cout: i32, y: usize, col: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
-  const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy)), fz = i32x4.splat(0x4b400000 - zy);
+  const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
   const k8 = (kH * kW * cin + 7) & ~7;
   if (kH == 1 && kW == 1 && sH == 1 && sW == 1 && pH == 0 && pW == 0 && outH == inH && outW == inW) {
     gemm_i8(x, cin, batch * inH * inW, k8, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
@@ -292,7 +295,7 @@ export function fully_connected_i8(
   x: usize, rows: i32, k: i32, wp: usize, bias: usize, cout: i32, y: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
-  const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy)), fz = i32x4.splat(0x4b400000 - zy);
+  const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
   gemm_i8(x, k, rows, (k + 7) & ~7, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
 }
 
@@ -349,9 +352,9 @@ export function fully_connected_i8(
       a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
       b0 = i32x4.add(b0, i32x4.extend_low_i16x8_s(u)); b1 = i32x4.add(b1, i32x4.extend_high_i16x8_s(u));
       storeBytes8(yo, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
-        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
       storeBytes8(yo + pix, requant4(b0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
-        requant4(b1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+        requant4(b1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
       p += ps << 1;
       yo += pix << 1;
     }
@@ -369,7 +372,7 @@ export function fully_connected_i8(
       t = i16x8.mul(v128.load8x8_s(r + cs2), w8);
       a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(t)); a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(t));
       storeBytes8(yo, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
-        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
       p += ps;
       yo += pix;
     }
@@ -420,9 +423,9 @@ export function fully_connected_i8(
         }
       }
       storeBytes8(yo, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
-        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
       storeBytes8(yo + pix, requant4(b0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
-        requant4(b1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+        requant4(b1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
       p += ps << 1;
       yo += pix << 1;
     }
@@ -443,7 +446,7 @@ export function fully_connected_i8(
         }
       }
       storeBytes8(yo, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
-        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n);
+        requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
     }
   }
 }
@@ -479,9 +482,9 @@ export function fully_connected_i8(
       }
     }
     storeBytes8(yo + <usize>cb, requant4(a0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
-      requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), 8);
+      requant4(a1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), 8, fhi);
     storeBytes8(yo + <usize>cb + 8, requant4(a2, mode, scales, mults, shifts, off + 32, zy, lo, hi, flo, fhi, fz),
-      requant4(a3, mode, scales, mults, shifts, off + 48, zy, lo, hi, flo, fhi, fz), 8);
+      requant4(a3, mode, scales, mults, shifts, off + 48, zy, lo, hi, flo, fhi, fz), 8, fhi);
   }
   for (; cb < c; cb += 8) {
     const off = <usize>cb << 2;
@@ -497,7 +500,7 @@ export function fully_connected_i8(
       }
     }
     storeBytes8(yo + <usize>cb, requant4(acc0, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz),
-      requant4(acc1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), c - cb);
+      requant4(acc1, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), c - cb, fhi);
   }
 }
 
@@ -518,7 +521,7 @@ export function depthwise_i8(
   wp: usize, bias: usize, biasF: usize, y: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
-  const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy)), fz = i32x4.splat(0x4b400000 - zy);
+  const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
   const z = i16x8.splat(<i16>zx);
   const cpad = (c + 7) & ~7;
   const pix = <usize>c;
