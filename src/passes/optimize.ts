@@ -8,13 +8,17 @@
  * same function up to float32 rounding (a few ulp), so outputs stay within the
  * oracle tolerances against the source runtimes; the TF.js float16 ⅙ is left
  * spelled out, since HardSwish's exact ⅙ would change results by 2.4e-4.
+ * Explicit zero Pads before a Conv or DepthwiseConv (float or int8) become the
+ * layer's own pads (src/passes/fold-pad.ts): exact, no padded copy.
  */
 import type { Graph } from '../ir/index.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
+import { foldPadIntoLayer } from './fold-pad.js';
 import { fuseActivations } from './fuse-activation.js';
 import { foldAddIntoBias, foldMulIntoLayer, fuseHardSwish } from './quantize-prep.js';
 
 export function optimizeForInference(graph: Graph): void {
+  foldPadIntoLayer(graph);
   foldBatchNorm(graph);
   foldMulIntoLayer(graph);
   foldAddIntoBias(graph);

@@ -32,6 +32,53 @@ function sourceIndex(o: number, begin: number, size: number, mode: string): numb
   }
 }
 
+/**
+ * Constant padding (or cropping, for negative pads) by whole runs: the output
+ * is filled with the constant, then every output row that has a source row
+ * gets it in one copy. Trailing axes without padding are merged into the axis
+ * before them first (padding that axis by p is padding the merged one by p
+ * blocks), so an NHWC spatial pad copies whole W·C rows, not C-element pixels.
+ */
+export function padConstant(x: TypedArray, y: TypedArray, inShape: readonly number[], outShape: readonly number[], beginIn: readonly number[], constant: number | bigint): void {
+  (y as { fill(v: number | bigint): unknown }).fill(constant);
+  if (y.length === 0 || x.length === 0) return;
+  const shape = [...inShape], out = [...outShape], begin = [...beginIn];
+  while (shape.length > 1 && begin[shape.length - 1] === 0 && shape[shape.length - 1] === out[out.length - 1]) {
+    const n = shape.pop()!;
+    out.pop();
+    begin.pop();
+    const a = shape.length - 1;
+    shape[a]! *= n; out[a]! *= n; begin[a]! *= n;
+  }
+  const rank = shape.length;
+  const inLen = shape[rank - 1]!, outLen = out[rank - 1]!, b = begin[rank - 1]!;
+  const srcStart = Math.max(0, -b), dstStart = Math.max(0, b);
+  const len = Math.min(inLen - srcStart, outLen - dstStart);
+  if (len <= 0) return;
+  const inStrides = new Array<number>(rank);
+  for (let a = rank - 1, st = 1; a >= 0; a--) { inStrides[a] = st; st *= shape[a]!; }
+  const counter = new Array<number>(rank - 1).fill(0);
+  const rows = y.length / outLen;
+  for (let r = 0; r < rows; r++) {
+    let base = 0, inside = true;
+    for (let a = 0; a < rank - 1; a++) {
+      const i = counter[a]! - begin[a]!;
+      if (i < 0 || i >= shape[a]!) { inside = false; break; }
+      base += i * inStrides[a]!;
+    }
+    if (inside) {
+      const src = base + srcStart, dst = r * outLen + dstStart;
+      // x and y share a dtype; the casts only name one typed-array type for the compiler.
+      if (len > 16) (y as Int8Array).set((x as Int8Array).subarray(src, src + len), dst);
+      else for (let j = 0; j < len; j++) (y as Int8Array)[dst + j] = (x as Int8Array)[src + j]!;
+    }
+    for (let a = rank - 2; a >= 0; a--) {
+      if (++counter[a]! < out[a]!) break;
+      counter[a] = 0;
+    }
+  }
+}
+
 function runPad(inputs: (Tensor | undefined)[], outputs: Tensor[], node: Node): void {
   const xT = inputs[0]!;
   const x = xT.data as unknown as AnyElements;
@@ -47,6 +94,10 @@ function runPad(inputs: (Tensor | undefined)[], outputs: Tensor[], node: Node): 
   const constant: number | bigint = cvT ? (cvT.data as unknown as AnyElements)[0]! : xT.dtype === 'int64' ? 0n : 0;
   if (y.length === 0) return;
   if (rank === 0) { y[0] = x[0]!; return; }
+  if (mode === 'constant') {
+    padConstant(xT.data, outputs[0]!.data, inShape, outShape, begin, constant);
+    return;
+  }
 
   const inStrides = new Array<number>(rank);
   for (let a = rank - 1, s = 1; a >= 0; a--) { inStrides[a] = s; s *= inShape[a]!; }

@@ -10,6 +10,7 @@ import {
 } from '../../../ir/index.js';
 import { CloudlessError } from '../../../ir/index.js';
 import { integerValues, padAmounts } from '../../../ir/ops/nn.js';
+import { padConstant } from '../pad.js';
 import { INT8_MAX, INT8_MIN, clampInt, fl, hasTensorQuant, roundHalfAway, tensorQuant } from './requantize.js';
 
 // ---------------------------------------------------------------------------
@@ -83,7 +84,7 @@ function runConcat(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Nod
 // Pad
 // ---------------------------------------------------------------------------
 
-interface PadState { begin: number[]; inShape: number[]; inStrides: number[]; outShape: number[]; counter: Int32Array }
+interface PadState { begin: number[]; inShape: number[]; outShape: number[] }
 
 function preparePad({ node, inputs, outputs }: PrepareArgs): { state: PadState } {
   const x = inputs[0]!;
@@ -91,34 +92,18 @@ function preparePad({ node, inputs, outputs }: PrepareArgs): { state: PadState }
   if (!pads) throw new CloudlessError('E_UNSUPPORTED', `node ${node.name} (Pad): the int8 kernel needs constant pads`, { node: node.name });
   const axesT = inputs[3]?.constant;
   const [begin] = padAmounts(node, x.shape.length, integerValues(node, pads, 'pads'), axesT && axesT.size > 0 ? integerValues(node, axesT, 'axes') : undefined);
-  return { state: { begin, inShape: [...x.shape], inStrides: stridesOf(x.shape), outShape: [...outputs[0]!.shape], counter: new Int32Array(x.shape.length) } };
+  return { state: { begin, inShape: [...x.shape], outShape: [...outputs[0]!.shape] } };
 }
 
 /**
  * Output elements outside the input get the pad value: an int8 constant_value
  * if given, else the output zero point (real 0), as TFLite's int8 PAD does.
- * Negative pads crop; the odometer maps each output index back to the input.
+ * Negative pads crop (padConstant copies whole rows either way).
  */
 function runPad(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PadState): void {
-  const x = inputs[0]!.data as Int8Array, y = outputs[0]!.data as Int8Array;
   const cv = inputs[2];
   const fill = cv && cv.size > 0 ? Number(cv.data[0]!) : outputs[0]!.quant!.zeroPoint[0]!;
-  const { begin, inShape, inStrides, outShape, counter } = st;
-  const rank = outShape.length;
-  counter.fill(0);
-  for (let i = 0; i < y.length; i++) {
-    let src = 0, inside = true;
-    for (let d = 0; d < rank; d++) {
-      const c = counter[d]! - begin[d]!;
-      if (c < 0 || c >= inShape[d]!) { inside = false; break; }
-      src += c * inStrides[d]!;
-    }
-    y[i] = inside ? x[src]! : fill;
-    for (let d = rank - 1; d >= 0; d--) {
-      if (++counter[d]! < outShape[d]!) break;
-      counter[d] = 0;
-    }
-  }
+  padConstant(inputs[0]!.data, outputs[0]!.data, st.inShape, st.outShape, st.begin, fill);
 }
 
 export const int8DataKernels: readonly KernelDef[] = [
