@@ -332,6 +332,7 @@ const topKKernel = defineKernel<TopKState>({
     const x = inputs[0]!.data as { [i: number]: number | bigint };
     const values = outputs[0]!.data as { [i: number]: number | bigint };
     const indices = outputs[1]!.data as BigInt64Array;
+    const big = inputs[0]!.dtype === 'int64';
     let base = 0;
     /** Whether position p ranks before position q. */
     const before = (p: number, q: number): boolean => {
@@ -364,6 +365,14 @@ const topKKernel = defineKernel<TopKState>({
         for (let j = (k >> 1) - 1; j >= 0; j--) siftDown(j, k);
         let worst = x[base + heap[0]! * inner]!;
         for (let j = k; j < n; j++) {
+          // Most elements lose to the root: skip them in a tight loop while the root is a number.
+          if (typeof worst === 'number' && worst === worst && !big) {
+            const xs = x as NumberArray;
+            let at = base + j * inner;
+            if (largest) while (j < n && !(xs[at]! > worst)) { j++; at += inner; }
+            else while (j < n && !(xs[at]! < worst)) { j++; at += inner; }
+            if (j === n) break;
+          }
           const v = x[base + j * inner]!;
           // A later position with an equal value ranks after the root, so only a strictly better value enters.
           if (worst === worst ? !(largest ? v > worst : v < worst) : v !== v) continue;
