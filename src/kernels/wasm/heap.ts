@@ -69,11 +69,13 @@ export interface KernelExports {
   affine_f32(x: number, y: number, rows: number, c: number, mul: number, add: number): void;
   cast_u8_f32(x: number, y: number, n: number): void;
   copy_rows(dst: number, src: number, rows: number, bytes: number, dstStride: number, srcStride: number): void;
+  /** End of the module's static data: regions start at or after it. */
+  heap_base(): number;
 }
 
 const PAGE = 65536;
 const ALIGN = 16;
-/** Below this the module may keep static data (AssemblyScript's default heap base). */
+/** The lowest start of the regions; the module's static data (its heap_base()) may push it up. */
 const HEAP_START = 1024;
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -100,7 +102,8 @@ export class WasmHeap {
   private readonly memory: WasmMemory;
   /** Free blocks sorted by offset, coalesced. */
   private readonly free: Block[] = [];
-  private top = HEAP_START;
+  private readonly start: number;
+  private top: number;
   private buffer?: ArrayBuffer;
   private u8v = new Uint8Array(0);
   private i8v = new Int8Array(0);
@@ -117,13 +120,14 @@ export class WasmHeap {
   constructor(api: WasmApi, module: object) {
     this.exports = new api.Instance(module, {}).exports as unknown as KernelExports;
     this.memory = this.exports.memory;
+    this.start = this.top = align(Math.max(HEAP_START, this.exports.heap_base()));
   }
 
   /** Bytes of linear memory in use by regions (persistent and transient). */
   get usedBytes(): number {
     let free = 0;
     for (const b of this.free) free += b.size;
-    return this.top - HEAP_START - free;
+    return this.top - this.start - free;
   }
 
   /** Allocates `bytes` (16-byte aligned); may grow the memory. */

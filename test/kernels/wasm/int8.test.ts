@@ -83,6 +83,17 @@ describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the refe
     }), { numRuns: 50 });
   });
 
+  it('pointwise Conv with few output channels and K on both sides of the pre-rotated path\'s limit (256)', () => {
+    fc.assert(fc.property(fc.integer({ min: 120, max: 270 }), fc.integer({ min: 9, max: 16 }), fc.integer({ min: 4, max: 13 }), fc.integer(), (cin, cout, pixels, seed) => {
+      const rand = seeded(seed);
+      const sx = 0.02;
+      const x = randomInt8([1, pixels, 1, cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
+      const wq = weightQuant(cout, 0, true, rand);
+      const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
+      expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation: 'relu' }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin) });
+    }), { numRuns: 16 });
+  });
+
   it('pointwise Conv whose packed weights exceed L1 (panelled GEMM: each block of channels over a panel of rows)', () => {
     // gemm_i8 goes row group by row group while all packed weights fit in 24 KiB; here they take 2·K8·Cout8 ≥ 28.8 KiB.
     fc.assert(fc.property(fc.integer({ min: 200, max: 300 }), fc.integer({ min: 70, max: 90 }), fc.integer({ min: 3, max: 40 }), fc.integer(), (cin, cout, pixels, seed) => {

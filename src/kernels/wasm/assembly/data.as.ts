@@ -74,3 +74,8 @@ export function transpose(x: usize, y: usize, bytes: i32, d0: i32, d1: i32, d2: 
   if (bytes == 4) transposeRows<u32>(x, y, d0, d1, d2, d3, s0, s1, s2, s3);
   else transposeRows<u8>(x, y, d0, d1, d2, d3, s0, s1, s2, s3);
 }
+
+/** End of the module's static data (scratch buffers such as gemm_i8's rotated rows): the binding's regions start after it. */
+export function heap_base(): usize {
+  return __heap_base;
+}
