@@ -83,6 +83,23 @@ describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the refe
     }), { numRuns: 50 });
   });
 
+  for (const [what, cinRange, coutRange, pixelRange, runs] of [
+    ['K up to 1100 over several panels of pre-rotated rows', [600, 1100], [40, 56], [20, 70], 8],
+    ['K past 2048 (the panels read the int8 rows themselves)', [2049, 2100], [9, 12], [4, 9], 4],
+  ] as const) {
+    it(`pointwise Conv with packed weights past L1: ${what}`, () => {
+      fc.assert(fc.property(fc.integer({ min: cinRange[0], max: cinRange[1] }), fc.integer({ min: coutRange[0], max: coutRange[1] }),
+        fc.integer({ min: pixelRange[0], max: pixelRange[1] }), fc.integer(), (cin, cout, pixels, seed) => {
+          const rand = seeded(seed);
+          const sx = 0.02;
+          const x = randomInt8([1, pixels, 1, cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
+          const wq = weightQuant(cout, 0, true, rand);
+          const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
+          expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation: 'relu6' }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin) });
+        }), { numRuns: runs });
+    });
+  }
+
   it('pointwise Conv with few output channels and K on both sides of the pre-rotated path\'s limit (256)', () => {
     fc.assert(fc.property(fc.integer({ min: 120, max: 270 }), fc.integer({ min: 9, max: 16 }), fc.integer({ min: 4, max: 13 }), fc.integer(), (cin, cout, pixels, seed) => {
       const rand = seeded(seed);

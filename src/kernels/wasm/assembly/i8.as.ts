@@ -146,19 +146,20 @@ import { requantRef } from './fixed';
   storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
 }
 
-/** Pre-rotated int16 activations of four rows (gemm_i8's small-K path): k8 ≤ ROT_K8. */
-const ROT_K8: usize = 256;
-const ROTATED = memory.data(<i32>(4 * (ROT_K8 >> 3) * 64), 16);
+/** Pre-rotated int16 activations (gemm_i8 with k8 ≤ ROT_K8): groups of four rows, 8·k8 bytes per row; static, so the module's data ends past it (heap_base). */
+const ROT_K8: usize = 2048;
+const ROT_BYTES: usize = 128 * 1024;
+const ROTATED = memory.data(<i32>ROT_BYTES, 16);
 
 /**
  * Writes rows a0 + t·lda (t < 4) as int16 k-groups of 8 with their four
  * rotations: vector (t, g, s) at ROTATED + ((g·4 + t)·4 + s)·16.
  */
-@inline function rotateRows(a0: usize, lda: usize, k8: usize): void {
+@inline function rotateRows(a0: usize, lda: usize, k8: usize, dst: usize): void {
   for (let t: usize = 0; t < 4; t++) {
     const a = a0 + t * lda;
     for (let i: usize = 0; i < k8; i += 8) {
-      const at = ROTATED + (((i >> 3) * 4 + t) << 6);
+      const at = dst + (((i >> 3) * 4 + t) << 6);
       let x = v128.load8x8_s(a + i);
       v128.store(at, x); x = rot(x);
       v128.store(at, x, 16); x = rot(x);
@@ -170,10 +171,10 @@ const ROTATED = memory.data(<i32>(4 * (ROT_K8 >> 3) * 64), 16);
 
 /** tile4 over rows rotated by rotateRows: activations come from L1 already widened and rotated. */
 @inline function tile4r(
-  k8: usize, wb: usize, bias: usize, off: usize, yo: usize, ldy: usize, n: i32,
+  src: usize, k8: usize, wb: usize, bias: usize, off: usize, yo: usize, ldy: usize, n: i32,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
 ): void {
-  let w = wb, xr = ROTATED;
+  let w = wb, xr = src;
   let c00 = v128.load(bias + off), c01 = v128.load(bias + off, 16);
   let c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
   for (let i: usize = 0; i < k8; i += 8) {
@@ -209,15 +210,18 @@ const SMALL_WEIGHTS: usize = 24 * 1024;
  * weights) and Y int8 rows of stride ldy. The bias has the input zero point
  * folded in, so activations are only sign-extended.
  *
- * When all packed weights fit in L1 (SMALL_WEIGHTS) each group of 4 rows
- * meets every block of channels in turn; with K ≤ ROT_K8 the group is first
- * widened and rotated once into ROTATED, so the blocks read ready vectors
- * instead of widening and rotating the same rows again (tile4r: −17 to −24 %
- * on 1×1 convs with K = 16–32 in an interleaved A/B; V8 spills tile4's
- * registers either way). Otherwise rows go in panels small enough for their
- * activations and outputs to stay in cache; within a panel each block of 8
- * channels (its weights stay in L1) runs over all the panel's rows, so large
- * weight matrices are read once per panel instead of once per 4 rows.
+ * Activations are widened to int16 and rotated (the four k-pair
+ * rotations tile4 needs) once into ROTATED when k8 ≤ ROT_K8, so every block
+ * of channels reads ready vectors instead of widening and rotating the same
+ * rows again (tile4r; V8 spills tile4's registers either way). Measured in
+ * an interleaved A/B of 1×1 convs: −17 to −24 % with K = 16–32, −9 to −16 %
+ * with K = 96–1024.
+ * - All packed weights in L1 (SMALL_WEIGHTS): each group of 4 rows meets
+ *   every block in turn.
+ * - Otherwise, k8 ≤ ROT_K8: panels of rows that fill ROTATED, each block over
+ *   the whole panel (its weights stay in L1).
+ * - Otherwise: panels small enough for their int8 activations and outputs to
+ *   stay in cache, each block over the panel's rows with tile4.
  */
 function gemm_i8(
   a: usize, lda: i32, rows: i32, k8: i32, wp: usize, bias: usize, cout: i32, y: usize, ldy: i32,
@@ -233,9 +237,9 @@ function gemm_i8(
     if (<usize>k8 <= ROT_K8 && blocks > 1) {
       for (; r + 4 <= rows; r += 4) {
         const ar = a + <usize>r * aStride, yr = y + <usize>r * yStride;
-        rotateRows(ar, aStride, <usize>k8);
+        rotateRows(ar, aStride, <usize>k8, ROTATED);
         for (let j = 0; j < blocks; j++) {
-          tile4r(<usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), yStride, cout - (j << 3),
+          tile4r(ROTATED, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), yStride, cout - (j << 3),
             mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
         }
       }
@@ -251,6 +255,29 @@ function gemm_i8(
       const ar = a + <usize>r * aStride, yr = y + <usize>r * yStride;
       for (let j = 0; j < blocks; j++) {
         tile1(ar, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), cout - (j << 3),
+          mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+      }
+    }
+    return;
+  }
+  if (<usize>k8 <= ROT_K8) {
+    // Panels of rows pre-rotated into ROTATED, each block of channels over all of them.
+    const group = <usize>k8 << 5;
+    const panelR = <i32>(ROT_BYTES / group) << 2;
+    for (let p = 0; p + 4 <= rows; p += panelR) {
+      const end = p + min(panelR, (rows - p) & ~3);
+      for (let r = p; r < end; r += 4) rotateRows(a + <usize>r * aStride, aStride, <usize>k8, ROTATED + <usize>((r - p) >> 2) * group);
+      for (let j = 0; j < blocks; j++) {
+        const w = wp + <usize>j * blockBytes;
+        for (let r = p; r < end; r += 4) {
+          tile4r(ROTATED + <usize>((r - p) >> 2) * group, <usize>k8, w, bias, <usize>j << 5, y + <usize>r * yStride + (<usize>j << 3), yStride, cout - (j << 3),
+            mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+        }
+      }
+    }
+    for (let r = rows & ~3; r < rows; r++) {
+      for (let j = 0; j < blocks; j++) {
+        tile1(a + <usize>r * aStride, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, y + <usize>r * yStride + (<usize>j << 3), cout - (j << 3),
           mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
     }
