@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchDtype } from '../src/bench/backends.js';
 import { renderChart, writeChart, type ChartPanel } from '../src/bench/chart.js';
 import { mobileNetV1, mobileNetV2, toOnnxBytes } from '../src/bench/model-builders.js';
-import { benchModel, type BenchReport, type BenchResult } from '../src/bench/run.js';
+import { benchModel, pairedRatio, type BenchReport, type BenchResult } from '../src/bench/run.js';
 import { benchProgress, printBench, shapesText } from '../src/cli/bench.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -123,10 +123,20 @@ const seconds = (Date.now() - t0) / 1000;
 const find = (model: string, backend: string, dtype: BenchDtype): BenchResult | undefined =>
   models.find((m) => m.name === model)?.results.find((r) => r.backend === backend && r.dtype === dtype && r.medianMs !== undefined);
 
-interface Figure { figure: string; ratio?: number; target?: string; note?: string }
+interface Figure { figure: string; ratio?: number; paired?: number; target?: string; note?: string }
 
+/**
+ * a's median over b's; for two backends of one model and dtype (their runs
+ * interleaved round by round) also the median of the per-round ratios, which a
+ * slow spell of the shared machine cannot tilt.
+ */
 function ratio(figure: string, a: BenchResult | undefined, b: BenchResult | undefined, target?: string, note?: string): Figure {
-  return { figure, ratio: a && b ? a.medianMs! / b.medianMs! : undefined, target, note: a && b ? note : 'not measured' };
+  const sameRounds = a && b && a.dtype === b.dtype && a.samplesMs && b.samplesMs;
+  return {
+    figure, ratio: a && b ? a.medianMs! / b.medianMs! : undefined,
+    ...(sameRounds ? { paired: pairedRatio(a.samplesMs!, b.samplesMs!) } : {}),
+    target, note: a && b ? note : 'not measured',
+  };
 }
 
 const figures: Figure[] = [];
@@ -193,6 +203,7 @@ for (const m of models) process.stdout.write(`\n== ${m.name}\n${printBench(m)}\n
 for (const s of skipped) process.stdout.write(`\n== ${s.name}: skipped, ${s.reason}\n`);
 process.stdout.write(`\nMarkdown (ratio to the fastest backend for that model and dtype; median of timed runs):\n\n${md}\n\nFigures:\n`);
 for (const f of figures) {
-  process.stdout.write(`  ${f.figure}: ${f.ratio === undefined ? 'n/a' : `${f.ratio.toFixed(2)}x`}${f.target ? ` (target ${f.target})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);
+  const paired = f.paired === undefined ? '' : ` (per-round ${f.paired.toFixed(2)}x)`;
+  process.stdout.write(`  ${f.figure}: ${f.ratio === undefined ? 'n/a' : `${f.ratio.toFixed(2)}x`}${paired}${f.target ? ` (target ${f.target})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);
 }
 process.stdout.write(`\n${seconds.toFixed(0)} s; wrote ${path.relative(root, jsonPath)}, ${path.relative(root, chart.svg)}, ${path.relative(root, chart.png)}\n`);

@@ -41,6 +41,14 @@ export interface BenchResult extends Partial<LatencyStats> {
   rssBytes?: number;
   /** Median latency over the fastest row's (1.0 for the fastest). */
   ratio?: number;
+  /**
+   * Median over the rounds of this backend's time over that of the backend
+   * with the lowest median for the same dtype in the same round (1.0 for that
+   * one): the ratio to quote on a shared machine (see pairedRatios).
+   */
+  pairedRatio?: number;
+  /** The timed runs in order; run i of every backend of a dtype belongs to round i. */
+  samplesMs?: number[];
   note?: string;
   /** Why there is no measurement: `unavailable: ...` (peer missing), `n/a: ...` (cannot read this variant), or the failure. */
   error?: string;
@@ -184,6 +192,39 @@ interface Contender {
 }
 
 /**
+ * Each contender's time over the time of the one with the lowest median, run
+ * by run within the same round (rounds interleave the backends), the median
+ * of those ratios: a slow spell of a shared machine lengthens both runs of a
+ * round and cancels out, where a ratio of medians keeps whichever backend the
+ * spell happened to hit more. Contenders with fewer than 3 runs are left out.
+ */
+/** Median over the rounds both ran of a's time over b's (undefined with fewer than 3 shared rounds). */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number | undefined {
+  const n = Math.min(a.length, b.length);
+  if (n < 3) return undefined;
+  const r = Array.from({ length: n }, (_, i) => a[i]! / b[i]!).sort((x, y) => x - y);
+  const m = n >> 1;
+  return n % 2 ? r[m]! : (r[m - 1]! + r[m]!) / 2;
+}
+
+function pairedRatios(contenders: Contender[]): Map<Contender, number> {
+  const timed = contenders.filter((c) => !c.error && c.samples.length >= 3);
+  const out = new Map<Contender, number>();
+  if (timed.length === 0) return out;
+  const median = (a: number[]) => {
+    const s = [...a].sort((x, y) => x - y);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const base = timed.reduce((best, c) => (median(c.samples) < median(best.samples) ? c : best));
+  for (const c of timed) {
+    const r = pairedRatio(c.samples, base.samples);
+    if (r !== undefined) out.set(c, r);
+  }
+  return out;
+}
+
+/**
  * Runs one model through each backend, in this process: every backend is
  * prepared and warmed up, then the timed runs are interleaved in rounds (one run
  * of each backend per round), so that a change in the machine's load during the
@@ -256,6 +297,7 @@ export async function benchModel(source: string, opts: BenchOptions): Promise<Be
     } finally {
       for (const c of contenders) await c.prepared.dispose?.();
     }
+    const paired = pairedRatios(contenders);
     for (const name of opts.backends) {
       const c = contenders.find((x) => x.name === name);
       const error = errors.get(name) ?? c?.error;
@@ -265,6 +307,7 @@ export async function benchModel(source: string, opts: BenchOptions): Promise<Be
       }
       results.push({
         backend: name, dtype, ...latencyStats(c.samples), arenaBytes: c.prepared.arenaBytes, rssBytes: c.rssBytes,
+        ...(paired.has(c) ? { pairedRatio: paired.get(c)! } : {}), samplesMs: c.samples,
         ...(c.prepared.note ? { note: c.prepared.note } : {}),
       });
     }

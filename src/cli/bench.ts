@@ -26,14 +26,14 @@ export function shapesText(shapes: Record<string, number[]>): string {
 
 export function printBench(r: BenchReport): string {
   const rows = r.results.map((x) => x.error
-    ? [x.backend, x.dtype, '', '', '', '', '', '', '', x.error]
+    ? [x.backend, x.dtype, '', '', '', '', '', '', '', '', x.error]
     : [x.backend, x.dtype, x.minMs!.toFixed(2), x.medianMs!.toFixed(2), x.p90Ms!.toFixed(2), x.fps!.toFixed(1),
-      `${x.ratio!.toFixed(2)}x`, x.arenaBytes === undefined ? '' : formatBytes(x.arenaBytes),
+      `${x.ratio!.toFixed(2)}x`, x.pairedRatio === undefined ? '' : `${x.pairedRatio.toFixed(2)}x`, x.arenaBytes === undefined ? '' : formatBytes(x.arenaBytes),
       x.rssBytes === undefined ? '' : formatBytes(x.rssBytes), x.note ?? ''],
   );
   return `${r.model} (${r.threads} thread${r.threads > 1 ? 's' : ''}; inputs ${shapesText(r.inputShapes)})\n` +
-    table(['backend', 'dtype', 'min ms', 'median ms', 'p90 ms', 'fps', 'ratio', 'arena', 'rss', 'note'], rows,
-      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
+    table(['backend', 'dtype', 'min ms', 'median ms', 'p90 ms', 'fps', 'ratio', 'paired', 'arena', 'rss', 'note'], rows,
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
 }
 
 /** A progress bar over backends × runs on stderr, or nothing when stderr is not a terminal. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BENCH_BACKENDS, importPeer, type BenchBackend } from '../../src/bench/backends.js';
 import { mobileNetV1, toOnnxBytes } from '../../src/bench/model-builders.js';
-import { benchModel, loadVariants, type BenchReport } from '../../src/bench/run.js';
+import { benchModel, loadVariants, pairedRatio, type BenchReport } from '../../src/bench/run.js';
 import { CloudlessError } from '../../src/ir/index.js';
 import { runCli } from '../cli/helpers.js';
 
@@ -125,6 +125,30 @@ describe('bench scheduling', () => {
     expect(r.results[1]!.error).toBe('broken broke on call 2');
     expect(r.results[2]!.runs).toBe(6);
   });
+});
+
+describe('paired ratios', () => {
+  it('take the median of per-round ratios, so a slow spell hitting both backends of a round cancels', () => {
+    // b is 10 % slower every round; rounds 3-6 run 2-3x slower for both (a noisy neighbour).
+    const a = [10, 10, 10, 25, 30, 28, 22, 10, 10];
+    const b = a.map((x) => x * 1.1);
+    expect(pairedRatio(b, a)).toBeCloseTo(1.1, 12);
+    expect(pairedRatio(a, b)).toBeCloseTo(1 / 1.1, 12);
+    expect(pairedRatio([1, 2], [1, 2])).toBeUndefined();
+    // Only rounds both ran count (a backend stopped at its budget has fewer runs).
+    expect(pairedRatio([2, 2, 2], [1, 1, 1, 9, 9])).toBe(2);
+  });
+
+  it('are reported per backend against the backend with the lowest median, with the samples', async () => {
+    const r = await benchModel(model, {
+      backends: ['cloudless', 'cloudless-ref'], runs: 3, warmup: 1, threads: 1,
+    });
+    const [wasm, ref] = r.results;
+    expect(wasm!.pairedRatio).toBe(1);
+    expect(ref!.pairedRatio).toBeGreaterThan(1);
+    expect(wasm!.samplesMs).toHaveLength(3);
+    expect(ref!.pairedRatio).toBeCloseTo(pairedRatio(ref!.samplesMs!, wasm!.samplesMs!)!, 12);
+  }, 60_000);
 });
 
 describe('bench inputs and options', () => {
