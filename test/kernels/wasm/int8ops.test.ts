@@ -90,6 +90,18 @@ describe.skipIf(!wasmAvailable())('wasm int8 memory-bound kernels', () => {
       }), { numRuns: 120 });
   });
 
+  it('Add/Sub/Mul row by row: channel vectors of 16 or more that are not whole vectors (72, say), on either side', () => {
+    fc.assert(fc.property(fc.integer({ min: 17, max: 90 }).filter((c) => c % 16 !== 0), fc.integer({ min: 1, max: 6 }), fc.constantFrom('Add', 'Sub', 'Mul'),
+      fc.boolean(), fc.boolean(), fc.integer(), (c, w, op, swap, perPixel, seed) => {
+        const rand = seeded(seed);
+        const full = [1, w, 3, c];
+        const a = randomInt8(full, rand, quant(rand));
+        const b = randomInt8(perPixel ? [3, c] : [1, 1, 1, c], rand, quant(rand));
+        const yScale = op === 'Mul' ? 0.0004 * (0.5 + rand()) : 0.04;
+        expectBitExact({ op, inputs: swap ? [b, a] : [a, b], outQuant: perTensorQuant(Math.fround(yScale), Math.floor(rand() * 200) - 100), attrs: { activation: 'relu6' } });
+      }), { numRuns: 100 });
+  });
+
   it('Dequantize int8 → float32: the same float32 as the reference, per-tensor', () => {
     fc.assert(fc.property(dims, (d) => {
       const rand = seeded(d.seed);

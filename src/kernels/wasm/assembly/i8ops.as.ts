@@ -166,7 +166,8 @@ const XADD = 0, RADD = 1, RMUL = 2, XMUL = 3;
 
 export function binary_i8(mode: i32, a: usize, b: usize, y: usize, n: i32, period: i32, ta: usize, tb: usize,
   m: i32, shift: i32, fm: f32, zy: i32, lo: i32, hi: i32): void {
-  // XNNPACK's add and mul vectorize (same shape, scalar, or a period of whole vectors); the rest is scalar.
+  // XNNPACK's add and mul vectorize (same shape, scalar, a period of whole vectors, or row by row for other
+  // periods of at least 16); the rest is scalar.
   if ((mode == XADD || mode == XMUL) && (period == 1 || period == n || period % 16 == 0)) {
     const done = mode == XADD
       ? binarySimd(XADD, a, b, y, n, period, period == 1, ta, tb, shift, fm, zy, lo, hi)
@@ -176,6 +177,20 @@ export function binary_i8(mode: i32, a: usize, b: usize, y: usize, n: i32, perio
     const bt = period == 1 ? b : b + <usize>(done % period);
     if (mode == XADD) binaryRows(XADD, a + <usize>done, bt, y + <usize>done, n - done, period == 1 ? 1 : period - done % period, ta, tb, m, shift, fm, zy, lo, hi);
     else binaryRows(XMUL, a + <usize>done, bt, y + <usize>done, n - done, period == 1 ? 1 : period - done % period, ta, tb, m, shift, fm, zy, lo, hi);
+    return;
+  }
+  if ((mode == XADD || mode == XMUL) && period >= 16 && n % period == 0) {
+    // b repeats every `period` bytes, not a multiple of 16 (a per-channel vector of 72, say): row by row,
+    // each row's whole vectors with b advancing alongside, then its tail.
+    const whole = period & ~15;
+    for (let r = 0; r < n; r += period) {
+      const ar = a + <usize>r, yr = y + <usize>r;
+      if (mode == XADD) binarySimd(XADD, ar, b, yr, whole, whole, false, ta, tb, shift, fm, zy, lo, hi);
+      else binarySimd(XMUL, ar, b, yr, whole, whole, false, ta, tb, shift, fm, zy, lo, hi);
+      const wt = <usize>whole;
+      if (mode == XADD) binaryRows(XADD, ar + wt, b + wt, yr + wt, period - whole, period - whole, ta, tb, m, shift, fm, zy, lo, hi);
+      else binaryRows(XMUL, ar + wt, b + wt, yr + wt, period - whole, period - whole, ta, tb, m, shift, fm, zy, lo, hi);
+    }
     return;
   }
   // One loop per mode, so the branch on the mode leaves the inner loop.
