@@ -69,6 +69,7 @@ export interface KernelExports {
   affine_f32(x: number, y: number, rows: number, c: number, mul: number, add: number): void;
   cast_u8_f32(x: number, y: number, n: number): void;
   copy_rows(dst: number, src: number, rows: number, bytes: number, dstStride: number, srcStride: number): void;
+  table_rows_i8(dst: number, src: number, rows: number, bytes: number, dstStride: number, srcStride: number, table: number): void;
   /** End of the module's static data: regions start at or after it. */
   heap_base(): number;
 }

@@ -19,13 +19,14 @@ import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { binaryArithmetic, int8ElementwiseKernels } from '../ref/int8/elementwise.js';
 import { int8PoolKernels, meanConstants } from '../ref/int8/pool.js';
 import { int8ResizeKernels } from '../ref/int8/resize.js';
+import { int8DataKernels } from '../ref/int8/data.js';
 import {
   INT8_MAX, INT8_MIN, activationRangeQuantized, fl, multiplyByQuantizedMultiplier, tensorQuant,
 } from '../ref/int8/requantize.js';
 import { geometry3 } from '../../ir/window.js';
 import { planStrided } from '../ref/strided-copy.js';
 import { regionBytes, spatialRankReason, windowArgs } from './common.js';
-import { inputAt, outputAt, outputDone } from './place.js';
+import { inHeap, inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
 import { binaryLayout } from './ops.js';
 
@@ -402,7 +403,59 @@ const resizeI8Kernel = defineKernel<ResizeI8State>({
   },
 });
 
+// ---------------------------------------------------------------------------
+// Concat: the reference kernel's requantization tables, rows copied in wasm
+// ---------------------------------------------------------------------------
+
+interface RefConcatState { blocks: number[]; outBlock: number; outer: number; tables: (Int8Array | undefined)[] }
+interface ConcatI8State { ref: RefConcatState; tables: number[] }
+
+const refConcat = refInt8(int8DataKernels, 'Concat');
+
+/**
+ * int8 Concat over the channels (or any axis): inputs quantized like the
+ * output are copied row by row, the others go through the 256-entry table the
+ * reference kernel builds (so both give the same bytes). Tensors outside the
+ * module's memory (a JavaScript arena) take the reference loop: copying them
+ * in and out would cost more than the concatenation.
+ */
+const concatI8Kernel = defineKernel<ConcatI8State>({
+  op: 'Concat', backend: 'wasm', dtypes: ['int8'],
+  check: refConcat.check,
+  prepare(args) {
+    const ref = refConcat.prepare!(args).state as RefConcatState;
+    const heap = wasmHeap();
+    const tables = ref.tables.map((t) => {
+      if (!t) return 0;
+      const at = heap.alloc(256);
+      heap.i8.set(t, at);
+      return at;
+    });
+    const state: ConcatI8State = { ref, tables };
+    heap.freeWith(state, tables.filter((t) => t !== 0));
+    return { state, scratchBytes: 256 * tables.filter((t) => t !== 0).length };
+  },
+  run(inputs, outputs, node, st) {
+    const heap = wasmHeap();
+    const present = inputs.filter((t): t is Tensor => t !== undefined);
+    if (!inHeap(heap, outputs[0]!) || !present.every((t) => inHeap(heap, t))) {
+      refConcat.run(inputs, outputs, node, st.ref, {} as never);
+      return;
+    }
+    const { blocks, outBlock, outer } = st.ref;
+    const y = outputs[0]!.data.byteOffset;
+    let start = 0;
+    present.forEach((t, k) => {
+      const block = blocks[k]!;
+      if (st.tables[k]) heap.exports.table_rows_i8(y + start, t.data.byteOffset, outer, block, outBlock, block, st.tables[k]!);
+      else heap.exports.copy_rows(y + start, t.data.byteOffset, outer, block, outBlock, block);
+      start += block;
+    });
+  },
+});
+
 export const wasmInt8OpKernels: readonly KernelDef[] = [
+  concatI8Kernel,
   resizeI8Kernel,
   quantizeKernel, dequantizeKernel,
   binaryI8Kernel('Add'), binaryI8Kernel('Sub'), binaryI8Kernel('Mul'),

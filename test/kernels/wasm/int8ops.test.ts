@@ -8,7 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Tensor, perTensorQuant, type Int8Arithmetic, type QuantParams } from '../../../src/ir/index.js';
+import { Graph, Tensor, perTensorQuant, type Int8Arithmetic, type QuantParams } from '../../../src/ir/index.js';
+import { Session } from '../../../src/runtime/session.js';
 import { wasmInt8OpKernels } from '../../../src/kernels/wasm/int8ops.js';
 import { wasmAvailable } from '../../../src/kernels/wasm/heap.js';
 import { checkWith, randomF32, refKernel, runWith, seeded, wasmKernel, type NodeRun } from './helpers.js';
@@ -100,6 +101,32 @@ describe.skipIf(!wasmAvailable())('wasm int8 memory-bound kernels', () => {
         const yScale = op === 'Mul' ? 0.0004 * (0.5 + rand()) : 0.04;
         expectBitExact({ op, inputs: swap ? [b, a] : [a, b], outQuant: perTensorQuant(Math.fround(yScale), Math.floor(rand() * 200) - 100), attrs: { activation: 'relu6' } });
       }), { numRuns: 100 });
+  });
+
+  it('Concat in a session (tensors in wasm memory): copies and requantizing tables give the reference bytes, any axis', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }), fc.integer(), (h, axis, shared, seed) => {
+      const rand = seeded(seed);
+      const yq = quant(rand);
+      const g = new Graph('concat', { format: 'cloudless' });
+      const feeds: Record<string, Tensor> = {};
+      const names = shared.map((same, k) => {
+        const shape = [1, h + (axis === 1 ? k : 0), 3 + (axis === 2 ? k : 0), 5 + (axis === 3 ? 2 * k : 0)];
+        const q = same ? yq : quant(rand);
+        const name = `x${k}`;
+        g.setValue({ name, dtype: 'int8', shape, quant: q });
+        g.inputs.push(name);
+        feeds[name] = randomInt8(shape, rand, q);
+        return name;
+      });
+      g.setValue({ name: 'y', dtype: 'int8', quant: yq });
+      g.addNode({ name: 'concat', op: 'Concat', inputs: names, outputs: ['y'], attrs: { axis } });
+      g.outputs = ['y'];
+      const wasm = new Session(g, { backend: 'auto' });
+      const got = wasm.runSync(feeds).y!, want = new Session(g, { backend: 'ref' }).runSync(feeds).y!;
+      expect(wasm.currentPlan!.steps.find((st) => st.node.op === 'Concat')!.kernel.backend).toBe('wasm');
+      expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+      wasm.dispose();
+    }), { numRuns: 60 });
   });
 
   it('Dequantize int8 → float32: the same float32 as the reference, per-tensor', () => {
