@@ -72,56 +72,27 @@ describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the refe
     }), { numRuns: 120 });
   });
 
-  it('pointwise Conv over many pixels (full GEMM tiles)', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 35 }), fc.integer(), (hw, cin, cout, seed) => {
-      const rand = seeded(seed);
-      const sx = 0.02;
-      const x = randomInt8([1, hw, 3, cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
-      const wq = weightQuant(cout, 0, true, rand);
-      const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
-      expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation: 'relu6' }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin) });
-    }), { numRuns: 50 });
-  });
-
-  for (const [what, cinRange, coutRange, pixelRange, runs] of [
-    ['K up to 1100 over several panels of pre-rotated rows', [600, 1100], [40, 56], [20, 70], 8],
-    ['K past 2048 (the panels read the int8 rows themselves)', [2049, 2100], [9, 12], [4, 9], 4],
+  // gemm_i8's paths: all packed weights in 24 KiB (row groups meet every block; K ≤ 2048 pre-rotated), panels of
+  // pre-rotated rows, panels of raw int8 rows (K past 2048); tails of rows and channels in each.
+  for (const [what, pixels, cinRange, coutRange, activation, runs] of [
+    ['many pixels, full GEMM tiles', [3, 90], [1, 40], [1, 35], 'relu6', 50],
+    ['few output channels, K up to 270', [4, 13], [120, 270], [9, 16], 'relu', 16],
+    ['packed weights past 24 KiB, one panel', [3, 40], [200, 300], [70, 90], 'relu6', 12],
+    ['K up to 1100 over several panels of pre-rotated rows', [20, 70], [600, 1100], [40, 56], 'relu6', 8],
+    ['K past 2048 (the panels read the int8 rows themselves)', [4, 9], [2049, 2100], [9, 12], 'relu6', 4],
   ] as const) {
-    it(`pointwise Conv with packed weights past L1: ${what}`, () => {
-      fc.assert(fc.property(fc.integer({ min: cinRange[0], max: cinRange[1] }), fc.integer({ min: coutRange[0], max: coutRange[1] }),
-        fc.integer({ min: pixelRange[0], max: pixelRange[1] }), fc.integer(), (cin, cout, pixels, seed) => {
+    it(`pointwise Conv: ${what}`, () => {
+      fc.assert(fc.property(fc.integer({ min: pixels[0], max: pixels[1] }), fc.integer({ min: cinRange[0], max: cinRange[1] }),
+        fc.integer({ min: coutRange[0], max: coutRange[1] }), fc.integer(), (n, cin, cout, seed) => {
           const rand = seeded(seed);
           const sx = 0.02;
-          const x = randomInt8([1, pixels, 1, cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
+          const x = randomInt8([1, n, 1, cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
           const wq = weightQuant(cout, 0, true, rand);
           const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
-          expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation: 'relu6' }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin) });
+          expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin) });
         }), { numRuns: runs });
     });
   }
-
-  it('pointwise Conv with few output channels and K on both sides of the pre-rotated path\'s limit (256)', () => {
-    fc.assert(fc.property(fc.integer({ min: 120, max: 270 }), fc.integer({ min: 9, max: 16 }), fc.integer({ min: 4, max: 13 }), fc.integer(), (cin, cout, pixels, seed) => {
-      const rand = seeded(seed);
-      const sx = 0.02;
-      const x = randomInt8([1, pixels, 1, cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
-      const wq = weightQuant(cout, 0, true, rand);
-      const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
-      expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation: 'relu' }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin) });
-    }), { numRuns: 16 });
-  });
-
-  it('pointwise Conv whose packed weights exceed L1 (panelled GEMM: each block of channels over a panel of rows)', () => {
-    // gemm_i8 goes row group by row group while all packed weights fit in 24 KiB; here they take 2·K8·Cout8 ≥ 28.8 KiB.
-    fc.assert(fc.property(fc.integer({ min: 200, max: 300 }), fc.integer({ min: 70, max: 90 }), fc.integer({ min: 3, max: 40 }), fc.integer(), (cin, cout, pixels, seed) => {
-      const rand = seeded(seed);
-      const sx = 0.02;
-      const x = randomInt8([1, pixels, 1, cin], rand, perTensorQuant(sx, Math.floor(rand() * 256) - 128));
-      const wq = weightQuant(cout, 0, true, rand);
-      const w = randomInt8([cout, 1, 1, cin], rand, wq, -127, 127);
-      expectBitExact({ op: 'Conv', inputs: [x, w, randomBias(cout, rand)], attrs: { activation: 'relu6' }, outQuant: outputQuant(rand, sx, wq.scale[0]!, cin) });
-    }), { numRuns: 12 });
-  });
 
   it('requantized values far outside int8 (|acc·scale| past 2^22, where the float rounding trick no longer holds) clamp exactly', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 20 }), fc.constantFrom(...ACTIVATIONS), fc.double({ min: 1e-9, max: 1e-5, noNaN: true }), fc.integer(),
