@@ -67,13 +67,14 @@ export function packedF32Length(cout: number, k: number): number {
 }
 
 /**
- * Packs int8 W[o][k] − zw as int16 for gemm_i8: blocks of 8 channels; per
+ * Packs int8 W[o][k] − zw for gemm_i8, as int16, or as int8 when zw = 0 (the
+ * kernel widens on load; see packedI8Bytes): blocks of 8 channels; per
  * group of 8 k (K rounded up to 8, padding 0), four steps of two vectors
  * (channels 0–3, 4–7) in which lane l holds channel l's k-pair (l + s) mod 4
  * at step s, matching the kernel's rotation of the activations.
  * Returns Σ_k (W[o][k] − zw) per channel, for folding z_x into the bias.
  */
-export function packBlocksI8(dst: Int16Array, at: number, w: Int8Array, cout: number, k: number, zw: number): Int32Array {
+export function packBlocksI8(dst: Int16Array | Int8Array, at: number, w: Int8Array, cout: number, k: number, zw: number): Int32Array {
   const k8 = Math.ceil(k / 8) * 8;
   const blocks = Math.ceil(cout / 8);
   const sums = new Int32Array(cout);
@@ -93,7 +94,7 @@ export function packBlocksI8(dst: Int16Array, at: number, w: Int8Array, cout: nu
   return sums;
 }
 
-/** int16 elements of packBlocksI8's layout. */
+/** Elements of packBlocksI8's layout. */
 export function packedI8Length(cout: number, k: number): number {
   return Math.ceil(cout / 8) * 8 * Math.ceil(k / 8) * 8;
 }

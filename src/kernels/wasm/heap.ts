@@ -30,9 +30,9 @@ export interface KernelExports {
   depthwise_f32(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, bias: number, y: number, lo: number, hi: number): void;
   conv_i8(x: number, batch: number, inH: number, inW: number, cin: number, outH: number, outW: number, kH: number, kW: number,
-    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, wp: number, bias: number, cout: number, y: number, col: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, wp: number, w8: boolean, bias: number, cout: number, y: number, col: number,
     mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
-  fully_connected_i8(x: number, rows: number, k: number, wp: number, bias: number, cout: number, y: number,
+  fully_connected_i8(x: number, rows: number, k: number, wp: number, w8: boolean, bias: number, cout: number, y: number,
     mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
   depthwise_i8(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, wp: number, bias: number, biasF: number, y: number,

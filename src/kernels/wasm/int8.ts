@@ -93,7 +93,10 @@ interface GemmI8State {
 }
 
 function packGemm(st: GemmI8State, w: Tensor, b: Tensor | undefined): void {
-  const sums = packBlocksI8(wasmHeap().i16, st.w.wOff >> 1, w.data as Int8Array, st.cout, st.k, st.zw);
+  const heap = wasmHeap();
+  const sums = st.zw === 0
+    ? packBlocksI8(heap.i8, st.w.wOff, w.data as Int8Array, st.cout, st.k, 0)
+    : packBlocksI8(heap.i16, st.w.wOff >> 1, w.data as Int8Array, st.cout, st.k, st.zw);
   writeBias(st.w.bOff, pad8(st.cout), b, st.zx, sums);
 }
 
@@ -111,7 +114,8 @@ function prepareGemmI8(args: PrepareArgs, g: Geometry3 | undefined, k: number, c
     zx: tensorQuant(node, x, 'X').zeroPoint, zw: g ? 0 : w.quant!.zeroPoint[0] ?? 0,
     colAt: xBytes, yAt: xBytes + colBytes,
   } as GemmI8State;
-  state.w = allocWeights(state, packedI8Length(cout, k) * 2, pad8(cout) * 4, w, inputs[2]);
+  // Symmetric weights (z_w = 0, every Conv) fit int8 as packed; W − z_w needs int16.
+  state.w = allocWeights(state, packedI8Length(cout, k) * (state.zw === 0 ? 1 : 2), pad8(cout) * 4, w, inputs[2]);
   state.e = writeEpilogue(state, args, 0, productInFloat, pad8(cout));
   if (!state.w.repack) packGemm(state, w.constant!, inputs[2]?.constant);
   wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
@@ -126,9 +130,9 @@ function runGemmI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Nod
   const { g } = st;
   if (g) {
     heap.exports.conv_i8(x, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10, st.zx,
-      st.w.wOff, st.w.bOff, st.cout, y, t + st.colAt, ...epilogueArgs(st.e));
+      st.w.wOff, st.zw === 0, st.w.bOff, st.cout, y, t + st.colAt, ...epilogueArgs(st.e));
   } else {
-    heap.exports.fully_connected_i8(x, st.rows, st.k, st.w.wOff, st.w.bOff, st.cout, y, ...epilogueArgs(st.e));
+    heap.exports.fully_connected_i8(x, st.rows, st.k, st.w.wOff, st.zw === 0, st.w.bOff, st.cout, y, ...epilogueArgs(st.e));
   }
   outputDone(heap, y, outputs[0]!);
 }

@@ -10,7 +10,9 @@
  * products are below 2^16 and `i32x4.dot_i16x8_s` adds two of them into an
  * int32 lane exactly.
  *
- * Packed GEMM weights: blocks of 8 output channels, K rounded up to 8 with
+ * Packed GEMM weights: int16, or int8 when the weights are symmetric (z_w =
+ * 0, every Conv; wload widens them, so the kernels are the same but for the
+ * load and half the memory), in blocks of 8 output channels, K rounded up to 8 with
  * zero weights (activations past K are then read but meet 0); per group of
  * 8 k, four steps of two int16 vectors (channels 0–3, 4–7) whose lane l at
  * step s holds channel l's k-pair (l + s) mod 4. Biases are int32, padded to
@@ -73,6 +75,16 @@ import { requantRef } from './fixed';
   }
 }
 
+/**
+ * One weight vector of a packed GEMM block: eight int16 lanes, stored as int16
+ * (W = i16: weights minus a zero point span [−255, 255]) or as int8 and
+ * widened on load (W = i8: symmetric weights, half the memory and bandwidth).
+ */
+@inline function wload<W>(p: usize): v128 {
+  if (sizeof<W>() == 1) return v128.load8x8_s(p);
+  return v128.load(p);
+}
+
 /** Rotates the four 32-bit lanes (k-pairs) of x by one: lane l takes lane l + 1. */
 @inline function rot(x: v128): v128 {
   return i32x4.shuffle(x, x, 1, 2, 3, 0);
@@ -86,40 +98,41 @@ import { requantRef } from './fixed';
  * vector pairs (lane l of step s holds k-pair (l + s) mod 4), so all pairs
  * meet every channel lane without broadcasts.
  */
-@inline function tile4(
+@inline function tile4<W>(
   a0: usize, lda: usize, k8: usize, wb: usize, bias: usize, off: usize, yo: usize, ldy: usize, n: i32,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
 ): void {
+  const WS = <usize>sizeof<W>();
   const a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
   let w = wb;
   let c00 = v128.load(bias + off), c01 = v128.load(bias + off, 16);
   let c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
   for (let i: usize = 0; i < k8; i += 8) {
     let x0 = v128.load8x8_s(a0 + i), x1 = v128.load8x8_s(a1 + i), x2 = v128.load8x8_s(a2 + i), x3 = v128.load8x8_s(a3 + i);
-    let w0 = v128.load(w), w1 = v128.load(w, 16);
+    let w0 = wload<W>(w), w1 = wload<W>(w + 8 * WS);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
     c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
     c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
     x0 = rot(x0); x1 = rot(x1); x2 = rot(x2); x3 = rot(x3);
-    w0 = v128.load(w, 32); w1 = v128.load(w, 48);
+    w0 = wload<W>(w + 16 * WS); w1 = wload<W>(w + 24 * WS);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
     c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
     c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
     x0 = rot(x0); x1 = rot(x1); x2 = rot(x2); x3 = rot(x3);
-    w0 = v128.load(w, 64); w1 = v128.load(w, 80);
+    w0 = wload<W>(w + 32 * WS); w1 = wload<W>(w + 40 * WS);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
     c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
     c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
     x0 = rot(x0); x1 = rot(x1); x2 = rot(x2); x3 = rot(x3);
-    w0 = v128.load(w, 96); w1 = v128.load(w, 112);
+    w0 = wload<W>(w + 48 * WS); w1 = wload<W>(w + 56 * WS);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, w1));
     c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x1, w0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x1, w1));
     c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x2, w0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x2, w1));
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x3, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x3, w1));
-    w += 128;
+    w += 64 * WS;
   }
   storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
   storeBytes8(yo + ldy, requant4(c10, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c11, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
@@ -128,19 +141,20 @@ import { requantRef } from './fixed';
 }
 
 /** One row × 8 channels, the rows left over by tile4. */
-@inline function tile1(
+@inline function tile1<W>(
   a0: usize, k8: usize, wb: usize, bias: usize, off: usize, yo: usize, n: i32,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
 ): void {
+  const WS = <usize>sizeof<W>();
   let w = wb;
   let c00 = v128.load(bias + off), c01 = v128.load(bias + off, 16);
   for (let i: usize = 0; i < k8; i += 8) {
     let x0 = v128.load8x8_s(a0 + i);
     for (let s = 0; s < 4; s++) {
-      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, v128.load(w)));
-      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, v128.load(w, 16)));
+      c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x0, wload<W>(w)));
+      c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x0, wload<W>(w + 8 * WS)));
       x0 = rot(x0);
-      w += 32;
+      w += 16 * WS;
     }
   }
   storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
@@ -170,16 +184,17 @@ const ROTATED = memory.data(<i32>ROT_BYTES, 16);
 }
 
 /** tile4 over rows rotated by rotateRows: activations come from L1 already widened and rotated. */
-@inline function tile4r(
+@inline function tile4r<W>(
   src: usize, k8: usize, wb: usize, bias: usize, off: usize, yo: usize, ldy: usize, n: i32,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
 ): void {
+  const WS = <usize>sizeof<W>();
   let w = wb, xr = src;
   let c00 = v128.load(bias + off), c01 = v128.load(bias + off, 16);
   let c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
   for (let i: usize = 0; i < k8; i += 8) {
     for (let s: usize = 0; s < 64; s += 16) {
-      const w0 = v128.load(w + (s << 1)), w1 = v128.load(w + (s << 1), 16);
+      const w0 = wload<W>(w + s * WS), w1 = wload<W>(w + (s + 8) * WS);
       let x = v128.load(xr + s);
       c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x, w0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x, w1));
       x = v128.load(xr + s, 64);
@@ -189,7 +204,7 @@ const ROTATED = memory.data(<i32>ROT_BYTES, 16);
       x = v128.load(xr + s, 192);
       c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x, w0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x, w1));
     }
-    w += 128;
+    w += 64 * WS;
     xr += 256;
   }
   storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
@@ -223,13 +238,13 @@ const SMALL_WEIGHTS: usize = 24 * 1024;
  * - Otherwise: panels small enough for their int8 activations and outputs to
  *   stay in cache, each block over the panel's rows with tile4.
  */
-function gemm_i8(
+function gemm_i8<W>(
   a: usize, lda: i32, rows: i32, k8: i32, wp: usize, bias: usize, cout: i32, y: usize, ldy: i32,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128,
 ): void {
   const blocks = (cout + 7) >> 3;
   const aStride = <usize>lda, yStride = <usize>ldy;
-  const blockBytes = <usize>k8 << 4;
+  const blockBytes = (<usize>k8 << 3) * <usize>sizeof<W>();
   if (<usize>blocks * blockBytes <= SMALL_WEIGHTS) {
     // All weights fit in L1: each group of rows meets every block at once, so
     // activations are read once and output rows are written whole.
@@ -239,7 +254,7 @@ function gemm_i8(
         const ar = a + <usize>r * aStride, yr = y + <usize>r * yStride;
         rotateRows(ar, aStride, <usize>k8, ROTATED);
         for (let j = 0; j < blocks; j++) {
-          tile4r(ROTATED, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), yStride, cout - (j << 3),
+          tile4r<W>(ROTATED, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), yStride, cout - (j << 3),
             mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
         }
       }
@@ -247,14 +262,14 @@ function gemm_i8(
     for (; r + 4 <= rows; r += 4) {
       const ar = a + <usize>r * aStride, yr = y + <usize>r * yStride;
       for (let j = 0; j < blocks; j++) {
-        tile4(ar, aStride, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), yStride, cout - (j << 3),
+        tile4<W>(ar, aStride, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), yStride, cout - (j << 3),
           mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
     }
     for (; r < rows; r++) {
       const ar = a + <usize>r * aStride, yr = y + <usize>r * yStride;
       for (let j = 0; j < blocks; j++) {
-        tile1(ar, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), cout - (j << 3),
+        tile1<W>(ar, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, yr + (<usize>j << 3), cout - (j << 3),
           mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
     }
@@ -270,14 +285,14 @@ function gemm_i8(
       for (let j = 0; j < blocks; j++) {
         const w = wp + <usize>j * blockBytes;
         for (let r = p; r < end; r += 4) {
-          tile4r(ROTATED + <usize>((r - p) >> 2) * group, <usize>k8, w, bias, <usize>j << 5, y + <usize>r * yStride + (<usize>j << 3), yStride, cout - (j << 3),
+          tile4r<W>(ROTATED + <usize>((r - p) >> 2) * group, <usize>k8, w, bias, <usize>j << 5, y + <usize>r * yStride + (<usize>j << 3), yStride, cout - (j << 3),
             mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
         }
       }
     }
     for (let r = rows & ~3; r < rows; r++) {
       for (let j = 0; j < blocks; j++) {
-        tile1(a + <usize>r * aStride, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, y + <usize>r * yStride + (<usize>j << 3), cout - (j << 3),
+        tile1<W>(a + <usize>r * aStride, <usize>k8, wp + <usize>j * blockBytes, bias, <usize>j << 5, y + <usize>r * yStride + (<usize>j << 3), cout - (j << 3),
           mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
     }
@@ -292,11 +307,11 @@ function gemm_i8(
       const n = cout - (j << 3);
       let r = p;
       for (; r + 4 <= end; r += 4) {
-        tile4(a + <usize>r * aStride, aStride, <usize>k8, w, bias, off, y + <usize>r * yStride + (<usize>j << 3), yStride, n,
+        tile4<W>(a + <usize>r * aStride, aStride, <usize>k8, w, bias, off, y + <usize>r * yStride + (<usize>j << 3), yStride, n,
           mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
       for (; r < end; r++) {
-        tile1(a + <usize>r * aStride, <usize>k8, w, bias, off, y + <usize>r * yStride + (<usize>j << 3), n,
+        tile1<W>(a + <usize>r * aStride, <usize>k8, w, bias, off, y + <usize>r * yStride + (<usize>j << 3), n,
           mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       }
     }
@@ -363,13 +378,14 @@ export function im2col_row_i8(
 export function conv_i8(
   x: usize, batch: i32, inH: i32, inW: i32, cin: i32,
   outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32, zx: i32,
-  wp: usize, bias: usize, cout: i32, y: usize, col: usize,
+  wp: usize, w8: bool, bias: usize, cout: i32, y: usize, col: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
   const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
   const k8 = (kH * kW * cin + 7) & ~7;
   if (kH == 1 && kW == 1 && sH == 1 && sW == 1 && pH == 0 && pW == 0 && outH == inH && outW == inW) {
-    gemm_i8(x, cin, batch * inH * inW, k8, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+    if (w8) gemm_i8<i8>(x, cin, batch * inH * inW, k8, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+    else gemm_i8<i16>(x, cin, batch * inH * inW, k8, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
     return;
   }
   const yRow = <usize>outW * <usize>cout;
@@ -377,7 +393,8 @@ export function conv_i8(
   for (let n = 0; n < batch; n++) {
     for (let oh = 0; oh < outH; oh++) {
       im2col_row_i8(x, inH, inW, cin, n, oh, outW, kH, kW, sH, sW, dH, dW, pH, pW, zx, col, k8);
-      gemm_i8(col, k8, outW, k8, wp, bias, cout, yo, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+      if (w8) gemm_i8<i8>(col, k8, outW, k8, wp, bias, cout, yo, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+      else gemm_i8<i16>(col, k8, outW, k8, wp, bias, cout, yo, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
       yo += yRow;
     }
   }
@@ -385,11 +402,12 @@ export function conv_i8(
 
 /** FullyConnected: one GEMM straight over X's rows of K int8 (the bias has z_x folded in). */
 export function fully_connected_i8(
-  x: usize, rows: i32, k: i32, wp: usize, bias: usize, cout: i32, y: usize,
+  x: usize, rows: i32, k: i32, wp: usize, w8: bool, bias: usize, cout: i32, y: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
   const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
-  gemm_i8(x, k, rows, (k + 7) & ~7, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+  if (w8) gemm_i8<i8>(x, k, rows, (k + 7) & ~7, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+  else gemm_i8<i16>(x, k, rows, (k + 7) & ~7, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
 }
 
 /**
