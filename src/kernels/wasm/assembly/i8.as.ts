@@ -6,7 +6,7 @@
  * reordering of an int32 sum gives the same bits), so activations are used
  * raw, only sign-extended to int16; padded taps must then hold x = z_x
  * (im2col writes it; the depthwise edge path keeps x − z_x and the plain bias
- * instead). Weights are packed once to int16 (w − z_w, in [−255, 255]):
+ * instead). Weights meet the activations as int16 (w − z_w, in [−255, 255]):
  * products are below 2^16 and `i32x4.dot_i16x8_s` adds two of them into an
  * int32 lane exactly.
  *
