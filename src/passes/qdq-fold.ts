@@ -49,6 +49,8 @@ interface QdqParams {
 }
 
 const SIMPLE = new Set(['Add', 'Mul', 'MaxPool', 'AveragePool', 'Relu']);
+/** Ops that move an int8 value's elements without changing them (its quantization holds for the output). */
+const MOVES = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 const WEIGHTED = new Set(['Conv', 'DepthwiseConv', 'MatMul', 'Gemm']);
 
 function constant(g: Graph, name: string | undefined): Tensor | undefined {
@@ -259,10 +261,23 @@ class QdqFolder {
     return this.report;
   }
 
-  /** Activation QuantizeLinear/DequantizeLinear → Quantize/Dequantize with the int8 value's parameters. */
+  /**
+   * Activation QuantizeLinear/DequantizeLinear → Quantize/Dequantize with the
+   * int8 value's parameters. Values that only move the elements of an int8
+   * value (Reshape, Transpose, ...) carry its quantization on, so a
+   * DequantizeLinear after them finds it (uint8 QDQ exports reshape before
+   * their last DequantizeLinear).
+   */
   private canonicalizeBoundaries(): void {
     this.index();
     for (const n of this.g.nodes) {
+      if (MOVES.has(n.op)) {
+        const x = this.g.values.get(n.inputs[0]!), y = this.g.values.get(n.outputs[0]!);
+        if (x?.dtype === 'int8' && x.quant?.scale.length === 1 && !x.constant && (!y || (y.dtype === 'int8' && !y.quant))) {
+          this.g.setValue({ ...(y ?? { name: n.outputs[0]! }), name: n.outputs[0]!, dtype: 'int8', quant: x.quant });
+        }
+        continue;
+      }
       if (n.op === 'QuantizeLinear') {
         const p = paramsOf(this.g, n, undefined);
         const quant = p && activationQuant(p);
