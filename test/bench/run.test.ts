@@ -115,6 +115,21 @@ describe('bench scheduling', () => {
     expect(progress.at(-1)).toBe(8);
   });
 
+  it('interleaves the dtype variants too: round i of float32 and of int8 run one after the other', async () => {
+    const log: string[] = [];
+    const tagged = (name: string): BenchBackend => ({
+      name, family: 'cloudless',
+      async prepare(m) { return { async run() { log.push(`${name}:${m.dtype}`); } }; },
+    });
+    const r = await benchModel(model, {
+      backends: ['a', 'b'], dtypes: ['float32', 'int8'], runs: 2, warmup: 1, threads: 1, calibrationSamples: 1,
+      registry: { a: tagged('a'), b: tagged('b') },
+    });
+    const round = ['a:float32', 'b:float32', 'a:int8', 'b:int8'];
+    expect(log).toEqual([...round, ...round, ...round]);
+    expect(r.results.map((x) => `${x.backend}:${x.dtype}:${x.runs}`)).toEqual(['a:float32:2', 'b:float32:2', 'a:int8:2', 'b:int8:2']);
+  }, 30_000);
+
   it('stops a slow backend at its budget after 3 runs, and reports one that fails mid-way', async () => {
     const log: string[] = [];
     const r = await benchModel(model, {
