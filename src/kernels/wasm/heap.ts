@@ -70,6 +70,7 @@ export interface KernelExports {
   cast_u8_f32(x: number, y: number, n: number): void;
   copy_rows(dst: number, src: number, rows: number, bytes: number, dstStride: number, srcStride: number): void;
   table_rows_i8(dst: number, src: number, rows: number, bytes: number, dstStride: number, srcStride: number, table: number): void;
+  lut_rows_i8(x: number, y: number, n: number, period: number, tables: number): void;
   /** End of the module's static data: regions start at or after it. */
   heap_base(): number;
 }

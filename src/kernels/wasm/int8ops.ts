@@ -11,7 +11,7 @@
  * the shapes below, which fall back to 'ref'.
  */
 import {
-  CloudlessError, attrInt, attrInts, defineKernel, sizeOf, stridesOf, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
+  CloudlessError, attrInt, attrInts, defineKernel, sizeOf, stridesOf, type KernelDef, type Node, type PrepareArgs, Tensor, type ValueInfo,
 } from '../../ir/index.js';
 import { windowGeometry } from '../../ir/ops/nn.js';
 import { transposePerm } from '../../ir/ops/shape-ops.js';
@@ -135,7 +135,43 @@ function binaryConstants(op: 'Add' | 'Sub' | 'Mul', reference: boolean, sa: numb
   }
 }
 
-interface BinaryI8State extends BinaryConstants { swap: boolean; period: number; n: number; tables: number; bAt: number; yAt: number; zy: number; lo: number; hi: number }
+interface BinaryI8State extends BinaryConstants {
+  swap: boolean; period: number; n: number; tables: number; bAt: number; yAt: number; zy: number; lo: number; hi: number;
+  /** With a constant short operand off the vector paths: `period` tables of 256 outputs, one per position. */
+  lut?: number;
+}
+
+/** Longest constant period looked up in tables rather than computed (64 × 256 B of tables). */
+const LUT_PERIOD = 64;
+
+/** Whether binary_i8 takes a vector path for this mode and period (else it computes element by element). */
+function vectorPath(mode: number, period: number, n: number): boolean {
+  return (mode === XADD || mode === XMUL) && (period === 1 || period === n || period % 16 === 0 || (period >= 16 && n % period === 0));
+}
+
+/**
+ * The output for every int8 value of the full operand at every position of
+ * the constant one's period, computed by the reference kernel itself on a
+ * [256, period] input: the tables give its bytes by construction.
+ */
+function lutTables(ref: KernelDef, args: PrepareArgs, swap: boolean, period: number): Int8Array {
+  const { node, inputs, outputs, ctx } = args;
+  const full = inputs[swap ? 1 : 0]!, small = inputs[swap ? 0 : 1]!;
+  const grid = new Tensor('int8', [256, period], Int8Array.from({ length: 256 * period }, (_, i) => Math.floor(i / period) - 128), full.quant);
+  const constant = small.constant!;
+  const flat = new Tensor('int8', [period], constant.data as Int8Array, constant.quant);
+  const synthetic = swap ? [flat, grid] : [grid, flat];
+  const infos = synthetic.map((t) => ({ dtype: t.dtype, shape: [...t.shape], quant: t.quant, constant: t }));
+  const out = { ...outputs[0]!, shape: [256, period] };
+  const prepared = ref.prepare?.({ node, inputs: infos, outputs: [out], ctx });
+  const y = new Tensor('int8', [256, period], undefined, outputs[0]!.quant);
+  ref.run(synthetic, [y], node, prepared?.state, ctx);
+  // Position-major: table j holds the outputs of position j for x = -128..127.
+  const t = new Int8Array(256 * period);
+  const yd = y.data as Int8Array;
+  for (let v = 0; v < 256; v++) for (let j = 0; j < period; j++) t[j * 256 + v] = yd[v * period + j]!;
+  return t;
+}
 
 function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
   const ref = refInt8(int8ElementwiseKernels, op);
@@ -161,15 +197,22 @@ function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const bAt = regionBytes(n, 1), yAt = bAt + regionBytes(period, 1);
       heap.reserveTransient(yAt + regionBytes(n, 1));
       const state: BinaryI8State = { ...c, swap, period, n, tables, bAt, yAt, zy: yq.zeroPoint, lo, hi };
-      heap.freeWith(state, [tables]);
-      return { state, scratchBytes: 2048 };
+      const small = inputs[swap ? 0 : 1]!;
+      if (small.constant && period <= LUT_PERIOD && period < n && !vectorPath(c.mode, period, n)) {
+        state.lut = heap.alloc(256 * period);
+        heap.i8.set(lutTables(ref, { node, inputs, outputs, ctx }, swap, period), state.lut);
+      }
+      heap.freeWith(state, state.lut === undefined ? [tables] : [tables, state.lut]);
+      return { state, scratchBytes: 2048 + (state.lut === undefined ? 0 : 256 * period) };
     },
     run(inputs, outputs, _node, st) {
       const heap = wasmHeap();
       const t = heap.transient;
       const [full, small] = st.swap ? [inputs[1]!, inputs[0]!] : [inputs[0]!, inputs[1]!];
-      const a = inputAt(heap, t, full), b = inputAt(heap, t + st.bAt, small), y = outputAt(heap, t + st.yAt, outputs[0]!);
-      heap.exports.binary_i8(st.mode, a, b, y, st.n, st.period, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
+      const a = inputAt(heap, t, full), y = outputAt(heap, t + st.yAt, outputs[0]!);
+      if (st.lut !== undefined && st.period === 1) heap.exports.table_i8(a, y, st.n, st.lut);
+      else if (st.lut !== undefined) heap.exports.lut_rows_i8(a, y, st.n, st.period, st.lut);
+      else heap.exports.binary_i8(st.mode, a, inputAt(heap, t + st.bAt, small), y, st.n, st.period, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
       outputDone(heap, y, outputs[0]!);
     },
   });

@@ -417,3 +417,17 @@ export function table_rows_i8(dst: usize, src: usize, rows: i32, bytes: i32, dst
     for (let i = 0; i < bytes; i++) store<i8>(d + <usize>i, load<i8>(table + <usize>(load<i8>(s + <usize>i) + 128)));
   }
 }
+
+/**
+ * y[i] = tables[(i mod period)·256 + x[i] + 128]: an int8 Add/Sub/Mul whose
+ * other operand is a constant repeating every `period` elements, one table
+ * per position of the period (built by the reference kernel).
+ */
+export function lut_rows_i8(x: usize, y: usize, n: i32, period: i32, tables: usize): void {
+  let j = 0;
+  let t = tables;
+  for (let i = 0; i < n; i++) {
+    store<i8>(y + <usize>i, load<i8>(t + <usize>(load<i8>(x + <usize>i) + 128)));
+    if (++j == period) { j = 0; t = tables; } else t += 256;
+  }
+}
