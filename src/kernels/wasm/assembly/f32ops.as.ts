@@ -267,6 +267,30 @@ export function conv_transpose_f32(
 }
 
 /**
+ * expNonPositive's constants, each splatted to four lanes, read from memory:
+ * V8 rebuilds every v128 constant inside a loop (three instructions each),
+ * where a load folds into the arithmetic instruction that uses it.
+ */
+const EXP_K = memory.data<f32>([
+  -87.33654, -87.33654, -87.33654, -87.33654,
+  12582912.0, 12582912.0, 12582912.0, 12582912.0,
+  1.44269504, 1.44269504, 1.44269504, 1.44269504,
+  0.693359375, 0.693359375, 0.693359375, 0.693359375,
+  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4,
+  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4,
+  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3,
+  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3,
+  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2,
+  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1,
+  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1,
+  1.0, 1.0, 1.0, 1.0,
+], 16);
+
+@inline function expK(i: i32): v128 {
+  return v128.load(EXP_K + (<usize>i << 4));
+}
+
+/**
  * exp(x) for x ≤ 0, four lanes: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in
  * two so n·ln2 is exact), exp(r) by a degree-7 polynomial whose coefficients
  * are Cephes' expf minimax fit (about 1 ulp), times 2^n built in the exponent
@@ -274,20 +298,26 @@ export function conv_transpose_f32(
  * 2^−126 off), which keeps n within the normal exponents.
  */
 @inline function expNonPositive(x: v128): v128 {
-  const low = f32x4.splat(-87.33654);
+  const low = expK(0);
   const under = f32x4.lt(x, low);
-  x = f32x4.max(x, low);
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504)));
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const e = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // pmax, not max (NaN-propagating max is several x86 instructions); a NaN input is put back by the caller.
+  x = f32x4.pmax(x, low);
+  // n = round(x·log2 e), ties to even, by adding 1.5·2^23 (|x·log2 e| < 2^22): t's low mantissa bits hold n,
+  // which saves f32x4.nearest and a saturating conversion.
+  const magic = expK(1);
+  const t = f32x4.add(f32x4.mul(x, expK(2)), magic);
+  const n = f32x4.sub(t, magic);
+  let r = f32x4.sub(x, f32x4.mul(n, expK(3)));
+  r = f32x4.sub(r, f32x4.mul(n, expK(4)));
+  let p = expK(5);
+  p = f32x4.add(f32x4.mul(p, r), expK(6));
+  p = f32x4.add(f32x4.mul(p, r), expK(7));
+  p = f32x4.add(f32x4.mul(p, r), expK(8));
+  p = f32x4.add(f32x4.mul(p, r), expK(9));
+  p = f32x4.add(f32x4.mul(p, r), expK(10));
+  const e = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), expK(11));
+  // 2^n: n + 127 into the exponent field (t's bits are those of 1.5·2^23 plus n).
+  const scale = i32x4.shl(i32x4.sub(t, i32x4.splat(0x4b400000 - 127)), 23);
   return v128.andnot(f32x4.mul(e, scale), under);
 }
 
@@ -296,16 +326,23 @@ export function conv_transpose_f32(
  * for x < 0, so neither side overflows or cancels. NaN stays NaN.
  */
 export function sigmoid_f32(x: usize, y: usize, n: i32): void {
-  const one = f32x4.splat(1);
   const end = <usize>n << 2;
-  for (let o: usize = 0; o < end; o += 16) {
-    const v = v128.load(x + o);
-    const e = expNonPositive(f32x4.neg(f32x4.abs(v)));
-    const q = f32x4.div(one, f32x4.add(one, e));
-    const s = v128.bitselect(f32x4.mul(e, q), q, f32x4.lt(v, f32x4.splat(0)));
-    // The clamp inside expNonPositive turned NaN into a number: put it back.
-    v128.store(y + o, v128.bitselect(v, s, f32x4.ne(v, v)));
+  // Two vectors a turn: the polynomial is one long dependency chain, and two give the CPU independent work.
+  let o: usize = 0;
+  for (; o + 32 <= end; o += 32) {
+    v128.store(y + o, sigmoid4(v128.load(x + o)));
+    v128.store(y + o, sigmoid4(v128.load(x + o, 16)), 16);
   }
+  for (; o < end; o += 16) v128.store(y + o, sigmoid4(v128.load(x + o)));
+}
+
+@inline function sigmoid4(v: v128): v128 {
+  const one = f32x4.splat(1);
+  const e = expNonPositive(f32x4.neg(f32x4.abs(v)));
+  const q = f32x4.div(one, f32x4.add(one, e));
+  const s = v128.bitselect(f32x4.mul(e, q), q, f32x4.lt(v, f32x4.splat(0)));
+  // The clamp inside expNonPositive turned NaN into a number: put it back.
+  return v128.bitselect(v, s, f32x4.ne(v, v));
 }
 
 /**
