@@ -226,7 +226,9 @@ const SMALL_WEIGHTS: usize = 24 * 1024;
  * folded in, so activations are only sign-extended.
  *
  * Activations are widened to int16 and rotated (the four k-pair
- * rotations tile4 needs) once into ROTATED when k8 ≤ ROT_K8, so every block
+ * rotations tile4 needs) once into ROTATED when k8 ≤ ROT_K8 and there are
+ * more than two blocks of channels (with one or two, writing the rotations
+ * costs what reading them saves: 4–8 % slower), so every block
  * of channels reads ready vectors instead of widening and rotating the same
  * rows again (tile4r; V8 spills tile4's registers either way). Measured in
  * an interleaved A/B of 1×1 convs: −17 to −24 % with K = 16–32, −9 to −16 %
@@ -249,7 +251,7 @@ function gemm_i8<W>(
     // All weights fit in L1: each group of rows meets every block at once, so
     // activations are read once and output rows are written whole.
     let r = 0;
-    if (<usize>k8 <= ROT_K8 && blocks > 1) {
+    if (<usize>k8 <= ROT_K8 && blocks > 2) {
       for (; r + 4 <= rows; r += 4) {
         const ar = a + <usize>r * aStride, yr = y + <usize>r * yStride;
         rotateRows(ar, aStride, <usize>k8, ROTATED);
@@ -275,7 +277,7 @@ function gemm_i8<W>(
     }
     return;
   }
-  if (<usize>k8 <= ROT_K8) {
+  if (<usize>k8 <= ROT_K8 && blocks > 2) {
     // Panels of rows pre-rotated into ROTATED, each block of channels over all of them.
     const group = <usize>k8 << 5;
     const panelR = <i32>(ROT_BYTES / group) << 2;
