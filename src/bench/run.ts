@@ -12,7 +12,7 @@ import {
   BENCH_BACKENDS, BackendUnavailable, readBytes, readTfjsParts,
   type BenchBackend, type BenchDtype, type BenchModel, type OnnxCandidate, type PreparedBackend,
 } from './backends.js';
-import { latencyStats, type LatencyStats } from './stats.js';
+import { latencyStats, median, type LatencyStats } from './stats.js';
 
 export interface BenchOptions {
   backends: string[];
@@ -192,6 +192,12 @@ interface Contender {
   error?: string;
 }
 
+/** Median over the rounds both ran of a's time over b's (undefined with fewer than 3 shared rounds). */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number | undefined {
+  const n = Math.min(a.length, b.length);
+  return n < 3 ? undefined : median(Array.from({ length: n }, (_, i) => a[i]! / b[i]!));
+}
+
 /**
  * Each contender's time over the time of the one with the lowest median, run
  * by run within the same round (rounds interleave the backends), the median
@@ -199,25 +205,12 @@ interface Contender {
  * round and cancels out, where a ratio of medians keeps whichever backend the
  * spell happened to hit more. Contenders with fewer than 3 runs are left out.
  */
-/** Median over the rounds both ran of a's time over b's (undefined with fewer than 3 shared rounds). */
-export function pairedRatio(a: readonly number[], b: readonly number[]): number | undefined {
-  const n = Math.min(a.length, b.length);
-  if (n < 3) return undefined;
-  const r = Array.from({ length: n }, (_, i) => a[i]! / b[i]!).sort((x, y) => x - y);
-  const m = n >> 1;
-  return n % 2 ? r[m]! : (r[m - 1]! + r[m]!) / 2;
-}
-
 function pairedRatios(contenders: Contender[]): Map<Contender, number> {
   const timed = contenders.filter((c) => !c.error && c.samples.length >= 3);
   const out = new Map<Contender, number>();
   if (timed.length === 0) return out;
-  const median = (a: number[]) => {
-    const s = [...a].sort((x, y) => x - y);
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
-  const base = timed.reduce((best, c) => (median(c.samples) < median(best.samples) ? c : best));
+  const medians = timed.map((c) => median(c.samples));
+  const base = timed[medians.indexOf(Math.min(...medians))]!;
   for (const c of timed) {
     const r = pairedRatio(c.samples, base.samples);
     if (r !== undefined) out.set(c, r);

@@ -15,6 +15,11 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
+/** The median (the mean of the middle two for an even count; NaN when empty). */
+export function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
 export function latencyStats(samplesMs: readonly number[]): LatencyStats {
   const s = [...samplesMs].sort((a, b) => a - b);
   const median = quantile(s, 0.5);
