@@ -19,7 +19,7 @@ import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { binaryArithmetic, int8ElementwiseKernels } from '../ref/int8/elementwise.js';
 import { int8PoolKernels, meanConstants } from '../ref/int8/pool.js';
 import { int8ResizeKernels } from '../ref/int8/resize.js';
-import { int8DataKernels } from '../ref/int8/data.js';
+import { int8DataKernels, type ConcatState } from '../ref/int8/data.js';
 import {
   INT8_MAX, INT8_MIN, activationRangeQuantized, fl, multiplyByQuantizedMultiplier, tensorQuant,
 } from '../ref/int8/requantize.js';
@@ -183,7 +183,8 @@ function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       return binaryLayout(inputs[0]!.shape, inputs[1]!.shape, outputs[0]!.shape)
         ? undefined : `wasm int8 ${node.op} takes same-shape, scalar or trailing-vector broadcasting`;
     }),
-    prepare({ node, inputs, outputs, ctx }: PrepareArgs) {
+    prepare(args: PrepareArgs) {
+      const { node, inputs, outputs, ctx } = args;
       const aq = tensorQuant(node, inputs[0], 'A'), bq = tensorQuant(node, inputs[1], 'B'), yq = tensorQuant(node, outputs[0], 'the output');
       const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
       const n = sizeOf(outputs[0]!.shape);
@@ -200,7 +201,7 @@ function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const small = inputs[swap ? 0 : 1]!;
       if (small.constant && period <= LUT_PERIOD && period < n && !vectorPath(c.mode, period, n)) {
         state.lut = heap.alloc(256 * period);
-        heap.i8.set(lutTables(ref, { node, inputs, outputs, ctx }, swap, period), state.lut);
+        heap.i8.set(lutTables(ref, args, swap, period), state.lut);
       }
       heap.freeWith(state, state.lut === undefined ? [tables] : [tables, state.lut]);
       return { state, scratchBytes: 2048 + (state.lut === undefined ? 0 : 256 * period) };
@@ -450,8 +451,7 @@ const resizeI8Kernel = defineKernel<ResizeI8State>({
 // Concat: the reference kernel's requantization tables, rows copied in wasm
 // ---------------------------------------------------------------------------
 
-interface RefConcatState { blocks: number[]; outBlock: number; outer: number; tables: (Int8Array | undefined)[] }
-interface ConcatI8State { ref: RefConcatState; tables: number[] }
+interface ConcatI8State { ref: ConcatState; tables: number[] }
 
 const refConcat = refInt8(int8DataKernels, 'Concat');
 
@@ -466,7 +466,7 @@ const concatI8Kernel = defineKernel<ConcatI8State>({
   op: 'Concat', backend: 'wasm', dtypes: ['int8'],
   check: refConcat.check,
   prepare(args) {
-    const ref = refConcat.prepare!(args).state as RefConcatState;
+    const ref = refConcat.prepare!(args).state as ConcatState;
     const heap = wasmHeap();
     const tables = ref.tables.map((t) => {
       if (!t) return 0;
@@ -478,11 +478,11 @@ const concatI8Kernel = defineKernel<ConcatI8State>({
     heap.freeWith(state, tables.filter((t) => t !== 0));
     return { state, scratchBytes: 256 * tables.filter((t) => t !== 0).length };
   },
-  run(inputs, outputs, node, st) {
+  run(inputs, outputs, node, st, ctx) {
     const heap = wasmHeap();
     const present = inputs.filter((t): t is Tensor => t !== undefined);
     if (!inHeap(heap, outputs[0]!) || !present.every((t) => inHeap(heap, t))) {
-      refConcat.run(inputs, outputs, node, st.ref, {} as never);
+      refConcat.run(inputs, outputs, node, st.ref, ctx);
       return;
     }
     const { blocks, outBlock, outer } = st.ref;

@@ -17,7 +17,7 @@ import { INT8_MAX, INT8_MIN, clampInt, fl, hasTensorQuant, roundHalfAway, tensor
 // Concat
 // ---------------------------------------------------------------------------
 
-interface ConcatState {
+export interface ConcatState {
   /** Elements of each input per outer index, and the output's. */
   blocks: number[];
   outBlock: number;
