@@ -412,10 +412,7 @@ export function resize_i8(
 
 /** `rows` rows of `bytes` int8 through a table: dst[r·dstStride + i] = table[src[r·srcStride + i] + 128] (int8 Concat's requantization). */
 export function table_rows_i8(dst: usize, src: usize, rows: i32, bytes: i32, dstStride: i32, srcStride: i32, table: usize): void {
-  for (let r = 0; r < rows; r++) {
-    const d = dst + <usize>r * <usize>dstStride, s = src + <usize>r * <usize>srcStride;
-    for (let i = 0; i < bytes; i++) store<i8>(d + <usize>i, load<i8>(table + <usize>(load<i8>(s + <usize>i) + 128)));
-  }
+  for (let r = 0; r < rows; r++) table_i8(src + <usize>r * <usize>srcStride, dst + <usize>r * <usize>dstStride, bytes, table);
 }
 
 /**
