@@ -71,6 +71,11 @@ export class Graph {
     return v;
   }
 
+  /** The constant tensor of value `name`, or undefined (no name, no such value, or not a constant). */
+  constant(name: string | undefined): Tensor | undefined {
+    return name ? this.values.get(name)?.constant : undefined;
+  }
+
   addNode(node: Node): Node {
     this.nodes.push(node);
     return node;

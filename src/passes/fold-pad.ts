@@ -12,15 +12,12 @@
  * quantization on both sides of the Pad — and the Pad's output feeds nothing
  * else.
  */
-import { attrString, sameQuant, type Dim, type Graph, type Node, type Tensor } from '../ir/index.js';
+import { attrString, sameQuant, type Dim, type Graph, type Node } from '../ir/index.js';
 import { integerValues, padAmounts, windowGeometry } from '../ir/ops/nn.js';
 import { dropUnusedConstants } from './fold-batchnorm.js';
 
 const LAYERS = new Set(['Conv', 'DepthwiseConv']);
 
-function constantOf(graph: Graph, name: string | undefined): Tensor | undefined {
-  return name ? graph.values.get(name)?.constant : undefined;
-}
 
 /** Two known sizes, or undefined. */
 function staticDims(dims: Dim[] | undefined): number[] | undefined {
@@ -35,16 +32,16 @@ function spatialPads(graph: Graph, pad: Node, spatial: [number, number]): [numbe
   if ((x?.shape && x.shape.length !== 4) || (x && y && y.dtype !== x.dtype)) return undefined;
   // Importers need not declare intermediate values; an undeclared one feeding a Conv is float (int8 ones carry their quantization).
   const dtype = x?.dtype ?? y?.dtype ?? 'float32';
-  const padsT = constantOf(graph, pad.inputs[1]);
+  const padsT = graph.constant(pad.inputs[1]);
   if (!padsT) return undefined;
-  const axesT = pad.inputs[3] ? constantOf(graph, pad.inputs[3]) : undefined;
+  const axesT = pad.inputs[3] ? graph.constant(pad.inputs[3]) : undefined;
   if (pad.inputs[3] && !axesT) return undefined;
   const [begin, end] = padAmounts(pad, 4, integerValues(pad, padsT, 'pads'), axesT && axesT.size > 0 ? integerValues(pad, axesT, 'axes') : undefined);
   for (let a = 0; a < 4; a++) if (!spatial.includes(a) && (begin[a] !== 0 || end[a] !== 0)) return undefined;
   if ([...begin, ...end].some((p) => p < 0)) return undefined;
   const amounts: [number[], number[]] = [spatial.map((a) => begin[a]!), spatial.map((a) => end[a]!)];
   // The value the layer pads with: 0, or in int8 the zero point shared by X and the Pad's output.
-  const cv = pad.inputs[2] ? constantOf(graph, pad.inputs[2]) : undefined;
+  const cv = pad.inputs[2] ? graph.constant(pad.inputs[2]) : undefined;
   if (pad.inputs[2] && !cv) return undefined;
   const fill = cv && cv.size > 0 ? Number(cv.data[0]) : undefined;
   if (dtype === 'float32') return fill === undefined || fill === 0 ? amounts : undefined;

@@ -53,15 +53,11 @@ const SIMPLE = new Set(['Add', 'Mul', 'MaxPool', 'AveragePool', 'Relu']);
 const MOVES = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 const WEIGHTED = new Set(['Conv', 'DepthwiseConv', 'MatMul', 'Gemm']);
 
-function constant(g: Graph, name: string | undefined): Tensor | undefined {
-  return name ? g.values.get(name)?.constant : undefined;
-}
-
 /** Scale and zero point of a QuantizeLinear/DequantizeLinear node, when both are constants of a supported type. */
 function paramsOf(g: Graph, n: Node, dataType: string | undefined): QdqParams | undefined {
-  const s = constant(g, n.inputs[1]);
+  const s = g.constant(n.inputs[1]);
   if (!s || s.dtype !== 'float32') return undefined;
-  const z = n.inputs[2] ? constant(g, n.inputs[2]) : undefined;
+  const z = n.inputs[2] ? g.constant(n.inputs[2]) : undefined;
   if (n.inputs[2] && !z) return undefined;
   const dtype = (z?.dtype ?? dataType ?? 'uint8') as QdqParams['dtype'];
   if (dtype !== 'int8' && dtype !== 'uint8' && dtype !== 'int32') return undefined;
@@ -115,7 +111,7 @@ class QdqFolder {
   /** For a value that is DequantizeLinear(q) of a non-constant q: q and its int8 quantization. */
   private quantizedActivation(name: string): { q: string; quant: QuantParams } | undefined {
     const dq = this.producers.get(name);
-    if (!dq || dq.op !== 'DequantizeLinear' || constant(this.g, dq.inputs[0])) return undefined;
+    if (!dq || dq.op !== 'DequantizeLinear' || this.g.constant(dq.inputs[0])) return undefined;
     const p = paramsOf(this.g, dq, this.g.values.get(dq.inputs[0]!)?.dtype);
     const quant = p && activationQuant(p);
     return quant ? { q: dq.inputs[0]!, quant } : undefined;
@@ -130,7 +126,7 @@ class QdqFolder {
       node = this.producers.get(node.inputs[0]!);
     }
     if (!node || node.op !== 'DequantizeLinear') return undefined;
-    const w = constant(this.g, node.inputs[0]);
+    const w = this.g.constant(node.inputs[0]);
     const p = paramsOf(this.g, node, w?.dtype);
     if (!w || !p || w.dtype !== 'int8' || p.zeroPoint.some((z) => z !== 0)) return undefined;
     const quant: QuantParams = { scale: p.scale, zeroPoint: p.zeroPoint };
@@ -142,13 +138,13 @@ class QdqFolder {
   /** The bias as int32 with scale s_x · s_w: a DequantizeLinear(int32 constant) or a float constant. */
   private quantizedBias(name: string, inputScale: number, w: QuantParams): Tensor | undefined {
     const wScale = (c: number) => w.scale[w.scale.length === 1 ? 0 : c]!;
-    const f = constant(this.g, name);
+    const f = this.g.constant(name);
     let real: Float64Array;
     if (f?.dtype === 'float32') {
       real = Float64Array.from(f.data as Float32Array);
     } else {
       const dq = this.producers.get(name);
-      const b = dq?.op === 'DequantizeLinear' ? constant(this.g, dq.inputs[0]) : undefined;
+      const b = dq?.op === 'DequantizeLinear' ? this.g.constant(dq.inputs[0]) : undefined;
       const p = dq && b ? paramsOf(this.g, dq, b.dtype) : undefined;
       if (!b || !p || b.dtype !== 'int32' || p.zeroPoint.some((z) => z !== 0)) return undefined;
       real = Float64Array.from(b.toNumbers(), (v, c) => v * p.scale[p.scale.length === 1 ? 0 : c]!);
@@ -365,7 +361,7 @@ function moveTransposesAcrossQdq(graph: Graph): number {
   const consumers = graph.consumers();
   const producers = graph.producers();
   const single = (v: string) => (graph.outputs.includes(v) ? undefined : (consumers.get(v)?.length === 1 ? consumers.get(v)![0] : undefined));
-  const perTensor = (n: Node | undefined, op: string) => n?.op === op && (constant(graph, n.inputs[1])?.size ?? 0) === 1;
+  const perTensor = (n: Node | undefined, op: string) => n?.op === op && (graph.constant(n.inputs[1])?.size ?? 0) === 1;
   const done = new Set<Node>();
   let moved = 0;
   /** Rewires a → b (a's output read only by b) as b → a, each keeping its own extra inputs. */

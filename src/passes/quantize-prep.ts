@@ -57,13 +57,10 @@ export function prepareForQuantization(graph: Graph): PrepareReport {
   return { batchNormsFolded, activationsFused, fullyConnected, hardSwish, scalesFolded, biasAddsFolded, equalizedPairs };
 }
 
-function constantOf(graph: Graph, name: string | undefined): Tensor | undefined {
-  return name ? graph.values.get(name)?.constant : undefined;
-}
 
 /** The value of a float constant holding a single number, or undefined. */
 function scalarOf(graph: Graph, name: string | undefined): number | undefined {
-  const t = constantOf(graph, name);
+  const t = graph.constant(name);
   return t && t.dtype === 'float32' && t.size === 1 ? (t.data[0] as number) : undefined;
 }
 
@@ -175,15 +172,15 @@ function foldIntoLayer(graph: Graph, op: 'Mul' | 'Add', rewrite: (site: FoldSite
   for (const node of graph.nodes) {
     if (node.op !== op || node.inputs.length !== 2) continue;
     for (const k of [0, 1]) {
-      const x = node.inputs[k]!, c = constantOf(graph, node.inputs[1 - k]);
+      const x = node.inputs[k]!, c = graph.constant(node.inputs[1 - k]);
       const layer = producers.get(x);
       if (!c || c.dtype !== 'float32' || !layer || !BIASED.has(layer.op) || layer.outputs.length !== 1) continue;
       if (attrString(layer, 'activation', 'none') !== 'none' || graph.outputs.includes(x) || consumers.get(x)?.length !== 1) continue;
-      const weight = constantOf(graph, layer.inputs[1]);
+      const weight = graph.constant(layer.inputs[1]);
       if (!weight || weight.dtype !== 'float32') continue;
       const channels = layer.op === 'DepthwiseConv' ? weight.shape[weight.rank - 1]! : weight.shape[0]!;
       if (c.size !== 1 && (c.size !== channels || c.shape[c.rank - 1] !== channels)) continue;
-      const bias = layer.inputs[2] ? constantOf(graph, layer.inputs[2]) : undefined;
+      const bias = layer.inputs[2] ? graph.constant(layer.inputs[2]) : undefined;
       if (layer.inputs[2] && (!bias || bias.dtype !== 'float32')) continue;
       layer.inputs = [layer.inputs[0]!, ...rewrite({ layer, weight, bias, channels, factor: (ch) => c.data[c.size === 1 ? 0 : ch] as number })];
       graph.values.delete(x);
@@ -247,7 +244,7 @@ export function gemmToFullyConnected(graph: Graph): number {
   let count = 0;
   for (const node of graph.nodes) {
     if (node.op !== 'Gemm' && node.op !== 'MatMul') continue;
-    const b = constantOf(graph, node.inputs[1]);
+    const b = graph.constant(node.inputs[1]);
     if (!b || b.dtype !== 'float32' || b.rank !== 2) continue;
     // Importers need not declare intermediate values; a declared A must be a float activation.
     const a = graph.values.get(node.inputs[0]!);
@@ -257,7 +254,7 @@ export function gemmToFullyConnected(graph: Graph): number {
       if (attrInt(node, 'transA', 0) !== 0 || attrFloat(node, 'alpha', 1) !== 1) continue;
       weight = attrInt(node, 'transB', 0) !== 0 ? b : transpose2d(b);
       if (node.inputs[2]) {
-        const c = constantOf(graph, node.inputs[2]);
+        const c = graph.constant(node.inputs[2]);
         if (!c || c.dtype !== 'float32' || c.size !== weight.shape[0] || c.shape[c.rank - 1] !== c.size) continue;
         const beta = attrFloat(node, 'beta', 1);
         const d = new Float32Array(c.size);
@@ -357,14 +354,14 @@ export function equalizeCrossLayer(graph: Graph, activationAbsMax?: (value: stri
     if (!first || graph.outputs.includes(x) || consumers.get(x)?.length !== 1 || !isScaleEquivariant(first)) continue;
     const conv = (n: Node) => n.op === 'Conv' && attrInt(n, 'group', 1) === 1;
     if (!((conv(first) && second.op === 'DepthwiseConv') || (first.op === 'DepthwiseConv' && conv(second)))) continue;
-    const w1 = constantOf(graph, first.inputs[1]), w2 = constantOf(graph, second.inputs[1]);
+    const w1 = graph.constant(first.inputs[1]), w2 = graph.constant(second.inputs[1]);
     if (!w1 || !w2 || w1.dtype !== 'float32' || w2.dtype !== 'float32') continue;
-    const b1 = first.inputs[2] ? constantOf(graph, first.inputs[2]) : undefined;
+    const b1 = first.inputs[2] ? graph.constant(first.inputs[2]) : undefined;
     if (first.inputs[2] && (!b1 || b1.dtype !== 'float32')) continue;
     pairs.push([first, second]);
   }
   if (pairs.length === 0) return 0;
-  const weightOf = (n: Node) => constantOf(graph, n.inputs[1])!;
+  const weightOf = (n: Node) => graph.constant(n.inputs[1])!;
   const setConstant = (n: Node, k: number, t: Tensor, suffix: string) => {
     const name = graph.uniqueName(`${n.name}/${suffix}`);
     graph.setValue({ name, dtype: 'float32', shape: [...t.shape], constant: t });
@@ -402,7 +399,7 @@ export function equalizeCrossLayer(graph: Graph, activationAbsMax?: (value: stri
       const d2 = Float32Array.from(w2.data as Float32Array, (v, i) => v * scale[inn.channelOf(i)]!);
       setConstant(first, 1, new Tensor('float32', w1.shape, d1), 'weight_equalized');
       setConstant(second, 1, new Tensor('float32', w2.shape, d2), 'weight_equalized');
-      const b1 = first.inputs[2] ? constantOf(graph, first.inputs[2]) : undefined;
+      const b1 = first.inputs[2] ? graph.constant(first.inputs[2]) : undefined;
       if (b1) setConstant(first, 2, new Tensor('float32', b1.shape, Float32Array.from(b1.data as Float32Array, (v, c) => v / scale[c]!)), 'bias_equalized');
       if (sweep === 0) equalized++;
     }
