@@ -167,7 +167,7 @@ const XADD = 0, RADD = 1, RMUL = 2, XMUL = 3;
 export function binary_i8(mode: i32, a: usize, b: usize, y: usize, n: i32, period: i32, ta: usize, tb: usize,
   m: i32, shift: i32, fm: f32, zy: i32, lo: i32, hi: i32): void {
   // XNNPACK's add and mul vectorize (same shape, scalar, a period of whole vectors, or row by row for other
-  // periods of at least 16); the rest is scalar.
+  // periods of at least 16); the rest is scalar. The binding's vectorPath() states the same conditions.
   if ((mode == XADD || mode == XMUL) && (period == 1 || period == n || period % 16 == 0)) {
     const done = mode == XADD
       ? binarySimd(XADD, a, b, y, n, period, period == 1, ta, tb, shift, fm, zy, lo, hi)
