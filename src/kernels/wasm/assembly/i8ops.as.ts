@@ -202,8 +202,91 @@ export function binary_i8(mode: i32, a: usize, b: usize, y: usize, n: i32, perio
 
 /** y[i] = table[x[i] + 128]: the unary int8 ops, whose tables the reference kernels build. */
 export function table_i8(x: usize, y: usize, n: i32, table: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (n >= 64) {
+    // Thirty-two bytes a pass: the index x + 128 (x with its top bit flipped)
+    // picks from the table's sixteen 16-byte slices; swizzle yields zero for
+    // an index ≥ 16, so after subtracting 16·j only slice j answers, and
+    // OR-ing the sixteen answers gives the entry.
+    const flip = i8x16.splat(-128), step = i8x16.splat(16);
+    const t0 = v128.load(table, 0), t1 = v128.load(table, 16), t2 = v128.load(table, 32), t3 = v128.load(table, 48);
+    const t4 = v128.load(table, 64), t5 = v128.load(table, 80), t6 = v128.load(table, 96), t7 = v128.load(table, 112);
+    const t8 = v128.load(table, 128), t9 = v128.load(table, 144), t10 = v128.load(table, 160), t11 = v128.load(table, 176);
+    const t12 = v128.load(table, 192), t13 = v128.load(table, 208), t14 = v128.load(table, 224), t15 = v128.load(table, 240);
+    for (; i + 32 <= n; i += 32) {
+      let v = v128.xor(v128.load(x + <usize>i), flip), w = v128.xor(v128.load(x + <usize>i, 16), flip);
+      let r = i8x16.swizzle(t0, v), q = i8x16.swizzle(t0, w);
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t1, v)); q = v128.or(q, i8x16.swizzle(t1, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t2, v)); q = v128.or(q, i8x16.swizzle(t2, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t3, v)); q = v128.or(q, i8x16.swizzle(t3, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t4, v)); q = v128.or(q, i8x16.swizzle(t4, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t5, v)); q = v128.or(q, i8x16.swizzle(t5, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t6, v)); q = v128.or(q, i8x16.swizzle(t6, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t7, v)); q = v128.or(q, i8x16.swizzle(t7, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t8, v)); q = v128.or(q, i8x16.swizzle(t8, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t9, v)); q = v128.or(q, i8x16.swizzle(t9, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t10, v)); q = v128.or(q, i8x16.swizzle(t10, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t11, v)); q = v128.or(q, i8x16.swizzle(t11, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t12, v)); q = v128.or(q, i8x16.swizzle(t12, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t13, v)); q = v128.or(q, i8x16.swizzle(t13, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t14, v)); q = v128.or(q, i8x16.swizzle(t14, w));
+      v = i8x16.sub(v, step); w = i8x16.sub(w, step); r = v128.or(r, i8x16.swizzle(t15, v)); q = v128.or(q, i8x16.swizzle(t15, w));
+      v128.store(y + <usize>i, r);
+      v128.store(y + <usize>i, q, 16);
+    }
+  }
+  for (; i < n; i++) {
     store<i8>(y + <usize>i, load<i8>(table + <usize>(load<i8>(x + <usize>i) + 128)));
+  }
+}
+
+/**
+ * pool_i8's MaxPool: the maximum needs no widening, so sixteen channels per
+ * step in int8 lanes, then eight (a 64-bit load that may read up to 7 bytes
+ * past the pixel's last channel, as pool_i8 does).
+ */
+function maxPool_i8(
+  x: usize, batch: i32, inH: i32, inW: i32, c: i32,
+  outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32,
+  y: usize, lo: i32, hi: i32,
+): void {
+  const pix = <usize>c;
+  const vlo = i8x16.splat(<i8>lo), vhi = i8x16.splat(<i8>hi);
+  let yo = y;
+  for (let n = 0; n < batch; n++) {
+    const xImg = x + <usize>(n * inH) * <usize>inW * pix;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * sH - pH;
+      const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * sW - pW;
+        const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
+        let cb = 0;
+        for (; cb + 16 <= c; cb += 16) {
+          let acc = vlo;
+          for (let kh = kh0; kh < kh1; kh++) {
+            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
+            for (let kw = kw0; kw < kw1; kw++) acc = i8x16.max_s(acc, v128.load(xRow + <usize>(w0 + kw * dW) * pix));
+          }
+          v128.store(yo + <usize>cb, i8x16.min_s(acc, vhi));
+        }
+        for (; cb < c; cb += 8) {
+          let acc = vlo;
+          for (let kh = kh0; kh < kh1; kh++) {
+            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
+            for (let kw = kw0; kw < kw1; kw++) acc = i8x16.max_s(acc, v128.load64_zero(xRow + <usize>(w0 + kw * dW) * pix));
+          }
+          const b = i8x16.min_s(acc, vhi);
+          const left = c - cb;
+          if (left >= 8) v128.store64_lane(yo + <usize>cb, b, 0);
+          else {
+            let bits = i64x2.extract_lane(b, 0);
+            for (let t = 0; t < left; t++) { store<u8>(yo + <usize>(cb + t), <u8>bits); bits >>= 8; }
+          }
+        }
+        yo += pix;
+      }
+    }
   }
 }
 
@@ -221,6 +304,10 @@ export function pool_i8(
   outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32,
   y: usize, lo: i32, hi: i32,
 ): void {
+  if (isMax) {
+    maxPool_i8(x, batch, inH, inW, c, outH, outW, kH, kW, sH, sW, dH, dW, pH, pW, y, lo, hi);
+    return;
+  }
   const pix = <usize>c;
   const vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
   let yo = y;
