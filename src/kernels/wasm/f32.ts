@@ -10,7 +10,7 @@
  * check().
  */
 import {
-  attrFloat, attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo,
+  attrFloat, attrInt, defineKernel, sizeOf, Tensor, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type ValueInfo,
 } from '../../ir/index.js';
 import { activationRange, convTransposeGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
@@ -161,6 +161,32 @@ interface ConvTransposeState {
   bOff: number;
   repackBias: boolean;
   colAt: number; yAt: number;
+  /**
+   * Windows that tile the output (stride = kernel, no dilation or padding,
+   * constant weights): one matrix per kernel row kh, [kW·Cout, Cin] with the
+   * bias repeated per column tap, so each input row times it is output row
+   * ih·kH + kh itself — no column buffer, no scatter, bias and clamp in the GEMM.
+   */
+  tileRows?: PackedF32[];
+}
+
+/** ConvTranspose whose windows tile the output exactly once each. */
+function tilesOutput(g: Geometry3, w: PlannedValue, b: PlannedValue | undefined): boolean {
+  return g.inD === 1 && g.kD === 1 && g.sH === g.kH && g.sW === g.kW && g.dH === 1 && g.dW === 1 && g.pH === 0 && g.pW === 0 &&
+    g.outH === g.inH * g.sH && g.outW === g.inW * g.sW && !!w.constant && (!b || sizeOf(b.shape) === 0 || !!b.constant);
+}
+
+/** Kernel row kh of IHWO weights as a constant [Cin, kW·Cout] matrix, and the bias repeated kW times. */
+function transposeRow(w: Tensor, b: Tensor | undefined, kh: number, kW: number): { w: PlannedValue; b: PlannedValue } {
+  const [cin, kH, , cout] = w.shape as [number, number, number, number];
+  const n = kW * cout;
+  const src = w.data as Float32Array;
+  const row = new Float32Array(cin * n);
+  for (let ic = 0; ic < cin; ic++) row.set(src.subarray((ic * kH + kh) * n, (ic * kH + kh + 1) * n), ic * n);
+  const bias = new Float32Array(n);
+  if (b && b.size > 0) for (let kw = 0; kw < kW; kw++) bias.set(b.data as Float32Array, kw * cout);
+  const wt = new Tensor('float32', [cin, n], row), bt = new Tensor('float32', [n], bias);
+  return { w: { dtype: 'float32', shape: [cin, n], constant: wt }, b: { dtype: 'float32', shape: [n], constant: bt } };
 }
 
 function writeTransposeBias(st: ConvTransposeState, b: Tensor | undefined): void {
@@ -184,6 +210,16 @@ function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs): { state: 
     colAt: regionBytes(sizeOf(x.shape), 4),
   } as ConvTransposeState;
   heap.freeWith(state, [state.bOff]);
+  if (r === 2 && tilesOutput(g, w, b)) {
+    state.tileRows = [];
+    for (let kh = 0; kh < g.kH; kh++) {
+      const row = transposeRow(w.constant!, b?.constant, kh, g.kW);
+      state.tileRows.push(allocPacked(state, g.kW * cout, cin, 1, g.kW * cout, row.w, row.b));
+    }
+    state.yAt = regionBytes(sizeOf(x.shape), 4);
+    heap.reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+    return { state, packedWeightBytes: state.tileRows.reduce((a, p) => a + p.bytes, 0) };
+  }
   state.w = allocPacked(state, n2, cin, 1, n2, w, undefined);
   state.yAt = state.colAt + regionBytes(g.inW * n2, 4);
   if (!state.repackBias) writeTransposeBias(state, b?.constant);
@@ -193,6 +229,10 @@ function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs): { state: 
 
 function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvTransposeState): void {
   const heap = wasmHeap();
+  if (st.tileRows) {
+    runTilingTranspose(inputs[0]!, outputs[0]!, st, st.tileRows);
+    return;
+  }
   if (st.w.repack) packF32(st.w, inputs[1]!, undefined);
   if (st.repackBias) writeTransposeBias(st, inputs[2]);
   const t = heap.transient;
@@ -201,6 +241,25 @@ function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _no
   heap.exports.conv_transpose_f32(x, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
     st.w.wOff, st.w.bOff, st.cout, st.bOff, y, t + st.colAt, st.lo, st.hi);
   outputDone(heap, y, outputs[0]!);
+}
+
+function runTilingTranspose(input: Tensor, output: Tensor, st: ConvTransposeState, rows: PackedF32[]): void {
+  const heap = wasmHeap();
+  const t = heap.transient;
+  const x = inputAt(heap, t, input), y = outputAt(heap, t + st.yAt, output);
+  const { g, cin, cout } = st;
+  const n = g.kW * cout;
+  const xRow = g.inW * cin * 4, yRow = g.outW * cout * 4;
+  for (let b = 0; b < g.batch; b++) {
+    for (let ih = 0; ih < g.inH; ih++) {
+      const xr = x + (b * g.inH + ih) * xRow;
+      for (let kh = 0; kh < g.kH; kh++) {
+        const p = rows[kh]!;
+        heap.exports.gemm_f32(xr, cin, g.inW, cin, p.wOff, p.bOff, n, y + ((b * g.outH) + ih * g.kH + kh) * yRow, n, st.lo, st.hi);
+      }
+    }
+  }
+  outputDone(heap, y, output);
 }
 
 // ---------------------------------------------------------------------------

@@ -82,6 +82,19 @@ describe.skipIf(!wasmAvailable())('wasm float32 kernels match the reference', ()
     }), { numRuns: 150 });
   });
 
+  it('ConvTranspose whose windows tile the output (stride = kernel, the per-kernel-row GEMM path), constant or computed weights', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 11 }),
+      fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 21 }), fc.boolean(), fc.constantFrom(...ACTIVATIONS), fc.boolean(), fc.integer(),
+      (kh, kw, h, w, cin, cout, bias, activation, dynamic, seed) => {
+        const rand = seeded(seed);
+        const x = randomF32([2, h, w, cin], rand);
+        const wt = randomF32([cin, kh, kw, cout], rand);
+        const inputs = [x, wt, bias ? randomF32([cout], rand) : undefined];
+        const r: NodeRun = { op: 'ConvTranspose', inputs, attrs: { strides: [kh, kw], activation }, ...(dynamic ? { dynamic: [1] } : {}) };
+        expectWithinBound(r, kh * kw * cin);
+      }), { numRuns: 80 });
+  });
+
   it('FullyConnected, MatMul and Gemm', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 27 }), fc.constantFrom(...ACTIVATIONS), fc.integer(), (rows, k, o, activation, seed) => {
       const rand = seeded(seed);
