@@ -139,6 +139,24 @@ interface BinaryI8State extends BinaryConstants {
   swap: boolean; period: number; n: number; tables: number; bAt: number; yAt: number; zy: number; lo: number; hi: number;
   /** With a constant short operand off the vector paths: `period` tables of 256 outputs, one per position. */
   lut?: number;
+  /**
+   * A period that is not whole vectors, stretched to lcm(period, 16) bytes:
+   * the short operand is repeated that far at bAt, so the kernel runs on the
+   * whole-vector path (a channel vector of 24, say, as 48 bytes).
+   */
+  stretched?: number;
+}
+
+/** Longest stretched period (bytes of the repeated short operand). */
+const STRETCH_LIMIT = 4096;
+
+/** lcm(period, 16) when that is a stretch worth making for binary_i8's whole-vector path, else undefined. */
+function stretchedPeriod(mode: number, period: number, n: number): number | undefined {
+  if ((mode !== XADD && mode !== XMUL) || period === 1 || period >= n || period % 16 === 0) return undefined;
+  let a = period, b = 16;
+  while (b) [a, b] = [b, a % b];
+  const p = (period / a) * 16;
+  return p <= STRETCH_LIMIT ? p : undefined;
 }
 
 /** Longest constant period looked up in tables rather than computed (64 × 256 B of tables). */
@@ -146,7 +164,8 @@ const LUT_PERIOD = 64;
 
 /** Whether binary_i8 takes a vector path for this mode and period (else it computes element by element). */
 function vectorPath(mode: number, period: number, n: number): boolean {
-  return (mode === XADD || mode === XMUL) && (period === 1 || period === n || period % 16 === 0 || (period >= 16 && n % period === 0));
+  return (mode === XADD || mode === XMUL) &&
+    (period === 1 || period === n || period % 16 === 0 || (period >= 16 && n % period === 0) || stretchedPeriod(mode, period, n) !== undefined);
 }
 
 /**
@@ -195,14 +214,17 @@ function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       // The kernel walks the full-size operand with the first table: a swapped pair swaps the tables.
       heap.i32.set(swap ? c.tb : c.ta, tables >> 2);
       heap.i32.set(swap ? c.ta : c.tb, (tables >> 2) + 256);
-      const bAt = regionBytes(n, 1), yAt = bAt + regionBytes(period, 1);
+      const stretched = stretchedPeriod(c.mode, period, n);
+      const bAt = regionBytes(n, 1), yAt = bAt + regionBytes(stretched ?? period, 1);
       heap.reserveTransient(yAt + regionBytes(n, 1));
       const state: BinaryI8State = { ...c, swap, period, n, tables, bAt, yAt, zy: yq.zeroPoint, lo, hi };
       const small = inputs[swap ? 0 : 1]!;
-      if (small.constant && period <= LUT_PERIOD && period < n && !vectorPath(c.mode, period, n)) {
+      // A constant scalar is one table lookup per byte (table_i8, sixteen at once), faster than computing it.
+      if (small.constant && period <= LUT_PERIOD && period < n && (period === 1 || !vectorPath(c.mode, period, n))) {
         state.lut = heap.alloc(256 * period);
         heap.i8.set(lutTables(ref, args, swap, period), state.lut);
       }
+      else if (stretched !== undefined) state.stretched = stretched;
       heap.freeWith(state, state.lut === undefined ? [tables] : [tables, state.lut]);
       return { state, scratchBytes: 2048 + (state.lut === undefined ? 0 : 256 * period) };
     },
@@ -213,7 +235,12 @@ function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const a = inputAt(heap, t, full), y = outputAt(heap, t + st.yAt, outputs[0]!);
       if (st.lut !== undefined && st.period === 1) heap.exports.table_i8(a, y, st.n, st.lut);
       else if (st.lut !== undefined) heap.exports.lut_rows_i8(a, y, st.n, st.period, st.lut);
-      else heap.exports.binary_i8(st.mode, a, inputAt(heap, t + st.bAt, small), y, st.n, st.period, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
+      else if (st.stretched !== undefined) {
+        const b = t + st.bAt;
+        heap.i8.set(small.data as Int8Array, b);
+        for (let at = st.period; at < st.stretched; at += st.period) heap.i8.copyWithin(b + at, b, b + st.period);
+        heap.exports.binary_i8(st.mode, a, b, y, st.n, st.stretched, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
+      } else heap.exports.binary_i8(st.mode, a, inputAt(heap, t + st.bAt, small), y, st.n, st.period, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
       outputDone(heap, y, outputs[0]!);
     },
   });
