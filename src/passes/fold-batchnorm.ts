@@ -5,8 +5,9 @@
  *   y = γ · (conv(x) − μ) / √(σ² + ε) + β
  *     = conv'(x)   with  W'[c] = W[c] · k[c],  b'[c] = (b[c] − μ[c]) · k[c] + β[c],  k = γ / √(σ² + ε)
  *
- * k is applied along the output-channel axis of the weight (axis 0 of Conv's
- * OHWI and FullyConnected's [O, K], the last axis of DepthwiseConv's 1HWO). The
+ * k is applied along the output-channel axis of the weight (outputChannelAxis:
+ * axis 0 of Conv's OHWI and FullyConnected's [O, K], the last axis of
+ * DepthwiseConv's 1HWO and of a one-group ConvTranspose's IHWO). The
  * fold matters for int8: the quantizer needs one weighted op per channel scale,
  * and a separate per-channel affine op would need its own requantization.
  *
@@ -16,10 +17,22 @@
  * constants are added under new names, so a weight shared with another node is
  * left untouched.
  */
-import { Tensor, attrString, type Graph, type Node } from '../ir/index.js';
+import { Tensor, attrInt, attrString, type Graph, type Node } from '../ir/index.js';
 import { epsilonOf } from '../ir/ops/nn.js';
 
-const FOLDABLE = new Set(['Conv', 'DepthwiseConv', 'FullyConnected']);
+/**
+ * The output-channel axis of a weighted layer's weight, where per-channel
+ * scales and biases fold in: axis 0 of Conv's OHWI and FullyConnected's
+ * [O, K], the last axis of DepthwiseConv's 1HWO and of ConvTranspose's IHWO
+ * (one group only: with more, that axis is the channel within the group).
+ * Undefined for other ops.
+ */
+export function outputChannelAxis(layer: Node, weight: Tensor): number | undefined {
+  if (layer.op === 'Conv' || layer.op === 'FullyConnected') return 0;
+  if (layer.op === 'DepthwiseConv') return weight.rank - 1;
+  if (layer.op === 'ConvTranspose' && attrInt(layer, 'group', 1) === 1) return weight.rank - 1;
+  return undefined;
+}
 
 /** Maps a flat index of `w` to its index along `axis` (a weight's output-channel axis, for per-channel rewrites). */
 export function channelAxisIndexer(w: Tensor, axis: number): (i: number) => number {
@@ -37,7 +50,7 @@ export function foldBatchNorm(graph: Graph): number {
     if (bn.op !== 'BatchNormalization' || bn.outputs.filter(Boolean).length !== 1) continue;
     const x = bn.inputs[0]!;
     const layer = producers.get(x);
-    if (!layer || !FOLDABLE.has(layer.op) || removed.has(layer)) continue;
+    if (!layer || removed.has(layer)) continue;
     if (attrString(layer, 'activation', 'none') !== 'none') continue;
     if ((consumers.get(x) ?? []).length !== 1 || graph.outputs.includes(x)) continue;
     const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => (bn.inputs[i] ? graph.values.get(bn.inputs[i]!)?.constant : undefined));
@@ -46,7 +59,8 @@ export function foldBatchNorm(graph: Graph): number {
     if (!gamma || !beta || !mean || !variance || !weight || weight.dtype !== 'float32') continue;
     if ([gamma, beta, mean, variance].some((p) => p.dtype !== 'float32')) continue;
     if (layer.inputs[2] && (!bias || bias.dtype !== 'float32')) continue;
-    const axis = layer.op === 'DepthwiseConv' ? weight.rank - 1 : 0;
+    const axis = outputChannelAxis(layer, weight);
+    if (axis === undefined) continue;
     const channels = weight.shape[axis]!;
     if ([gamma, beta, mean, variance].some((p) => p.size !== channels) || (bias && bias.size !== channels)) continue;
 

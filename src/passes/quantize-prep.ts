@@ -31,7 +31,7 @@
  * here can then take the Relu that follows it.
  */
 import { CloudlessError, Tensor, attrFloat, attrInt, attrString, type Graph, type Node } from '../ir/index.js';
-import { channelAxisIndexer, dropUnusedConstants, foldBatchNorm } from './fold-batchnorm.js';
+import { channelAxisIndexer, dropUnusedConstants, foldBatchNorm, outputChannelAxis } from './fold-batchnorm.js';
 import { fuseActivations } from './fuse-activation.js';
 
 export interface PrepareReport {
@@ -146,7 +146,6 @@ export function fuseHardSwish(graph: Graph, options: { exactSixth?: boolean } = 
   return count;
 }
 
-const BIASED = new Set(['Conv', 'DepthwiseConv', 'FullyConnected']);
 
 /** A weighted float layer whose only reader is an elementwise op with a constant, found by foldIntoLayer. */
 interface FoldSite {
@@ -156,6 +155,8 @@ interface FoldSite {
   channels: number;
   /** The constant's value for output channel ch (a scalar or one value per channel). */
   factor(ch: number): number;
+  /** The weight's output-channel axis. */
+  axis: number;
 }
 
 /**
@@ -174,15 +175,17 @@ function foldIntoLayer(graph: Graph, op: 'Mul' | 'Add', rewrite: (site: FoldSite
     for (const k of [0, 1]) {
       const x = node.inputs[k]!, c = graph.constant(node.inputs[1 - k]);
       const layer = producers.get(x);
-      if (!c || c.dtype !== 'float32' || !layer || !BIASED.has(layer.op) || layer.outputs.length !== 1) continue;
+      if (!c || c.dtype !== 'float32' || !layer || layer.outputs.length !== 1) continue;
       if (attrString(layer, 'activation', 'none') !== 'none' || graph.outputs.includes(x) || consumers.get(x)?.length !== 1) continue;
       const weight = graph.constant(layer.inputs[1]);
       if (!weight || weight.dtype !== 'float32') continue;
-      const channels = layer.op === 'DepthwiseConv' ? weight.shape[weight.rank - 1]! : weight.shape[0]!;
+      const axis = outputChannelAxis(layer, weight);
+      if (axis === undefined) continue;
+      const channels = weight.shape[axis]!;
       if (c.size !== 1 && (c.size !== channels || c.shape[c.rank - 1] !== channels)) continue;
       const bias = layer.inputs[2] ? graph.constant(layer.inputs[2]) : undefined;
       if (layer.inputs[2] && (!bias || bias.dtype !== 'float32')) continue;
-      layer.inputs = [layer.inputs[0]!, ...rewrite({ layer, weight, bias, channels, factor: (ch) => c.data[c.size === 1 ? 0 : ch] as number })];
+      layer.inputs = [layer.inputs[0]!, ...rewrite({ layer, weight, bias, channels, axis, factor: (ch) => c.data[c.size === 1 ? 0 : ch] as number })];
       graph.values.delete(x);
       layer.outputs = [node.outputs[0]!];
       removed.add(node);
@@ -207,8 +210,8 @@ function addConstant(graph: Graph, base: string, t: Tensor): string {
  * (Paddle's learnable affine scales, a BatchNorm left as Mul and Add). Returns how many.
  */
 export function foldMulIntoLayer(graph: Graph): number {
-  return foldIntoLayer(graph, 'Mul', ({ layer, weight: w, bias, channels, factor }) => {
-    const channelOf = channelAxisIndexer(w, layer.op === 'DepthwiseConv' ? w.rank - 1 : 0);
+  return foldIntoLayer(graph, 'Mul', ({ layer, weight: w, bias, channels, axis, factor }) => {
+    const channelOf = channelAxisIndexer(w, axis);
     const scaled = Float32Array.from(w.data as Float32Array, (v, i) => v * factor(channelOf(i)));
     const inputs = [addConstant(graph, `${layer.name}/weight_scaled`, new Tensor('float32', w.shape, scaled))];
     if (bias) {

@@ -102,6 +102,42 @@ describe('fuseActivations', () => {
     expect(fuseActivations(g)).toBe(0);
   });
 
+  it('ConvTranspose (one group): BatchNormalization, a per-channel scale and bias fold in and Relu fuses; two groups keep theirs', async () => {
+    for (const group of [1, 2]) {
+      const bytes = toOnnxBytes({
+        opset: 17, producer: 'test',
+        graph: {
+          name: 'g',
+          nodes: [
+            { op: 'ConvTranspose', name: 'up', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { kernel_shape: [2, 2], strides: [2, 2], group } },
+            { op: 'BatchNormalization', inputs: ['c', 'gamma', 'beta', 'mean', 'var'], outputs: ['n'] },
+            { op: 'Mul', inputs: ['n', 'scale'], outputs: ['m'] },
+            { op: 'Add', inputs: ['m', 'shift'], outputs: ['a'] },
+            { op: 'Relu', inputs: ['a'], outputs: ['y'] },
+          ],
+          initializers: {
+            w: random([4, 6 / group, 2, 2], 4), b: random([6], 5), gamma: random([6], 6), beta: random([6], 7), mean: random([6], 8),
+            var: new Tensor('float32', [6], Float32Array.from(random([6], 9).data as Float32Array, (v) => Math.abs(v) + 0.1)),
+            scale: random([1, 6, 1, 1], 10), shift: random([1, 6, 1, 1], 11),
+          },
+          inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4, 5, 3] }],
+          outputs: [{ name: 'y', dtype: 'float32', shape: [1, 6, 10, 6] }],
+        },
+      });
+      const g = importOnnx(bytes, 't.onnx');
+      optimizeLayout(g);
+      const x = random([1, 4, 5, 3], 12);
+      const want = Float32Array.from((await new Session(g, { backend: 'ref' }).run({ x })).y!.data as Float32Array);
+      optimizeForInference(g);
+      expect(ops(g)).toEqual(group === 1 ? ['ConvTranspose'] : ['ConvTranspose', 'BatchNormalization', 'Mul', 'Add', 'Relu']);
+      for (const backend of ['ref', 'auto'] as const) {
+        const got = (await new Session(g, { backend }).run({ x })).y!.data as Float32Array;
+        // Rescaled weights (one float32 rounding each) and float32 sums of 16 products.
+        for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[i]!)));
+      }
+    }
+  });
+
   it('MobileNet graphs: BN folded, every Clip fused, output unchanged', async () => {
     for (const spec of [mobileNetV1({ size: 32, alpha: 0.25, classes: 10, blocks: 3, batchNorm: true }), mobileNetV2({ size: 32, alpha: 0.35, classes: 10, blocks: 4 })]) {
       const g = importOnnx(toOnnxBytes(spec), 'm.onnx');
