@@ -192,8 +192,9 @@ function mixedModel(): { bytes: Uint8Array; feeds: Record<string, Tensor> } {
     graph: {
       nodes: [
         { op: 'ConvTranspose', inputs: ['x', 'wt', 'bt'], outputs: ['ct'], attrs: { strides: [2, 2], pads: [1, 1, 0, 0], output_padding: [1, 1] } },
-        { op: 'BatchNormalization', inputs: ['ct', 'g', 'b', 'm', 'v'], outputs: ['bn'], attrs: { epsilon: { f: 1e-3 } } },
-        { op: 'LeakyRelu', inputs: ['bn'], outputs: ['lr'], attrs: { alpha: { f: 0.2 } } },
+        // BatchNormalization after LeakyRelu: right after the ConvTranspose it would fold into it at load.
+        { op: 'LeakyRelu', inputs: ['ct'], outputs: ['ctl'], attrs: { alpha: { f: 0.2 } } },
+        { op: 'BatchNormalization', inputs: ['ctl', 'g', 'b', 'm', 'v'], outputs: ['lr'], attrs: { epsilon: { f: 1e-3 } } },
         { op: 'MaxPool', inputs: ['lr'], outputs: ['mp'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } },
         { op: 'AveragePool', inputs: ['lr'], outputs: ['ap'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 } },
         { op: 'Concat', inputs: ['mp', 'ap'], outputs: ['cat'], attrs: { axis: 1 } },
