@@ -296,7 +296,14 @@ const cumSumKernel = defineKernel<{ exclusive: boolean; reverse: boolean }>({
   },
 });
 
-interface TopKState extends AxisView {
+/**
+ * TopK's scan past the elements that lose to the heap's root `worst` (a
+ * number) in the slice starting at `base`: the first position j' ≥ j whose
+ * element beats it strictly, or n. The wasm backend passes a SIMD one.
+ */
+export type LoserScan = (base: number, j: number, n: number, worst: number, largest: boolean) => number;
+
+export interface TopKState extends AxisView {
   k: number;
   largest: boolean;
   /** Positions along the axis of the best k seen so far: a binary heap with the worst of them at the root. */
@@ -327,70 +334,79 @@ const topKKernel = defineKernel<TopKState>({
       scratchBytes: k * 4,
     };
   },
-  run(inputs, outputs, _node, { outer, n, inner, k, largest, heap, order }) {
-    if (k === 0) return;
-    const x = inputs[0]!.data as { [i: number]: number | bigint };
-    const values = outputs[0]!.data as { [i: number]: number | bigint };
-    const indices = outputs[1]!.data as BigInt64Array;
-    const big = inputs[0]!.dtype === 'int64';
-    let base = 0;
-    /** Whether position p ranks before position q. */
-    const before = (p: number, q: number): boolean => {
-      const a = x[base + p * inner]!, b = x[base + q * inner]!;
-      if (a !== b) {
-        if (a !== a) return b !== b && p < q;
-        if (b !== b) return true;
-        return largest ? a > b : a < b;
-      }
-      return p < q;
-    };
-    /** Restores the heap below slot `at` (its entry may rank better than a child's: the worse goes up). */
-    const siftDown = (at: number, size: number): void => {
-      const item = heap[at]!;
-      for (;;) {
-        let c = 2 * at + 1;
-        if (c >= size) break;
-        if (c + 1 < size && before(heap[c]!, heap[c + 1]!)) c++;
-        if (!before(item, heap[c]!)) break;
-        heap[at] = heap[c]!;
-        at = c;
-      }
-      heap[at] = item;
-    };
-    const byRank = (p: number, q: number): number => (before(p, q) ? -1 : 1);
-    for (let a = 0; a < outer; a++) {
-      for (let i = 0; i < inner; i++) {
-        base = a * n * inner + i;
-        for (let j = 0; j < k; j++) heap[j] = j;
-        for (let j = (k >> 1) - 1; j >= 0; j--) siftDown(j, k);
-        let worst = x[base + heap[0]! * inner]!;
-        for (let j = k; j < n; j++) {
-          // Most elements lose to the root: skip them in a tight loop while the root is a number.
-          if (typeof worst === 'number' && worst === worst && !big) {
+  run(inputs, outputs, _node, st) {
+    runTopK(inputs, outputs, st);
+  },
+});
+
+/** The reference TopK's run, with the scan past losing elements replaceable (see LoserScan). */
+export function runTopK(inputs: (Tensor | undefined)[], outputs: Tensor[], st: TopKState, scan?: LoserScan): void {
+  const { outer, n, inner, k, largest, heap, order } = st;
+  if (k === 0) return;
+  const x = inputs[0]!.data as { [i: number]: number | bigint };
+  const values = outputs[0]!.data as { [i: number]: number | bigint };
+  const indices = outputs[1]!.data as BigInt64Array;
+  const big = inputs[0]!.dtype === 'int64';
+  let base = 0;
+  /** Whether position p ranks before position q. */
+  const before = (p: number, q: number): boolean => {
+    const a = x[base + p * inner]!, b = x[base + q * inner]!;
+    if (a !== b) {
+      if (a !== a) return b !== b && p < q;
+      if (b !== b) return true;
+      return largest ? a > b : a < b;
+    }
+    return p < q;
+  };
+  /** Restores the heap below slot `at` (its entry may rank better than a child's: the worse goes up). */
+  const siftDown = (at: number, size: number): void => {
+    const item = heap[at]!;
+    for (;;) {
+      let c = 2 * at + 1;
+      if (c >= size) break;
+      if (c + 1 < size && before(heap[c]!, heap[c + 1]!)) c++;
+      if (!before(item, heap[c]!)) break;
+      heap[at] = heap[c]!;
+      at = c;
+    }
+    heap[at] = item;
+  };
+  const byRank = (p: number, q: number): number => (before(p, q) ? -1 : 1);
+  for (let a = 0; a < outer; a++) {
+    for (let i = 0; i < inner; i++) {
+      base = a * n * inner + i;
+      for (let j = 0; j < k; j++) heap[j] = j;
+      for (let j = (k >> 1) - 1; j >= 0; j--) siftDown(j, k);
+      let worst = x[base + heap[0]! * inner]!;
+      for (let j = k; j < n; j++) {
+        // Most elements lose to the root: skip them in a tight loop while the root is a number.
+        if (typeof worst === 'number' && worst === worst && !big) {
+          if (scan) j = scan(base, j, n, worst, largest);
+          else {
             const xs = x as NumberArray;
             let at = base + j * inner;
             if (largest) while (j < n && !(xs[at]! > worst)) { j++; at += inner; }
             else while (j < n && !(xs[at]! < worst)) { j++; at += inner; }
-            if (j === n) break;
           }
-          const v = x[base + j * inner]!;
-          // A later position with an equal value ranks after the root, so only a strictly better value enters.
-          if (worst === worst ? !(largest ? v > worst : v < worst) : v !== v) continue;
-          heap[0] = j;
-          siftDown(0, k);
-          worst = x[base + heap[0]! * inner]!;
+          if (j === n) break;
         }
-        for (let j = 0; j < k; j++) order[j] = heap[j]!;
-        order.sort(byRank);
-        const outBase = a * k * inner + i;
-        for (let j = 0; j < k; j++) {
-          values[outBase + j * inner] = x[base + order[j]! * inner]!;
-          indices[outBase + j * inner] = BigInt(order[j]!);
-        }
+        const v = x[base + j * inner]!;
+        // A later position with an equal value ranks after the root, so only a strictly better value enters.
+        if (worst === worst ? !(largest ? v > worst : v < worst) : v !== v) continue;
+        heap[0] = j;
+        siftDown(0, k);
+        worst = x[base + heap[0]! * inner]!;
+      }
+      for (let j = 0; j < k; j++) order[j] = heap[j]!;
+      order.sort(byRank);
+      const outBase = a * k * inner + i;
+      for (let j = 0; j < k; j++) {
+        values[outBase + j * inner] = x[base + order[j]! * inner]!;
+        indices[outBase + j * inner] = BigInt(order[j]!);
       }
     }
-  },
-});
+  }
+}
 
 export const reduceKernels: readonly KernelDef[] = [
   ...REDUCE_OPS.map(reduceKernel),

@@ -66,6 +66,7 @@ export interface KernelExports {
   resize_i8(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
     hLo: number, hHi: number, hW: number, wLo: number, wHi: number, wW: number, y: number, mode: number): void;
   equal_f32(a: number, b: number, y: number, n: number): void;
+  first_beating_f32(x: number, j0: number, n: number, w: number, largest: number): number;
   affine_f32(x: number, y: number, rows: number, c: number, mul: number, add: number): void;
   cast_u8_f32(x: number, y: number, n: number): void;
   copy_rows(dst: number, src: number, rows: number, bytes: number, dstStride: number, srcStride: number): void;

@@ -7,6 +7,7 @@
  * the memory is replaced.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Graph, Tensor } from '../../../src/ir/index.js';
 import { Session } from '../../../src/runtime/session.js';
 import { readModel } from '../../../src/runtime/load.js';
@@ -122,6 +123,35 @@ describe.skipIf(!wasmAvailable())('the arena in wasm memory', () => {
     for (const name of ['kept', 'joined']) {
       expect(bitsOf(out[name]!), name).toEqual(bitsOf(ref[name]!));
     }
+  });
+
+  it('TopK over the last axis (the scan in the module): the reference\'s values and indices, ties, NaN, -0, largest and smallest, k up to n', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 700 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.integer(),
+      (rows, n, kWant, largest, seed) => {
+        const k = Math.min(kWant, n);
+        const g = new Graph('topk', { format: 'cloudless', source: 'test' });
+        g.setValue({ name: 'x', dtype: 'float32', shape: [rows, n] });
+        g.setValue({ name: 'k', dtype: 'int64', shape: [1], constant: Tensor.fromNumbers('int64', [1], [k]) });
+        for (const [name, dtype] of [['a', 'float32'], ['v', 'float32'], ['i', 'int64']] as const) g.setValue({ name, dtype });
+        g.inputs = ['x'];
+        g.outputs = ['v', 'i'];
+        // Neg puts the scores in the arena (wasm memory), as a detection head's TopK input is.
+        g.addNode({ name: 'neg', op: 'Neg', inputs: ['x'], outputs: ['a'], attrs: {} });
+        g.addNode({ name: 'topk', op: 'TopK', inputs: ['a', 'k'], outputs: ['v', 'i'], attrs: { axis: -1, largest: largest ? 1 : 0 } });
+        const rand = seeded(seed);
+        const x = randomF32([rows, n], rand);
+        const d = x.data as Float32Array;
+        // Few distinct values (many ties), a NaN now and then, and signed zeros.
+        for (let j = 0; j < d.length; j++) d[j] = Math.round(d[j]! * 8) / 8;
+        if (seed % 3 === 0) d[Math.floor(rand() * d.length)] = NaN;
+        if (seed % 5 === 0) { d[0] = -0; d[d.length - 1] = 0; }
+        const session = new Session(g, { backend: 'auto' });
+        const got = session.runSync({ x });
+        expect(session.currentPlan!.steps.find((st) => st.node.op === 'TopK')!.kernel.backend).toBe('wasm');
+        const want = new Session(g, { backend: 'ref' }).runSync({ x });
+        expect(bitsOf(got.v!)).toEqual(bitsOf(want.v!));
+        expect(got.i!.toNumbers()).toEqual(want.i!.toNumbers());
+      }), { numRuns: 120 });
   });
 
   it('gives the arena back on dispose() and when a new input shape replaces the plan', async () => {

@@ -469,6 +469,34 @@ export function equal_f32(a: usize, b: usize, y: usize, n: i32): void {
   for (; i < n; i++) store<u8>(y + <usize>i, load<f32>(a + (<usize>i << 2)) == load<f32>(b + (<usize>i << 2)) ? 1 : 0);
 }
 
+/**
+ * TopK's scan past losing elements: the first j in [j0, n) with x[j] > w
+ * (largest) or x[j] < w (smallest), else n. NaN beats nothing, as in the
+ * reference's loop. Sixteen elements per test, then the block's first winner.
+ */
+export function first_beating_f32(x: usize, j0: i32, n: i32, w: f32, largest: bool): i32 {
+  const vw = f32x4.splat(w);
+  let j = j0;
+  if (largest) {
+    for (; j + 16 <= n; j += 16) {
+      const p = x + (<usize>j << 2);
+      const m = v128.or(v128.or(f32x4.gt(v128.load(p), vw), f32x4.gt(v128.load(p, 16), vw)),
+        v128.or(f32x4.gt(v128.load(p, 32), vw), f32x4.gt(v128.load(p, 48), vw)));
+      if (v128.any_true(m)) break;
+    }
+    for (; j < n; j++) if (load<f32>(x + (<usize>j << 2)) > w) return j;
+  } else {
+    for (; j + 16 <= n; j += 16) {
+      const p = x + (<usize>j << 2);
+      const m = v128.or(v128.or(f32x4.lt(v128.load(p), vw), f32x4.lt(v128.load(p, 16), vw)),
+        v128.or(f32x4.lt(v128.load(p, 32), vw), f32x4.lt(v128.load(p, 48), vw)));
+      if (v128.any_true(m)) break;
+    }
+    for (; j < n; j++) if (load<f32>(x + (<usize>j << 2)) < w) return j;
+  }
+  return n;
+}
+
 /** y[i] = x[i] (unsigned bytes, e.g. bools) as float32; sixteen per step. */
 export function cast_u8_f32(x: usize, y: usize, n: i32): void {
   let i = 0;
