@@ -240,76 +240,91 @@ export function table_i8(x: usize, y: usize, n: i32, table: usize): void {
   }
 }
 
+/** The first `left` (≤ 8 stored whole) bytes of b's low half at p. */
+@inline function storeLow8(p: usize, b: v128, left: i32): void {
+  if (left >= 8) v128.store64_lane(p, b, 0);
+  else {
+    let bits = i64x2.extract_lane(b, 0);
+    for (let t = 0; t < left; t++) { store<u8>(p + <usize>t, <u8>bits); bits >>= 8; }
+  }
+}
+
 /**
- * pool_i8's MaxPool: the maximum needs no widening, so sixteen channels per
- * step in int8 lanes, then eight (a 64-bit load that may read up to 7 bytes
- * past the pixel's last channel, as pool_i8 does).
+ * One output pixel of pool_i8's MaxPool over taps [kh0, kh1) × [kw0, kw1):
+ * the maximum needs no widening, so sixteen channels per step in int8 lanes,
+ * then eight (a 64-bit load that may read up to 7 bytes past the pixel's last
+ * channel; slack after X).
  */
-function maxPool_i8(
-  x: usize, batch: i32, inH: i32, inW: i32, c: i32,
-  outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32,
-  y: usize, lo: i32, hi: i32,
+@inline function maxPixel_i8(
+  xImg: usize, pix: usize, inW: i32, c: i32, h0: i32, w0: i32, kh0: i32, kh1: i32, kw0: i32, kw1: i32, dH: i32, dW: i32,
+  yo: usize, vlo: v128, vhi: v128,
 ): void {
-  const pix = <usize>c;
-  const vlo = i8x16.splat(<i8>lo), vhi = i8x16.splat(<i8>hi);
-  let yo = y;
-  for (let n = 0; n < batch; n++) {
-    const xImg = x + <usize>(n * inH) * <usize>inW * pix;
-    for (let oh = 0; oh < outH; oh++) {
-      const h0 = oh * sH - pH;
-      const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
-      for (let ow = 0; ow < outW; ow++) {
-        const w0 = ow * sW - pW;
-        const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
-        let cb = 0;
-        for (; cb + 16 <= c; cb += 16) {
-          let acc = vlo;
-          for (let kh = kh0; kh < kh1; kh++) {
-            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
-            for (let kw = kw0; kw < kw1; kw++) acc = i8x16.max_s(acc, v128.load(xRow + <usize>(w0 + kw * dW) * pix));
-          }
-          v128.store(yo + <usize>cb, i8x16.min_s(acc, vhi));
-        }
-        for (; cb < c; cb += 8) {
-          let acc = vlo;
-          for (let kh = kh0; kh < kh1; kh++) {
-            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
-            for (let kw = kw0; kw < kw1; kw++) acc = i8x16.max_s(acc, v128.load64_zero(xRow + <usize>(w0 + kw * dW) * pix));
-          }
-          const b = i8x16.min_s(acc, vhi);
-          const left = c - cb;
-          if (left >= 8) v128.store64_lane(yo + <usize>cb, b, 0);
-          else {
-            let bits = i64x2.extract_lane(b, 0);
-            for (let t = 0; t < left; t++) { store<u8>(yo + <usize>(cb + t), <u8>bits); bits >>= 8; }
-          }
-        }
-        yo += pix;
+  let cb = 0;
+  for (; cb + 16 <= c; cb += 16) {
+    let acc = vlo;
+    for (let kh = kh0; kh < kh1; kh++) {
+      const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
+      for (let kw = kw0; kw < kw1; kw++) acc = i8x16.max_s(acc, v128.load(xRow + <usize>(w0 + kw * dW) * pix));
+    }
+    v128.store(yo + <usize>cb, i8x16.min_s(acc, vhi));
+  }
+  for (; cb < c; cb += 8) {
+    let acc = vlo;
+    for (let kh = kh0; kh < kh1; kh++) {
+      const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
+      for (let kw = kw0; kw < kw1; kw++) acc = i8x16.max_s(acc, v128.load64_zero(xRow + <usize>(w0 + kw * dW) * pix));
+    }
+    storeLow8(yo + <usize>cb, i8x16.min_s(acc, vhi), c - cb);
+  }
+}
+
+/**
+ * One output pixel of pool_i8's AveragePool: TFLite's (sum ± count/2) / count
+ * truncated, i.e. rounded half away from zero; |sum| < 2^24, so the float32
+ * division is exact enough to truncate right (a quotient just below an
+ * integer k stays below it: the gap is at least 1/count, relatively
+ * ≥ 1/|sum| ≫ 2^-24). Eight channels per step, widened to int32 (the load
+ * may read up to 7 bytes past the pixel's last channel; those lanes are never
+ * stored).
+ */
+@inline function averagePixel_i8(
+  xImg: usize, pix: usize, inW: i32, c: i32, h0: i32, w0: i32, kh0: i32, kh1: i32, kw0: i32, kw1: i32, dH: i32, dW: i32,
+  yo: usize, vlo: v128, vhi: v128,
+): void {
+  const count = (kh1 - kh0) * (kw1 - kw0);
+  const half = i32x4.splat(count >> 1);
+  const div = f32x4.splat(<f32>max(count, 1));
+  const zero = i32x4.splat(0);
+  for (let cb = 0; cb < c; cb += 8) {
+    let acc0 = zero, acc1 = zero;
+    for (let kh = kh0; kh < kh1; kh++) {
+      const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
+      for (let kw = kw0; kw < kw1; kw++) {
+        const v = v128.load8x8_s(xRow + <usize>(w0 + kw * dW) * pix);
+        acc0 = i32x4.add(acc0, i32x4.extend_low_i16x8_s(v));
+        acc1 = i32x4.add(acc1, i32x4.extend_high_i16x8_s(v));
       }
     }
+    const n0 = v128.bitselect(i32x4.add(acc0, half), i32x4.sub(acc0, half), i32x4.gt_s(acc0, zero));
+    const n1 = v128.bitselect(i32x4.add(acc1, half), i32x4.sub(acc1, half), i32x4.gt_s(acc1, zero));
+    acc0 = i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(f32x4.trunc(f32x4.div(f32x4.convert_i32x4_s(n0), div))), vlo), vhi);
+    acc1 = i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(f32x4.trunc(f32x4.div(f32x4.convert_i32x4_s(n1), div))), vlo), vhi);
+    storeLow8(yo + <usize>cb, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(acc0, acc1), i16x8.splat(0)), c - cb);
   }
 }
 
 /**
  * 2-D int8 MaxPool (isMax) or AveragePool over NHWC, input and output sharing
- * one quantization (TFLite's). Only taps inside the input count. The average
- * is TFLite's: (sum ± count/2) / count truncated, i.e. rounded half away from
- * zero; |sum| < 2^24, so the float32 division is exact enough to truncate
- * right (a quotient just below an integer k stays below it: the gap is at
- * least 1/count, relatively ≥ 1/|sum| ≫ 2^-24). Eight channels per step,
- * widened to int32.
+ * one quantization (TFLite's). Only taps inside the input count; the fused
+ * activation clamps to [lo, hi].
  */
 export function pool_i8(
   isMax: bool, x: usize, batch: i32, inH: i32, inW: i32, c: i32,
   outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32,
   y: usize, lo: i32, hi: i32,
 ): void {
-  if (isMax) {
-    maxPool_i8(x, batch, inH, inW, c, outH, outW, kH, kW, sH, sW, dH, dW, pH, pW, y, lo, hi);
-    return;
-  }
   const pix = <usize>c;
-  const vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+  const vlo = isMax ? i8x16.splat(<i8>lo) : i32x4.splat(lo), vhi = isMax ? i8x16.splat(<i8>hi) : i32x4.splat(hi);
   let yo = y;
   for (let n = 0; n < batch; n++) {
     const xImg = x + <usize>(n * inH) * <usize>inW * pix;
@@ -319,38 +334,8 @@ export function pool_i8(
       for (let ow = 0; ow < outW; ow++) {
         const w0 = ow * sW - pW;
         const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
-        const count = (kh1 - kh0) * (kw1 - kw0);
-        const half = i32x4.splat(count >> 1);
-        const div = f32x4.splat(<f32>max(count, 1));
-        for (let cb = 0; cb < c; cb += 8) {
-          let acc0 = i32x4.splat(isMax ? -128 : 0), acc1 = acc0;
-          for (let kh = kh0; kh < kh1; kh++) {
-            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + <usize>cb;
-            for (let kw = kw0; kw < kw1; kw++) {
-              // Reads up to 7 bytes past the pixel's last channel (slack after X); those lanes are never stored.
-              const v = v128.load8x8_s(xRow + <usize>(w0 + kw * dW) * pix);
-              const v0 = i32x4.extend_low_i16x8_s(v), v1 = i32x4.extend_high_i16x8_s(v);
-              if (isMax) { acc0 = i32x4.max_s(acc0, v0); acc1 = i32x4.max_s(acc1, v1); }
-              else { acc0 = i32x4.add(acc0, v0); acc1 = i32x4.add(acc1, v1); }
-            }
-          }
-          if (!isMax) {
-            const zero = i32x4.splat(0);
-            const n0 = v128.bitselect(i32x4.add(acc0, half), i32x4.sub(acc0, half), i32x4.gt_s(acc0, zero));
-            const n1 = v128.bitselect(i32x4.add(acc1, half), i32x4.sub(acc1, half), i32x4.gt_s(acc1, zero));
-            acc0 = i32x4.trunc_sat_f32x4_s(f32x4.trunc(f32x4.div(f32x4.convert_i32x4_s(n0), div)));
-            acc1 = i32x4.trunc_sat_f32x4_s(f32x4.trunc(f32x4.div(f32x4.convert_i32x4_s(n1), div)));
-          }
-          acc0 = i32x4.min_s(i32x4.max_s(acc0, vlo), vhi);
-          acc1 = i32x4.min_s(i32x4.max_s(acc1, vlo), vhi);
-          const b = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(acc0, acc1), i16x8.splat(0));
-          const left = c - cb;
-          if (left >= 8) v128.store64_lane(yo + <usize>cb, b, 0);
-          else {
-            let bits = i64x2.extract_lane(b, 0);
-            for (let t = 0; t < left; t++) { store<u8>(yo + <usize>(cb + t), <u8>bits); bits >>= 8; }
-          }
-        }
+        if (isMax) maxPixel_i8(xImg, pix, inW, c, h0, w0, kh0, kh1, kw0, kw1, dH, dW, yo, vlo, vhi);
+        else averagePixel_i8(xImg, pix, inW, c, h0, w0, kh0, kh1, kw0, kw1, dH, dW, yo, vlo, vhi);
         yo += pix;
       }
     }
