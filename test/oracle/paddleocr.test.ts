@@ -64,7 +64,7 @@ describe.skipIf(!det || !cls)('PaddleOCR memory plan', () => {
         ],
         "det": [
           14509440,
-          162590240,
+          157859360,
         ],
       }
     `);
