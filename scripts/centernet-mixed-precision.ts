@@ -1,5 +1,6 @@
 /**
- * npx tsx scripts/centernet-mixed-precision.ts [--method minmax|percentile] [--keep 3,5,10,15,20,30,45,60] [--first 2,3,4,6,10]
+ * npx tsx scripts/centernet-mixed-precision.ts [--method minmax|percentile] [--rounding nearest|gptq]
+ *   [--keep 3,5,10,15,20,30,45,60] [--first 2,3,4,6,10] [--weights-only] [--no-bias-correction]
  *
  * How far mixed precision gets CenterNet-512 (TF.js, MobileNetV3) towards the
  * float model's detections: every node is quantized alone (the rest float) and
@@ -8,15 +9,21 @@
  * against float ones (same class, box IoU ≥ 0.8, both directions, threshold
  * 0.2). Calibration: twelve other opencv photos, min/max or percentile
  * (99.99 %). `--first` instead keeps the first n nodes (the stem) in float and
- * skips the ranking. Needs the photos (`node scripts/setup-data.mjs`); the
+ * skips the ranking. `--rounding gptq` rounds the weights by GPTQ (src/quantize/gptq.ts)
+ * instead of to nearest; `--weights-only` measures the rounded weights alone
+ * (dequantized back into the float graph, bias corrected unless
+ * `--no-bias-correction`, activations float).
+ * Needs the photos (`node scripts/setup-data.mjs`); the
  * ranking takes about ten minutes on two cores.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Graph, Tensor } from '../src/ir/index.js';
 import { keepOutputs, prepareForQuantization } from '../src/passes/quantize-prep.js';
 import { Calibrator } from '../src/quantize/calibrate.js';
-import { quantizeGraph } from '../src/quantize/quantize.js';
+import { gptqRoundWeights } from '../src/quantize/gptq.js';
+import { activationQuant, biasScaleFloor, correctedBias, quantizeGraph, quantizeWeights } from '../src/quantize/quantize.js';
 import { readModel } from '../src/runtime/load.js';
 import { Session } from '../src/runtime/session.js';
 import { decodeCenterNet } from '../src/tasks/vision/centernet.js';
@@ -34,6 +41,10 @@ const flag = (name: string) => { const i = process.argv.indexOf(name); return i 
 const keeps = (flag('--keep') ?? '3,5,10,15,20,30,45,60').split(',').map(Number);
 const firsts = flag('--first')?.split(',').map(Number);
 const method = (flag('--method') ?? 'minmax') as 'minmax' | 'percentile';
+const rounding = (flag('--rounding') ?? 'nearest') as 'nearest' | 'gptq';
+if (rounding !== 'nearest' && rounding !== 'gptq') throw new Error(`--rounding ${rounding}: expected nearest or gptq`);
+const weightsOnly = process.argv.includes('--weights-only');
+const biasCorrection = !process.argv.includes('--no-bias-correction');
 
 for (const need of [photos, modelJson]) {
   if (!existsSync(need)) {
@@ -49,9 +60,11 @@ const graph = await readModel(modelJson);
 keepOutputs(graph, outputs);
 prepareForQuantization(graph);
 const input = graph.inputs[0]!;
-const calibrator = new Calibrator(graph, { backend: 'auto', method });
+const calibrator = new Calibrator(graph, { backend: 'auto', method, weightHessians: rounding === 'gptq' });
+let started = performance.now();
 for (const f of CALIBRATION) calibrator.observe({ [input]: (await preprocessImage(path.join(photos, f), manifest.input!)).tensor }, f);
 const calibration = calibrator.result();
+console.log(`calibration on ${CALIBRATION.length} photos${rounding === 'gptq' ? ' with Hessians' : ''}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 const images: PreprocessedImage[] = [];
 for (const f of EVALUATION) images.push(await preprocessImage(path.join(photos, f), manifest.input!));
 
@@ -68,8 +81,46 @@ floatSession.dispose();
 
 /** Detections of the graph with `keep` in float that have no match in float (and back), and the heatmap's largest change. */
 function evaluate(keep: string[]): { changed: number; total: number; maxHeatmapChange: number } {
-  const q = quantizeGraph(graph, calibration, { keepFloat: keep });
-  const s = new Session(q.graph, { backend: 'auto' });
+  return compare(quantizeGraph(graph, calibration, { keepFloat: keep, weightRounding: rounding, biasCorrection }).graph);
+}
+
+/**
+ * The float graph with every weighted node's weights rounded as the quantizer
+ * would (same grid, same bias-scale floor, bias corrected) and dequantized
+ * back to float, so only the weights' rounding differs from float.
+ */
+function roundedWeightsOnly(): Graph {
+  const g = new Graph(`${graph.name}/weights-only`, { ...graph.meta });
+  for (const v of graph.values.values()) g.setValue(v);
+  g.inputs = [...graph.inputs];
+  g.outputs = [...graph.outputs];
+  g.nodes = graph.nodes.map((node) => {
+    const w = g.constant(node.inputs[1]);
+    const range = calibration.range(node.inputs[0]!);
+    if (!['Conv', 'DepthwiseConv', 'FullyConnected'].includes(node.op) || w?.dtype !== 'float32' || !range) return node;
+    const axis = node.op === 'DepthwiseConv' ? w.rank - 1 : 0;
+    const bias = g.constant(node.inputs[2]);
+    const floor = bias ? biasScaleFloor(bias, activationQuant(range).scale[0]!, w.shape[axis]!) : undefined;
+    let q = quantizeWeights(w, axis, floor);
+    if (rounding === 'gptq') q = gptqRoundWeights(node.op, w, q, calibration.hessians.get(node.name)!);
+    const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const scale = q.quant!.scale;
+    const dq = new Tensor('float32', w.shape, Float32Array.from(q.data as Int8Array, (v, i) => v * scale[Math.floor(i / inner) % w.shape[axis]!]!));
+    const inputs = [...node.inputs];
+    inputs[1] = `${node.name}/rounded-weights`;
+    g.setValue({ name: inputs[1], dtype: 'float32', shape: [...w.shape], constant: dq });
+    if (bias) {
+      inputs[2] = `${node.name}/corrected-bias`;
+      g.setValue({ name: inputs[2], dtype: 'float32', shape: [...bias.shape], constant: biasCorrection ? correctedBias(node, bias, w, q, calibration.channelMean(node.inputs[0]!)) : bias });
+    }
+    return { ...node, inputs };
+  });
+  return g;
+}
+
+/** Detections of `g` that have no match in float (and back), and the heatmap's largest change. */
+function compare(g: Graph): { changed: number; total: number; maxHeatmapChange: number } {
+  const s = new Session(g, { backend: 'auto' });
   let changed = 0, total = 0, maxHeatmapChange = 0;
   images.forEach((im, i) => {
     const got = detect(s, im), want = reference[i]!;
@@ -85,10 +136,20 @@ function evaluate(keep: string[]): { changed: number; total: number; maxHeatmapC
   return { changed, total, maxHeatmapChange };
 }
 
+if (weightsOnly) {
+  started = performance.now();
+  const g = roundedWeightsOnly();
+  const seconds = (performance.now() - started) / 1000;
+  const r = compare(g);
+  console.log(`${method}, ${rounding} weights only${biasCorrection ? '' : ' without bias correction'} (rounded in ${seconds.toFixed(1)} s), activations float: ${r.changed} of ${r.total} detection matches change, heatmap moves up to ${r.maxHeatmapChange.toFixed(3)}`);
+  process.exit(0);
+}
+
 if (firsts) {
   for (const k of [0, ...firsts]) {
+    started = performance.now();
     const r = evaluate(graph.nodes.slice(0, k).map((n) => n.name));
-    console.log(`${method}, first ${k} nodes (${graph.nodes.slice(0, k).map((n) => n.op).join(', ')}) in float: ${r.changed} of ${r.total} detection matches change, heatmap moves up to ${r.maxHeatmapChange.toFixed(3)}`);
+    console.log(`${method}, ${rounding} rounding (quantized and compared in ${((performance.now() - started) / 1000).toFixed(1)} s), first ${k} nodes (${graph.nodes.slice(0, k).map((n) => n.op).join(', ')}) in float: ${r.changed} of ${r.total} detection matches change, heatmap moves up to ${r.maxHeatmapChange.toFixed(3)}`);
   }
   process.exit(0);
 }
@@ -97,7 +158,7 @@ const layout = new Set(['Reshape', 'Transpose', 'Identity', 'Squeeze', 'Unsqueez
 const candidates = graph.nodes.filter((n) => !layout.has(n.op));
 const names = graph.nodes.map((n) => n.name);
 const all = evaluate([]);
-console.log(`${method}, all int8: ${all.changed} of ${all.total} detection matches change, heatmap moves up to ${all.maxHeatmapChange.toFixed(3)}`);
+console.log(`${method}, ${rounding} rounding, all int8: ${all.changed} of ${all.total} detection matches change, heatmap moves up to ${all.maxHeatmapChange.toFixed(3)}`);
 const ranked: { node: string; op: string; change: number }[] = [];
 for (const [i, n] of candidates.entries()) {
   ranked.push({ node: n.name, op: n.op, change: evaluate(names.filter((x) => x !== n.name)).maxHeatmapChange });

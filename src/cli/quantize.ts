@@ -31,6 +31,8 @@ export interface QuantizeCommandOptions {
   out: string;
   method: CalibrationMethod;
   percentile: number;
+  /** How weights are rounded onto their int8 grid (default nearest). */
+  rounding?: 'nearest' | 'gptq';
   labels?: string;
   eval?: string;
   io: 'float32' | 'int8';
@@ -51,7 +53,7 @@ export interface QuantizeCommandOptions {
 export interface QuantizeSummary {
   model: string;
   output: string;
-  calibration: { method: CalibrationMethod; percentile?: number; samples: number; skipped: string[] };
+  calibration: { method: CalibrationMethod; percentile?: number; samples: number; skipped: string[]; rounding: 'nearest' | 'gptq' };
   evaluation: { samples: number; heldOut: boolean };
   format: 'tflite' | 'onnx';
   size: { floatBytes: number; int8Bytes: number; ratio: number };
@@ -144,7 +146,8 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
 
   const graph = await readKept();
   const rewrites = prepareForQuantization(graph);
-  const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method, percentile: o.percentile });
+  const rounding = o.rounding ?? 'nearest';
+  const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method, percentile: o.percentile, weightHessians: rounding === 'gptq' });
   const showProgress = o.progress ?? process.stderr.isTTY === true;
   const bar = progressBar(showProgress, 'calibrating');
   try {
@@ -156,7 +159,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     bar.stop();
   }
   const calibration = calibrator.result();
-  const q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat });
+  const q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat, weightRounding: rounding });
   const bytes = format === 'onnx'
     ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})` })
     : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}` });
@@ -205,7 +208,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     output: o.out,
     calibration: {
       method: calibration.method, ...(calibration.method === 'percentile' ? { percentile: calibration.percentile } : {}),
-      samples: calibration.samples, skipped: calibFolder.skipped,
+      samples: calibration.samples, skipped: calibFolder.skipped, rounding,
     },
     evaluation: { samples: evalSamples.length, heldOut },
     format,
@@ -246,7 +249,8 @@ export function printQuantizeSummary(s: QuantizeSummary): string {
   const c = s.comparison;
   lines.push(`${pc.bold(s.model)} → ${pc.bold(s.output)}`);
   lines.push(`size ${formatBytes(s.size.floatBytes)} → ${formatBytes(s.size.int8Bytes)} (${s.size.ratio.toFixed(2)}x smaller)`);
-  lines.push(`calibration: ${s.calibration.samples} samples, ${s.calibration.method}${s.calibration.percentile ? ` ${s.calibration.percentile}` : ''}; ` +
+  lines.push(`calibration: ${s.calibration.samples} samples, ${s.calibration.method}${s.calibration.percentile ? ` ${s.calibration.percentile}` : ''}` +
+    `${s.calibration.rounding === 'gptq' ? ', GPTQ weight rounding' : ''}; ` +
     `evaluation: ${s.evaluation.samples} ${s.evaluation.heldOut ? 'held-out' : 'calibration (too few to hold any out)'} samples`);
   const r = s.rewrites;
   const rewrites = [
@@ -282,6 +286,8 @@ export function registerQuantizeCommand(program: Command): void {
     .requiredOption('-o, --out <file>', 'where to write the int8 model: .tflite (int8 TFLite) or .onnx (QDQ, for onnxruntime)')
     .addOption(new Option('--method <name>', 'how ranges are taken from calibration').choices(['minmax', 'percentile']).default('minmax'))
     .option('--percentile <p>', 'for --method percentile: share of values kept on each side, in percent', parsePercentile, 99.99)
+    .addOption(new Option('--rounding <how>', 'weight rounding: nearest, or gptq (each layer\'s rounding errors compensated on the calibration data; slower calibration)')
+      .choices(['nearest', 'gptq']).default('nearest'))
     .option('--labels <file>', 'class labels of the samples (.npy of integers, or text: one per line or "file label") to report top-1 accuracy')
     .option('--eval <dir>', 'folder of held-out samples for the report (default: every fifth calibration sample)')
     .addOption(new Option('--io <type>', 'type of the quantized model\'s inputs and outputs').choices(['float32', 'int8']).default('float32'))

@@ -4,7 +4,10 @@
  *
  *  - Weights of Conv (OHWI, axis 0), DepthwiseConv (1HWO, axis 3) and
  *    FullyConnected ([O, K], axis 0): symmetric int8 per output channel,
- *    s_w[c] = max|W[c]| / 127, values in [−127, 127].
+ *    s_w[c] = max|W[c]| / 127, values in [−127, 127]; each weight rounded to
+ *    nearest, or with `weightRounding: 'gptq'` on the same grid by GPTQ, which
+ *    spreads each rounding error over the weights not yet rounded so that the
+ *    layer's output on the calibration data moves least (gptq.ts).
  *  - Their bias: int32 with scale s_x · s_w[c] and zero point 0, so that it adds
  *    straight into the accumulator.
  *  - Activations: asymmetric int8 over the calibrated range, which always
@@ -36,6 +39,7 @@ import {
 import { defaultRegistry } from '../runtime/builtins.js';
 import type { KernelRegistry } from '../runtime/registry.js';
 import type { CalibrationResult, ValueRange } from './calibrate.js';
+import { gptqRoundWeights, type GptqOptions, type WeightHessian } from './gptq.js';
 
 export interface QuantizeOptions {
   /** Type of the graph's inputs and outputs (default 'float32'). */
@@ -47,6 +51,13 @@ export interface QuantizeOptions {
    * adds, from the calibrated mean of its input (default true; see correctedBias).
    */
   biasCorrection?: boolean;
+  /**
+   * How weights are rounded onto their per-channel int8 grid: 'nearest'
+   * (default) or 'gptq', which needs a calibration made with `weightHessians: true`.
+   */
+  weightRounding?: 'nearest' | 'gptq';
+  /** Settings of 'gptq' rounding (dampening, column order). */
+  gptq?: GptqOptions;
   registry?: KernelRegistry;
 }
 
@@ -400,13 +411,27 @@ class Quantizer {
     const bias = node.inputs[2] ? this.src.value(node.inputs[2]).constant : undefined;
     // With a bias the scales depend on the node's input scale too (which may change while run() decides).
     const inputScale = this.quant.get(node.inputs[0]!)!.scale[0]!;
-    const key = bias ? `${name}|${axis}|${node.inputs[2]}|${inputScale}` : `${name}|${axis}`;
+    const gptq = this.options.weightRounding === 'gptq';
+    // GPTQ fits the weights to one node's inputs, so a weight shared by two nodes is rounded for each.
+    const key = `${name}|${axis}${bias ? `|${node.inputs[2]}|${inputScale}` : ''}${gptq ? `|${node.name}` : ''}`;
     let q = this.weights.get(key);
     if (!q) {
       const floor = bias ? biasScaleFloor(bias, inputScale, w.shape[axis]!) : undefined;
-      this.weights.set(key, (q = quantizeWeights(w, axis, floor)));
+      q = quantizeWeights(w, axis, floor);
+      if (gptq) q = gptqRoundWeights(node.op, w, q, this.hessianOf(node), this.options.gptq);
+      this.weights.set(key, q);
     }
     return q;
+  }
+
+  private hessianOf(node: Node): WeightHessian {
+    const h = this.calib.hessians.get(node.name);
+    if (!h) {
+      throw new CloudlessError('E_CONFIG', `weightRounding 'gptq': the calibration holds no input Hessian for node ${node.name} (${node.op})`, {
+        node: node.name, hint: 'calibrate with { weightHessians: true }',
+      });
+    }
+    return h;
   }
 
   private firstRefused(): { node: Node; reason: string } | undefined {

@@ -51,7 +51,7 @@ describe('cloudless quantize', () => {
     writeFileSync(path.join(dir, 'labels.txt'), Array.from({ length: 10 }, (_, i) => String(i % 10)).join('\n'));
     const out = path.join(dir, 'cnn-int8.tflite');
     const s = await runQuantize(model, { ...base, calib, out, labels: path.join(dir, 'labels.txt') });
-    expect(s.calibration).toEqual({ method: 'minmax', samples: 8, skipped: ['README.txt'] });
+    expect(s.calibration).toEqual({ method: 'minmax', samples: 8, skipped: ['README.txt'], rounding: 'nearest' });
     expect(s.evaluation).toEqual({ samples: 2, heldOut: true });
     expect(s.fallback).toEqual([]);
     expect(s.size.int8Bytes).toBeLessThan(s.size.floatBytes / 2.5);
@@ -72,6 +72,22 @@ describe('cloudless quantize', () => {
     expect(s.sensitivity!.every((l) => l.minCosine > 0.9 && l.minCosine <= 1)).toBe(true);
     expect(s.quantizeNodes + s.dequantizeNodes).toBe(0);
     expect(s.comparison.outputs[0]!.meanCosine).toBeGreaterThan(0.98);
+  });
+
+  it('--rounding gptq: the same grid, different int8 weights, an output at least as close to float', async () => {
+    const calib = calibFolder('calib3', 10);
+    const near = await runQuantize(model, { ...base, calib, out: path.join(dir, 'near.tflite') });
+    const gptq = await runQuantize(model, { ...base, calib, out: path.join(dir, 'gptq.tflite'), rounding: 'gptq' });
+    expect(gptq.calibration.rounding).toBe('gptq');
+    const weights = (file: string) => {
+      const g = importTflite(new Uint8Array(readFileSync(file)), file);
+      return g.nodes.filter((n) => n.op === 'Conv').map((n) => g.value(n.inputs[1]!).constant!);
+    };
+    const [a, b] = [weights(path.join(dir, 'near.tflite')), weights(path.join(dir, 'gptq.tflite'))];
+    expect(a.map((t) => Array.from(t.quant!.scale))).toEqual(b.map((t) => Array.from(t.quant!.scale)));
+    expect(a.some((t, i) => t.data.some((v, j) => v !== b[i]!.data[j]))).toBe(true);
+    // Held-out samples: GPTQ fits the calibration ones, so allow a hair either way.
+    expect(gptq.comparison.outputs[0]!.meanCosine).toBeGreaterThan(near.comparison.outputs[0]!.meanCosine - 1e-3);
   });
 
   it('refuses broken calibration files by name and writes nothing', async () => {
