@@ -1,6 +1,6 @@
 /**
  * npx tsx scripts/centernet-mixed-precision.ts [--method minmax|percentile] [--rounding nearest|gptq]
- *   [--keep 3,5,10,15,20,30,45,60] [--first 2,3,4,6,10] [--weights-only] [--no-bias-correction]
+ *   [--keep 3,5,10,15,20,30,45,60] [--first 2,3,4,6,10] [--weights-only [--fake-activations 8|16]] [--no-bias-correction]
  *
  * How far mixed precision gets CenterNet-512 (TF.js, MobileNetV3) towards the
  * float model's detections: every node is quantized alone (the rest float) and
@@ -12,7 +12,9 @@
  * skips the ranking. `--rounding gptq` rounds the weights by GPTQ (src/quantize/gptq.ts)
  * instead of to nearest; `--weights-only` measures the rounded weights alone
  * (dequantized back into the float graph, bias corrected unless
- * `--no-bias-correction`, activations float).
+ * `--no-bias-correction`, activations float); with `--fake-activations b`
+ * every activation is also rounded to b-bit levels of its calibrated range in
+ * float, which tells what 8- or 16-bit activations would cost.
  * Needs the photos (`node scripts/setup-data.mjs`); the
  * ranking takes about ten minutes on two cores.
  */
@@ -45,6 +47,8 @@ const rounding = (flag('--rounding') ?? 'nearest') as 'nearest' | 'gptq';
 if (rounding !== 'nearest' && rounding !== 'gptq') throw new Error(`--rounding ${rounding}: expected nearest or gptq`);
 const weightsOnly = process.argv.includes('--weights-only');
 const biasCorrection = !process.argv.includes('--no-bias-correction');
+const fakeBits = flag('--fake-activations') ? Number(flag('--fake-activations')) : undefined;
+if (fakeBits !== undefined && !(Number.isInteger(fakeBits) && fakeBits >= 2 && fakeBits <= 24)) throw new Error('--fake-activations takes a bit count (2..24)');
 
 for (const need of [photos, modelJson]) {
   if (!existsSync(need)) {
@@ -136,12 +140,50 @@ function compare(g: Graph): { changed: number; total: number; maxHeatmapChange: 
   return { changed, total, maxHeatmapChange };
 }
 
+/**
+ * Every calibrated float activation of `g` rounded to `bits`-bit asymmetric
+ * levels over its calibrated range, as a quantized model would hold it (the
+ * graph's own arithmetic stays float): y = (clip(round(x/s) + z) − z)·s.
+ */
+function fakeQuantizeActivations(g: Graph, bits: number): void {
+  const qmin = -(2 ** (bits - 1)), qmax = 2 ** (bits - 1) - 1;
+  const scalar = (name: string, v: number) => { g.setValue({ name, dtype: 'float32', shape: [], constant: new Tensor('float32', [], Float32Array.of(v)) }); return name; };
+  const nodes = [];
+  for (const node of g.nodes) {
+    nodes.push(node);
+    node.outputs.forEach((o, k) => {
+      const range = calibration.range(o);
+      if (!range || g.value(o).dtype !== 'float32') return;
+      const sc = range.max > range.min ? (range.max - range.min) / (qmax - qmin) : 1;
+      const z = Math.max(qmin, Math.min(qmax, Math.round(qmin - range.min / sc)));
+      const raw = `${o}/raw`;
+      g.setValue({ ...g.value(o), name: raw });
+      node.outputs[k] = raw;
+      const t = (suffix: string) => { g.setValue({ name: `${o}/${suffix}`, dtype: 'float32' }); return `${o}/${suffix}`; };
+      const [a, b, c, d, e] = [t('scaled'), t('rounded'), t('shifted'), t('clipped'), t('levels')];
+      nodes.push(
+        { name: `${o}/fq1`, op: 'Div', inputs: [raw, scalar(`${o}/s`, sc)], outputs: [a], attrs: {} },
+        { name: `${o}/fq2`, op: 'Round', inputs: [a], outputs: [b], attrs: {} },
+        { name: `${o}/fq3`, op: 'Add', inputs: [b, scalar(`${o}/z`, z)], outputs: [c], attrs: {} },
+        { name: `${o}/fq4`, op: 'Clip', inputs: [c, scalar(`${o}/lo`, qmin), scalar(`${o}/hi`, qmax)], outputs: [d], attrs: {} },
+        { name: `${o}/fq5`, op: 'Sub', inputs: [d, `${o}/z`], outputs: [e], attrs: {} },
+        { name: `${o}/fq6`, op: 'Mul', inputs: [e, `${o}/s`], outputs: [o], attrs: {} },
+      );
+    });
+  }
+  g.nodes = nodes;
+}
+
 if (weightsOnly) {
   started = performance.now();
   const g = roundedWeightsOnly();
+  if (fakeBits) {
+    fakeQuantizeActivations(g, fakeBits);
+    console.log(`activations rounded to ${fakeBits}-bit levels of their calibrated ranges (in float)`);
+  }
   const seconds = (performance.now() - started) / 1000;
   const r = compare(g);
-  console.log(`${method}, ${rounding} weights only${biasCorrection ? '' : ' without bias correction'} (rounded in ${seconds.toFixed(1)} s), activations float: ${r.changed} of ${r.total} detection matches change, heatmap moves up to ${r.maxHeatmapChange.toFixed(3)}`);
+  console.log(`${method}, ${rounding} weights only${biasCorrection ? '' : ' without bias correction'} (rounded in ${seconds.toFixed(1)} s), activations ${fakeBits ? `at ${fakeBits} bits` : 'float'}: ${r.changed} of ${r.total} detection matches change, heatmap moves up to ${r.maxHeatmapChange.toFixed(3)}`);
   process.exit(0);
 }
 
