@@ -3,8 +3,9 @@
  * Add/Sub/Mul/Div, Relu/Clip/HardSwish/Sigmoid/HardSigmoid, ReduceMean and
  * ReduceSum over one block of axes, Softmax over the last axis,
  * MaxPool/AveragePool (1-D/2-D) and Resize (nearest/linear over H and W of
- * NHWC); and Concat, same-shape Equal and bool → float32 Cast as plain
- * loops with no module code.
+ * NHWC); Concat, same-shape Equal and bool → float32 Cast as plain loops
+ * (SIMD in the module when the tensors live in its memory); and TopK over the
+ * last axis, the reference's heap with its scan in the module.
  *
  * These ops do a few flops per element, so the copy in and out of the
  * module's memory is a real part of their cost; they still run several times
