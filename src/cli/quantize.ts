@@ -159,7 +159,13 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     bar.stop();
   }
   const calibration = calibrator.result();
-  const q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat, weightRounding: rounding });
+  const roundingBar = progressBar(showProgress && rounding === 'gptq', 'rounding   ');
+  let q: ReturnType<typeof quantizeGraph>;
+  try {
+    q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick });
+  } finally {
+    roundingBar.stop();
+  }
   const bytes = format === 'onnx'
     ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})` })
     : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}` });

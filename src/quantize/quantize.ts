@@ -58,6 +58,8 @@ export interface QuantizeOptions {
   weightRounding?: 'nearest' | 'gptq';
   /** Settings of 'gptq' rounding (dampening, column order). */
   gptq?: GptqOptions;
+  /** Called as 'gptq' rounding finishes each weighted node (done of total), for a progress bar. */
+  onWeightsRounded?: (done: number, total: number) => void;
   registry?: KernelRegistry;
 }
 
@@ -259,6 +261,8 @@ class Quantizer {
   private int8 = new Set<Node>();
   private quant = new Map<string, QuantParams>();
   private readonly weights = new Map<string, Tensor>();
+  /** Nodes whose weights 'gptq' has rounded (for onWeightsRounded). */
+  private readonly rounded = new Set<string>();
 
   constructor(private readonly src: Graph, private readonly calib: CalibrationResult, private readonly options: QuantizeOptions) {
     this.registry = options.registry ?? defaultRegistry;
@@ -418,7 +422,11 @@ class Quantizer {
     if (!q) {
       const floor = bias ? biasScaleFloor(bias, inputScale, w.shape[axis]!) : undefined;
       q = quantizeWeights(w, axis, floor);
-      if (gptq) q = gptqRoundWeights(node.op, w, q, this.hessianOf(node), this.options.gptq);
+      if (gptq) {
+        q = gptqRoundWeights(node.op, w, q, this.hessianOf(node), this.options.gptq);
+        this.rounded.add(node.name);
+        this.options.onWeightsRounded?.(this.rounded.size, this.calib.hessians.size);
+      }
       this.weights.set(key, q);
     }
     return q;

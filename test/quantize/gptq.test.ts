@@ -222,7 +222,10 @@ describe('GPTQ in the quantizer', () => {
     expect(calibration.hessians.get(weighted[0]!.name)!.rows).toBe(16 * 16 * 16);
 
     const nearest = quantizeGraph(g, calibration);
-    const gptq = quantizeGraph(g, calibration, { weightRounding: 'gptq' });
+    const progress: [number, number][] = [];
+    const gptq = quantizeGraph(g, calibration, { weightRounding: 'gptq', onWeightsRounded: (done, total) => progress.push([done, total]) });
+    // One tick per weighted node, counting up to all of them.
+    expect(progress).toEqual(weighted.map((_, i) => [i + 1, weighted.length]));
     let moved = 0, rebiased = 0;
     for (const n of gptq.graph.nodes.filter((m) => weighted.some((w) => w.name === m.name))) {
       const twin = nearest.graph.nodes.find((m) => m.name === n.name)!;
