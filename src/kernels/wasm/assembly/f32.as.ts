@@ -16,13 +16,7 @@
  * tolerance).
  */
 import { endTap, firstTap } from './window';
-
-/** Stores the first n (1..3) lanes of v at p. */
-@inline function storeTail(p: usize, v: v128, n: i32): void {
-  store<f32>(p, f32x4.extract_lane(v, 0));
-  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
-}
+import { storeLanesF32 } from './tails';
 
 /** Clamps (NaN passes through, as in the reference) and stores min(n, 8) channels of (v0, v1) at p. */
 @inline function store8(p: usize, v0: v128, v1: v128, n: i32, lo: v128, hi: v128): void {
@@ -33,9 +27,9 @@ import { endTap, firstTap } from './window';
     v128.store(p, v1, 16);
   } else if (n >= 4) {
     v128.store(p, v0);
-    if (n > 4) storeTail(p + 16, v1, n - 4);
+    if (n > 4) storeLanesF32(p + 16, v1, n - 4);
   } else {
-    storeTail(p, v0, n);
+    storeLanesF32(p, v0, n);
   }
 }
 
@@ -219,7 +213,7 @@ export function depthwise_f32(
           acc = f32x4.pmin(f32x4.pmax(acc, vlo), vhi);
           const left = c - cb;
           if (left >= 4) v128.store(yo + cOff, acc);
-          else storeTail(yo + cOff, acc, left);
+          else storeLanesF32(yo + cOff, acc, left);
         }
         yo += pixBytes;
       }

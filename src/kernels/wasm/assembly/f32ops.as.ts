@@ -6,14 +6,8 @@
  * row may read (never write) up to three floats past its end.
  */
 import { endTap, firstTap } from './window';
+import { storeLanesF32 } from './tails';
 import { gemm_f32 } from './f32.as';
-
-/** Stores the first n (1..3) lanes of v at p. */
-@inline function storeLanes(p: usize, v: v128, n: i32): void {
-  store<f32>(p, f32x4.extract_lane(v, 0));
-  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
-}
 
 /** Binary op codes shared with the binding. */
 const ADD = 0, MUL = 1, SUB = 2, RSUB = 3, DIV = 4, RDIV = 5;
@@ -41,7 +35,7 @@ const ADD = 0, MUL = 1, SUB = 2, RSUB = 3, DIV = 4, RDIV = 5;
   }
   if (i < n) {
     const o = <usize>i << 2;
-    storeLanes(y + o, apply(op, v128.load(a + o), scalar ? bs : v128.load(b + o)), n - i);
+    storeLanesF32(y + o, apply(op, v128.load(a + o), scalar ? bs : v128.load(b + o)), n - i);
   }
 }
 
@@ -136,31 +130,20 @@ export function pool_f32(
           let a0: v128, a1: v128, a2: v128, a3: v128;
           if (isMax) {
             a0 = f32x4.splat(-Infinity); a1 = a0; a2 = a0; a3 = a0;
-            let nan = i32x4.splat(0);
+            let n0 = i32x4.splat(0), n1 = n0, n2 = n0, n3 = n0;
             for (let kh = kh0; kh < kh1; kh++) {
               const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pixBytes + cOff;
               for (let kw = kw0; kw < kw1; kw++) {
                 const p = xRow + <usize>(w0 + kw * dW) * pixBytes;
                 const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
                 a0 = f32x4.pmax(a0, v0); a1 = f32x4.pmax(a1, v1); a2 = f32x4.pmax(a2, v2); a3 = f32x4.pmax(a3, v3);
-                nan = v128.or(nan, v128.or(v128.or(f32x4.ne(v0, v0), f32x4.ne(v1, v1)), v128.or(f32x4.ne(v2, v2), f32x4.ne(v3, v3))));
+                n0 = v128.or(n0, f32x4.ne(v0, v0)); n1 = v128.or(n1, f32x4.ne(v1, v1));
+                n2 = v128.or(n2, f32x4.ne(v2, v2)); n3 = v128.or(n3, f32x4.ne(v3, v3));
               }
             }
-            if (v128.any_true(nan)) {
-              // Rare: find which lanes saw a NaN (the reference keeps it).
-              let n0 = i32x4.splat(0), n1 = n0, n2 = n0, n3 = n0;
-              for (let kh = kh0; kh < kh1; kh++) {
-                const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pixBytes + cOff;
-                for (let kw = kw0; kw < kw1; kw++) {
-                  const p = xRow + <usize>(w0 + kw * dW) * pixBytes;
-                  const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
-                  n0 = v128.or(n0, f32x4.ne(v0, v0)); n1 = v128.or(n1, f32x4.ne(v1, v1));
-                  n2 = v128.or(n2, f32x4.ne(v2, v2)); n3 = v128.or(n3, f32x4.ne(v3, v3));
-                }
-              }
-              const q = f32x4.splat(NaN);
-              a0 = v128.bitselect(q, a0, n0); a1 = v128.bitselect(q, a1, n1); a2 = v128.bitselect(q, a2, n2); a3 = v128.bitselect(q, a3, n3);
-            }
+            // As in the four-channel loop below: a NaN tap wins, as the reference keeps it.
+            const q = f32x4.splat(NaN);
+            a0 = v128.bitselect(q, a0, n0); a1 = v128.bitselect(q, a1, n1); a2 = v128.bitselect(q, a2, n2); a3 = v128.bitselect(q, a3, n3);
           } else {
             a0 = f32x4.splat(0); a1 = a0; a2 = a0; a3 = a0;
             for (let kh = kh0; kh < kh1; kh++) {
@@ -206,7 +189,7 @@ export function pool_f32(
           acc = f32x4.pmin(f32x4.pmax(acc, vlo), vhi);
           const left = c - cb;
           if (left >= 4) v128.store(yo + cOff, acc);
-          else storeLanes(yo + cOff, acc, left);
+          else storeLanesF32(yo + cOff, acc, left);
         }
         yo += pixBytes;
       }
@@ -257,7 +240,7 @@ export function resize_f32(
           }
           const left = c - cb;
           if (left >= 4) v128.store(yo + o, v);
-          else storeLanes(yo + o, v, left);
+          else storeLanesF32(yo + o, v, left);
         }
         yo += pixBytes;
       }

@@ -32,6 +32,7 @@
  */
 import { endTap, firstTap } from './window';
 import { requantRef } from './fixed';
+import { storeLow8 } from './tails';
 
 /**
  * Requantizes four int32 accumulators of channels c..c+3 (epilogue arrays at
@@ -63,16 +64,7 @@ import { requantRef } from './fixed';
 
 /** Stores min(n, 8) int8 values made of two int32x4 vectors, the int8 lanes clamped to at most `top`. */
 @inline function storeBytes8(p: usize, v0: v128, v1: v128, n: i32, top: v128): void {
-  const b = i8x16.min_s(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v0, v1), i16x8.splat(0)), top);
-  if (n >= 8) {
-    v128.store64_lane(p, b, 0);
-    return;
-  }
-  let bits = i64x2.extract_lane(b, 0);
-  for (let t = 0; t < n; t++) {
-    store<u8>(p + <usize>t, <u8>bits);
-    bits >>= 8;
-  }
+  storeLow8(p, i8x16.min_s(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v0, v1), i16x8.splat(0)), top), n);
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import { endTap, firstTap } from './window';
 import { requantRef } from './fixed';
+import { storeLow8 } from './tails';
 
 @inline function clampI32(v: i32, lo: i32, hi: i32): i32 {
   return v < lo ? lo : v > hi ? hi : v;
@@ -237,15 +238,6 @@ export function table_i8(x: usize, y: usize, n: i32, table: usize): void {
   }
   for (; i < n; i++) {
     store<i8>(y + <usize>i, load<i8>(table + <usize>(load<i8>(x + <usize>i) + 128)));
-  }
-}
-
-/** The first `left` (≤ 8 stored whole) bytes of b's low half at p. */
-@inline function storeLow8(p: usize, b: v128, left: i32): void {
-  if (left >= 8) v128.store64_lane(p, b, 0);
-  else {
-    let bits = i64x2.extract_lane(b, 0);
-    for (let t = 0; t < left; t++) { store<u8>(p + <usize>t, <u8>bits); bits >>= 8; }
   }
 }
 
