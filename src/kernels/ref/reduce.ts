@@ -320,7 +320,7 @@ export interface TopKState extends AxisView {
  * lower index first as ONNX requires; NaN ranks after every number in both
  * directions. Results are always sorted, which also satisfies sorted=0.
  */
-const topKKernel = defineKernel<TopKState>({
+export const topKKernel = defineKernel<TopKState>({
   op: 'TopK',
   backend: 'ref',
   dtypes: [...WITH_INTS, 'int16'],

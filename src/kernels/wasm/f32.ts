@@ -161,13 +161,17 @@ interface ConvTransposeState {
   bOff: number;
   repackBias: boolean;
   colAt: number; yAt: number;
-  /**
-   * Windows that tile the output (stride = kernel, no dilation or padding,
-   * constant weights): one matrix per kernel row kh, [kW·Cout, Cin] with the
-   * bias repeated per column tap, so each input row times it is output row
-   * ih·kH + kh itself — no column buffer, no scatter, bias and clamp in the GEMM.
-   */
-  tileRows?: PackedF32[];
+}
+
+/**
+ * ConvTranspose whose windows tile the output (stride = kernel, no dilation
+ * or padding, constant weights): one matrix per kernel row kh, [kW·Cout, Cin]
+ * with the bias repeated per column tap, so each input row times it is output
+ * row ih·kH + kh itself — no column buffer, no scatter, bias and clamp in the GEMM.
+ */
+interface TilingTransposeState {
+  g: Geometry3; cin: number; cout: number; lo: number; hi: number; yAt: number;
+  tileRows: PackedF32[];
 }
 
 /** ConvTranspose whose windows tile the output exactly once each. */
@@ -196,7 +200,8 @@ function writeTransposeBias(st: ConvTransposeState, b: Tensor | undefined): void
   else bias.fill(0);
 }
 
-function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs): { state: ConvTransposeState; packedWeightBytes: number } {
+function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs):
+  { state: ConvTransposeState | TilingTransposeState; packedWeightBytes: number } {
   const heap = wasmHeap();
   const x = inputs[0]!, w = inputs[1]!, b = inputs[2];
   const r = x.shape.length - 2;
@@ -205,34 +210,34 @@ function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs): { state: 
   const cin = x.shape[r + 1]!, cout = w.shape[r + 1]!;
   const n2 = g.kH * g.kW * cout;
   const [lo, hi] = activationRange(node);
+  const outBytes = regionBytes(sizeOf(outputs[0]!.shape), 4);
+  if (r === 2 && tilesOutput(g, w, b)) {
+    const state: TilingTransposeState = { g, cin, cout, lo, hi, yAt: regionBytes(sizeOf(x.shape), 4), tileRows: [] };
+    for (let kh = 0; kh < g.kH; kh++) {
+      const row = transposeRow(w.constant!, b?.constant, kh, g.kW);
+      state.tileRows.push(allocPacked(state, g.kW * cout, cin, 1, g.kW * cout, row.w, row.b));
+    }
+    heap.reserveTransient(state.yAt + outBytes);
+    return { state, packedWeightBytes: state.tileRows.reduce((a, p) => a + p.bytes, 0) };
+  }
   const state = {
     g, cin, cout, lo, hi, bOff: heap.alloc(regionBytes(cout, 4)), repackBias: !!b && sizeOf(b.shape) > 0 && !b.constant,
     colAt: regionBytes(sizeOf(x.shape), 4),
   } as ConvTransposeState;
   heap.freeWith(state, [state.bOff]);
-  if (r === 2 && tilesOutput(g, w, b)) {
-    state.tileRows = [];
-    for (let kh = 0; kh < g.kH; kh++) {
-      const row = transposeRow(w.constant!, b?.constant, kh, g.kW);
-      state.tileRows.push(allocPacked(state, g.kW * cout, cin, 1, g.kW * cout, row.w, row.b));
-    }
-    state.yAt = regionBytes(sizeOf(x.shape), 4);
-    heap.reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
-    return { state, packedWeightBytes: state.tileRows.reduce((a, p) => a + p.bytes, 0) };
-  }
   state.w = allocPacked(state, n2, cin, 1, n2, w, undefined);
   state.yAt = state.colAt + regionBytes(g.inW * n2, 4);
   if (!state.repackBias) writeTransposeBias(state, b?.constant);
-  heap.reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
+  heap.reserveTransient(state.yAt + outBytes);
   return { state, packedWeightBytes: state.w.bytes + cout * 4 };
 }
 
-function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvTransposeState): void {
-  const heap = wasmHeap();
-  if (st.tileRows) {
-    runTilingTranspose(inputs[0]!, outputs[0]!, st, st.tileRows);
+function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvTransposeState | TilingTransposeState): void {
+  if ('tileRows' in st) {
+    runTilingTranspose(inputs[0]!, outputs[0]!, st);
     return;
   }
+  const heap = wasmHeap();
   if (st.w.repack) packF32(st.w, inputs[1]!, undefined);
   if (st.repackBias) writeTransposeBias(st, inputs[2]);
   const t = heap.transient;
@@ -243,7 +248,7 @@ function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _no
   outputDone(heap, y, outputs[0]!);
 }
 
-function runTilingTranspose(input: Tensor, output: Tensor, st: ConvTransposeState, rows: PackedF32[]): void {
+function runTilingTranspose(input: Tensor, output: Tensor, st: TilingTransposeState): void {
   const heap = wasmHeap();
   const t = heap.transient;
   const x = inputAt(heap, t, input), y = outputAt(heap, t + st.yAt, output);
@@ -254,7 +259,7 @@ function runTilingTranspose(input: Tensor, output: Tensor, st: ConvTransposeStat
     for (let ih = 0; ih < g.inH; ih++) {
       const xr = x + (b * g.inH + ih) * xRow;
       for (let kh = 0; kh < g.kH; kh++) {
-        const p = rows[kh]!;
+        const p = st.tileRows[kh]!;
         heap.exports.gemm_f32(xr, cin, g.inW, cin, p.wOff, p.bOff, n, y + ((b * g.outH) + ih * g.kH + kh) * yRow, n, st.lo, st.hi);
       }
     }
@@ -316,7 +321,7 @@ export const wasmFloatKernels: readonly KernelDef[] = [
     check: (node, inputs) => sameDtypes(node, inputs) ?? depthwiseReason(inputs[0], inputs[1]),
     prepare: prepareDepthwise, run: runDepthwise,
   }),
-  defineKernel<ConvTransposeState>({
+  defineKernel<ConvTransposeState | TilingTransposeState>({
     op: 'ConvTranspose', backend: 'wasm', dtypes: float32Only,
     check: (node, inputs) => sameDtypes(node, inputs) ??
       (attrInt(node, 'group', 1) === 1 ? spatialRankReason(inputs[0]) : `wasm ConvTranspose takes one group, not ${attrInt(node, 'group', 1)}`),

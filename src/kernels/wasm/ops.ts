@@ -28,7 +28,7 @@ import {
 import { activationRange, epsilonOf, windowGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
 import { batchNormAffine } from '../ref/norm.js';
-import { reduceKernels, runTopK, type TopKState } from '../ref/reduce.js';
+import { runTopK, topKKernel as refTopK, type TopKState } from '../ref/reduce.js';
 import { resizeKernels } from '../ref/resize.js';
 import { SLACK, regionBytes, spatialRankReason } from './common.js';
 import { inHeap, inputAt, outputAt, outputDone } from './place.js';
@@ -330,8 +330,6 @@ const castBoolKernel = defineKernel({
 // ---------------------------------------------------------------------------
 // TopK over the last axis of float32
 // ---------------------------------------------------------------------------
-
-const refTopK = reduceKernels.find((k) => k.op === 'TopK')!;
 
 /**
  * The reference TopK (its heap, ties and NaN order) with the scan past
