@@ -57,7 +57,6 @@ export function prepareForQuantization(graph: Graph): PrepareReport {
   return { batchNormsFolded, activationsFused, fullyConnected, hardSwish, scalesFolded, biasAddsFolded, equalizedPairs };
 }
 
-
 /** The value of a float constant holding a single number, or undefined. */
 function scalarOf(graph: Graph, name: string | undefined): number | undefined {
   const t = graph.constant(name);
@@ -145,7 +144,6 @@ export function fuseHardSwish(graph: Graph, options: { exactSixth?: boolean } = 
   }
   return count;
 }
-
 
 /** A weighted float layer whose only reader is an elementwise op with a constant, found by foldIntoLayer. */
 interface FoldSite {
