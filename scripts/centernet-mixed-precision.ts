@@ -25,7 +25,7 @@ import { Graph, Tensor } from '../src/ir/index.js';
 import { keepOutputs, prepareForQuantization } from '../src/passes/quantize-prep.js';
 import { Calibrator } from '../src/quantize/calibrate.js';
 import { gptqRoundWeights } from '../src/quantize/gptq.js';
-import { activationQuant, biasScaleFloor, correctedBias, quantizeGraph, quantizeWeights } from '../src/quantize/quantize.js';
+import { WEIGHTED_OPS, activationQuant, biasScaleFloor, correctedBias, quantizeGraph, quantizeWeights } from '../src/quantize/quantize.js';
 import { readModel } from '../src/runtime/load.js';
 import { Session } from '../src/runtime/session.js';
 import { decodeCenterNet } from '../src/tasks/vision/centernet.js';
@@ -101,15 +101,14 @@ function roundedWeightsOnly(): Graph {
   g.nodes = graph.nodes.map((node) => {
     const w = g.constant(node.inputs[1]);
     const range = calibration.range(node.inputs[0]!);
-    if (!['Conv', 'DepthwiseConv', 'FullyConnected'].includes(node.op) || w?.dtype !== 'float32' || !range) return node;
-    const axis = node.op === 'DepthwiseConv' ? w.rank - 1 : 0;
+    const axisOf = WEIGHTED_OPS[node.op];
+    if (!axisOf || w?.dtype !== 'float32' || !range) return node;
+    const axis = axisOf(w.rank);
     const bias = g.constant(node.inputs[2]);
     const floor = bias ? biasScaleFloor(bias, activationQuant(range).scale[0]!, w.shape[axis]!) : undefined;
     let q = quantizeWeights(w, axis, floor);
     if (rounding === 'gptq') q = gptqRoundWeights(node.op, w, q, calibration.hessians.get(node.name)!);
-    const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-    const scale = q.quant!.scale;
-    const dq = new Tensor('float32', w.shape, Float32Array.from(q.data as Int8Array, (v, i) => v * scale[Math.floor(i / inner) % w.shape[axis]!]!));
+    const dq = new Tensor('float32', w.shape, q.toFloat32());
     const inputs = [...node.inputs];
     inputs[1] = `${node.name}/rounded-weights`;
     g.setValue({ name: inputs[1], dtype: 'float32', shape: [...w.shape], constant: dq });

@@ -80,8 +80,8 @@ export interface QuantizeResult {
   dequantizeNodes: number;
 }
 
-/** Axis of the output channel in each weighted op's weight. */
-const WEIGHTED_OPS: Record<string, (rank: number) => number> = {
+/** The ops whose weights are quantized per output channel, and that channel's axis for a weight of rank `rank`. */
+export const WEIGHTED_OPS: Record<string, (rank: number) => number> = {
   Conv: () => 0,
   DepthwiseConv: (rank) => rank - 1,
   FullyConnected: () => 0,
