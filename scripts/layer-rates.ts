@@ -35,18 +35,15 @@ async function profile(dtype: BenchDtype): Promise<Map<string, Layer>> {
   const times = new Map(session.profile().map((p) => [p.node, p.totalMs / runs]));
   const layers = new Map<string, Layer>();
   for (const step of session.currentPlan!.steps) {
-    const { op, attrs, name } = step.node;
+    const { op, name } = step.node;
     if (op !== 'Conv' && op !== 'DepthwiseConv') continue;
-    const x = step.inputs[0]!.shape, w = step.inputs[1]!.shape;
-    // NHWC input; weights OHWI (Conv) or 1HWO (DepthwiseConv).
+    // NHWC input and output; weights OHWI (Conv) or 1HWO (DepthwiseConv).
+    const x = step.inputs[0]!.shape, w = step.inputs[1]!.shape, y = step.outputs[0]!.shape;
     const perOutput = op === 'Conv' ? w[1]! * w[2]! * w[3]! : w[1]! * w[2]!;
-    const channels = op === 'Conv' ? w[0]! : w[3]!;
-    const stride = (attrs['strides'] as number[] | undefined)?.[0] ?? 1;
-    const oh = Math.ceil(x[1]! / stride), ow = Math.ceil(x[2]! / stride);
-    const desc = `${op === 'Conv' ? 'conv' : 'dw'} ${w[1]}x${w[2]} ${x[3]}->${channels} @${oh}x${ow}`;
+    const desc = `${op === 'Conv' ? 'conv' : 'dw'} ${w[1]}x${w[2]} ${x[3]}->${y[3]} @${y[1]}x${y[2]}`;
     const layer = layers.get(desc) ?? { desc, ms: 0, macs: 0 };
     layer.ms += times.get(name) ?? 0;
-    layer.macs += oh * ow * channels * perOutput;
+    layer.macs += step.outputs[0]!.size * perOutput;
     layers.set(desc, layer);
   }
   session.dispose();
