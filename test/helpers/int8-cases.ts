@@ -153,6 +153,41 @@ function convCase(d: Draw, depthwise: boolean): CaseBuilder {
   return b;
 }
 
+/**
+ * ConvTranspose in the forms TFLite's TRANSPOSE_CONV expresses: VALID, SAME,
+ * and explicit pads (a crop of the full output, written with a STRIDED_SLICE).
+ * IHWO weights quantized along O.
+ */
+function convTransposeCase(d: Draw): CaseBuilder {
+  const h = d.int(1, 6), w = d.int(1, 6);
+  const k = [d.int(1, 4), d.int(1, 4)];
+  const strides = [d.int(1, 3), d.int(1, 3)];
+  // ONNX's SAME_UPPER with a kernel smaller than the stride pads negatively, which TRANSPOSE_CONV cannot write.
+  const form = d.pick(k[0]! >= strides[0]! && k[1]! >= strides[1]! ? ['VALID', 'SAME_UPPER', 'pads'] as const : ['VALID', 'pads'] as const);
+  const attrs: Record<string, AttrValue> = { strides, activation: d.pick(ACTIVATIONS) };
+  if (form === 'pads') {
+    // Each side at most k − 1 and leaving at least one output pixel.
+    const p = [0, 1].map((i) => d.int(0, Math.min(k[i]! - 1, Math.floor((strides[i]! * ([h, w][i]! - 1) + k[i]! - 1) / 2))));
+    attrs.pads = [p[0]!, p[1]!, p[0]!, p[1]!];
+  } else {
+    attrs.auto_pad = form;
+  }
+  const cin = d.int(1, 6), cout = d.int(1, 7);
+  const perChannel = d.r() < 0.75;
+  const taps = Math.ceil(k[0]! / strides[0]!) * Math.ceil(k[1]! / strides[1]!) * cin;
+  const big = d.flavour === 'random' && d.r() < 0.2;
+  const s = weightedScales(d, perChannel ? cout : 1, taps, big);
+  const sw = perChannel ? s.sw : Float32Array.of(s.sw[0]!);
+  const zx = d.zeroPoint(), zy = d.zeroPoint(40);
+  const b = new CaseBuilder(`ConvTranspose ${h}x${w}x${cin}→${cout} k${k} s${strides} ${form === 'pads' ? `pads ${attrs.pads}` : form} ${attrs.activation} ${perChannel ? 'per-channel' : 'per-tensor'}${big ? ' |acc|>2^24' : ''} ${d.flavour}`);
+  const x = b.input('x', [1, h, w, cin], perTensorQuant(s.sx, zx), d.data(h * w * cin, zx, 6));
+  const wShape = [cin, k[0]!, k[1]!, cout];
+  const wt = b.constant('w', new Tensor('int8', wShape, d.weights(size(wShape), 6), weightQuant(sw, 3)));
+  const bias = b.constant('b', biasTensor(d, s.sx, sw, cout, big));
+  b.node('ConvTranspose', [x, wt, bias], perTensorQuant(s.sy, zy), attrs);
+  return b;
+}
+
 function fullyConnectedCase(d: Draw): CaseBuilder {
   const rows = d.int(1, 3), kk = d.int(1, 40), o = d.int(1, 9);
   const big = d.flavour === 'random' && d.r() < 0.2;
@@ -288,7 +323,7 @@ function padCase(d: Draw): CaseBuilder {
 }
 
 export const INT8_CASE_OPS = [
-  'Conv', 'DepthwiseConv', 'FullyConnected', 'Add', 'Sub', 'Mul', 'AveragePool', 'MaxPool', 'ReduceMean',
+  'Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected', 'Add', 'Sub', 'Mul', 'AveragePool', 'MaxPool', 'ReduceMean',
   'Softmax', 'Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu', 'Concat', 'ConcatMixed', 'Pad',
 ] as const;
 export type Int8CaseOp = typeof INT8_CASE_OPS[number];
@@ -299,6 +334,7 @@ export function int8Case(op: Int8CaseOp, seed: number, flavour: Flavour): Int8Ca
   switch (op) {
     case 'Conv': b = convCase(d, false); break;
     case 'DepthwiseConv': b = convCase(d, true); break;
+    case 'ConvTranspose': b = convTransposeCase(d); break;
     case 'FullyConnected': b = fullyConnectedCase(d); break;
     case 'Add': case 'Sub': case 'Mul': b = binaryCase(d, op); break;
     case 'AveragePool': case 'MaxPool': b = poolCase(d, op); break;

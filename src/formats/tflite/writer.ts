@@ -530,10 +530,17 @@ class TfliteWriter {
     if (attrInt(node, 'group', 1) !== 1) this.unsupported(`group ${attrInt(node, 'group', 1)} (TFLite's TRANSPOSE_CONV is not grouped)`);
     const g = convTransposeGeometry(node, inShape.slice(1, 3), w.shape.slice(1, 3));
     if (g.dilations.some((d) => d !== 1)) this.unsupported('dilations (TFLite\'s TRANSPOSE_CONV has none)');
-    // The output size is written explicitly, so only where the crop begins has to match.
+    // SAME and VALID are written only where every runtime reads them alike; elsewhere VALID at full
+    // size and a crop. TFLite's builtin kernel takes the output size as written and pads SAME as
+    // if the input had ceil(out / stride) pixels. LiteRT.js's XNNPACK delegate computes the output
+    // size itself (VALID: full size plus less than one stride; SAME: an even total padding), and
+    // leaves SAME with a kernel smaller than the stride to the builtin kernel, whose int8
+    // arithmetic differs.
     const fits = (padding: number) => g.out.every((o, i) => {
-      const total = g.strides[i]! * (inShape[1 + i]! - 1) + w.shape[1 + i]! - o;
-      return g.padsBegin[i] === (total > 0 && padding === Padding.SAME ? Math.floor(total / 2) : 0);
+      const k = w.shape[1 + i]!, s = g.strides[i]!;
+      const total = s * (inShape[1 + i]! - 1) + k - o;
+      if (padding === Padding.VALID) return g.padsBegin[i] === 0 && total <= 0 && -total < s;
+      return Math.ceil(o / s) === inShape[1 + i]! && k >= s && total >= 0 && total % 2 === 0 && g.padsBegin[i] === total / 2;
     });
     const out = this.outInfo();
     const full = g.out.map((_, i) => g.strides[i]! * (inShape[1 + i]! - 1) + w.shape[1 + i]!);
@@ -553,8 +560,8 @@ class TfliteWriter {
     }
     const hasBias = Boolean(node.inputs[2]);
     const activation = this.activation();
-    // Versions from op_version.cc: 3 reads the bias input, 4 the fused activation.
-    const version = activation !== ActivationFunctionType.NONE ? 4 : hasBias ? 3 : 1;
+    // Versions from op_version.cc: 2 takes int8, 3 reads the bias input, 4 the fused activation.
+    const version = activation !== ActivationFunctionType.NONE ? 4 : hasBias ? 3 : w.dtype === 'int8' ? 2 : 1;
     const convShape = padding === undefined ? [out.shape[0]!, full[0]!, full[1]!, out.shape[3]!] : out.shape;
     const conv = padding === undefined ? this.temp(`${node.name}/full`, out.dtype, convShape, out.quant) : this.out();
     this.emit('TRANSPOSE_CONV', [this.int32Const(`${node.name}/output_shape`, convShape), weights, this.in(0), hasBias ? this.in(2) : -1],

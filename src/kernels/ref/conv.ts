@@ -211,7 +211,7 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
 // ConvTranspose
 // ---------------------------------------------------------------------------
 
-interface ConvTransposeState {
+export interface ConvTransposeState {
   g: Geometry3;
   cin: number;
   cout: number;
@@ -221,7 +221,8 @@ interface ConvTransposeState {
   acc: Float64Array;
 }
 
-function prepareConvTranspose({ node, inputs }: PrepareArgs): { state: ConvTransposeState; scratchBytes: number } {
+/** The geometry, channel counts and accumulator row of a ConvTranspose (float and int8 kernels alike). */
+export function prepareConvTranspose({ node, inputs }: PrepareArgs): { state: ConvTransposeState; scratchBytes: number } {
   const x = inputs[0]!, w = inputs[1]!;
   const r = x.shape.length - 2;
   const inSpatial = x.shape.slice(1, r + 1);
@@ -238,16 +239,16 @@ function prepareConvTranspose({ node, inputs }: PrepareArgs): { state: ConvTrans
 
 /**
  * Transposed convolution written as a gather: each output pixel sums the input
- * pixels whose scattered kernel covers it. The IHWO weight keeps the output
- * channels of a group contiguous, so the inner loop runs over them into a
- * float64 accumulator row.
+ * pixels whose scattered kernel covers it, (x − zx)·w over IHWO weights (which
+ * keep a group's output channels contiguous, so the inner loop runs over them),
+ * into st.acc, which starts at the bias. `store(i, o, acc)` then writes output
+ * element i of channel o. zx is the input zero point of the int8 kernel, 0 for float.
  */
-function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvTransposeState): void {
-  const x = inputs[0]!.data as FloatArray;
-  const w = inputs[1]!.data as FloatArray;
-  const b = inputs[2] && inputs[2].size > 0 ? inputs[2].data as FloatArray : undefined;
-  const y = outputs[0]!.data as FloatArray;
-  const { g, cin, cout, group, lo, hi, acc } = st;
+export function gatherTranspose(
+  st: ConvTransposeState, x: ArrayLike<number>, zx: number, w: ArrayLike<number>, b: ArrayLike<number> | undefined,
+  store: (i: number, o: number, acc: number) => void,
+): void {
+  const { g, cin, cout, group, acc } = st;
   const cinG = cin / group, coutG = cout / group;
   const taps = g.kD * g.kH * g.kW;
   let yi = 0;
@@ -273,7 +274,7 @@ function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _no
                 const xo = (((n * g.inD + id) * g.inH + ih) * g.inW + iw) * cin;
                 const tap = (kd * g.kH + kh) * g.kW + kw;
                 for (let ic = 0; ic < cin; ic++) {
-                  const xv = x[xo + ic]!;
+                  const xv = x[xo + ic]! - zx;
                   const oBase = ((ic / cinG) | 0) * coutG;
                   const wo = (ic * taps + tap) * coutG;
                   for (let oc = 0; oc < coutG; oc++) acc[oBase + oc] = acc[oBase + oc]! + xv * w[wo + oc]!;
@@ -281,12 +282,19 @@ function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _no
               }
             }
           }
-          for (let o = 0; o < cout; o++) clampStore(y, yi + o, acc[o]!, lo, hi);
+          for (let o = 0; o < cout; o++) store(yi + o, o, acc[o]!);
           yi += cout;
         }
       }
     }
   }
+}
+
+function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvTransposeState): void {
+  const b = inputs[2] && inputs[2].size > 0 ? inputs[2].data as FloatArray : undefined;
+  const y = outputs[0]!.data as FloatArray;
+  const { lo, hi } = st;
+  gatherTranspose(st, inputs[0]!.data as FloatArray, 0, inputs[1]!.data as FloatArray, b, (i, _o, v) => clampStore(y, i, v, lo, hi));
 }
 
 // ---------------------------------------------------------------------------

@@ -12,9 +12,14 @@
  *
  * The epilogue (requantize.ts) is the only place where the two arithmetics
  * differ: prepare() builds one ChannelRequant per node.
+ *
+ * ConvTranspose (TFLite's TRANSPOSE_CONV) sums the same products over the
+ * input pixels whose scattered window covers each output, with the float
+ * kernel's gather (ref/conv.ts), one group, weights IHWO quantized along O.
  */
 import { attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo } from '../../../ir/index.js';
 import { WindowWalk, channelsLastWindow } from '../../../ir/window.js';
+import { gatherTranspose, prepareConvTranspose, type ConvTransposeState } from '../conv.js';
 import {
   activationRangeQuantized, channelRequant, channelScales, fl, hasTensorQuant, requantizeChannel, tensorQuant,
   type ChannelRequant,
@@ -164,6 +169,19 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
 }
 
 // ---------------------------------------------------------------------------
+// ConvTranspose
+// ---------------------------------------------------------------------------
+
+interface ConvTransposeI8State { t: ConvTransposeState; zx: number; rq: ChannelRequant }
+
+function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvTransposeI8State): void {
+  const y = outputs[0]!.data as Int8Array;
+  const { rq } = st;
+  gatherTranspose(st.t, inputs[0]!.data as Int8Array, st.zx, inputs[1]!.data as Int8Array, biasOf(inputs[2]),
+    (i, o, acc) => { y[i] = requantizeChannel(rq, o, acc); });
+}
+
+// ---------------------------------------------------------------------------
 // FullyConnected
 // ---------------------------------------------------------------------------
 
@@ -206,6 +224,20 @@ export const int8ConvKernels: readonly KernelDef[] = [
   defineKernel<DepthwiseState>({
     op: 'DepthwiseConv', backend: 'ref', dtypes: ['int8'], check: checkWeighted((w) => w.shape.length - 1, false),
     prepare: prepareDepthwise, run: runDepthwise,
+  }),
+  defineKernel<ConvTransposeI8State>({
+    op: 'ConvTranspose', backend: 'ref', dtypes: ['int8'],
+    check: (node, inputs, outputs) => checkWeighted((w) => w.shape.length - 1, false)(node, inputs, outputs) ??
+      (attrInt(node, 'group', 1) !== 1 ? `int8 ConvTranspose takes one group, not ${attrInt(node, 'group', 1)}` : undefined),
+    prepare: (args) => {
+      const { state, scratchBytes } = prepareConvTranspose(args);
+      const w = args.inputs[1]!;
+      return {
+        state: { t: state, zx: tensorQuant(args.node, args.inputs[0], 'X').zeroPoint, rq: prepareRequant(args, w.shape.length - 1, false) },
+        scratchBytes,
+      };
+    },
+    run: runConvTranspose,
   }),
   defineKernel<FullyConnectedState>({
     op: 'FullyConnected', backend: 'ref', dtypes: ['int8'], check: checkWeighted(() => 0, true),
