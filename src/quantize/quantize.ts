@@ -2,8 +2,9 @@
  * Post-training static int8 quantization: a calibrated float graph → a graph in
  * TFLite's int8 scheme that the int8 kernels run and the TFLite writer writes.
  *
- *  - Weights of Conv (OHWI, axis 0), DepthwiseConv (1HWO, axis 3) and
- *    FullyConnected ([O, K], axis 0): symmetric int8 per output channel,
+ *  - Weights of Conv (OHWI, axis 0), DepthwiseConv (1HWO, axis 3),
+ *    ConvTranspose (IHWO, axis 3; one group) and FullyConnected ([O, K],
+ *    axis 0): symmetric int8 per output channel,
  *    s_w[c] = max|W[c]| / 127, values in [−127, 127]; each weight rounded to
  *    nearest, or with `weightRounding: 'gptq'` on the same grid by GPTQ, which
  *    spreads each rounding error over the weights not yet rounded so that the
@@ -33,13 +34,13 @@
  * was calibrated; it is not modified.
  */
 import {
-  CloudlessError, Graph, Tensor, perTensorQuant,
+  CloudlessError, Graph, Tensor, attrInt, perTensorQuant,
   type Node, type QuantParams, type Value, type ValueInfo,
 } from '../ir/index.js';
 import { defaultRegistry } from '../runtime/builtins.js';
 import type { KernelRegistry } from '../runtime/registry.js';
 import type { CalibrationResult, ValueRange } from './calibrate.js';
-import { gptqRoundWeights, type GptqOptions, type WeightHessian } from './gptq.js';
+import { GPTQ_OPS, gptqRoundWeights, type GptqOptions, type WeightHessian } from './gptq.js';
 
 export interface QuantizeOptions {
   /** Type of the graph's inputs and outputs (default 'float32'). */
@@ -84,6 +85,7 @@ export interface QuantizeResult {
 export const WEIGHTED_OPS: Record<string, (rank: number) => number> = {
   Conv: () => 0,
   DepthwiseConv: (rank) => rank - 1,
+  ConvTranspose: (rank) => rank - 1,
   FullyConnected: () => 0,
 };
 
@@ -168,12 +170,21 @@ export function biasScaleFloor(b: Tensor, inputScale: number, channels: number):
  */
 export function correctedBias(node: Node, bias: Tensor, w: Tensor, wq: Tensor, inputMean: Float64Array | undefined): Tensor {
   const last = w.shape[w.rank - 1]!;
-  const out = node.op === 'DepthwiseConv' ? last : w.shape[0]!;
+  const out = node.op === 'DepthwiseConv' || node.op === 'ConvTranspose' ? last : w.shape[0]!;
   if (!inputMean || bias.size !== out) return bias;
   const q = wq.data as Int8Array, s = wq.quant!.scale, d = w.data as Float32Array;
   const inputChannels = inputMean.length;
   let channelsOf: (i: number) => [number, number];
-  if (node.op === 'DepthwiseConv') {
+  // An output pixel of a ConvTranspose meets on average taps / Π strides of its kernel's taps.
+  let share = 1;
+  if (node.op === 'ConvTranspose') {
+    // IHWO, one group: input channel ⌊i / (taps · O)⌋, output channel i mod O.
+    if (w.shape[0] !== inputChannels) return bias;
+    const perIn = w.size / w.shape[0]!;
+    channelsOf = (i) => [i % last, Math.floor(i / perIn)];
+    const strides = node.attrs.strides as number[] | undefined;
+    share = 1 / (strides ?? []).reduce((a, b) => a * b, 1);
+  } else if (node.op === 'DepthwiseConv') {
     // 1HWO: output channel o reads input channel ⌊o / multiplier⌋.
     const multiplier = last / inputChannels;
     if (!Number.isInteger(multiplier)) return bias;
@@ -191,7 +202,7 @@ export function correctedBias(node: Node, bias: Tensor, w: Tensor, wq: Tensor, i
     const [o, c] = channelsOf(i);
     shift[o]! += (q[i]! * s[s.length === 1 ? 0 : o]! - d[i]!) * inputMean[c]!;
   }
-  const b = Float32Array.from(bias.data as Float32Array, (v, o) => v - shift[o]!);
+  const b = Float32Array.from(bias.data as Float32Array, (v, o) => v - share * shift[o]!);
   return new Tensor('float32', bias.shape, b);
 }
 
@@ -324,6 +335,8 @@ class Quantizer {
   }
 
   private weightedOperandsOk(node: Node): boolean {
+    // Per-channel weights of a grouped ConvTranspose would need one scale per group and channel.
+    if (node.op === 'ConvTranspose' && attrInt(node, 'group', 1) !== 1) return false;
     const w = node.inputs[1];
     if (!w || !this.isFloatConstant(w)) return false;
     return !node.inputs[2] || this.isFloatConstant(node.inputs[2]);
@@ -422,7 +435,7 @@ class Quantizer {
     if (!q) {
       const floor = bias ? biasScaleFloor(bias, inputScale, w.shape[axis]!) : undefined;
       q = quantizeWeights(w, axis, floor);
-      if (gptq) {
+      if (gptq && GPTQ_OPS.has(node.op)) {
         q = gptqRoundWeights(node.op, w, q, this.hessianOf(node), this.options.gptq);
         this.rounded.add(node.name);
         this.options.onWeightsRounded?.(this.rounded.size, this.calib.hessians.size);
@@ -563,7 +576,7 @@ class Quantizer {
       if (this.int8.has(node) || (DATA_MOVEMENT.has(node.op) && !this.forcedFloat.has(node))) continue;
       if (!node.inputs.some((i) => i && this.isActivation(i))) continue;
       const reason = this.forcedFloat.get(node) ?? (node.op in WEIGHTED_OPS && !this.weightedOperandsOk(node)
-        ? 'weights or bias are not float constants'
+        ? (node.op === 'ConvTranspose' && attrInt(node, 'group', 1) !== 1 ? 'grouped ConvTranspose has no int8 kernel' : 'weights or bias are not float constants')
         : `no int8 kernel for ${node.op}`);
       fallback.push({ node: node.name, op: node.op, reason });
     }

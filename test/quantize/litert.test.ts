@@ -15,6 +15,7 @@ import { mobileNetV1, mobileNetV2, seededRandom, toOnnxBytes } from '../../src/b
 import { importOnnx } from '../../src/formats/onnx/import.js';
 import { importTflite } from '../../src/formats/tflite/import.js';
 import { writeTflite } from '../../src/formats/tflite/writer.js';
+import type { OnnxModelSpec } from '../../src/formats/onnx/writer.js';
 import { Graph, Tensor } from '../../src/ir/index.js';
 import { optimizeLayout } from '../../src/passes/layout.js';
 import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
@@ -151,6 +152,42 @@ describe('quantized models written by our writer run in LiteRT.js bit-exactly', 
     expect(names.length).toBeGreaterThan(0);
     expect(names.length).toBeLessThan(all.length);
     await expectBitExact(r.graph, samples.slice(4));
+  });
+
+  it('a decoder: stride-2 Conv, then ConvTransposes that tile the output (BatchNorm and Relu folded in) and that overlap and crop', async () => {
+    const rand = seededRandom(31);
+    const t = (shape: number[], scale: number, offset = 0) => {
+      const x = new Tensor('float32', shape);
+      const d = x.data as Float32Array;
+      for (let i = 0; i < d.length; i++) d[i] = offset + (rand() * 2 - 1) * scale;
+      return x;
+    };
+    const spec: OnnxModelSpec = {
+      opset: 17,
+      graph: {
+        name: 'decoder',
+        nodes: [
+          { op: 'Conv', name: 'down', inputs: ['input', 'w0', 'b0'], outputs: ['c0'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } },
+          { op: 'Relu', name: 'relu0', inputs: ['c0'], outputs: ['r0'] },
+          { op: 'ConvTranspose', name: 'up_tiled', inputs: ['r0', 'w1', 'b1'], outputs: ['u1'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+          { op: 'BatchNormalization', name: 'bn1', inputs: ['u1', 'gamma', 'beta', 'mean', 'var'], outputs: ['n1'], attrs: { epsilon: { f: 1e-3 } } },
+          { op: 'Relu', name: 'relu1', inputs: ['n1'], outputs: ['r1'] },
+          { op: 'ConvTranspose', name: 'up_overlap', inputs: ['r1', 'w2', 'b2'], outputs: ['u2'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] } },
+          { op: 'Sigmoid', name: 'prob', inputs: ['u2'], outputs: ['probabilities'] },
+        ],
+        initializers: {
+          w0: t([8, 3, 3, 3], 0.4), b0: t([8], 0.1), w1: t([8, 6, 2, 2], 0.3), b1: t([6], 0.1),
+          gamma: t([6], 0.2, 1), beta: t([6], 0.1), mean: t([6], 0.1), var: t([6], 0.1, 1),
+          w2: t([6, 4, 3, 3], 0.3), b2: t([4], 0.1),
+        },
+        inputs: [{ name: 'input', dtype: 'float32', shape: [1, 3, 24, 32] }],
+        outputs: [{ name: 'probabilities', dtype: 'float32', shape: [1, 4, 48, 64] }],
+      },
+    };
+    const { q, held } = await quantizedOnnx(toOnnxBytes(spec), 'decoder.onnx', 24, 'float32');
+    expect(q.nodes.filter((n) => n.op === 'ConvTranspose' && q.value(n.outputs[0]!).dtype === 'int8')).toHaveLength(2);
+    const c = await expectBitExact(q, held);
+    expect(c.tensors).toBeGreaterThanOrEqual(2 * 4);
   });
 
   const dataDir = fashionDataDir();

@@ -4,7 +4,7 @@
  * tensors and the module's memory.
  */
 import { attrInt, type Node, type Tensor, type ValueInfo } from '../../ir/index.js';
-import { windowGeometry } from '../../ir/ops/nn.js';
+import { convTransposeGeometry, windowGeometry } from '../../ir/ops/nn.js';
 import { geometry3, type Geometry3 } from '../../ir/window.js';
 import type { WasmHeap } from './heap.js';
 
@@ -31,6 +31,24 @@ export function depthwiseReason(x: ValueInfo | undefined, w: ValueInfo | undefin
   const c = x!.shape[x!.shape.length - 1]!;
   const cm = w?.shape[w.shape.length - 1] ?? 0;
   return c > 0 && cm % c === 0 ? undefined : `wasm DepthwiseConv needs a whole depth multiplier (${cm} output channels for ${c} input channels)`;
+}
+
+/**
+ * A ConvTranspose whose windows tile the output exactly once each (stride =
+ * kernel, no dilation or padding, 2-D): output row ih·kH + kh is input row ih
+ * times kernel row kh, with no overlap, so the wasm kernels run it as GEMMs
+ * straight into the output.
+ */
+export function tilesOutput(g: Geometry3): boolean {
+  return g.inD === 1 && g.kD === 1 && g.sH === g.kH && g.sW === g.kW && g.dH === 1 && g.dW === 1 && g.pH === 0 && g.pW === 0 &&
+    g.outH === g.inH * g.sH && g.outW === g.inW * g.sW;
+}
+
+/** The geometry of a ConvTranspose node with IHWO weights. */
+export function transposeGeometry(node: Node, x: ValueInfo, w: ValueInfo): Geometry3 {
+  const r = x.shape.length - 2;
+  const inSpatial = x.shape.slice(1, r + 1);
+  return geometry3(x.shape[0]!, inSpatial, convTransposeGeometry(node, inSpatial, w.shape.slice(1, r + 1)));
 }
 
 /** The 2-D window of a rank-3 or rank-4 conv/pool node (1-D is H = 1). */

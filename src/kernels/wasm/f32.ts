@@ -12,11 +12,12 @@
 import {
   attrFloat, attrInt, defineKernel, sizeOf, Tensor, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type ValueInfo,
 } from '../../ir/index.js';
-import { activationRange, convTransposeGeometry } from '../../ir/ops/nn.js';
-import { geometry3, type Geometry3 } from '../../ir/window.js';
+import { activationRange } from '../../ir/ops/nn.js';
+import type { Geometry3 } from '../../ir/window.js';
 import { sameDtypes } from '../ref/nn-common.js';
 import {
-  convReason, copyInRepeated, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, spatialRankReason, windowArgs,
+  convReason, copyInRepeated, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, spatialRankReason, tilesOutput,
+  transposeGeometry, windowArgs,
 } from './common.js';
 import { inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
@@ -174,12 +175,6 @@ interface TilingTransposeState {
   tileRows: PackedF32[];
 }
 
-/** ConvTranspose whose windows tile the output exactly once each. */
-function tilesOutput(g: Geometry3, w: PlannedValue, b: PlannedValue | undefined): boolean {
-  return g.inD === 1 && g.kD === 1 && g.sH === g.kH && g.sW === g.kW && g.dH === 1 && g.dW === 1 && g.pH === 0 && g.pW === 0 &&
-    g.outH === g.inH * g.sH && g.outW === g.inW * g.sW && !!w.constant && (!b || sizeOf(b.shape) === 0 || !!b.constant);
-}
-
 /** Kernel row kh of IHWO weights as a constant [Cin, kW·Cout] matrix, and the bias repeated kW times. */
 function transposeRow(w: Tensor, b: Tensor | undefined, kh: number, kW: number): { w: PlannedValue; b: PlannedValue } {
   const [cin, kH, , cout] = w.shape as [number, number, number, number];
@@ -205,13 +200,12 @@ function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs):
   const heap = wasmHeap();
   const x = inputs[0]!, w = inputs[1]!, b = inputs[2];
   const r = x.shape.length - 2;
-  const inSpatial = x.shape.slice(1, r + 1);
-  const g = geometry3(x.shape[0]!, inSpatial, convTransposeGeometry(node, inSpatial, w.shape.slice(1, r + 1)));
+  const g = transposeGeometry(node, x, w);
   const cin = x.shape[r + 1]!, cout = w.shape[r + 1]!;
   const n2 = g.kH * g.kW * cout;
   const [lo, hi] = activationRange(node);
   const outBytes = regionBytes(sizeOf(outputs[0]!.shape), 4);
-  if (r === 2 && tilesOutput(g, w, b)) {
+  if (r === 2 && tilesOutput(g) && !!w.constant && (!b || sizeOf(b.shape) === 0 || !!b.constant)) {
     const state: TilingTransposeState = { g, cin, cout, lo, hi, yAt: regionBytes(sizeOf(x.shape), 4), tileRows: [] };
     for (let kh = 0; kh < g.kH; kh++) {
       const row = transposeRow(w.constant!, b?.constant, kh, g.kW);

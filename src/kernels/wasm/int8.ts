@@ -1,6 +1,7 @@
 /**
  * Bindings of the int8 wasm kernels: Conv (one group, 1-D/2-D),
- * DepthwiseConv (any whole depth multiplier) and FullyConnected, bit-exact with the
+ * DepthwiseConv (any whole depth multiplier), FullyConnected and the
+ * ConvTranspose whose windows tile the output, bit-exact with the
  * reference kernels in both int8 arithmetics.
  *
  * They accept exactly what the reference int8 kernels accept (their check()
@@ -13,12 +14,12 @@
  * buffer); DepthwiseConv keeps the plain bias for its edge pixels and a
  * folded one for the interior fast paths.
  */
-import { CloudlessError, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
+import { CloudlessError, Tensor, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type ValueInfo } from '../../ir/index.js';
 import type { Geometry3 } from '../../ir/window.js';
 import { int8ConvKernels, prepareRequant } from '../ref/int8/conv.js';
 import { tensorQuant } from '../ref/int8/requantize.js';
 import {
-  convReason, depthwiseReason, geometry2, packBlocksI8, packedI8Length, regionBytes, windowArgs,
+  convReason, depthwiseReason, geometry2, packBlocksI8, packedI8Length, regionBytes, tilesOutput, transposeGeometry, windowArgs,
 } from './common.js';
 import { wasmHeap } from './heap.js';
 import { inputAt, outputAt, outputDone } from './place.js';
@@ -28,8 +29,12 @@ type Args10 = [number, number, number, number, number, number, number, number, n
 /** The epilogue of `channels` output channels in the module's memory, padded to `padded` lanes. */
 interface Epilogue { mode: number; scales: number; mults: number; shifts: number; zy: number; lo: number; hi: number; bytes: number }
 
-/** The reference kernel's per-channel epilogue (prepareRequant), written into the module's memory. */
-function writeEpilogue(owner: object, args: PrepareArgs, weightAxis: number, productInFloat: boolean, padded: number): Epilogue {
+/**
+ * The reference kernel's per-channel epilogue (prepareRequant), written into
+ * the module's memory `repeat` times in a row (a GEMM whose columns run over
+ * kernel taps and then channels).
+ */
+function writeEpilogue(owner: object, args: PrepareArgs, weightAxis: number, productInFloat: boolean, padded: number, repeat = 1): Epilogue {
   const rq = prepareRequant(args, weightAxis, productInFloat);
   const heap = wasmHeap();
   const bytes = padded * 4;
@@ -42,9 +47,11 @@ function writeEpilogue(owner: object, args: PrepareArgs, weightAxis: number, pro
   f32.fill(0, e.scales >> 2, (e.scales >> 2) + padded);
   i32.fill(0, e.mults >> 2, (e.mults >> 2) + padded);
   i32.fill(0, e.shifts >> 2, (e.shifts >> 2) + padded);
-  f32.set(rq.scales, e.scales >> 2);
-  i32.set(rq.multipliers, e.mults >> 2);
-  i32.set(rq.shifts, e.shifts >> 2);
+  for (let r = 0, at = 0; r < repeat; r++, at += rq.scales.length) {
+    f32.set(rq.scales, (e.scales >> 2) + at);
+    i32.set(rq.multipliers, (e.mults >> 2) + at);
+    i32.set(rq.shifts, (e.shifts >> 2) + at);
+  }
   return e;
 }
 
@@ -209,6 +216,71 @@ function runDepthwiseI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node
 }
 
 // ---------------------------------------------------------------------------
+// ConvTranspose whose windows tile the output
+// ---------------------------------------------------------------------------
+
+/**
+ * Stride = kernel, no padding or dilation: output row ih·kH + kh is input row
+ * ih times kernel row kh, a [kW·Cout, Cin] matrix whose columns run over the
+ * kernel's column taps and then channels (bias and epilogue repeated kW
+ * times, z_x folded into the bias per column). One GEMM per input row and
+ * kernel row writes its output row whole.
+ */
+interface TransposeI8State { g: Geometry3; cin: number; cout: number; zx: number; rows: PackedI8[]; e: Epilogue; yAt: number }
+
+function packTransposeRows(st: TransposeI8State, w: Tensor, b: Tensor | undefined): void {
+  const { g, cin, cout } = st;
+  const n = g.kW * cout;
+  const src = w.data as Int8Array;
+  const m = new Int8Array(n * cin);
+  const bias = new Int32Array(n);
+  if (b && b.size > 0) for (let kw = 0; kw < g.kW; kw++) bias.set(b.data as Int32Array, kw * cout);
+  const biasT = new Tensor('int32', [n], bias);
+  st.rows.forEach((p, kh) => {
+    for (let ic = 0; ic < cin; ic++) {
+      const from = (ic * g.kH + kh) * n;
+      for (let j = 0; j < n; j++) m[j * cin + ic] = src[from + j]!;
+    }
+    writeBias(p.bOff, pad8(n), biasT, st.zx, packBlocksI8(wasmHeap().i8, p.wOff, m, n, cin, 0));
+  });
+}
+
+function prepareTransposeI8(args: PrepareArgs): { state: TransposeI8State; packedWeightBytes: number } {
+  const { node, inputs, outputs } = args;
+  const x = inputs[0]!, w = inputs[1]!;
+  const g = transposeGeometry(node, x, w);
+  const cin = x.shape[3]!, cout = w.shape[3]!;
+  const n = g.kW * cout;
+  const state = { g, cin, cout, zx: tensorQuant(node, x, 'X').zeroPoint, rows: [], yAt: regionBytes(sizeOf(x.shape), 1) } as unknown as TransposeI8State;
+  for (let kh = 0; kh < g.kH; kh++) state.rows.push(allocWeights(state, packedI8Length(n, cin), pad8(n) * 4, w, inputs[2]));
+  state.e = writeEpilogue(state, args, 3, false, pad8(n), g.kW);
+  if (!state.rows[0]!.repack) packTransposeRows(state, w.constant!, inputs[2]?.constant);
+  wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
+  return { state, packedWeightBytes: state.rows.reduce((a, p) => a + p.bytes, 0) + state.e.bytes };
+}
+
+function runTransposeI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: TransposeI8State): void {
+  const heap = wasmHeap();
+  if (st.rows[0]!.repack) packTransposeRows(st, inputs[1]!, inputs[2]);
+  const t = heap.transient;
+  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+  const { g, cin, cout } = st;
+  const n = g.kW * cout;
+  const xRow = g.inW * cin, yRow = g.outW * cout;
+  const ep = epilogueArgs(st.e);
+  for (let b = 0; b < g.batch; b++) {
+    for (let ih = 0; ih < g.inH; ih++) {
+      const xr = x + (b * g.inH + ih) * xRow;
+      for (let kh = 0; kh < g.kH; kh++) {
+        const p = st.rows[kh]!;
+        heap.exports.fully_connected_i8(xr, g.inW, cin, p.wOff, true, p.bOff, n, y + (b * g.outH + ih * g.kH + kh) * yRow, ...ep);
+      }
+    }
+  }
+  outputDone(heap, y, outputs[0]!);
+}
+
+// ---------------------------------------------------------------------------
 
 type Check = NonNullable<KernelDef['check']>;
 
@@ -240,6 +312,16 @@ export const wasmInt8Kernels: readonly KernelDef[] = [
     op: 'DepthwiseConv', backend: 'wasm', dtypes: int8Only,
     check: both(refCheck('DepthwiseConv'), (_node, inputs) => depthwiseReason(inputs[0], inputs[1])),
     prepare: prepareDepthwiseI8, run: runDepthwiseI8,
+  }),
+  defineKernel<TransposeI8State>({
+    op: 'ConvTranspose', backend: 'wasm', dtypes: int8Only,
+    check: both(refCheck('ConvTranspose'), (node, inputs) => {
+      const x = inputs[0]!, w = inputs[1]!;
+      if (x.shape.length !== 4) return 'wasm int8 ConvTranspose takes 2-D windows (rank 4 X)';
+      return tilesOutput(transposeGeometry(node, x, w)) ? undefined
+        : 'wasm int8 ConvTranspose takes windows that tile the output (stride = kernel, no padding or dilation)';
+    }),
+    prepare: prepareTransposeI8, run: runTransposeI8,
   }),
   defineKernel<GemmI8State>({
     op: 'FullyConnected', backend: 'wasm', dtypes: int8Only,
