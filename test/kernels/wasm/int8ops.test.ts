@@ -57,6 +57,8 @@ describe.skipIf(!wasmAvailable())('wasm int8 memory-bound kernels', () => {
       // Every third element an exact half step (a tie for both roundings), some far out of range.
       for (let i = 0; i < xd.length; i += 3) xd[i] = Math.fround(q.scale[0]! * (Math.floor(rand() * 300) - 150 + 0.5));
       for (let i = 1; i < xd.length; i += 7) xd[i] = (rand() - 0.5) * 1e4;
+      // Past 2^22 steps, where the float rounding trick no longer rounds (only the clamp decides), and infinities.
+      for (let i = 2; i < xd.length; i += 11) xd[i] = [1e9, -1e9, Infinity, -Infinity, 3e38, -3e38][Math.floor(rand() * 6)]!;
       expectBitExact({ op: 'Quantize', inputs: [x], outQuant: q });
     }), { numRuns: 80 });
   });
@@ -79,6 +81,16 @@ describe.skipIf(!wasmAvailable())('wasm int8 memory-bound kernels', () => {
         };
         expectBitExact(r);
       }), { numRuns: 150 });
+  });
+
+  it('Mul whose rescaled product passes 2^22 (s_a·s_b/s_y near XNNPACK\'s bound of 256) clamps exactly', () => {
+    fc.assert(fc.property(dims, fc.boolean(), (d, computed) => {
+      const rand = seeded(d.seed);
+      const full = [d.n, d.h, d.w, d.c];
+      const a = randomInt8(full, rand, quant(rand, 0.5, 127)), b = randomInt8(full, rand, quant(rand, 0.5, -128));
+      const sy = Math.fround((a.quant!.scale[0]! * b.quant!.scale[0]!) / (100 + rand() * 150));
+      expectBitExact({ op: 'Mul', inputs: [a, b], outQuant: perTensorQuant(sy, Math.floor(rand() * 200) - 100), dynamic: computed ? [0, 1] : undefined });
+    }), { numRuns: 40 });
   });
 
   it('Add/Sub/Mul vector paths: channel vectors of whole vectors (16, 32, 48), same shape and scalar with a tail', () => {

@@ -22,27 +22,43 @@ import { storeLow8 } from './tails';
 }
 
 /**
+ * The bits of 1.5·2^23 plus an integer k, for |k| < 2^22. For a float32 f
+ * with |f| < 2^22, f + 1.5·2^23 lies in [2^23, 2^24), where the spacing is 1:
+ * the sum rounds f to an integer r (ties to even) and its bits are
+ * MAGIC_BITS + r. Outside that range the bits still grow with f (a negative
+ * sum has the sign bit set, so its bits lie below every bound here), so
+ * integer max/min against MAGIC_BITS + bound clamp exactly, and subtracting
+ * MAGIC_BITS − zy gives clamp(r, lo − zy, hi − zy) + zy: rounding, clamping
+ * and the zero point in three integer operations, no float min/max or
+ * saturating truncation.
+ */
+const MAGIC = <f32>12582912.0, MAGIC_BITS = 0x4b400000;
+
+/** rne(f) + zy clamped to [lo, hi] by the bits of f + 1.5·2^23: blo, bhi = MAGIC_BITS + lo − zy, + hi − zy; bz = MAGIC_BITS − zy. */
+@inline function roundClamp4(f: v128, blo: v128, bhi: v128, bz: v128): v128 {
+  return i32x4.sub(i32x4.min_s(i32x4.max_s(f32x4.add(f, f32x4.splat(MAGIC)), blo), bhi), bz);
+}
+
+/**
  * y = clamp(round(x · s) + zy, lo, hi), float32 → int8, one float32 rounding
  * before the integer rounding as in the reference kernel:
- * - xnnpack (reference = 0): s is fl(1 / scale), round half to even.
+ * - xnnpack (reference = 0): s is fl(1 / scale), round half to even, by
+ *   roundClamp4 (MAGIC_BITS-biased bounds in blo, bhi, bz).
  * - reference: s is the scale and x is divided by it, round half away from
- *   zero: t = trunc(v), plus sign(v) when |v − t| ≥ 1/2 (v − t is exact).
- * Clamping to [lo − zy, hi − zy] in float before the conversion equals
- * clamping after adding zy (integer bounds, monotonic rounding). A NaN input
- * gives zy (the reference stores 0); neither is meaningful.
+ *   zero: t = trunc(v), plus sign(v) when |v − t| ≥ 1/2 (v − t is exact);
+ *   flo, fhi are lo − zy and hi − zy as floats. Clamping in float before the
+ *   conversion equals clamping after adding zy (integer bounds, monotonic
+ *   rounding).
+ * A NaN input gives hi in xnnpack mode and zy in reference mode (the
+ * reference kernel stores 0); none is meaningful.
  */
-@inline function quantize4(v: v128, reference: bool, s: v128, flo: v128, fhi: v128, z: v128): v128 {
-  let r: v128;
-  if (reference) {
-    const q = f32x4.div(v, s);
-    const t = f32x4.trunc(q);
-    const away = f32x4.ge(f32x4.abs(f32x4.sub(q, t)), f32x4.splat(0.5));
-    const one = v128.bitselect(f32x4.splat(-1), f32x4.splat(1), i32x4.lt_s(q, i32x4.splat(0)));
-    r = f32x4.add(t, v128.and(one, away));
-  } else {
-    r = f32x4.nearest(f32x4.mul(v, s));
-  }
-  r = f32x4.min(f32x4.max(r, flo), fhi);
+@inline function quantize4(v: v128, reference: bool, s: v128, flo: v128, fhi: v128, z: v128, blo: v128, bhi: v128, bz: v128): v128 {
+  if (!reference) return roundClamp4(f32x4.mul(v, s), blo, bhi, bz);
+  const q = f32x4.div(v, s);
+  const t = f32x4.trunc(q);
+  const away = f32x4.ge(f32x4.abs(f32x4.sub(q, t)), f32x4.splat(0.5));
+  const one = v128.bitselect(f32x4.splat(-1), f32x4.splat(1), i32x4.lt_s(q, i32x4.splat(0)));
+  const r = f32x4.min(f32x4.max(f32x4.add(t, v128.and(one, away)), flo), fhi);
   return i32x4.add(i32x4.trunc_sat_f32x4_s(r), z);
 }
 
@@ -65,17 +81,18 @@ export function dequantize_i8_f32(x: usize, y: usize, n: i32, zx: i32, scale: f3
 export function quantize_f32_i8(x: usize, y: usize, n: i32, reference: bool, s: f32, zy: i32, lo: i32, hi: i32): void {
   const vs = f32x4.splat(s), z = i32x4.splat(zy);
   const flo = f32x4.splat(<f32>(lo - zy)), fhi = f32x4.splat(<f32>(hi - zy));
+  const blo = i32x4.splat(MAGIC_BITS + lo - zy), bhi = i32x4.splat(MAGIC_BITS + hi - zy), bz = i32x4.splat(MAGIC_BITS - zy);
   let i = 0;
   for (; i + 16 <= n; i += 16) {
     const p = x + (<usize>i << 2);
-    const q0 = quantize4(v128.load(p), reference, vs, flo, fhi, z);
-    const q1 = quantize4(v128.load(p, 16), reference, vs, flo, fhi, z);
-    const q2 = quantize4(v128.load(p, 32), reference, vs, flo, fhi, z);
-    const q3 = quantize4(v128.load(p, 48), reference, vs, flo, fhi, z);
+    const q0 = quantize4(v128.load(p), reference, vs, flo, fhi, z, blo, bhi, bz);
+    const q1 = quantize4(v128.load(p, 16), reference, vs, flo, fhi, z, blo, bhi, bz);
+    const q2 = quantize4(v128.load(p, 32), reference, vs, flo, fhi, z, blo, bhi, bz);
+    const q3 = quantize4(v128.load(p, 48), reference, vs, flo, fhi, z, blo, bhi, bz);
     v128.store(y + <usize>i, narrow16(q0, q1, q2, q3));
   }
   for (; i < n; i++) {
-    const q = quantize4(f32x4.splat(load<f32>(x + (<usize>i << 2))), reference, vs, flo, fhi, z);
+    const q = quantize4(f32x4.splat(load<f32>(x + (<usize>i << 2))), reference, vs, flo, fhi, z, blo, bhi, bz);
     store<i8>(y + <usize>i, <i8>i32x4.extract_lane(q, 0));
   }
 }
@@ -133,6 +150,7 @@ const XADD = 0, RADD = 1, RMUL = 2, XMUL = 3;
   const t0 = load<i32>(ta + 512), t1 = load<i32>(ta + 516), u0 = load<i32>(tb + 512), u1 = load<i32>(tb + 516);
   const vz = i32x4.splat(zy), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
   const vfm = f32x4.splat(fm);
+  const blo = i32x4.splat(MAGIC_BITS + lo - zy), bhi = i32x4.splat(MAGIC_BITS + hi - zy), bz = i32x4.splat(MAGIC_BITS - zy);
   const k = i32x4.splat(t0 + u0), ma = i32x4.splat(t1 - t0), mb = i32x4.splat(u1 - u0);
   const za = i16x8.splat(<i16>(-t0)), zb = i16x8.splat(<i16>(-u0));
   let i = 0, j = 0;
@@ -148,17 +166,17 @@ const XADD = 0, RADD = 1, RMUL = 2, XMUL = 3;
       r1 = i32x4.shr_s(i32x4.add(i32x4.add(k, i32x4.mul(i32x4.extend_high_i16x8_s(a0), ma)), i32x4.mul(i32x4.extend_high_i16x8_s(b0), mb)), shift);
       r2 = i32x4.shr_s(i32x4.add(i32x4.add(k, i32x4.mul(i32x4.extend_low_i16x8_s(a1), ma)), i32x4.mul(i32x4.extend_low_i16x8_s(b1), mb)), shift);
       r3 = i32x4.shr_s(i32x4.add(i32x4.add(k, i32x4.mul(i32x4.extend_high_i16x8_s(a1), ma)), i32x4.mul(i32x4.extend_high_i16x8_s(b1), mb)), shift);
+      r0 = i32x4.min_s(i32x4.max_s(i32x4.add(r0, vz), vlo), vhi);
+      r1 = i32x4.min_s(i32x4.max_s(i32x4.add(r1, vz), vlo), vhi);
+      r2 = i32x4.min_s(i32x4.max_s(i32x4.add(r2, vz), vlo), vhi);
+      r3 = i32x4.min_s(i32x4.max_s(i32x4.add(r3, vz), vlo), vhi);
     } else {
       const x0 = i16x8.sub(a0, za), x1 = i16x8.sub(a1, za), y0 = i16x8.sub(b0, zb), y1 = i16x8.sub(b1, zb);
-      r0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_low_i16x8_s(x0, y0)), vfm)));
-      r1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_high_i16x8_s(x0, y0)), vfm)));
-      r2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_low_i16x8_s(x1, y1)), vfm)));
-      r3 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_high_i16x8_s(x1, y1)), vfm)));
+      r0 = roundClamp4(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_low_i16x8_s(x0, y0)), vfm), blo, bhi, bz);
+      r1 = roundClamp4(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_high_i16x8_s(x0, y0)), vfm), blo, bhi, bz);
+      r2 = roundClamp4(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_low_i16x8_s(x1, y1)), vfm), blo, bhi, bz);
+      r3 = roundClamp4(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extmul_high_i16x8_s(x1, y1)), vfm), blo, bhi, bz);
     }
-    r0 = i32x4.min_s(i32x4.max_s(i32x4.add(r0, vz), vlo), vhi);
-    r1 = i32x4.min_s(i32x4.max_s(i32x4.add(r1, vz), vlo), vhi);
-    r2 = i32x4.min_s(i32x4.max_s(i32x4.add(r2, vz), vlo), vhi);
-    r3 = i32x4.min_s(i32x4.max_s(i32x4.add(r3, vz), vlo), vhi);
     v128.store(y + <usize>i, narrow16(r0, r1, r2, r3));
     if (!scalarB) { j += 16; if (j == period) j = 0; }
   }
