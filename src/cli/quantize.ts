@@ -166,9 +166,11 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
   } finally {
     roundingBar.stop();
   }
+  // Both writers need static shapes: a model with symbolic input sizes takes those of the calibration samples.
+  const inputShapes = sampleShapes(calibSamples[0]!);
   const bytes = format === 'onnx'
-    ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})` })
-    : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}` });
+    ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})`, inputShapes })
+    : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}`, inputShapes });
 
   let int8Session: Session;
   try {
@@ -227,6 +229,11 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     comparison,
     ...(sensitivity ? { sensitivity } : {}),
   };
+}
+
+/** The shapes of a sample's feeds, by input name. */
+function sampleShapes(s: Sample): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(s.feeds).map(([name, t]) => [name, [...t.shape]]));
 }
 
 /** The sample's float feeds quantized with the int8 model's input parameters. */

@@ -362,9 +362,12 @@ class Quantizer {
     const ranges = new Map<string, ValueRange>();
     const names = new Set<string>();
     for (const name of this.calib.infos.keys()) if (this.isActivation(name)) names.add(name);
+    const saturating = this.saturatingDomains();
     for (const name of names) {
       const root = groups.find(name);
       const r = this.calib.range(name)!;
+      const domain = saturating.get(name);
+      if (domain) { r.min = Math.max(r.min, -domain); r.max = Math.min(r.max, domain); }
       const g = ranges.get(root);
       ranges.set(root, g ? { min: Math.min(g.min, r.min), max: Math.max(g.max, r.max) } : { ...r });
     }
@@ -376,6 +379,28 @@ class Quantizer {
       if (!q) byRoot.set(root, (q = groups.fixed.get(root) ?? activationQuant(ranges.get(root)!)));
       this.quant.set(name, q);
     }
+  }
+
+  /**
+   * Values read only by int8 Sigmoid or Tanh nodes (and not graph outputs),
+   * with the input magnitude past which the op's fixed output quantization is
+   * saturated: Sigmoid's output (1/256, −128) is −128 below −ln 511 ≈ −6.24 and
+   * 127 above +6.24, Tanh's (1/128, 0) is ±128 → clamped past ±3.1. Clamping
+   * such a value's range there (with margin: ±8, ±4.5) changes no output and
+   * keeps its resolution where it matters: a detector's logits calibrated over
+   * [−2000, 10] would otherwise leave Sigmoid a step of 8.
+   */
+  private saturatingDomains(): Map<string, number> {
+    const DOMAIN: Record<string, number> = { Sigmoid: 8, Tanh: 4.5 };
+    const readers = new Map<string, Node[]>();
+    for (const n of this.src.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+    const out = new Map<string, number>();
+    for (const [name, nodes] of readers) {
+      if (this.src.outputs.includes(name)) continue;
+      const d = nodes.map((n) => (this.int8.has(n) && n.inputs[0] === name ? DOMAIN[n.op] : undefined));
+      if (d.every((v) => v !== undefined)) out.set(name, Math.max(...(d as number[])));
+    }
+    return out;
   }
 
   /** The value info an input of an int8 node will have. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildCnnGraph } from '../../scripts/fashion-mnist.js';
-import { seededRandom } from '../../src/bench/model-builders.js';
+import { seededRandom, toOnnxBytes } from '../../src/bench/model-builders.js';
 import { runQuantize, type QuantizeCommandOptions } from '../../src/cli/quantize.js';
 import { serializeNpy } from '../../src/formats/npy.js';
 import { importTflite } from '../../src/formats/tflite/import.js';
@@ -122,6 +122,46 @@ describe('cloudless quantize', () => {
     expect(back.nodes.map((n) => n.op)).toEqual(['Quantize', 'Conv', 'MaxPool', 'Conv', 'MaxPool', 'Reshape', 'FullyConnected', 'Dequantize', 'Identity']);
     expect(back.nodes.filter((n) => n.op === 'Conv').every((n) => back.values.get(n.inputs[1]!)?.constant?.dtype === 'int8')).toBe(true);
     await expect(runQuantize(model, { ...base, calib: calibFolder('calib4', 2), out, outputs: ['no-such-value'] })).rejects.toThrow(/no value "no-such-value"/);
+  });
+});
+
+describe('cloudless quantize on a model with symbolic input sizes', () => {
+  /** Conv → Relu → ConvTranspose (×2) → Sigmoid over an input [N, 3, H, W]: a segmentation head in miniature. */
+  function dynamicModel(): string {
+    const r = seededRandom(5);
+    const t = (shape: number[], scale: number) => new Tensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() * 2 - 1) * scale));
+    const file = path.join(dir, 'dynamic.onnx');
+    writeFileSync(file, toOnnxBytes({
+      graph: {
+        name: 'dynamic',
+        nodes: [
+          { op: 'Conv', name: 'down', inputs: ['x', 'w0', 'b0'], outputs: ['c0'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } },
+          { op: 'Relu', name: 'relu', inputs: ['c0'], outputs: ['r0'] },
+          { op: 'ConvTranspose', name: 'up', inputs: ['r0', 'w1', 'b1'], outputs: ['logits'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+          { op: 'Sigmoid', name: 'prob', inputs: ['logits'], outputs: ['y'] },
+        ],
+        initializers: { w0: t([6, 3, 3, 3], 0.5), b0: t([6], 0.1), w1: t([6, 1, 2, 2], 0.5), b1: t([1], 0.1) },
+        inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 3, 'H', 'W'] }],
+        outputs: [{ name: 'y', dtype: 'float32', shape: ['N', 1, 'H', 'W'] }],
+      },
+    }));
+    return file;
+  }
+
+  it('writes .tflite and .onnx with the calibration samples\' static shapes', async () => {
+    const model = dynamicModel();
+    const calib = path.join(dir, 'dyn-calib');
+    mkdirSync(calib, { recursive: true });
+    const r = seededRandom(9);
+    writeFileSync(path.join(calib, 'x.npy'), serializeNpy(new Tensor('float32', [6, 3, 24, 40], Float32Array.from({ length: 6 * 3 * 24 * 40 }, () => r() * 2 - 1))));
+    for (const out of [path.join(dir, 'dyn.tflite'), path.join(dir, 'dyn.onnx')]) {
+      const s = await runQuantize(model, { ...base, calib, out });
+      expect(s.fallback).toEqual([]);
+      expect(s.comparison.outputs[0]!.meanCosine).toBeGreaterThan(0.99);
+      const g = await readModel(new Uint8Array(readFileSync(out)), out.endsWith('.onnx') ? 'onnx' : 'tflite');
+      const shape = g.value(g.inputs[0]!).shape;
+      expect(shape.length === 4 && shape.every((d) => typeof d === 'number')).toBe(true);
+    }
   });
 });
 

@@ -203,6 +203,43 @@ describe('quantizeGraph', () => {
     expect(worstCosine(new Session(g), new Session(q.graph), samples.slice(6), 'probabilities')).toBeGreaterThanOrEqual(0.99);
   });
 
+  it('clamps the range of a value read only by Sigmoid to where Sigmoid is not saturated', () => {
+    // logits[0] = 500·x0 spans ±500 and sets the calibrated range; logits[1] stays within ±3, where Sigmoid has detail.
+    const build = (logitsIsOutput: boolean) => {
+      const g = new Graph('sig', { format: 'cloudless' });
+      g.setValue({ name: 'x', dtype: 'float32', shape: [1, 4] });
+      g.inputs.push('x');
+      const w = new Float32Array(8);
+      w.set([500, 0, 0, 0, 0, 1, 1, 1]);
+      g.setValue({ name: 'w', dtype: 'float32', shape: [2, 4], constant: new Tensor('float32', [2, 4], w) });
+      g.setValue({ name: 'b', dtype: 'float32', shape: [2], constant: new Tensor('float32', [2], new Float32Array(2)) });
+      g.setValue({ name: 'logits', dtype: 'float32', shape: [1, 2] });
+      g.setValue({ name: 'y', dtype: 'float32', shape: [1, 2] });
+      g.addNode({ name: 'fc', op: 'FullyConnected', inputs: ['x', 'w', 'b'], outputs: ['logits'], attrs: {} });
+      g.addNode({ name: 'sig', op: 'Sigmoid', inputs: ['logits'], outputs: ['y'], attrs: {} });
+      g.outputs = logitsIsOutput ? ['y', 'logits'] : ['y'];
+      return g;
+    };
+    const rand = seededRandom(8);
+    const samples = Array.from({ length: 40 }, () => ({ x: randomInput(rand, [1, 4]) }));
+    const sigmoidInputScale = (g: Graph) => {
+      const q = quantizeGraph(g, calibrate(g, samples.slice(0, 30))).graph;
+      const sig = q.nodes.find((n) => n.op === 'Sigmoid')!;
+      return { q, scale: q.value(sig.inputs[0]!).quant!.scale[0]! };
+    };
+    const clamped = sigmoidInputScale(build(false));
+    expect(clamped.scale).toBeLessThanOrEqual(16 / 255 + 1e-6);
+    // Where the logits are also an output, their full range stays.
+    expect(sigmoidInputScale(build(true)).scale).toBeGreaterThan(3);
+    // Sigmoid of the small logit stays within two output steps of float.
+    const float = new Session(build(false)), int8 = new Session(clamped.q);
+    for (const f of samples.slice(30)) {
+      const a = float.runSync(f).y!.toFloat32(), b = int8.runSync(f).y!.toFloat32();
+      expect(Math.abs(a[1]! - b[1]!)).toBeLessThan(2 / 256);
+      expect(Math.abs(a[0]! - b[0]!)).toBeLessThan(2 / 256 + (Math.abs(f.x.toFloat32()[0]!) < 0.02 ? 0.5 : 0));
+    }
+  });
+
   it('gives the model int8 inputs and outputs on request', () => {
     const g = randomCnn(3);
     prepareForQuantization(g);
