@@ -33,7 +33,7 @@ import { dropUnusedConstants, foldBatchNorm } from './fold-batchnorm.js';
 const LAYERS = new Set(['Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected', 'MaxPool', 'AveragePool']);
 
 /** The fused activation equivalent to `act`, or undefined when there is none. */
-function fusedActivationOf(graph: Graph, act: Node): FusedActivation | undefined {
+export function fusedActivationOf(graph: Graph, act: Node): FusedActivation | undefined {
   if (act.op === 'Relu') return 'relu';
   if (act.op !== 'Clip') return undefined;
   const bound = (i: number, absent: number): number | undefined => {

@@ -5,7 +5,8 @@
  * The ONNX importer emits, per conv, `Transpose(to N*C) → Conv → Transpose(to
  * NC*)`, so a conv net reads `... Conv → T⁻¹ → Relu → T → Conv ...`. This pass
  * sinks each Transpose towards the outputs through ops that commute with it
- * (elementwise ops, Concat, Pad, Resize), composes it with the next Transpose,
+ * (elementwise ops, per-tensor QuantizeLinear/DequantizeLinear, Concat, Pad,
+ * Resize, reductions), composes it with the next Transpose,
  * and drops the pair when the composition is the identity. What remains is a
  * Transpose after each graph input and before each graph output, plus those in
  * front of ops that care about the full layout (Reshape, Flatten, MatMul).
@@ -81,7 +82,7 @@ class LayoutRewriter {
   private readonly names = new Set<string>();
   private readonly nodeNames: Set<string>;
 
-  constructor(private readonly graph: Graph) {
+  constructor(private readonly graph: Graph, private readonly throughQdq: boolean) {
     this.pinned = new Set([...graph.outputs, ...namesReadBySubgraphs(graph)]);
     this.nodeNames = new Set(graph.nodes.map((n) => n.name));
     for (const n of graph.nodes) for (const v of [...n.inputs, ...n.outputs]) if (v) this.names.add(v);
@@ -172,6 +173,10 @@ class LayoutRewriter {
     if (c.outputs.length !== 1 || !c.outputs[0]) return false;
     const viaPerm = (name: string) => this.transposeFeeding(name, perm) !== undefined;
     if (UNARY.has(c.op)) return viaPerm(c.inputs[0] ?? '');
+    if ((c.op === 'QuantizeLinear' || c.op === 'DequantizeLinear') && this.throughQdq) {
+      // Per-tensor (scalar scale and zero point): elementwise, whatever the layout.
+      return viaPerm(c.inputs[0] ?? '') && c.inputs.slice(1).every((i) => !i || this.constant(i)?.size === 1);
+    }
     if (BROADCAST.has(c.op)) {
       return c.inputs.every((i) => viaPerm(i) || ((this.rankOf(i) ?? Infinity) <= rank && this.constant(i) !== undefined))
         && c.inputs.some(viaPerm);
@@ -315,8 +320,17 @@ class LayoutRewriter {
  * remain only where the layout really changes (see the file header). Edits
  * `graph` in place; results are unchanged.
  */
-export function optimizeLayout(graph: Graph): Graph {
-  const rw = new LayoutRewriter(graph);
+export interface LayoutOptions {
+  /**
+   * Sink Transposes through per-tensor QuantizeLinear/DequantizeLinear (default
+   * true). The QDQ fold turns this off once it has lifted a graph input's
+   * Transpose above its Q → DQ pair, which sinking would undo.
+   */
+  throughQdq?: boolean;
+}
+
+export function optimizeLayout(graph: Graph, options: LayoutOptions = {}): Graph {
+  const rw = new LayoutRewriter(graph, options.throughQdq ?? true);
   // Each rewrite moves a Transpose downstream or removes one; the bound only guards against a bug.
   const limit = 8 * (graph.nodes.length + 16) ** 2;
   let steps = 0;

@@ -6,7 +6,7 @@
  * pass does that reading:
  *
  *   DQ(x_q) ─┐
- *   DQ(W_q) ─┼─ Conv ─ [Relu] ─ Q(y)      becomes      x_q ─ Conv(W_q, b_q, activation) ─ y_q
+ *   DQ(W_q) ─┼─ Conv ─ [Relu|Clip] ─ Q(y)  becomes      x_q ─ Conv(W_q, b_q, activation) ─ y_q
  *   DQ(b_q) ─┘
  *
  * for Conv, DepthwiseConv, MatMul/Gemm with a constant weight (→ FullyConnected),
@@ -18,11 +18,13 @@
  * otherwise the node stays float between its DequantizeLinear and
  * QuantizeLinear, which stay as they are (they run as ordinary ops).
  *
- * The layout pass does not move its NCHW↔NHWC Transposes through
- * QuantizeLinear and DequantizeLinear, so a QDQ pair between two convs sits
- * between a Transpose to NCHW and one back. Per-tensor Q and DQ commute with
- * any Transpose: this pass first moves Transposes below them and lets the
- * layout pass cancel the pairs that then meet.
+ * The layout pass sinks its NCHW↔NHWC Transposes through per-tensor
+ * QuantizeLinear and DequantizeLinear, so a QDQ pair between two convs ends up
+ * in NHWC with no Transpose around it. What it cannot do is lift the Transpose
+ * after a graph input's Q → DQ (or after a DQ read by several consumers) above
+ * the pair: this pass does that (per-tensor Q and DQ commute with any
+ * Transpose), then composes what meets with the layout pass told not to sink
+ * through Q and DQ again.
  *
  * The remaining QuantizeLinear and DequantizeLinear nodes of activations become
  * the canonical Quantize and Dequantize, whose parameters are those of their
@@ -30,6 +32,8 @@
  */
 import { Tensor, attrInt, getSchema, type Graph, type Node, type QuantParams, type ValueInfo } from '../ir/index.js';
 import type { KernelRegistry } from '../runtime/registry.js';
+import type { FusedActivation } from '../ir/ops/nn.js';
+import { fusedActivationOf } from './fuse-activation.js';
 import { optimizeLayout } from './layout.js';
 
 export interface QdqFoldReport {
@@ -48,7 +52,12 @@ interface QdqParams {
   dtype: 'int8' | 'uint8' | 'int32';
 }
 
-const SIMPLE = new Set(['Add', 'Mul', 'MaxPool', 'AveragePool', 'Relu']);
+const SIMPLE = new Set([
+  'Add', 'Sub', 'Mul', 'MaxPool', 'AveragePool', 'Relu', 'Resize', 'Concat', 'Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu',
+  'Softmax', 'ReduceMean', 'Clip',
+]);
+/** Ops whose inputs from this index on are parameters (sizes, axes, bounds), not quantized data: they stay as they are. */
+const PARAMS_FROM: Record<string, number> = { Resize: 1, ReduceMean: 1, Clip: 1 };
 /** Ops that move an int8 value's elements without changing them (its quantization holds for the output). */
 const MOVES = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 const WEIGHTED = new Set(['Conv', 'DepthwiseConv', 'MatMul', 'Gemm']);
@@ -117,6 +126,18 @@ class QdqFolder {
     return quant ? { q: dq.inputs[0]!, quant } : undefined;
   }
 
+  /** For a value that is DequantizeLinear of a per-tensor int8 or uint8 constant: that constant as int8 with its quantization. */
+  private quantizedConstant(name: string): Tensor | undefined {
+    const dq = this.producers.get(name);
+    const c = dq?.op === 'DequantizeLinear' ? this.g.constant(dq.inputs[0]) : undefined;
+    if (!c || (c.dtype !== 'int8' && c.dtype !== 'uint8')) return undefined;
+    const p = paramsOf(this.g, dq!, c.dtype);
+    const quant = p && activationQuant(p);
+    if (!quant) return undefined;
+    const data = c.dtype === 'int8' ? c.data as Int8Array : Int8Array.from(c.data as Uint8Array, (v) => v - 128);
+    return new Tensor('int8', [...c.shape], data, quant);
+  }
+
   /** For a weight value: DequantizeLinear(int8 constant), perhaps through a Transpose, as an int8 constant. */
   private quantizedWeight(name: string): Tensor | undefined {
     let node = this.producers.get(name);
@@ -156,18 +177,24 @@ class QdqFolder {
     return new Tensor('int32', [real.length], q, quant);
   }
 
-  /** The QuantizeLinear that alone reads `name` (through a Relu that can be fused), and the int8 output. */
-  private quantizedOutput(name: string, canFuseRelu: boolean): { out: string; quant: QuantParams; relu?: Node; q: Node } | undefined {
+  /**
+   * The QuantizeLinear that alone reads `name` (through a Relu or Clip that
+   * can be fused: clamping before quantizing equals clamping the int8 result
+   * to the bounds' quantized values), and the int8 output.
+   */
+  private quantizedOutput(name: string, canFuse: boolean):
+    { out: string; quant: QuantParams; relu?: Node; activation?: FusedActivation; q: Node } | undefined {
     let next = this.only(name);
     let relu: Node | undefined;
-    if (next?.op === 'Relu' && canFuseRelu) {
+    const activation = canFuse && next ? fusedActivationOf(this.g, next) : undefined;
+    if (activation) {
       relu = next;
-      next = this.only(next.outputs[0]!);
+      next = this.only(next!.outputs[0]!);
     }
     if (!next || next.op !== 'QuantizeLinear') return undefined;
     const p = paramsOf(this.g, next, undefined);
     const quant = p && activationQuant(p);
-    return quant ? { out: next.outputs[0]!, quant, relu, q: next } : undefined;
+    return quant ? { out: next.outputs[0]!, quant, relu, activation, q: next } : undefined;
   }
 
   private kernelExists(node: Node, inputs: (ValueInfo | undefined)[], outputs: ValueInfo[]): boolean {
@@ -177,15 +204,25 @@ class QdqFolder {
   /** Tries to fold one compute node; returns whether it did. */
   private fold(node: Node, activationShape: (name: string) => number[] | undefined): boolean {
     const weighted = WEIGHTED.has(node.op);
-    const dataInputs = weighted ? [node.inputs[0]!] : node.inputs.filter(Boolean);
-    const acts = dataInputs.map((i) => this.quantizedActivation(i));
+    const paramsFrom = PARAMS_FROM[node.op] ?? node.inputs.length;
+    const dataInputs = weighted ? [node.inputs[0]!] : node.inputs.filter((i, k) => i && k < paramsFrom);
+    const constants: [string, Tensor][] = [];
+    // A data input is an int8 activation, or (an operand of Add, Mul, Concat...) an int8 constant behind its DequantizeLinear.
+    const acts = dataInputs.map((i, k) => {
+      const a = this.quantizedActivation(i);
+      if (a || weighted) return a;
+      const c = this.quantizedConstant(i);
+      if (!c) return undefined;
+      const q = this.g.uniqueName(`${node.name}/input${k}_int8`);
+      constants.push([q, c]);
+      return { q, quant: c.quant! };
+    });
     if (acts.some((a) => !a)) return false;
     const out = this.quantizedOutput(node.outputs[0]!, weighted);
     if (!out) return false;
     const x = acts as { q: string; quant: QuantParams }[];
 
     const newNode: Node = { ...node, attrs: { ...node.attrs } };
-    const constants: [string, Tensor][] = [];
     if (weighted) {
       let w = this.quantizedWeight(node.inputs[1]!);
       if (!w) return false;
@@ -209,9 +246,9 @@ class QdqFolder {
         constants.push([inputs[2]!, b]);
       }
       newNode.inputs = inputs;
-      if (out.relu) newNode.attrs['activation'] = 'relu';
+      if (out.activation) newNode.attrs['activation'] = out.activation;
     } else {
-      newNode.inputs = node.inputs.map((i) => (i ? x[dataInputs.indexOf(i)]!.q : i));
+      newNode.inputs = node.inputs.map((i, k) => (i && k < paramsFrom ? x[dataInputs.indexOf(i)]!.q : i));
     }
     newNode.outputs = [out.out];
 
@@ -219,14 +256,15 @@ class QdqFolder {
       const shape = activationShape(name);
       return shape ? { dtype: 'int8', shape, quant } : undefined;
     };
-    const inInfos = newNode.inputs.map((name, k) => {
-      const c = constants.find(([n]) => n === name)?.[1];
+    const inInfos = newNode.inputs.map((name, k): ValueInfo | undefined => {
+      if (!name) return undefined;
+      const c = constants.find(([n]) => n === name)?.[1] ?? (k >= paramsFrom ? this.g.constant(name) : undefined);
       if (c) return { dtype: c.dtype, shape: [...c.shape], quant: c.quant };
       const a = x.find((v) => v.q === name);
       return a ? info(name, a.quant) : undefined;
     });
     const outInfo = info(out.out, out.quant);
-    if (!outInfo || inInfos.some((i) => !i)) return false;
+    if (!outInfo || inInfos.some((i, k) => !i && newNode.inputs[k])) return false;
     if (!this.kernelExists(newNode, inInfos, [outInfo])) {
       this.report.keptFloat[node.op] = (this.report.keptFloat[node.op] ?? 0) + 1;
       return false;
@@ -235,7 +273,7 @@ class QdqFolder {
     for (const [name, t] of constants) this.g.setValue({ name, dtype: t.dtype, shape: [...t.shape], constant: t, quant: t.quant });
     for (const [k, name] of newNode.inputs.entries()) {
       const a = x.find((v) => v.q === name);
-      if (a) this.g.setValue({ name, dtype: 'int8', shape: inInfos[k]!.shape, quant: a.quant });
+      if (a && !constants.some(([n]) => n === name)) this.g.setValue({ name, dtype: 'int8', shape: inInfos[k]!.shape, quant: a.quant });
     }
     this.g.setValue({ name: out.out, dtype: 'int8', shape: outInfo.shape, quant: out.quant });
     Object.assign(node, newNode);
@@ -346,6 +384,27 @@ function staticShapes(graph: Graph): Map<string, ValueInfo> {
 }
 
 /**
+ * Transposes with the same input and permutation (the layout pass puts one
+ * before each NHWC reader of an NCHW value, e.g. a DequantizeLinear read by
+ * two convs) become one, so the value has a single reader to move across.
+ */
+function mergeTwinTransposes(graph: Graph): void {
+  const first = new Map<string, string>();
+  const renamed = new Map<string, string>();
+  graph.nodes = graph.nodes.filter((n) => {
+    if (n.op !== 'Transpose' || graph.outputs.includes(n.outputs[0]!)) return true;
+    const key = `${n.inputs[0]}|${JSON.stringify(n.attrs.perm ?? null)}`;
+    const kept = first.get(key);
+    if (kept === undefined) { first.set(key, n.outputs[0]!); return true; }
+    renamed.set(n.outputs[0]!, kept);
+    graph.values.delete(n.outputs[0]!);
+    return false;
+  });
+  if (renamed.size === 0) return;
+  for (const n of graph.nodes) n.inputs = n.inputs.map((i) => renamed.get(i) ?? i);
+}
+
+/**
  * Moves the layout pass's Transposes across per-tensor QuantizeLinear →
  * DequantizeLinear pairs (which commute with any Transpose), in one direction
  * per pattern so that the moves end:
@@ -353,8 +412,10 @@ function staticShapes(graph: Graph): Map<string, ValueInfo> {
  *                                  the Transposes that read DQ, e.g. back to NHWC);
  *   Q → DQ → T, Q not after a T ⇒  T → Q → DQ (a graph input's NCHW→NHWC);
  *   Q → T → DQ                 ⇒  Q → DQ → T (a Transpose of the int8 tensor);
- *   T1 → Q → T2                ⇒  Q → T1 → T2 (the layout pass then composes T1 and T2).
- * Each pair is moved once per call, so the two patterns cannot undo each other.
+ *   T1 → Q → T2                ⇒  Q → T1 → T2 (the layout pass then composes T1 and T2);
+ *   Q → DQ → T, Q read by several DQs  ⇒  Q → T → DQ for that DQ (a Transpose of the int8
+ *                                  tensor per reader that needs another layout).
+ * Each pair is moved once per call, so the patterns cannot undo each other.
  * Returns how many pairs it moved a Transpose across.
  */
 function moveTransposesAcrossQdq(graph: Graph): number {
@@ -411,6 +472,17 @@ function moveTransposesAcrossQdq(graph: Graph): number {
     done.add(q);
     moved++;
   }
+  // Q read by several DQs (one per consumer, as exporters write it), each DQ → T ⇒ T → DQ: the
+  // Transpose moves onto the int8 tensor, and each DQ meets its consumer directly.
+  for (const dq of [...graph.nodes]) {
+    if (!perTensor(dq, 'DequantizeLinear')) continue;
+    const t = single(dq.outputs[0]!);
+    if (t?.op !== 'Transpose' || graph.outputs.includes(t.outputs[0]!)) continue;
+    const src = producers.get(dq.inputs[0]!);
+    if (!src || src.op !== 'QuantizeLinear' || done.has(src) || single(dq.inputs[0]!) === dq) continue;
+    swap(dq, t);
+    moved++;
+  }
   if (moved) graph.sortTopologically();
   return moved;
 }
@@ -425,7 +497,8 @@ export function foldQdq(graph: Graph, registry: KernelRegistry): QdqFoldReport {
     return { folded: 0, keptFloat: {} };
   }
   graph.sortTopologically();
-  if (moveTransposesAcrossQdq(graph)) optimizeLayout(graph);
+  mergeTwinTransposes(graph);
+  if (moveTransposesAcrossQdq(graph)) optimizeLayout(graph, { throughQdq: false });
   const shapes = staticShapes(graph);
   return new QdqFolder(graph, registry).run((name) => shapes.get(name)?.shape);
 }

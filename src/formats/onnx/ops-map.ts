@@ -16,7 +16,7 @@
  */
 import {
   CloudlessError, Tensor, channelsFirstPerm, channelsLastPerm,
-  type DType, type Graph, type Node, type Value,
+  type DType, type Dim, type Graph, type Node, type Value,
 } from '../../ir/index.js';
 import { captureOuterValues } from '../../ir/ops/control.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
@@ -197,12 +197,24 @@ function dropUnusedOutputs(ctx: MapContext, node: Node, keep: number, what: stri
   node.outputs.length = Math.min(node.outputs.length, keep);
 }
 
+/**
+ * The shape of a weight: its constant's or declared one, or, for a QDQ model's
+ * DequantizeLinear of an int8 initializer (whose output the model seldom
+ * declares), that initializer's.
+ */
+function weightShape(ctx: MapContext, name: string): readonly Dim[] | undefined {
+  const w = valueOf(ctx, name);
+  const shape = w?.constant?.shape ?? w?.shape;
+  if (shape) return shape;
+  const dq = ctx.graph.nodes.find((n) => n.op === 'DequantizeLinear' && n.outputs[0] === name);
+  return dq ? valueOf(ctx, dq.inputs[0] ?? '')?.constant?.shape : undefined;
+}
+
 function mapConv(ctx: MapContext, node: Node): void {
   const rank = layoutRank(ctx, node);
   delete node.attrs['kernel_shape'];
   const group = typeof node.attrs['group'] === 'number' ? node.attrs['group'] : 1;
-  const w = valueOf(ctx, node.inputs[1] ?? '');
-  const wShape = w?.constant?.shape ?? w?.shape;
+  const wShape = weightShape(ctx, node.inputs[1] ?? '');
   // ONNX W is [Cout, Cin/group, *K]. With one input channel per group and group > 1
   // the conv is depthwise: TFLite's 1HWO layout keeps output channel c*M+m on input channel c, as ONNX does.
   if (node.op === 'Conv' && group > 1 && wShape?.[1] === 1) {
