@@ -16,7 +16,7 @@ import { importTflite } from '../formats/tflite/import.js';
 import { writeTflite } from '../formats/tflite/writer.js';
 import { exportOnnx } from '../formats/onnx/export.js';
 import { keepOutputs, prepareForQuantization, type PrepareReport } from '../passes/quantize-prep.js';
-import { Calibrator, type CalibrationMethod } from '../quantize/calibrate.js';
+import { Calibrator, type CalibrationMethod, type CalibrationResult } from '../quantize/calibrate.js';
 import { quantizeGraph, type FallbackNode } from '../quantize/quantize.js';
 import { compareSessions, type ComparisonReport } from '../quantize/report.js';
 import { layerSensitivity, type LayerSensitivity } from '../quantize/sensitivity.js';
@@ -29,7 +29,8 @@ import { pc, formatBytes, table } from './output.js';
 export interface QuantizeCommandOptions {
   calib: string;
   out: string;
-  method: CalibrationMethod;
+  /** `auto`: quantize with both methods and keep the one closer to float on the evaluation samples. */
+  method: CalibrationMethod | 'auto';
   percentile: number;
   /** How weights are rounded onto their int8 grid (default nearest). */
   rounding?: 'nearest' | 'gptq';
@@ -53,7 +54,11 @@ export interface QuantizeCommandOptions {
 export interface QuantizeSummary {
   model: string;
   output: string;
-  calibration: { method: CalibrationMethod; percentile?: number; samples: number; skipped: string[]; rounding: 'nearest' | 'gptq' };
+  calibration: {
+    method: CalibrationMethod; percentile?: number; samples: number; skipped: string[]; rounding: 'nearest' | 'gptq';
+    /** With --method auto: each method's score on the evaluation samples (top-1 % with labels, else mean output cosine). */
+    candidates?: { method: CalibrationMethod; score: number }[];
+  };
   evaluation: { samples: number; heldOut: boolean };
   format: 'tflite' | 'onnx';
   size: { floatBytes: number; int8Bytes: number; ratio: number };
@@ -147,7 +152,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
   const graph = await readKept();
   const rewrites = prepareForQuantization(graph);
   const rounding = o.rounding ?? 'nearest';
-  const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method, percentile: o.percentile, weightHessians: rounding === 'gptq' });
+  const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method === 'auto' ? 'minmax' : o.method, percentile: o.percentile, weightHessians: rounding === 'gptq' });
   const showProgress = o.progress ?? process.stderr.isTTY === true;
   const bar = progressBar(showProgress, 'calibrating');
   try {
@@ -158,48 +163,68 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
   } finally {
     bar.stop();
   }
-  const calibration = calibrator.result();
-  const roundingBar = progressBar(showProgress && rounding === 'gptq', 'rounding   ');
-  let q: ReturnType<typeof quantizeGraph>;
-  try {
-    q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick });
-  } finally {
-    roundingBar.stop();
-  }
+  const calibrated = calibrator.result();
+  const methods: CalibrationMethod[] = o.method === 'auto' ? ['minmax', 'percentile'] : [o.method];
   // Both writers need static shapes: a model with symbolic input sizes takes those of the calibration samples.
   const inputShapes = sampleShapes(calibSamples[0]!);
-  const bytes = format === 'onnx'
-    ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})`, inputShapes })
-    : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}`, inputShapes });
 
-  let int8Session: Session;
-  try {
-    int8Session = new Session(format === 'onnx' ? await readModel(bytes, 'onnx') : importTflite(bytes, o.out), sessionOptions);
-    const first = evalSamples[0]!;
-    const feeds = o.io === 'int8' ? quantizeFeeds(int8Session, first) : first.feeds;
-    const out = int8Session.runSync(feeds);
-    for (const [name, t] of Object.entries(out)) {
-      if (t.toFloat32().some((v) => !Number.isFinite(v))) throw new CloudlessError('E_INTERNAL', `output "${name}" holds NaN or infinity`);
+  /** Quantizes with one method, writes the bytes, and loads them back and runs them once (a model that fails this is never written). */
+  const build = (calibration: CalibrationResult) => {
+    const roundingBar = progressBar(showProgress && rounding === 'gptq', 'rounding   ');
+    let q: ReturnType<typeof quantizeGraph>;
+    try {
+      q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick });
+    } finally {
+      roundingBar.stop();
     }
-  } catch (err) {
-    const e = err instanceof CloudlessError ? err : new CloudlessError('E_INTERNAL', String(err));
-    throw new CloudlessError(e.code === 'E_INTERNAL' ? 'E_INTERNAL' : e.code, `the quantized model could not be loaded back and run, so ${o.out} was not written: ${e.message}`, {
-      hint: e.hint, node: e.node, cause: err,
-    });
+    const bytes = format === 'onnx'
+      ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})`, inputShapes })
+      : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}`, inputShapes });
+    return { calibration, q, bytes };
+  };
+  const loadBack = async (bytes: Uint8Array): Promise<Session> => {
+    try {
+      const session = new Session(format === 'onnx' ? await readModel(bytes, 'onnx') : importTflite(bytes, o.out), sessionOptions);
+      const first = evalSamples[0]!;
+      const out = session.runSync(o.io === 'int8' ? quantizeFeeds(session, first) : first.feeds);
+      for (const [name, t] of Object.entries(out)) {
+        if (t.toFloat32().some((v) => !Number.isFinite(v))) throw new CloudlessError('E_INTERNAL', `output "${name}" holds NaN or infinity`);
+      }
+      return session;
+    } catch (err) {
+      const e = err instanceof CloudlessError ? err : new CloudlessError('E_INTERNAL', String(err));
+      throw new CloudlessError(e.code === 'E_INTERNAL' ? 'E_INTERNAL' : e.code, `the quantized model could not be loaded back and run, so ${o.out} was not written: ${e.message}`, {
+        hint: e.hint, node: e.node, cause: err,
+      });
+    }
+  };
+  const compare = (int8Session: Session, what: string): ComparisonReport => {
+    const bar2 = progressBar(showProgress, what);
+    try {
+      return compareSessions(floatSession, int8Session, evalSamples, {
+        labels, onSample: bar2.tick,
+        // An int8-interface model reads the samples quantized with its own input parameters.
+        int8Feeds: o.io === 'int8' ? (s) => quantizeFeeds(int8Session, s) : undefined,
+      });
+    } finally {
+      bar2.stop();
+    }
+  };
+  /** Top-1 accuracy when labels are given, else the mean over outputs of their mean cosine to float. */
+  const score = (c: ComparisonReport) => c.quality ? c.quality.int8 : c.outputs.reduce((a, x) => a + x.meanCosine, 0) / Math.max(1, c.outputs.length);
+
+  let best: { built: ReturnType<typeof build>; session: Session; comparison: ComparisonReport } | undefined;
+  const candidates: { method: CalibrationMethod; score: number }[] = [];
+  for (const method of methods) {
+    const built = build(calibrated.withMethod(method));
+    const session = await loadBack(built.bytes);
+    const comparison = compare(session, methods.length > 1 ? `${method.padEnd(11)}` : 'comparing  ');
+    candidates.push({ method, score: score(comparison) });
+    if (!best || score(comparison) > score(best.comparison)) best = { built, session, comparison };
   }
+  const { built: { calibration, q, bytes }, comparison } = best!;
   await writeFile(o.out, bytes);
 
-  const bar2 = progressBar(showProgress, 'comparing  ');
-  let comparison: ComparisonReport;
-  try {
-    comparison = compareSessions(floatSession, int8Session, evalSamples, {
-      labels, onSample: bar2.tick,
-      // An int8-interface model reads the samples quantized with its own input parameters.
-      int8Feeds: o.io === 'int8' ? (s) => quantizeFeeds(int8Session, s) : undefined,
-    });
-  } finally {
-    bar2.stop();
-  }
   let sensitivity: LayerSensitivity[] | undefined;
   if (o.sensitivity) {
     const bar3 = progressBar(showProgress, 'layers     ');
@@ -217,6 +242,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     calibration: {
       method: calibration.method, ...(calibration.method === 'percentile' ? { percentile: calibration.percentile } : {}),
       samples: calibration.samples, skipped: calibFolder.skipped, rounding,
+      ...(methods.length > 1 ? { candidates } : {}),
     },
     evaluation: { samples: evalSamples.length, heldOut },
     format,
@@ -265,6 +291,11 @@ export function printQuantizeSummary(s: QuantizeSummary): string {
   lines.push(`calibration: ${s.calibration.samples} samples, ${s.calibration.method}${s.calibration.percentile ? ` ${s.calibration.percentile}` : ''}` +
     `${s.calibration.rounding === 'gptq' ? ', GPTQ weight rounding' : ''}; ` +
     `evaluation: ${s.evaluation.samples} ${s.evaluation.heldOut ? 'held-out' : 'calibration (too few to hold any out)'} samples`);
+  const cands = s.calibration.candidates;
+  if (cands) {
+    const unit = s.comparison.quality ? 'top-1 %' : 'mean cosine to float';
+    lines.push(`--method auto kept ${s.calibration.method}: ${cands.map((c) => `${c.method} ${c.score.toFixed(s.comparison.quality ? 2 : 5)}`).join(', ')} (${unit} on the evaluation samples)`);
+  }
   const r = s.rewrites;
   const rewrites = [
     [r.batchNormsFolded, 'BatchNorm folded'], [r.activationsFused, 'activations fused'], [r.fullyConnected, 'Gemm/MatMul → FullyConnected'],
@@ -297,7 +328,8 @@ export function registerQuantizeCommand(program: Command): void {
     .argument('<model>', '.onnx, .tflite or TF.js model.json')
     .requiredOption('--calib <dir>', 'folder of calibration images or .npy tensors (every fifth is held out for the report unless --eval is given)')
     .requiredOption('-o, --out <file>', 'where to write the int8 model: .tflite (int8 TFLite) or .onnx (QDQ, for onnxruntime)')
-    .addOption(new Option('--method <name>', 'how ranges are taken from calibration').choices(['minmax', 'percentile']).default('minmax'))
+    .addOption(new Option('--method <name>', 'how ranges are taken from calibration: min/max, percentiles, or auto (both, keeping the one closer to float on the evaluation samples)')
+      .choices(['minmax', 'percentile', 'auto']).default('auto'))
     .option('--percentile <p>', 'for --method percentile: share of values kept on each side, in percent', parsePercentile, 99.99)
     .addOption(new Option('--rounding <how>', 'weight rounding: nearest, or gptq (each layer\'s rounding errors compensated on the calibration data; slower calibration)')
       .choices(['nearest', 'gptq']).default('nearest'))

@@ -125,6 +125,11 @@ export class CalibrationResult {
     readonly hessians: ReadonlyMap<string, WeightHessian> = new Map(),
   ) {}
 
+  /** The same statistics read with another method (the histograms are always kept, so this is free). */
+  withMethod(method: CalibrationMethod, percentile = this.percentile): CalibrationResult {
+    return new CalibrationResult(this.stats, this.infos, this.samples, method, percentile, this.hessians);
+  }
+
   /** The range the quantizer should cover for a value (always containing 0), or undefined if never seen. */
   range(name: string): ValueRange | undefined {
     const s = this.stats.get(name);

@@ -74,6 +74,19 @@ describe('cloudless quantize', () => {
     expect(s.comparison.outputs[0]!.meanCosine).toBeGreaterThan(0.98);
   });
 
+  it('--method auto quantizes with both methods and keeps the one closer to float on the evaluation samples', async () => {
+    const out = path.join(dir, 'auto.tflite');
+    writeFileSync(path.join(dir, 'labels.txt'), Array.from({ length: 10 }, (_, i) => String(i % 10)).join('\n'));
+    const s = await runQuantize(model, { ...base, calib: calibFolder('calib-auto', 10), out, method: 'auto', labels: path.join(dir, 'labels.txt') });
+    const c = s.calibration.candidates!;
+    expect(c.map((x) => x.method)).toEqual(['minmax', 'percentile']);
+    const best = c.reduce((a, b) => (b.score > a.score ? b : a));
+    expect(s.calibration.method).toBe(best.method);
+    // With labels the score is the int8 top-1 accuracy of the kept model.
+    expect(s.comparison.quality!.int8).toBe(best.score);
+    expect(existsSync(out)).toBe(true);
+  });
+
   it('--rounding gptq: the same grid, different int8 weights, an output at least as close to float', async () => {
     const calib = calibFolder('calib3', 10);
     const near = await runQuantize(model, { ...base, calib, out: path.join(dir, 'near.tflite') });
