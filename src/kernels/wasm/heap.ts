@@ -34,6 +34,10 @@ export interface KernelExports {
     mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
   fully_connected_i8(x: number, rows: number, k: number, wp: number, w8: boolean, bias: number, cout: number, y: number,
     mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+  gemm_rows_i8(x: number, lda: number, rows: number, k: number, wp: number, w8: boolean, bias: number, cout: number, y: number, ldy: number,
+    mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+  im2col_row_i8(x: number, inH: number, inW: number, cin: number, n: number, oh: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, col: number, k8: number): void;
   depthwise_i8(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, wp: number, bias: number, biasF: number, y: number,
     mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;

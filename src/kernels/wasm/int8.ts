@@ -1,8 +1,8 @@
 /**
  * Bindings of the int8 wasm kernels: Conv (one group, 1-D/2-D),
- * DepthwiseConv (any whole depth multiplier), FullyConnected and the
- * ConvTranspose whose windows tile the output, bit-exact with the
- * reference kernels in both int8 arithmetics.
+ * DepthwiseConv (any whole depth multiplier), FullyConnected and
+ * ConvTranspose (2-D, kernels at least as large as the strides), bit-exact
+ * with the reference kernels in both int8 arithmetics.
  *
  * They accept exactly what the reference int8 kernels accept (their check()
  * runs first) minus the shapes above. prepare() builds the same per-channel
@@ -281,6 +281,97 @@ function runTransposeI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node
 }
 
 // ---------------------------------------------------------------------------
+// Other ConvTransposes: one stride-1 convolution per output phase
+// ---------------------------------------------------------------------------
+
+/**
+ * Along one axis, output o of a transposed convolution (stride s, kernel K,
+ * padding p) sums input i = (o + p − k) / s over taps k ≡ o + p (mod s). The
+ * outputs of phase c = (o + p) mod s, o = m·s + c − p, therefore form a
+ * stride-1 convolution over the input with the Kc = ⌈(K − c) / s⌉ taps
+ * c, c + s, ... flipped: output m reads inputs m − (Kc − 1) … m. Each phase is
+ * one im2col + GEMM per output row of the existing int8 convolution, written
+ * every s-th output pixel; taps outside the input read z_x as in a padded
+ * convolution. Needs K ≥ s on both axes, so that every phase has taps.
+ */
+interface AxisPhase { taps: number; first: number; count: number; pad: number }
+
+function axisPhases(k: number, s: number, p: number, out: number): AxisPhase[] {
+  return Array.from({ length: s }, (_, c) => {
+    const taps = Math.ceil((k - c) / s);
+    const m0 = Math.ceil((p - c) / s), m1 = Math.floor((out - 1 + p - c) / s);
+    return { taps, first: m0 * s + c - p, count: Math.max(0, m1 - m0 + 1), pad: taps - 1 - m0 };
+  });
+}
+
+interface PhaseI8 { h: AxisPhase; w: AxisPhase; ch: number; cw: number; k: number; packed: PackedI8 }
+interface PhasesI8State { g: Geometry3; cin: number; cout: number; zx: number; phases: PhaseI8[]; e: Epilogue; colAt: number; yAt: number }
+
+function packPhases(st: PhasesI8State, w: Tensor, b: Tensor | undefined): void {
+  const { g, cin, cout } = st;
+  const src = w.data as Int8Array;
+  for (const ph of st.phases) {
+    // OHWI [Cout, taps_h, taps_w, Cin] in im2col's (kh, kw, ci) order, the phase's taps flipped.
+    const m = new Int8Array(cout * ph.k);
+    for (let o = 0; o < cout; o++) {
+      let at = o * ph.k;
+      for (let jh = 0; jh < ph.h.taps; jh++) {
+        const kh = ph.ch + (ph.h.taps - 1 - jh) * g.sH;
+        for (let jw = 0; jw < ph.w.taps; jw++) {
+          const kw = ph.cw + (ph.w.taps - 1 - jw) * g.sW;
+          for (let ic = 0; ic < cin; ic++) m[at++] = src[((ic * g.kH + kh) * g.kW + kw) * cout + o]!;
+        }
+      }
+    }
+    writeBias(ph.packed.bOff, pad8(cout), b, st.zx, packBlocksI8(wasmHeap().i8, ph.packed.wOff, m, cout, ph.k, 0));
+  }
+}
+
+function preparePhasesI8(args: PrepareArgs): { state: PhasesI8State; packedWeightBytes: number } {
+  const { node, inputs, outputs } = args;
+  const x = inputs[0]!, w = inputs[1]!;
+  const g = transposeGeometry(node, x, w);
+  const cin = x.shape[3]!, cout = w.shape[3]!;
+  const state = { g, cin, cout, zx: tensorQuant(node, x, 'X').zeroPoint, phases: [] } as unknown as PhasesI8State;
+  const rows = axisPhases(g.kH, g.sH, g.pH, g.outH), cols = axisPhases(g.kW, g.sW, g.pW, g.outW);
+  let colBytes = 0;
+  rows.forEach((h, ch) => cols.forEach((wp, cw) => {
+    if (h.count === 0 || wp.count === 0) return;
+    const k = h.taps * wp.taps * cin;
+    state.phases.push({ h, w: wp, ch, cw, k, packed: allocWeights(state, packedI8Length(cout, k), pad8(cout) * 4, w, inputs[2]) });
+    colBytes = Math.max(colBytes, wp.count * Math.ceil(k / 8) * 8);
+  }));
+  state.e = writeEpilogue(state, args, 3, false, pad8(cout));
+  state.colAt = regionBytes(sizeOf(x.shape), 1);
+  state.yAt = state.colAt + regionBytes(colBytes, 1);
+  if (!state.phases[0]?.packed.repack) packPhases(state, w.constant!, inputs[2]?.constant);
+  wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
+  return { state, packedWeightBytes: state.phases.reduce((a, p) => a + p.packed.bytes, 0) + state.e.bytes };
+}
+
+function runPhasesI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PhasesI8State): void {
+  const heap = wasmHeap();
+  if (st.phases[0]?.packed.repack) packPhases(st, inputs[1]!, inputs[2]);
+  const t = heap.transient;
+  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+  const { g, cin, cout, zx } = st;
+  const col = t + st.colAt;
+  const ep = epilogueArgs(st.e);
+  for (let b = 0; b < g.batch; b++) {
+    for (const ph of st.phases) {
+      const k8 = Math.ceil(ph.k / 8) * 8;
+      for (let q = 0; q < ph.h.count; q++) {
+        heap.exports.im2col_row_i8(x, g.inH, g.inW, cin, b, q, ph.w.count, ph.h.taps, ph.w.taps, 1, 1, 1, 1, ph.h.pad, ph.w.pad, zx, col, k8);
+        const oh = ph.h.first + q * g.sH;
+        heap.exports.gemm_rows_i8(col, k8, ph.w.count, ph.k, ph.packed.wOff, true, ph.packed.bOff, cout,
+          y + ((b * g.outH + oh) * g.outW + ph.w.first) * cout, g.sW * cout, ...ep);
+      }
+    }
+  }
+  outputDone(heap, y, outputs[0]!);
+}
+
+// ---------------------------------------------------------------------------
 
 type Check = NonNullable<KernelDef['check']>;
 
@@ -313,15 +404,18 @@ export const wasmInt8Kernels: readonly KernelDef[] = [
     check: both(refCheck('DepthwiseConv'), (_node, inputs) => depthwiseReason(inputs[0], inputs[1])),
     prepare: prepareDepthwiseI8, run: runDepthwiseI8,
   }),
-  defineKernel<TransposeI8State>({
+  defineKernel<TransposeI8State | PhasesI8State>({
     op: 'ConvTranspose', backend: 'wasm', dtypes: int8Only,
     check: both(refCheck('ConvTranspose'), (node, inputs) => {
       const x = inputs[0]!, w = inputs[1]!;
       if (x.shape.length !== 4) return 'wasm int8 ConvTranspose takes 2-D windows (rank 4 X)';
-      return tilesOutput(transposeGeometry(node, x, w)) ? undefined
-        : 'wasm int8 ConvTranspose takes windows that tile the output (stride = kernel, no padding or dilation)';
+      const g = transposeGeometry(node, x, w);
+      if (tilesOutput(g)) return undefined;
+      if (g.dH !== 1 || g.dW !== 1) return 'wasm int8 ConvTranspose takes no dilation';
+      return g.kH >= g.sH && g.kW >= g.sW ? undefined : `wasm int8 ConvTranspose needs kernels at least as large as the strides (${g.kH}x${g.kW}, strides ${g.sH}x${g.sW})`;
     }),
-    prepare: prepareTransposeI8, run: runTransposeI8,
+    prepare: (args) => (tilesOutput(transposeGeometry(args.node, args.inputs[0]!, args.inputs[1]!)) ? prepareTransposeI8(args) : preparePhasesI8(args)),
+    run: (inputs, outputs, node, st) => ('rows' in st ? runTransposeI8(inputs, outputs, node, st) : runPhasesI8(inputs, outputs, node, st)),
   }),
   defineKernel<GemmI8State>({
     op: 'FullyConnected', backend: 'wasm', dtypes: int8Only,

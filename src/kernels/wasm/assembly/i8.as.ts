@@ -399,9 +399,21 @@ export function fully_connected_i8(
   x: usize, rows: i32, k: i32, wp: usize, w8: bool, bias: usize, cout: i32, y: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
+  gemm_rows_i8(x, k, rows, k, wp, w8, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi);
+}
+
+/**
+ * gemm_i8 over `rows` rows of X `lda` bytes apart (K int8 each, z_x folded
+ * into the bias), output row r at y + r·ldy: the transposed convolution's
+ * phases write every s-th output pixel.
+ */
+export function gemm_rows_i8(
+  x: usize, lda: i32, rows: i32, k: i32, wp: usize, w8: bool, bias: usize, cout: i32, y: usize, ldy: i32,
+  mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
+): void {
   const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
-  if (w8) gemm_i8<i8>(x, k, rows, (k + 7) & ~7, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
-  else gemm_i8<i16>(x, k, rows, (k + 7) & ~7, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+  if (w8) gemm_i8<i8>(x, lda, rows, (k + 7) & ~7, wp, bias, cout, y, ldy, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
+  else gemm_i8<i16>(x, lda, rows, (k + 7) & ~7, wp, bias, cout, y, ldy, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
 }
 
 /**
