@@ -51,6 +51,59 @@ export function transposeGeometry(node: Node, x: ValueInfo, w: ValueInfo): Geome
   return geometry3(x.shape[0]!, inSpatial, convTransposeGeometry(node, inSpatial, w.shape.slice(1, r + 1)));
 }
 
+/**
+ * Along one axis, output o of a transposed convolution (stride s, kernel K,
+ * padding p) sums input i = (o + p − k) / s over taps k ≡ o + p (mod s). The
+ * outputs of phase c = (o + p) mod s, o = m·s + c − p, therefore form a
+ * stride-1 convolution over the input with the Kc = ⌈(K − c) / s⌉ taps
+ * c, c + s, ... flipped: output m reads inputs m − (Kc − 1) … m. The int8
+ * ConvTranspose runs each phase as one im2col + GEMM per output row, written
+ * every s-th output pixel; taps outside the input read z_x as in a padded
+ * convolution. Needs K ≥ s on both axes, so that every phase has taps.
+ * Per axis and phase: `taps` (Kc), the `first` output index and how many
+ * (`count`), and the padding before the input as the stride-1 convolution sees it.
+ */
+export interface AxisPhase { taps: number; first: number; count: number; pad: number }
+
+function axisPhases(k: number, s: number, p: number, out: number): AxisPhase[] {
+  return Array.from({ length: s }, (_, c) => {
+    const taps = Math.ceil((k - c) / s);
+    const m0 = Math.ceil((p - c) / s), m1 = Math.floor((out - 1 + p - c) / s);
+    return { taps, first: m0 * s + c - p, count: Math.max(0, m1 - m0 + 1), pad: taps - 1 - m0 };
+  });
+}
+
+/** One output phase (c_h, c_w) of a 2-D transposed convolution: its taps per axis and K = taps_h · taps_w · Cin. */
+export interface Phase { h: AxisPhase; w: AxisPhase; ch: number; cw: number; k: number }
+
+/** The phases of a ConvTranspose (kernels ≥ strides, no dilation) that have outputs. */
+export function outputPhases(g: Geometry3, cin: number): Phase[] {
+  const rows = axisPhases(g.kH, g.sH, g.pH, g.outH), cols = axisPhases(g.kW, g.sW, g.pW, g.outW);
+  const out: Phase[] = [];
+  rows.forEach((h, ch) => cols.forEach((w, cw) => {
+    if (h.count > 0 && w.count > 0) out.push({ h, w, ch, cw, k: h.taps * w.taps * cin });
+  }));
+  return out;
+}
+
+/**
+ * A phase's weights as an OHWI [Cout, taps_h, taps_w, Cin] matrix (im2col's
+ * (kh, kw, ci) order) gathered from the IHWO kernel, the taps flipped.
+ */
+export function phaseKernel<T extends Int8Array | Float32Array>(src: ArrayLike<number>, m: T, g: Geometry3, cin: number, cout: number, ph: Phase): T {
+  for (let o = 0; o < cout; o++) {
+    let at = o * ph.k;
+    for (let jh = 0; jh < ph.h.taps; jh++) {
+      const kh = ph.ch + (ph.h.taps - 1 - jh) * g.sH;
+      for (let jw = 0; jw < ph.w.taps; jw++) {
+        const kw = ph.cw + (ph.w.taps - 1 - jw) * g.sW;
+        for (let ic = 0; ic < cin; ic++) m[at++] = src[((ic * g.kH + kh) * g.kW + kw) * cout + o]!;
+      }
+    }
+  }
+  return m;
+}
+
 /** The 2-D window of a rank-3 or rank-4 conv/pool node (1-D is H = 1). */
 export function geometry2(node: Node, x: ValueInfo, kernel: readonly number[]): Geometry3 {
   const r = x.shape.length - 2;

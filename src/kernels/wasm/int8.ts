@@ -19,7 +19,7 @@ import type { Geometry3 } from '../../ir/window.js';
 import { int8ConvKernels, prepareRequant } from '../ref/int8/conv.js';
 import { tensorQuant } from '../ref/int8/requantize.js';
 import {
-  convReason, depthwiseReason, geometry2, packBlocksI8, packedI8Length, regionBytes, tilesOutput, transposeGeometry, windowArgs,
+  convReason, depthwiseReason, geometry2, packBlocksI8, packedI8Length, outputPhases, phaseKernel, regionBytes, tilesOutput, transposeGeometry, windowArgs, type Phase,
 } from './common.js';
 import { wasmHeap } from './heap.js';
 import { inputAt, outputAt, outputDone } from './place.js';
@@ -281,48 +281,17 @@ function runTransposeI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node
 }
 
 // ---------------------------------------------------------------------------
-// Other ConvTransposes: one stride-1 convolution per output phase
+// Other ConvTransposes: one stride-1 convolution per output phase (common.ts)
 // ---------------------------------------------------------------------------
 
-/**
- * Along one axis, output o of a transposed convolution (stride s, kernel K,
- * padding p) sums input i = (o + p − k) / s over taps k ≡ o + p (mod s). The
- * outputs of phase c = (o + p) mod s, o = m·s + c − p, therefore form a
- * stride-1 convolution over the input with the Kc = ⌈(K − c) / s⌉ taps
- * c, c + s, ... flipped: output m reads inputs m − (Kc − 1) … m. Each phase is
- * one im2col + GEMM per output row of the existing int8 convolution, written
- * every s-th output pixel; taps outside the input read z_x as in a padded
- * convolution. Needs K ≥ s on both axes, so that every phase has taps.
- */
-interface AxisPhase { taps: number; first: number; count: number; pad: number }
-
-function axisPhases(k: number, s: number, p: number, out: number): AxisPhase[] {
-  return Array.from({ length: s }, (_, c) => {
-    const taps = Math.ceil((k - c) / s);
-    const m0 = Math.ceil((p - c) / s), m1 = Math.floor((out - 1 + p - c) / s);
-    return { taps, first: m0 * s + c - p, count: Math.max(0, m1 - m0 + 1), pad: taps - 1 - m0 };
-  });
-}
-
-interface PhaseI8 { h: AxisPhase; w: AxisPhase; ch: number; cw: number; k: number; packed: PackedI8 }
+interface PhaseI8 extends Phase { packed: PackedI8 }
 interface PhasesI8State { g: Geometry3; cin: number; cout: number; zx: number; phases: PhaseI8[]; e: Epilogue; colAt: number; yAt: number }
 
 function packPhases(st: PhasesI8State, w: Tensor, b: Tensor | undefined): void {
   const { g, cin, cout } = st;
   const src = w.data as Int8Array;
   for (const ph of st.phases) {
-    // OHWI [Cout, taps_h, taps_w, Cin] in im2col's (kh, kw, ci) order, the phase's taps flipped.
-    const m = new Int8Array(cout * ph.k);
-    for (let o = 0; o < cout; o++) {
-      let at = o * ph.k;
-      for (let jh = 0; jh < ph.h.taps; jh++) {
-        const kh = ph.ch + (ph.h.taps - 1 - jh) * g.sH;
-        for (let jw = 0; jw < ph.w.taps; jw++) {
-          const kw = ph.cw + (ph.w.taps - 1 - jw) * g.sW;
-          for (let ic = 0; ic < cin; ic++) m[at++] = src[((ic * g.kH + kh) * g.kW + kw) * cout + o]!;
-        }
-      }
-    }
+    const m = phaseKernel(src, new Int8Array(cout * ph.k), g, cin, cout, ph);
     writeBias(ph.packed.bOff, pad8(cout), b, st.zx, packBlocksI8(wasmHeap().i8, ph.packed.wOff, m, cout, ph.k, 0));
   }
 }
@@ -333,14 +302,11 @@ function preparePhasesI8(args: PrepareArgs): { state: PhasesI8State; packedWeigh
   const g = transposeGeometry(node, x, w);
   const cin = x.shape[3]!, cout = w.shape[3]!;
   const state = { g, cin, cout, zx: tensorQuant(node, x, 'X').zeroPoint, phases: [] } as unknown as PhasesI8State;
-  const rows = axisPhases(g.kH, g.sH, g.pH, g.outH), cols = axisPhases(g.kW, g.sW, g.pW, g.outW);
   let colBytes = 0;
-  rows.forEach((h, ch) => cols.forEach((wp, cw) => {
-    if (h.count === 0 || wp.count === 0) return;
-    const k = h.taps * wp.taps * cin;
-    state.phases.push({ h, w: wp, ch, cw, k, packed: allocWeights(state, packedI8Length(cout, k), pad8(cout) * 4, w, inputs[2]) });
-    colBytes = Math.max(colBytes, wp.count * Math.ceil(k / 8) * 8);
-  }));
+  for (const ph of outputPhases(g, cin)) {
+    state.phases.push({ ...ph, packed: allocWeights(state, packedI8Length(cout, ph.k), pad8(cout) * 4, w, inputs[2]) });
+    colBytes = Math.max(colBytes, ph.w.count * Math.ceil(ph.k / 8) * 8);
+  }
   state.e = writeEpilogue(state, args, 3, false, pad8(cout));
   state.colAt = regionBytes(sizeOf(x.shape), 1);
   state.yAt = state.colAt + regionBytes(colBytes, 1);
