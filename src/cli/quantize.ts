@@ -319,6 +319,12 @@ export function printQuantizeSummary(s: QuantizeSummary): string {
     ]), ['l', 'l', 'r', 'r']));
     lines.push(`to keep the worst in float: --keep-float ${s.sensitivity.slice(0, 3).map((l) => l.node).join(' ')}`);
   }
+  const worst = Math.min(...c.outputs.map((x) => x.minCosine));
+  if (worst < 0.95) {
+    lines.push(pc.yellow(`warning: an output's cosine to float falls to ${worst.toFixed(3)} on the evaluation samples. More varied calibration ` +
+      `samples help; so does keeping the layers int8 hurts most in float (--sensitivity lists them, --keep-float keeps them)` +
+      `${s.calibration.candidates ? '' : ', or --method auto'}.`));
+  }
   return lines.join('\n');
 }
 

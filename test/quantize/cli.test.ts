@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildCnnGraph } from '../../scripts/fashion-mnist.js';
 import { seededRandom, toOnnxBytes } from '../../src/bench/model-builders.js';
-import { runQuantize, type QuantizeCommandOptions } from '../../src/cli/quantize.js';
+import { printQuantizeSummary, runQuantize, type QuantizeCommandOptions } from '../../src/cli/quantize.js';
 import { serializeNpy } from '../../src/formats/npy.js';
 import { importTflite } from '../../src/formats/tflite/import.js';
 import { writeTflite } from '../../src/formats/tflite/writer.js';
@@ -85,6 +85,12 @@ describe('cloudless quantize', () => {
     // With labels the score is the int8 top-1 accuracy of the kept model.
     expect(s.comparison.quality!.int8).toBe(best.score);
     expect(existsSync(out)).toBe(true);
+    const text = printQuantizeSummary(s);
+    expect(text).toMatch(/--method auto kept (minmax|percentile): minmax [\d.]+, percentile [\d.]+ \(top-1 %/);
+    // A poor output cosine earns a warning with what to try.
+    const poor = { ...s, comparison: { ...s.comparison, outputs: s.comparison.outputs.map((o) => ({ ...o, minCosine: 0.5 })) } };
+    expect(printQuantizeSummary(poor)).toMatch(/warning: an output's cosine to float falls to 0\.500.*--keep-float/s);
+    expect(text.includes('warning:')).toBe(s.comparison.outputs.some((o) => o.minCosine < 0.95));
   });
 
   it('--rounding gptq: the same grid, different int8 weights, an output at least as close to float', async () => {
