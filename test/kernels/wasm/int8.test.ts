@@ -188,6 +188,21 @@ describe.skipIf(!wasmAvailable())('wasm int8 kernels are bit-exact with the refe
       }), { numRuns: 120 });
   });
 
+  it('DepthwiseConv edges on maps from 4 to 41 pixels a side, odd kernels 1 to 5, strides 1 and 2', () => {
+    fc.assert(fc.property(fc.constantFrom(4, 7, 14, 26, 41), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 1, max: 37 }), fc.constantFrom(-128, 127, 0, 17), fc.constantFrom(...ACTIVATIONS), fc.integer(),
+      (size, k, s, pad, ch, zx, activation, seed) => {
+        const rand = seeded(seed);
+        const kh = 2 * k - 1;
+        const x = randomInt8([1, size, size + 3, ch], rand, perTensorQuant(0.02, zx));
+        const wq = weightQuant(ch, 3, true, rand);
+        const wt = randomInt8([1, kh, kh, ch], rand, wq, -127, 127);
+        const p = Math.min(pad, kh - 1);
+        const attrs = { strides: [s, s], pads: [p, p, kh - 1 - p, kh - 1 - p], activation };
+        expectBitExact({ op: 'DepthwiseConv', inputs: [x, wt, randomBias(ch, rand)], attrs, outQuant: outputQuant(rand, 0.02, wq.scale[0]!, kh * kh) });
+      }), { numRuns: 80 });
+  });
+
   it('3x3 DepthwiseConv at the int16 pair-sum bound (x = -128, w = -127) and int8 extremes everywhere', () => {
     for (const [xv, wv, zx] of [[-128, -127, 127], [-128, 127, -128], [127, -127, 0], [127, 127, -128]] as const) {
       const x = new Tensor('int8', [1, 6, 7, 19], new Int8Array(6 * 7 * 19).fill(xv), perTensorQuant(0.5, zx));
