@@ -299,7 +299,7 @@ export function printQuantizeSummary(s: QuantizeSummary): string {
   const r = s.rewrites;
   const rewrites = [
     [r.batchNormsFolded, 'BatchNorm folded'], [r.activationsFused, 'activations fused'], [r.fullyConnected, 'Gemm/MatMul → FullyConnected'],
-    [r.hardSwish, 'hard-swish patterns fused'], [r.scalesFolded, 'scale Muls folded'], [r.biasAddsFolded, 'bias Adds folded'], [r.equalizedPairs, 'layer pairs equalized'],
+    [r.hardSwish, 'hard-swish patterns fused'], [r.hardSigmoid, 'HardSigmoid spelled out'], [r.scalesFolded, 'scale Muls folded'], [r.biasAddsFolded, 'bias Adds folded'], [r.equalizedPairs, 'layer pairs equalized'],
   ].filter(([n]) => (n as number) > 0).map(([n, what]) => `${n} ${what}`);
   if (rewrites.length) lines.push(`rewrites: ${rewrites.join(', ')}`);
   lines.push(`${s.int8Nodes} int8 nodes, ${s.quantizeNodes} QUANTIZE and ${s.dequantizeNodes} DEQUANTIZE inserted`);

@@ -23,6 +23,10 @@
  *    channels whose ranges differ by 100x or more, which one per-tensor int8
  *    scale cannot serve; equalizing brings each channel's two weight ranges to
  *    their geometric mean. It runs after fusion, which it needs to see ReLUs;
+ *  - HardSigmoid, which TFLite has no builtin for, is spelled out as Mul by
+ *    alpha, Add beta and Clip to [0, 1] (how the TFLite writer writes it, and
+ *    each has an int8 kernel), so it no longer leaves a float island with
+ *    Quantize/Dequantize around it; the float result moves by a rounding at most;
  *  - Relu, and Clip to [0, 6] or [−1, 1], after a conv, fully connected or
  *    pool layer become that layer's fused `activation` (fuse-activation.ts): in
  *    int8 the clamp is part of the requantization and costs nothing, and the
@@ -39,6 +43,7 @@ export interface PrepareReport {
   activationsFused: number;
   fullyConnected: number;
   hardSwish: number;
+  hardSigmoid: number;
   scalesFolded: number;
   biasAddsFolded: number;
   equalizedPairs: number;
@@ -52,9 +57,31 @@ export function prepareForQuantization(graph: Graph): PrepareReport {
   const scalesFolded = foldMulIntoLayer(graph);
   const biasAddsFolded = foldAddIntoBias(graph);
   const hardSwish = fuseHardSwish(graph);
+  const hardSigmoid = spellOutHardSigmoid(graph);
   const activationsFused = fuseActivations(graph);
   const equalizedPairs = equalizeCrossLayer(graph);
-  return { batchNormsFolded, activationsFused, fullyConnected, hardSwish, scalesFolded, biasAddsFolded, equalizedPairs };
+  return { batchNormsFolded, activationsFused, fullyConnected, hardSwish, hardSigmoid, scalesFolded, biasAddsFolded, equalizedPairs };
+}
+
+/** HardSigmoid(x) → Clip(Add(Mul(x, alpha), beta), 0, 1), in place. Returns how many. */
+export function spellOutHardSigmoid(graph: Graph): number {
+  let n = 0;
+  for (const node of [...graph.nodes]) {
+    const dtype = graph.values.get(node.inputs[0]!)?.dtype;
+    if (node.op !== 'HardSigmoid' || (dtype !== undefined && dtype !== 'float32')) continue;
+    const x = node.inputs[0]!, y = node.outputs[0]!;
+    const scalar = (role: string, v: number) => addConstant(graph, `${node.name}/${role}`, Tensor.scalar('float32', v));
+    const scaled = graph.uniqueName(`${node.name}/scaled`), shifted = graph.uniqueName(`${node.name}/shifted`);
+    graph.setValue({ name: scaled, dtype: 'float32' });
+    graph.setValue({ name: shifted, dtype: 'float32' });
+    const at = graph.nodes.indexOf(node);
+    graph.nodes.splice(at, 1,
+      { name: `${node.name}/mul`, op: 'Mul', inputs: [x, scalar('alpha', attrFloat(node, 'alpha', 0.2))], outputs: [scaled], attrs: {} },
+      { name: `${node.name}/add`, op: 'Add', inputs: [scaled, scalar('beta', attrFloat(node, 'beta', 0.5))], outputs: [shifted], attrs: {} },
+      { name: node.name, op: 'Clip', inputs: [shifted, scalar('min', 0), scalar('max', 1)], outputs: [y], attrs: {} });
+    n++;
+  }
+  return n;
 }
 
 /** The value of a float constant holding a single number, or undefined. */

