@@ -60,7 +60,7 @@ function samePerm(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /** Names read from inside subgraphs (If/Loop/Scan bodies): renaming them would break the bodies. */
-function namesReadBySubgraphs(graph: Graph, into = new Set<string>()): Set<string> {
+export function namesReadBySubgraphs(graph: Graph, into = new Set<string>()): Set<string> {
   for (const n of graph.nodes) {
     for (const a of Object.values(n.attrs)) {
       const subs = Array.isArray(a) ? a : [a];

@@ -34,7 +34,7 @@ import { Tensor, attrInt, getSchema, type Graph, type Node, type QuantParams, ty
 import type { KernelRegistry } from '../runtime/registry.js';
 import type { FusedActivation } from '../ir/ops/nn.js';
 import { fusedActivationOf } from './fuse-activation.js';
-import { optimizeLayout } from './layout.js';
+import { namesReadBySubgraphs, optimizeLayout } from './layout.js';
 
 export interface QdqFoldReport {
   /** Nodes now computing in int8. */
@@ -391,8 +391,9 @@ function staticShapes(graph: Graph): Map<string, ValueInfo> {
 function mergeTwinTransposes(graph: Graph): void {
   const first = new Map<string, string>();
   const renamed = new Map<string, string>();
+  const pinned = new Set([...graph.outputs, ...namesReadBySubgraphs(graph)]);
   graph.nodes = graph.nodes.filter((n) => {
-    if (n.op !== 'Transpose' || graph.outputs.includes(n.outputs[0]!)) return true;
+    if (n.op !== 'Transpose' || pinned.has(n.outputs[0]!)) return true;
     const key = `${n.inputs[0]}|${JSON.stringify(n.attrs.perm ?? null)}`;
     const kept = first.get(key);
     if (kept === undefined) { first.set(key, n.outputs[0]!); return true; }
@@ -421,7 +422,9 @@ function mergeTwinTransposes(graph: Graph): void {
 function moveTransposesAcrossQdq(graph: Graph): number {
   const consumers = graph.consumers();
   const producers = graph.producers();
-  const single = (v: string) => (graph.outputs.includes(v) ? undefined : (consumers.get(v)?.length === 1 ? consumers.get(v)![0] : undefined));
+  // A value read by a subgraph (If/Loop bodies) or a graph output has readers the consumer map does not list.
+  const pinned = new Set([...graph.outputs, ...namesReadBySubgraphs(graph)]);
+  const single = (v: string) => (pinned.has(v) ? undefined : (consumers.get(v)?.length === 1 ? consumers.get(v)![0] : undefined));
   const perTensor = (n: Node | undefined, op: string) => n?.op === op && (graph.constant(n.inputs[1])?.size ?? 0) === 1;
   const done = new Set<Node>();
   let moved = 0;
