@@ -44,6 +44,20 @@ export function tilesOutput(g: Geometry3): boolean {
     g.outH === g.inH * g.sH && g.outW === g.inW * g.sW;
 }
 
+/**
+ * For a ConvTranspose that tilesOutput: kernel row kh of the IHWO weights as
+ * an [kW·Cout, Cin] matrix (row j = kw·Cout + o), so that input row ih times
+ * it is output row ih·kH + kh, pixel after pixel. Written into `m`.
+ */
+export function tilingRow<T extends Int8Array | Float32Array>(src: ArrayLike<number>, m: T, g: Geometry3, cin: number, cout: number, kh: number): T {
+  const n = g.kW * cout;
+  for (let ic = 0; ic < cin; ic++) {
+    const from = (ic * g.kH + kh) * n;
+    for (let j = 0; j < n; j++) m[j * cin + ic] = src[from + j]!;
+  }
+  return m;
+}
+
 /** The geometry of a ConvTranspose node with IHWO weights. */
 export function transposeGeometry(node: Node, x: ValueInfo, w: ValueInfo): Geometry3 {
   const r = x.shape.length - 2;

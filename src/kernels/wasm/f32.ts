@@ -17,7 +17,7 @@ import type { Geometry3 } from '../../ir/window.js';
 import { sameDtypes } from '../ref/nn-common.js';
 import {
   convReason, copyInRepeated, depthwiseReason, geometry2, packBlocksF32, packedF32Length, regionBytes, spatialRankReason, tilesOutput,
-  transposeGeometry, windowArgs,
+  tilingRow, transposeGeometry, windowArgs,
 } from './common.js';
 import { inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
@@ -175,17 +175,15 @@ interface TilingTransposeState {
   tileRows: PackedF32[];
 }
 
-/** Kernel row kh of IHWO weights as a constant [Cin, kW·Cout] matrix, and the bias repeated kW times. */
-function transposeRow(w: Tensor, b: Tensor | undefined, kh: number, kW: number): { w: PlannedValue; b: PlannedValue } {
-  const [cin, kH, , cout] = w.shape as [number, number, number, number];
-  const n = kW * cout;
-  const src = w.data as Float32Array;
-  const row = new Float32Array(cin * n);
-  for (let ic = 0; ic < cin; ic++) row.set(src.subarray((ic * kH + kh) * n, (ic * kH + kh + 1) * n), ic * n);
+/** Kernel row kh of the IHWO weights as a constant [kW·Cout, Cin] matrix (common.ts tilingRow), and the bias repeated kW times. */
+function transposeRow(w: Tensor, b: Tensor | undefined, g: Geometry3, kh: number): { w: PlannedValue; b: PlannedValue } {
+  const [cin, , , cout] = w.shape as [number, number, number, number];
+  const n = g.kW * cout;
+  const row = tilingRow(w.data as Float32Array, new Float32Array(n * cin), g, cin, cout, kh);
   const bias = new Float32Array(n);
-  if (b && b.size > 0) for (let kw = 0; kw < kW; kw++) bias.set(b.data as Float32Array, kw * cout);
-  const wt = new Tensor('float32', [cin, n], row), bt = new Tensor('float32', [n], bias);
-  return { w: { dtype: 'float32', shape: [cin, n], constant: wt }, b: { dtype: 'float32', shape: [n], constant: bt } };
+  if (b && b.size > 0) for (let kw = 0; kw < g.kW; kw++) bias.set(b.data as Float32Array, kw * cout);
+  const wt = new Tensor('float32', [n, cin], row), bt = new Tensor('float32', [n], bias);
+  return { w: { dtype: 'float32', shape: [n, cin], constant: wt }, b: { dtype: 'float32', shape: [n], constant: bt } };
 }
 
 function writeTransposeBias(st: ConvTransposeState, b: Tensor | undefined): void {
@@ -208,8 +206,8 @@ function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs):
   if (r === 2 && tilesOutput(g) && !!w.constant && (!b || sizeOf(b.shape) === 0 || !!b.constant)) {
     const state: TilingTransposeState = { g, cin, cout, lo, hi, yAt: regionBytes(sizeOf(x.shape), 4), tileRows: [] };
     for (let kh = 0; kh < g.kH; kh++) {
-      const row = transposeRow(w.constant!, b?.constant, kh, g.kW);
-      state.tileRows.push(allocPacked(state, g.kW * cout, cin, 1, g.kW * cout, row.w, row.b));
+      const row = transposeRow(w.constant!, b?.constant, g, kh);
+      state.tileRows.push(allocPacked(state, g.kW * cout, cin, cin, 1, row.w, row.b));
     }
     heap.reserveTransient(state.yAt + outBytes);
     return { state, packedWeightBytes: state.tileRows.reduce((a, p) => a + p.bytes, 0) };

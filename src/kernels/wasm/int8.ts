@@ -19,7 +19,7 @@ import type { Geometry3 } from '../../ir/window.js';
 import { int8ConvKernels, prepareRequant } from '../ref/int8/conv.js';
 import { tensorQuant } from '../ref/int8/requantize.js';
 import {
-  convReason, depthwiseReason, geometry2, packBlocksI8, packedI8Length, outputPhases, phaseKernel, regionBytes, tilesOutput, transposeGeometry, windowArgs, type Phase,
+  convReason, depthwiseReason, geometry2, packBlocksI8, packedI8Length, outputPhases, phaseKernel, regionBytes, tilesOutput, tilingRow, transposeGeometry, windowArgs, type Phase,
 } from './common.js';
 import { wasmHeap } from './heap.js';
 import { inputAt, outputAt, outputDone } from './place.js';
@@ -231,16 +231,12 @@ interface TransposeI8State { g: Geometry3; cin: number; cout: number; zx: number
 function packTransposeRows(st: TransposeI8State, w: Tensor, b: Tensor | undefined): void {
   const { g, cin, cout } = st;
   const n = g.kW * cout;
-  const src = w.data as Int8Array;
   const m = new Int8Array(n * cin);
   const bias = new Int32Array(n);
   if (b && b.size > 0) for (let kw = 0; kw < g.kW; kw++) bias.set(b.data as Int32Array, kw * cout);
   const biasT = new Tensor('int32', [n], bias);
   st.rows.forEach((p, kh) => {
-    for (let ic = 0; ic < cin; ic++) {
-      const from = (ic * g.kH + kh) * n;
-      for (let j = 0; j < n; j++) m[j * cin + ic] = src[from + j]!;
-    }
+    tilingRow(w.data as Int8Array, m, g, cin, cout, kh);
     writeBias(p.bOff, pad8(n), biasT, st.zx, packBlocksI8(wasmHeap().i8, p.wOff, m, n, cin, 0));
   });
 }
