@@ -18,7 +18,8 @@
  * Algorithm, repeated until nothing changes (each step moves a Transpose
  * strictly downstream or removes one, so it ends):
  *  1. a Transpose with the identity perm is bypassed;
- *  2. a Transpose fed by a Transpose becomes one Transpose of the composed perm;
+ *  2. a Transpose fed by a Transpose becomes one Transpose of the composed perm,
+ *     and of two Transposes of one value with one perm, one goes;
  *  3. only when 1 and 2 find nothing more: a Transpose moves below each of its
  *     consumers that commute with it (the others keep reading it);
  *  4. nodes whose outputs nobody reads, and unread constants, are removed.
@@ -138,6 +139,16 @@ class LayoutRewriter {
       t.inputs = [above.inputs[0]!];
       t.attrs = { ...t.attrs, perm: perm.map((p) => abovePerm[p]!) };
       this.index();
+      return true;
+    }
+    // A twin (another Transpose of x with the same perm, as one is put before each NHWC reader of
+    // an NCHW value) computes y already: y's readers read the twin's output instead.
+    const twin = this.pinned.has(y) ? undefined
+      : (this.consumers.get(x) ?? []).find((c) => c !== t && c.op === 'Transpose' && !this.removed.has(c) && samePerm(permOf(c) ?? [], perm));
+    if (twin) {
+      for (const c of this.consumers.get(y) ?? []) c.inputs = c.inputs.map((i) => (i === y ? twin.outputs[0]! : i));
+      this.graph.values.delete(y);
+      this.remove(t);
       return true;
     }
     if (!sink || this.pinned.has(y)) return false;

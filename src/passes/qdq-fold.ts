@@ -384,28 +384,6 @@ function staticShapes(graph: Graph): Map<string, ValueInfo> {
 }
 
 /**
- * Transposes with the same input and permutation (the layout pass puts one
- * before each NHWC reader of an NCHW value, e.g. a DequantizeLinear read by
- * two convs) become one, so the value has a single reader to move across.
- */
-function mergeTwinTransposes(graph: Graph): void {
-  const first = new Map<string, string>();
-  const renamed = new Map<string, string>();
-  const pinned = new Set([...graph.outputs, ...namesReadBySubgraphs(graph)]);
-  graph.nodes = graph.nodes.filter((n) => {
-    if (n.op !== 'Transpose' || pinned.has(n.outputs[0]!)) return true;
-    const key = `${n.inputs[0]}|${JSON.stringify(n.attrs.perm ?? null)}`;
-    const kept = first.get(key);
-    if (kept === undefined) { first.set(key, n.outputs[0]!); return true; }
-    renamed.set(n.outputs[0]!, kept);
-    graph.values.delete(n.outputs[0]!);
-    return false;
-  });
-  if (renamed.size === 0) return;
-  for (const n of graph.nodes) n.inputs = n.inputs.map((i) => renamed.get(i) ?? i);
-}
-
-/**
  * Moves the layout pass's Transposes across per-tensor QuantizeLinear →
  * DequantizeLinear pairs (which commute with any Transpose), in one direction
  * per pattern so that the moves end:
@@ -500,7 +478,6 @@ export function foldQdq(graph: Graph, registry: KernelRegistry): QdqFoldReport {
     return { folded: 0, keptFloat: {} };
   }
   graph.sortTopologically();
-  mergeTwinTransposes(graph);
   if (moveTransposesAcrossQdq(graph)) optimizeLayout(graph, { throughQdq: false });
   const shapes = staticShapes(graph);
   return new QdqFolder(graph, registry).run((name) => shapes.get(name)?.shape);
