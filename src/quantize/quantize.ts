@@ -327,19 +327,20 @@ class Quantizer {
       if (dataIn.length > 0 && floatOuts.length === outs.length && !this.forcedFloat.has(node)) {
         if (DATA_MOVEMENT.has(node.op)) int8 = this.domain.get(node.inputs[0]!) === 'int8';
         else int8 = node.op in WEIGHTED_OPS || node.op in FIXED_OUTPUT || REQUANTIZING.has(node.op) || SHARED_COMPUTE.has(node.op);
-        if (node.op in WEIGHTED_OPS && !this.weightedOperandsOk(node)) int8 = false;
+        if (this.weightedOperandsReason(node)) int8 = false;
       }
       if (int8) this.int8.add(node);
       for (const o of floatOuts) this.domain.set(o, int8 ? 'int8' : 'float');
     }
   }
 
-  private weightedOperandsOk(node: Node): boolean {
+  /** Why a weighted op cannot take int8 weights, or undefined when it can (and for other ops). */
+  private weightedOperandsReason(node: Node): string | undefined {
+    if (!(node.op in WEIGHTED_OPS)) return undefined;
     // Per-channel weights of a grouped ConvTranspose would need one scale per group and channel.
-    if (node.op === 'ConvTranspose' && attrInt(node, 'group', 1) !== 1) return false;
-    const w = node.inputs[1];
-    if (!w || !this.isFloatConstant(w)) return false;
-    return !node.inputs[2] || this.isFloatConstant(node.inputs[2]);
+    if (node.op === 'ConvTranspose' && attrInt(node, 'group', 1) !== 1) return 'grouped ConvTranspose has no int8 kernel';
+    const w = node.inputs[1], b = node.inputs[2];
+    return w && this.isFloatConstant(w) && (!b || this.isFloatConstant(b)) ? undefined : 'weights or bias are not float constants';
   }
 
   private assignQuant(): void {
@@ -392,10 +393,8 @@ class Quantizer {
    */
   private saturatingDomains(): Map<string, number> {
     const DOMAIN: Record<string, number> = { Sigmoid: 8, Tanh: 4.5 };
-    const readers = new Map<string, Node[]>();
-    for (const n of this.src.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
     const out = new Map<string, number>();
-    for (const [name, nodes] of readers) {
+    for (const [name, nodes] of this.src.consumers()) {
       if (this.src.outputs.includes(name)) continue;
       const d = nodes.map((n) => (this.int8.has(n) && n.inputs[0] === name ? DOMAIN[n.op] : undefined));
       if (d.every((v) => v !== undefined)) out.set(name, Math.max(...(d as number[])));
@@ -600,9 +599,7 @@ class Quantizer {
     for (const node of src.nodes) {
       if (this.int8.has(node) || (DATA_MOVEMENT.has(node.op) && !this.forcedFloat.has(node))) continue;
       if (!node.inputs.some((i) => i && this.isActivation(i))) continue;
-      const reason = this.forcedFloat.get(node) ?? (node.op in WEIGHTED_OPS && !this.weightedOperandsOk(node)
-        ? (node.op === 'ConvTranspose' && attrInt(node, 'group', 1) !== 1 ? 'grouped ConvTranspose has no int8 kernel' : 'weights or bias are not float constants')
-        : `no int8 kernel for ${node.op}`);
+      const reason = this.forcedFloat.get(node) ?? this.weightedOperandsReason(node) ?? `no int8 kernel for ${node.op}`;
       fallback.push({ node: node.name, op: node.op, reason });
     }
     return { graph: g, fallback, int8Nodes: this.int8.size, quantizeNodes, dequantizeNodes };
