@@ -213,14 +213,14 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
   /** Top-1 accuracy when labels are given, else the mean over outputs of their mean cosine to float. */
   const score = (c: ComparisonReport) => c.quality ? c.quality.int8 : c.outputs.reduce((a, x) => a + x.meanCosine, 0) / Math.max(1, c.outputs.length);
 
-  let best: { built: ReturnType<typeof build>; session: Session; comparison: ComparisonReport } | undefined;
+  let best: { built: ReturnType<typeof build>; comparison: ComparisonReport; score: number } | undefined;
   const candidates: { method: CalibrationMethod; score: number }[] = [];
   for (const method of methods) {
     const built = build(calibrated.withMethod(method));
-    const session = await loadBack(built.bytes);
-    const comparison = compare(session, methods.length > 1 ? `${method.padEnd(11)}` : 'comparing  ');
-    candidates.push({ method, score: score(comparison) });
-    if (!best || score(comparison) > score(best.comparison)) best = { built, session, comparison };
+    const comparison = compare(await loadBack(built.bytes), methods.length > 1 ? `${method.padEnd(11)}` : 'comparing  ');
+    const candidate = { method, score: score(comparison) };
+    candidates.push(candidate);
+    if (!best || candidate.score > best.score) best = { built, comparison, score: candidate.score };
   }
   const { built: { calibration, q, bytes }, comparison } = best!;
   await writeFile(o.out, bytes);
