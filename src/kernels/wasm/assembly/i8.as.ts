@@ -32,6 +32,7 @@
  */
 import { endTap, firstTap } from './window';
 import { requantRef } from './fixed';
+import { MAGIC_BITS, roundClampLow4 } from './magic';
 import { storeLow8 } from './tails';
 
 /**
@@ -43,14 +44,8 @@ import { storeLow8 } from './tails';
  */
 @inline function requant4(acc: v128, mode: i32, scales: usize, mults: usize, shifts: usize, off: usize, zy: i32, lo: i32, hi: i32, flo: v128, fhi: v128, fz: v128): v128 {
   if (mode == 0) {
-    const f = f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(scales + off));
-    // For |f| < 2^22, f + 1.5·2^23 lies in [2^23, 2^24) where the float spacing
-    // is 1: the addition rounds f to an integer r, ties to even, and the sum's
-    // bits are those of 1.5·2^23 plus r. Outside that range the bits still grow
-    // with f (negative sums have the sign bit set), so an integer max with the
-    // bits of 1.5·2^23 + (lo − z_y) is the lower clamp, exact; the upper clamp
-    // waits for storeBytes8, after the saturating narrowing.
-    return i32x4.sub(i32x4.max_s(f32x4.add(f, f32x4.splat(12582912.0)), flo), fz);
+    // The rounding and lower clamp of magic.ts; the upper clamp waits for storeBytes8, after the saturating narrowing.
+    return roundClampLow4(f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(scales + off)), flo, fz);
   }
   const m = mults + off, s = shifts + off;
   let r = i32x4.splat(0);
@@ -375,7 +370,7 @@ export function conv_i8(
   wp: usize, w8: bool, bias: usize, cout: i32, y: usize, col: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
-  const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
+  const flo = i32x4.splat(MAGIC_BITS + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(MAGIC_BITS - zy);
   const k8 = (kH * kW * cin + 7) & ~7;
   if (kH == 1 && kW == 1 && sH == 1 && sW == 1 && pH == 0 && pW == 0 && outH == inH && outW == inW) {
     if (w8) gemm_i8<i8>(x, cin, batch * inH * inW, k8, wp, bias, cout, y, cout, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
@@ -411,7 +406,7 @@ export function gemm_rows_i8(
   x: usize, lda: i32, rows: i32, k: i32, wp: usize, w8: bool, bias: usize, cout: i32, y: usize, ldy: i32,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
-  const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
+  const flo = i32x4.splat(MAGIC_BITS + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(MAGIC_BITS - zy);
   if (w8) gemm_i8<i8>(x, lda, rows, (k + 7) & ~7, wp, bias, cout, y, ldy, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
   else gemm_i8<i16>(x, lda, rows, (k + 7) & ~7, wp, bias, cout, y, ldy, mode, scales, mults, shifts, zy, lo, hi, flo, fhi, fz);
 }
@@ -638,7 +633,7 @@ export function depthwise_i8(
   wp: usize, bias: usize, biasF: usize, y: usize,
   mode: i32, scales: usize, mults: usize, shifts: usize, zy: i32, lo: i32, hi: i32,
 ): void {
-  const flo = i32x4.splat(0x4b400000 + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(0x4b400000 - zy);
+  const flo = i32x4.splat(MAGIC_BITS + lo - zy), fhi = i8x16.splat(<i8>hi), fz = i32x4.splat(MAGIC_BITS - zy);
   const z = i16x8.splat(<i16>zx);
   const cpad = (c + 7) & ~7;
   const pix = <usize>c;

@@ -10,6 +10,7 @@
  */
 import { endTap, firstTap } from './window';
 import { requantRef } from './fixed';
+import { MAGIC_BITS, roundClamp4 } from './magic';
 import { storeLow8 } from './tails';
 
 @inline function clampI32(v: i32, lo: i32, hi: i32): i32 {
@@ -19,24 +20,6 @@ import { storeLow8 } from './tails';
 /** Four int32x4 vectors (already in int8 range) narrowed to sixteen bytes. */
 @inline function narrow16(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
   return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(v0, v1), i16x8.narrow_i32x4_s(v2, v3));
-}
-
-/**
- * The bits of 1.5·2^23 plus an integer k, for |k| < 2^22. For a float32 f
- * with |f| < 2^22, f + 1.5·2^23 lies in [2^23, 2^24), where the spacing is 1:
- * the sum rounds f to an integer r (ties to even) and its bits are
- * MAGIC_BITS + r. Outside that range the bits still grow with f (a negative
- * sum has the sign bit set, so its bits lie below every bound here), so
- * integer max/min against MAGIC_BITS + bound clamp exactly, and subtracting
- * MAGIC_BITS − zy gives clamp(r, lo − zy, hi − zy) + zy: rounding, clamping
- * and the zero point in three integer operations, no float min/max or
- * saturating truncation.
- */
-const MAGIC = <f32>12582912.0, MAGIC_BITS = 0x4b400000;
-
-/** rne(f) + zy clamped to [lo, hi] by the bits of f + 1.5·2^23: blo, bhi = MAGIC_BITS + lo − zy, + hi − zy; bz = MAGIC_BITS − zy. */
-@inline function roundClamp4(f: v128, blo: v128, bhi: v128, bz: v128): v128 {
-  return i32x4.sub(i32x4.min_s(i32x4.max_s(f32x4.add(f, f32x4.splat(MAGIC)), blo), bhi), bz);
 }
 
 /**
