@@ -25,6 +25,7 @@ import { Graph, Tensor } from '../src/ir/index.js';
 import { keepOutputs, prepareForQuantization } from '../src/passes/quantize-prep.js';
 import { Calibrator } from '../src/quantize/calibrate.js';
 import { gptqRoundWeights } from '../src/quantize/gptq.js';
+import { outputChannelAxis } from '../src/passes/fold-batchnorm.js';
 import { WEIGHTED_OPS, activationQuant, biasScaleFloor, correctedBias, quantizeGraph, quantizeWeights } from '../src/quantize/quantize.js';
 import { readModel } from '../src/runtime/load.js';
 import { Session } from '../src/runtime/session.js';
@@ -101,9 +102,8 @@ function roundedWeightsOnly(): Graph {
   g.nodes = graph.nodes.map((node) => {
     const w = g.constant(node.inputs[1]);
     const range = calibration.range(node.inputs[0]!);
-    const axisOf = WEIGHTED_OPS[node.op];
-    if (!axisOf || w?.dtype !== 'float32' || !range) return node;
-    const axis = axisOf(w.rank);
+    const axis = WEIGHTED_OPS.has(node.op) && w ? outputChannelAxis(node, w) : undefined;
+    if (axis === undefined || w?.dtype !== 'float32' || !range) return node;
     const bias = g.constant(node.inputs[2]);
     const floor = bias ? biasScaleFloor(bias, activationQuant(range).scale[0]!, w.shape[axis]!) : undefined;
     let q = quantizeWeights(w, axis, floor);

@@ -34,9 +34,10 @@
  * was calibrated; it is not modified.
  */
 import {
-  CloudlessError, Graph, Tensor, attrInt, perTensorQuant,
+  CloudlessError, Graph, Tensor, perTensorQuant,
   type Node, type QuantParams, type Value, type ValueInfo,
 } from '../ir/index.js';
+import { outputChannelAxis } from '../passes/fold-batchnorm.js';
 import { defaultRegistry } from '../runtime/builtins.js';
 import type { KernelRegistry } from '../runtime/registry.js';
 import type { CalibrationResult, ValueRange } from './calibrate.js';
@@ -81,13 +82,8 @@ export interface QuantizeResult {
   dequantizeNodes: number;
 }
 
-/** The ops whose weights are quantized per output channel, and that channel's axis for a weight of rank `rank`. */
-export const WEIGHTED_OPS: Record<string, (rank: number) => number> = {
-  Conv: () => 0,
-  DepthwiseConv: (rank) => rank - 1,
-  ConvTranspose: (rank) => rank - 1,
-  FullyConnected: () => 0,
-};
+/** The ops whose weights are quantized per output channel, along outputChannelAxis (fold-batchnorm.ts). */
+export const WEIGHTED_OPS = new Set(['Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected']);
 
 /** TFLite's fixed output quantization of these int8 ops (scale, zero point). */
 const FIXED_OUTPUT: Record<string, [number, number]> = {
@@ -170,8 +166,9 @@ export function biasScaleFloor(b: Tensor, inputScale: number, channels: number):
  */
 export function correctedBias(node: Node, bias: Tensor, w: Tensor, wq: Tensor, inputMean: Float64Array | undefined): Tensor {
   const last = w.shape[w.rank - 1]!;
-  const out = node.op === 'DepthwiseConv' || node.op === 'ConvTranspose' ? last : w.shape[0]!;
-  if (!inputMean || bias.size !== out) return bias;
+  const axis = outputChannelAxis(node, w);
+  if (axis === undefined || !inputMean || bias.size !== w.shape[axis]) return bias;
+  const out = w.shape[axis]!;
   const q = wq.data as Int8Array, s = wq.quant!.scale, d = w.data as Float32Array;
   const inputChannels = inputMean.length;
   let channelsOf: (i: number) => [number, number];
@@ -326,7 +323,7 @@ class Quantizer {
       let int8 = false;
       if (dataIn.length > 0 && floatOuts.length === outs.length && !this.forcedFloat.has(node)) {
         if (DATA_MOVEMENT.has(node.op)) int8 = this.domain.get(node.inputs[0]!) === 'int8';
-        else int8 = node.op in WEIGHTED_OPS || node.op in FIXED_OUTPUT || REQUANTIZING.has(node.op) || SHARED_COMPUTE.has(node.op);
+        else int8 = WEIGHTED_OPS.has(node.op) || node.op in FIXED_OUTPUT || REQUANTIZING.has(node.op) || SHARED_COMPUTE.has(node.op);
         if (this.weightedOperandsReason(node)) int8 = false;
       }
       if (int8) this.int8.add(node);
@@ -336,11 +333,11 @@ class Quantizer {
 
   /** Why a weighted op cannot take int8 weights, or undefined when it can (and for other ops). */
   private weightedOperandsReason(node: Node): string | undefined {
-    if (!(node.op in WEIGHTED_OPS)) return undefined;
-    // Per-channel weights of a grouped ConvTranspose would need one scale per group and channel.
-    if (node.op === 'ConvTranspose' && attrInt(node, 'group', 1) !== 1) return 'grouped ConvTranspose has no int8 kernel';
+    if (!WEIGHTED_OPS.has(node.op)) return undefined;
     const w = node.inputs[1], b = node.inputs[2];
-    return w && this.isFloatConstant(w) && (!b || this.isFloatConstant(b)) ? undefined : 'weights or bias are not float constants';
+    if (!w || !this.isFloatConstant(w) || (b && !this.isFloatConstant(b))) return 'weights or bias are not float constants';
+    // A grouped ConvTranspose has no per-output-channel axis: it would need one scale per group and channel.
+    return outputChannelAxis(node, this.src.value(w).constant!) === undefined ? `grouped ${node.op} has no int8 kernel` : undefined;
   }
 
   private assignQuant(): void {
@@ -429,10 +426,10 @@ class Quantizer {
   /** The int8 (or int32 bias, or kept float) form of constant input i of an int8 node. */
   private int8Constant(node: Node, i: number): Tensor {
     const t = this.src.value(node.inputs[i]!).constant!;
-    const axisOf = WEIGHTED_OPS[node.op];
-    if (axisOf && i === 1) return this.weightOf(node, axisOf);
-    if (axisOf && i === 2) {
-      const w = this.weightOf(node, axisOf);
+    const weighted = WEIGHTED_OPS.has(node.op);
+    if (weighted && i === 1) return this.weightOf(node);
+    if (weighted && i === 2) {
+      const w = this.weightOf(node);
       const bias = this.options.biasCorrection === false ? t : correctedBias(node, t, this.src.value(node.inputs[1]!).constant!, w, this.calib.channelMean(node.inputs[0]!));
       return quantizeBias(bias, this.quant.get(node.inputs[0]!)!.scale[0]!, w.quant!.scale);
     }
@@ -445,10 +442,10 @@ class Quantizer {
     return quantizeConstant(t, shared && this.quant.has(out) ? this.quant.get(out)! : activationQuant(constantRange(t)));
   }
 
-  private weightOf(node: Node, axisOf: (rank: number) => number): Tensor {
+  private weightOf(node: Node): Tensor {
     const name = node.inputs[1]!;
     const w = this.src.value(name).constant!;
-    const axis = axisOf(w.rank);
+    const axis = outputChannelAxis(node, w)!;
     const bias = node.inputs[2] ? this.src.value(node.inputs[2]).constant : undefined;
     // With a bias the scales depend on the node's input scale too (which may change while run() decides).
     const inputScale = this.quant.get(node.inputs[0]!)!.scale[0]!;
