@@ -169,11 +169,13 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
   const inputShapes = sampleShapes(calibSamples[0]!);
 
   /** Quantizes with one method, writes the bytes, and loads them back and runs them once (a model that fails this is never written). */
+  // GPTQ rounds each layer once even when --method auto builds two candidates: its result does not depend on the ranges.
+  const roundedWeights = new Map<string, Tensor>();
   const build = (calibration: CalibrationResult) => {
     const roundingBar = progressBar(showProgress && rounding === 'gptq', 'rounding   ');
     let q: ReturnType<typeof quantizeGraph>;
     try {
-      q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick });
+      q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick, roundedWeights });
     } finally {
       roundingBar.stop();
     }

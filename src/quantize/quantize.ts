@@ -62,6 +62,14 @@ export interface QuantizeOptions {
   gptq?: GptqOptions;
   /** Called as 'gptq' rounding finishes each weighted node (done of total), for a progress bar. */
   onWeightsRounded?: (done: number, total: number) => void;
+  /**
+   * GPTQ-rounded weights kept across quantizeGraph calls on the same graph and
+   * the same calibration Hessians (calibration.withMethod keeps them): a node
+   * whose int8 grid comes out the same again reuses its rounding instead of
+   * running GPTQ a second time. `cloudless quantize --method auto` passes one
+   * map to both of its candidates.
+   */
+  roundedWeights?: Map<string, Tensor>;
   registry?: KernelRegistry;
 }
 
@@ -457,7 +465,12 @@ class Quantizer {
       const floor = bias ? biasScaleFloor(bias, inputScale, w.shape[axis]!) : undefined;
       q = quantizeWeights(w, axis, floor);
       if (gptq && GPTQ_OPS.has(node.op)) {
-        q = gptqRoundWeights(node.op, w, q, this.hessianOf(node), this.options.gptq);
+        // GPTQ's result depends on the node, its weights, their grid and the Hessian, not on the calibration method.
+        const shared = this.options.roundedWeights;
+        const roundedKey = `${node.name}|${name}|${axis}|${JSON.stringify(this.options.gptq ?? {})}|${q.quant!.scale.join(',')}`;
+        const known = shared?.get(roundedKey);
+        q = known ?? gptqRoundWeights(node.op, w, q, this.hessianOf(node), this.options.gptq);
+        shared?.set(roundedKey, q);
         this.rounded.add(node.name);
         this.options.onWeightsRounded?.(this.rounded.size, this.calib.hessians.size);
       }

@@ -246,6 +246,31 @@ describe('GPTQ in the quantizer', () => {
     }
   });
 
+  it('shares GPTQ roundings between two calibration methods: the same grid takes the same weights without a second GPTQ', async () => {
+    const g = await smallMobileNet();
+    const rand = seededRandom(11);
+    const samples = Array.from({ length: 8 }, () => ({ input: new Tensor('float32', [1, 3, 32, 32], Float32Array.from({ length: 3 * 32 * 32 }, () => rand() * 2 - 1)) }));
+    const calibration = calibrate(g, samples, { weightHessians: true });
+    const roundedWeights = new Map<string, Tensor>();
+    const first = quantizeGraph(g, calibration.withMethod('minmax'), { weightRounding: 'gptq', roundedWeights });
+    const weighted = g.nodes.filter((n) => n.op === 'Conv' || n.op === 'DepthwiseConv' || n.op === 'FullyConnected');
+    expect(roundedWeights.size).toBe(weighted.length);
+    const second = quantizeGraph(g, calibration.withMethod('percentile'), { weightRounding: 'gptq', roundedWeights });
+    const alone = quantizeGraph(g, calibration.withMethod('percentile'), { weightRounding: 'gptq' });
+    let reused = 0;
+    for (const n of weighted) {
+      const w = (r: typeof first) => r.graph.value(r.graph.nodes.find((m) => m.name === n.name)!.inputs[1]!).constant!;
+      // Shared or not, the second method's weights are the same numbers.
+      expect(Array.from(w(second).data as Int8Array)).toEqual(Array.from(w(alone).data as Int8Array));
+      expect(w(second).quant!.scale).toEqual(w(alone).quant!.scale);
+      if (w(second).data === w(first).data) reused++;
+      else expect(w(second).quant!.scale).not.toEqual(w(first).quant!.scale);
+    }
+    // Only a node whose bias floor moved its grid is rounded again.
+    expect(reused).toBeGreaterThan(0);
+    expect(roundedWeights.size).toBe(weighted.length + (weighted.length - reused));
+  });
+
   it('refuses GPTQ on a calibration made without Hessians, and says how to get them', async () => {
     const g = await smallMobileNet();
     const rand = seededRandom(7);

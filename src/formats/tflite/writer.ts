@@ -95,6 +95,18 @@ const INT8_VERSIONS: Record<string, number> = {
   MAXIMUM: 2, MINIMUM: 2, GATHER: 2, SPACE_TO_DEPTH: 2, DEPTH_TO_SPACE: 2, SPLIT_V: 2, BATCH_MATMUL: 2,
 };
 
+/**
+ * Operator versions for 16x8 kernels (int16 activations, int8 weights; TFLite's
+ * op_version.cc), used when the first input or the first output is int16 and
+ * carries quantization parameters.
+ */
+const INT16_VERSIONS: Record<string, number> = {
+  CONV_2D: 4, DEPTHWISE_CONV_2D: 5, FULLY_CONNECTED: 7, ADD: 3, SUB: 5, MUL: 4, AVERAGE_POOL_2D: 3, MAX_POOL_2D: 3,
+  SOFTMAX: 3, LOGISTIC: 3, TANH: 3, CONCATENATION: 3, PAD: 3, PADV2: 3, MEAN: 3, TRANSPOSE: 5, QUANTIZE: 2,
+  DEQUANTIZE: 3, RESIZE_BILINEAR: 4, RESIZE_NEAREST_NEIGHBOR: 4, RELU: 3, RELU6: 3, LEAKY_RELU: 2,
+  MAXIMUM: 4, MINIMUM: 4, BATCH_MATMUL: 3,
+};
+
 /** One scalar or vector field of an options table, by vtable slot. */
 type OptionField =
   | { slot: number; i32: number } | { slot: number; i8: number } | { slot: number; bool: boolean }
@@ -282,7 +294,8 @@ class TfliteWriter {
   private emit(builtin: string, inputs: number[], outputs: number[], optionsType = 0, options: OptionField[] = [], minVersion = 1): void {
     const quantized = inputs.some((i) => i >= 0 && this.tensors[i]!.type === TensorType.INT8)
       || outputs.some((i) => this.tensors[i]!.type === TensorType.INT8);
-    const version = Math.max(minVersion, quantized ? INT8_VERSIONS[builtin] ?? 1 : 1);
+    const int16 = [inputs[0], outputs[0]].some((i) => i !== undefined && i >= 0 && this.tensors[i]!.type === TensorType.INT16 && !!this.tensors[i]!.quant);
+    const version = Math.max(minVersion, int16 ? INT16_VERSIONS[builtin] ?? 1 : quantized ? INT8_VERSIONS[builtin] ?? 1 : 1);
     this.operators.push({ opcode: this.opcode(builtin, version), inputs, outputs, optionsType, options });
   }
 

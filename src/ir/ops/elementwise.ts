@@ -117,7 +117,7 @@ const clip: OpSchema = {
       const bound = ctx.inputs[i];
       if (!bound) continue;
       // A quantized Clip (TFLite's RELU6 on int8) carries its bounds as real float32 values.
-      const realBounds = bound.dtype === 'float32' && (x.dtype === 'int8' || x.dtype === 'uint8');
+      const realBounds = bound.dtype === 'float32' && (x.dtype === 'int8' || x.dtype === 'uint8' || (x.dtype === 'int16' && x.quant !== undefined));
       if (bound.dtype !== x.dtype && !realBounds) throw dtypeError(ctx.node, `input ${i} (${i === 1 ? 'min' : 'max'}) is ${bound.dtype} but the input is ${x.dtype}`);
       if (sizeOf(bound.shape) !== 1) {
         throw shapeError(ctx.node, `input ${i} (${i === 1 ? 'min' : 'max'}) must be a scalar, got shape ${shapeToString(bound.shape)}`);

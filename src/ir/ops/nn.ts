@@ -152,8 +152,8 @@ export function convTransposeGeometry(node: Node, inSpatial: readonly number[], 
 }
 
 function requireFloat(ctx: InferContext, info: ValueInfo, what: string): DType {
-  if (!isFloat(info.dtype) && info.dtype !== 'int8' && info.dtype !== 'uint8') {
-    throw new CloudlessError('E_DTYPE', `node ${ctx.node.name} (${ctx.node.op}): ${what} has dtype ${info.dtype}, expected a float (or quantized int8) tensor`, { node: ctx.node.name });
+  if (!isFloat(info.dtype) && info.dtype !== 'int8' && info.dtype !== 'uint8' && !(info.dtype === 'int16' && info.quant)) {
+    throw new CloudlessError('E_DTYPE', `node ${ctx.node.name} (${ctx.node.op}): ${what} has dtype ${info.dtype}, expected a float (or quantized int8 or int16) tensor`, { node: ctx.node.name });
   }
   return info.dtype;
 }

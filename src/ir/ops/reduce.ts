@@ -109,9 +109,9 @@ function softmaxLike(op: string): OpSchema {
     outputs: [1, 1],
     infer(ctx) {
       const x = requireInput(ctx, 0);
-      const quantizedInt8 = x.dtype === 'int8' && x.quant !== undefined;
-      if (x.dtype !== 'float32' && x.dtype !== 'float64' && !quantizedInt8) {
-        throw dtypeError(ctx.node, `input 0 must be float32, float64 or quantized int8, got ${x.dtype}`);
+      const quantized = (x.dtype === 'int8' || x.dtype === 'int16') && x.quant !== undefined;
+      if (x.dtype !== 'float32' && x.dtype !== 'float64' && !quantized) {
+        throw dtypeError(ctx.node, `input 0 must be float32, float64 or quantized int8 or int16, got ${x.dtype}`);
       }
       resolveAxis(ctx.node, attrInt(ctx.node, 'axis', -1), x.shape.length);
       return [{ dtype: x.dtype, shape: [...x.shape] }];
