@@ -1,0 +1,3 @@
+import type { KernelDef } from '../../../ir/index.js';
+
+export const int16ActivationKernels: readonly KernelDef[] = [];
