@@ -21,16 +21,36 @@ import { attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PrepareA
 import { WindowWalk, channelsLastWindow } from '../../../ir/window.js';
 import { gatherTranspose, prepareConvTranspose, type ConvTransposeState } from '../conv.js';
 import {
-  activationRangeQuantized, channelRequant, channelScales, fl, hasTensorQuant, requantizeChannel, tensorQuant,
+  INT16_MAX, INT16_MIN, activationRangeQuantized, channelRequant, channelScales, fl, hasTensorQuant, requantizeChannel, tensorQuant,
   type ChannelRequant,
 } from './requantize.js';
 
-/** Shared check: int8 X and output with one scale each, int8 weights quantized symmetrically, int32 bias. */
-function checkWeighted(weightAxis: (w: ValueInfo) => number, allowWeightZeroPoint: boolean) {
+/**
+ * The activations these kernels take: 'int8' (TFLite's int8 scheme) or
+ * 'int16' (its 16x8 scheme: symmetric int16 activations, int8 weights, int64
+ * bias, the wide epilogue in both arithmetics).
+ */
+export type WeightedActivations = 'int8' | 'int16';
+
+/** Whether an int16 value is quantized symmetrically with one scale (16x8 activations). */
+export function hasInt16Quant(info: ValueInfo | undefined): boolean {
+  return !!info && info.dtype === 'int16' && !!info.quant && info.quant.scale.length === 1 && (info.quant.zeroPoint[0] ?? 0) === 0;
+}
+
+/** Shared check: int8 X and output with one scale each, int8 weights quantized symmetrically, int32 bias (int16 X and output with zero point 0 and an int64 bias in 16x8). */
+function checkWeighted(weightAxis: (w: ValueInfo) => number, allowWeightZeroPoint: boolean, act: WeightedActivations = 'int8') {
   return (_node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined => {
     const x = inputs[0], w = inputs[1], b = inputs[2];
-    if (!hasTensorQuant(x)) return 'int8 kernel needs X to be int8 with one scale and zero point';
-    if (!hasTensorQuant(outputs[0])) return 'int8 kernel needs the output to be int8 with one scale and zero point';
+    if (act === 'int16') {
+      if (!hasInt16Quant(x)) return '16x8 kernel needs X to be int16 with one scale and zero point 0';
+      if (!hasInt16Quant(outputs[0])) return '16x8 kernel needs the output to be int16 with one scale and zero point 0';
+      if (b && sizeOf(b.shape) > 0 && b.dtype !== 'int64') return `bias is ${b.dtype}; 16x8 kernels take an int64 bias`;
+      allowWeightZeroPoint = false;
+    } else {
+      if (!hasTensorQuant(x)) return 'int8 kernel needs X to be int8 with one scale and zero point';
+      if (!hasTensorQuant(outputs[0])) return 'int8 kernel needs the output to be int8 with one scale and zero point';
+      if (b && sizeOf(b.shape) > 0 && b.dtype !== 'int32') return `bias is ${b.dtype}; int8 kernels take an int32 bias`;
+    }
     if (!w || w.dtype !== 'int8' || !w.quant) return 'int8 kernel needs int8 weights with quantization parameters';
     const channels = w.shape[weightAxis(w)]!;
     const n = w.quant.scale.length;
@@ -40,28 +60,34 @@ function checkWeighted(weightAxis: (w: ValueInfo) => number, allowWeightZeroPoin
     }
     if (!allowWeightZeroPoint && Array.from(w.quant.zeroPoint).some((z) => z !== 0)) return 'int8 weights must be symmetric (zero point 0)';
     if (n > 1 && Array.from(w.quant.zeroPoint).some((z) => z !== 0)) return 'per-channel int8 weights must have zero point 0';
-    if (b && sizeOf(b.shape) > 0 && b.dtype !== 'int32') return `bias is ${b.dtype}; int8 kernels take an int32 bias`;
     return undefined;
   };
 }
 
 /** Builds the per-channel epilogue; `productInFloat` mirrors TFLite's per-tensor FULLY_CONNECTED, which multiplies the scales in float. */
-export function prepareRequant(args: PrepareArgs, weightAxis: number, productInFloat: boolean): ChannelRequant {
+export function prepareRequant(args: PrepareArgs, weightAxis: number, productInFloat: boolean, act: WeightedActivations = 'int8'): ChannelRequant {
   const { node, inputs, outputs, ctx } = args;
   const xq = tensorQuant(node, inputs[0], 'X');
   const yq = tensorQuant(node, outputs[0], 'the output');
   const w = inputs[1]!;
   const channels = w.shape[weightAxis]!;
   const ws = channelScales(w.quant!, channels);
-  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
+  // 16x8: LiteRT.js rounds FULLY_CONNECTED with the full multiplier, ties away from zero, and the convolutions with the 15-bit one.
+  const wide = act === 'int16' ? (productInFloat ? 'away' : 'reduced') : false;
+  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint, wide ? [INT16_MIN, INT16_MAX] : undefined);
   const perTensor = w.quant!.scale.length === 1;
   return channelRequant(ctx.int8Arithmetic === 'tflite-reference', xq.scale, ws, yq.scale, yq.zeroPoint, lo, hi,
-    (c) => (productInFloat && perTensor ? fl(xq.scale * ws[c]!) / yq.scale : (xq.scale * ws[c]!) / yq.scale));
+    (c) => (productInFloat && perTensor ? fl(xq.scale * ws[c]!) / yq.scale : (xq.scale * ws[c]!) / yq.scale), wide);
 }
 
-function biasOf(t: Tensor | undefined): Int32Array | undefined {
-  return t && t.size > 0 ? t.data as Int32Array : undefined;
+/** The bias as numbers: int32, or int64 (16x8; TFLite bounds the accumulator by 2^47, so every value is exact). */
+function biasOf(t: Tensor | undefined): Int32Array | Float64Array | undefined {
+  if (!t || t.size === 0) return undefined;
+  return t.dtype === 'int64' ? Float64Array.from(t.data as BigInt64Array, Number) : t.data as Int32Array;
 }
+
+/** Activations and outputs: int8, or int16 in 16x8. */
+type Activations = Int8Array | Int16Array;
 
 // ---------------------------------------------------------------------------
 // Conv
@@ -69,7 +95,7 @@ function biasOf(t: Tensor | undefined): Int32Array | undefined {
 
 interface ConvState { walk: WindowWalk; cin: number; cout: number; group: number; zx: number; rq: ChannelRequant }
 
-function prepareConv(args: PrepareArgs): { state: ConvState } {
+function prepareConv(args: PrepareArgs, act: WeightedActivations = 'int8'): { state: ConvState } {
   const { node, inputs } = args;
   const x = inputs[0]!, w = inputs[1]!;
   const r = x.shape.length - 2;
@@ -78,16 +104,16 @@ function prepareConv(args: PrepareArgs): { state: ConvState } {
       walk: new WindowWalk(channelsLastWindow(node, x.shape, w.shape.slice(1, r + 1)).g),
       cin: x.shape[r + 1]!, cout: w.shape[0]!, group: attrInt(node, 'group', 1),
       zx: tensorQuant(node, x, 'X').zeroPoint,
-      rq: prepareRequant(args, 0, false),
+      rq: prepareRequant(args, 0, false, act),
     },
   };
 }
 
 function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvState): void {
-  const x = inputs[0]!.data as Int8Array;
+  const x = inputs[0]!.data as Activations;
   const w = inputs[1]!.data as Int8Array;
   const b = biasOf(inputs[2]);
-  const y = outputs[0]!.data as Int8Array;
+  const y = outputs[0]!.data as Activations;
   const { walk, cin, cout, group, zx, rq } = st;
   const g = walk.g;
   const cinG = cin / group, coutG = cout / group;
@@ -119,20 +145,21 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
 // DepthwiseConv
 // ---------------------------------------------------------------------------
 
-interface DepthwiseState { walk: WindowWalk; channels: number; multiplier: number; zx: number; rq: ChannelRequant; acc: Int32Array }
+/** acc: int32 like TFLite's int8 kernel, or (16x8) doubles, which hold its int64 accumulator exactly. */
+interface DepthwiseState { walk: WindowWalk; channels: number; multiplier: number; zx: number; rq: ChannelRequant; acc: Int32Array | Float64Array }
 
-function prepareDepthwise(args: PrepareArgs): { state: DepthwiseState; scratchBytes: number } {
+function prepareDepthwise(args: PrepareArgs, act: WeightedActivations = 'int8'): { state: DepthwiseState; scratchBytes: number } {
   const { node, inputs } = args;
   const x = inputs[0]!, w = inputs[1]!;
   const r = x.shape.length - 2;
   const { g } = channelsLastWindow(node, x.shape, w.shape.slice(1, r + 1));
   const channels = x.shape[r + 1]!;
   const cm = w.shape[r + 1]!;
-  const acc = new Int32Array(cm);
+  const acc = act === 'int16' ? new Float64Array(cm) : new Int32Array(cm);
   return {
     state: {
       walk: new WindowWalk(g), channels, multiplier: cm / channels,
-      zx: tensorQuant(node, x, 'X').zeroPoint, rq: prepareRequant(args, r + 1, false), acc,
+      zx: tensorQuant(node, x, 'X').zeroPoint, rq: prepareRequant(args, r + 1, false, act), acc,
     },
     scratchBytes: acc.byteLength,
   };
@@ -140,10 +167,10 @@ function prepareDepthwise(args: PrepareArgs): { state: DepthwiseState; scratchBy
 
 /** Output channel c·M + m reads input channel c (TFLite's depth multiplier layout). */
 function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: DepthwiseState): void {
-  const x = inputs[0]!.data as Int8Array;
+  const x = inputs[0]!.data as Activations;
   const w = inputs[1]!.data as Int8Array;
   const b = biasOf(inputs[2]);
-  const y = outputs[0]!.data as Int8Array;
+  const y = outputs[0]!.data as Activations;
   const { walk, channels: c, multiplier: m, zx, rq, acc } = st;
   const g = walk.g;
   const cm = c * m;
@@ -187,7 +214,7 @@ function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _no
 
 interface FullyConnectedState { k: number; o: number; zx: number; zw: number; rq: ChannelRequant }
 
-function prepareFullyConnected(args: PrepareArgs): { state: FullyConnectedState } {
+function prepareFullyConnected(args: PrepareArgs, act: WeightedActivations = 'int8'): { state: FullyConnectedState } {
   const { node, inputs } = args;
   const w = inputs[1]!;
   return {
@@ -195,17 +222,17 @@ function prepareFullyConnected(args: PrepareArgs): { state: FullyConnectedState 
       k: w.shape[1]!, o: w.shape[0]!,
       zx: tensorQuant(node, inputs[0], 'X').zeroPoint,
       zw: w.quant!.zeroPoint[0] ?? 0,
-      rq: prepareRequant(args, 0, true),
+      rq: prepareRequant(args, 0, true, act),
     },
   };
 }
 
 /** TFLite's int8 FULLY_CONNECTED: acc = bias + Σ (x − z_x)(w − z_w) (z_w is 0 for per-channel weights). */
 function runFullyConnected(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: FullyConnectedState): void {
-  const x = inputs[0]!.data as Int8Array;
+  const x = inputs[0]!.data as Activations;
   const w = inputs[1]!.data as Int8Array;
   const b = biasOf(inputs[2]);
-  const y = outputs[0]!.data as Int8Array;
+  const y = outputs[0]!.data as Activations;
   const { k, o, zx, zw, rq } = st;
   const rows = x.length / k;
   for (let r = 0; r < rows; r++) {
@@ -219,12 +246,27 @@ function runFullyConnected(inputs: (Tensor | undefined)[], outputs: Tensor[], _n
   }
 }
 
+/**
+ * Conv, DepthwiseConv and FullyConnected over `act` activations: the same
+ * loops; int16 (16x8) differs only in its check, its int64 bias and its wide
+ * epilogue (TFLite runs 16x8 with an int64 bias on these reference kernels).
+ */
+export function weightedKernels(act: WeightedActivations): KernelDef[] {
+  return [
+    defineKernel<ConvState>({ op: 'Conv', backend: 'ref', dtypes: [act], check: checkWeighted(() => 0, false, act), prepare: (a) => prepareConv(a, act), run: runConv }),
+    defineKernel<DepthwiseState>({
+      op: 'DepthwiseConv', backend: 'ref', dtypes: [act], check: checkWeighted((w) => w.shape.length - 1, false, act),
+      prepare: (a) => prepareDepthwise(a, act), run: runDepthwise,
+    }),
+    defineKernel<FullyConnectedState>({
+      op: 'FullyConnected', backend: 'ref', dtypes: [act], check: checkWeighted(() => 0, act === 'int8', act),
+      prepare: (a) => prepareFullyConnected(a, act), run: runFullyConnected,
+    }),
+  ];
+}
+
 export const int8ConvKernels: readonly KernelDef[] = [
-  defineKernel<ConvState>({ op: 'Conv', backend: 'ref', dtypes: ['int8'], check: checkWeighted(() => 0, false), prepare: prepareConv, run: runConv }),
-  defineKernel<DepthwiseState>({
-    op: 'DepthwiseConv', backend: 'ref', dtypes: ['int8'], check: checkWeighted((w) => w.shape.length - 1, false),
-    prepare: prepareDepthwise, run: runDepthwise,
-  }),
+  ...weightedKernels('int8'),
   defineKernel<ConvTransposeI8State>({
     op: 'ConvTranspose', backend: 'ref', dtypes: ['int8'],
     check: (node, inputs, outputs) => checkWeighted((w) => w.shape.length - 1, false)(node, inputs, outputs) ??
@@ -238,9 +280,5 @@ export const int8ConvKernels: readonly KernelDef[] = [
       };
     },
     run: runConvTranspose,
-  }),
-  defineKernel<FullyConnectedState>({
-    op: 'FullyConnected', backend: 'ref', dtypes: ['int8'], check: checkWeighted(() => 0, true),
-    prepare: prepareFullyConnected, run: runFullyConnected,
   }),
 ];

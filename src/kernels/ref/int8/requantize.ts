@@ -27,6 +27,8 @@ import { attrString } from '../../../ir/attrs.js';
 
 export const INT8_MIN = -128;
 export const INT8_MAX = 127;
+export const INT16_MIN = -32768;
+export const INT16_MAX = 32767;
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 const TWO_31 = 2147483648;
@@ -134,6 +136,43 @@ export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shi
   return roundingDivideByPOT(saturatingRoundingDoublingHighMul(left > 0 ? Math.imul(x, 1 << left) : x, multiplier), right);
 }
 
+/**
+ * TFLite's MultiplyByQuantizedMultiplier for an int64 accumulator (the 16x8
+ * kernels' epilogue): the 31-bit multiplier is first rounded to 15 bits,
+ * m' = (m + 2^15) >> 16 (0x7FFF when m ≥ 0x7FFF0000), and then
+ * (x · m' + 2^(t−1)) >> t with t = 15 − shift: one rounding, ties toward +∞
+ * (an arithmetic shift floors). |x| < 2^47, so x · m' reaches 2^62: it is
+ * formed as xh · m' · 2^16 + xl · m' and shifted in two steps, exactly.
+ */
+export function multiplyByQuantizedMultiplierWide(x: number, multiplier: number, shift: number): number {
+  const m = multiplier < 0x7fff0000 ? Math.floor((multiplier + 32768) / 65536) : 0x7fff;
+  const t = 15 - shift;
+  const xl = ((x % 65536) + 65536) % 65536;
+  const xh = (x - xl) / 65536; // exact: |xh| < 2^31
+  const high = xh * m; // exact: < 2^46
+  const low = xl * m + 2 ** (t - 1); // exact: < 2^31 + 2^45
+  // x·m' + round = (high + q)·2^16 + r with 0 ≤ r < 2^16.
+  const q = Math.floor(low / 65536);
+  const r = low - q * 65536;
+  const n = high + q;
+  if (t >= 16) return Math.floor(n / 2 ** (t - 16));
+  return n * 2 ** (16 - t) + Math.floor(r / 2 ** t);
+}
+
+/**
+ * x · m · 2^(shift − 31) rounded once, ties away from zero, with the full
+ * 31-bit multiplier: the epilogue LiteRT.js applies to 16x8 FULLY_CONNECTED
+ * (measured: it rounds ties away from zero and keeps bits the 15-bit
+ * multiplier of multiplyByQuantizedMultiplierWide would lose). BigInt: the
+ * product reaches 2^78.
+ */
+export function multiplyByQuantizedMultiplierAway(x: number, multiplier: number, shift: number): number {
+  const t = BigInt(31 - shift);
+  const half = 1n << (t - 1n);
+  const p = BigInt(x) * BigInt(multiplier);
+  return Number(p >= 0n ? (p + half) >> t : -((-p + half) >> t));
+}
+
 // ---------------------------------------------------------------------------
 // tflite-xnnpack: float epilogue
 // ---------------------------------------------------------------------------
@@ -187,14 +226,16 @@ export function channelScales(q: QuantParams, channels: number): Float32Array {
  * bounds quantized with the output's scale (float division, rounded half away
  * from zero), intersected with the int8 range.
  */
-export function activationRangeQuantized(node: Node, scale: number, zeroPoint: number): [number, number] {
+export function activationRangeQuantized(
+  node: Node, scale: number, zeroPoint: number, [min, max]: readonly [number, number] = [INT8_MIN, INT8_MAX],
+): [number, number] {
   const q = (v: number) => zeroPoint + roundHalfAway(fl(v / scale));
   const a = attrString(node, 'activation', 'none');
   switch (a) {
-    case 'none': return [INT8_MIN, INT8_MAX];
-    case 'relu': return [Math.max(INT8_MIN, q(0)), INT8_MAX];
-    case 'relu6': return [Math.max(INT8_MIN, q(0)), Math.min(INT8_MAX, q(6))];
-    case 'relu_n1_to_1': return [Math.max(INT8_MIN, q(-1)), Math.min(INT8_MAX, q(1))];
+    case 'none': return [min, max];
+    case 'relu': return [Math.max(min, q(0)), max];
+    case 'relu6': return [Math.max(min, q(0)), Math.min(max, q(6))];
+    case 'relu_n1_to_1': return [Math.max(min, q(-1)), Math.min(max, q(1))];
     default:
       throw new CloudlessError('E_ATTR', `node ${node.name} (${node.op}): activation "${a}" is not one of none, relu, relu6, relu_n1_to_1`, { node: node.name });
   }
@@ -207,6 +248,13 @@ export function activationRangeQuantized(node: Node, scale: number, zeroPoint: n
  */
 export interface ChannelRequant {
   reference: boolean;
+  /**
+   * A 16x8 epilogue (int64 accumulator) in either arithmetic: 'reduced', the
+   * 15-bit multiplier of multiplyByQuantizedMultiplierWide (CONV_2D,
+   * DEPTHWISE_CONV_2D), or 'away', multiplyByQuantizedMultiplierAway
+   * (FULLY_CONNECTED); false for int8.
+   */
+  wide: false | 'reduced' | 'away';
   multipliers: Int32Array;
   shifts: Int32Array;
   scales: Float32Array;
@@ -221,12 +269,12 @@ export interface ChannelRequant {
  */
 export function channelRequant(
   reference: boolean, inputScale: number, weightScales: Float32Array, outputScale: number, zeroPoint: number,
-  lo: number, hi: number, realScale: (c: number) => number,
+  lo: number, hi: number, realScale: (c: number) => number, wide: ChannelRequant['wide'] = false,
 ): ChannelRequant {
   const n = weightScales.length;
   const multipliers = new Int32Array(n), shifts = new Int32Array(n), scales = new Float32Array(n);
   for (let c = 0; c < n; c++) {
-    if (reference) {
+    if (reference || wide) {
       const qm = quantizeMultiplier(realScale(c));
       multipliers[c] = qm.multiplier;
       shifts[c] = qm.shift;
@@ -234,11 +282,15 @@ export function channelRequant(
       scales[c] = fl(fl(inputScale * weightScales[c]!) / outputScale);
     }
   }
-  return { reference, multipliers, shifts, scales, zeroPoint, lo, hi };
+  return { reference: reference || !!wide, wide, multipliers, shifts, scales, zeroPoint, lo, hi };
 }
 
 /** Requantizes channel c's int32 accumulator with a prepared epilogue. */
 export function requantizeChannel(r: ChannelRequant, c: number, acc: number): number {
+  if (r.wide) {
+    const m = r.multipliers[c]!, s = r.shifts[c]!;
+    return clampInt((r.wide === 'away' ? multiplyByQuantizedMultiplierAway(acc, m, s) : multiplyByQuantizedMultiplierWide(acc, m, s)) + r.zeroPoint, r.lo, r.hi);
+  }
   if (r.reference) {
     return clampInt(multiplyByQuantizedMultiplier(acc, r.multipliers[c]!, r.shifts[c]!) + r.zeroPoint, r.lo, r.hi);
   }
