@@ -30,6 +30,12 @@
  * a Dequantize before each output, like TFLite's converter), or become int8 with
  * `io: 'int8'`, the form microcontroller deployments want.
  *
+ * With `activations: 'int16'` the graph takes TFLite's 16x8 scheme instead:
+ * the same int8 weights, activations symmetric int16 (s = max|range| / 32767,
+ * zero point 0), biases int64 (scale s_x · s_w[c]; no bias floor is needed),
+ * the int16 fixed output quantizations, and every op without a 16x8 kernel in
+ * float. `io: 'int8'` then means int16 inputs and outputs.
+ *
  * The input graph should have gone through prepareForQuantization() before it
  * was calibrated; it is not modified.
  */
@@ -44,8 +50,10 @@ import type { CalibrationResult, ValueRange } from './calibrate.js';
 import { GPTQ_OPS, gptqRoundWeights, type GptqOptions, type WeightHessian } from './gptq.js';
 
 export interface QuantizeOptions {
-  /** Type of the graph's inputs and outputs (default 'float32'). */
+  /** Type of the graph's inputs and outputs (default 'float32'); 'int8' is the quantized type (int16 with `activations: 'int16'`). */
   io?: 'float32' | 'int8';
+  /** Activation type: 'int8' (TFLite's int8 scheme, default) or 'int16' (its 16x8 scheme: int16 activations, int8 weights, int64 bias). */
+  activations?: 'int8' | 'int16';
   /** Node names or op names to keep in float. */
   keepFloat?: readonly string[];
   /**
@@ -100,6 +108,13 @@ const FIXED_OUTPUT: Record<string, [number, number]> = {
   Tanh: [1 / 128, 0],
 };
 
+/** The same for int16 outputs (16x8). */
+const FIXED_OUTPUT_16: Record<string, [number, number]> = {
+  Softmax: [1 / 32768, 0],
+  Sigmoid: [1 / 32768, 0],
+  Tanh: [1 / 32768, 0],
+};
+
 /** Ops whose int8 kernels requantize their output to its own calibrated range. */
 const REQUANTIZING = new Set(['Add', 'Sub', 'Mul', 'ReduceMean', 'HardSwish', 'LeakyRelu', 'Relu', 'Clip', 'Concat']);
 
@@ -117,8 +132,12 @@ export const DATA_MOVEMENT = new Set([
 
 type Domain = 'int8' | 'float';
 
-/** Quantization of an activation range [min, max] (which holds 0). */
-export function activationQuant(range: ValueRange): QuantParams {
+/** Quantization of an activation range [min, max] (which holds 0): asymmetric int8, or symmetric int16 (16x8). */
+export function activationQuant(range: ValueRange, dtype: 'int8' | 'int16' = 'int8'): QuantParams {
+  if (dtype === 'int16') {
+    const m = Math.max(Math.abs(range.min), Math.abs(range.max));
+    return perTensorQuant(m > 0 ? m / 32767 : 1, 0);
+  }
   const span = range.max - range.min;
   const scale = span > 0 ? span / 255 : 1;
   const zp = Math.max(-128, Math.min(127, Math.round(-128 - range.min / scale)));
@@ -211,27 +230,34 @@ export function correctedBias(node: Node, bias: Tensor, w: Tensor, wq: Tensor, i
   return new Tensor('float32', bias.shape, b);
 }
 
-/** int32 bias with scale s_x · s_w[c]. */
-export function quantizeBias(b: Tensor, inputScale: number, weightScales: Float32Array): Tensor {
+/**
+ * int32 bias with scale s_x · s_w[c] (int64 in 16x8, where the accumulator is
+ * int64; the values stay below 2^47, TFLite's bound on that accumulator). One
+ * scale per weight scale: TFLite's per-tensor FULLY_CONNECTED checks the
+ * bias scale against s_x · s_w.
+ */
+export function quantizeBias(b: Tensor, inputScale: number, weightScales: Float32Array, dtype: 'int32' | 'int64' = 'int32'): Tensor {
   const n = b.size;
-  const scale = new Float32Array(n);
-  const q = new Int32Array(n);
-  for (let c = 0; c < n; c++) {
-    scale[c] = inputScale * weightScales[weightScales.length === 1 ? 0 : c]!;
-    q[c] = Math.max(-2147483648, Math.min(2147483647, Math.round((b.data[c]! as number) / scale[c]!)));
-  }
-  const quant: QuantParams = { scale, zeroPoint: new Int32Array(n) };
-  if (n > 1) quant.axis = 0;
-  return new Tensor('int32', [n], q, quant);
+  const channels = weightScales.length === 1 ? 1 : n;
+  const scale = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) scale[c] = inputScale * weightScales[c]!;
+  const limit = dtype === 'int64' ? 2 ** 47 - 1 : 2147483647;
+  const values = Array.from({ length: n }, (_, c) => Math.max(-limit - 1, Math.min(limit, Math.round((b.data[c]! as number) / scale[channels === 1 ? 0 : c]!))));
+  const quant: QuantParams = { scale, zeroPoint: new Int32Array(channels) };
+  if (channels > 1) quant.axis = 0;
+  return dtype === 'int64'
+    ? new Tensor('int64', [n], BigInt64Array.from(values, BigInt), quant)
+    : new Tensor('int32', [n], Int32Array.from(values), quant);
 }
 
-/** Per-tensor asymmetric int8 of a float constant, with given parameters. */
-function quantizeConstant(t: Tensor, q: QuantParams): Tensor {
+/** Per-tensor int8 (or int16) of a float constant, with given parameters. */
+function quantizeConstant(t: Tensor, q: QuantParams, dtype: 'int8' | 'int16' = 'int8'): Tensor {
   const s = q.scale[0]!, z = q.zeroPoint[0]!;
+  const [lo, hi] = dtype === 'int16' ? [-32768, 32767] : [-128, 127];
   const d = t.data as Float32Array;
-  const out = new Int8Array(d.length);
-  for (let i = 0; i < d.length; i++) out[i] = Math.max(-128, Math.min(127, Math.round(d[i]! / s) + z));
-  return new Tensor('int8', t.shape, out, q);
+  const out = dtype === 'int16' ? new Int16Array(d.length) : new Int8Array(d.length);
+  for (let i = 0; i < d.length; i++) out[i] = Math.max(lo, Math.min(hi, Math.round(d[i]! / s) + z));
+  return new Tensor(dtype, t.shape, out, q);
 }
 
 function constantRange(t: Tensor): ValueRange {
@@ -272,6 +298,9 @@ class QuantGroups {
 class Quantizer {
   private readonly registry: KernelRegistry;
   private readonly io: Domain;
+  /** The dtype of quantized activations: int8, or int16 in 16x8. */
+  private readonly act: 'int8' | 'int16';
+  private readonly fixedOutput: Record<string, [number, number]>;
   private readonly forcedFloat = new Map<Node, string>();
   private domain = new Map<string, Domain>();
   private int8 = new Set<Node>();
@@ -283,6 +312,8 @@ class Quantizer {
   constructor(private readonly src: Graph, private readonly calib: CalibrationResult, private readonly options: QuantizeOptions) {
     this.registry = options.registry ?? defaultRegistry;
     this.io = options.io === 'int8' ? 'int8' : 'float';
+    this.act = options.activations === 'int16' ? 'int16' : 'int8';
+    this.fixedOutput = this.act === 'int16' ? FIXED_OUTPUT_16 : FIXED_OUTPUT;
     const keep = new Set(options.keepFloat ?? []);
     for (const n of src.nodes) if (keep.has(n.name) || keep.has(n.op)) this.forcedFloat.set(n, 'kept in float by request');
   }
@@ -331,7 +362,7 @@ class Quantizer {
       let int8 = false;
       if (dataIn.length > 0 && floatOuts.length === outs.length && !this.forcedFloat.has(node)) {
         if (DATA_MOVEMENT.has(node.op)) int8 = this.domain.get(node.inputs[0]!) === 'int8';
-        else int8 = WEIGHTED_OPS.has(node.op) || node.op in FIXED_OUTPUT || REQUANTIZING.has(node.op) || SHARED_COMPUTE.has(node.op);
+        else int8 = WEIGHTED_OPS.has(node.op) || node.op in this.fixedOutput || REQUANTIZING.has(node.op) || SHARED_COMPUTE.has(node.op);
         if (this.weightedOperandsReason(node)) int8 = false;
       }
       if (int8) this.int8.add(node);
@@ -352,7 +383,7 @@ class Quantizer {
     const groups = new QuantGroups();
     for (const node of this.src.nodes) {
       if (!this.int8.has(node)) continue;
-      const fixed = FIXED_OUTPUT[node.op];
+      const fixed = this.fixedOutput[node.op];
       if (fixed) groups.fix(node.outputs[0]!, perTensorQuant(fixed[0], fixed[1]));
     }
     for (const node of this.src.nodes) {
@@ -382,7 +413,7 @@ class Quantizer {
     for (const name of names) {
       const root = groups.find(name);
       let q = byRoot.get(root);
-      if (!q) byRoot.set(root, (q = groups.fixed.get(root) ?? activationQuant(ranges.get(root)!)));
+      if (!q) byRoot.set(root, (q = groups.fixed.get(root) ?? activationQuant(ranges.get(root)!, this.act)));
       this.quant.set(name, q);
     }
   }
@@ -397,7 +428,8 @@ class Quantizer {
    * [−2000, 10] would otherwise leave Sigmoid a step of 8.
    */
   private saturatingDomains(): Map<string, number> {
-    const DOMAIN: Record<string, number> = { Sigmoid: 8, Tanh: 4.5 };
+    // int16 outputs (1/32768) saturate later: Sigmoid past ±ln 65535 ≈ 11.1, Tanh past ±5.5.
+    const DOMAIN: Record<string, number> = this.act === 'int16' ? { Sigmoid: 12, Tanh: 6 } : { Sigmoid: 8, Tanh: 4.5 };
     const out = new Map<string, number>();
     for (const [name, nodes] of this.src.consumers()) {
       if (this.src.outputs.includes(name)) continue;
@@ -412,7 +444,7 @@ class Quantizer {
     const name = node.inputs[i];
     if (!name) return undefined;
     const v = this.valueOf(name);
-    if (this.isActivation(name)) return { dtype: 'int8', shape: this.shapeOf(name), quant: this.quant.get(name) };
+    if (this.isActivation(name)) return { dtype: this.act, shape: this.shapeOf(name), quant: this.quant.get(name) };
     if (v.constant && this.isFloatConstant(name)) {
       const t = this.int8Constant(node, i);
       return { dtype: t.dtype, shape: [...t.shape], quant: t.quant };
@@ -439,7 +471,7 @@ class Quantizer {
     if (weighted && i === 2) {
       const w = this.weightOf(node);
       const bias = this.options.biasCorrection === false ? t : correctedBias(node, t, this.src.value(node.inputs[1]!).constant!, w, this.calib.channelMean(node.inputs[0]!));
-      return quantizeBias(bias, this.quant.get(node.inputs[0]!)!.scale[0]!, w.quant!.scale);
+      return quantizeBias(bias, this.quant.get(node.inputs[0]!)!.scale[0]!, w.quant!.scale, this.act === 'int16' ? 'int64' : 'int32');
     }
     // Clip's bounds stay real numbers: the int8 kernel quantizes them with the output's parameters.
     if (node.op === 'Clip') return t;
@@ -447,7 +479,7 @@ class Quantizer {
     if (node.op === 'Resize') return t;
     const out = node.outputs[0]!;
     const shared = node.op === 'Concat' || node.op === 'Pad';
-    return quantizeConstant(t, shared && this.quant.has(out) ? this.quant.get(out)! : activationQuant(constantRange(t)));
+    return quantizeConstant(t, shared && this.quant.has(out) ? this.quant.get(out)! : activationQuant(constantRange(t), this.act), this.act);
   }
 
   private weightOf(node: Node): Tensor {
@@ -462,7 +494,8 @@ class Quantizer {
     const key = `${name}|${axis}${bias ? `|${node.inputs[2]}|${inputScale}` : ''}${gptq ? `|${node.name}` : ''}`;
     let q = this.weights.get(key);
     if (!q) {
-      const floor = bias ? biasScaleFloor(bias, inputScale, w.shape[axis]!) : undefined;
+      // An int64 bias (16x8) has room for any bias: no floor.
+      const floor = bias && this.act === 'int8' ? biasScaleFloor(bias, inputScale, w.shape[axis]!) : undefined;
       q = quantizeWeights(w, axis, floor);
       if (gptq && GPTQ_OPS.has(node.op)) {
         // GPTQ's result depends on the node, its weights, their grid and the Hessian, not on the calibration method.
@@ -494,10 +527,10 @@ class Quantizer {
       if (!this.int8.has(node)) continue;
       const inputs = node.inputs.map((_, i) => this.int8InputInfo(node, i));
       const outputs = node.outputs.map((o) => (this.isActivation(o)
-        ? { dtype: 'int8' as const, shape: this.shapeOf(o), quant: this.quant.get(o) }
+        ? { dtype: this.act, shape: this.shapeOf(o), quant: this.quant.get(o) }
         : { dtype: this.valueOf(o).dtype, shape: this.shapeOf(o) }));
       const found = this.registry.find(['ref'], node, inputs, outputs);
-      if (!('kernel' in found)) return { node, reason: `no int8 kernel fits: ${found.reasons.filter((r) => !r.includes('kernel takes')).join('; ') || found.reasons.join('; ')}` };
+      if (!('kernel' in found)) return { node, reason: `no ${this.act === 'int16' ? '16x8' : 'int8'} kernel fits: ${found.reasons.filter((r) => !r.includes('kernel takes')).join('; ') || found.reasons.join('; ')}` };
     }
     return undefined;
   }
@@ -515,7 +548,7 @@ class Quantizer {
       return name;
     };
     const declare = (name: string, domain: Domain, original: string): void => {
-      if (domain === 'int8') g.setValue({ name, dtype: 'int8', shape: this.shapeOf(original), quant: this.quant.get(original) });
+      if (domain === 'int8') g.setValue({ name, dtype: this.act, shape: this.shapeOf(original), quant: this.quant.get(original) });
       else g.setValue({ name, dtype: 'float32', shape: this.valueOf(original).shape ?? this.shapeOf(original) });
     };
 
@@ -545,7 +578,7 @@ class Quantizer {
       vs[want] = target;
       declare(target, want, name);
       if (want === 'int8') {
-        g.addNode({ name: fresh(`${name}/quantize`), op: 'Quantize', inputs: [fromName], outputs: [target], attrs: { to: 'int8' } });
+        g.addNode({ name: fresh(`${name}/quantize`), op: 'Quantize', inputs: [fromName], outputs: [target], attrs: { to: this.act } });
         quantizeNodes++;
       } else {
         g.addNode({ name: fresh(`${name}/dequantize`), op: 'Dequantize', inputs: [fromName], outputs: [target], attrs: {} });
@@ -609,7 +642,7 @@ class Quantizer {
     for (const node of src.nodes) {
       if (this.int8.has(node) || (DATA_MOVEMENT.has(node.op) && !this.forcedFloat.has(node))) continue;
       if (!node.inputs.some((i) => i && this.isActivation(i))) continue;
-      const reason = this.forcedFloat.get(node) ?? this.weightedOperandsReason(node) ?? `no int8 kernel for ${node.op}`;
+      const reason = this.forcedFloat.get(node) ?? this.weightedOperandsReason(node) ?? `no ${this.act === 'int16' ? '16x8' : 'int8'} kernel for ${node.op}`;
       fallback.push({ node: node.name, op: node.op, reason });
     }
     return { graph: g, fallback, int8Nodes: this.int8.size, quantizeNodes, dequantizeNodes };
