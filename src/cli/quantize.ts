@@ -37,6 +37,8 @@ export interface QuantizeCommandOptions {
   labels?: string;
   eval?: string;
   io: 'float32' | 'int8';
+  /** Activation type: int8 (default) or int16 (TFLite's 16x8 scheme, int8 weights; written as .tflite only). */
+  activations?: 'int8' | 'int16';
   /** Node or op names to keep in float. */
   keepFloat?: string[];
   /** Values to keep as the graph's outputs (the rest of the graph after them is dropped). */
@@ -61,6 +63,8 @@ export interface QuantizeSummary {
   };
   evaluation: { samples: number; heldOut: boolean };
   format: 'tflite' | 'onnx';
+  /** Activation type of the written model (int16: 16x8). */
+  activations: 'int8' | 'int16';
   size: { floatBytes: number; int8Bytes: number; ratio: number };
   rewrites: PrepareReport;
   int8Nodes: number;
@@ -118,6 +122,10 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     throw new CloudlessError('E_CONFIG', `-o ${o.out}: the quantized model is written as .tflite (int8 TFLite) or .onnx (QDQ); give a file name ending in one of them`);
   }
   const format = ext === '.onnx' ? 'onnx' : 'tflite';
+  const activations = o.activations ?? 'int8';
+  if (activations === 'int16' && format === 'onnx') {
+    throw new CloudlessError('E_CONFIG', `-o ${o.out}: 16x8 models (--activations int16) are written as .tflite only`, { hint: 'give a file name ending in .tflite' });
+  }
   const sessionOptions = { backend: o.backend, int8Arithmetic: o.int8Arithmetic };
   const readKept = async () => {
     const g = await readModel(model);
@@ -175,7 +183,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     const roundingBar = progressBar(showProgress && rounding === 'gptq', 'rounding   ');
     let q: ReturnType<typeof quantizeGraph>;
     try {
-      q = quantizeGraph(graph, calibration, { io: o.io, keepFloat: o.keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick, roundedWeights });
+      q = quantizeGraph(graph, calibration, { io: o.io, activations, keepFloat: o.keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick, roundedWeights });
     } finally {
       roundingBar.stop();
     }
@@ -231,7 +239,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
   if (o.sensitivity) {
     const bar3 = progressBar(showProgress, 'layers     ');
     try {
-      sensitivity = layerSensitivity(graph, calibration, evalSamples, { ...sessionOptions, onLayer: bar3.tick })
+      sensitivity = layerSensitivity(graph, calibration, evalSamples, { ...sessionOptions, activations, onLayer: bar3.tick })
         .slice(0, o.sensitivity === true ? 10 : o.sensitivity);
     } finally {
       bar3.stop();
@@ -248,6 +256,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     },
     evaluation: { samples: evalSamples.length, heldOut },
     format,
+    activations,
     size: { floatBytes, int8Bytes: bytes.length, ratio: floatBytes / bytes.length },
     rewrites,
     int8Nodes: q.int8Nodes,
@@ -270,11 +279,13 @@ function quantizeFeeds(session: Session, s: Sample): Sample['feeds'] {
   for (const info of session.inputs) {
     const t = s.feeds[info.name]!;
     const q = session.graph.value(info.name).quant;
-    if (info.dtype !== 'int8' || !q || t.dtype !== 'float32') { feeds[info.name] = t; continue; }
+    if ((info.dtype !== 'int8' && info.dtype !== 'int16') || !q || t.dtype !== 'float32') { feeds[info.name] = t; continue; }
     const scale = q.scale[0]!, zp = q.zeroPoint[0]!;
     const src = t.data as Float32Array;
-    const data = Int8Array.from(src, (v) => Math.max(-128, Math.min(127, Math.round(v / scale) + zp)));
-    feeds[info.name] = new Tensor('int8', t.shape, data, q);
+    const [lo, hi] = info.dtype === 'int16' ? [-32768, 32767] : [-128, 127];
+    const quantize = (v: number) => Math.max(lo, Math.min(hi, Math.round(v / scale) + zp));
+    const data = info.dtype === 'int16' ? Int16Array.from(src, quantize) : Int8Array.from(src, quantize);
+    feeds[info.name] = new Tensor(info.dtype, t.shape, data, q);
   }
   return feeds;
 }
@@ -304,7 +315,7 @@ export function printQuantizeSummary(s: QuantizeSummary): string {
     [r.hardSwish, 'hard-swish patterns fused'], [r.hardSigmoid, 'HardSigmoid spelled out'], [r.scalesFolded, 'scale Muls folded'], [r.biasAddsFolded, 'bias Adds folded'], [r.equalizedPairs, 'layer pairs equalized'],
   ].filter(([n]) => (n as number) > 0).map(([n, what]) => `${n} ${what}`);
   if (rewrites.length) lines.push(`rewrites: ${rewrites.join(', ')}`);
-  lines.push(`${s.int8Nodes} int8 nodes, ${s.quantizeNodes} QUANTIZE and ${s.dequantizeNodes} DEQUANTIZE inserted`);
+  lines.push(`${s.int8Nodes} ${s.activations === 'int16' ? '16x8 (int16 activations, int8 weights)' : 'int8'} nodes, ${s.quantizeNodes} QUANTIZE and ${s.dequantizeNodes} DEQUANTIZE inserted`);
   lines.push(table(['output', 'mean cosine', 'min cosine', 'max abs error'], c.outputs.map((x) => [
     x.name, x.meanCosine.toFixed(5), x.minCosine.toFixed(5), x.maxAbs.toPrecision(4),
   ]), ['l', 'r', 'r', 'r']));
@@ -343,7 +354,8 @@ export function registerQuantizeCommand(program: Command): void {
       .choices(['nearest', 'gptq']).default('nearest'))
     .option('--labels <file>', 'class labels of the samples (.npy of integers, or text: one per line or "file label") to report top-1 accuracy')
     .option('--eval <dir>', 'folder of held-out samples for the report (default: every fifth calibration sample)')
-    .addOption(new Option('--io <type>', 'type of the quantized model\'s inputs and outputs').choices(['float32', 'int8']).default('float32'))
+    .addOption(new Option('--io <type>', 'type of the quantized model\'s inputs and outputs (int8: the quantized type, int16 with --activations int16)').choices(['float32', 'int8']).default('float32'))
+    .addOption(new Option('--activations <type>', 'activation type: int8, or int16 (TFLite\'s 16x8 scheme: int8 weights, int16 activations, for models that 8-bit activations hurt; .tflite only, runs on the reference kernels)').choices(['int8', 'int16']).default('int8'))
     .option('--keep-float <name...>', 'node or op names to leave in float (e.g. the first conv, or Softmax)')
     .option('--sensitivity [n]', 'also rank the layers by the error int8 causes in each alone, and list the worst n (default 10)', (v: string) => {
       const n = Number(v);

@@ -43,6 +43,7 @@ import {
   CloudlessError, Graph, Tensor, perTensorQuant,
   type Node, type QuantParams, type Value, type ValueInfo,
 } from '../ir/index.js';
+import { INT16_FIXED_OUTPUT, INT16_NO_TFLITE_KERNEL } from '../kernels/ref/int16/activation.js';
 import { outputChannelAxis } from '../passes/fold-batchnorm.js';
 import { defaultRegistry } from '../runtime/builtins.js';
 import type { KernelRegistry } from '../runtime/registry.js';
@@ -108,12 +109,10 @@ const FIXED_OUTPUT: Record<string, [number, number]> = {
   Tanh: [1 / 128, 0],
 };
 
-/** The same for int16 outputs (16x8). */
-const FIXED_OUTPUT_16: Record<string, [number, number]> = {
-  Softmax: [1 / 32768, 0],
-  Sigmoid: [1 / 32768, 0],
-  Tanh: [1 / 32768, 0],
-};
+/** The same for int16 outputs (16x8; the int16 kernels' INT16_FIXED_OUTPUT). */
+const FIXED_OUTPUT_16: Record<string, [number, number]> = Object.fromEntries(
+  Object.entries(INT16_FIXED_OUTPUT).map(([op, q]) => [op, [q.scale, q.zeroPoint]]),
+);
 
 /** Ops whose int8 kernels requantize their output to its own calibrated range. */
 const REQUANTIZING = new Set(['Add', 'Sub', 'Mul', 'ReduceMean', 'HardSwish', 'LeakyRelu', 'Relu', 'Clip', 'Concat']);
@@ -364,10 +363,28 @@ class Quantizer {
         if (DATA_MOVEMENT.has(node.op)) int8 = this.domain.get(node.inputs[0]!) === 'int8';
         else int8 = WEIGHTED_OPS.has(node.op) || node.op in this.fixedOutput || REQUANTIZING.has(node.op) || SHARED_COMPUTE.has(node.op);
         if (this.weightedOperandsReason(node)) int8 = false;
+        if (int8 && this.act === 'int16' && this.noTfliteInt16(node)) int8 = false;
       }
       if (int8) this.int8.add(node);
       for (const o of floatOuts) this.domain.set(o, int8 ? 'int8' : 'float');
     }
+  }
+
+  /**
+   * Why TFLite could not run `node` on int16 although a cloudless kernel can:
+   * a Clip to [−1, 1] or [0, 1] is written as RELU_N1_TO_1 or RELU_0_TO_1,
+   * which have no int16 kernel in TFLite (INT16_NO_TFLITE_KERNEL).
+   */
+  private noTfliteInt16(node: Node): string | undefined {
+    if (node.op !== 'Clip') return undefined;
+    const bound = (i: number, absent: number) => {
+      const t = node.inputs[i] ? this.src.values.get(node.inputs[i]!)?.constant : undefined;
+      return t && t.size > 0 ? Number(t.data[0]) : absent;
+    };
+    const lo = bound(1, -Infinity), hi = bound(2, Infinity);
+    if (lo === -1 && hi === 1) return `TFLite has no int16 kernel for ${INT16_NO_TFLITE_KERNEL.RELU_N1_TO_1} (RELU_N1_TO_1)`;
+    if (lo === 0 && hi === 1) return `TFLite has no int16 kernel for ${INT16_NO_TFLITE_KERNEL.RELU_0_TO_1} (RELU_0_TO_1)`;
+    return undefined;
   }
 
   /** Why a weighted op cannot take int8 weights, or undefined when it can (and for other ops). */
@@ -642,7 +659,8 @@ class Quantizer {
     for (const node of src.nodes) {
       if (this.int8.has(node) || (DATA_MOVEMENT.has(node.op) && !this.forcedFloat.has(node))) continue;
       if (!node.inputs.some((i) => i && this.isActivation(i))) continue;
-      const reason = this.forcedFloat.get(node) ?? this.weightedOperandsReason(node) ?? `no ${this.act === 'int16' ? '16x8' : 'int8'} kernel for ${node.op}`;
+      const reason = this.forcedFloat.get(node) ?? this.weightedOperandsReason(node) ?? (this.act === 'int16' ? this.noTfliteInt16(node) : undefined)
+        ?? `no ${this.act === 'int16' ? '16x8' : 'int8'} kernel for ${node.op}`;
       fallback.push({ node: node.name, op: node.op, reason });
     }
     return { graph: g, fallback, int8Nodes: this.int8.size, quantizeNodes, dequantizeNodes };

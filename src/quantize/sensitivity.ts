@@ -28,6 +28,8 @@ export interface LayerSensitivity {
 
 export interface SensitivityOptions {
   backend?: BackendChoice;
+  /** int8 (default) or int16 activations (16x8), as quantizeGraph takes them. */
+  activations?: 'int8' | 'int16';
   int8Arithmetic?: Int8Arithmetic;
   registry?: KernelRegistry;
   onLayer?: (done: number, total: number) => void;
@@ -36,7 +38,7 @@ export interface SensitivityOptions {
 /** The nodes of a calibrated (prepared) float graph ranked by the error int8 alone causes, worst first. */
 export function layerSensitivity(graph: Graph, calibration: CalibrationResult, samples: readonly Sample[], options: SensitivityOptions = {}): LayerSensitivity[] {
   const sessionOptions = { backend: options.backend, int8Arithmetic: options.int8Arithmetic, registry: options.registry };
-  const floatNodes = new Set(quantizeGraph(graph, calibration, { registry: options.registry }).fallback.map((f) => f.node));
+  const floatNodes = new Set(quantizeGraph(graph, calibration, { registry: options.registry, activations: options.activations }).fallback.map((f) => f.node));
   const layers = graph.nodes.filter((n) => !floatNodes.has(n.name) && !DATA_MOVEMENT.has(n.op));
   const floatSession = new Session(graph, sessionOptions);
   const names = floatSession.outputs.map((o) => o.name);
@@ -47,7 +49,7 @@ export function layerSensitivity(graph: Graph, calibration: CalibrationResult, s
   const result: LayerSensitivity[] = [];
   layers.forEach((layer, k) => {
     const keepFloat = graph.nodes.filter((n) => n !== layer).map((n) => n.name);
-    const session = new Session(quantizeGraph(graph, calibration, { keepFloat, registry: options.registry }).graph, sessionOptions);
+    const session = new Session(quantizeGraph(graph, calibration, { keepFloat, registry: options.registry, activations: options.activations }).graph, sessionOptions);
     let minCosine = 1, maxAbs = 0;
     samples.forEach((s, i) => {
       const out = session.runSync(s.feeds);

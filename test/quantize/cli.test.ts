@@ -10,6 +10,8 @@ import { importTflite } from '../../src/formats/tflite/import.js';
 import { writeTflite } from '../../src/formats/tflite/writer.js';
 import { Tensor } from '../../src/ir/index.js';
 import { readModel } from '../../src/runtime/load.js';
+import { Session } from '../../src/runtime/session.js';
+import { runLiteRt } from '../helpers/litert.js';
 import { loadLabels, loadSampleFolder, preprocessSpecFor } from '../../src/quantize/samples.js';
 import { opencvPhotosDir } from '../helpers/data.js';
 
@@ -72,6 +74,35 @@ describe('cloudless quantize', () => {
     expect(s.sensitivity!.every((l) => l.minCosine > 0.9 && l.minCosine <= 1)).toBe(true);
     expect(s.quantizeNodes + s.dequantizeNodes).toBe(0);
     expect(s.comparison.outputs[0]!.meanCosine).toBeGreaterThan(0.98);
+  });
+
+  it('--activations int16 writes a 16x8 .tflite: int16 activations, int8 weights, int64 biases, closer to float than int8, bit-exact with LiteRT.js', async () => {
+    const calib = calibFolder('calib16', 10);
+    const out8 = path.join(dir, 'cnn-8.tflite'), out16 = path.join(dir, 'cnn-16x8.tflite');
+    const s8 = await runQuantize(model, { ...base, calib, out: out8 });
+    const s16 = await runQuantize(model, { ...base, calib, out: out16, activations: 'int16' });
+    expect(s16.activations).toBe('int16');
+    // 16x8 Softmax is not built: it stays float between a DEQUANTIZE and the float output.
+    expect(s16.fallback.map((f) => f.op)).toEqual(['Softmax']);
+    expect(s16.fallback[0]!.reason).toMatch(/no 16x8 kernel/);
+    expect(printQuantizeSummary(s16)).toMatch(/\d+ 16x8 \(int16 activations, int8 weights\) nodes/);
+    const g = importTflite(new Uint8Array(readFileSync(out16)), out16);
+    for (const n of g.nodes.filter((m) => m.op === 'Conv' || m.op === 'FullyConnected')) {
+      expect([g.value(n.inputs[0]!).dtype, g.value(n.inputs[1]!).dtype, g.value(n.inputs[2]!).dtype, g.value(n.outputs[0]!).dtype]).toEqual(['int16', 'int8', 'int64', 'int16']);
+    }
+    // 16-bit activations take the error of 8-bit ones down.
+    const err = (x: typeof s8) => x.comparison.outputs[0]!.maxAbs;
+    expect(err(s16)).toBeLessThan(err(s8) / 4);
+    // Up to the logits the model is all 16x8, and LiteRT.js runs the written file to the same values as cloudless.
+    const outLogits = path.join(dir, 'cnn-16x8-logits.tflite');
+    const sLogits = await runQuantize(model, { ...base, calib, out: outLogits, activations: 'int16', outputs: ['logits'] });
+    expect(sLogits.fallback).toEqual([]);
+    const gl = importTflite(new Uint8Array(readFileSync(outLogits)), outLogits);
+    const x = new Tensor('float32', [1, 28, 28, 1], Float32Array.from({ length: 784 }, (_, i) => ((i * 37) % 101) / 100));
+    const [want] = await runLiteRt(new Uint8Array(readFileSync(outLogits)), [x]);
+    const got = new Session(gl, { backend: 'ref' }).runSync({ [gl.inputs[0]!]: x })[gl.outputs[0]!]!;
+    expect(Array.from(got.toFloat32())).toEqual(Array.from(want!.toFloat32()));
+    await expect(runQuantize(model, { ...base, calib, out: path.join(dir, 'cnn-16x8.onnx'), activations: 'int16' })).rejects.toThrow(/16x8 models .* are written as \.tflite only/);
   });
 
   it('--method auto quantizes with both methods and keeps the one closer to float on the evaluation samples', async () => {

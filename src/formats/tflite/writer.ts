@@ -343,12 +343,17 @@ class TfliteWriter {
   private convert(node: Node): void {
     const direct = DIRECT_BUILTINS[node.op];
     if (direct) {
+      if (node.op === 'HardSwish' && this.inInfo(0).dtype === 'int16' && this.inInfo(0).quant) this.unsupported('a quantized int16 HardSwish (TFLite has no int16 HARD_SWISH kernel)');
       this.emit(direct.builtin, node.inputs.map((_, k) => this.in(k)), node.outputs.map((_, k) => this.out(k)), direct.options ?? 0, []);
       return;
     }
     const binary = BINARY_BUILTINS[node.op];
     if (binary) {
-      this.emit(binary.builtin, [this.in(0), this.in(1)], [this.out()], binary.options, [{ slot: 0, i8: this.activation() }]);
+      const options: OptionField[] = [{ slot: 0, i8: this.activation() }];
+      // 16x8 ADD/SUB: pot_scale_int16 (slot 1, default true) = false selects TFLite's general int16 path, which cloudless implements.
+      const y = this.outInfo();
+      if ((node.op === 'Add' || node.op === 'Sub') && y.dtype === 'int16' && y.quant) options.push({ slot: 1, bool: false });
+      this.emit(binary.builtin, [this.in(0), this.in(1)], [this.out()], binary.options, options);
       return;
     }
     const reducer = REDUCE_BUILTINS[node.op];
@@ -681,6 +686,8 @@ class TfliteWriter {
     const lo = bound(1, -Infinity), hi = bound(2, Infinity);
     const named: Record<string, string> = { '0:6': 'RELU6', '-1:1': 'RELU_N1_TO_1', '0:Infinity': 'RELU', '0:1': 'RELU_0_TO_1' };
     const builtin = named[`${lo}:${hi}`];
+    const x16 = this.inInfo(0).dtype === 'int16' && !!this.inInfo(0).quant;
+    if (x16 && (builtin === 'RELU_N1_TO_1' || builtin === 'RELU_0_TO_1')) this.unsupported(`a quantized int16 Clip to [${lo}, ${hi}] (TFLite has no int16 ${builtin} kernel)`);
     if (builtin) { this.emit(builtin, [this.in(0)], [this.out()]); return; }
     const x = this.inInfo(0);
     if (x.quant) this.unsupported(`a quantized Clip to [${lo}, ${hi}]`);

@@ -12,18 +12,35 @@
  * - `tflite-xnnpack`: q = clamp(rne(fl(x · fl(1/s))) + z), the form of XNNPACK's
  *   f32→qs8 convert (it is given the reciprocal scale and rounds to nearest even).
  *   Derived from XNNPACK's convert kernel, not yet measured against LiteRT.js.
+ * - float → int16 in `tflite-xnnpack`: q = clamp(round_half_away(x / s) + z)
+ *   with the division in double. XNNPACK takes no int16, so LiteRT.js runs
+ *   TFLite's optimized AffineQuantize, which divides by a double scale
+ *   (measured bit-exact with LiteRT.js 2.5.3; 40 % of the test values sit on
+ *   exact ties, and the float forms above missed 10–15 % of all values).
+ *   `tflite-reference` keeps the float division of TFLite's reference
+ *   AffineQuantize, which TFLM runs.
  * The zero point is added in double, where the sum is exact, and the result is
  * then clamped to the output type's range.
  *
- * Quantize from a quantized input (TFLite's requantize, e.g. int16 → int8)
- * dequantizes exactly in double and quantizes the result as above. TFLite does
- * this with a fixed-point multiplier, so it can differ by 1 LSB at ties.
+ * Quantize from a quantized input with int16 on either side (int16 → int8,
+ * int16 → int16, int8 → int16; one scale each) is TFLite's Requantize in both
+ * arithmetics: m = QuantizeMultiplier(s_in / s_out) in double, then
+ * q = clamp(MultiplyByQuantizedMultiplier(q_in − z_in, m) + z_out) (measured
+ * bit-exact with LiteRT.js 2.5.3, power-of-two ratios included; the former
+ * dequantize-and-quantize missed up to 12 % of int16 → int16 values). TFLM's
+ * quantize_common.cc requantizes the same way. Other quantized inputs (int8 →
+ * int8, per-axis) still dequantize exactly in double and quantize the result as
+ * above; TFLite's Requantize uses a fixed-point multiplier there too, so they
+ * can differ by 1 LSB at ties (not measured).
+ *
+ * Dequantize of int16 needed no change: measured bit-exact with LiteRT.js.
  */
 import {
   CloudlessError, defineKernel, integerRange, sizeOf,
   type KernelDef, type NumberArray, type QuantParams, type Tensor,
 } from '../../ir/index.js';
 import { QUANTIZED_DTYPES } from '../../ir/ops/quant.js';
+import { multiplyByQuantizedMultiplier, quantizeMultiplier } from './int8/requantize.js';
 
 /** Per-element parameter lookup: element i uses slice `Math.floor(i / inner) % channels`. */
 interface AxisLayout {
@@ -95,6 +112,18 @@ const quantizeKernel = defineKernel<undefined>({
     const qx = x.dtype === 'float32' ? undefined : requireQuant(x, `node ${node.name} (Quantize) input`);
     const inp = qx ? layoutOf(qx, x.shape, `node ${node.name} (Quantize) input`) : undefined;
     const reference = ctx.int8Arithmetic === 'tflite-reference';
+    // int16 in or out, one scale each: TFLite's Requantize, in both arithmetics (see the header).
+    if (qx && (x.dtype === 'int16' || y.dtype === 'int16') && qx.scale.length === 1 && qy.scale.length === 1) {
+      const { multiplier, shift } = quantizeMultiplier(qx.scale[0]! / qy.scale[0]!);
+      const zx = qx.zeroPoint[0]!, zy = qy.zeroPoint[0]!;
+      for (let i = 0; i < src.length; i++) {
+        const q = multiplyByQuantizedMultiplier(src[i]! - zx, multiplier, shift) + zy;
+        dst[i] = q < lo ? lo : q > hi ? hi : q;
+      }
+      return;
+    }
+    // float → int16 in tflite-xnnpack: TFLite's optimized AffineQuantize divides by the scale in double.
+    const doubleDivide = !reference && !qx && y.dtype === 'int16';
     for (let i = 0; i < src.length; i++) {
       let v = src[i]!;
       if (qx && inp) {
@@ -103,7 +132,9 @@ const quantizeKernel = defineKernel<undefined>({
       }
       const c = out.channels === 1 ? 0 : Math.floor(i / out.inner) % out.channels;
       let r: number;
-      if (reference) {
+      if (doubleDivide) {
+        r = roundHalfAway(v / qy.scale[c]!);
+      } else if (reference) {
         r = roundHalfAway(Math.fround(v / qy.scale[c]!));
       } else {
         r = roundHalfEven(Math.fround(v * Math.fround(1 / qy.scale[c]!)));

@@ -21,7 +21,7 @@ import { attrInt, defineKernel, sizeOf, type KernelDef, type Node, type PrepareA
 import { WindowWalk, channelsLastWindow } from '../../../ir/window.js';
 import { gatherTranspose, prepareConvTranspose, type ConvTransposeState } from '../conv.js';
 import {
-  INT16_MAX, INT16_MIN, activationRangeQuantized, channelRequant, channelScales, fl, hasTensorQuant, requantizeChannel, tensorQuant,
+  INT16_MAX, INT16_MIN, activationRangeQuantized, channelRequant, channelScales, fl, hasTensorQuant, int16QuantRefusal, requantizeChannel, tensorQuant,
   type ChannelRequant,
 } from './requantize.js';
 
@@ -32,18 +32,13 @@ import {
  */
 export type WeightedActivations = 'int8' | 'int16';
 
-/** Whether an int16 value is quantized symmetrically with one scale (16x8 activations). */
-export function hasInt16Quant(info: ValueInfo | undefined): boolean {
-  return !!info && info.dtype === 'int16' && !!info.quant && info.quant.scale.length === 1 && (info.quant.zeroPoint[0] ?? 0) === 0;
-}
-
 /** Shared check: int8 X and output with one scale each, int8 weights quantized symmetrically, int32 bias (int16 X and output with zero point 0 and an int64 bias in 16x8). */
 function checkWeighted(weightAxis: (w: ValueInfo) => number, allowWeightZeroPoint: boolean, act: WeightedActivations = 'int8') {
   return (_node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined => {
     const x = inputs[0], w = inputs[1], b = inputs[2];
     if (act === 'int16') {
-      if (!hasInt16Quant(x)) return '16x8 kernel needs X to be int16 with one scale and zero point 0';
-      if (!hasInt16Quant(outputs[0])) return '16x8 kernel needs the output to be int16 with one scale and zero point 0';
+      const refused = int16QuantRefusal(x, 'X') ?? int16QuantRefusal(outputs[0], 'the output');
+      if (refused) return refused;
       if (b && sizeOf(b.shape) > 0 && b.dtype !== 'int64') return `bias is ${b.dtype}; 16x8 kernels take an int64 bias`;
       allowWeightZeroPoint = false;
     } else {

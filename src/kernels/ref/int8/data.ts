@@ -38,7 +38,7 @@ function requantizeTable(sx: number, zx: number, sy: number, zy: number): Int8Ar
   return t;
 }
 
-function prepareConcat({ node, inputs, outputs }: PrepareArgs): { state: ConcatState; scratchBytes: number } {
+export function prepareConcat({ node, inputs, outputs }: PrepareArgs): { state: ConcatState; scratchBytes: number } {
   const out = outputs[0]!;
   const rank = out.shape.length;
   const raw = attrInt(node, 'axis');
@@ -64,12 +64,13 @@ function prepareConcat({ node, inputs, outputs }: PrepareArgs): { state: ConcatS
   };
 }
 
-function runConcat(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConcatState): void {
-  const y = outputs[0]!.data as Int8Array;
+/** Copies each input's blocks into place (int8, or int16 for the 16x8 kernels, which never need a table). */
+export function runConcat(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConcatState): void {
+  const y = outputs[0]!.data as Int8Array | Int16Array;
   let k = 0, start = 0;
   for (const t of inputs) {
     if (!t) continue;
-    const x = t.data as Int8Array, block = st.blocks[k]!, table = st.tables[k];
+    const x = t.data as Int8Array | Int16Array, block = st.blocks[k]!, table = st.tables[k];
     for (let o = 0; o < st.outer; o++) {
       const xo = o * block, yo = o * st.outBlock + start;
       if (table) for (let i = 0; i < block; i++) y[yo + i] = table[x[xo + i]! + 128]!;
@@ -84,12 +85,12 @@ function runConcat(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Nod
 // Pad
 // ---------------------------------------------------------------------------
 
-interface PadState { begin: number[]; inShape: number[]; outShape: number[] }
+export interface PadState { begin: number[]; inShape: number[]; outShape: number[] }
 
-function preparePad({ node, inputs, outputs }: PrepareArgs): { state: PadState } {
+export function preparePad({ node, inputs, outputs }: PrepareArgs): { state: PadState } {
   const x = inputs[0]!;
   const pads = inputs[1]?.constant;
-  if (!pads) throw new CloudlessError('E_UNSUPPORTED', `node ${node.name} (Pad): the int8 kernel needs constant pads`, { node: node.name });
+  if (!pads) throw new CloudlessError('E_UNSUPPORTED', `node ${node.name} (Pad): the quantized kernel needs constant pads`, { node: node.name });
   const axesT = inputs[3]?.constant;
   const [begin] = padAmounts(node, x.shape.length, integerValues(node, pads, 'pads'), axesT && axesT.size > 0 ? integerValues(node, axesT, 'axes') : undefined);
   return { state: { begin, inShape: [...x.shape], outShape: [...outputs[0]!.shape] } };
@@ -100,7 +101,7 @@ function preparePad({ node, inputs, outputs }: PrepareArgs): { state: PadState }
  * if given, else the output zero point (real 0), as TFLite's int8 PAD does.
  * Negative pads crop (padConstant copies whole rows either way).
  */
-function runPad(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PadState): void {
+export function runPad(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PadState): void {
   const cv = inputs[2];
   const fill = cv && cv.size > 0 ? Number(cv.data[0]!) : outputs[0]!.quant!.zeroPoint[0]!;
   padConstant(inputs[0]!.data, outputs[0]!.data, st.inShape, st.outShape, st.begin, fill);

@@ -19,7 +19,8 @@ import {
 // AveragePool, MaxPool
 // ---------------------------------------------------------------------------
 
-interface PoolState { walk: WindowWalk; channels: number; lo: number; hi: number; acc: Int32Array; count: Int32Array }
+/** `lowest` starts a maximum (the element type's lowest value, as TFLite's integer MaxPool starts). */
+export interface PoolState { walk: WindowWalk; channels: number; lo: number; hi: number; lowest: number; acc: Int32Array; count: Int32Array }
 
 function checkPool(node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined {
   const missing = missingQuant([inputs[0], outputs[0]], ['X', 'the output']);
@@ -38,23 +39,26 @@ function checkPool(node: Node, inputs: readonly (ValueInfo | undefined)[], outpu
   return undefined;
 }
 
-function preparePool({ node, inputs, outputs }: PrepareArgs): { state: PoolState; scratchBytes: number } {
+/** `range` is the element type's (int8 here; the 16x8 kernels pass int16's). */
+export function preparePool(
+  { node, inputs, outputs }: PrepareArgs, range: readonly [number, number] = [INT8_MIN, INT8_MAX],
+): { state: PoolState; scratchBytes: number } {
   const x = inputs[0]!;
   const { g } = channelsLastWindow(node, x.shape, attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0);
   const channels = x.shape[x.shape.length - 1]!;
   const yq = tensorQuant(node, outputs[0], 'the output');
-  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
+  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint, range);
   const acc = new Int32Array(channels), count = new Int32Array(1);
-  return { state: { walk: new WindowWalk(g), channels, lo, hi, acc, count }, scratchBytes: acc.byteLength };
+  return { state: { walk: new WindowWalk(g), channels, lo, hi, lowest: range[0], acc, count }, scratchBytes: acc.byteLength };
 }
 
 /** Visits each output pixel: `acc` holds the window's sum (average) or maximum (max) per channel, `count` its in-bounds taps. */
-function poolLoop(x: Int8Array, y: Int8Array, st: PoolState, isMax: boolean, finish: (acc: number, taps: number) => number): void {
+function poolLoop(x: Int8Array | Int16Array, y: Int8Array | Int16Array, st: PoolState, isMax: boolean, finish: (acc: number, taps: number) => number): void {
   const { walk, channels: c, acc } = st;
   let yi = 0;
   for (walk.start(); walk.next(); yi += c) {
     const { kd0, kd1, kh0, kh1, kw0, kw1 } = walk;
-    acc.fill(isMax ? INT8_MIN : 0);
+    acc.fill(isMax ? st.lowest : 0);
     for (let kd = kd0; kd < kd1; kd++) {
       for (let kh = kh0; kh < kh1; kh++) {
         for (let kw = kw0; kw < kw1; kw++) {
@@ -72,26 +76,27 @@ function poolLoop(x: Int8Array, y: Int8Array, st: PoolState, isMax: boolean, fin
 /**
  * TFLite's int8 AVERAGE_POOL_2D (both arithmetics: XNNPACK does not take it):
  * the raw sum over the taps inside the input, divided by their count rounding
- * half away from zero (C's truncating division of a nudged sum).
+ * half away from zero (C's truncating division of a nudged sum). TFLite's
+ * int16 AVERAGE_POOL_2D is the same code on int16 values (the 16x8 kernels run this).
  */
-function runAveragePool(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PoolState): void {
+export function runAveragePool(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PoolState): void {
   const { lo, hi } = st;
-  poolLoop(inputs[0]!.data as Int8Array, outputs[0]!.data as Int8Array, st, false, (s, n) => {
+  poolLoop(inputs[0]!.data as Int8Array | Int16Array, outputs[0]!.data as Int8Array | Int16Array, st, false, (s, n) => {
     const half = (n / 2) | 0;
     return clampInt(Math.trunc(s > 0 ? (s + half) / n : (s - half) / n), lo, hi);
   });
 }
 
-function runMaxPool(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PoolState): void {
+export function runMaxPool(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: PoolState): void {
   const { lo, hi } = st;
-  poolLoop(inputs[0]!.data as Int8Array, outputs[0]!.data as Int8Array, st, true, (m) => clampInt(m, lo, hi));
+  poolLoop(inputs[0]!.data as Int8Array | Int16Array, outputs[0]!.data as Int8Array | Int16Array, st, true, (m) => clampInt(m, lo, hi));
 }
 
 // ---------------------------------------------------------------------------
 // ReduceMean
 // ---------------------------------------------------------------------------
 
-interface MeanState {
+export interface MeanState {
   plan: RowPlan;
   n: number;
   sums: Int32Array;
@@ -149,8 +154,9 @@ function prepareMean({ node, inputs, outputs, ctx }: PrepareArgs): { state: Mean
   return { state: { plan: planReduction(x.shape, kept), n, sums, finish }, scratchBytes: sums.byteLength };
 }
 
-function runMean(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: MeanState): void {
-  const x = inputs[0]!.data as Int8Array, y = outputs[0]!.data as Int8Array;
+/** Sums the raw values of each output's group, then `finish` makes each sum an output (int8 or, for the 16x8 kernels, int16). */
+export function runMean(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: MeanState): void {
+  const x = inputs[0]!.data as Int8Array | Int16Array, y = outputs[0]!.data as Int8Array | Int16Array;
   const { plan, sums, finish } = st;
   sums.fill(0);
   const step = plan.rowStrides[0]!, len = plan.rowLength;

@@ -205,6 +205,21 @@ export function hasTensorQuant(info: ValueInfo | undefined): boolean {
   return !!info && info.dtype === 'int8' && !!info.quant && info.quant.scale.length === 1;
 }
 
+/** A `check()` reason unless `info` is int16 with one scale and zero point 0 (TFLite's 16x8 activations), else undefined. */
+export function int16QuantRefusal(info: ValueInfo | undefined, what: string): string | undefined {
+  if (!info || info.dtype !== 'int16') return `16x8 kernel needs ${what} to be int16`;
+  const q = info.quant;
+  if (!q || q.scale.length === 0) return `16x8 kernel needs ${what} to carry quantization parameters`;
+  if (q.scale.length !== 1) return `16x8 kernel needs ${what} to have one scale (per-tensor quantization)`;
+  if ((q.zeroPoint[0] ?? 0) !== 0) return `16x8 kernel needs ${what} to have zero point 0 (TFLite's 16x8 activations are symmetric), got ${q.zeroPoint[0]}`;
+  return undefined;
+}
+
+/** Whether a value is int16 with one scale and zero point 0. */
+export function hasInt16Quant(info: ValueInfo | undefined): boolean {
+  return int16QuantRefusal(info, '') === undefined;
+}
+
 /** A `check()` reason when the listed int8 values lack per-tensor quantization, else undefined. */
 export function missingQuant(infos: readonly (ValueInfo | undefined)[], names: readonly string[]): string | undefined {
   for (let i = 0; i < infos.length; i++) {

@@ -37,7 +37,7 @@ interface AxisTaps {
   weight: Int32Array;
 }
 
-interface ResizeState {
+export interface ResizeState {
   linear: boolean;
   reference: boolean;
   /** The (at most two) resized axes, outer first; an unresized axis maps each index to itself. */
@@ -62,7 +62,7 @@ function transformOf(node: Node, outShape: readonly number[], axes: readonly num
   if (ctm === 'align_corners' || ctm === 'half_pixel' || ctm === 'asymmetric') return ctm;
   // pytorch_half_pixel is half_pixel except for a length-1 output.
   if (ctm === 'pytorch_half_pixel' && axes.every((a) => outShape[a]! > 1)) return 'half_pixel';
-  return `coordinate_transformation_mode ${ctm} has no TFLite int8 equivalent`;
+  return `coordinate_transformation_mode ${ctm} has no TFLite equivalent`;
 }
 
 function checkResize(node: Node, inputs: (ValueInfo | undefined)[], outputs: ValueInfo[]): string | undefined {
@@ -71,22 +71,28 @@ function checkResize(node: Node, inputs: (ValueInfo | undefined)[], outputs: Val
   if (x!.quant!.scale[0] !== y!.quant!.scale[0] || (x!.quant!.zeroPoint[0] ?? 0) !== (y!.quant!.zeroPoint[0] ?? 0)) {
     return 'int8 Resize moves raw values: X and the output must share one scale and zero point (TFLite requires it)';
   }
+  return checkResizeGeometry(node, inputs, outputs);
+}
+
+/** What TFLite's RESIZE_* can express (modes, axes, coordinate rules), whatever the element type: a reason, or undefined. */
+export function checkResizeGeometry(node: Node, inputs: (ValueInfo | undefined)[], outputs: ValueInfo[]): string | undefined {
+  const x = inputs[0], y = outputs[0];
   for (const i of [1, 2]) {
     const v = inputs[i];
-    if (v && v.shape.some((d) => d > 0) && v.dtype !== 'float32') return `int8 Resize needs ${i === 1 ? 'roi' : 'scales'} as float32, got ${v.dtype}`;
+    if (v && v.shape.some((d) => d > 0) && v.dtype !== 'float32') return `quantized Resize needs ${i === 1 ? 'roi' : 'scales'} as float32, got ${v.dtype}`;
   }
-  if (attrString(node, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch') return 'keep_aspect_ratio_policy other than stretch is not supported by the int8 kernel';
+  if (attrString(node, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch') return 'keep_aspect_ratio_policy other than stretch is not supported by the quantized kernels';
   const mode = attrString(node, 'mode', 'nearest');
-  if (mode !== 'nearest' && mode !== 'linear') return `mode ${mode}: the int8 kernel resizes nearest or linear`;
+  if (mode !== 'nearest' && mode !== 'linear') return `mode ${mode}: the quantized kernels resize nearest or linear`;
   const axes = resizedAxes(node, x!.shape, y!.shape);
-  if (axes.length > 2) return `the int8 kernel resizes at most two axes, this node resizes ${axes.length}`;
+  if (axes.length > 2) return `the quantized kernels resize at most two axes, this node resizes ${axes.length}`;
   const t = transformOf(node, y!.shape, axes);
   if (t !== 'align_corners' && t !== 'half_pixel' && t !== 'asymmetric') return t;
   if (mode === 'nearest') {
     const rounding = attrString(node, 'nearest_mode', 'round_prefer_floor');
     // TFLite floors without centres and rounds half up with align_corners or half-pixel centres.
     const want = t === 'asymmetric' ? 'floor' : 'round_prefer_ceil';
-    if (rounding !== want) return `nearest_mode ${rounding} with ${t} has no TFLite int8 equivalent (it uses ${want})`;
+    if (rounding !== want) return `nearest_mode ${rounding} with ${t} has no TFLite equivalent (it uses ${want})`;
   }
   return undefined;
 }
@@ -155,12 +161,18 @@ function nearestAxis(taps: AxisTaps, t: Transform, inSize: number, r: { num: num
   }
 }
 
-function prepareResize({ node, inputs, outputs, ctx }: PrepareArgs): { state: ResizeState; scratchBytes: number } {
+/**
+ * `integerBilinear` forces TFLite's ResizeBilinearInteger whatever the
+ * arithmetic (the 16x8 kernels: XNNPACK takes no int16, so TFLite runs it too).
+ */
+export function prepareResize(
+  { node, inputs, outputs, ctx }: PrepareArgs, integerBilinear = false,
+): { state: ResizeState; scratchBytes: number } {
   const x = inputs[0]!;
   const outShape = [...outputs[0]!.shape];
   const plan = plannedResize(node, inputs);
   const linear = attrString(node, 'mode', 'nearest') === 'linear';
-  const reference = ctx.int8Arithmetic === 'tflite-reference';
+  const reference = integerBilinear || ctx.int8Arithmetic === 'tflite-reference';
   const axes = resizedAxes(node, x.shape, outShape);
   const t = transformOf(node, outShape, axes) as Transform;
   let bytes = 0;
@@ -194,8 +206,8 @@ function blendReference(tl: number, tr: number, bl: number, br: number, wx: numb
   return Math.trunc((s + (s > 0 ? 524288 : -524288)) / 1048576);
 }
 
-function runResize(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ResizeState): void {
-  const x = inputs[0]!.data as Int8Array, y = outputs[0]!.data as Int8Array;
+export function runResize(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ResizeState): void {
+  const x = inputs[0]!.data as Int8Array | Int16Array, y = outputs[0]!.data as Int8Array | Int16Array;
   const { axes, taps, inStrides, outShape, counter, linear } = st;
   const rank = outShape.length;
   // A single resized axis blends with a dummy axis of weight 0 in the other direction.
