@@ -1,5 +1,5 @@
 /**
- * 16x8 Conv, DepthwiseConv and FullyConnected are bit-exact with LiteRT.js:
+ * 16x8 Conv, DepthwiseConv, FullyConnected and ConvTranspose are bit-exact with LiteRT.js:
  * randomized single-op graphs with int16 activations (zero point 0), int8
  * weights (per channel or per tensor), int64 biases, SAME/VALID padding,
  * strides, dilations, depth multipliers and fused activations; scales drawn
@@ -17,7 +17,7 @@ import { Tensor, type AttrValue } from '../../src/ir/index.js';
 import { multiplyByQuantizedMultiplierWide } from '../../src/kernels/ref/int8/requantize.js';
 import { Int16Case, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
 
-type Op = 'Conv' | 'DepthwiseConv' | 'FullyConnected';
+type Op = 'Conv' | 'DepthwiseConv' | 'FullyConnected' | 'ConvTranspose';
 const RUNS = 60;
 const tally = new Map<Op, { cases: number; outputs: number }>();
 
@@ -26,6 +26,7 @@ function weightedCase(op: Op, seed: number, ties: boolean): Int16Case {
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const logScale = (lo: number, hi: number) => Math.fround(2 ** (lo + r() * (hi - lo)));
+  if (op === 'ConvTranspose') return transposeCase(seed, ties);
   const fcOp = op === 'FullyConnected';
   const h = fcOp ? 1 : int(2, 8), w = fcOp ? 1 : int(2, 8);
   const cin = fcOp ? int(1, 40) : int(1, 6);
@@ -72,12 +73,41 @@ function weightedCase(op: Op, seed: number, ties: boolean): Int16Case {
   return c.node(op, [x, wt, b], int16Quant(sy), attrs);
 }
 
+/** TRANSPOSE_CONV in the forms the writer expresses (VALID, SAME, explicit pads written as a crop), IHWO weights along O. */
+function transposeCase(seed: number, ties: boolean): Int16Case {
+  const r = lcg(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const h = int(1, 5), w = int(1, 5), k = [int(1, 4), int(1, 4)], strides = [int(1, 3), int(1, 3)];
+  const fits = k[0]! >= strides[0]! && k[1]! >= strides[1]!;
+  const form = fits ? (['VALID', 'SAME_UPPER', 'pads'] as const)[int(0, 2)] : (['VALID', 'pads'] as const)[int(0, 1)];
+  const attrs: Record<string, AttrValue> = { strides, activation: (['none', 'relu', 'relu6'] as const)[int(0, 2)]! };
+  if (form === 'pads') {
+    const p = [0, 1].map((i) => int(0, Math.min(k[i]! - 1, Math.floor((strides[i]! * ([h, w][i]! - 1) + k[i]! - 1) / 2))));
+    attrs.pads = [p[0]!, p[1]!, p[0]!, p[1]!];
+  } else {
+    attrs.auto_pad = form!;
+  }
+  const cin = int(1, 5), cout = int(1, 6);
+  const sx = ties ? 2 ** -10 : Math.fround(2 ** (-12 + 6 * r()));
+  const sw = Float32Array.from({ length: cout }, () => (ties ? 2 ** (-int(1, 4)) : Math.fround(2 ** (-9 + 4 * r()))));
+  const sy = ties ? 2 ** -10 : Math.fround((sx * sw[0]!) / (2 ** (3 * r() - 1.5) * (3000 / (16000 * 64 * Math.sqrt(cin * 2)))));
+  const c = new Int16Case(`ConvTranspose ${h}x${w}x${cin}→${cout} k${k} s${strides} ${form === 'pads' ? `pads ${attrs.pads}` : form} ${attrs.activation}${ties ? ' ties' : ''}`);
+  const lim = ties ? 64 : 32767;
+  const x = c.input('x', new Tensor('int16', [1, h, w, cin], int16Data(h * w * cin, r, -lim - 1, lim), int16Quant(sx)));
+  const wShape = [cin, k[0]!, k[1]!, cout];
+  const wt = c.constant('w', new Tensor('int8', wShape, Int8Array.from({ length: cin * k[0]! * k[1]! * cout }, () => int(-127, 127)),
+    { scale: sw, zeroPoint: new Int32Array(cout), axis: 3 }));
+  const b = c.constant('b', new Tensor('int64', [cout], BigInt64Array.from({ length: cout }, () => BigInt(Math.floor((r() * 2 - 1) * 2 ** 24))),
+    { scale: Float32Array.from(sw, (s) => Math.fround(sx * s)), zeroPoint: new Int32Array(cout), axis: 0 }));
+  return c.node('ConvTranspose', [x, wt, b], int16Quant(sy), attrs);
+}
+
 describe('16x8 weighted ops vs LiteRT.js', () => {
   afterAll(() => {
     console.log(`16x8 bit-exact with LiteRT.js (both arithmetics):\n  ${[...tally].map(([op, t]) => `${op}: ${t.cases} cases, ${t.outputs} outputs`).join('\n  ')}`);
   });
 
-  for (const op of ['Conv', 'DepthwiseConv', 'FullyConnected'] as const) {
+  for (const op of ['Conv', 'DepthwiseConv', 'FullyConnected', 'ConvTranspose'] as const) {
     it(`${op}: every output value equal`, async () => {
       await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.boolean(), async (seed, ties) => {
         const c = weightedCase(op, seed, ties);

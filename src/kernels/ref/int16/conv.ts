@@ -1,5 +1,5 @@
 /**
- * 16x8 Conv, DepthwiseConv and FullyConnected: the int8 reference loops
+ * 16x8 Conv, DepthwiseConv, FullyConnected and ConvTranspose: the int8 reference loops
  * (ref/int8/conv.ts) over int16 activations with zero point 0, int8 weights
  * (symmetric, per output channel or per tensor) and an int64 bias of scale
  * s_x · s_w. The accumulator is TFLite's int64 one (|acc| < 2^47 by TFLite's

@@ -197,9 +197,9 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
 interface ConvTransposeI8State { t: ConvTransposeState; zx: number; rq: ChannelRequant }
 
 function runConvTranspose(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvTransposeI8State): void {
-  const y = outputs[0]!.data as Int8Array;
+  const y = outputs[0]!.data as Activations;
   const { rq } = st;
-  gatherTranspose(st.t, inputs[0]!.data as Int8Array, st.zx, inputs[1]!.data as Int8Array, biasOf(inputs[2]),
+  gatherTranspose(st.t, inputs[0]!.data as Activations, st.zx, inputs[1]!.data as Int8Array, biasOf(inputs[2]),
     (i, o, acc) => { y[i] = requantizeChannel(rq, o, acc); });
 }
 
@@ -242,7 +242,7 @@ function runFullyConnected(inputs: (Tensor | undefined)[], outputs: Tensor[], _n
 }
 
 /**
- * Conv, DepthwiseConv and FullyConnected over `act` activations: the same
+ * Conv, DepthwiseConv, FullyConnected and ConvTranspose over `act` activations: the same
  * loops; int16 (16x8) differs only in its check, its int64 bias and its wide
  * epilogue (TFLite runs 16x8 with an int64 bias on these reference kernels).
  */
@@ -257,23 +257,21 @@ export function weightedKernels(act: WeightedActivations): KernelDef[] {
       op: 'FullyConnected', backend: 'ref', dtypes: [act], check: checkWeighted(() => 0, act === 'int8', act),
       prepare: (a) => prepareFullyConnected(a, act), run: runFullyConnected,
     }),
+    defineKernel<ConvTransposeI8State>({
+      op: 'ConvTranspose', backend: 'ref', dtypes: [act],
+      check: (node, inputs, outputs) => checkWeighted((w) => w.shape.length - 1, false, act)(node, inputs, outputs) ??
+        (attrInt(node, 'group', 1) !== 1 ? `quantized ConvTranspose takes one group, not ${attrInt(node, 'group', 1)}` : undefined),
+      prepare: (args) => {
+        const { state, scratchBytes } = prepareConvTranspose(args);
+        const w = args.inputs[1]!;
+        return {
+          state: { t: state, zx: tensorQuant(args.node, args.inputs[0], 'X').zeroPoint, rq: prepareRequant(args, w.shape.length - 1, false, act) },
+          scratchBytes,
+        };
+      },
+      run: runConvTranspose,
+    }),
   ];
 }
 
-export const int8ConvKernels: readonly KernelDef[] = [
-  ...weightedKernels('int8'),
-  defineKernel<ConvTransposeI8State>({
-    op: 'ConvTranspose', backend: 'ref', dtypes: ['int8'],
-    check: (node, inputs, outputs) => checkWeighted((w) => w.shape.length - 1, false)(node, inputs, outputs) ??
-      (attrInt(node, 'group', 1) !== 1 ? `int8 ConvTranspose takes one group, not ${attrInt(node, 'group', 1)}` : undefined),
-    prepare: (args) => {
-      const { state, scratchBytes } = prepareConvTranspose(args);
-      const w = args.inputs[1]!;
-      return {
-        state: { t: state, zx: tensorQuant(args.node, args.inputs[0], 'X').zeroPoint, rq: prepareRequant(args, w.shape.length - 1, false) },
-        scratchBytes,
-      };
-    },
-    run: runConvTranspose,
-  }),
-];
+export const int8ConvKernels: readonly KernelDef[] = weightedKernels('int8');
