@@ -658,7 +658,14 @@ class TfliteImporter {
 
   private convertBinary(op: TfliteOperator, canonical: string, optionsType: number): void {
     this.requireInputs(op, 2);
-    const act = this.activation(op, this.options(op, optionsType).byte(0));
+    const options = this.options(op, optionsType);
+    // 16x8 ADD/SUB: pot_scale_int16 (slot 1, true when absent) selects TFLite's power-of-two path; cloudless has the general one.
+    const int16 = this.val(this.in(op, 0)).dtype === 'int16' && this.isQuantized(this.in(op, 0));
+    if (int16 && (canonical === 'Add' || canonical === 'Sub') && options.bool(1, true)) {
+      this.unsupported(op, `an int16 ${canonical === 'Add' ? 'ADD' : 'SUB'} with pot_scale_int16 = true (TFLite's power-of-two int16 path) is not implemented; cloudless runs the general int16 path`,
+        'write the model with pot_scale_int16 = false (what cloudless quantize --activations int16 writes)');
+    }
+    const act = this.activation(op, options.byte(0));
     this.emitFused(op, canonical, [this.in(op, 0), this.in(op, 1)], {}, act);
   }
 

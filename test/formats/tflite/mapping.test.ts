@@ -25,6 +25,27 @@ describe('TFLite op mapping', () => {
     expect([...out.y!.data]).toEqual([1, 0, 6, 0]);
   });
 
+  it('an int16 ADD on TFLite\'s power-of-two path (pot_scale_int16 true or absent) is refused by name; false imports and runs', async () => {
+    const model = (pot: boolean | undefined) => tinyModel(
+      ['a', 'b', 'y'].map((name) => ({ name, shape: [3], type: TensorType.INT16, quant: { scale: 2 ** -8, zeroPoint: 0 } })),
+      [{
+        code: ADD, inputs: [0, 1], outputs: [2],
+        options: { type: BuiltinOptions.AddOptions, slots: 2, write: (b: Builder) => { if (pot !== undefined) b.addFieldInt8(1, pot ? 1 : 0, 1); } },
+      }],
+      [0, 1], [2],
+    );
+    for (const pot of [true, undefined]) {
+      let err: unknown;
+      try { importTflite(model(pot), 'add16.tflite'); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(CloudlessError);
+      expect((err as CloudlessError).message).toMatch(/add16\.tflite.*int16 ADD with pot_scale_int16 = true .* not implemented/);
+    }
+    const g = importTflite(model(false), 'add16.tflite');
+    const q = { scale: Float32Array.of(2 ** -8), zeroPoint: new Int32Array(1) };
+    const out = new Session(g, { backend: 'ref' }).runSync({ a: new Tensor('int16', [3], Int16Array.of(100, -200, 32767), q), b: new Tensor('int16', [3], Int16Array.of(5, 7, 1), q) });
+    expect(Array.from(out.y!.data as Int16Array)).toEqual([105, -193, 32767]);
+  });
+
   it('STRIDED_SLICE with masks and shrink_axis becomes Slice + Squeeze', async () => {
     // x[1, ::-1, 0:2] on a [2, 3, 4] tensor: shrink axis 0, begin/end masks on axis 1.
     const bytes = tinyModel(

@@ -1,5 +1,5 @@
 import { Builder } from 'flatbuffers';
-import { ModelSlot, OperatorCodeSlot, OperatorSlot, SubGraphSlot, TensorSlot, BufferSlot, TensorType } from '../../../src/formats/tflite/schema.js';
+import { ModelSlot, OperatorCodeSlot, OperatorSlot, QuantizationSlot, SubGraphSlot, TensorSlot, BufferSlot, TensorType } from '../../../src/formats/tflite/schema.js';
 
 /** A tensor of a test model: float32 unless `type` says otherwise; `data` makes it a constant. */
 export interface TinyTensor {
@@ -7,6 +7,8 @@ export interface TinyTensor {
   shape: number[];
   type?: number;
   data?: Uint8Array;
+  /** Per-tensor quantization (scale, zero point). */
+  quant?: { scale: number; zeroPoint: number };
 }
 
 export interface TinyOp {
@@ -52,7 +54,17 @@ export function tinyModel(tensors: TinyTensor[], ops: TinyOp[], inputs: number[]
     }
     const name = b.createString(t.name);
     const shape = intVector(b, t.shape);
+    let quant = 0;
+    if (t.quant) {
+      b.startVector(4, 1, 4); b.addFloat32(t.quant.scale); const scale = b.endVector();
+      b.startVector(8, 1, 8); b.addInt64(BigInt(t.quant.zeroPoint)); const zp = b.endVector();
+      b.startObject(7);
+      b.addFieldOffset(QuantizationSlot.scale, scale, 0);
+      b.addFieldOffset(QuantizationSlot.zeroPoint, zp, 0);
+      quant = b.endObject();
+    }
     b.startObject(11);
+    if (quant) b.addFieldOffset(TensorSlot.quantization, quant, 0);
     b.addFieldOffset(TensorSlot.shape, shape, 0);
     b.addFieldInt8(TensorSlot.type, t.type ?? TensorType.FLOAT32, -1);
     b.addFieldInt32(TensorSlot.buffer, bufferIndex, -1);
