@@ -1,6 +1,7 @@
 /**
  * npx tsx scripts/centernet-mixed-precision.ts [--method minmax|percentile] [--rounding nearest|gptq]
  *   [--keep 3,5,10,15,20,30,45,60] [--first 2,3,4,6,10] [--weights-only [--fake-activations 8|16]] [--no-bias-correction]
+ *   [--activations int16]
  *
  * How far mixed precision gets CenterNet-512 (TF.js, MobileNetV3) towards the
  * float model's detections: every node is quantized alone (the rest float) and
@@ -14,7 +15,10 @@
  * (dequantized back into the float graph, bias corrected unless
  * `--no-bias-correction`, activations float); with `--fake-activations b`
  * every activation is also rounded to b-bit levels of its calibrated range in
- * float, which tells what 8- or 16-bit activations would cost.
+ * float, which tells what 8- or 16-bit activations would cost. `--activations
+ * int16` quantizes in TFLite's 16x8 scheme instead of int8 (ops without a
+ * 16x8 kernel, such as HardSwish, stay float; it runs on the reference
+ * kernels, so `--first 0` is the practical form: about a minute a photo).
  * Needs the photos (`node scripts/setup-data.mjs`); the
  * ranking takes about ten minutes on two cores.
  */
@@ -47,6 +51,8 @@ const method = (flag('--method') ?? 'minmax') as 'minmax' | 'percentile';
 const rounding = (flag('--rounding') ?? 'nearest') as 'nearest' | 'gptq';
 if (rounding !== 'nearest' && rounding !== 'gptq') throw new Error(`--rounding ${rounding}: expected nearest or gptq`);
 const weightsOnly = process.argv.includes('--weights-only');
+const activations = (flag('--activations') ?? 'int8') as 'int8' | 'int16';
+if (activations !== 'int8' && activations !== 'int16') throw new Error(`--activations ${activations}: expected int8 or int16`);
 const biasCorrection = !process.argv.includes('--no-bias-correction');
 const fakeBits = flag('--fake-activations') ? Number(flag('--fake-activations')) : undefined;
 if (fakeBits !== undefined && !(Number.isInteger(fakeBits) && fakeBits >= 2 && fakeBits <= 24)) throw new Error('--fake-activations takes a bit count (2..24)');
@@ -86,7 +92,7 @@ floatSession.dispose();
 
 /** Detections of the graph with `keep` in float that have no match in float (and back), and the heatmap's largest change. */
 function evaluate(keep: string[]): { changed: number; total: number; maxHeatmapChange: number } {
-  return compare(quantizeGraph(graph, calibration, { keepFloat: keep, weightRounding: rounding, biasCorrection }).graph);
+  return compare(quantizeGraph(graph, calibration, { keepFloat: keep, weightRounding: rounding, biasCorrection, activations }).graph);
 }
 
 /**
@@ -190,7 +196,7 @@ if (firsts) {
   for (const k of [0, ...firsts]) {
     started = performance.now();
     const r = evaluate(graph.nodes.slice(0, k).map((n) => n.name));
-    console.log(`${method}, ${rounding} rounding (quantized and compared in ${((performance.now() - started) / 1000).toFixed(1)} s), first ${k} nodes (${graph.nodes.slice(0, k).map((n) => n.op).join(', ')}) in float: ${r.changed} of ${r.total} detection matches change, heatmap moves up to ${r.maxHeatmapChange.toFixed(3)}`);
+    console.log(`${method}, ${rounding} rounding${activations === 'int16' ? ', 16x8' : ''} (quantized and compared in ${((performance.now() - started) / 1000).toFixed(1)} s), first ${k} nodes (${graph.nodes.slice(0, k).map((n) => n.op).join(', ')}) in float: ${r.changed} of ${r.total} detection matches change, heatmap moves up to ${r.maxHeatmapChange.toFixed(3)}`);
   }
   process.exit(0);
 }

@@ -32,7 +32,7 @@
  *
  * With `activations: 'int16'` the graph takes TFLite's 16x8 scheme instead:
  * the same int8 weights, activations symmetric int16 (s = max|range| / 32767,
- * zero point 0), biases int64 (scale s_x · s_w[c]; no bias floor is needed),
+ * zero point 0), biases int64 (scale s_x · s_w[c], below TFLite's 2^47 bound),
  * the int16 fixed output quantizations, and every op without a 16x8 kernel in
  * float. `io: 'int8'` then means int16 inputs and outputs.
  *
@@ -172,11 +172,14 @@ export function quantizeWeights(w: Tensor, axis: number, minScale?: Float64Array
  * is not, that overflows int32. Like TFLite's converter, the weight scale is
  * then raised until the bias fits within half the int32 range (the other half
  * is headroom for the products the accumulator adds); the weights lose
- * resolution where their contribution is smallest against the bias.
+ * resolution where their contribution is smallest against the bias. 16x8
+ * passes `accumulatorBits` 48: TFLite bounds its int64 accumulator by 2^47,
+ * and CenterNet's dead squeeze-excite branches reach past it.
  */
-export function biasScaleFloor(b: Tensor, inputScale: number, channels: number): Float64Array {
+export function biasScaleFloor(b: Tensor, inputScale: number, channels: number, accumulatorBits = 32): Float64Array {
   const floor = new Float64Array(channels);
-  for (let c = 0; c < channels; c++) floor[c] = Math.abs(b.data[b.size === 1 ? 0 : c] as number) / (inputScale * 2 ** 30);
+  const half = 2 ** (accumulatorBits - 2);
+  for (let c = 0; c < channels; c++) floor[c] = Math.abs(b.data[b.size === 1 ? 0 : c] as number) / (inputScale * half);
   return floor;
 }
 
@@ -511,8 +514,7 @@ class Quantizer {
     const key = `${name}|${axis}${bias ? `|${node.inputs[2]}|${inputScale}` : ''}${gptq ? `|${node.name}` : ''}`;
     let q = this.weights.get(key);
     if (!q) {
-      // An int64 bias (16x8) has room for any bias: no floor.
-      const floor = bias && this.act === 'int8' ? biasScaleFloor(bias, inputScale, w.shape[axis]!) : undefined;
+      const floor = bias ? biasScaleFloor(bias, inputScale, w.shape[axis]!, this.act === 'int16' ? 48 : 32) : undefined;
       q = quantizeWeights(w, axis, floor);
       if (gptq && GPTQ_OPS.has(node.op)) {
         // GPTQ's result depends on the node, its weights, their grid and the Hessian, not on the calibration method.

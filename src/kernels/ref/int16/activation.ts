@@ -41,6 +41,7 @@ import {
 import {
   INT16_MAX, INT16_MIN, clampInt, fl, int16QuantRefusal, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway, roundingDivideByPOT,
 } from '../int8/requantize.js';
+import { clipBound, quantizeBound } from '../int8/elementwise.js';
 
 
 /**
@@ -136,25 +137,6 @@ function unaryKernel(
 function reluXTable(xq: Quant, yq: Quant, lo: number, hi: number): Int16Array {
   const m = quantizeMultiplier(fl(xq.scale / yq.scale));
   return tableOf((x) => clampInt(multiplyByQuantizedMultiplier(x, m.multiplier, m.shift), lo, hi));
-}
-
-/** A real bound quantized with the output's scale: (int32) roundf(v / s_y), zero point 0. */
-function quantizeBound(v: number, yq: Quant): number {
-  return roundHalfAway(fl(v / yq.scale));
-}
-
-/** Clip's bound i (1 = min, 2 = max) as a raw int16 value, or undefined when absent. */
-function clipBound(args: PrepareArgs, i: number, xq: Quant, yq: Quant): number | undefined {
-  const v = args.inputs[i];
-  if (!v || sizeOf(v.shape) === 0) return undefined;
-  const t = v.constant;
-  if (!t) {
-    throw new CloudlessError('E_UNSUPPORTED', `node ${args.node.name} (Clip): the int16 kernel needs ${i === 1 ? 'min' : 'max'} to be a constant`, { node: args.node.name });
-  }
-  const raw = Number(t.data[0]!);
-  // A quantized (int16) bound is in the input's quantization unless it carries its own.
-  if (t.dtype === 'int16') return quantizeBound(fl((raw - (t.quant?.zeroPoint[0] ?? 0)) * (t.quant?.scale[0] ?? xq.scale)), yq);
-  return quantizeBound(raw, yq);
 }
 
 /**

@@ -32,7 +32,7 @@ import { resolveReduceAxes } from '../../../ir/ops/reduce.js';
 import { planReduction } from '../broadcast.js';
 import { prepareConcat, preparePad, runConcat, runPad, type ConcatState, type PadState } from '../int8/data.js';
 import {
-  meanConstants, preparePool, runAveragePool, runMaxPool, runMean, type MeanState, type PoolState,
+  type MeanState, type PoolState, meanConstants, poolKernels, preparePool,
 } from '../int8/pool.js';
 import { checkResizeGeometry, prepareResize, runResize, type ResizeState } from '../int8/resize.js';
 import {
@@ -160,19 +160,7 @@ function checkPad(node: Node, inputs: (ValueInfo | undefined)[], outputs: ValueI
 }
 
 export const int16DataKernels: readonly KernelDef[] = [
-  defineKernel<PoolState>({ op: 'AveragePool', backend: 'ref', dtypes: ['int16'], check: checkPool, prepare: preparePool16, run: runAveragePool }),
-  defineKernel<PoolState>({ op: 'MaxPool', backend: 'ref', dtypes: ['int16'], check: checkPool, prepare: preparePool16, run: runMaxPool }),
-  defineKernel<MeanState>({
-    op: 'ReduceMean', backend: 'ref', dtypes: ['int16'],
-    check: (node, inputs, outputs) => {
-      const missing = missingInt16Quant([inputs[0], outputs[0]], ['X', 'the output']);
-      if (missing) return missing;
-      if (attrInt(node, 'noop_with_empty_axes', 0) !== 0 && (!inputs[1] || sizeOf(inputs[1].shape) === 0)) return 'noop_with_empty_axes with empty axes is not supported by the 16x8 kernel';
-      return undefined;
-    },
-    prepare: prepareMean,
-    run: runMean,
-  }),
+  ...poolKernels('int16', checkPool, preparePool16, missingInt16Quant, prepareMean),
   defineKernel<ResizeState>({ op: 'Resize', backend: 'ref', dtypes: ['int16'], check: checkResize, prepare: prepareResize16, run: runResize }),
   defineKernel<ConcatState>({ op: 'Concat', backend: 'ref', dtypes: ['int16'], check: checkConcat, prepare: prepareConcat, run: runConcat }),
   defineKernel<PadState>({ op: 'Pad', backend: 'ref', dtypes: ['int16'], check: checkPad, prepare: preparePad, run: runPad }),

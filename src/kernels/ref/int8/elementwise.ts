@@ -178,22 +178,22 @@ function reluXTable(xq: Quant, yq: Quant, lo: number, hi: number): Int8Array {
   return tableOf((x) => clampInt(multiplyByQuantizedMultiplier(x - xq.zeroPoint, m.multiplier, m.shift) + yq.zeroPoint, lo, hi));
 }
 
-/** A real bound quantized with the output's scale, as TFLite's QuantizedReluX does. */
-function quantizeBound(v: number, yq: Quant): number {
+/** A real bound quantized with the output's scale, as TFLite's QuantizedReluX does (int8 and int16). */
+export function quantizeBound(v: number, yq: Quant): number {
   return yq.zeroPoint + roundHalfAway(fl(v / yq.scale));
 }
 
-/** Clip's bound i (1 = min, 2 = max) as a raw int8 value, or undefined when absent. */
-function clipBound(args: PrepareArgs, i: number, xq: Quant, yq: Quant): number | undefined {
+/** Clip's bound i (1 = min, 2 = max) as a raw int8 (or int16) value, or undefined when absent. */
+export function clipBound(args: PrepareArgs, i: number, xq: Quant, yq: Quant): number | undefined {
   const v = args.inputs[i];
   if (!v || sizeOf(v.shape) === 0) return undefined;
   const t = v.constant;
   if (!t) {
-    throw new CloudlessError('E_UNSUPPORTED', `node ${args.node.name} (Clip): the int8 kernel needs ${i === 1 ? 'min' : 'max'} to be a constant`, { node: args.node.name });
+    throw new CloudlessError('E_UNSUPPORTED', `node ${args.node.name} (Clip): the quantized kernel needs ${i === 1 ? 'min' : 'max'} to be a constant`, { node: args.node.name });
   }
   const raw = Number(t.data[0]!);
-  if (t.dtype === 'int8') {
-    // An int8 bound is in the input's quantization (ONNX QDQ and TFLite both quantize it with X).
+  if (t.dtype === 'int8' || t.dtype === 'int16') {
+    // A quantized bound is in the input's quantization (ONNX QDQ and TFLite both quantize it with X) unless it carries its own.
     return quantizeBound(fl((raw - (t.quant?.zeroPoint[0] ?? xq.zeroPoint)) * (t.quant?.scale[0] ?? xq.scale)), yq);
   }
   return quantizeBound(raw, yq);

@@ -167,19 +167,33 @@ export function runMean(inputs: (Tensor | undefined)[], outputs: Tensor[], _node
   for (let i = 0; i < sums.length; i++) y[i] = finish(sums[i]!);
 }
 
-export const int8PoolKernels: readonly KernelDef[] = [
-  defineKernel<PoolState>({ op: 'AveragePool', backend: 'ref', dtypes: ['int8'], check: checkPool, prepare: preparePool, run: runAveragePool }),
-  defineKernel<PoolState>({ op: 'MaxPool', backend: 'ref', dtypes: ['int8'], check: checkPool, prepare: preparePool, run: runMaxPool }),
-  defineKernel<MeanState>({
-    op: 'ReduceMean', backend: 'ref', dtypes: ['int8'],
-    check: (node, inputs, outputs) => {
-      const missing = missingQuant([inputs[0], outputs[0]], ['X', 'the output']);
-      if (missing) return missing;
-      // TFLite's MEAN imports with noop_with_empty_axes=1 (it reduces nothing for an empty list); with axes given it is moot.
-    if (attrInt(node, 'noop_with_empty_axes', 0) !== 0 && (!inputs[1] || sizeOf(inputs[1].shape) === 0)) return 'noop_with_empty_axes with empty axes is not supported by the int8 kernel';
-      return undefined;
-    },
-    prepare: prepareMean,
-    run: runMean,
-  }),
-];
+/**
+ * AveragePool, MaxPool and ReduceMean on quantized `dtype` values: the same
+ * runs; the int16 (16x8) kernels bring their own checks and prepares.
+ */
+export function poolKernels(
+  dtype: 'int8' | 'int16',
+  checkWindow: KernelDef['check'],
+  prepareWindow: (args: PrepareArgs) => { state: PoolState },
+  missing: (infos: readonly (ValueInfo | undefined)[], names: readonly string[]) => string | undefined,
+  prepareReduce: (args: PrepareArgs) => { state: MeanState; scratchBytes?: number },
+): KernelDef[] {
+  return [
+    defineKernel<PoolState>({ op: 'AveragePool', backend: 'ref', dtypes: [dtype], check: checkWindow, prepare: prepareWindow, run: runAveragePool }),
+    defineKernel<PoolState>({ op: 'MaxPool', backend: 'ref', dtypes: [dtype], check: checkWindow, prepare: prepareWindow, run: runMaxPool }),
+    defineKernel<MeanState>({
+      op: 'ReduceMean', backend: 'ref', dtypes: [dtype],
+      check: (node, inputs, outputs) => {
+        const refused = missing([inputs[0], outputs[0]], ['X', 'the output']);
+        if (refused) return refused;
+        // TFLite's MEAN imports with noop_with_empty_axes=1 (it reduces nothing for an empty list); with axes given it is moot.
+        if (attrInt(node, 'noop_with_empty_axes', 0) !== 0 && (!inputs[1] || sizeOf(inputs[1].shape) === 0)) return `noop_with_empty_axes with empty axes is not supported by the ${dtype === 'int16' ? '16x8' : 'int8'} kernel`;
+        return undefined;
+      },
+      prepare: prepareReduce,
+      run: runMean,
+    }),
+  ];
+}
+
+export const int8PoolKernels: readonly KernelDef[] = poolKernels('int8', checkPool, preparePool, missingQuant, prepareMean);
