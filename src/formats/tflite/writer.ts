@@ -492,7 +492,7 @@ class TfliteWriter {
     return x.shape;
   }
 
-  /** A zero bias when the graph has none (TFLite's kernels are happiest with one); int32 with scale s_x·s_w for int8. */
+  /** A zero bias when the graph has none (TFLite's kernels are happiest with one); int32 with scale s_x·s_w for int8, int64 for 16x8. */
   private biasOrZero(k: number, channels: number, weightQuant?: QuantParams): number {
     if (this.node.inputs[k]) return this.in(k);
     const x = this.inInfo(0);
@@ -503,7 +503,7 @@ class TfliteWriter {
     const scale = Float32Array.from({ length: sw.length }, (_, i) => sx * sw[i]!);
     const quant: QuantParams = { scale, zeroPoint: new Int32Array(sw.length) };
     if (sw.length > 1) quant.axis = 0;
-    return this.constTensor(name, new Tensor('int32', [channels], undefined, quant));
+    return this.constTensor(name, new Tensor(x.dtype === 'int16' ? 'int64' : 'int32', [channels], undefined, quant));
   }
 
   private convertConv(): void {
