@@ -41,6 +41,8 @@ export interface QuantizeCommandOptions {
   activations?: 'int8' | 'int16';
   /** Node or op names to keep in float. */
   keepFloat?: string[];
+  /** Keep the first n nodes in graph order (the stem) in float too. */
+  keepFloatFirst?: number;
   /** Values to keep as the graph's outputs (the rest of the graph after them is dropped). */
   outputs?: string[];
   /** Rank the layers by the error int8 causes in each alone, and list this many (true: 10). */
@@ -159,6 +161,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
 
   const graph = await readKept();
   const rewrites = prepareForQuantization(graph);
+  const keepFloat = [...(o.keepFloat ?? []), ...graph.nodes.slice(0, o.keepFloatFirst ?? 0).map((n) => n.name)];
   const rounding = o.rounding ?? 'nearest';
   const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method === 'auto' ? 'minmax' : o.method, percentile: o.percentile, weightHessians: rounding === 'gptq' });
   const showProgress = o.progress ?? process.stderr.isTTY === true;
@@ -183,7 +186,7 @@ export async function runQuantize(model: string, o: QuantizeCommandOptions): Pro
     const roundingBar = progressBar(showProgress && rounding === 'gptq', 'rounding   ');
     let q: ReturnType<typeof quantizeGraph>;
     try {
-      q = quantizeGraph(graph, calibration, { io: o.io, activations, keepFloat: o.keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick, roundedWeights });
+      q = quantizeGraph(graph, calibration, { io: o.io, activations, keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick, roundedWeights });
     } finally {
       roundingBar.stop();
     }
@@ -357,6 +360,11 @@ export function registerQuantizeCommand(program: Command): void {
     .addOption(new Option('--io <type>', 'type of the quantized model\'s inputs and outputs (int8: the quantized type, int16 with --activations int16)').choices(['float32', 'int8']).default('float32'))
     .addOption(new Option('--activations <type>', 'activation type: int8, or int16 (TFLite\'s 16x8 scheme: int8 weights, int16 activations, for models that 8-bit activations hurt; .tflite only, runs on the reference kernels)').choices(['int8', 'int16']).default('int8'))
     .option('--keep-float <name...>', 'node or op names to leave in float (e.g. the first conv, or Softmax)')
+    .option('--keep-float-first <n>', 'also leave the first n nodes in graph order (the stem) in float', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number of nodes');
+      return n;
+    })
     .option('--sensitivity [n]', 'also rank the layers by the error int8 causes in each alone, and list the worst n (default 10)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');

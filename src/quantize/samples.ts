@@ -6,7 +6,7 @@
  * 28, 1] for a [1, 28, 28, 1] input). A file that cannot be read, decoded or
  * shaped is an error that names it; files of other kinds are skipped and listed.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CloudlessError, Tensor, shapeToString, type DType } from '../ir/index.js';
 import { parseNpy } from '../formats/npy.js';
@@ -96,7 +96,11 @@ export async function loadSampleFolder(dir: string, inputs: readonly IOInfo[], s
   const input = inputs[0]!;
   let entries: string[];
   try {
-    entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    const listed = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+    // A symbolic link counts as the file it points to (a folder of links to a photo collection, say).
+    const isFile = async (e: (typeof listed)[number]) => e.isFile() || (e.isSymbolicLink() && (await stat(path.join(dir, e.name)).then((s) => s.isFile(), () => false)));
+    const flags = await Promise.all(listed.map(isFile));
+    entries = listed.filter((_, i) => flags[i]).map((e) => e.name).sort();
   } catch (err) {
     throw new CloudlessError('E_FILE', `cannot read calibration folder ${dir}: ${(err as Error).message}`, { file: dir });
   }

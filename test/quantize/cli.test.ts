@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,9 @@ describe('cloudless quantize', () => {
     const got = new Session(gl, { backend: 'ref' }).runSync({ [gl.inputs[0]!]: x })[gl.outputs[0]!]!;
     expect(Array.from(got.toFloat32())).toEqual(Array.from(want!.toFloat32()));
     await expect(runQuantize(model, { ...base, calib, out: path.join(dir, 'cnn-16x8.onnx'), activations: 'int16' })).rejects.toThrow(/16x8 models .* are written as \.tflite only/);
+    // --keep-float-first 1: the stem (here the first conv) stays float, by request.
+    const stem = await runQuantize(model, { ...base, calib, out: path.join(dir, 'cnn-16x8-stem.tflite'), activations: 'int16', keepFloatFirst: 1 });
+    expect(stem.fallback.find((f) => f.node === 'conv1')?.reason).toBe('kept in float by request');
   });
 
   it('--method auto quantizes with both methods and keeps the one closer to float on the evaluation samples', async () => {
@@ -146,6 +149,19 @@ describe('cloudless quantize', () => {
     const out = path.join(dir, 'never.tflite');
     await expect(runQuantize(model, { ...base, calib, out })).rejects.toThrow(/zz-truncated\.npy/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('reads a calibration folder of symbolic links as the files they point to, and skips dangling ones', async () => {
+    const src = calibFolder('link-target', 3);
+    const links = path.join(dir, 'links');
+    rmSync(links, { recursive: true, force: true });
+    mkdirSync(links);
+    symlinkSync(path.join(src, 'batch.npy'), path.join(links, 'batch.npy'));
+    symlinkSync(path.join(src, 'missing.npy'), path.join(links, 'dangling.npy'));
+    const g = importTflite(new Uint8Array(readFileSync(model)), model);
+    const input = { name: g.inputs[0]!, dtype: 'float32' as const, shape: [1, 28, 28, 1] };
+    const folder = await loadSampleFolder(links, [input]);
+    expect(folder.samples.length).toBe(3);
   });
 
   it('refuses an .npy of the wrong shape and an output that is neither .tflite nor .onnx', async () => {
