@@ -374,11 +374,12 @@ class Quantizer {
   }
 
   /**
-   * Why TFLite could not run `node` on int16 although a cloudless kernel can:
-   * a Clip to [−1, 1] or [0, 1] is written as RELU_N1_TO_1 or RELU_0_TO_1,
-   * which have no int16 kernel in TFLite (INT16_NO_TFLITE_KERNEL).
+   * Why TFLite could not run `node` on int16 (INT16_NO_TFLITE_KERNEL): it has
+   * no int16 HARD_SWISH, and a Clip to [−1, 1] or [0, 1] is written as
+   * RELU_N1_TO_1 or RELU_0_TO_1, which have no int16 kernel either.
    */
   private noTfliteInt16(node: Node): string | undefined {
+    if (node.op === 'HardSwish') return 'TFLite has no int16 HARD_SWISH kernel';
     if (node.op !== 'Clip') return undefined;
     const bound = (i: number, absent: number) => {
       const t = node.inputs[i] ? this.src.values.get(node.inputs[i]!)?.constant : undefined;

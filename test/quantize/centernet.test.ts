@@ -168,6 +168,7 @@ describe.skipIf(!ready)('quantizing CenterNet', () => {
     const q = await quantizedCenterNet('16x8-stem-float');
     // TFLite has no int16 HARD_SWISH: those nodes stay float, with the stem's four nodes.
     expect([...new Set(q.fallback.map((f) => f.op))].sort()).toEqual(['Conv', 'DepthwiseConv', 'HardSwish']);
+    expect(q.fallback.filter((f) => f.reason !== 'kept in float by request').every((f) => f.reason === 'TFLite has no int16 HARD_SWISH kernel')).toBe(true);
     const g16 = importTflite(q.bytes, 'centernet-16x8.tflite');
     const conv = g16.nodes.filter((n) => n.op === 'Conv' && g16.value(n.inputs[0]!).dtype === 'int16');
     expect(conv.length).toBeGreaterThan(40);
