@@ -34,7 +34,7 @@
  * readModel() already applies the last two; a Gemm turned into FullyConnected
  * here can then take the Relu that follows it.
  */
-import { CloudlessError, Tensor, attrFloat, attrInt, attrString, type Graph, type Node } from '../ir/index.js';
+import { CloudlessError, Tensor, attrFloat, attrInt, attrString, getSchema, inferFromConstants, type Graph, type Node, type ValueInfo } from '../ir/index.js';
 import { channelAxisIndexer, dropUnusedConstants, foldBatchNorm, outputChannelAxis } from './fold-batchnorm.js';
 import { fuseActivations } from './fuse-activation.js';
 
@@ -338,7 +338,50 @@ export function keepOutputs(graph: Graph, outputs: readonly string[]): number {
   graph.nodes = graph.nodes.filter((n) => kept.has(n));
   graph.outputs = [...outputs];
   for (const name of [...graph.values.keys()]) if (!needed.has(name) && !graph.inputs.includes(name)) graph.values.delete(name);
+  declareOutputs(graph);
   return before - graph.nodes.length;
+}
+
+/**
+ * Declares the graph outputs an importer left undeclared (ONNX files often
+ * describe only their own inputs and outputs): each one's dtype and, where the
+ * declared inputs make it static, its shape, inferred through the kept nodes.
+ * A node the schemas cannot infer passes its first input's dtype on.
+ */
+function declareOutputs(graph: Graph): void {
+  if (graph.outputs.every((o) => graph.values.has(o))) return;
+  const infos = new Map<string, ValueInfo>();
+  // Values whose shape is not known statically: only their dtype is carried.
+  const dtypeOnly = new Set<string>();
+  for (const v of graph.values.values()) {
+    const shape = v.constant ? [...v.constant.shape] : v.shape?.every((d) => typeof d === 'number' && d >= 0) ? v.shape as number[] : undefined;
+    infos.set(v.name, { dtype: v.dtype, shape: shape ?? [], quant: v.quant });
+    if (!shape) dtypeOnly.add(v.name);
+  }
+  for (const node of graph.nodes) {
+    const inputs = node.inputs.map((n) => (n ? infos.get(n) : undefined));
+    const static_ = node.inputs.every((n, i) => !n || (inputs[i] !== undefined && !dtypeOnly.has(n)));
+    let outs: (ValueInfo | undefined)[] = [];
+    const schema = getSchema(node.op);
+    try {
+      if (schema && static_) outs = inferFromConstants(schema, node, inputs, (n) => graph.values.get(n)?.constant);
+    } catch {
+      outs = [];
+    }
+    node.outputs.forEach((o, i) => {
+      if (!o || infos.has(o)) return;
+      const first = inputs.find((x) => x !== undefined);
+      const info = outs[i] ?? (first && { dtype: first.dtype, shape: [] });
+      if (!info) return;
+      infos.set(o, info);
+      if (!outs[i]) dtypeOnly.add(o);
+    });
+  }
+  for (const o of graph.outputs) {
+    if (graph.values.has(o)) continue;
+    const info = infos.get(o);
+    if (info) graph.setValue({ name: o, dtype: info.dtype, ...(dtypeOnly.has(o) ? {} : { shape: [...info.shape] }) });
+  }
 }
 
 /** One layer's side of an equalized pair: where channel c sits in its weight. */

@@ -18,7 +18,7 @@ import { writeTflite } from '../../src/formats/tflite/writer.js';
 import type { OnnxModelSpec } from '../../src/formats/onnx/writer.js';
 import { Graph, Tensor } from '../../src/ir/index.js';
 import { optimizeLayout } from '../../src/passes/layout.js';
-import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
+import { keepOutputs, prepareForQuantization } from '../../src/passes/quantize-prep.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
 import { quantizeGraph } from '../../src/quantize/quantize.js';
 import { readModel } from '../../src/runtime/load.js';
@@ -28,8 +28,11 @@ import { runLiteRt } from '../helpers/litert.js';
 /** Ops whose float result is exact whatever the kernel (they move values or dequantize them). */
 const EXACT_IN_FLOAT = new Set(['Dequantize', 'Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
 
+/** Quantized activation types: int8, and int16 in 16x8 graphs. */
+const QUANTIZED = new Set(['int8', 'int16']);
+
 /**
- * The int8 values of a quantized graph that no float computation feeds: the
+ * The int8 (and int16) values of a quantized graph that no float computation feeds: the
  * outputs of int8 nodes, Quantize of graph inputs, and so on, up to the first
  * float fallback on each path.
  */
@@ -42,7 +45,7 @@ function comparableInt8Values(g: Graph): string[] {
     for (const o of n.outputs) {
       if (!o) continue;
       if (dirty) tainted.add(o);
-      else if (g.values.get(o)?.dtype === 'int8') names.push(o);
+      else if (QUANTIZED.has(g.values.get(o)?.dtype ?? '')) names.push(o);
     }
   }
   return names;
@@ -77,8 +80,8 @@ async function expectBitExact(q: Graph, feeds: readonly Record<string, Tensor>[]
         const a = ours[name]!, b = theirs[k]!;
         expect(b.dtype, name).toBe(a.dtype);
         expect(b.shape, name).toEqual(a.shape);
-        if (a.dtype === 'int8') {
-          const x = a.data as Int8Array, y = b.data as Int8Array;
+        if (a.dtype === 'int8' || a.dtype === 'int16') {
+          const x = a.data as Int8Array | Int16Array, y = b.data as Int8Array | Int16Array;
           const first = x.findIndex((v, i) => v !== y[i]);
           expect(first, `${name} (backend ${backend}): first difference at [${first}]: cloudless ${x[first]}, LiteRT.js ${y[first]}`).toBe(-1);
         } else {
@@ -100,13 +103,17 @@ function randomImage(rand: () => number, shape: number[]): Tensor {
   return t;
 }
 
-async function quantizedOnnx(bytes: Uint8Array, file: string, seed: number, io: 'float32' | 'int8'): Promise<{ q: Graph; held: Record<string, Tensor>[] }> {
+async function quantizedOnnx(
+  bytes: Uint8Array, file: string, seed: number, io: 'float32' | 'int8', activations: 'int8' | 'int16' = 'int8', logits = false,
+): Promise<{ q: Graph; held: Record<string, Tensor>[] }> {
   const g = optimizeLayout(importOnnx(bytes, file));
+  // logits: the graph ends before its Softmax.
+  if (logits) keepOutputs(g, [g.nodes.find((n) => n.op === 'Softmax')!.inputs[0]!]);
   prepareForQuantization(g);
   const shape = g.value(g.inputs[0]!).shape as number[];
   const rand = seededRandom(seed);
   const samples = Array.from({ length: 6 }, () => ({ [g.inputs[0]!]: randomImage(rand, shape) }));
-  const r = quantizeGraph(g, calibrate(g, samples.slice(0, 4)), { io });
+  const r = quantizeGraph(g, calibrate(g, samples.slice(0, 4)), { io, activations });
   expect(r.fallback).toEqual([]);
   const held = samples.slice(4).map((s) => (io === 'int8' ? quantizeFeeds(r.graph, s) : s));
   return { q: r.graph, held };
@@ -136,6 +143,15 @@ describe('quantized models written by our writer run in LiteRT.js bit-exactly', 
     const { q, held } = await quantizedOnnx(toOnnxBytes(spec), 'mobilenet_v2.onnx', 22, 'int8');
     expect(q.nodes.some((n) => n.op === 'Add' && q.value(n.outputs[0]!).dtype === 'int8')).toBe(true);
     const c = await expectBitExact(q, held);
+    expect(c.tensors).toBeGreaterThan(2 * 15);
+  });
+
+  it('16x8 MobileNet-v2 style (int16 activations, int8 weights, int64 biases): every int16 tensor equal', async () => {
+    const spec = mobileNetV2({ size: 64, alpha: 0.35, classes: 16, blocks: 6, batchNorm: true, seed: 4 });
+    const { q, held } = await quantizedOnnx(toOnnxBytes(spec), 'mobilenet_v2.onnx', 22, 'float32', 'int16', true);
+    const int16 = q.nodes.filter((n) => q.values.get(n.outputs[0]!)?.dtype === 'int16').map((n) => n.op);
+    for (const op of ['Conv', 'DepthwiseConv', 'Add', 'ReduceMean', 'FullyConnected']) expect(int16, op).toContain(op);
+    const c = await expectBitExact(q, held, ['ref']);
     expect(c.tensors).toBeGreaterThan(2 * 15);
   });
 

@@ -143,6 +143,10 @@ describe('quantization rewrites', () => {
     expect(g.nodes.map((n) => n.name)).toEqual(['conv1', 'dw']);
     expect(g.values.has('w3')).toBe(false);
     expect(() => keepOutputs(threeLayers(1), ['nope'])).toThrow(/no value "nope"/);
+    // 'dw' was never declared (ONNX files often leave intermediates so): as the kept output it is, with its inferred type and shape.
+    expect(g.value('dw').dtype).toBe('float32');
+    expect(g.value('dw').shape).toEqual([1, 6, 6, 8]);
+    expect(new Session(g).outputs).toEqual([{ name: 'dw', dtype: 'float32', shape: [1, 6, 6, 8] }]);
   });
 });
 

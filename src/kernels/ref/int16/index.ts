@@ -12,10 +12,12 @@ import { int16ActivationKernels } from './activation.js';
 import { int16ConvKernels } from './conv.js';
 import { int16DataKernels } from './data.js';
 import { int16ElementwiseKernels } from './elementwise.js';
+import { int16SoftmaxKernels } from './softmax.js';
 
 export const int16Kernels: readonly KernelDef[] = [
   ...int16ConvKernels,
   ...int16ElementwiseKernels,
   ...int16ActivationKernels,
   ...int16DataKernels,
+  ...int16SoftmaxKernels,
 ];
