@@ -42,6 +42,7 @@ import {
   INT16_MAX, INT16_MIN, clampInt, fl, int16QuantRefusal, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway, roundingDivideByPOT,
 } from '../int8/requantize.js';
 import { clipBound, quantizeBound } from '../int8/elementwise.js';
+import { INT16_SOFTMAX_OUTPUT } from './softmax.js';
 
 
 /**
@@ -54,6 +55,8 @@ import { clipBound, quantizeBound } from '../int8/elementwise.js';
 export const INT16_FIXED_OUTPUT: Readonly<Record<string, { scale: number; zeroPoint: number }>> = Object.freeze({
   Sigmoid: Object.freeze({ scale: 1 / 32768, zeroPoint: 0 }),
   Tanh: Object.freeze({ scale: 1 / 32768, zeroPoint: 0 }),
+  // SOFTMAX: zero point 0, scale within 0.1% of 1/32768 (softmax.ts).
+  Softmax: INT16_SOFTMAX_OUTPUT,
 });
 
 /**

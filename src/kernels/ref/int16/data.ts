@@ -26,13 +26,13 @@
  * the graph gives their outputs.
  */
 import {
-  attrInt, attrInts, attrString, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type ValueInfo,
+  attrString, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type ValueInfo,
 } from '../../../ir/index.js';
 import { resolveReduceAxes } from '../../../ir/ops/reduce.js';
 import { planReduction } from '../broadcast.js';
 import { prepareConcat, preparePad, runConcat, runPad, type ConcatState, type PadState } from '../int8/data.js';
 import {
-  type MeanState, type PoolState, meanConstants, poolKernels, preparePool,
+  type MeanState, type PoolState, countIncludePadReason, meanConstants, poolKernels, preparePool,
 } from '../int8/pool.js';
 import { checkResizeGeometry, prepareResize, runResize, type ResizeState } from '../int8/resize.js';
 import {
@@ -65,16 +65,7 @@ function checkSameInt16(op: string, inputs: readonly (ValueInfo | undefined)[], 
 // ---------------------------------------------------------------------------
 
 function checkPool(node: Node, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined {
-  const reason = checkSameInt16(node.op, inputs, outputs);
-  if (reason) return reason;
-  if (node.op === 'AveragePool' && attrInt(node, 'count_include_pad', 0) !== 0) {
-    const pads = node.attrs['pads'] === undefined ? [] : attrInts(node, 'pads');
-    const autoPad = node.attrs['auto_pad'];
-    if (pads.some((p) => p !== 0) || (autoPad !== undefined && autoPad !== 'NOTSET' && autoPad !== 'VALID')) {
-      return 'int16 AveragePool divides by the taps inside the input (TFLite); count_include_pad with padding is not supported';
-    }
-  }
-  return undefined;
+  return checkSameInt16(node.op, inputs, outputs) ?? countIncludePadReason(node, 'int16');
 }
 
 const preparePool16 = (args: PrepareArgs) => preparePool(args, INT16_RANGE);

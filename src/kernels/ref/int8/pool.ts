@@ -29,12 +29,16 @@ function checkPool(node: Node, inputs: readonly (ValueInfo | undefined)[], outpu
   if (xq.scale[0] !== yq.scale[0] || xq.zeroPoint[0] !== yq.zeroPoint[0]) {
     return 'int8 pooling needs the output quantized like the input (TFLite requires it)';
   }
-  if (node.op === 'AveragePool' && attrInt(node, 'count_include_pad', 0) !== 0) {
-    const pads = node.attrs['pads'] === undefined ? [] : attrInts(node, 'pads');
-    const autoPad = node.attrs['auto_pad'];
-    if (pads.some((p) => p !== 0) || (autoPad !== undefined && autoPad !== 'NOTSET' && autoPad !== 'VALID')) {
-      return 'int8 AveragePool divides by the taps inside the input (TFLite); count_include_pad with padding is not supported';
-    }
+  return countIncludePadReason(node, 'int8');
+}
+
+/** Why a quantized AveragePool cannot count padded taps (TFLite divides by the taps inside the input), or undefined. */
+export function countIncludePadReason(node: Node, dtype: 'int8' | 'int16'): string | undefined {
+  if (node.op !== 'AveragePool' || attrInt(node, 'count_include_pad', 0) === 0) return undefined;
+  const pads = node.attrs['pads'] === undefined ? [] : attrInts(node, 'pads');
+  const autoPad = node.attrs['auto_pad'];
+  if (pads.some((p) => p !== 0) || (autoPad !== undefined && autoPad !== 'NOTSET' && autoPad !== 'VALID')) {
+    return `${dtype} AveragePool divides by the taps inside the input (TFLite); count_include_pad with padding is not supported`;
   }
   return undefined;
 }
