@@ -36,7 +36,7 @@
  * cloudless.
  */
 import {
-  CloudlessError, attrFloat, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
+  attrFloat, defineKernel, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
 } from '../../../ir/index.js';
 import {
   INT16_MAX, INT16_MIN, clampInt, fl, int16QuantRefusal, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway, roundingDivideByPOT,

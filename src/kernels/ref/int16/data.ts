@@ -28,11 +28,9 @@
 import {
   attrString, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type ValueInfo,
 } from '../../../ir/index.js';
-import { resolveReduceAxes } from '../../../ir/ops/reduce.js';
-import { planReduction } from '../broadcast.js';
 import { prepareConcat, preparePad, runConcat, runPad, type ConcatState, type PadState } from '../int8/data.js';
 import {
-  type MeanState, type PoolState, countIncludePadReason, meanConstants, poolKernels, preparePool,
+  type MeanState, countIncludePadReason, meanConstants, poolKernels, prepareMeanWith, preparePool,
 } from '../int8/pool.js';
 import { checkResizeGeometry, prepareResize, runResize, type ResizeState } from '../int8/resize.js';
 import {
@@ -95,15 +93,9 @@ function int16Mean(reference: boolean, sx: number, sy: number, n: number): (sum:
   return (sum) => clampInt(multiplyByQuantizedMultiplier(sum | 0, c.multiplier, c.shift), INT16_MIN, INT16_MAX);
 }
 
-function prepareMean({ node, inputs, outputs, ctx }: PrepareArgs): { state: MeanState; scratchBytes: number } {
-  const x = inputs[0]!;
-  const axesInput = inputs[1];
-  const axes = resolveReduceAxes(node, x.shape.length, axesInput && sizeOf(axesInput.shape) > 0 ? axesInput.constant : undefined);
-  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
-  const finish = int16Mean(ctx.int8Arithmetic === 'tflite-reference', x.quant!.scale[0]!, outputs[0]!.quant!.scale[0]!, n);
-  const sums = new Int32Array(sizeOf(kept));
-  return { state: { plan: planReduction(x.shape, kept), n, sums, finish }, scratchBytes: sums.byteLength };
+function prepareMean(args: PrepareArgs): { state: MeanState; scratchBytes: number } {
+  const reference = args.ctx.int8Arithmetic === 'tflite-reference';
+  return prepareMeanWith(args, (n, xq, yq) => int16Mean(reference, xq.scale, yq.scale, n));
 }
 
 // ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@
  * negative amount), so prepare() throws E_UNSUPPORTED for it.
  */
 import {
-  CloudlessError, defineKernel, type KernelDef, type Node, type PrepareArgs, type Tensor, type ValueInfo,
+  CloudlessError, defineKernel, type KernelDef, type Node, type PrepareArgs, type Tensor,
 } from '../../../ir/index.js';
 import { forEachRow, planRows, type RowPlan } from '../broadcast.js';
 import {

@@ -6,7 +6,7 @@
  * the all-dtype shape kernels.
  */
 import {
-  attrInt, attrString, defineKernel, sizeOf, stridesOf, type KernelDef, type Node, type PrepareArgs, type Tensor,
+  attrInt, attrString, defineKernel, sizeOf, type KernelDef, type Node, type PrepareArgs, type Tensor,
 } from '../../../ir/index.js';
 import { CloudlessError } from '../../../ir/index.js';
 import { integerValues, padAmounts } from '../../../ir/ops/nn.js';

@@ -144,18 +144,29 @@ function xnnpackMean(sx: number, zx: number, sy: number, zy: number, n: number):
   return (sum) => clampInt(rne(fl(fl(fl(sum) * fm) + bias)), INT8_MIN, INT8_MAX);
 }
 
-function prepareMean({ node, inputs, outputs, ctx }: PrepareArgs): { state: MeanState; scratchBytes: number } {
+type MeanQuant = { scale: number; zeroPoint: number };
+
+/**
+ * A quantized ReduceMean's reduction plan and sums; `finishOf(n, xq, yq)`
+ * gives what turns the sum of a group of n raw values into an output (the
+ * int8 arithmetics here, the 16x8 one in ref/int16/data.ts).
+ */
+export function prepareMeanWith(
+  { node, inputs, outputs }: PrepareArgs, finishOf: (n: number, xq: MeanQuant, yq: MeanQuant) => (sum: number) => number,
+): { state: MeanState; scratchBytes: number } {
   const x = inputs[0]!;
   const axesInput = inputs[1];
   const axes = resolveReduceAxes(node, x.shape.length, axesInput && sizeOf(axesInput.shape) > 0 ? axesInput.constant : undefined);
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
-  const xq = tensorQuant(node, x, 'X'), yq = tensorQuant(node, outputs[0], 'the output');
-  const finish = ctx.int8Arithmetic === 'tflite-reference'
-    ? referenceMean(xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, n)
-    : xnnpackMean(xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, n);
+  const finish = finishOf(n, tensorQuant(node, x, 'X'), tensorQuant(node, outputs[0], 'the output'));
   const sums = new Int32Array(sizeOf(kept));
   return { state: { plan: planReduction(x.shape, kept), n, sums, finish }, scratchBytes: sums.byteLength };
+}
+
+function prepareMean(args: PrepareArgs): { state: MeanState; scratchBytes: number } {
+  const reference = args.ctx.int8Arithmetic === 'tflite-reference';
+  return prepareMeanWith(args, (n, xq, yq) => (reference ? referenceMean : xnnpackMean)(xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, n));
 }
 
 /** Sums the raw values of each output's group, then `finish` makes each sum an output (int8 or, for the 16x8 kernels, int16). */
