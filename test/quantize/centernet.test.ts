@@ -12,11 +12,10 @@
  * layers amplify per-tensor int8 activation noise block after block (heatmap
  * cosine ~0.8-0.9), so scores move by a few hundredths and weak detections
  * appear or vanish. Post-training int8 alone does not keep every detection of
- * this model. 16-bit activations would bring it to what its int8 weights alone
- * change (measured in float with scripts/centernet-mixed-precision.ts
- * --weights-only --fake-activations 16: 2 of 32 matches, a fruit that float
- * calls apple at 0.323 and int8 weights orange at 0.325); keeping every one
- * needs quantization-aware training.
+ * this model: 16-bit activations are what keep them (scripts/centernet-mixed-
+ * precision.ts --weights-only --fake-activations 16 gives what int8 weights
+ * alone change: 2 of 32 matches, a fruit that float calls apple at 0.323 and
+ * int8 weights orange at 0.325).
  *
  * 16x8 (int16 activations, int8 weights; cloudless quantize --activations
  * int16) with the stem's four nodes in float keeps every detection at the
