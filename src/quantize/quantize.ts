@@ -43,7 +43,8 @@ import {
   CloudlessError, Graph, Tensor, perTensorQuant,
   type Node, type QuantParams, type Value, type ValueInfo,
 } from '../ir/index.js';
-import { INT16_FIXED_OUTPUT, INT16_NO_TFLITE_KERNEL } from '../kernels/ref/int16/activation.js';
+import { noTfliteInt16Kernel } from '../formats/tflite/writer.js';
+import { INT16_FIXED_OUTPUT } from '../kernels/ref/int16/activation.js';
 import { outputChannelAxis } from '../passes/fold-batchnorm.js';
 import { defaultRegistry } from '../runtime/builtins.js';
 import type { KernelRegistry } from '../runtime/registry.js';
@@ -302,6 +303,8 @@ class Quantizer {
   private readonly io: Domain;
   /** The dtype of quantized activations: int8, or int16 in 16x8. */
   private readonly act: 'int8' | 'int16';
+  /** The scheme's name in messages. */
+  private readonly scheme: 'int8' | '16x8';
   private readonly fixedOutput: Record<string, [number, number]>;
   private readonly forcedFloat = new Map<Node, string>();
   private domain = new Map<string, Domain>();
@@ -315,6 +318,7 @@ class Quantizer {
     this.registry = options.registry ?? defaultRegistry;
     this.io = options.io === 'int8' ? 'int8' : 'float';
     this.act = options.activations === 'int16' ? 'int16' : 'int8';
+    this.scheme = this.act === 'int16' ? '16x8' : 'int8';
     this.fixedOutput = this.act === 'int16' ? FIXED_OUTPUT_16 : FIXED_OUTPUT;
     const keep = new Set(options.keepFloat ?? []);
     for (const n of src.nodes) if (keep.has(n.name) || keep.has(n.op)) this.forcedFloat.set(n, 'kept in float by request');
@@ -374,21 +378,16 @@ class Quantizer {
   }
 
   /**
-   * Why TFLite could not run `node` on int16 (INT16_NO_TFLITE_KERNEL): it has
-   * no int16 HARD_SWISH, and a Clip to [−1, 1] or [0, 1] is written as
-   * RELU_N1_TO_1 or RELU_0_TO_1, which have no int16 kernel either.
+   * Why TFLite could not run `node` on int16 although a cloudless kernel can
+   * (the writer's noTfliteInt16Kernel: HardSwish, and a Clip written as
+   * RELU_N1_TO_1 or RELU_0_TO_1).
    */
   private noTfliteInt16(node: Node): string | undefined {
-    if (node.op === 'HardSwish') return 'TFLite has no int16 HARD_SWISH kernel';
-    if (node.op !== 'Clip') return undefined;
     const bound = (i: number, absent: number) => {
       const t = node.inputs[i] ? this.src.values.get(node.inputs[i]!)?.constant : undefined;
       return t && t.size > 0 ? Number(t.data[0]) : absent;
     };
-    const lo = bound(1, -Infinity), hi = bound(2, Infinity);
-    if (lo === -1 && hi === 1) return `TFLite has no int16 kernel for ${INT16_NO_TFLITE_KERNEL.RELU_N1_TO_1} (RELU_N1_TO_1)`;
-    if (lo === 0 && hi === 1) return `TFLite has no int16 kernel for ${INT16_NO_TFLITE_KERNEL.RELU_0_TO_1} (RELU_0_TO_1)`;
-    return undefined;
+    return noTfliteInt16Kernel(node.op, bound(1, -Infinity), bound(2, Infinity));
   }
 
   /** Why a weighted op cannot take int8 weights, or undefined when it can (and for other ops). */
@@ -550,7 +549,7 @@ class Quantizer {
         ? { dtype: this.act, shape: this.shapeOf(o), quant: this.quant.get(o) }
         : { dtype: this.valueOf(o).dtype, shape: this.shapeOf(o) }));
       const found = this.registry.find(['ref'], node, inputs, outputs);
-      if (!('kernel' in found)) return { node, reason: `no ${this.act === 'int16' ? '16x8' : 'int8'} kernel fits: ${found.reasons.filter((r) => !r.includes('kernel takes')).join('; ') || found.reasons.join('; ')}` };
+      if (!('kernel' in found)) return { node, reason: `no ${this.scheme} kernel fits: ${found.reasons.filter((r) => !r.includes('kernel takes')).join('; ') || found.reasons.join('; ')}` };
     }
     return undefined;
   }
@@ -663,7 +662,7 @@ class Quantizer {
       if (this.int8.has(node) || (DATA_MOVEMENT.has(node.op) && !this.forcedFloat.has(node))) continue;
       if (!node.inputs.some((i) => i && this.isActivation(i))) continue;
       const reason = this.forcedFloat.get(node) ?? this.weightedOperandsReason(node) ?? (this.act === 'int16' ? this.noTfliteInt16(node) : undefined)
-        ?? `no ${this.act === 'int16' ? '16x8' : 'int8'} kernel for ${node.op}`;
+        ?? `no ${this.scheme} kernel for ${node.op}`;
       fallback.push({ node: node.name, op: node.op, reason });
     }
     return { graph: g, fallback, int8Nodes: this.int8.size, quantizeNodes, dequantizeNodes };

@@ -74,6 +74,23 @@ const DIRECT_BUILTINS: Record<string, { builtin: string; options?: number }> = {
   Quantize: { builtin: 'QUANTIZE', options: MoreOptions.QuantizeOptions },
 };
 
+/** The builtin that writes a Clip to [lo, hi] by itself, when one does. */
+const CLIP_BUILTINS: Record<string, string> = { '0:6': 'RELU6', '-1:1': 'RELU_N1_TO_1', '0:Infinity': 'RELU', '0:1': 'RELU_0_TO_1' };
+
+/** Builtins TFLite runs on no int16 tensor (LiteRT.js 2.5.3 fails at invoke: "Only float32, uint8 and int8 are supported currently, got INT16"). */
+const NO_INT16_KERNEL = new Set(['HARD_SWISH', 'RELU_N1_TO_1', 'RELU_0_TO_1']);
+
+/**
+ * Why TFLite could not run `op` with 16x8 (int16) activations, or undefined:
+ * the builtin this writer writes it as has no int16 kernel. A Clip's builtin
+ * depends on its bounds. The writer refuses such nodes in int16, and the
+ * quantizer keeps them float.
+ */
+export function noTfliteInt16Kernel(op: string, lo = -Infinity, hi = Infinity): string | undefined {
+  const builtin = op === 'Clip' ? CLIP_BUILTINS[`${lo}:${hi}`] : DIRECT_BUILTINS[op]?.builtin;
+  return builtin && NO_INT16_KERNEL.has(builtin) ? `TFLite has no int16 ${builtin} kernel` : undefined;
+}
+
 const BINARY_BUILTINS: Record<string, { builtin: string; options: number }> = {
   Add: { builtin: 'ADD', options: BuiltinOptions.AddOptions }, Sub: { builtin: 'SUB', options: BuiltinOptions.SubOptions },
   Mul: { builtin: 'MUL', options: BuiltinOptions.MulOptions }, Div: { builtin: 'DIV', options: BuiltinOptions.DivOptions },
@@ -343,7 +360,8 @@ class TfliteWriter {
   private convert(node: Node): void {
     const direct = DIRECT_BUILTINS[node.op];
     if (direct) {
-      if (node.op === 'HardSwish' && this.inInfo(0).dtype === 'int16' && this.inInfo(0).quant) this.unsupported('a quantized int16 HardSwish (TFLite has no int16 HARD_SWISH kernel)');
+      const gap = this.inInfo(0).dtype === 'int16' && this.inInfo(0).quant ? noTfliteInt16Kernel(node.op) : undefined;
+      if (gap) this.unsupported(`a quantized int16 ${node.op} (${gap})`);
       this.emit(direct.builtin, node.inputs.map((_, k) => this.in(k)), node.outputs.map((_, k) => this.out(k)), direct.options ?? 0, []);
       return;
     }
@@ -684,10 +702,9 @@ class TfliteWriter {
       return v[0]!;
     };
     const lo = bound(1, -Infinity), hi = bound(2, Infinity);
-    const named: Record<string, string> = { '0:6': 'RELU6', '-1:1': 'RELU_N1_TO_1', '0:Infinity': 'RELU', '0:1': 'RELU_0_TO_1' };
-    const builtin = named[`${lo}:${hi}`];
-    const x16 = this.inInfo(0).dtype === 'int16' && !!this.inInfo(0).quant;
-    if (x16 && (builtin === 'RELU_N1_TO_1' || builtin === 'RELU_0_TO_1')) this.unsupported(`a quantized int16 Clip to [${lo}, ${hi}] (TFLite has no int16 ${builtin} kernel)`);
+    const builtin = CLIP_BUILTINS[`${lo}:${hi}`];
+    const gap = this.inInfo(0).dtype === 'int16' && this.inInfo(0).quant ? noTfliteInt16Kernel('Clip', lo, hi) : undefined;
+    if (gap) this.unsupported(`a quantized int16 Clip to [${lo}, ${hi}] (${gap})`);
     if (builtin) { this.emit(builtin, [this.in(0)], [this.out()]); return; }
     const x = this.inInfo(0);
     if (x.quant) this.unsupported(`a quantized Clip to [${lo}, ${hi}]`);

@@ -28,7 +28,7 @@
  *
  * TFLite has no int16 kernel for HARD_SWISH, RELU_N1_TO_1 or RELU_0_TO_1
  * (LiteRT.js 2.5.3 fails at invoke: "Only float32, uint8 and int8 are
- * supported currently, got INT16"; INT16_NO_TFLITE_KERNEL), so there is no
+ * supported currently, got INT16"; the writer's noTfliteInt16Kernel), so there is no
  * arithmetic to match: there is no int16 HardSwish kernel here, and the
  * .tflite writer refuses an int16 HardSwish and an int16 Clip to [-1, 1] or
  * [0, 1]. The Clip kernel still runs any bounds with QuantizedReluX's
@@ -57,17 +57,6 @@ export const INT16_FIXED_OUTPUT: Readonly<Record<string, { scale: number; zeroPo
   Tanh: Object.freeze({ scale: 1 / 32768, zeroPoint: 0 }),
   // SOFTMAX: zero point 0, scale within 0.1% of 1/32768 (softmax.ts).
   Softmax: INT16_SOFTMAX_OUTPUT,
-});
-
-/**
- * Activations TFLite cannot run on int16 (LiteRT.js 2.5.3 fails at invoke),
- * so a 16x8 graph meant for TFLite keeps them in float or int8. By TFLite
- * builtin name, with the cloudless op that maps to it.
- */
-export const INT16_NO_TFLITE_KERNEL: Readonly<Record<string, string>> = Object.freeze({
-  HARD_SWISH: 'HardSwish',
-  RELU_N1_TO_1: 'Clip to [-1, 1]',
-  RELU_0_TO_1: 'Clip to [0, 1]',
 });
 
 type Quant = { scale: number; zeroPoint: number };
@@ -196,33 +185,29 @@ function lutInput(x: number, multiplier: number, shift: number): number {
   return ((Math.imul(x, multiplier) + round) | 0) >> shift;
 }
 
+/**
+ * The sigmoid table at |v| read with `frac` fraction bits: entry |v| >> frac
+ * and the next one, interpolated by the low bits (in units of 2^-frac of an
+ * entry), or undefined past the table's last entry.
+ */
+function sigmoidTableAt(abs: number, frac: number): number | undefined {
+  if (abs >= 255 << frac) return undefined;
+  const uh = abs >> frac, ua = SIGMOID_TABLE[uh]!, ub = SIGMOID_TABLE[uh + 1]!;
+  return ua * (1 << frac) + (abs & ((1 << frac) - 1)) * (ub - ua);
+}
+
 /** reference_integer_ops::Logistic (int16) on a rescaled input v: Q0.15 output. */
 function sigmoidLut(v: number): number {
   const abs = Math.abs(v); // abs(INT32_MIN) stays 2^31 as a uint32
-  let r: number;
-  if (abs >= 255 * 512) {
-    r = 0x7fff << 10;
-  } else {
-    const uh = abs >> 9, ua = SIGMOID_TABLE[uh]!, ub = SIGMOID_TABLE[uh + 1]!;
-    r = ua * 512 + (abs & 0x1ff) * (ub - ua);
-  }
+  const r = sigmoidTableAt(abs, 9) ?? 0x7fff << 10;
   // Round to Q0.15; a negative input mirrors the table (σ(−x) = 1 − σ(x)).
-  r = v >= 0 ? r + 512 : (1 << 25) - r + 511;
-  return r >> 10;
+  return (v >= 0 ? r + 512 : (1 << 25) - r + 511) >> 10;
 }
 
 /** reference_integer_ops::Tanh (int16) on a rescaled input v: Q0.15 output, tanh(x) = 2σ(2x) − 1. */
 function tanhLut(v: number): number {
-  const abs = Math.abs(v);
-  let r: number;
-  if (abs >= 255 * 256) {
-    r = 0xffff << 8;
-  } else {
-    const uh = abs >> 8, ua = SIGMOID_TABLE[uh]!, ub = SIGMOID_TABLE[uh + 1]!;
-    r = ua * 256 + (abs & 0xff) * (ub - ua);
-  }
-  r = v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
-  return r >> 8;
+  const r = sigmoidTableAt(Math.abs(v), 8) ?? 0xffff << 8;
+  return (v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1) >> 8;
 }
 
 // ---------------------------------------------------------------------------
