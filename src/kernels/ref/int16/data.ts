@@ -34,19 +34,10 @@ import {
 } from '../int8/pool.js';
 import { checkResizeGeometry, prepareResize, runResize, type ResizeState } from '../int8/resize.js';
 import {
-  INT16_MAX, INT16_MIN, clampInt, hasInt16Quant, int16QuantRefusal, multiplyByQuantizedMultiplier,
+  INT16_MAX, INT16_MIN, clampInt, int16QuantRefusal, missingInt16Quant, multiplyByQuantizedMultiplier,
 } from '../int8/requantize.js';
 
 const INT16_RANGE = [INT16_MIN, INT16_MAX] as const;
-
-/** A `check()` reason when a listed value is not quantized int16 with zero point 0, else undefined. */
-function missingInt16Quant(infos: readonly (ValueInfo | undefined)[], names: readonly string[]): string | undefined {
-  for (let i = 0; i < infos.length; i++) {
-    const refused = int16QuantRefusal(infos[i], names[i]!);
-    if (refused) return refused;
-  }
-  return undefined;
-}
 
 /** A `check()` reason for the raw-moving ops: X and the output quantized int16 alike. */
 function checkSameInt16(op: string, inputs: readonly (ValueInfo | undefined)[], outputs: readonly ValueInfo[]): string | undefined {
@@ -120,12 +111,14 @@ const prepareResize16 = (args: PrepareArgs) => prepareResize(args, true);
  * reinterpreted, so they are refused here.
  */
 function checkConcat(_node: Node, inputs: (ValueInfo | undefined)[], outputs: ValueInfo[]): string | undefined {
-  if (!hasInt16Quant(outputs[0])) return '16x8 Concat needs the output to be int16 with one scale and zero point 0';
+  const refused = int16QuantRefusal(outputs[0], 'the output');
+  if (refused) return refused;
   const scale = outputs[0]!.quant!.scale[0];
   for (let i = 0; i < inputs.length; i++) {
     const v = inputs[i];
     if (v === undefined) continue;
-    if (!hasInt16Quant(v)) return `16x8 Concat needs input ${i} to be int16 with one scale and zero point 0`;
+    const input = int16QuantRefusal(v, `input ${i}`);
+    if (input) return input;
     if (v.quant!.scale[0] !== scale) {
       return `input ${i} is quantized unlike the output: TFLite's int16 CONCATENATION copies raw values without rescaling, so the inputs must share the output's scale`;
     }
@@ -143,7 +136,7 @@ function checkPad(node: Node, inputs: (ValueInfo | undefined)[], outputs: ValueI
 }
 
 export const int16DataKernels: readonly KernelDef[] = [
-  ...poolKernels('int16', checkPool, preparePool16, missingInt16Quant, prepareMean),
+  ...poolKernels('int16', checkPool, preparePool16, prepareMean),
   defineKernel<ResizeState>({ op: 'Resize', backend: 'ref', dtypes: ['int16'], check: checkResize, prepare: prepareResize16, run: runResize }),
   defineKernel<ConcatState>({ op: 'Concat', backend: 'ref', dtypes: ['int16'], check: checkConcat, prepare: prepareConcat, run: runConcat }),
   defineKernel<PadState>({ op: 'Pad', backend: 'ref', dtypes: ['int16'], check: checkPad, prepare: preparePad, run: runPad }),

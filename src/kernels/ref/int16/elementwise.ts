@@ -40,9 +40,9 @@
  * negative amount), so prepare() throws E_UNSUPPORTED for it.
  */
 import {
-  CloudlessError, defineKernel, type KernelDef, type Node, type PrepareArgs, type Tensor,
+  CloudlessError, defineKernel, type KernelDef, type Node, type PrepareArgs,
 } from '../../../ir/index.js';
-import { forEachRow, planRows, type RowPlan } from '../broadcast.js';
+import { binaryState, runBinary, type BinaryState } from '../int8/elementwise.js';
 import {
   INT16_MAX, INT16_MIN, activationRangeQuantized, clampInt, fl, int16QuantRefusal, multiplyByQuantizedMultiplier, quantizeMultiplier,
   tensorQuant, type QuantizedMultiplier,
@@ -118,8 +118,6 @@ function int16BinaryFn(c: Int16BinaryArithmetic): (a: number, b: number) => numb
   };
 }
 
-interface BinaryState { plan: RowPlan; fn: (a: number, b: number) => number }
-
 function int16BinaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
   return defineKernel<BinaryState>({
     op,
@@ -132,18 +130,9 @@ function int16BinaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const [lo, hi] = activationRangeQuantized(node, y.scale, 0, [INT16_MIN, INT16_MAX]);
       const c = int16BinaryArithmetic(node, op, ctx.int8Arithmetic === 'tflite-reference', a.scale, b.scale, y.scale);
       const raw = int16BinaryFn(c);
-      const fn = (va: number, vb: number) => clampInt(raw(va, vb), lo, hi);
-      return { state: { plan: planRows([inputs[0]!.shape, inputs[1]!.shape], outputs[0]!.shape), fn } };
+      return binaryState(inputs, outputs, (va, vb) => clampInt(raw(va, vb), lo, hi));
     },
-    run(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: BinaryState) {
-      const a = inputs[0]!.data as Int16Array, b = inputs[1]!.data as Int16Array, y = outputs[0]!.data as Int16Array;
-      const { plan, fn } = st;
-      const as = plan.rowStrides[0]!, bs = plan.rowStrides[1]!, n = plan.rowLength;
-      forEachRow(plan, (off, oi) => {
-        let ai = off[0]!, bi = off[1]!;
-        for (let j = 0; j < n; j++, ai += as, bi += bs) y[oi + j] = fn(a[ai]!, b[bi]!);
-      });
-    },
+    run: runBinary,
   });
 }
 

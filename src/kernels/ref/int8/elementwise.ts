@@ -27,7 +27,24 @@ import {
  * One prepared binary op: `fn(a, b)` maps two raw int8 values to the raw
  * output, with every constant of the chosen arithmetic bound in.
  */
-interface BinaryState { plan: RowPlan; fn: (a: number, b: number) => number }
+/** A quantized Add, Sub or Mul: the broadcast rows and the raw a, b → raw y function (clamp included). */
+export interface BinaryState { plan: RowPlan; fn: (a: number, b: number) => number }
+
+/** The state of a quantized binary op applying `fn` elementwise with broadcasting (int8 here, int16 in ref/int16/elementwise.ts). */
+export function binaryState(inputs: readonly ({ shape: readonly number[] } | undefined)[], outputs: readonly { shape: readonly number[] }[], fn: BinaryState['fn']): { state: BinaryState } {
+  return { state: { plan: planRows([inputs[0]!.shape, inputs[1]!.shape], outputs[0]!.shape), fn } };
+}
+
+/** Runs a quantized binary op over raw int8 or int16 values. */
+export function runBinary(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: BinaryState): void {
+  const a = inputs[0]!.data as Int8Array | Int16Array, b = inputs[1]!.data as Int8Array | Int16Array, y = outputs[0]!.data as Int8Array | Int16Array;
+  const { plan, fn } = st;
+  const as = plan.rowStrides[0]!, bs = plan.rowStrides[1]!, n = plan.rowLength;
+  forEachRow(plan, (off, oi) => {
+    let ai = off[0]!, bi = off[1]!;
+    for (let j = 0; j < n; j++, ai += as, bi += bs) y[oi + j] = fn(a[ai]!, b[bi]!);
+  });
+}
 
 type Multiplier = { multiplier: number; shift: number };
 
@@ -106,18 +123,9 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const [lo, hi] = activationRangeQuantized(node, y.scale, y.zeroPoint);
       const c = binaryArithmetic(op, ctx.int8Arithmetic === 'tflite-reference', a.scale, a.zeroPoint, b.scale, b.zeroPoint, y.scale);
       const raw = binaryFn(c, a.zeroPoint, b.zeroPoint), zy = y.zeroPoint;
-      const fn = (va: number, vb: number) => clampInt(raw(va, vb) + zy, lo, hi);
-      return { state: { plan: planRows([inputs[0]!.shape, inputs[1]!.shape], outputs[0]!.shape), fn } };
+      return binaryState(inputs, outputs, (va, vb) => clampInt(raw(va, vb) + zy, lo, hi));
     },
-    run(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: BinaryState) {
-      const a = inputs[0]!.data as Int8Array, b = inputs[1]!.data as Int8Array, y = outputs[0]!.data as Int8Array;
-      const { plan, fn } = st;
-      const as = plan.rowStrides[0]!, bs = plan.rowStrides[1]!, n = plan.rowLength;
-      forEachRow(plan, (off, oi) => {
-        let ai = off[0]!, bi = off[1]!;
-        for (let j = 0; j < n; j++, ai += as, bi += bs) y[oi + j] = fn(a[ai]!, b[bi]!);
-      });
-    },
+    run: runBinary,
   });
 }
 

@@ -11,7 +11,7 @@ import { resolveReduceAxes } from '../../../ir/ops/reduce.js';
 import { forEachRow, planReduction, type RowPlan } from '../broadcast.js';
 import { WindowWalk, channelsLastWindow } from '../../../ir/window.js';
 import {
-  INT8_MAX, INT8_MIN, activationRangeQuantized, clampInt, fl, missingQuant, multiplyByQuantizedMultiplier,
+  INT8_MAX, INT8_MIN, activationRangeQuantized, clampInt, fl, missingInt16Quant, missingQuant, multiplyByQuantizedMultiplier,
   quantizeMultiplier, rne, tensorQuant,
 } from './requantize.js';
 
@@ -190,9 +190,9 @@ export function poolKernels(
   dtype: 'int8' | 'int16',
   checkWindow: KernelDef['check'],
   prepareWindow: (args: PrepareArgs) => { state: PoolState },
-  missing: (infos: readonly (ValueInfo | undefined)[], names: readonly string[]) => string | undefined,
   prepareReduce: (args: PrepareArgs) => { state: MeanState; scratchBytes?: number },
 ): KernelDef[] {
+  const missing = dtype === 'int16' ? missingInt16Quant : missingQuant;
   return [
     defineKernel<PoolState>({ op: 'AveragePool', backend: 'ref', dtypes: [dtype], check: checkWindow, prepare: prepareWindow, run: runAveragePool }),
     defineKernel<PoolState>({ op: 'MaxPool', backend: 'ref', dtypes: [dtype], check: checkWindow, prepare: prepareWindow, run: runMaxPool }),
@@ -211,4 +211,4 @@ export function poolKernels(
   ];
 }
 
-export const int8PoolKernels: readonly KernelDef[] = poolKernels('int8', checkPool, preparePool, missingQuant, prepareMean);
+export const int8PoolKernels: readonly KernelDef[] = poolKernels('int8', checkPool, preparePool, prepareMean);

@@ -215,15 +215,19 @@ export function int16QuantRefusal(info: ValueInfo | undefined, what: string): st
   return undefined;
 }
 
-/** Whether a value is int16 with one scale and zero point 0. */
-export function hasInt16Quant(info: ValueInfo | undefined): boolean {
-  return int16QuantRefusal(info, '') === undefined;
-}
-
 /** A `check()` reason when the listed int8 values lack per-tensor quantization, else undefined. */
 export function missingQuant(infos: readonly (ValueInfo | undefined)[], names: readonly string[]): string | undefined {
   for (let i = 0; i < infos.length; i++) {
     if (!hasTensorQuant(infos[i])) return `int8 kernel needs ${names[i]} to be int8 with one scale and zero point`;
+  }
+  return undefined;
+}
+
+/** The same for 16x8: the first listed value that is not int16 with one scale and zero point 0, and why. */
+export function missingInt16Quant(infos: readonly (ValueInfo | undefined)[], names: readonly string[]): string | undefined {
+  for (let i = 0; i < infos.length; i++) {
+    const refused = int16QuantRefusal(infos[i], names[i]!);
+    if (refused) return refused;
   }
   return undefined;
 }
@@ -297,7 +301,7 @@ export function channelRequant(
       scales[c] = fl(fl(inputScale * weightScales[c]!) / outputScale);
     }
   }
-  return { reference: reference || !!wide, wide, multipliers, shifts, scales, zeroPoint, lo, hi };
+  return { reference, wide, multipliers, shifts, scales, zeroPoint, lo, hi };
 }
 
 /** Requantizes channel c's int32 accumulator with a prepared epilogue. */
