@@ -117,3 +117,32 @@ export function requireInput(ctx: InferContext, i: number): ValueInfo {
 export function shapeError(node: Node, message: string): CloudlessError {
   return new CloudlessError('E_SHAPE', `node ${node.name} (${node.op}): ${message}`, { node: node.name });
 }
+
+/**
+ * dtypes and shapes of the values that follow from a graph's constants and
+ * fixed input shapes, by the op schemas. A value whose shape depends on what
+ * is not known (a symbolic input dimension, the content of a non-constant
+ * input, an op without a schema) is left out.
+ */
+export function staticInfos(graph: Graph): Map<string, ValueInfo> {
+  const infos = new Map<string, ValueInfo>();
+  for (const [name, v] of graph.values) {
+    if (v.constant) infos.set(name, { dtype: v.constant.dtype, shape: [...v.constant.shape] });
+  }
+  for (const name of graph.inputs) {
+    const v = graph.values.get(name);
+    if (v?.shape && v.shape.every((d): d is number => typeof d === 'number' && d >= 0)) infos.set(name, { dtype: v.dtype, shape: [...v.shape] });
+  }
+  for (const node of graph.nodes) {
+    const schema = getSchema(node.op);
+    const inputs = node.inputs.map((n) => (n ? infos.get(n) : undefined));
+    if (!schema || node.inputs.some((n, i) => n && !inputs[i])) continue;
+    try {
+      const outs = inferFromConstants(schema, node, inputs, (n) => graph.values.get(n)?.constant);
+      outs.forEach((o, i) => { if (node.outputs[i]) infos.set(node.outputs[i]!, o); });
+    } catch {
+      // Unknown here (a value needed at run time, or an error the planner will report with its context).
+    }
+  }
+  return infos;
+}

@@ -30,7 +30,7 @@
  * the canonical Quantize and Dequantize, whose parameters are those of their
  * int8 value, as in TFLite.
  */
-import { Tensor, attrInt, getSchema, type Graph, type Node, type QuantParams, type ValueInfo } from '../ir/index.js';
+import { Tensor, attrInt, staticInfos, type Graph, type Node, type QuantParams, type ValueInfo } from '../ir/index.js';
 import type { KernelRegistry } from '../runtime/registry.js';
 import type { FusedActivation } from '../ir/ops/nn.js';
 import { fusedActivationOf } from './fuse-activation.js';
@@ -351,39 +351,6 @@ class QdqFolder {
 }
 
 /**
- * Shapes of the values that follow from the graph's fixed input shapes, by the
- * op schemas; a value whose shape depends on what is not known (a symbolic
- * input dimension, the content of a non-constant input) is left out, and the
- * nodes that need it are not folded.
- */
-function staticShapes(graph: Graph): Map<string, ValueInfo> {
-  const infos = new Map<string, ValueInfo>();
-  for (const [name, v] of graph.values) {
-    if (v.constant) infos.set(name, { dtype: v.constant.dtype, shape: [...v.constant.shape] });
-  }
-  for (const name of graph.inputs) {
-    const v = graph.values.get(name);
-    if (v?.shape && v.shape.every((d): d is number => typeof d === 'number' && d >= 0)) infos.set(name, { dtype: v.dtype, shape: [...v.shape] });
-  }
-  for (const node of graph.nodes) {
-    const schema = getSchema(node.op);
-    const inputs = node.inputs.map((n) => (n ? infos.get(n) : undefined));
-    if (!schema || node.inputs.some((n, i) => n && !inputs[i])) continue;
-    try {
-      const outs = schema.infer({
-        node, inputs,
-        value: (i) => graph.values.get(node.inputs[i]!)!.constant!,
-        hasValue: (i) => !!graph.values.get(node.inputs[i] ?? '')?.constant,
-      });
-      outs.forEach((o, i) => { if (node.outputs[i]) infos.set(node.outputs[i]!, o); });
-    } catch {
-      // Unknown here (a value needed at run time, or an error the planner will report with its context).
-    }
-  }
-  return infos;
-}
-
-/**
  * Moves the layout pass's Transposes across per-tensor QuantizeLinear →
  * DequantizeLinear pairs (which commute with any Transpose), in one direction
  * per pattern so that the moves end:
@@ -479,6 +446,7 @@ export function foldQdq(graph: Graph, registry: KernelRegistry): QdqFoldReport {
   }
   graph.sortTopologically();
   if (moveTransposesAcrossQdq(graph)) optimizeLayout(graph, { throughQdq: false });
-  const shapes = staticShapes(graph);
+  // Values whose shape depends on what is not known are left out, and the nodes that need them are not folded.
+  const shapes = staticInfos(graph);
   return new QdqFolder(graph, registry).run((name) => shapes.get(name)?.shape);
 }

@@ -34,7 +34,7 @@
  * readModel() already applies the last two; a Gemm turned into FullyConnected
  * here can then take the Relu that follows it.
  */
-import { CloudlessError, Tensor, attrFloat, attrInt, attrString, getSchema, inferFromConstants, type Graph, type Node, type ValueInfo } from '../ir/index.js';
+import { CloudlessError, Tensor, attrFloat, attrInt, attrString, staticInfos, type Graph, type Node, type Value } from '../ir/index.js';
 import { channelAxisIndexer, dropUnusedConstants, foldBatchNorm, outputChannelAxis } from './fold-batchnorm.js';
 import { fuseActivations } from './fuse-activation.js';
 
@@ -344,43 +344,21 @@ export function keepOutputs(graph: Graph, outputs: readonly string[]): number {
 
 /**
  * Declares the graph outputs an importer left undeclared (ONNX files often
- * describe only their own inputs and outputs): each one's dtype and, where the
- * declared inputs make it static, its shape, inferred through the kept nodes.
- * A node the schemas cannot infer passes its first input's dtype on.
+ * describe only their own inputs and outputs): dtype and shape where the
+ * schemas infer them from static shapes (staticInfos), else the dtype of the
+ * nearest declared value up the producers' first inputs.
  */
 function declareOutputs(graph: Graph): void {
   if (graph.outputs.every((o) => graph.values.has(o))) return;
-  const infos = new Map<string, ValueInfo>();
-  // Values whose shape is not known statically: only their dtype is carried.
-  const dtypeOnly = new Set<string>();
-  for (const v of graph.values.values()) {
-    const shape = v.constant ? [...v.constant.shape] : v.shape?.every((d) => typeof d === 'number' && d >= 0) ? v.shape as number[] : undefined;
-    infos.set(v.name, { dtype: v.dtype, shape: shape ?? [], quant: v.quant });
-    if (!shape) dtypeOnly.add(v.name);
-  }
-  for (const node of graph.nodes) {
-    const inputs = node.inputs.map((n) => (n ? infos.get(n) : undefined));
-    const static_ = node.inputs.every((n, i) => !n || (inputs[i] !== undefined && !dtypeOnly.has(n)));
-    let outs: (ValueInfo | undefined)[] = [];
-    const schema = getSchema(node.op);
-    try {
-      if (schema && static_) outs = inferFromConstants(schema, node, inputs, (n) => graph.values.get(n)?.constant);
-    } catch {
-      outs = [];
-    }
-    node.outputs.forEach((o, i) => {
-      if (!o || infos.has(o)) return;
-      const first = inputs.find((x) => x !== undefined);
-      const info = outs[i] ?? (first && { dtype: first.dtype, shape: [] });
-      if (!info) return;
-      infos.set(o, info);
-      if (!outs[i]) dtypeOnly.add(o);
-    });
-  }
+  const infos = staticInfos(graph);
+  const producers = graph.producers();
+  const dtypeOf = (v: string): Value['dtype'] | undefined => graph.values.get(v)?.dtype ?? infos.get(v)?.dtype
+    ?? (producers.get(v)?.inputs[0] ? dtypeOf(producers.get(v)!.inputs[0]!) : undefined);
   for (const o of graph.outputs) {
     if (graph.values.has(o)) continue;
     const info = infos.get(o);
-    if (info) graph.setValue({ name: o, dtype: info.dtype, ...(dtypeOnly.has(o) ? {} : { shape: [...info.shape] }) });
+    const dtype = info?.dtype ?? dtypeOf(o);
+    if (dtype) graph.setValue({ name: o, dtype, ...(info ? { shape: [...info.shape] } : {}) });
   }
 }
 
