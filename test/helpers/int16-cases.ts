@@ -69,3 +69,20 @@ export function firstDiffs(want: ArrayLike<number | bigint>, got: ArrayLike<numb
   for (let i = 0; i < Math.min(want.length, got.length) && d.length < 5; i++) if (want[i] !== got[i]) d.push(`[${i}] litert ${want[i]} cloudless ${got[i]}`);
   return d.join(', ');
 }
+
+/** Cases and outputs compared, per op or key: the counts an oracle test prints at the end. */
+export class Tally {
+  private readonly rows = new Map<string, { cases: number; outputs: number }>();
+
+  count(key: string, outputs: number): void {
+    const t = this.rows.get(key) ?? { cases: 0, outputs: 0 };
+    t.cases++;
+    t.outputs += outputs;
+    this.rows.set(key, t);
+  }
+
+  /** `title`, then one indented line per key. */
+  report(title: string): string {
+    return `${title}:\n  ${[...this.rows].map(([k, t]) => `${k}: ${t.cases} cases, ${t.outputs} outputs`).join('\n  ')}`;
+  }
+}

@@ -22,21 +22,14 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, perTensorQuant, type AttrValue } from '../../src/ir/index.js';
 import { INT16_FIXED_OUTPUT } from '../../src/kernels/ref/int16/activation.js';
-import { Int16Case, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
+import { Int16Case, Tally, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
 
 const RUNS_PER_OP = 40;
 type Op = 'Relu' | 'Relu6' | 'ClipRelu' | 'LeakyRelu' | 'Sigmoid' | 'Tanh';
 const OPS: Op[] = ['Relu', 'Relu6', 'ClipRelu', 'LeakyRelu', 'Sigmoid', 'Tanh'];
 
 /** Cases and outputs compared per op, printed at the end (the report's counts). */
-const tally = new Map<string, { cases: number; outputs: number }>();
-
-function count(op: string, outputs: number): void {
-  const t = tally.get(op) ?? { cases: 0, outputs: 0 };
-  t.cases++;
-  t.outputs += outputs;
-  tally.set(op, t);
-}
+const tally = new Tally();
 
 /** The Int16Case of `op` on raw data `x` at input scale `sx`, output scale `sy`. */
 function activationCase(op: Op, name: string, shape: number[], x: Int16Array, sx: number, sy: number, alpha = 0.2): Int16Case {
@@ -88,7 +81,7 @@ async function expectSame(c: Int16Case, op: Op): Promise<Int16Array> {
   const got = runOurs(c, 'tflite-xnnpack').data as Int16Array;
   expect(got.length, c.name).toBe(want.length);
   expect(got.every((v, i) => v === want[i]), `${c.name}: ${firstDiffs(want, got)}`).toBe(true);
-  count(op, want.length);
+  tally.count(op, want.length);
   return want;
 }
 
@@ -96,8 +89,7 @@ const ALL = Int16Array.from({ length: 65536 }, (_, i) => i - 32768);
 
 describe('int16 activations: tflite-xnnpack (TFLite builtin kernels) vs LiteRT.js', () => {
   afterAll(() => {
-    const rows = [...tally].map(([op, t]) => `${op}: ${t.cases} cases, ${t.outputs} outputs`);
-    console.log(`int16 activations bit-exact with LiteRT.js:\n  ${rows.join('\n  ')}`);
+    console.log(tally.report('int16 activations bit-exact with LiteRT.js'));
   });
 
   for (const op of OPS) {

@@ -15,11 +15,11 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, type AttrValue } from '../../src/ir/index.js';
 import { multiplyByQuantizedMultiplierWide } from '../../src/kernels/ref/int8/requantize.js';
-import { Int16Case, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
+import { Int16Case, Tally, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
 
 type Op = 'Conv' | 'DepthwiseConv' | 'FullyConnected' | 'ConvTranspose';
 const RUNS = 60;
-const tally = new Map<Op, { cases: number; outputs: number }>();
+const tally = new Tally();
 
 function weightedCase(op: Op, seed: number, ties: boolean): Int16Case {
   const r = lcg(seed);
@@ -104,7 +104,7 @@ function transposeCase(seed: number, ties: boolean): Int16Case {
 
 describe('16x8 weighted ops vs LiteRT.js', () => {
   afterAll(() => {
-    console.log(`16x8 bit-exact with LiteRT.js (both arithmetics):\n  ${[...tally].map(([op, t]) => `${op}: ${t.cases} cases, ${t.outputs} outputs`).join('\n  ')}`);
+    console.log(tally.report('16x8 bit-exact with LiteRT.js (both arithmetics)'));
   });
 
   for (const op of ['Conv', 'DepthwiseConv', 'FullyConnected', 'ConvTranspose'] as const) {
@@ -117,10 +117,7 @@ describe('16x8 weighted ops vs LiteRT.js', () => {
           expect(got.length, c.name).toBe(want.length);
           expect(got.every((v, i) => v === want[i]), `${c.name}, ${mode}: ${firstDiffs(want, got)}`).toBe(true);
         }
-        const t = tally.get(op) ?? { cases: 0, outputs: 0 };
-        t.cases++;
-        t.outputs += want.length;
-        tally.set(op, t);
+        tally.count(op, want.length);
       }), { numRuns: RUNS });
     });
   }

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, perTensorQuant, type AttrValue, type QuantParams } from '../../src/ir/index.js';
 import { int16DataKernels } from '../../src/kernels/ref/int16/data.js';
-import { Int16Case, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
+import { Int16Case, Tally, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
 
 const RUNS = 30;
 
@@ -168,12 +168,11 @@ const CASES = {
   'data movement': movementCase,
 } as const;
 
-const tally = new Map<string, { cases: number; outputs: number }>();
+const tally = new Tally();
 
 describe('16x8 pooling, mean, resize, concat, pad and data movement: tflite-xnnpack vs LiteRT.js', () => {
   afterAll(() => {
-    const rows = [...tally].map(([op, t]) => `${op}: ${t.cases} cases, ${t.outputs} outputs`);
-    console.log(`int16 data ops bit-exact with LiteRT.js (backend ref):\n  ${rows.join('\n  ')}`);
+    console.log(tally.report('int16 data ops bit-exact with LiteRT.js (backend ref)'));
   });
 
   for (const [op, make] of Object.entries(CASES)) {
@@ -189,10 +188,7 @@ describe('16x8 pooling, mean, resize, concat, pad and data movement: tflite-xnnp
         expect(got.quant?.scale[0], c.name).toBe(c.graph.value('y').quant!.scale[0]);
         const w = want.data as Int16Array, g = got.data as Int16Array;
         expect(g.every((v, i) => v === w[i]), `${c.name} (seed ${seed}): ${firstDiffs(w, g)}`).toBe(true);
-        const t = tally.get(op) ?? { cases: 0, outputs: 0 };
-        t.cases++;
-        t.outputs += w.length;
-        tally.set(op, t);
+        tally.count(op, w.length);
       }), { numRuns: RUNS });
     });
   }

@@ -29,18 +29,11 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, perTensorQuant, type DType, type Node } from '../../src/ir/index.js';
 import { int16BinaryArithmetic } from '../../src/kernels/ref/int16/elementwise.js';
-import { Int16Case, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
+import { Int16Case, Tally, firstDiffs, int16Data, int16Quant, lcg, runLiteRtCase, runOurs } from '../helpers/int16-cases.js';
 
 type BinaryOp = 'Add' | 'Sub' | 'Mul';
 const RUNS = 40;
-const tally = new Map<string, { cases: number; outputs: number }>();
-
-function count(key: string, outputs: number): void {
-  const t = tally.get(key) ?? { cases: 0, outputs: 0 };
-  t.cases++;
-  t.outputs += outputs;
-  tally.set(key, t);
-}
+const tally = new Tally();
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -104,8 +97,7 @@ function sameMultipliers(op: BinaryOp, sa: number, sb: number, sy: number): bool
 }
 
 afterAll(() => {
-  const rows = [...tally].map(([k, t]) => `${k}: ${t.cases} cases, ${t.outputs} outputs`);
-  console.log(`int16 elementwise and Quantize/Dequantize vs LiteRT.js:\n  ${rows.join('\n  ')}`);
+  console.log(tally.report('int16 elementwise and Quantize/Dequantize vs LiteRT.js'));
 });
 
 describe('16x8 Add, Sub, Mul vs LiteRT.js', () => {
@@ -117,15 +109,15 @@ describe('16x8 Add, Sub, Mul vs LiteRT.js', () => {
         const got = runOurs(c, 'tflite-xnnpack').data as Int16Array;
         expect(got.length, c.name).toBe(want.length);
         expect(got.every((v, i) => v === want[i]), `${c.name}, tflite-xnnpack: ${firstDiffs(want, got)}`).toBe(true);
-        count(`${op} tflite-xnnpack`, want.length);
+        tally.count(`${op} tflite-xnnpack`, want.length);
 
         const ref = runOurs(c, 'tflite-reference').data as Int16Array;
         if (op === 'Add' || sameMultipliers(op, sa, sb, sy)) {
           expect(ref.every((v, i) => v === want[i]), `${c.name}, tflite-reference: ${firstDiffs(want, ref)}`).toBe(true);
-          count(`${op} tflite-reference (same multipliers: equal)`, want.length);
+          tally.count(`${op} tflite-reference (same multipliers: equal)`, want.length);
         } else {
           expect(ref.every((v, i) => Math.abs(v - want[i]!) <= 1), `${c.name}, tflite-reference: ${firstDiffs(want, ref)}`).toBe(true);
-          count(`${op} tflite-reference (other multipliers: within 1 LSB)`, want.length);
+          tally.count(`${op} tflite-reference (other multipliers: within 1 LSB)`, want.length);
         }
       }), { numRuns: RUNS });
     });
@@ -150,7 +142,7 @@ describe('16x8 Add, Sub, Mul vs LiteRT.js', () => {
         const ref = runOurs(c, 'tflite-reference').data as Int16Array;
         expect(ref.every((v, i) => Math.abs(v - want[i]!) <= 1), c.name).toBe(true);
         refDiffs += ref.filter((v, i) => v !== want[i]).length;
-        count(`${op} 2^15-element tensors, tflite-xnnpack`, n);
+        tally.count(`${op} 2^15-element tensors, tflite-xnnpack`, n);
       }
       // Add: TFLite Micro prepares ADD exactly as TFLite; Sub, Mul: its other rounding shows.
       if (op === 'Add') expect(refDiffs).toBe(0);
@@ -202,7 +194,7 @@ describe('int16 Quantize and Dequantize vs LiteRT.js', () => {
       const want = (await runLiteRtCase(c)).data as Int16Array;
       const got = runOurs(c, 'tflite-xnnpack').data as Int16Array;
       expect(got.every((v, i) => v === want[i]), `${c.name}: ${firstDiffs(want, got)}`).toBe(true);
-      count('Quantize float→int16, tflite-xnnpack', n);
+      tally.count('Quantize float→int16, tflite-xnnpack', n);
     }
   });
 
@@ -217,7 +209,7 @@ describe('int16 Quantize and Dequantize vs LiteRT.js', () => {
         const got = runOurs(c, mode).data as Float32Array;
         expect(got.every((v, i) => Object.is(v, want[i])), `${c.name}, ${mode}: ${firstDiffs(want, got)}`).toBe(true);
       }
-      count('Dequantize int16→float, both arithmetics', n);
+      tally.count('Dequantize int16→float, both arithmetics', n);
     }
   });
 
@@ -238,7 +230,7 @@ describe('int16 Quantize and Dequantize vs LiteRT.js', () => {
           const got = runOurs(c, mode).data as Int8Array | Int16Array;
           expect(got.every((v, i) => v === want[i]), `${c.name}, ${mode}: ${firstDiffs(want, got)}`).toBe(true);
         }
-        count(`Quantize ${from}→${to}, both arithmetics`, n);
+        tally.count(`Quantize ${from}→${to}, both arithmetics`, n);
       }
     });
   }
