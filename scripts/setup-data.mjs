@@ -2,7 +2,8 @@
 // Fetches the Debian packages that hold cloudless's test data and demo photos
 // (`apt-get download` + `dpkg -x`) into a git-ignored cache: .cache/data/<package>/.
 // Nothing is installed system-wide. Usage: node scripts/setup-data.mjs [set ...]
-// where a set is one of: onnx (ONNX node tests), photos (opencv-doc), fashion (Fashion-MNIST), all.
+// where a set is one of: onnx (ONNX node tests), photos (opencv-doc), fashion (Fashion-MNIST),
+// sklearn (ONNX-ML fixtures made by scripts/make-sklearn-fixtures.py into .cache/sklearn/), all.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,7 @@ const SETS = {
   onnx: ['libonnx-testdata'],
   photos: ['opencv-doc'],
   fashion: ['dataset-fashion-mnist'],
+  sklearn: [],
 };
 SETS.all = [...SETS.onnx, ...SETS.photos];
 
@@ -26,6 +28,8 @@ for (const s of sets) {
   }
 }
 const packages = [...new Set(sets.flatMap((s) => SETS[s]))];
+const makeSklearn = sets.includes('sklearn') || sets.includes('all');
+
 let updated = false;
 
 function download(pkg, dir) {
@@ -67,4 +71,25 @@ for (const pkg of packages) {
   execFileSync('dpkg', ['-x', path.join(debs, deb), dest]);
   writeFileSync(marker, `${deb}\n`);
   console.log(`setup-data: ${pkg} extracted to ${path.relative(root, dest)}`);
+}
+
+// scikit-learn models as ONNX-ML with their test inputs and sklearn's predictions (never committed).
+if (makeSklearn) {
+  const dest = path.join(cache, 'sklearn');
+  const marker = path.join(dest, '.complete');
+  const python = '/usr/bin/python3';
+  if (existsSync(marker)) {
+    console.log(`setup-data: sklearn fixtures already in ${path.relative(root, dest) || dest}`);
+  } else {
+    try {
+      execFileSync(python, ['-c', 'import sklearn, onnx, numpy'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch {
+      console.error(`setup-data: ${python} lacks scikit-learn, onnx or numpy; install the Debian packages python3-sklearn python3-onnx python3-numpy (apt-get install) and run again`);
+      process.exit(1);
+    }
+    rmSync(dest, { recursive: true, force: true });
+    execFileSync(python, [path.join(root, 'scripts', 'make-sklearn-fixtures.py'), dest], { stdio: ['ignore', 'inherit', 'inherit'] });
+    writeFileSync(marker, 'made by scripts/make-sklearn-fixtures.py\n');
+    console.log(`setup-data: sklearn fixtures written to ${path.relative(root, dest)}`);
+  }
 }

@@ -8,6 +8,7 @@ import { signalSchemas } from './signal.js';
 import { controlSchemas } from './control.js';
 import { recurrentSchemas } from './recurrent.js';
 import { qlinearSchemas } from './qlinear.js';
+import { mlSchemas } from './ml.js';
 
 /** Every built-in op schema. */
 export const allSchemas: readonly OpSchema[] = [
@@ -20,4 +21,5 @@ export const allSchemas: readonly OpSchema[] = [
   ...controlSchemas,
   ...recurrentSchemas,
   ...qlinearSchemas,
+  ...mlSchemas,
 ];

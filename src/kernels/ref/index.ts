@@ -9,6 +9,7 @@ import { int16Kernels } from './int16/index.js';
 import { signalKernels } from './signal.js';
 import { recurrentKernels } from './recurrent.js';
 import { qlinearKernels } from './qlinear.js';
+import { mlKernels } from './ml.js';
 
 /** Every reference kernel. */
 export const refKernels: readonly KernelDef[] = [
@@ -23,4 +24,5 @@ export const refKernels: readonly KernelDef[] = [
   ...signalKernels,
   ...recurrentKernels,
   ...qlinearKernels,
+  ...mlKernels,
 ];
