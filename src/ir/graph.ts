@@ -40,6 +40,8 @@ export interface GraphMeta {
   irVersion?: number;
   /** Warnings raised while importing (tolerated oddities of the file). */
   warnings?: string[];
+  /** Free-form key/value metadata of the file (ONNX metadata_props). */
+  properties?: Record<string, string>;
 }
 
 /**

@@ -390,6 +390,7 @@ export function importOnnx(bytes: Uint8Array, source = 'ONNX model'): Graph {
   const graph = importGraph(model.graph, st, 0);
   graph.meta.producer = model.producerName || undefined;
   graph.meta.irVersion = Number(model.irVersion);
+  if (model.metadata.length) graph.meta.properties = Object.fromEntries(model.metadata.map((e) => [e.key, e.value]));
   if (model.functionCount > 0) st.warnings.push(`the model defines ${model.functionCount} local function(s); nodes that call them are kept as unknown ops`);
   if (st.warnings.length) graph.meta.warnings = st.warnings;
   return graph;

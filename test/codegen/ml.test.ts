@@ -1,0 +1,168 @@
+/**
+ * The classic-ML C emitter (src/codegen/ml) on the scikit-learn fixtures: each package is built
+ * with the host gcc (-std=c99 -Wall -Wextra -Werror -pedantic) and run on every test sample through
+ * the package ABI (<name>_input / _invoke / _output); its outputs must equal the engine's. Until the
+ * shared harness (src/codegen/verify.ts) is merged, the small driver below does the feeding.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { emitClassicC, featureQuantization, isClassicGraph, quantizeFeatures } from '../../src/codegen/ml/index.js';
+import type { CPackage } from '../../src/codegen/package.js';
+import { importOnnx } from '../../src/formats/onnx/import.js';
+import { CloudlessError, Tensor } from '../../src/ir/index.js';
+import { load } from '../../src/runtime/index.js';
+import { SKLEARN_MISSING, loadSklearnFixture, sklearnFixtureNames } from '../helpers/sklearn.js';
+
+const names = sklearnFixtureNames();
+if (!names) console.warn(`skipping classic-ML C tests: ${SKLEARN_MISSING}`);
+const work = mkdtempSync(path.join(tmpdir(), 'cloudless-ml-c-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A driver that feeds n samples from argv[1] and writes every output of every sample to argv[2]. */
+function driver(pkg: CPackage): string {
+  const outs = pkg.outputs.map((o, i) => `    fwrite(${pkg.name}_output(${i}), 1, ${o.bytes}, out);`).join('\n');
+  return `#include <stdio.h>
+#include <string.h>
+#include "${pkg.name}.h"
+int main(int argc, char **argv) {
+  FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+  unsigned char buf[${pkg.inputs[0]!.bytes}];
+  (void)argc;
+  if (!in || !out) return 3;
+  while (fread(buf, 1, sizeof buf, in) == sizeof buf) {
+    int st;
+    memcpy(${pkg.name}_input(0), buf, sizeof buf);
+    st = ${pkg.name}_invoke();
+    if (st != 0) return 10 + st;
+${outs}
+  }
+  fclose(in); fclose(out);
+  return 0;
+}
+`;
+}
+
+/** Builds pkg with gcc and runs it on `input` (raw sample bytes); returns the concatenated outputs. */
+function buildAndRun(pkg: CPackage, input: Uint8Array, extraFlags: string[] = []): Buffer {
+  const dir = mkdtempSync(path.join(work, `${pkg.name}-`));
+  for (const [f, text] of Object.entries(pkg.files)) writeFileSync(path.join(dir, f), text);
+  writeFileSync(path.join(dir, 'main.c'), driver(pkg));
+  writeFileSync(path.join(dir, 'in.bin'), input);
+  const exe = path.join(dir, 'run');
+  const sources = Object.keys(pkg.files).filter((f) => f.endsWith('.c')).map((f) => path.join(dir, f));
+  execFileSync('gcc', ['-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-O2', ...extraFlags, '-o', exe, path.join(dir, 'main.c'), ...sources, ...(pkg.needsLibm ? ['-lm'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(exe, [path.join(dir, 'in.bin'), path.join(dir, 'out.bin')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return readFileSync(path.join(dir, 'out.bin'));
+}
+
+interface Split { labels?: bigint[]; scores: Float32Array | Int32Array }
+
+/** Splits the driver's output stream into labels and scores per sample. */
+function splitOutputs(pkg: CPackage, raw: Buffer, n: number): Split {
+  const per = pkg.outputs.reduce((a, o) => a + o.bytes, 0);
+  expect(raw.length).toBe(per * n);
+  const scoresInfo = pkg.outputs[pkg.outputs.length - 1]!;
+  const k = scoresInfo.bytes / 4;
+  const labels: bigint[] | undefined = pkg.outputs.length === 2 ? [] : undefined;
+  const scores = scoresInfo.dtype === 'int32' ? new Int32Array(n * k) : new Float32Array(n * k);
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  for (let s = 0; s < n; s++) {
+    let off = s * per;
+    if (labels) { labels.push(view.getBigInt64(off, true)); off += 8; }
+    for (let j = 0; j < k; j++) scores[s * k + j] = scoresInfo.dtype === 'int32' ? view.getInt32(off + 4 * j, true) : view.getFloat32(off + 4 * j, true);
+  }
+  return { labels, scores };
+}
+
+async function engineOutputs(modelPath: string, X: Tensor): Promise<{ labels?: bigint[]; scores: Float32Array }> {
+  const session = await load(modelPath, { backend: 'ref' });
+  const out = await session.run({ X });
+  const labels = out.label ? Array.from(out.label.data as BigInt64Array) : undefined;
+  return { labels, scores: (out.scores ?? out.variable)!.data as Float32Array };
+}
+
+function sampleBytes(X: Tensor): Uint8Array {
+  const d = X.data as Float32Array;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
+describe.skipIf(!names)('classic ML to C: equal to the engine on every test sample (host gcc)', () => {
+  for (const name of names ?? []) {
+    it(name, async () => {
+      const fx = loadSklearnFixture(name);
+      const graph = importOnnx(new Uint8Array(readFileSync(fx.modelPath)), fx.modelPath);
+      expect(isClassicGraph(graph)).toBe(true);
+      const pkg = emitClassicC(graph, { name: 'model' });
+      const n = fx.X.shape[0]!;
+      const c = splitOutputs(pkg, buildAndRun(pkg, sampleBytes(fx.X)), n);
+      const e = await engineOutputs(fx.modelPath, fx.X);
+      if (e.labels) expect(c.labels).toEqual(e.labels);
+      expect(c.scores.length).toBe(e.scores.length);
+      // Bit for bit, except where libm's exp/tanh/pow may round the last double bit unlike V8's:
+      // there the float32 result may differ by one unit in the last place.
+      let differ = 0;
+      for (let i = 0; i < e.scores.length; i++) {
+        if (Object.is(c.scores[i], e.scores[i])) continue;
+        differ++;
+        expect(Math.abs(c.scores[i]! - e.scores[i]!)).toBeLessThanOrEqual(Math.abs(e.scores[i]!) * 2 ** -23);
+      }
+      if (!pkg.needsLibm) expect(differ).toBe(0);
+    });
+  }
+
+  it('builds and runs clean under -fsanitize=address,undefined (a forest, an SVM, a pipeline)', () => {
+    for (const name of ['rf10_depth10_digits', 'svc_rbf_wine', 'normalizer_logreg_wine']) {
+      const fx = loadSklearnFixture(name);
+      const pkg = emitClassicC(importOnnx(new Uint8Array(readFileSync(fx.modelPath)), fx.modelPath), { name: 'model' });
+      const raw = buildAndRun(pkg, sampleBytes(fx.X), ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g']);
+      expect(raw.length).toBe(pkg.outputs.reduce((a, o) => a + o.bytes, 0) * fx.X.shape[0]!);
+    }
+  });
+
+  it("features 'int16': integer-only trees; predictions that change vs float are counted", async () => {
+    const report: string[] = [];
+    for (const name of ['rf10_depth10_digits', 'rf10_depth10_breast_cancer', 'dt_clf_wine', 'rf_clf_iris']) {
+      const fx = loadSklearnFixture(name);
+      const graph = importOnnx(new Uint8Array(readFileSync(fx.modelPath)), fx.modelPath);
+      const pkg = emitClassicC(graph, { name: 'model', features: 'int16' });
+      expect(pkg.inputs[0]!.dtype).toBe('int16');
+      expect(pkg.files['model.c']).not.toMatch(/\bfloat\b/);
+      const q = quantizeFeatures(fx.X.data as Float32Array, featureQuantization(fx.featureRange));
+      const n = fx.X.shape[0]!;
+      const c = splitOutputs(pkg, buildAndRun(pkg, new Uint8Array(q.buffer)), n);
+      const e = await engineOutputs(fx.modelPath, fx.X);
+      let changed = 0, wrongVsSklearn = 0, floatWrong = 0;
+      const sk = Array.from(fx.labels!.data as BigInt64Array);
+      for (let s = 0; s < n; s++) {
+        if (c.labels![s] !== e.labels![s]) changed++;
+        if (c.labels![s] !== sk[s]) wrongVsSklearn++;
+        if (e.labels![s] !== sk[s]) floatWrong++;
+      }
+      report.push(`${name}: ${changed}/${n} labels differ from float (${wrongVsSklearn} from scikit-learn; float: ${floatWrong})`);
+      // A sample moves only across a threshold within one quantization step of it, or on a tie of
+      // class scores that float and fixed-point leaf sums break differently: rare.
+      expect(changed / n).toBeLessThan(0.05);
+    }
+    console.log(`int16 features: ${report.join('; ')}`);
+  });
+});
+
+describe('classic ML to C: refusals', () => {
+  it('refuses a graph with a non-ONNX-ML op, naming the node and op', async () => {
+    const fx = names ? loadSklearnFixture('dt_clf_iris') : undefined;
+    if (!fx) return;
+    const graph = importOnnx(new Uint8Array(readFileSync(fx.modelPath)), fx.modelPath);
+    graph.nodes[0]!.op = 'Relu';
+    expect(isClassicGraph(graph)).toBe(false);
+    expect(() => emitClassicC(graph, { name: 'model' })).toThrow(/node .*\(Relu\): this op has no C emitter/);
+  });
+  it('refuses a name that is not a C identifier', () => {
+    const fx = names ? loadSklearnFixture('dt_clf_iris') : undefined;
+    if (!fx) return;
+    const graph = importOnnx(new Uint8Array(readFileSync(fx.modelPath)), fx.modelPath);
+    expect(() => emitClassicC(graph, { name: '3d-model' })).toThrow(CloudlessError);
+  });
+});
