@@ -23,7 +23,7 @@ import {
 const f32 = Math.fround;
 const FEATURE_DTYPES = ['float32', 'float64', 'int32', 'int64'] as const;
 
-/** Input X as float32 values and its [N, F] view. */
+/** Input X as float32 values and its [N, F] view (a float32 input is read in place; others are converted into a new array). */
 function featuresOf(x: Tensor): { data: Float32Array; n: number; f: number } {
   const n = x.rank === 1 ? 1 : x.shape[0]!;
   const f = x.rank === 1 ? x.shape[0]! : x.shape[1]!;
@@ -136,10 +136,16 @@ export function treeEnsembleSample(m: TreeEnsemble, x: Float32Array, off: number
   return argmax(scores);
 }
 
-function runTrees(m: TreeEnsemble, x: Tensor, labels: Tensor | undefined, out: Tensor | undefined): void {
+interface TreeState { m: TreeEnsemble; scores: Float32Array; acc: Float32Array; seen: Uint8Array }
+
+function treeState(m: TreeEnsemble): { state: TreeState; scratchBytes: number } {
+  const width = m.kind === 'classifier' && m.binary ? 2 : m.nTargets;
+  return { state: { m, scores: new Float32Array(width), acc: new Float32Array(m.nTargets), seen: new Uint8Array(m.nTargets) }, scratchBytes: 4 * width + 5 * m.nTargets };
+}
+
+function runTrees({ m, scores, acc, seen }: TreeState, x: Tensor, labels: Tensor | undefined, out: Tensor | undefined): void {
   const { data, n, f } = featuresOf(x);
-  const width = m.kind === 'classifier' ? (m.binary ? 2 : m.nTargets) : m.nTargets;
-  const scores = new Float32Array(width), acc = new Float32Array(m.nTargets), seen = new Uint8Array(m.nTargets);
+  const width = scores.length;
   for (let s = 0; s < n; s++) {
     const label = treeEnsembleSample(m, data, s * f, scores, acc, seen);
     if (labels) (labels.data as BigInt64Array)[s] = BigInt(m.labels[label]!);
@@ -159,15 +165,20 @@ export function linearSample(m: LinearModel, x: Float32Array, off: number, score
   }
 }
 
-function runLinear(m: LinearModel, x: Tensor, labels: Tensor | undefined, out: Tensor | undefined): void {
+interface LinearState { m: LinearModel; scores: Float32Array }
+
+function runLinear({ m, scores }: LinearState, x: Tensor, labels: Tensor | undefined, out: Tensor | undefined): void {
   const { data, n, f } = featuresOf(x);
-  const scores = new Float32Array(m.rows);
   for (let s = 0; s < n; s++) {
     linearSample(m, data, s * f, scores);
     applyPostTransform(m.post, scores);
     if (labels) (labels.data as BigInt64Array)[s] = BigInt(m.labels[argmax(scores)]!);
     if (out) (out.data as Float32Array).set(scores, s * m.rows);
   }
+}
+
+function linearState(m: LinearModel): { state: LinearState; scratchBytes: number } {
+  return { state: { m, scores: new Float32Array(m.rows) }, scratchBytes: 4 * m.rows };
 }
 
 // ---------------------------------------------------------------- SVM
@@ -220,14 +231,20 @@ export function svmRegressSample(m: SvmModel, x: Float32Array, off: number): num
   return f32(sum);
 }
 
-function runSvm(m: SvmModel, x: Tensor, labels: Tensor | undefined, out: Tensor | undefined): void {
+interface SvmState { m: SvmModel; kern: Float64Array; pair: Float32Array; votes: Int32Array }
+
+function svmState(m: SvmModel): { state: SvmState; scratchBytes: number } {
+  const c = m.labels.length, pairs = (c * (c - 1)) / 2;
+  return { state: { m, kern: new Float64Array(m.nVectors), pair: new Float32Array(pairs), votes: new Int32Array(c) }, scratchBytes: 8 * m.nVectors + 4 * pairs + 4 * c };
+}
+
+function runSvm({ m, kern, pair, votes }: SvmState, x: Tensor, labels: Tensor | undefined, out: Tensor | undefined): void {
   const { data, n, f } = featuresOf(x);
   if (m.kind === 'regressor') {
     for (let s = 0; s < n; s++) (out!.data as Float32Array)[s] = svmRegressSample(m, data, s * f);
     return;
   }
   const c = m.labels.length, pairs = (c * (c - 1)) / 2;
-  const kern = new Float64Array(m.nVectors), pair = new Float32Array(pairs), votes = new Int32Array(c);
   const width = c === 2 ? 2 : pairs;
   for (let s = 0; s < n; s++) {
     const k = svmClassifySample(m, data, s * f, kern, pair, votes);
@@ -260,27 +277,26 @@ export function normalizeSample(norm: 'MAX' | 'L1' | 'L2', x: Float32Array, off:
 const ml = (name: string) => `${ML_DOMAIN}.${name}`;
 
 export const mlKernels: readonly KernelDef[] = [
-  defineKernel<TreeEnsemble>({
+  defineKernel<TreeState>({
     op: ml('TreeEnsembleClassifier'), backend: 'ref', dtypes: FEATURE_DTYPES,
-    prepare: ({ node }) => ({ state: cachedParse(node, parseTreeEnsemble) }),
+    prepare: ({ node }) => treeState(cachedParse(node, parseTreeEnsemble)),
     run: (inputs, outputs, _node, m) => runTrees(m, inputs[0]!, outputs[0], outputs[1]),
   }),
-  defineKernel<TreeEnsemble>({
+  defineKernel<TreeState>({
     op: ml('TreeEnsembleRegressor'), backend: 'ref', dtypes: FEATURE_DTYPES,
-    prepare: ({ node }) => ({ state: cachedParse(node, parseTreeEnsemble) }),
+    prepare: ({ node }) => treeState(cachedParse(node, parseTreeEnsemble)),
     run: (inputs, outputs, _node, m) => runTrees(m, inputs[0]!, undefined, outputs[0]),
   }),
-  defineKernel<LinearModel>({
+  defineKernel<LinearState>({
     op: ml('LinearClassifier'), backend: 'ref', dtypes: FEATURE_DTYPES,
-    prepare: ({ node }) => ({ state: cachedParse(node, parseLinear) }),
+    prepare: ({ node }) => linearState(cachedParse(node, parseLinear)),
     run: (inputs, outputs, _node, m) => runLinear(m, inputs[0]!, outputs[0], outputs[1]),
   }),
-  defineKernel<LinearModel>({
+  defineKernel<LinearState>({
     op: ml('LinearRegressor'), backend: 'ref', dtypes: FEATURE_DTYPES,
-    prepare: ({ node }) => ({ state: cachedParse(node, parseLinear) }),
-    run(inputs, outputs, _node, m) {
+    prepare: ({ node }) => linearState(cachedParse(node, parseLinear)),
+    run(inputs, outputs, _node, { m, scores }) {
       const { data, n, f } = featuresOf(inputs[0]!);
-      const scores = new Float32Array(m.rows);
       for (let s = 0; s < n; s++) {
         linearSample(m, data, s * f, scores);
         applyPostTransform(m.post, scores);
@@ -288,14 +304,14 @@ export const mlKernels: readonly KernelDef[] = [
       }
     },
   }),
-  defineKernel<SvmModel>({
+  defineKernel<SvmState>({
     op: ml('SVMClassifier'), backend: 'ref', dtypes: FEATURE_DTYPES,
-    prepare: ({ node }) => ({ state: cachedParse(node, parseSvm) }),
+    prepare: ({ node }) => svmState(cachedParse(node, parseSvm)),
     run: (inputs, outputs, _node, m) => runSvm(m, inputs[0]!, outputs[0], outputs[1]),
   }),
-  defineKernel<SvmModel>({
+  defineKernel<SvmState>({
     op: ml('SVMRegressor'), backend: 'ref', dtypes: FEATURE_DTYPES,
-    prepare: ({ node }) => ({ state: cachedParse(node, parseSvm) }),
+    prepare: ({ node }) => svmState(cachedParse(node, parseSvm)),
     run: (inputs, outputs, _node, m) => runSvm(m, inputs[0]!, undefined, outputs[0]),
   }),
   defineKernel<ReturnType<typeof parseScaler>>({

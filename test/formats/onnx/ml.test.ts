@@ -4,11 +4,15 @@
  * scikit-learn's on every test sample (labels exactly, scores within 1e-5) and onnxruntime-node's.
  */
 import * as ort from 'onnxruntime-node';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importOnnx } from '../../../src/formats/onnx/import.js';
 import { CloudlessError, Graph, Tensor } from '../../../src/ir/index.js';
 import { Session, load } from '../../../src/runtime/index.js';
+import { parseNpy } from '../../../src/formats/npy.js';
+import { runCli } from '../../cli/helpers.js';
 import { SKLEARN_MISSING, loadSklearnFixture, sklearnFixtureNames } from '../../helpers/sklearn.js';
 
 const names = sklearnFixtureNames();
@@ -48,6 +52,23 @@ describe.skipIf(!names)('ONNX-ML models from scikit-learn', () => {
       if (fx.labels) expect(labelsOf(out.label!)).toEqual(labelsOf(ref.label!));
     });
   }
+});
+
+describe.skipIf(!names)('cloudless infer on an ONNX-ML model', () => {
+  it('writes label.npy and scores.npy equal to scikit-learn', async () => {
+    const fx = loadSklearnFixture('gb_clf_iris');
+    const out = mkdtempSync(path.join(tmpdir(), 'cloudless-ml-infer-'));
+    try {
+      const r = await runCli(['infer', fx.modelPath, '--input', `X=${path.join(path.dirname(fx.modelPath), 'X_test.npy')}`, '--out', out, '--json']);
+      expect(r.code).toBe(0);
+      const label = parseNpy(readFileSync(path.join(out, 'label.npy')));
+      expect(labelsOf(label)).toEqual(labelsOf(fx.labels!));
+      const scores = parseNpy(readFileSync(path.join(out, 'scores.npy')));
+      expect(maxRelDiff(scores.data as Float32Array, fx.expected.data as Float64Array)).toBeLessThan(1e-5);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('ONNX-ML attributes are checked at load', () => {
