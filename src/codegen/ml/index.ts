@@ -26,7 +26,8 @@
  * [lo_f, hi_f] of feature f (the model's `cloudless.feature_range` metadata, or `featureRange`).
  * Thresholds become int16 t' = floor((t - offset_f) / scale_f), so that q <= t' exactly when the
  * dequantized feature offset_f + q · scale_f <= t; leaf weights become int32 fixed point (the
- * largest power-of-two scale at which the sum over all trees fits int32), so no float is needed.
+ * largest power-of-two scale at which the sum over all trees fits int32, or a smaller one of at
+ * least 2^12 at which every leaf weight fits int16), so no float is needed.
  * Scores come out as int32 with the scale in `<NAME>_OUTPUT1_SCALE`. Predictions can differ from
  * the float model only where a feature lies within one quantization step of a threshold.
  */
@@ -421,12 +422,17 @@ function emitTrees(m: TreeEnsemble, node: Node, p: string, x: string, quant: Fea
   let outScale: number | undefined;
   const flat = vectorList.flat();
   if (quant) {
-    // Fixed point leaf weights: the largest power of two at which Σ over trees of max |w| fits int32.
-    let bound = 0;
-    for (const r of m.roots) bound += treeMaxAbs(m, r);
+    // Fixed point leaf weights: the largest power of two at which Σ over trees of max |w| fits int32;
+    // when a scale of at least 2^12 still lets every leaf weight fit int16, that smaller scale, so the
+    // leaf table takes half the flash (a rounding step of 2^-12 or finer per tree).
+    let bound = 0, leafMax = 0;
+    for (const r of m.roots) { const t = treeMaxAbs(m, r); bound += t; leafMax = Math.max(leafMax, t); }
     bound += m.base.reduce((a, b) => a + Math.abs(b), 0);
     let shift = 0;
     while (shift < 30 && bound * 2 ** (shift + 1) < 2 ** 31 - 1) shift++;
+    let shift16 = 0;
+    while (shift16 < 30 && leafMax * 2 ** (shift16 + 1) <= 32767) shift16++;
+    if (shift16 >= 12 && shift16 < shift) shift = shift16;
     outScale = 2 ** -shift;
     add(intTable(`${p}leaf`, flat.map((v) => Math.round(v * 2 ** shift))));
   } else add(floatTable(`${p}leaf`, flat));
