@@ -326,6 +326,20 @@ def main(out):
     node = tree_classifier([e.tree_ for e in rf.estimators_], rf.classes_, lambda t, tr, n: proportions(tr, n) / 10)
     save('rf10_depth10_breast_cancer', 'breast_cancer', [node], clf_outputs(2), Xtr, Xte, rf.predict(Xte), rf.predict_proba(Xte), 'probabilities', Xtr.shape[1])
 
+    # skl2onnx's default layout: probabilities wrapped by ZipMap into a sequence of maps.
+    Xtr, Xte, ytr, yte = load('iris')
+    rf = ensemble.RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(Xtr, ytr)
+    node = tree_classifier([e.tree_ for e in rf.estimators_], rf.classes_, lambda t, tr, n: proportions(tr, n) / 5)
+    node.output[1] = 'probabilities'
+    zipmap = helper.make_node('ZipMap', ['probabilities'], ['scores'], domain=ML, name='zipmap',
+                              classlabels_int64s=[int(c) for c in rf.classes_])
+    map_type = onnx.TypeProto()
+    map_type.map_type.key_type = TensorProto.INT64
+    map_type.map_type.value_type.CopyFrom(helper.make_tensor_type_proto(TensorProto.FLOAT, []))
+    seq_map = helper.make_sequence_type_proto(map_type)
+    outs = [helper.make_tensor_value_info('label', TensorProto.INT64, [None]), helper.make_value_info('scores', seq_map)]
+    save('zipmap_rf_iris', 'iris', [node, zipmap], outs, Xtr, Xte, rf.predict(Xte), rf.predict_proba(Xte), 'probabilities', Xtr.shape[1])
+
     with open(os.path.join(out, 'manifest.json'), 'w') as f:
         json.dump({'sklearn': __import__('sklearn').__version__, 'onnx': onnx.__version__, 'models': manifest}, f, indent=1)
 

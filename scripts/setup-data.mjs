@@ -88,7 +88,12 @@ if (makeSklearn) {
       process.exit(1);
     }
     rmSync(dest, { recursive: true, force: true });
-    execFileSync(python, [path.join(root, 'scripts', 'make-sklearn-fixtures.py'), dest], { stdio: ['ignore', 'inherit', 'inherit'] });
+    try {
+      execFileSync(python, [path.join(root, 'scripts', 'make-sklearn-fixtures.py'), dest], { stdio: ['ignore', 'inherit', 'inherit'] });
+    } catch {
+      console.error('setup-data: scripts/make-sklearn-fixtures.py failed (its error is above)');
+      process.exit(1);
+    }
     writeFileSync(marker, 'made by scripts/make-sklearn-fixtures.py\n');
     console.log(`setup-data: sklearn fixtures written to ${path.relative(root, dest)}`);
   }

@@ -53,7 +53,7 @@ const PRE_OPS = ['Scaler', 'Normalizer', 'Binarizer', 'ArrayFeatureExtractor'];
 
 /** Whether every node of the graph is an ONNX-ML op this emitter handles (the `compile` CLI dispatches on it). */
 export function isClassicGraph(graph: Graph): boolean {
-  return graph.nodes.length > 0 && graph.nodes.every((n) => n.op.startsWith(`${ML_DOMAIN}.`));
+  return graph.nodes.some((n) => n.op.startsWith(`${ML_DOMAIN}.`)) && graph.nodes.every((n) => n.op.startsWith(`${ML_DOMAIN}.`) || n.op === 'Identity');
 }
 
 function refuse(node: Node | undefined, message: string, hint?: string): never {
@@ -108,12 +108,16 @@ export function emitClassicC(graph: Graph, options: ClassicCOptions): CPackage {
   const steps: { node: Node; inWidth: number; outWidth: number; inBuf: string; outBuf: string }[] = [];
   let model: Node | undefined;
   const constantOf = (n: string): Tensor | undefined => graph.values.get(n)?.constant;
+  // Identity nodes (ZipMap loads as one) only rename a value.
+  const alias = new Map<string, string>();
+  const resolve = (v: string): string => { let r = v; while (alias.has(r)) r = alias.get(r)!; return r; };
   for (const node of graph.nodes) {
+    if (node.op === 'Identity') { alias.set(node.outputs[0]!, node.inputs[0]!); continue; }
     const op = node.op.startsWith(`${ML_DOMAIN}.`) ? node.op.slice(ML_DOMAIN.length + 1) : '';
     if (!PRE_OPS.includes(op) && !MODEL_OPS.includes(op)) refuse(node, 'this op has no C emitter', 'the classic-ML emitter takes ONNX-ML preprocessing ops and one model op');
     if (model) refuse(node, `follows the model op ${model.name}; only preprocessing may come before one model op`);
-    if (node.inputs[0] !== current) refuse(node, `reads "${node.inputs[0]}", not the output of the previous step ("${current}")`);
-    if (MODEL_OPS.includes(op)) { model = node; break; }
+    if (resolve(node.inputs[0] ?? '') !== current) refuse(node, `reads "${node.inputs[0]}", not the output of the previous step ("${current}")`);
+    if (MODEL_OPS.includes(op)) { model = node; continue; }
     let outWidth = width;
     if (op === 'ArrayFeatureExtractor') {
       const idx = constantOf(node.inputs[1] ?? '');
@@ -128,7 +132,9 @@ export function emitClassicC(graph: Graph, options: ClassicCOptions): CPackage {
     refuse(model, "features 'int16' is for a tree ensemble that reads the input directly", "use features 'float'");
   }
   const outputsOfLast = model ? model.outputs : [current];
-  for (const o of graph.outputs) if (!outputsOfLast.includes(o)) refuse(undefined, `graph output "${o}" is not an output of the last step`);
+  for (const o of graph.outputs) if (!outputsOfLast.includes(resolve(o))) refuse(undefined, `graph output "${o}" is not an output of the last step`);
+  /** The graph's name for a value of the last step (its own, or the Identity output the graph returns). */
+  const outName = (v: string): string => graph.outputs.find((o) => resolve(o) === v) ?? v;
 
   // Scratch buffers: features ping-pong between two float buffers in the arena.
   let arenaFloats = 0, arenaDoubles = 0;
@@ -220,7 +226,7 @@ export function emitClassicC(graph: Graph, options: ClassicCOptions): CPackage {
     body.push(...emitted.body);
     constBytes += emitted.constBytes;
     needsLibm ||= emitted.needsLibm;
-    const outs = model.outputs;
+    const outs = model.outputs.map(outName);
     if (labels) {
       const lt = intTable(`${p}labels`, labels);
       decls.push(lt.text); constBytes += lt.bytes;
@@ -235,7 +241,7 @@ export function emitClassicC(graph: Graph, options: ClassicCOptions): CPackage {
   } else {
     outDecls.push(`static float out1[${width}];`);
     body.push(`  for (j = 0; j < ${width}; j++) out1[j] = ${x}[j];`);
-    outputs.push({ name: current, dtype: 'float32', shape: [1, width], bytes: 4 * width });
+    outputs.push({ name: outName(current), dtype: 'float32', shape: [1, width], bytes: 4 * width });
   }
   arenaFloats += modelFloats * 2; // scores and accumulators (named sc and acc below)
   const scAt = arenaFloats - modelFloats * 2;

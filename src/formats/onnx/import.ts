@@ -309,7 +309,14 @@ function importGraph(gp: OnnxGraphProto, st: ImportState, depth: number): Graph 
     const v = declaredValue(vi, 'value', st, false);
     if (v) graph.setValue(v);
   }
+  // ZipMap's output is a sequence of maps; it loads as the plain probability tensor (ops-map.ts).
+  const zipMapOutputs = new Set(gp.nodes.filter((n) => n.opType === 'ZipMap' && n.domain === 'ai.onnx.ml').flatMap((n) => n.outputs));
   for (const vi of gp.outputs) {
+    if (zipMapOutputs.has(vi.name)) {
+      graph.setValue({ name: vi.name, dtype: 'float32' });
+      graph.outputs.push(vi.name);
+      continue;
+    }
     const known = graph.values.get(vi.name);
     const v = declaredValue(vi, 'graph output', st, strict && !known);
     if (v && !known?.constant) graph.setValue(v);

@@ -493,6 +493,16 @@ export function mapOnnxNode(ctx: MapContext, node: Node): void {
       if (ctx.opset < 11) { resizeFromOpset10(ctx, node, node.inputs[1] ?? '', typeof node.attrs['mode'] === 'string' ? node.attrs['mode'] : 'nearest'); return; }
       emit(ctx, node);
       return;
+    case 'ai.onnx.ml.ZipMap': mapZipMap(ctx, node); return;
     default: emit(ctx, node);
   }
+}
+
+/**
+ * ZipMap turns a [N, C] probability tensor into a sequence of N maps class → probability. cloudless
+ * has no map type: the output stays the plain tensor (columns in class order), so ZipMap is an Identity.
+ */
+function mapZipMap(ctx: MapContext, node: Node): void {
+  if (node.inputs.length !== 1 || node.outputs.length !== 1) fail(ctx, node, 'E_UNSUPPORTED', 'ZipMap takes one input and gives one output');
+  emit(ctx, { name: node.name, op: 'Identity', inputs: [node.inputs[0]!], outputs: [node.outputs[0]!], attrs: {} });
 }

@@ -21,8 +21,9 @@
  * Refused with a CloudlessError naming the node and attribute: string class labels
  * (classlabels_strings; only classlabels_int64s / classlabels_ints give int64 labels), PROBIT,
  * SVM probabilities (prob_a/prob_b, Platt scaling), a single-row binary LinearClassifier, tensor-valued
- * tree attributes (nodes_values_as_tensor, ...), and ZipMap (its output is a sequence of maps, which
- * cloudless has no type for: export with the plain probability tensor instead).
+ * tree attributes (nodes_values_as_tensor, ...).
+ * ZipMap (whose output, a sequence of maps, cloudless has no type for) loads as an Identity of its
+ * probability tensor: see formats/onnx/ops-map.ts.
  */
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, attrStrings, hasAttr } from '../attrs.js';
 import type { DType } from '../dtype.js';

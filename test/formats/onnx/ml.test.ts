@@ -45,10 +45,13 @@ describe.skipIf(!names)('ONNX-ML models from scikit-learn', () => {
       if (fx.labels) expect(labelsOf(out.label!)).toEqual(labelsOf(fx.labels));
 
       const ortSession = await ort.InferenceSession.create(bytes);
-      const ref = await ortSession.run({ X: new ort.Tensor('float32', fx.X.data as Float32Array, [...fx.X.shape]) });
+      // onnxruntime-node cannot return ZipMap's sequence of maps: there only the labels are compared with it.
+      const zipMap = name.startsWith('zipmap_');
+      const feeds = { X: new ort.Tensor('float32', fx.X.data as Float32Array, [...fx.X.shape]) };
+      const ref = zipMap ? await ortSession.run(feeds, ['label']) : await ortSession.run(feeds);
       // onnxruntime computes SVM kernels with a float32 GEMM; cloudless and libsvm accumulate them in float64.
       const ortTolerance = name.startsWith('svc_') || name.startsWith('svr_') ? 1e-4 : 1e-5;
-      expect(maxRelDiff(scores.data as Float32Array, ref[scoreName]!.data as Float32Array)).toBeLessThan(ortTolerance);
+      if (!zipMap) expect(maxRelDiff(scores.data as Float32Array, ref[scoreName]!.data as Float32Array)).toBeLessThan(ortTolerance);
       if (fx.labels) expect(labelsOf(out.label!)).toEqual(labelsOf(ref.label!));
     });
   }
