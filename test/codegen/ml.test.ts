@@ -176,6 +176,22 @@ describe.skipIf(!names || !hasArmGcc())('classic ML to C: flash on Cortex-M4 (ar
     }
     console.log(`Cortex-M4 flash: ${rows.join('; ')}`);
   });
+
+  it("features 'int16' needs no floating point on a Cortex-M0+ (no soft-float calls)", () => {
+    const fx = loadSklearnFixture('rf10_depth10_digits');
+    const graph = importOnnx(new Uint8Array(readFileSync(fx.modelPath)), fx.modelPath);
+    const undefinedSymbols = (features: 'float' | 'int16'): string[] => {
+      const pkg = emitClassicC(graph, { name: 'model', features });
+      const dir = mkdtempSync(path.join(work, 'm0-'));
+      for (const [f, text] of Object.entries(pkg.files)) writeFileSync(path.join(dir, f), text);
+      const obj = path.join(dir, 'model.o');
+      execFileSync('arm-none-eabi-gcc', ['-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-ffreestanding', '-mcpu=cortex-m0plus', '-mthumb', '-Os', '-c', path.join(dir, 'model.c'), '-o', obj], { stdio: ['ignore', 'pipe', 'pipe'] });
+      return execFileSync('arm-none-eabi-nm', ['-u', obj], { encoding: 'utf8' }).split('\n').map((l) => l.trim().replace(/^U\s+/, '')).filter(Boolean);
+    };
+    expect(undefinedSymbols('int16')).toEqual([]);
+    // The float build of the same forest calls the soft-float library: the check can fail.
+    expect(undefinedSymbols('float').some((s) => s.startsWith('__aeabi_f'))).toBe(true);
+  });
 });
 
 describe('classic ML to C: refusals', () => {
