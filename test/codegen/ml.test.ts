@@ -12,8 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { emitClassicC, featureQuantization, isClassicGraph, quantizeFeatures } from '../../src/codegen/ml/index.js';
 import type { CPackage } from '../../src/codegen/package.js';
 import { importOnnx } from '../../src/formats/onnx/import.js';
-import { CloudlessError, Tensor } from '../../src/ir/index.js';
-import { load } from '../../src/runtime/index.js';
+import { CloudlessError, Graph, Tensor } from '../../src/ir/index.js';
+import { Session, load } from '../../src/runtime/index.js';
 import { SKLEARN_MISSING, loadSklearnFixture, sklearnFixtureNames } from '../helpers/sklearn.js';
 
 const names = sklearnFixtureNames();
@@ -191,6 +191,36 @@ describe.skipIf(!names || !hasArmGcc())('classic ML to C: flash on Cortex-M4 (ar
     expect(undefinedSymbols('int16')).toEqual([]);
     // The float build of the same forest calls the soft-float library: the check can fail.
     expect(undefinedSymbols('float').some((s) => s.startsWith('__aeabi_f'))).toBe(true);
+  });
+});
+
+describe('classic ML to C: a hand-built pipeline (ArrayFeatureExtractor, Binarizer, Normalizer MAX, LinearRegressor)', () => {
+  it('C, engine and the arithmetic written out agree', async () => {
+    const g = new Graph('pipe', { format: 'onnx' });
+    g.setValue({ name: 'X', dtype: 'float32', shape: ['N', 4] });
+    g.inputs.push('X');
+    g.setValue({ name: 'idx', dtype: 'int64', shape: [3], constant: new Tensor('int64', [3], BigInt64Array.from([3n, 0n, 2n])) });
+    g.setValue({ name: 'y', dtype: 'float32', shape: ['N', 2] });
+    g.outputs.push('y');
+    g.addNode({ name: 'pick', op: 'ai.onnx.ml.ArrayFeatureExtractor', inputs: ['X', 'idx'], outputs: ['p'], attrs: {} });
+    g.addNode({ name: 'norm', op: 'ai.onnx.ml.Normalizer', inputs: ['p'], outputs: ['n'], attrs: { norm: 'MAX' } });
+    g.addNode({ name: 'bin', op: 'ai.onnx.ml.Binarizer', inputs: ['n'], outputs: ['b'], attrs: { threshold: 0.5 } });
+    g.addNode({ name: 'lin', op: 'ai.onnx.ml.LinearRegressor', inputs: ['b'], outputs: ['y'], attrs: { coefficients: [1, 2, 4, -1, -2, -4], intercepts: [0.25, 0], targets: 2 } });
+    const rows = [[1, 2, 3, 4], [4, 0, 1, 2], [-1, 5, 0.2, 0.1]];
+    // picked [x3, x0, x2] / max(picked) > 0.5 → bits; y = [b0 + 2 b1 + 4 b2 + 0.25, -(b0 + 2 b1 + 4 b2)]
+    const expected = rows.flatMap((r) => {
+      const p = [r[3]!, r[0]!, r[2]!], m = Math.max(...p), b = p.map((v) => (v / m > 0.5 ? 1 : 0));
+      const dot = b[0]! + 2 * b[1]! + 4 * b[2]!;
+      return [dot + 0.25, -dot];
+    });
+    const session = new Session(g, { backend: 'ref', inputShapes: { X: [3, 4] } });
+    const X = Tensor.fromNumbers('float32', [3, 4], rows.flat());
+    const out = await session.run({ X });
+    expect(Array.from(out.y!.data as Float32Array)).toEqual(expected);
+    expect(isClassicGraph(g)).toBe(true);
+    const pkg = emitClassicC(g, { name: 'pipe' });
+    const raw = buildAndRun(pkg, sampleBytes(X));
+    expect(Array.from(new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4))).toEqual(expected);
   });
 });
 
