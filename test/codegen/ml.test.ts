@@ -224,6 +224,57 @@ describe('classic ML to C: a hand-built pipeline (ArrayFeatureExtractor, Binariz
   });
 });
 
+describe('classic ML: every node mode, missing-value tracks and aggregate, engine and C', () => {
+  const MODES = ['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT', 'BRANCH_EQ', 'BRANCH_NEQ'] as const;
+  const go: Record<(typeof MODES)[number], (v: number, t: number) => boolean> = {
+    BRANCH_LEQ: (v, t) => v <= t, BRANCH_LT: (v, t) => v < t, BRANCH_GTE: (v, t) => v >= t,
+    BRANCH_GT: (v, t) => v > t, BRANCH_EQ: (v, t) => v === t, BRANCH_NEQ: (v, t) => v !== t,
+  };
+  /** Tree t splits feature 0 at 1 with MODES[t]; true leaf t + 1, false leaf -10 (t + 1); tree 0 sends NaN to true. */
+  function graphFor(aggregate: string): Graph {
+    const g = new Graph('modes', { format: 'onnx' });
+    g.setValue({ name: 'X', dtype: 'float32', shape: ['N', 1] });
+    g.setValue({ name: 'y', dtype: 'float32', shape: ['N', 1] });
+    g.inputs.push('X'); g.outputs.push('y');
+    const a: Record<string, number[] | string[] | string | number> = {
+      nodes_treeids: [], nodes_nodeids: [], nodes_featureids: [], nodes_values: [], nodes_modes: [],
+      nodes_truenodeids: [], nodes_falsenodeids: [], nodes_missing_value_tracks_true: [],
+      target_treeids: [], target_nodeids: [], target_ids: [], target_weights: [],
+      n_targets: 1, aggregate_function: aggregate, base_values: [0.5],
+    };
+    const push = (k: string, ...v: (number | string)[]) => (a[k] as (number | string)[]).push(...v);
+    MODES.forEach((mode, t) => {
+      push('nodes_treeids', t, t, t); push('nodes_nodeids', 0, 1, 2); push('nodes_featureids', 0, 0, 0);
+      push('nodes_values', 1, 0, 0); push('nodes_modes', mode, 'LEAF', 'LEAF'); push('nodes_truenodeids', 1, 0, 0);
+      push('nodes_falsenodeids', 2, 0, 0); push('nodes_missing_value_tracks_true', t === 0 ? 1 : 0, 0, 0);
+      push('target_treeids', t, t); push('target_nodeids', 1, 2); push('target_ids', 0, 0); push('target_weights', t + 1, -10 * (t + 1));
+    });
+    g.addNode({ name: 'trees', op: 'ai.onnx.ml.TreeEnsembleRegressor', inputs: ['X'], outputs: ['y'], attrs: a as never });
+    return g;
+  }
+  const xs = [0.5, 1, 1.5, NaN];
+  for (const aggregate of ['SUM', 'AVERAGE', 'MIN', 'MAX']) {
+    it(aggregate, async () => {
+      const expected = xs.map((x) => {
+        const leaves = MODES.map((m, t) => ((Number.isNaN(x) && t === 0) || go[m](x, 1) ? t + 1 : -10 * (t + 1)));
+        const r = aggregate === 'SUM' ? leaves.reduce((p, q) => p + q) : aggregate === 'AVERAGE' ? leaves.reduce((p, q) => p + q) / 6
+          : aggregate === 'MIN' ? Math.min(...leaves) : Math.max(...leaves);
+        return Math.fround(r + 0.5);
+      });
+      const g = graphFor(aggregate);
+      const X = Tensor.fromNumbers('float32', [xs.length, 1], xs);
+      const out = await new Session(g, { backend: 'ref', inputShapes: { X: [xs.length, 1] } }).run({ X });
+      expect(Array.from(out.y!.data as Float32Array)).toEqual(expected);
+      if (aggregate === 'MIN' || aggregate === 'MAX') {
+        expect(() => emitClassicC(g, { name: 'modes' })).toThrow(/aggregate_function/);
+        return;
+      }
+      const raw = buildAndRun(emitClassicC(g, { name: 'modes' }), sampleBytes(X));
+      expect(Array.from(new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4))).toEqual(expected);
+    });
+  }
+});
+
 describe('classic ML to C: refusals', () => {
   it('refuses a graph with a non-ONNX-ML op, naming the node and op', async () => {
     const fx = names ? loadSklearnFixture('dt_clf_iris') : undefined;
