@@ -51,6 +51,10 @@ export interface KernelExports {
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, y: number,
     mode: number, bias: number, biasM: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
   repeat_i16(x: number, y: number, n: number, m: number): void;
+  binary_i16(kind: number, a: number, b: number, y: number, n: number, period: number, swap: number,
+    sign: number, ma: number, sa: number, mb: number, sb: number, my: number, sy: number, lo: number, hi: number): void;
+  quantize_f32_i16(x: number, y: number, n: number, mode: number, s: number): void;
+  dequantize_i16_f32(x: number, y: number, n: number, s: number): void;
   conv_transpose_f32(x: number, batch: number, inH: number, inW: number, cin: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, zeroBias: number, cout: number, bias: number,
     y: number, col: number, lo: number, hi: number): void;
