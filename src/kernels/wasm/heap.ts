@@ -55,6 +55,8 @@ export interface KernelExports {
     sign: number, ma: number, sa: number, mb: number, sb: number, my: number, sy: number, lo: number, hi: number): void;
   quantize_f32_i16(x: number, y: number, n: number, mode: number, s: number): void;
   dequantize_i16_f32(x: number, y: number, n: number, s: number): void;
+  resize_i16(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
+    hLo: number, hHi: number, hW: number, wLo: number, wHi: number, wW: number, y: number, mode: number): void;
   conv_transpose_f32(x: number, batch: number, inH: number, inW: number, cin: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, zeroBias: number, cout: number, bias: number,
     y: number, col: number, lo: number, hi: number): void;

@@ -1,14 +1,17 @@
 /**
  * Bindings of the 16x8 elementwise wasm kernels (assembly/i16ops.as.ts):
  * Add, Sub and Mul on int16 (same shape, scalar or trailing-vector
- * broadcasting), Quantize float32 → int16 and Dequantize int16 → float32,
- * per-tensor with zero point 0. Each takes exactly what its reference kernel
+ * broadcasting), Quantize float32 → int16, Dequantize int16 → float32
+ * (per-tensor, zero point 0) and Resize of H and W in NHWC (the reference's
+ * own tap tables). Each takes exactly what its reference kernel
  * takes (ref/int16/elementwise.ts, ref/quant.ts) minus other broadcasts and
  * per-axis quantization, and reuses the reference's prepare-time constants
  * (int16BinaryArithmetic), so the two compute the same bytes.
  */
-import { defineKernel, sizeOf, type KernelDef, type PrepareArgs, type ValueInfo } from '../../ir/index.js';
+import { CloudlessError, defineKernel, sizeOf, type KernelDef, type PrepareArgs, type ValueInfo } from '../../ir/index.js';
+import { int16DataKernels } from '../ref/int16/data.js';
 import { int16BinaryArithmetic, int16ElementwiseKernels } from '../ref/int16/elementwise.js';
+import type { ResizeState } from '../ref/int8/resize.js';
 import { INT16_MAX, INT16_MIN, activationRangeQuantized, tensorQuant } from '../ref/int8/requantize.js';
 import { regionBytes } from './common.js';
 import { wasmHeap } from './heap.js';
@@ -104,4 +107,54 @@ const dequantizeKernel = defineKernel<DequantizeI16State>({
   },
 });
 
-export const wasmInt16OpKernels: readonly KernelDef[] = [binaryKernel('Add'), binaryKernel('Sub'), binaryKernel('Mul'), quantizeKernel, dequantizeKernel];
+interface ResizeI16State { dims: [number, number, number, number, number, number]; tables: number; mode: number; yAt: number }
+
+const refResize = int16DataKernels.find((k) => k.op === 'Resize')!;
+
+const resizeKernel = defineKernel<ResizeI16State>({
+  op: 'Resize', backend: 'wasm', dtypes: ['int16'],
+  check(node, inputs, outputs) {
+    const reason = refResize.check?.(node, inputs, outputs);
+    if (reason) return reason;
+    const x = inputs[0]!, y = outputs[0]!;
+    if (x.shape.length !== 4) return `wasm int16 Resize takes rank-4 NHWC, not rank ${x.shape.length}`;
+    return x.shape[0] === y.shape[0] && x.shape[3] === y.shape[3] ? undefined : `wasm int16 Resize resizes H and W only (node ${node.name})`;
+  },
+  prepare(args) {
+    // The reference kernel computes the taps (Q10, ResizeBilinearInteger); this kernel runs the same tables.
+    const ref = refResize.prepare!(args).state as ResizeState;
+    if (ref.linear && !ref.reference) throw new CloudlessError('E_INTERNAL', 'the int16 reference Resize is expected to blend with Q10 integer weights');
+    const [batch, inH, inW, c] = args.inputs[0]!.shape as [number, number, number, number];
+    const [, outH, outW] = args.outputs[0]!.shape as [number, number, number, number];
+    const axis = (a: number, out: number) => {
+      const k = ref.axes.indexOf(a);
+      if (k >= 0) return ref.taps[k]!;
+      const id = Int32Array.from({ length: out }, (_, i) => i);
+      return { lo: id, hi: id, weight: new Int32Array(out) };
+    };
+    const h = axis(1, outH), w = axis(2, outW);
+    const heap = wasmHeap();
+    const tables = heap.alloc(12 * (outH + outW));
+    const i32 = heap.i32;
+    let at = tables >> 2;
+    for (const t of [h.lo, h.hi, h.weight, w.lo, w.hi, w.weight]) { i32.set(t, at); at += t.length; }
+    const yAt = regionBytes(batch * inH * inW * c, 2);
+    heap.reserveTransient(yAt + regionBytes(batch * outH * outW * c, 2));
+    const state: ResizeI16State = { dims: [batch, inH, inW, c, outH, outW], tables, mode: ref.linear ? 2 : 0, yAt };
+    heap.freeWith(state, [tables]);
+    return { state, scratchBytes: 12 * (outH + outW) };
+  },
+  run(inputs, outputs, _node, st) {
+    const heap = wasmHeap();
+    const t = heap.transient;
+    const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+    const [batch, inH, inW, c, outH, outW] = st.dims;
+    const hb = st.tables, wb = st.tables + 12 * outH;
+    heap.exports.resize_i16(x, batch, inH, inW, c, outH, outW, hb, hb + 4 * outH, hb + 8 * outH, wb, wb + 4 * outW, wb + 8 * outW, y, st.mode);
+    outputDone(heap, y, outputs[0]!);
+  },
+});
+
+export const wasmInt16OpKernels: readonly KernelDef[] = [
+  binaryKernel('Add'), binaryKernel('Sub'), binaryKernel('Mul'), quantizeKernel, dequantizeKernel, resizeKernel,
+];

@@ -1,6 +1,6 @@
 /**
  * 16x8 elementwise wasm kernels (Add, Sub, Mul, Quantize float → int16,
- * Dequantize int16 → float) against the reference kernels: bit-exact in both
+ * Dequantize int16 → float, Resize) against the reference kernels: bit-exact in both
  * arithmetics, with scalar and trailing-vector broadcasting either way round,
  * fused activations, random and power-of-two scales, and float inputs at
  * exact ties, NaN, infinities and values past the int16 range.
@@ -80,6 +80,20 @@ describe.skipIf(!wasmAvailable())('wasm 16x8 elementwise kernels are bit-exact w
     for (const n of [1, 7, 8, 9, 1001]) {
       expectBitExact({ op: 'Dequantize', inputs: [randomInt16([n], rand, 1e-4 + rand() * 1e-2)] });
     }
+  });
+
+  it('Resize nearest and bilinear over H and W, up and down, batches, values at the int16 extremes', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 20 }),
+      fc.integer({ min: 1, max: 20 }), fc.constantFrom('nearest', 'linear'), fc.constantFrom('half_pixel', 'align_corners', 'asymmetric'), fc.integer({ min: 1, max: 2 }), fc.integer(),
+      (h, w, c, oh, ow, mode, ctm, batch, seed) => {
+        const rand = seeded(seed);
+        const x = randomInt16([batch, h, w, c], rand, 1e-3);
+        const d = x.data as Int16Array;
+        if (seed % 3 === 0) for (let i = 0; i < d.length; i++) d[i] = i % 2 ? 32767 : -32768;
+        const sizes = Tensor.fromNumbers('int64', [4], [batch, oh, ow, c]);
+        const nearest_mode = ctm === 'asymmetric' ? 'floor' : 'round_prefer_ceil';
+        expectBitExact({ op: 'Resize', inputs: [x, undefined, undefined, sizes], attrs: { mode, coordinate_transformation_mode: ctm, nearest_mode }, outQuant: x.quant });
+      }), { numRuns: 60 });
   });
 
   it('refuses other broadcasts and per-axis or non-zero zero points, leaving them to the reference', () => {
