@@ -65,7 +65,7 @@ interface WideEpilogue { mode: number; bias: number; biasM: number; mults: numbe
  * 2^(t−1); mode 1 (FullyConnected) the full multiplier and t = 31 − shift.
  * Returns a reason instead when a t is outside what the kernels shift by.
  */
-function writeWideEpilogue(owner: object, args: PrepareArgs, weightAxis: number, fc: boolean, channels: number, b: Tensor | undefined):
+function writeWideEpilogue(owner: object, args: PrepareArgs, weightAxis: number, fc: boolean, channels: number, b: Tensor | undefined, sumAbs?: Int32Array):
   WideEpilogue | string {
   const rq = prepareRequant(args, weightAxis, fc, 'int16');
   const padded = Math.ceil(channels / 8) * 8;
@@ -98,7 +98,47 @@ function writeWideEpilogue(owner: object, args: PrepareArgs, weightAxis: number,
       shifts[c] = t;
     }
   }
+  if (e.mode === 0 && sumAbs) uniformShift(e, channels, mults, shifts, biasM, sumAbs);
   return e;
+}
+
+/**
+ * Mode 2 (i16.as.ts): one shift T = max t for every channel, channel c's m'
+ * and biasM scaled by 2^(T − t_c), when the scaled multipliers fit int32
+ * lanes and |biasM·2^d| + 32768·Σ|w|·m'·2^d < 2^63 for every channel (Σ|w|
+ * over the one block of K, `sumAbs`), so the kernels' int64 products and sums
+ * are exact. Leaves mode 0 otherwise.
+ */
+function uniformShift(e: WideEpilogue, channels: number, mults: Int32Array, shifts: Int32Array, biasM: BigInt64Array, sumAbs: Int32Array): void {
+  let top = 0;
+  for (let c = 0; c < channels; c++) top = Math.max(top, shifts[c]!);
+  const limit = 1n << 63n;
+  for (let c = 0; c < channels; c++) {
+    const d = BigInt(top - shifts[c]!);
+    const m = BigInt(mults[c]!) << d;
+    if (m >= 1n << 31n) return;
+    const bm = biasM[c]! << d;
+    const mag = (bm < 0n ? -bm : bm) + BigInt(32768 * sumAbs[c]!) * m;
+    if (mag >= limit) return;
+  }
+  for (let c = 0; c < channels; c++) {
+    const d = BigInt(top - shifts[c]!);
+    mults[c] = Number(BigInt(mults[c]!) << d);
+    biasM[c] = biasM[c]! << d;
+  }
+  shifts[0] = top;
+  e.mode = 2;
+}
+
+/** Σ|w| per output channel of a [cout, k] matrix. */
+function rowSumAbs(w: Int8Array, cout: number, k: number): Int32Array {
+  const out = new Int32Array(cout);
+  for (let o = 0; o < cout; o++) {
+    let sum = 0;
+    for (let i = 0; i < k; i++) sum += Math.abs(w[o * k + i]!);
+    out[o] = sum;
+  }
+  return out;
 }
 
 function epilogueArgs(e: WideEpilogue): [number, number, number, number, number, number, number, number] {
@@ -150,7 +190,9 @@ function prepareGemmI16(args: PrepareArgs, g: Geometry3 | undefined, k: number, 
     g, cin: x.shape[x.shape.length - 1]!, k, cout, rows: sizeOf(x.shape) / k,
     kb8: blockK(w.constant!.data as Int8Array, cout, k), colAt: xBytes, yAt: xBytes + colBytes,
   } as GemmI16State;
-  const e = writeWideEpilogue(state, args, 0, fc, cout, b?.constant);
+  const wd = w.constant!.data as Int8Array;
+  // The uniform-shift epilogue needs the one block of K its bound is proven over.
+  const e = writeWideEpilogue(state, args, 0, fc, cout, b?.constant, state.kb8 >= k8 ? rowSumAbs(wd, cout, k) : undefined);
   if (typeof e === 'string') return fallBack(op, args, e);
   state.e = e;
   state.wOff = heap.alloc(packedI8Length(cout, k));
@@ -211,7 +253,10 @@ function prepareDepthwiseI16(args: PrepareArgs): { state: DepthwiseI16State | Fa
   heap.freeWith(state, [state.wOff]);
   const overflow = packDepthwise(state.wOff, w.constant!.data as Int8Array, taps, c);
   if (overflow) return fallBack('DepthwiseConv', args, overflow);
-  const e = writeWideEpilogue(state, args, w.shape.length - 1, false, c, b?.constant);
+  const wd = w.constant!.data as Int8Array;
+  const sums = new Int32Array(c);
+  for (let i = 0; i < wd.length; i++) sums[i % c] = sums[i % c]! + Math.abs(wd[i]!);
+  const e = writeWideEpilogue(state, args, w.shape.length - 1, false, c, b?.constant, sums);
   if (typeof e === 'string') return fallBack('DepthwiseConv', args, e);
   state.e = e;
   heap.reserveTransient(rawAt + (multiplier > 1 ? regionBytes(sizeOf(x.shape), 2) : 0));

@@ -192,6 +192,26 @@ describe.skipIf(!wasmAvailable())('wasm 16x8 kernels are bit-exact with the refe
     }
   });
 
+  it('the uniform-shift epilogue (mode 2) where its bound is proven, the per-channel one (mode 0) where not: both exact', () => {
+    const rand = seeded(21);
+    const x = randomInt16([1, 5, 5, 12], rand, 3e-4);
+    const wq = weightQuant(12, 0, true, rand);
+    const w = randomInt8([12, 3, 3, 12], rand, wq);
+    const outQuant = outputQuant(rand, 3e-4, wq.scale[0]!, 108);
+    const small = new Tensor('int64', [12], BigInt64Array.from({ length: 12 }, (_, i) => BigInt(i * 1000 - 5000)));
+    const huge = new Tensor('int64', [12], BigInt64Array.from({ length: 12 }, (_, i) => (i % 2 ? 1n : -1n) * (2n ** 46n - 1n)));
+    const modes: number[] = [];
+    for (const bias of [small, huge]) {
+      const r: NodeRun = { op: 'Conv', inputs: [x, w, bias], attrs: { pads: [1, 1, 1, 1], activation: 'none' }, outQuant };
+      modes.push((preparedState(r) as { e: { mode: number } }).e.mode);
+      expectBitExact(r);
+      const dw: NodeRun = { op: 'DepthwiseConv', inputs: [x, randomInt8([1, 3, 3, 12], rand, { ...wq, axis: 3 }), bias], attrs: { pads: [1, 1, 1, 1], activation: 'relu' }, outQuant };
+      modes.push((preparedState(dw) as { e: { mode: number } }).e.mode);
+      expectBitExact(dw);
+    }
+    expect(modes).toEqual([2, 2, 0, 0]);
+  });
+
   it('backend auto picks the wasm kernel for int16 Conv, DepthwiseConv and FullyConnected', () => {
     const rand = seeded(5);
     const cases: NodeRun[] = [

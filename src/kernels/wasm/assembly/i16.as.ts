@@ -31,6 +31,13 @@
  * - mode 1, FULLY_CONNECTED: x = bias[c] + Σ; y = round(x·m·2^−t) ties away
  *   from zero with the full multiplier and t = 31 − shift, the 2^78 product
  *   formed in 128 bits (multiplyByQuantizedMultiplierAway).
+ * - mode 2, the convolutions' arithmetic of mode 0 with one shift T for all
+ *   channels, four lanes at a time: the binding scales channel c's m' and
+ *   biasM by 2^(T − t[c]), which leaves ⌊X / 2^t⌋ = ⌊X·2^(T−t) / 2^T⌋
+ *   unchanged, and takes this mode only where it has proven that the scaled
+ *   multipliers fit int32 lanes and |biasM| + 32768·Σ|w|·m' stays below 2^63
+ *   after scaling (and K is one block); i64x2 products, an arithmetic shift
+ *   by T, an int64 clamp.
  * then y + z_y clamped to [lo, hi], stored as int16.
  */
 import { endTap, firstTap } from './window';
@@ -71,6 +78,35 @@ const ACC = memory.data(4 * 8 * 8, 16);
   return <i32>v;
 }
 
+/** Mode 2: four int32 sums of channels c..c+3 to int32 lanes in [lo, hi] (zy64, lo64, hi64 splatted int64). */
+@inline function wide4(acc: v128, c: usize, biasM: usize, mults: usize, t: i32, zy64: v128, lo64: v128, hi64: v128): v128 {
+  const m = v128.load(mults + (c << 2));
+  let p0 = i64x2.add(i64x2.extmul_low_i32x4_s(acc, m), v128.load(biasM + (c << 3)));
+  let p1 = i64x2.add(i64x2.extmul_high_i32x4_s(acc, m), v128.load(biasM + (c << 3), 16));
+  p0 = i64x2.add(i64x2.shr_s(p0, t), zy64);
+  p1 = i64x2.add(i64x2.shr_s(p1, t), zy64);
+  p0 = v128.bitselect(lo64, p0, i64x2.lt_s(p0, lo64));
+  p1 = v128.bitselect(lo64, p1, i64x2.lt_s(p1, lo64));
+  p0 = v128.bitselect(hi64, p0, i64x2.gt_s(p0, hi64));
+  p1 = v128.bitselect(hi64, p1, i64x2.gt_s(p1, hi64));
+  return i32x4.shuffle(p0, p1, 0, 2, 4, 6);
+}
+
+/** Stores the first min(n, 8) int16 lanes of r at p. */
+@inline function store16(p: usize, r: v128, n: i32): void {
+  if (n >= 8) {
+    v128.store(p, r);
+    return;
+  }
+  v128.store(ACC, r, 240);
+  for (let l = 0; l < n; l++) store<i16>(p + (<usize>l << 1), load<i16>(ACC + 240 + (<usize>l << 1)));
+}
+
+/** Mode 2 for 8 channels c0..c0+7 from two int32x4 sums, stored (n valid). */
+@inline function storeWide8(p: usize, a: v128, b: v128, c0: usize, n: i32, biasM: usize, mults: usize, t: i32, zy64: v128, lo64: v128, hi64: v128): void {
+  store16(p, i16x8.narrow_i32x4_s(wide4(a, c0, biasM, mults, t, zy64, lo64, hi64), wide4(b, c0 + 4, biasM, mults, t, zy64, lo64, hi64)), n);
+}
+
 /** Rotates the four 32-bit lanes (k-pairs) of x by one: lane l takes lane l + 1. */
 @inline function rot(x: v128): v128 {
   return i32x4.shuffle(x, x, 1, 2, 3, 0);
@@ -109,6 +145,15 @@ const ACC = memory.data(4 * 8 * 8, 16);
         x0 = rot(x0); x1 = rot(x1); x2 = rot(x2); x3 = rot(x3);
       }
       w += 64;
+    }
+    if (single && mode == 2) {
+      const t = load<i32>(shifts);
+      const zy64 = i64x2.splat(<i64>zy), lo64 = i64x2.splat(<i64>lo), hi64 = i64x2.splat(<i64>hi);
+      storeWide8(yo, c00, c01, c0, n, biasM, mults, t, zy64, lo64, hi64);
+      if (rows > 1) storeWide8(yo + ldy, c10, c11, c0, n, biasM, mults, t, zy64, lo64, hi64);
+      if (rows > 2) storeWide8(yo + 2 * ldy, c20, c21, c0, n, biasM, mults, t, zy64, lo64, hi64);
+      if (rows > 3) storeWide8(yo + 3 * ldy, c30, c31, c0, n, biasM, mults, t, zy64, lo64, hi64);
+      return;
     }
     if (single) {
       v128.store(ACC, c00); v128.store(ACC, c01, 16);
@@ -269,6 +314,11 @@ export function depthwise_i16(
               a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xv, wv));
               a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xv, wv));
             }
+          }
+          if (mode == 2) {
+            storeWide8(yo + (<usize>cb << 1), a0, a1, <usize>cb, c - cb, biasM, mults, load<i32>(shifts),
+              i64x2.splat(<i64>zy), i64x2.splat(<i64>lo), i64x2.splat(<i64>hi));
+            continue;
           }
           v128.store(ACC, a0);
           v128.store(ACC, a1, 16);
