@@ -1,8 +1,14 @@
 /**
- * Runs a model N times in one process, for instruction counts: run it under
- * `valgrind --tool=callgrind` with --runs N and --runs 0 and subtract, so
- * loading, compiling and planning cancel out (the machine is shared: wall
- * time is noise, instruction counts are not). Not a test. Usage:
+ * Runs a model N times in one process, for instruction counts (the machine
+ * is shared: wall time is noise, instruction counts are not). Not a test.
+ * Count two processes, --runs 1 and --runs 4, and take a third of the
+ * difference: loading, compiling, planning and the first run's JIT warm-up
+ * cancel out. V8's background threads (concurrent compilation, GC) make a
+ * 0-run baseline wander by ±0.5 G instructions; --single-threaded keeps them
+ * on the main thread, which makes the counts repeatable:
+ *   valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=/tmp/cg.out \
+ *     node --single-threaded --import tsx scripts/icount.ts MODEL --runs 4
+ * Usage:
  *   npx tsx scripts/icount.ts MODEL.tflite|.onnx|.json [--runs N] [--backend auto|ref|wasm] [--profile]
  * With --profile it also prints, per op type and backend, the share of the
  * run time (wall clock: a guide to where the time goes, not a figure) and
