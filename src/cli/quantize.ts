@@ -325,7 +325,7 @@ export function printQuantizeSummary(s: QuantizeSummary): string {
   const scheme = s.activations === 'int16' ? '16x8' : 'int8';
   if (c.quality) lines.push(`top-1 accuracy on ${c.quality.samples} samples: float ${c.quality.float.toFixed(2)} %, ${scheme} ${c.quality.int8.toFixed(2)} %`);
   lines.push(`latency (median of ${c.latency.runs}, side by side): float ${c.latency.floatMs.toFixed(2)} ms, ${scheme} ${c.latency.int8Ms.toFixed(2)} ms (${c.latency.speedup.toFixed(2)}x)` +
-    (s.activations === 'int16' ? '; 16x8 runs on the reference kernels (no int16 WebAssembly kernels yet)' : ''));
+    (s.activations === 'int16' ? '; 16x8 pools, mean, concat and activations still run on the reference kernels' : ''));
   if (s.fallback.length) {
     lines.push(pc.yellow(`${s.fallback.length} node(s) stay in float:`));
     lines.push(table(['node', 'op', 'reason'], s.fallback.map((f) => [f.node, f.op, f.reason])));

@@ -49,11 +49,24 @@ export class Int16Case {
   }
 }
 
-/** The output of `c` in cloudless (`backend`, `arithmetic`), copied out of the session. */
+/**
+ * The output of `c` in cloudless (`backend`, `arithmetic`), copied out of the
+ * session. With the default backend 'ref' it also runs backend 'auto' (the
+ * 16x8 WebAssembly kernels where they exist) and throws unless its bytes are
+ * the same, so every oracle comparison covers both.
+ */
 export function runOurs(c: Int16Case, arithmetic: Int8Arithmetic = 'tflite-xnnpack', backend: BackendChoice = 'ref'): Tensor {
-  const out = new Session(c.graph, { backend, int8Arithmetic: arithmetic }).runSync(c.feeds);
-  const y = out[c.graph.outputs[0]!]!;
-  return new Tensor(y.dtype, [...y.shape], y.data.slice() as never, y.quant);
+  const run = (b: BackendChoice): Tensor => {
+    const y = new Session(c.graph, { backend: b, int8Arithmetic: arithmetic }).runSync(c.feeds)[c.graph.outputs[0]!]!;
+    return new Tensor(y.dtype, [...y.shape], y.data.slice() as never, y.quant);
+  };
+  const y = run(backend);
+  if (backend === 'ref') {
+    const auto = run('auto');
+    const a = new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength), b = new Uint8Array(auto.data.buffer, auto.data.byteOffset, auto.data.byteLength);
+    if (a.length !== b.length || a.some((v, i) => v !== b[i])) throw new Error(`${c.name} (${arithmetic}): backend auto differs from ref`);
+  }
+  return y;
 }
 
 /** The output of `c` in LiteRT.js, from the bytes our writer makes of it. */

@@ -112,10 +112,13 @@ describe('16x8 weighted ops vs LiteRT.js', () => {
       await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.boolean(), async (seed, ties) => {
         const c = weightedCase(op, seed, ties);
         const want = (await runLiteRtCase(c)).data as Int16Array;
-        for (const mode of ['tflite-xnnpack', 'tflite-reference'] as const) {
-          const got = runOurs(c, mode).data as Int16Array;
-          expect(got.length, c.name).toBe(want.length);
-          expect(got.every((v, i) => v === want[i]), `${c.name}, ${mode}: ${firstDiffs(want, got)}`).toBe(true);
+        // Backend auto: the 16x8 WebAssembly kernels (src/kernels/wasm/int16.ts) for Conv, DepthwiseConv, FullyConnected.
+        for (const backend of ['ref', 'auto'] as const) {
+          for (const mode of ['tflite-xnnpack', 'tflite-reference'] as const) {
+            const got = runOurs(c, mode, backend).data as Int16Array;
+            expect(got.length, c.name).toBe(want.length);
+            expect(got.every((v, i) => v === want[i]), `${c.name}, ${mode}, ${backend}: ${firstDiffs(want, got)}`).toBe(true);
+          }
         }
         tally.count(op, want.length);
       }), { numRuns: RUNS });

@@ -19,8 +19,9 @@
  *
  * 16x8 (int16 activations, int8 weights; cloudless quantize --activations
  * int16) with the stem's four nodes in float keeps every detection at the
- * threshold on the same photos: the second test. It runs on the reference
- * kernels (no int16 WebAssembly kernels yet), about 15 s a photo.
+ * threshold on the same photos: the second test. Backend auto runs it on the
+ * 16x8 WebAssembly kernels (src/kernels/wasm/int16.ts, int16ops.ts) where
+ * they exist, the reference kernels elsewhere (pools, mean, concat, relu).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';

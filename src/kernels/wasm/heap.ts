@@ -42,6 +42,21 @@ export interface KernelExports {
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, zx: number, wp: number, bias: number, biasF: number, y: number,
     mode: number, scales: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
   repeat_i8(x: number, y: number, n: number, m: number): void;
+  conv_i16(x: number, batch: number, inH: number, inW: number, cin: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, kb8: number, cout: number, y: number, col: number,
+    mode: number, bias: number, biasM: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+  gemm_i16(a: number, lda: number, rows: number, k: number, kb8: number, wp: number, cout: number, y: number, ldy: number,
+    mode: number, bias: number, biasM: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+  depthwise_i16(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number, kH: number, kW: number,
+    sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, y: number,
+    mode: number, bias: number, biasM: number, mults: number, shifts: number, zy: number, lo: number, hi: number): void;
+  repeat_i16(x: number, y: number, n: number, m: number): void;
+  binary_i16(kind: number, a: number, b: number, y: number, n: number, period: number, swap: number,
+    sign: number, ma: number, sa: number, mb: number, sb: number, my: number, sy: number, lo: number, hi: number): void;
+  quantize_f32_i16(x: number, y: number, n: number, mode: number, s: number): void;
+  dequantize_i16_f32(x: number, y: number, n: number, s: number): void;
+  resize_i16(x: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
+    hLo: number, hHi: number, hW: number, wLo: number, wHi: number, wW: number, y: number, mode: number): void;
   conv_transpose_f32(x: number, batch: number, inH: number, inW: number, cin: number, outH: number, outW: number, kH: number, kW: number,
     sH: number, sW: number, dH: number, dW: number, pH: number, pW: number, wp: number, zeroBias: number, cout: number, bias: number,
     y: number, col: number, lo: number, hi: number): void;

@@ -1,0 +1,170 @@
+/**
+ * 16x8 elementwise kernels, bit-exact with the reference ones:
+ * - binary_i16: Add, Sub (src/kernels/ref/int16/elementwise.ts: both inputs
+ *   shifted left by 15, scaled to a common scale, summed, requantized; three
+ *   MultiplyByQuantizedMultiplier) and Mul (one). Scalar per element: the
+ *   fixed-point multiplies are 64-bit, and TFLite's loops are scalar too.
+ * - quantize_f32_i16: float → int16, x / s in double (tflite-xnnpack, TFLite's
+ *   optimized AffineQuantize) or in float32 (tflite-reference, TFLite Micro),
+ *   rounded half away from zero (src/kernels/ref/quant.ts).
+ * - dequantize_i16_f32: fl(s · x), one float32 rounding of an exact product.
+ */
+
+/** gemmlowp's SaturatingRoundingDoublingHighMul with the division by 2^31 as shifts (C truncation toward zero). */
+@inline function srdhm16(a: i32, b: i32): i32 {
+  if (a == i32.MIN_VALUE && b == i32.MIN_VALUE) return i32.MAX_VALUE;
+  const ab = <i64>a * <i64>b;
+  const v = ab >= 0 ? ab + (1 << 30) : ab + (1 - (1 << 30));
+  return <i32>(v >= 0 ? v >> 31 : -((-v) >> 31));
+}
+
+/** gemmlowp's RoundingDivideByPOT: x / 2^e, ties away from zero. */
+@inline function rdbp(x: i32, e: i32): i32 {
+  if (e == 0) return x;
+  const mask = e >= 31 ? 0x7fffffff : (1 << e) - 1;
+  const remainder = x & mask;
+  const threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> e) + (remainder > threshold ? 1 : 0);
+}
+
+/** TFLite's MultiplyByQuantizedMultiplier (a positive shift wraps as an int32 left shift). */
+@inline function mbqm(acc: i32, m: i32, shift: i32): i32 {
+  return shift > 0 ? rdbp(srdhm16(acc << shift, m), 0) : rdbp(srdhm16(acc, m), -shift);
+}
+
+const KIND_ADD: i32 = 0;
+
+/**
+ * y[i] = op(A[i], B[i mod period]) over n int16 values, B being the short
+ * operand (`swap`: B is the op's first input). kind 0: Add/Sub with sign,
+ * (ma, sa), (mb, sb) the inputs' multipliers and (my, sy) the output's;
+ * kind 1: Mul with (ma, sa). Clamped to [lo, hi].
+ */
+export function binary_i16(kind: i32, a: usize, b: usize, y: usize, n: i32, period: i32, swap: i32,
+  sign: i32, ma: i32, sa: i32, mb: i32, sb: i32, my: i32, sy: i32, lo: i32, hi: i32): void {
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const big = <i32>load<i16>(a + (<usize>i << 1));
+    const small = <i32>load<i16>(b + (<usize>j << 1));
+    const u = swap ? small : big, v = swap ? big : small;
+    let r: i32;
+    if (kind == KIND_ADD) {
+      const va = mbqm(u << 15, ma, sa), vb = mbqm(v << 15, mb, sb);
+      r = mbqm(va + sign * vb, my, sy);
+    } else {
+      r = mbqm(u * v, ma, sa);
+    }
+    store<i16>(y + (<usize>i << 1), <i16>(r < lo ? lo : r > hi ? hi : r));
+    if (++j == period) j = 0;
+  }
+}
+
+/** round(q) ties away from zero, exactly (q − trunc(q) is exact for |q| < 2^52). */
+@inline function roundAway(q: f64): f64 {
+  const t = trunc(q);
+  const f = q - t;
+  return f >= 0.5 ? t + 1 : f <= -0.5 ? t - 1 : t;
+}
+
+/**
+ * float32 → int16 with scale s (zero point 0): x / s in double (mode 0) or
+ * float32 (mode 1), rounded half away from zero, clamped; NaN gives 0. Four at
+ * a time: f64x2 division of the promoted lanes (or f32x4 division, then
+ * promoted: exact), q − trunc(q) is exact, and the saturating conversion to
+ * int32 then the saturating narrowing to int16 clamp (NaN converts to 0).
+ */
+export function quantize_f32_i16(x: usize, y: usize, n: i32, mode: i32, s: f32): void {
+  const sd = f64x2.splat(<f64>s), sf = f32x4.splat(s);
+  const half = f64x2.splat(0.5), mhalf = f64x2.splat(-0.5), one = f64x2.splat(1);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const r0 = quantize4(v128.load(x + (<usize>i << 2)), mode, sd, sf, half, mhalf, one);
+    const r1 = quantize4(v128.load(x + (<usize>i << 2), 16), mode, sd, sf, half, mhalf, one);
+    v128.store(y + (<usize>i << 1), i16x8.narrow_i32x4_s(r0, r1));
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    const q = mode == 0 ? <f64>v / <f64>s : <f64>(v / s);
+    let r = roundAway(q);
+    if (r != r) r = 0;
+    if (r < -32768) r = -32768;
+    if (r > 32767) r = 32767;
+    store<i16>(y + (<usize>i << 1), <i16><i32>r);
+  }
+}
+
+/** Two f64 lanes rounded half away from zero. */
+@inline function roundAway2(q: v128, half: v128, mhalf: v128, one: v128): v128 {
+  const t = f64x2.trunc(q);
+  const f = f64x2.sub(q, t);
+  const up = v128.and(f64x2.ge(f, half), one), down = v128.and(f64x2.le(f, mhalf), one);
+  return f64x2.sub(f64x2.add(t, up), down);
+}
+
+/** Four float32 lanes quantized to int32 lanes (saturated). */
+@inline function quantize4(v: v128, mode: i32, sd: v128, sf: v128, half: v128, mhalf: v128, one: v128): v128 {
+  let lo: v128, hi: v128;
+  if (mode == 0) {
+    lo = f64x2.div(f64x2.promote_low_f32x4(v), sd);
+    hi = f64x2.div(f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)), sd);
+  } else {
+    const d = f32x4.div(v, sf);
+    lo = f64x2.promote_low_f32x4(d);
+    hi = f64x2.promote_low_f32x4(i32x4.shuffle(d, d, 2, 3, 0, 1));
+  }
+  const a = i32x4.trunc_sat_f64x2_s_zero(roundAway2(lo, half, mhalf, one));
+  const b = i32x4.trunc_sat_f64x2_s_zero(roundAway2(hi, half, mhalf, one));
+  return i32x4.shuffle(a, b, 0, 1, 4, 5);
+}
+
+/**
+ * int16 bilinear or nearest Resize of NHWC maps, the tables as resize_i8's
+ * (binding: int16ops.ts): mode 0 copies the nearest pixel; mode 2 is TFLite's
+ * ResizeBilinearInteger, S = Σ x·w with Q10·Q10 weights in int64 (|S| < 2^36),
+ * (|S| + 2^19) >> 20 with S's sign (ties away from zero).
+ */
+export function resize_i16(
+  x: usize, batch: i32, inH: i32, inW: i32, c: i32, outH: i32, outW: i32,
+  hLo: usize, hHi: usize, hW: usize, wLo: usize, wHi: usize, wW: usize, y: usize, mode: i32,
+): void {
+  const pix = <usize>c << 1;
+  const rowBytes = <usize>inW * pix;
+  let yo = y;
+  for (let n = 0; n < batch; n++) {
+    const img = x + <usize>(n * inH) * rowBytes;
+    for (let oh = 0; oh < outH; oh++) {
+      const at = <usize>oh << 2;
+      const r0 = img + <usize>load<i32>(hLo + at) * rowBytes, r1 = img + <usize>load<i32>(hHi + at) * rowBytes;
+      const wy = <i64>load<i32>(hW + at);
+      for (let ow = 0; ow < outW; ow++) {
+        const ac = <usize>ow << 2;
+        const c0 = <usize>load<i32>(wLo + ac) * pix, c1 = <usize>load<i32>(wHi + ac) * pix;
+        if (mode == 0) {
+          memory.copy(yo, r0 + c0, pix);
+        } else {
+          const wx = <i64>load<i32>(wW + ac);
+          const a00 = (1024 - wy) * (1024 - wx), a01 = (1024 - wy) * wx, a10 = wy * (1024 - wx), a11 = wy * wx;
+          const tl = r0 + c0, tr = r0 + c1, bl = r1 + c0, br = r1 + c1;
+          for (let ch: usize = 0; ch < pix; ch += 2) {
+            const s = <i64>load<i16>(tl + ch) * a00 + <i64>load<i16>(tr + ch) * a01 + <i64>load<i16>(bl + ch) * a10 + <i64>load<i16>(br + ch) * a11;
+            const m = ((s < 0 ? -s : s) + (1 << 19)) >> 20;
+            store<i16>(yo + ch, <i16>(s < 0 ? -m : m));
+          }
+        }
+        yo += pix;
+      }
+    }
+  }
+}
+
+/** int16 → float32: fl(s · x) (zero point 0), eight at a time. */
+export function dequantize_i16_f32(x: usize, y: usize, n: i32, s: f32): void {
+  const vs = f32x4.splat(s);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const v = v128.load(x + (<usize>i << 1));
+    v128.store(y + (<usize>i << 2), f32x4.mul(vs, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(v))));
+    v128.store(y + (<usize>i << 2), f32x4.mul(vs, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(v))), 16);
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), s * <f32>load<i16>(x + (<usize>i << 1)));
+}
