@@ -487,6 +487,22 @@ void cl_fully_connected_f32(const cl_fully_connected_f32_params *p, const float 
 `,
 };
 
+const LUT_S8: CPiece = {
+  id: 'lut_s8',
+  needs: [],
+  header: `
+/* An int8 unary op as a 256-entry table folded at compile time (Relu, Clip, LeakyRelu, HardSwish, Sigmoid, Tanh). */
+void cl_lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
+`,
+  source: `
+/* y = table[x + 128]: the table holds the op's exact int8 result for every int8 input. */
+void cl_lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = table[(int32_t)input[i] + 128];
+}
+`,
+};
+
 const POOL_CLAMP: CPiece = {
   id: 'pool_clamp',
   needs: [],
@@ -498,7 +514,7 @@ static int32_t cl_pool_clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo 
 POOL_S8.needs.push('pool_clamp');
 
 export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(
-  [FIXEDPOINT, GEMMLOWP_EXP, POOL_CLAMP, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32].map((p) => [p.id, p]),
+  [FIXEDPOINT, GEMMLOWP_EXP, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32].map((p) => [p.id, p]),
 );
 
 /** The pieces `ids` need, each once, dependencies first. */

@@ -103,6 +103,9 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
         const t = new Tensor('int32', [values.length], Int32Array.from(values));
         return constantArray(t, `${paramsName}_${hint}`);
       },
+      int8Table(hint, values) {
+        return constantArray(new Tensor('int8', [values.length], values), `${paramsName}_${hint}`);
+      },
     };
     const out = emit(step, ctx);
     pieceIds.push(...out.pieces);

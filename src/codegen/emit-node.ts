@@ -19,6 +19,8 @@ export interface EmitContext {
   pointer(t: Tensor | undefined, mutable: boolean): string;
   /** Declares a `static const` int32 array and returns its name. */
   int32Table(hint: string, values: ArrayLike<number>): string;
+  /** Declares a `static const` int8 array and returns its name. */
+  int8Table(hint: string, values: Int8Array): string;
   /** A unique C identifier for this node's params. */
   paramsName: string;
   arithmetic: 'tflite-reference' | 'tflite-xnnpack';
@@ -159,6 +161,14 @@ const fullyConnectedF32: Emitter = (step, ctx) => {
   };
 };
 
+/** The reference kernels' int8 unary ops are 256-entry tables built at prepare time, in either arithmetic: emitted as they are. */
+const lutS8: Emitter = (step, ctx) => {
+  const st = step.state as { table: Int8Array };
+  const table = ctx.int8Table('table', st.table);
+  const x = step.inputs[0]!;
+  return { pieces: ['lut_s8'], definitions: '', call: `cl_lut_s8(${x.size}, ${table}, ${ctx.pointer(x, false)}, ${ctx.pointer(step.outputs[0], true)});` };
+};
+
 /** Emitters by `op/dtype` of the node's first output. */
 const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['Conv/int8', convS8],
@@ -168,6 +178,7 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['MaxPool/int8', poolS8('cl_max_pool_s8')],
   ['Softmax/int8', softmaxS8],
   ['FullyConnected/float32', fullyConnectedF32],
+  ...['Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh'].map((op) => [`${op}/int8`, lutS8] as [string, Emitter]),
 ]);
 
 /** The (op, dtype) pairs the C generator emits, for docs and errors. */

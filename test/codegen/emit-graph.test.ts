@@ -94,7 +94,7 @@ function mergeCases(cases: { graph: Graph; feeds: Record<string, Tensor> }[]): {
 }
 
 describe('randomized single-op int8 cases compiled to C', () => {
-  const ops: Int8CaseOp[] = ['Conv', 'DepthwiseConv', 'FullyConnected', 'AveragePool', 'MaxPool', 'Softmax'];
+  const ops: Int8CaseOp[] = ['Conv', 'DepthwiseConv', 'FullyConnected', 'AveragePool', 'MaxPool', 'Softmax', 'Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu'];
   const seeds = slow ? 40 : 6;
   for (const op of ops) {
     it(`${op}: ${seeds} seeds × 3 flavours bit-exact on the host (sanitized)`, async () => {
