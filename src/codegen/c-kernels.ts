@@ -1,0 +1,549 @@
+/**
+ * The C kernel library of the NN emitter, as source pieces: each piece is one
+ * plain function (or a group of helpers) in TFLite Micro's reference style, with
+ * its params struct apart from the data, the arithmetic spelled out and the
+ * overflow argument in a comment. A package gets only the pieces its nodes use
+ * (and what those pieces need), in `cloudless_kernels.{h,c}`.
+ *
+ * The arithmetic is the one of the TypeScript reference kernels with
+ * `int8Arithmetic: 'tflite-reference'` (src/kernels/ref/int8/, docs/int8.md),
+ * which are bit-exact with TFLite Micro; every helper names the TS function it
+ * mirrors, and the emitter fills the params from the prepared state of those
+ * kernels, so multipliers and shifts are computed once, by the same code.
+ *
+ * The code relies on two properties every C compiler for our targets has
+ * (gcc, clang, arm-none-eabi-gcc): `>>` of a negative int32 is arithmetic, and
+ * converting an out-of-range uint32 to int32 wraps. TFLite Micro relies on the
+ * same.
+ */
+
+/** One piece of the library: its declarations (header), its definitions, and the pieces it needs. */
+export interface CPiece {
+  id: string;
+  needs: string[];
+  header: string;
+  source: string;
+}
+
+const FIXEDPOINT: CPiece = {
+  id: 'fixedpoint',
+  needs: [],
+  header: `
+/* Fixed-point helpers of TFLite's integer kernels (gemmlowp), on int32 raw values. */
+int32_t cl_srdhm(int32_t a, int32_t b);
+int32_t cl_rdbpot(int32_t x, int32_t exponent);
+int32_t cl_mbqm(int32_t x, int32_t multiplier, int32_t shift);
+int32_t cl_clamp_i32(int64_t v, int32_t lo, int32_t hi);
+`,
+  source: `
+/*
+ * SaturatingRoundingDoublingHighMul: the high 32 bits of 2*a*b, rounded to
+ * nearest with ties away from zero (a nudge, then a truncating division). The
+ * product of two int32 fits int64; only INT32_MIN * INT32_MIN saturates.
+ * (requantize.ts saturatingRoundingDoublingHighMul)
+ */
+int32_t cl_srdhm(int32_t a, int32_t b) {
+  int64_t ab;
+  int64_t nudge;
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  ab = (int64_t)a * (int64_t)b;
+  nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* RoundingDivideByPOT: x / 2^exponent, rounded to nearest, ties away from zero. (requantize.ts roundingDivideByPOT) */
+int32_t cl_rdbpot(int32_t x, int32_t exponent) {
+  const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/*
+ * MultiplyByQuantizedMultiplier: x * m * 2^(shift - 31) with two roundings. A
+ * positive shift is an int32 left shift before the high multiply (it wraps,
+ * as TFLite's does; the prepared shifts keep it in range), a negative one a
+ * rounding right shift after it. (requantize.ts multiplyByQuantizedMultiplier)
+ */
+int32_t cl_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+  const int32_t left = shift > 0 ? shift : 0;
+  const int32_t right = shift > 0 ? 0 : -shift;
+  const int32_t shifted = (int32_t)((uint32_t)x << left);
+  return cl_rdbpot(cl_srdhm(shifted, multiplier), right);
+}
+
+/* Clamps an int64 (a requantized value plus its zero point, which int32 may not hold) to [lo, hi]. */
+int32_t cl_clamp_i32(int64_t v, int32_t lo, int32_t hi) {
+  return v < lo ? lo : v > hi ? hi : (int32_t)v;
+}
+`,
+};
+
+const GEMMLOWP_EXP: CPiece = {
+  id: 'gemmlowp_exp',
+  needs: ['fixedpoint'],
+  header: `
+/* gemmlowp's fixed-point exp and reciprocal (fixedpoint.ts). */
+int32_t cl_exp_on_negative_values(int32_t a, int32_t integer_bits);
+int32_t cl_one_over_one_plus_x_for_x_in_01(int32_t a);
+int32_t cl_clz32(uint32_t x);
+`,
+  source: `
+/* Additions of raw values wrap like int32 (the TS code's "| 0"); the callers keep them in range. */
+static int32_t cl_add_wrap(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+static int32_t cl_sub_wrap(int32_t a, int32_t b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
+
+/* x * 2^exponent, saturating for exponent > 0, rounding for exponent < 0. */
+static int32_t cl_srmbpot(int32_t x, int32_t exponent) {
+  int32_t threshold;
+  if (exponent == 0) return x;
+  if (exponent < 0) return cl_rdbpot(x, -exponent);
+  threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
+  if (x > threshold) return INT32_MAX;
+  if (x < -threshold) return INT32_MIN;
+  return (int32_t)((uint32_t)x << exponent);
+}
+
+/* exp(a) for a in [-1/4, 0), 0 integer bits: a Taylor polynomial around -1/8. */
+static int32_t cl_exp_on_interval(int32_t a) {
+  const int32_t constant_term = 1895147668; /* exp(-1/8) */
+  const int32_t one_third = 715827883;
+  const int32_t x = cl_add_wrap(a, (int32_t)1 << 28);
+  const int32_t x2 = cl_srdhm(x, x);
+  const int32_t x3 = cl_srdhm(x2, x);
+  const int32_t x4 = cl_srdhm(x2, x2);
+  const int32_t x4_over_4 = cl_srmbpot(x4, -2);
+  const int32_t poly = cl_srmbpot(cl_add_wrap(cl_srdhm(cl_add_wrap(x4_over_4, x3), one_third), x2), -1);
+  return cl_add_wrap(constant_term, cl_srdhm(constant_term, cl_add_wrap(x, poly)));
+}
+
+/* exp(-2^k) for k = -2 ... 4, 0 integer bits (the barrel shifter's constants). */
+static const int32_t cl_exp_barrel_exponent[7] = { -2, -1, 0, 1, 2, 3, 4 };
+static const int32_t cl_exp_barrel_multiplier[7] = { 1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242 };
+
+/* exp(a) for a <= 0 with integer_bits integer bits; the result has 0 integer bits. */
+int32_t cl_exp_on_negative_values(int32_t a, int32_t integer_bits) {
+  const int32_t fractional_bits = 31 - integer_bits;
+  const int32_t one_quarter = (int32_t)1 << (fractional_bits - 2);
+  const int32_t a_mod_quarter_minus_quarter = cl_sub_wrap(a & (one_quarter - 1), one_quarter);
+  int32_t result = cl_exp_on_interval(cl_srmbpot(a_mod_quarter_minus_quarter, integer_bits));
+  const int32_t remainder = cl_sub_wrap(a_mod_quarter_minus_quarter, a);
+  int i;
+  for (i = 0; i < 7; i++) {
+    const int32_t e = cl_exp_barrel_exponent[i];
+    if (integer_bits > e && (remainder & ((int32_t)1 << (fractional_bits + e))) != 0) {
+      result = cl_srdhm(result, cl_exp_barrel_multiplier[i]);
+    }
+  }
+  if (integer_bits > 5) {
+    const int32_t clamp = -((int32_t)1 << (36 - integer_bits));
+    if (a < clamp) result = 0;
+  }
+  return a == 0 ? INT32_MAX : result;
+}
+
+/* RoundingHalfSum: (a + b) / 2 rounded away from zero, in int64 (the sum may pass int32). */
+static int32_t cl_rounding_half_sum(int32_t a, int32_t b) {
+  const int64_t sum = (int64_t)a + (int64_t)b;
+  return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+}
+
+/* 1 / (1 + a) for a in [0, 1), both with 0 integer bits: three Newton-Raphson steps from 48/17 - 32/17 x. */
+int32_t cl_one_over_one_plus_x_for_x_in_01(int32_t a) {
+  const int32_t half_denominator = cl_rounding_half_sum(a, INT32_MAX);
+  const int32_t c48_over_17 = 1515870810;
+  const int32_t cneg32_over_17 = -1010580540;
+  int32_t x = cl_add_wrap(c48_over_17, cl_srdhm(half_denominator, cneg32_over_17));
+  int i;
+  for (i = 0; i < 3; i++) {
+    const int32_t half_denominator_times_x = cl_srdhm(half_denominator, x);
+    const int32_t one_minus = cl_sub_wrap((int32_t)1 << 29, half_denominator_times_x);
+    x = cl_add_wrap(x, cl_srmbpot(cl_srdhm(x, one_minus), 2));
+  }
+  return cl_srmbpot(x, 1);
+}
+
+/* Leading zero bits of a 32-bit value (32 for 0), without compiler builtins. */
+int32_t cl_clz32(uint32_t x) {
+  int32_t n = 0;
+  if (x == 0) return 32;
+  while ((x & 0x80000000u) == 0) { x <<= 1; n++; }
+  return n;
+}
+`,
+};
+
+const REQUANT_PARAMS = `
+/* The per-channel epilogue: y = clamp(MBQM(acc, multiplier[c], shift[c]) + output_offset, act_min, act_max). */
+`;
+
+const CONV_S8: CPiece = {
+  id: 'conv_s8',
+  needs: ['fixedpoint'],
+  header: `
+typedef struct {
+  int32_t batch, in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+  int32_t input_offset;  /* -z_x */
+  int32_t output_offset; /* z_y */
+  int32_t act_min, act_max;
+  const int32_t *multiplier, *shift; /* per output channel */
+} cl_conv_s8_params;
+${REQUANT_PARAMS}
+/* int8 Conv, NHWC input, OHWI weights, one group. */
+void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+`,
+  source: `
+/*
+ * acc = bias[c] + sum over the taps inside the input of (x + input_offset) * w.
+ * |x - z_x| <= 255 and |w| <= 127, so each product is below 2^15; with a bias
+ * below 2^30 a window of up to 2^15 taps cannot overflow int32 (TFLite Micro
+ * relies on the same bound). Taps in the padding are skipped: a padded x equals
+ * z_x and would contribute nothing.
+ */
+void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  int32_t b, oy, ox, oc, ky, kx, ic;
+  for (b = 0; b < p->batch; b++) {
+    for (oy = 0; oy < p->out_h; oy++) {
+      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+      for (ox = 0; ox < p->out_w; ox++) {
+        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        for (oc = 0; oc < p->out_c; oc++) {
+          int32_t acc = bias ? bias[oc] : 0;
+          for (ky = 0; ky < p->k_h; ky++) {
+            const int32_t in_y = in_y0 + ky * p->dilation_h;
+            if (in_y < 0 || in_y >= p->in_h) continue;
+            for (kx = 0; kx < p->k_w; kx++) {
+              const int32_t in_x = in_x0 + kx * p->dilation_w;
+              const int8_t *x, *w;
+              if (in_x < 0 || in_x >= p->in_w) continue;
+              x = input + ((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c;
+              w = filter + ((oc * p->k_h + ky) * p->k_w + kx) * p->in_c;
+              for (ic = 0; ic < p->in_c; ic++) acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)w[ic];
+            }
+          }
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)cl_clamp_i32(
+            (int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max);
+        }
+      }
+    }
+  }
+}
+`,
+};
+
+const DEPTHWISE_S8: CPiece = {
+  id: 'depthwise_conv_s8',
+  needs: ['fixedpoint'],
+  header: `
+typedef struct {
+  int32_t batch, in_h, in_w, in_c, depth_multiplier;
+  int32_t out_h, out_w;  /* output channels: in_c * depth_multiplier */
+  int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+  int32_t input_offset, output_offset, act_min, act_max;
+  const int32_t *multiplier, *shift;
+} cl_depthwise_conv_s8_params;
+
+/* int8 DepthwiseConv, NHWC input, 1HWO weights; output channel c*M + m reads input channel c. */
+void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+`,
+  source: `
+/* One input channel per output channel: at most k_h * k_w products below 2^15 each, far inside int32. */
+void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  const int32_t out_c = p->in_c * p->depth_multiplier;
+  int32_t b, oy, ox, ic, m, ky, kx;
+  for (b = 0; b < p->batch; b++) {
+    for (oy = 0; oy < p->out_h; oy++) {
+      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+      for (ox = 0; ox < p->out_w; ox++) {
+        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        for (ic = 0; ic < p->in_c; ic++) {
+          for (m = 0; m < p->depth_multiplier; m++) {
+            const int32_t oc = ic * p->depth_multiplier + m;
+            int32_t acc = bias ? bias[oc] : 0;
+            for (ky = 0; ky < p->k_h; ky++) {
+              const int32_t in_y = in_y0 + ky * p->dilation_h;
+              if (in_y < 0 || in_y >= p->in_h) continue;
+              for (kx = 0; kx < p->k_w; kx++) {
+                const int32_t in_x = in_x0 + kx * p->dilation_w;
+                if (in_x < 0 || in_x >= p->in_w) continue;
+                acc += ((int32_t)input[((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c + ic] + p->input_offset) *
+                       (int32_t)filter[(ky * p->k_w + kx) * out_c + oc];
+              }
+            }
+            output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = (int8_t)cl_clamp_i32(
+              (int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max);
+          }
+        }
+      }
+    }
+  }
+}
+`,
+};
+
+const FULLY_CONNECTED_S8: CPiece = {
+  id: 'fully_connected_s8',
+  needs: ['fixedpoint'],
+  header: `
+typedef struct {
+  int32_t rows, depth, units;  /* x: rows x depth, w: units x depth */
+  int32_t input_offset;        /* -z_x */
+  int32_t filter_offset;       /* -z_w (0 for per-channel weights) */
+  int32_t output_offset, act_min, act_max;
+  const int32_t *multiplier, *shift; /* one per unit (all equal for per-tensor weights) */
+} cl_fully_connected_s8_params;
+
+/* int8 FullyConnected: y[r][u] = requant(bias[u] + sum_i (x[r][i] - z_x) * (w[u][i] - z_w)). */
+void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+`,
+  source: `
+/* Each product is below 2^16 (a weight zero point may widen w - z_w to 255), so up to 2^14 terms fit int32 with the bias. */
+void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  int32_t r, u, i;
+  for (r = 0; r < p->rows; r++) {
+    const int8_t *x = input + r * p->depth;
+    for (u = 0; u < p->units; u++) {
+      const int8_t *w = filter + u * p->depth;
+      int32_t acc = bias ? bias[u] : 0;
+      for (i = 0; i < p->depth; i++) acc += ((int32_t)x[i] + p->input_offset) * ((int32_t)w[i] + p->filter_offset);
+      output[r * p->units + u] = (int8_t)cl_clamp_i32(
+        (int64_t)cl_mbqm(acc, p->multiplier[u], p->shift[u]) + p->output_offset, p->act_min, p->act_max);
+    }
+  }
+}
+`,
+};
+
+const POOL_S8: CPiece = {
+  id: 'pool_s8',
+  needs: [],
+  header: `
+typedef struct {
+  int32_t batch, in_h, in_w, channels, out_h, out_w;
+  int32_t k_h, k_w, stride_h, stride_w, pad_h, pad_w;
+  int32_t act_min, act_max;
+} cl_pool_s8_params;
+
+/* int8 AveragePool and MaxPool (input and output share their quantization, as TFLite requires). */
+void cl_average_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *output);
+void cl_max_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *output);
+`,
+  source: `
+/* The window of output pixel (oy, ox) clipped to the input: taps [*k0, *k1). */
+static void cl_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size, int32_t *k0, int32_t *k1) {
+  const int32_t start = o * stride - pad;
+  *k0 = start < 0 ? -start : 0;
+  *k1 = start + k > size ? size - start : k;
+}
+
+/*
+ * The raw sum over the taps inside the input divided by their count, rounding
+ * half away from zero (C's truncating division of a nudged sum). A sum of up
+ * to 2^23 int8 values fits int32.
+ */
+void cl_average_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *output) {
+  int32_t b, oy, ox, c, ky, kx, ky0, ky1, kx0, kx1;
+  for (b = 0; b < p->batch; b++) {
+    for (oy = 0; oy < p->out_h; oy++) {
+      cl_pool_clip(oy, p->stride_h, p->pad_h, p->k_h, p->in_h, &ky0, &ky1);
+      for (ox = 0; ox < p->out_w; ox++) {
+        cl_pool_clip(ox, p->stride_w, p->pad_w, p->k_w, p->in_w, &kx0, &kx1);
+        for (c = 0; c < p->channels; c++) {
+          int32_t sum = 0, count, avg;
+          for (ky = ky0; ky < ky1; ky++) {
+            for (kx = kx0; kx < kx1; kx++) {
+              const int32_t iy = oy * p->stride_h - p->pad_h + ky, ix = ox * p->stride_w - p->pad_w + kx;
+              sum += input[((b * p->in_h + iy) * p->in_w + ix) * p->channels + c];
+            }
+          }
+          count = (ky1 > ky0 && kx1 > kx0) ? (ky1 - ky0) * (kx1 - kx0) : 0;
+          if (count == 0) avg = 0;
+          else avg = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->channels + c] = (int8_t)cl_pool_clamp(avg, p->act_min, p->act_max);
+        }
+      }
+    }
+  }
+}
+
+/* The maximum over the taps inside the input, starting from -128 (TFLite's integer MaxPool). */
+void cl_max_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *output) {
+  int32_t b, oy, ox, c, ky, kx, ky0, ky1, kx0, kx1;
+  for (b = 0; b < p->batch; b++) {
+    for (oy = 0; oy < p->out_h; oy++) {
+      cl_pool_clip(oy, p->stride_h, p->pad_h, p->k_h, p->in_h, &ky0, &ky1);
+      for (ox = 0; ox < p->out_w; ox++) {
+        cl_pool_clip(ox, p->stride_w, p->pad_w, p->k_w, p->in_w, &kx0, &kx1);
+        for (c = 0; c < p->channels; c++) {
+          int32_t max = -128;
+          for (ky = ky0; ky < ky1; ky++) {
+            for (kx = kx0; kx < kx1; kx++) {
+              const int32_t iy = oy * p->stride_h - p->pad_h + ky, ix = ox * p->stride_w - p->pad_w + kx;
+              const int32_t v = input[((b * p->in_h + iy) * p->in_w + ix) * p->channels + c];
+              if (v > max) max = v;
+            }
+          }
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->channels + c] = (int8_t)cl_pool_clamp(max, p->act_min, p->act_max);
+        }
+      }
+    }
+  }
+}
+`,
+};
+
+const SOFTMAX_S8: CPiece = {
+  id: 'softmax_s8',
+  needs: ['fixedpoint', 'gemmlowp_exp'],
+  header: `
+typedef struct {
+  int32_t rows, depth;
+  int32_t input_multiplier;  /* beta * s_x as a Q5.26 multiplier */
+  int32_t input_left_shift;
+  int32_t diff_min;          /* differences below it give exp = 0 */
+} cl_softmax_s8_params;
+
+/* int8 Softmax over the last axis, output scale 1/256 and zero point -128 (TFLite's reference integer softmax). */
+void cl_softmax_s8(const cl_softmax_s8_params *p, const int8_t *input, int8_t *output);
+`,
+  source: `
+/*
+ * Differences to the row maximum become Q5.26 values, exp runs in fixed point,
+ * the sum accumulates in Q12.19 (at most 2^12 terms below 1.0 each: it cannot
+ * overflow for depth < 4096), and every exp is multiplied by the reciprocal of
+ * the sum, normalised to [0.5, 1]. (softmax.ts referenceRow)
+ */
+void cl_softmax_s8(const cl_softmax_s8_params *p, const int8_t *input, int8_t *output) {
+  int32_t r, c;
+  for (r = 0; r < p->rows; r++) {
+    const int8_t *x = input + r * p->depth;
+    int8_t *y = output + r * p->depth;
+    int32_t max = -128, sum = 0, headroom, bits_over_unit, shifted_minus_one, scale;
+    for (c = 0; c < p->depth; c++) if (x[c] > max) max = x[c];
+    for (c = 0; c < p->depth; c++) {
+      const int32_t diff = (int32_t)x[c] - max;
+      if (diff >= p->diff_min) {
+        const int32_t scaled = cl_srdhm((int32_t)((uint32_t)diff << p->input_left_shift), p->input_multiplier);
+        sum = (int32_t)((uint32_t)sum + (uint32_t)cl_rdbpot(cl_exp_on_negative_values(scaled, 5), 12));
+      }
+    }
+    headroom = cl_clz32((uint32_t)sum);
+    bits_over_unit = 12 - headroom;
+    shifted_minus_one = (int32_t)(((uint32_t)sum << headroom) - 0x80000000u);
+    scale = cl_one_over_one_plus_x_for_x_in_01(shifted_minus_one);
+    for (c = 0; c < p->depth; c++) {
+      const int32_t diff = (int32_t)x[c] - max;
+      if (diff >= p->diff_min) {
+        const int32_t scaled = cl_srdhm((int32_t)((uint32_t)diff << p->input_left_shift), p->input_multiplier);
+        const int32_t e = cl_exp_on_negative_values(scaled, 5);
+        const int32_t unsat = cl_rdbpot(cl_srdhm(scale, e), bits_over_unit + 31 - 8);
+        const int32_t v = unsat - 128;
+        y[c] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+      } else {
+        y[c] = -128;
+      }
+    }
+  }
+}
+`,
+};
+
+const FULLY_CONNECTED_F32: CPiece = {
+  id: 'fully_connected_f32',
+  needs: [],
+  header: `
+typedef struct {
+  int32_t rows, depth, units;
+  int32_t has_min, has_max;  /* the fused activation's bounds, when finite */
+  float act_min, act_max;
+} cl_fully_connected_f32_params;
+
+/* float FullyConnected: y[r][u] = act(sum_i x[r][i] * w[u][i] + bias[u]). */
+void cl_fully_connected_f32(const cl_fully_connected_f32_params *p, const float *input, const float *filter, const float *bias, float *output);
+`,
+  source: `
+/*
+ * Sums in double and rounds once to float at the store, as the reference
+ * kernels do (src/kernels/ref/conv.ts rowsTimesWeights): a float product is
+ * exact in double, so the result is independent of how a compiler schedules it.
+ */
+void cl_fully_connected_f32(const cl_fully_connected_f32_params *p, const float *input, const float *filter, const float *bias, float *output) {
+  int32_t r, u, i;
+  for (r = 0; r < p->rows; r++) {
+    const float *x = input + r * p->depth;
+    for (u = 0; u < p->units; u++) {
+      const float *w = filter + u * p->depth;
+      double acc = 0.0;
+      for (i = 0; i < p->depth; i++) acc += (double)x[i] * (double)w[i];
+      if (bias) acc += (double)bias[u];
+      if (p->has_min && acc < (double)p->act_min) acc = (double)p->act_min;
+      else if (p->has_max && acc > (double)p->act_max) acc = (double)p->act_max;
+      output[r * p->units + u] = (float)acc;
+    }
+  }
+}
+`,
+};
+
+const LUT_S8: CPiece = {
+  id: 'lut_s8',
+  needs: [],
+  header: `
+/* An int8 unary op as a 256-entry table folded at compile time (Relu, Clip, LeakyRelu, HardSwish, Sigmoid, Tanh). */
+void cl_lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
+`,
+  source: `
+/* y = table[x + 128]: the table holds the op's exact int8 result for every int8 input. */
+void cl_lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = table[(int32_t)input[i] + 128];
+}
+`,
+};
+
+const POOL_CLAMP: CPiece = {
+  id: 'pool_clamp',
+  needs: [],
+  header: '',
+  source: `
+static int32_t cl_pool_clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+`,
+};
+POOL_S8.needs.push('pool_clamp');
+
+export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(
+  [FIXEDPOINT, GEMMLOWP_EXP, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32].map((p) => [p.id, p]),
+);
+
+/** The pieces `ids` need, each once, dependencies first. */
+export function closePieces(ids: Iterable<string>): CPiece[] {
+  const out: CPiece[] = [];
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    const p = C_PIECES.get(id);
+    if (!p) throw new Error(`no C piece ${id}`);
+    for (const n of p.needs) visit(n);
+    out.push(p);
+  };
+  for (const id of ids) visit(id);
+  return out;
+}
+
+/** cloudless_kernels.h and .c holding exactly `pieces`. */
+export function kernelFiles(pieces: CPiece[]): { header: string; source: string } {
+  const header = `/* cloudless_kernels.h: the kernels this package uses (generated by cloudless; TFLite Micro reference arithmetic). */
+#ifndef CLOUDLESS_KERNELS_H
+#define CLOUDLESS_KERNELS_H
+#include <stdint.h>
+${pieces.map((p) => p.header).join('')}
+#endif
+`;
+  const source = `/* cloudless_kernels.c (generated by cloudless). */
+#include "cloudless_kernels.h"
+${pieces.map((p) => p.source).join('')}`;
+  return { header, source };
+}

@@ -1,0 +1,121 @@
+/**
+ * The generated C equals the engine's tflite-reference outputs on every
+ * element: the TFLM models (host, host under ASan+UBSan, QEMU Cortex-M4 and
+ * M0), and the randomized single-op int8 cases of test/helpers/int8-cases.ts,
+ * many cases merged into one graph so that one C build checks them all.
+ */
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CloudlessError, Graph, Tensor } from '../../src/ir/index.js';
+import { readModel } from '../../src/runtime/load.js';
+import { Session } from '../../src/runtime/session.js';
+import { emitC } from '../../src/codegen/emit-graph.js';
+import { buildAndRun, type VerifyTarget } from '../../src/codegen/verify.js';
+import { int8Case, lcg, type Flavour, type Int8CaseOp } from '../helpers/int8-cases.js';
+
+const TFLM = new URL('../../../shared/models/tflm/', import.meta.url).pathname;
+const haveModels = existsSync(`${TFLM}person_detect.tflite`);
+const slow = !!process.env.CLOUDLESS_SLOW;
+
+function bytes(t: Tensor): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+/** Deterministic inputs over the whole range of the dtype. */
+function inputsFor(s: Session, seed: number): Tensor[] {
+  const r = lcg(seed);
+  return s.inputs.map((i) => {
+    const t = new Tensor(i.dtype, i.shape as number[]);
+    for (let k = 0; k < t.size; k++) (t.data as Float32Array)[k] = i.dtype === 'float32' ? (r() - 0.5) * 8 : Math.floor(r() * 256) - 128;
+    return t;
+  });
+}
+
+/** Expects every output of the C run to equal the engine's, byte for byte (lengths first). */
+async function expectSame(graph: Graph, feeds: Tensor[], on: VerifyTarget, sanitize = false) {
+  const engine = new Session(graph, { backend: 'ref', int8Arithmetic: 'tflite-reference' });
+  const want = engine.runSync(Object.fromEntries(graph.inputs.map((n, i) => [n, feeds[i]!])));
+  const pkg = emitC(graph, { name: 'model' });
+  const got = await buildAndRun(pkg, feeds, { on, sanitize });
+  expect(got.status).toBe(0);
+  expect(got.outputs.length).toBe(graph.outputs.length);
+  graph.outputs.forEach((n, i) => {
+    const w = bytes(want[n]!);
+    expect(got.outputs[i]!.length, n).toBe(w.length);
+    const diff = w.findIndex((b, k) => b !== got.outputs[i]![k]);
+    expect(diff, `${graph.name} output ${n}: first differing byte`).toBe(-1);
+  });
+  return { pkg, got };
+}
+
+describe.skipIf(!haveModels)('TFLM models compiled to C (needs ../shared/models/tflm)', () => {
+  const cases: [string, VerifyTarget[], boolean][] = [
+    ['hello_world_int8', ['host', 'cortex-m4', 'cortex-m0plus'], true],
+    ['hello_world_float', ['host', 'cortex-m4'], true],
+    ['micro_speech_quantized', ['host', 'cortex-m4'], true],
+    ['person_detect', slow ? ['host', 'cortex-m4'] : ['host'], false],
+  ];
+  for (const [model, targets, sanitize] of cases) {
+    for (const on of targets) {
+      it(`${model} on ${on}: bit-exact with the engine`, async () => {
+        const graph = await readModel(`${TFLM}${model}.tflite`);
+        const s = new Session(graph, { backend: 'ref' });
+        const { pkg, got } = await expectSame(graph, inputsFor(s, 7), on);
+        expect(pkg.arenaBytes).toBe(new Session(graph, { backend: 'ref', int8Arithmetic: 'tflite-reference', arenaInBackendMemory: false }).memory.arenaBytes);
+        if (on !== 'host') {
+          expect(got.size!.bss).toBeGreaterThanOrEqual(pkg.arenaBytes);
+          expect(got.stackBytes).toBeGreaterThan(0);
+          console.log(`${model} on ${on}: text ${got.size!.text} B, data ${got.size!.data} B, bss ${got.size!.bss} B, stack ${got.stackBytes} B`);
+        }
+      }, 300_000);
+    }
+    if (sanitize) {
+      it(`${model}: no out-of-bounds access or undefined behaviour (ASan + UBSan)`, async () => {
+        const graph = await readModel(`${TFLM}${model}.tflite`);
+        await expectSame(graph, inputsFor(new Session(graph, { backend: 'ref' }), 11), 'host', true);
+      }, 300_000);
+    }
+  }
+  it.skipIf(slow)('person_detect under QEMU runs with CLOUDLESS_SLOW=1', () => undefined);
+});
+
+/** Many single-op cases as one graph: every name prefixed by its case. */
+function mergeCases(cases: { graph: Graph; feeds: Record<string, Tensor> }[]): { graph: Graph; feeds: Tensor[] } {
+  const merged = new Graph('cases', { format: 'cloudless' });
+  const feeds: Tensor[] = [];
+  cases.forEach((c, k) => {
+    const p = (n: string) => (n ? `c${k}_${n}` : n);
+    for (const v of c.graph.values.values()) merged.setValue({ ...v, name: p(v.name) });
+    for (const n of c.graph.nodes) merged.addNode({ ...n, name: p(n.name), inputs: n.inputs.map(p), outputs: n.outputs.map(p) });
+    for (const i of c.graph.inputs) { merged.inputs.push(p(i)); feeds.push(c.feeds[i]!); }
+    for (const o of c.graph.outputs) merged.outputs.push(p(o));
+  });
+  return { graph: merged, feeds };
+}
+
+describe('randomized single-op int8 cases compiled to C', () => {
+  const ops: Int8CaseOp[] = ['Conv', 'DepthwiseConv', 'FullyConnected', 'AveragePool', 'MaxPool', 'Softmax', 'Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu'];
+  const seeds = slow ? 40 : 6;
+  for (const op of ops) {
+    it(`${op}: ${seeds} seeds × 3 flavours bit-exact on the host (sanitized)`, async () => {
+      const cases = [];
+      for (let s = 1; s <= seeds; s++) {
+        for (const f of ['random', 'tie', 'near'] as Flavour[]) cases.push(int8Case(op, s * 7919 + 13, f));
+      }
+      const { graph, feeds } = mergeCases(cases);
+      await expectSame(graph, feeds, 'host', true);
+    }, 300_000);
+  }
+});
+
+describe('refusals', () => {
+  it('an op the generator lacks is refused naming node and op', async () => {
+    const c = int8Case('Add', 3, 'random');
+    expect(() => emitC(c.graph)).toThrow(CloudlessError);
+    expect(() => emitC(c.graph)).toThrow(/node add_0: the C generator has no int8 Add kernel/);
+  });
+  it('the tflite-xnnpack arithmetic is refused by node until it is emitted', () => {
+    const c = int8Case('Conv', 3, 'random');
+    expect(() => emitC(c.graph, { int8Arithmetic: 'tflite-xnnpack' })).toThrow(/conv_0 \(Conv\).*tflite-xnnpack/);
+  });
+});
