@@ -69,6 +69,7 @@ const imageInput = z.object({
   layout: z.enum(['NHWC', 'NCHW']).default('NHWC'),
   channels: z.enum(['RGB', 'BGR', 'GRAY']).default('RGB'),
   resize: z.enum(['stretch', 'letterbox']).default('stretch'),
+  interpolation: z.enum(['tf-bilinear', 'opencv-linear', 'area', 'nearest', 'lanczos3']).optional(),
   normalize: z.union([z.enum(['zero-one', 'none']), z.object({ mean: z.array(z.number()), std: z.array(z.number()) }).strict()]).default('zero-one'),
   dtype: z.enum(['float32', 'int8', 'uint8']).default('float32'),
 }).strict();

