@@ -12,6 +12,7 @@ import { DEFAULT_MAX_DECODED_PIXELS, decodeImage } from '../tasks/vision/image.j
 import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
 import { RESIZE_METHODS } from '../tasks/vision/resize.js';
 import { pc, EXIT, table } from './output.js';
+import { type TrackCommandOptions, VIDEO_EXTENSIONS, runTrack } from './track.js';
 
 /** How a command reports its exit code to main() (default: process.exitCode). */
 export type ExitCodeSink = (code: number) => void;
@@ -161,9 +162,20 @@ export function registerDetectCommand(program: Command, setExitCode: ExitCodeSin
     .option('-t, --threshold <score>', 'minimum score, 0..1 (default: the model\'s)', parseThreshold)
     .option('-o, --out <file|dir>', 'write annotated images: a .jpg/.png for one image, a folder for several')
     .option('--json', 'print one JSON object per image')
+    .option('--track', 'for a video: track objects across frames and print the tracks')
+    .option('--labels <a,b>', 'with --track: only these labels (e.g. person)')
+    .option('--line <x1,y1,x2,y2>', 'with --track: count crossings of this line (frame pixels), by direction')
+    .option('--fps <n>', 'with --track: resample the video to this frame rate', Number)
+    .option('--start <s>', 'with --track: start this many seconds in', Number)
+    .option('--duration <s>', 'with --track: read at most this many seconds', Number)
     .addOption(resizeOption())
     .addOption(backendOption())
-    .action(async (target: string, o: DetectCommandOptions) => {
+    .action(async (target: string, o: DetectCommandOptions & TrackCommandOptions & { track?: boolean }) => {
+      if (o.track || VIDEO_EXTENSIONS.test(target)) {
+        if (!o.track) throw new CloudlessError('E_CONFIG', `${target} is a video: pass --track to track objects through it`);
+        await runTrack(target, o);
+        return;
+      }
       setExitCode(await runDetect(target, o));
     });
 }
