@@ -110,6 +110,12 @@ const task = z.discriminatedUnion('type', [
     every_ms: positiveInt.default(200),
   }).strict(),
   z.object({
+    type: z.literal('wake_word'),
+    /** openWakeWord words from the zoo: hey_jarvis, alexa, hey_mycroft, hey_rhasspy, timer, weather. */
+    words: z.array(z.string().min(1)).min(1),
+    threshold: z.number().gt(0).max(1).default(0.5),
+  }).strict(),
+  z.object({
     type: z.literal('vad'),
     /** silero-vad (zoo name) or a copy of its .onnx. */
     model: z.string().min(1).default('silero-vad'),
