@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { BackendChoice } from '../runtime/session.js';
 import { createClassifier } from '../tasks/vision/classifier.js';
-import { type ExitCodeSink, backendOption, collectImages, forEachImage, printFailure, setProcessExitCode } from './detect.js';
+import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
+import { type ExitCodeSink, backendOption, collectImages, resizeOption, forEachImage, printFailure, setProcessExitCode } from './detect.js';
 import { pc, EXIT, table } from './output.js';
 
 export interface ClassifyCommandOptions {
@@ -9,6 +10,7 @@ export interface ClassifyCommandOptions {
   top: number;
   json?: boolean;
   backend: BackendChoice;
+  resize?: PreprocessSpec['interpolation'];
 }
 
 function parseTop(v: string): number {
@@ -19,7 +21,7 @@ function parseTop(v: string): number {
 
 export async function runClassify(target: string, o: ClassifyCommandOptions): Promise<number> {
   const { files, folder } = await collectImages(target);
-  const classifier = await createClassifier(o.model, { backend: o.backend });
+  const classifier = await createClassifier(o.model, { backend: o.backend, interpolation: o.resize });
   const failed = await forEachImage(files, folder, async (file) => {
     const r = await classifier.classify(file, { k: o.top });
     if (o.json) {
@@ -43,6 +45,7 @@ export function registerClassifyCommand(program: Command, setExitCode: ExitCodeS
     .option('-m, --model <name|file>', 'zoo classifier (person_detect, paddleocr-cls) or a model file', 'person_detect')
     .option('-k, --top <k>', 'how many classes to show', parseTop, 5)
     .option('--json', 'print one JSON object per image')
+    .addOption(resizeOption())
     .addOption(backendOption())
     .action(async (target: string, o: ClassifyCommandOptions) => {
       setExitCode(await runClassify(target, o));

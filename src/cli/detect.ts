@@ -9,7 +9,10 @@ import type { Detection } from '../tasks/vision/detection.js';
 import { type Detector, createDetector } from '../tasks/vision/detector.js';
 import { drawDetections } from '../tasks/vision/draw.js';
 import { DEFAULT_MAX_DECODED_PIXELS, decodeImage } from '../tasks/vision/image.js';
+import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
+import { RESIZE_METHODS } from '../tasks/vision/resize.js';
 import { pc, EXIT, table } from './output.js';
+import { type TrackCommandOptions, VIDEO_EXTENSIONS, runTrack } from './track.js';
 
 /** How a command reports its exit code to main() (default: process.exitCode). */
 export type ExitCodeSink = (code: number) => void;
@@ -114,6 +117,7 @@ export interface DetectCommandOptions {
   out?: string;
   json?: boolean;
   backend: BackendChoice;
+  resize?: PreprocessSpec['interpolation'];
 }
 
 export async function runDetect(target: string, o: DetectCommandOptions): Promise<number> {
@@ -122,7 +126,7 @@ export async function runDetect(target: string, o: DetectCommandOptions): Promis
   if (o.out !== undefined && !outIsDir && !/\.(png|jpe?g)$/i.test(o.out)) {
     throw new CloudlessError('E_CONFIG', `--out ${o.out} must end in .jpg, .jpeg or .png (or name a folder)`);
   }
-  const detector: Detector = await createDetector(o.model, { threshold: o.threshold, backend: o.backend });
+  const detector: Detector = await createDetector(o.model, { threshold: o.threshold, backend: o.backend, interpolation: o.resize });
   if (outIsDir) await mkdir(o.out!, { recursive: true });
   const failed = await forEachImage(files, folder, async (file) => {
     const r = await detector.detect(file);
@@ -145,6 +149,9 @@ export async function runDetect(target: string, o: DetectCommandOptions): Promis
   return failed ? EXIT.partial : EXIT.ok;
 }
 
+export const resizeOption = (): Option => new Option('--resize <method>', "resampling kernel (default: the one the zoo names for the model; lanczos3 is sharp's)")
+  .choices([...RESIZE_METHODS, 'lanczos3']);
+
 export const backendOption = (): Option => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 
 export function registerDetectCommand(program: Command, setExitCode: ExitCodeSink = setProcessExitCode): void {
@@ -155,8 +162,20 @@ export function registerDetectCommand(program: Command, setExitCode: ExitCodeSin
     .option('-t, --threshold <score>', 'minimum score, 0..1 (default: the model\'s)', parseThreshold)
     .option('-o, --out <file|dir>', 'write annotated images: a .jpg/.png for one image, a folder for several')
     .option('--json', 'print one JSON object per image')
+    .option('--track', 'for a video: track objects across frames and print the tracks')
+    .option('--labels <a,b>', 'with --track: only these labels (e.g. person)')
+    .option('--line <x1,y1,x2,y2>', 'with --track: count crossings of this line (frame pixels), by direction')
+    .option('--fps <n>', 'with --track: resample the video to this frame rate', Number)
+    .option('--start <s>', 'with --track: start this many seconds in', Number)
+    .option('--duration <s>', 'with --track: read at most this many seconds', Number)
+    .addOption(resizeOption())
     .addOption(backendOption())
-    .action(async (target: string, o: DetectCommandOptions) => {
+    .action(async (target: string, o: DetectCommandOptions & TrackCommandOptions & { track?: boolean }) => {
+      if (o.track || VIDEO_EXTENSIONS.test(target)) {
+        if (!o.track) throw new CloudlessError('E_CONFIG', `${target} is a video: pass --track to track objects through it`);
+        await runTrack(target, o);
+        return;
+      }
       setExitCode(await runDetect(target, o));
     });
 }

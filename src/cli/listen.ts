@@ -13,6 +13,7 @@ import { CloudlessError } from '../ir/index.js';
 import { KeywordSpotter, preprocessorBeside } from '../tasks/audio/kws.js';
 import { readSpeech } from '../tasks/audio/index.js';
 import { VoiceActivity } from '../tasks/audio/vad.js';
+import { WakeWordDetector } from '../tasks/audio/wakeword.js';
 import type { BackendChoice } from '../runtime/session.js';
 import { resolveModel } from '../zoo/resolve.js';
 import { pc, EXIT } from './output.js';
@@ -26,6 +27,8 @@ interface ListenOptions {
   everyMs: number;
   backend?: BackendChoice;
   json?: boolean;
+  /** Comma-separated openWakeWord words (hey_jarvis,alexa): wake words instead of keywords. */
+  wake?: string;
 }
 
 export interface ListenSummary {
@@ -73,7 +76,24 @@ export async function runListen(input: string, o: ListenOptions, print: (line: s
     events++;
     print(o.json ? JSON.stringify(obj) : text);
   };
-  if (o.vad) {
+  if (o.wake) {
+    const words = o.wake.split(',').map((w) => w.trim()).filter(Boolean);
+    const detector = await WakeWordDetector.create(words, { backend: o.backend, ...(o.threshold !== 200 / 255 ? { threshold: o.threshold } : {}) });
+    // One event per utterance: a word re-fires only after its score fell below the threshold.
+    const active = new Set<string>();
+    for await (const chunk of pcmChunks(input)) {
+      samples += chunk.length;
+      for (const r of detector.push(chunk)) {
+        for (const [w, v] of Object.entries(r.scores)) {
+          if (v >= detector.threshold && !active.has(w)) {
+            active.add(w);
+            emit({ type: 'wake_word', word: w, score: Number(v.toFixed(3)), timeMs: r.timeMs }, `${fmtTime(r.timeMs)}  ${pc.bold(w)}  score ${v.toFixed(2)}`);
+          } else if (v < detector.threshold) active.delete(w);
+        }
+      }
+      chunk.fill(0);
+    }
+  } else if (o.vad) {
     const model = await resolveModel(o.vadModel);
     const vad = await VoiceActivity.create(model.path, { backend: o.backend });
     const seg = (s: { startMs: number; endMs: number }) =>
@@ -120,6 +140,7 @@ export function registerListenCommand(program: Command, setExitCode: (code: numb
     .option('--model <name|file>', 'keyword model (zoo name or .tflite)', 'micro_speech')
     .option('--preprocessor <file>', 'TFLM audio preprocessor (default: audio_preprocessor_int8.tflite beside the model)')
     .option('--vad', 'print speech segments (Silero VAD) instead of keywords')
+    .option('--wake <words>', 'openWakeWord wake words instead of keywords, e.g. hey_jarvis,alexa (threshold default 0.5)')
     .option('--vad-model <name|file>', 'VAD model (zoo name or .onnx)', 'silero-vad')
     .addOption(new Option('--threshold <score>', 'detection threshold on the averaged score, 0..1').default(200 / 255).argParser(parseUnit))
     .addOption(new Option('--every-ms <ms>', 'run the keyword classifier every this many ms (multiple of 20)').default(200).argParser(Number))

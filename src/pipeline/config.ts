@@ -9,6 +9,7 @@ import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { CloudlessError } from '../ir/index.js';
 import { checkAllowed } from './privacy.js';
+import { checkTracking, trackingSchema } from './tracking.js';
 
 const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "-" or "." (1 to 64)');
 const positiveInt = z.number().int().positive();
@@ -69,6 +70,7 @@ const imageInput = z.object({
   layout: z.enum(['NHWC', 'NCHW']).default('NHWC'),
   channels: z.enum(['RGB', 'BGR', 'GRAY']).default('RGB'),
   resize: z.enum(['stretch', 'letterbox']).default('stretch'),
+  interpolation: z.enum(['tf-bilinear', 'opencv-linear', 'area', 'nearest', 'lanczos3']).optional(),
   normalize: z.union([z.enum(['zero-one', 'none']), z.object({ mean: z.array(z.number()), std: z.array(z.number()) }).strict()]).default('zero-one'),
   dtype: z.enum(['float32', 'int8', 'uint8']).default('float32'),
 }).strict();
@@ -106,6 +108,12 @@ const task = z.discriminatedUnion('type', [
     threshold: z.number().min(0).max(1).default(200 / 255),
     /** Run the classifier every this many ms (a multiple of 20). */
     every_ms: positiveInt.default(200),
+  }).strict(),
+  z.object({
+    type: z.literal('wake_word'),
+    /** openWakeWord words from the zoo: hey_jarvis, alexa, hey_mycroft, hey_rhasspy, timer, weather. */
+    words: z.array(z.string().min(1)).min(1),
+    threshold: z.number().gt(0).max(1).default(0.5),
   }).strict(),
   z.object({
     type: z.literal('vad'),
@@ -188,7 +196,9 @@ export const pipelineSchema = z.object({
   task,
   /** Per-frame inference deadline; missing it max_missed_deadlines times in a row is a fault. */
   deadline_ms: positiveInt.optional(),
-  rules: z.array(rule).min(1),
+  rules: z.array(rule),
+  /** Tracker and rules on tracks (zones, loitering, line counts, stationary): see tracking.ts. */
+  tracking: trackingSchema.optional(),
   actions: z.record(name, action).default({}),
   /** Hosts network actions may reach. Anything else is refused at load. Default: none (only the local ledger). */
   allow: z.array(z.string().min(1)).default([]),
@@ -241,6 +251,18 @@ export function validatePipeline(input: unknown, origin: Origin = { file: '<pipe
   for (const [p, a] of refs) {
     if (!actionNames.has(a)) {
       throw new CloudlessError('E_CONFIG', `${where(origin, p)}: no action named "${a}" (actions: ${[...actionNames].join(', ') || 'none'})`, { file: origin.file });
+    }
+  }
+  if (cfg.rules.length === 0 && !cfg.tracking) {
+    throw new CloudlessError('E_CONFIG', `${where(origin, ['rules'])}: a pipeline needs at least one rule (under rules, or tracking.rules with rules: [])`, { file: origin.file });
+  }
+  if (cfg.tracking) {
+    const frame = cfg.source.type === 'video' ? { width: cfg.source.width, height: cfg.source.height } : undefined;
+    try {
+      checkTracking(cfg.tracking, (p) => where(origin, p), actionNames, frame);
+    } catch (err) {
+      if (err instanceof CloudlessError) throw new CloudlessError(err.code, err.message, { file: origin.file, ...(err.hint ? { hint: err.hint } : {}) });
+      throw err;
     }
   }
   const seen = new Set<string>();

@@ -28,6 +28,7 @@ import { dataPaths } from './paths.js';
 import { safeText, zeroFrame } from './privacy.js';
 import { FrameQueue } from './queue.js';
 import { RuleSet } from './rules.js';
+import { TrackingRules } from './tracking.js';
 import { SecretStore } from './secrets.js';
 import { FolderSource } from './sources/folder.js';
 import { LinesSource, MqttSource } from './sources/lines.js';
@@ -85,6 +86,7 @@ export class Pipeline extends EventEmitter {
   readonly failsafe: FailSafe;
   private readonly queue: FrameQueue;
   private readonly rules: RuleSet;
+  private readonly tracking?: TrackingRules;
   private readonly watchdog: DeadlineWatchdog;
   private readonly workers = new Map<string, DeliveryWorker>();
   private loopDone?: Promise<void>;
@@ -108,6 +110,7 @@ export class Pipeline extends EventEmitter {
     this.ledger = new Ledger(paths.ledger);
     this.queue = new FrameQueue(config.queue);
     this.rules = new RuleSet(config.rules, config.name);
+    this.tracking = config.tracking ? new TrackingRules(config.tracking, config.name) : undefined;
     this.done = new Promise((r) => { this.finished = r; });
     this.failsafe = new FailSafe({
       pipeline: config.name,
@@ -201,6 +204,7 @@ export class Pipeline extends EventEmitter {
     this.watchdog.observe(ms);
     if (!result) return;
     for (const { rule, event } of this.rules.evaluate(result, time)) this.record(event, rule.config.actions);
+    for (const { event, actions } of this.tracking?.evaluate(result, time) ?? []) this.record(event, actions);
   }
 
   /** Writes an event to the ledger with a pending delivery for each named sink, and wakes their workers. */

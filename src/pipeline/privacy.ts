@@ -37,7 +37,8 @@ export function safeText(value: unknown): string {
 /** Largest event JSON the guard lets out: an event is a few fields, never a payload. */
 export const MAX_EVENT_BYTES = 2048;
 
-const EVENT_KEYS = new Set(['id', 'pipeline', 'kind', 'rule', 'time', 'label', 'score', 'box', 'count', 'value', 'state', 'causes']);
+const EVENT_KEYS = new Set(['id', 'pipeline', 'kind', 'rule', 'time', 'label', 'score', 'box', 'count', 'value', 'state', 'causes',
+  'track_id', 'track_event', 'zone', 'line', 'direction', 'dwell_s']);
 
 /** Serialises an event, refusing any field that is not part of the event schema and any event over MAX_EVENT_BYTES. */
 export function toEventJson(event: PipelineEvent): string {

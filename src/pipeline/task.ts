@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { CloudlessError } from '../ir/index.js';
 import type { BackendChoice } from '../runtime/session.js';
 import { createKeywordTask, createVadTask } from '../tasks/audio/pipeline-task.js';
+import { createWakeWordTask } from '../tasks/audio/wakeword.js';
 import { createClassifier } from '../tasks/vision/classifier.js';
 import { createDetector } from '../tasks/vision/detector.js';
 import type { ImageInput } from '../tasks/vision/image.js';
@@ -69,6 +70,7 @@ export async function createTask(cfg: TaskConfig, opts: TaskOptions = {}): Promi
       hopMs: opts.hopMs,
       backend: opts.backend,
     });
+    case 'wake_word': return createWakeWordTask({ words: cfg.words, threshold: cfg.threshold, hopMs: opts.hopMs, backend: opts.backend });
     case 'vad': return createVadTask({ model: modelRef(cfg.model, baseDir), hopMs: opts.hopMs, backend: opts.backend });
     case 'sensor': return new SensorTask(cfg.field, cfg.anomaly_window);
     case 'level': return levelTask;

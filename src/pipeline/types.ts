@@ -78,6 +78,13 @@ export interface PipelineEvent {
   box?: Box;
   count?: number;
   value?: number;
+  /** Tracking rules: the track, what happened to it, where, and for how long (seconds). */
+  track_id?: number;
+  track_event?: 'enter' | 'leave' | 'loiter' | 'line' | 'stationary';
+  zone?: string;
+  line?: string;
+  direction?: 'left_to_right' | 'right_to_left';
+  dwell_s?: number;
   /** For 'state' events: 'safe' or 'normal', and the causes. */
   state?: 'safe' | 'normal';
   causes?: string[];

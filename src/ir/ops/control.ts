@@ -166,7 +166,8 @@ const ifSchema: OpSchema = {
   infer(ctx) {
     const node = ctx.node;
     const cond = ctx.inputs[0];
-    if (!cond || cond.shape.length > 1 || sizeOf(cond.shape) !== 1) {
+    // ONNX asks only for a single element: torch exports a [1, 1] condition (openWakeWord's melspectrogram).
+    if (!cond || sizeOf(cond.shape) !== 1) {
       throw shapeError(node, `condition must hold one element, got ${cond ? shapeToString(cond.shape) : 'nothing'}`);
     }
     const thenBody = bodyAttr(node, 'then_branch');

@@ -10,6 +10,7 @@ export * from './resample.js';
 export * from './features.js';
 export * from './kws.js';
 export * from './vad.js';
+export * from './wakeword.js';
 
 export interface SpeechAudio {
   /** Mono float samples at the requested rate. */

@@ -50,7 +50,7 @@ export interface VadTaskOptions extends StreamOptions, VadOptions {
  * Turns frames into the new samples of a continuous 16 kHz stream: drops the
  * overlap, restarts on a gap, resamples other rates.
  */
-class FrameStream {
+export class FrameStream {
   private lastSeq = -1;
   private rate = 0;
   private resampler?: StreamResampler;

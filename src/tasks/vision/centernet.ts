@@ -37,7 +37,7 @@ export interface CenterNetOptions {
 
 /** The CenterNet input spec of the human-models graph. */
 export const CENTERNET_INPUT = {
-  width: 512, height: 512, layout: 'NHWC', channels: 'RGB', resize: 'stretch', normalize: 'none', dtype: 'float32',
+  width: 512, height: 512, layout: 'NHWC', channels: 'RGB', resize: 'stretch', interpolation: 'tf-bilinear', normalize: 'none', dtype: 'float32',
 } as const;
 
 interface Candidate { box: Box; score: number; classId: number }

@@ -19,6 +19,8 @@ export interface ClassifierOptions extends ImageLimits {
   backend?: BackendChoice;
   /** For models outside the zoo: how to prepare the image and the class names. */
   input?: PreprocessSpec;
+  /** Overrides the input spec's resampling kernel (the zoo names the one each model was trained with). */
+  interpolation?: PreprocessSpec['interpolation'];
   labels?: readonly string[];
   /** Apply a softmax to the output (default: the zoo's setting, else false). */
   softmax?: boolean;
@@ -53,7 +55,8 @@ export async function createClassifier(modelNameOrPath: string, opts: Classifier
       hint: 'classifiers in the zoo: person_detect, paddleocr-cls',
     });
   }
-  const input = opts.input ?? m?.input;
+  const spec = opts.input ?? m?.input;
+  const input = spec && opts.interpolation ? { ...spec, interpolation: opts.interpolation } : spec;
   if (!input) {
     throw new CloudlessError('E_CONFIG', `model ${modelNameOrPath} is not in the zoo, so its input spec must be given`, {
       file: resolved.path, hint: 'pass the input option (size, layout, channels, normalisation, dtype)',

@@ -30,6 +30,8 @@ export interface DetectorOptions extends ImageLimits {
   backend?: BackendChoice;
   /** For models outside the zoo: how to prepare the image, how to decode, and the labels. */
   input?: PreprocessSpec;
+  /** Overrides the input spec's resampling kernel (the zoo names the one each model was trained with). */
+  interpolation?: PreprocessSpec['interpolation'];
   decoder?: DetectionDecoder;
   labels?: readonly string[];
   store?: StoreOptions;
@@ -63,7 +65,8 @@ export async function createDetector(modelNameOrPath: string, opts: DetectorOpti
       hint: 'detectors in the zoo: centernet, nanodet',
     });
   }
-  const input = opts.input ?? m?.input;
+  const spec = opts.input ?? m?.input;
+  const input = spec && opts.interpolation ? { ...spec, interpolation: opts.interpolation } : spec;
   const settings = opts.decoder ?? (m?.decoder as DetectionDecoder | undefined);
   if (!input || !settings) {
     throw new CloudlessError('E_CONFIG', `model ${modelNameOrPath} is not in the zoo, so its input spec and decoder must be given`, {

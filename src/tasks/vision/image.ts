@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { CloudlessError } from '../../ir/index.js';
+import { decodeBmp, sniffForeignFormat } from './foreign.js';
 
 /** Decoded pixels: row-major HWC, 3 interleaved RGB bytes per pixel. */
 export interface RgbImage {
@@ -9,7 +11,7 @@ export interface RgbImage {
   channels: 3;
 }
 
-/** A path to an image file, its encoded bytes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG), or pixels already decoded. */
+/** A path to an image file, its encoded bytes (JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG, BMP), or pixels already decoded. */
 export type ImageInput = string | Uint8Array | RgbImage;
 
 export interface ImageLimits {
@@ -117,6 +119,8 @@ export async function openImage(input: ImageInput, limits: ImageLimits = {}): Pr
     pipeline = sharp(input, { failOn: 'truncated', limitInputPixels: maxInputPixels, autoOrient: true });
     meta = await pipeline.metadata();
   } catch (err) {
+    const foreign = await openForeign(input, name, maxInputPixels, err);
+    if (foreign) return foreign;
     throw imageError(err, name, 'read the header');
   }
   const width = meta.autoOrient?.width ?? meta.width;
@@ -127,6 +131,27 @@ export async function openImage(input: ImageInput, limits: ImageLimits = {}): Pr
   // Models want opaque RGB: composite any alpha over black and turn grey or CMYK into sRGB.
   pipeline = pipeline.flatten({ background: { r: 0, g: 0, b: 0 } }).toColourspace('srgb');
   return { info: { width, height, format: meta.format, name }, pipeline };
+}
+
+/**
+ * After sharp refused a file: a BMP is decoded by bmp-ts (foreign.ts); another
+ * format known by its magic bytes is an error naming it; anything else is left
+ * to imageError (undefined).
+ */
+async function openForeign(input: string | Uint8Array, name: string, maxInputPixels: number, err: unknown): Promise<OpenedImage | undefined> {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (!/unsupported image format|not a known file format/i.test(msg)) return undefined;
+  let bytes: Uint8Array;
+  try { bytes = typeof input === 'string' ? await readFile(input) : input; } catch { return undefined; }
+  const format = sniffForeignFormat(bytes);
+  if (!format) return undefined;
+  if (format !== 'BMP') {
+    throw new CloudlessError('E_IMAGE', `image ${name}: a ${format} file, which cloudless cannot decode (sharp has no ${format} decoder)`, {
+      file: name, cause: err, hint: 'convert it to PNG or JPEG first',
+    });
+  }
+  const { data, width, height } = decodeBmp(bytes, name, maxInputPixels);
+  return { info: { width, height, format: 'bmp', name }, pipeline: sharp(data, { raw: { width, height, channels: 3 } }) };
 }
 
 /** Decodes a pipeline's pixels to raw bytes, naming the image when libvips fails. */

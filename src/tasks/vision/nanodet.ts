@@ -44,7 +44,7 @@ export interface NanoDetOptions {
  * sample fruits that finds the same objects with lower scores and more wrong labels.)
  */
 export const NANODET_INPUT = {
-  width: 416, height: 416, layout: 'NCHW', channels: 'BGR', resize: 'stretch',
+  width: 416, height: 416, layout: 'NCHW', channels: 'BGR', resize: 'stretch', interpolation: 'tf-bilinear',
   normalize: { mean: [103.53, 116.28, 123.675], std: [57.375, 57.12, 58.395] }, dtype: 'float32',
 } as const;
 

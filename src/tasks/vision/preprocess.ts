@@ -1,6 +1,7 @@
 import { CloudlessError, Tensor, perTensorQuant } from '../../ir/index.js';
 import type { Box } from './detection.js';
-import { type ImageInput, type ImageLimits, openImage, rawPixels } from './image.js';
+import { DEFAULT_MAX_DECODED_PIXELS, type ImageInput, type ImageLimits, openImage, rawPixels } from './image.js';
+import { type PixelBuffer, type ResizeMethod, type TfBilinearFlags, resizePixels } from './resize.js';
 
 /** How a model wants its input image. */
 export interface PreprocessSpec {
@@ -26,6 +27,15 @@ export interface PreprocessSpec {
   quant?: { scale: number; zeroPoint: number };
   /** Letterbox border value, 0..255 before normalisation (default 0). */
   padValue?: number;
+  /**
+   * The resampling kernel the model was trained and published with (see resize.ts):
+   * the image is decoded at full size by sharp and resized in our code. 'lanczos3'
+   * (the default when absent) lets sharp resize while decoding, which is faster on
+   * large photos but is what no training pipeline did.
+   */
+  interpolation?: ResizeMethod | 'lanczos3';
+  /** tf.image.resizeBilinear's flags for 'tf-bilinear' (default both false, TF's and @vladmandic/human's). */
+  tfBilinear?: TfBilinearFlags;
 }
 
 /**
@@ -104,8 +114,9 @@ function checkSpec(spec: PreprocessSpec, name: string): void {
 }
 
 /**
- * Resizes (inside sharp, so large photos are shrunk while decoding), reorders
- * channels, normalises and lays out an image as a model input tensor.
+ * Resizes (with the model's own kernel, or inside sharp so large photos are
+ * shrunk while decoding), reorders channels, normalises and lays out an image as
+ * a model input tensor.
  */
 export async function preprocessImage(input: ImageInput, spec: PreprocessSpec, limits: ImageLimits = {}): Promise<PreprocessedImage> {
   const opened = await openImage(input, limits);
@@ -114,9 +125,33 @@ export async function preprocessImage(input: ImageInput, spec: PreprocessSpec, l
   const transform = planResize(info.width, info.height, spec);
   const w = Math.round(info.width * transform.scaleX);
   const h = Math.round(info.height * transform.scaleY);
-  let pipeline = opened.pipeline.resize(w, h, { fit: 'fill' });
+  const nc = spec.channels === 'GRAY' ? 1 : 3;
   const right = spec.width - w - transform.padX;
   const bottom = spec.height - h - transform.padY;
+  const method = spec.interpolation ?? 'lanczos3';
+  if (method !== 'lanczos3') {
+    // Full-size decode, then the model's own resampling, then the border.
+    let pipeline = opened.pipeline;
+    const pixels = info.width * info.height;
+    if (pixels > DEFAULT_MAX_DECODED_PIXELS) {
+      // A photo too large to hold as RGB is first shrunk by sharp (while decoding) to just
+      // under the limit, still many times the model's input; only then is the model's kernel
+      // applied, so for such photos the result is close to, not exactly, the reference.
+      const f = Math.sqrt(DEFAULT_MAX_DECODED_PIXELS / pixels);
+      pipeline = pipeline.resize(Math.max(w, Math.floor(info.width * f)), Math.max(h, Math.floor(info.height * f)), { fit: 'fill' });
+    }
+    if (spec.channels === 'GRAY') pipeline = pipeline.grayscale();
+    const { data, info: dec } = await rawPixels(opened, pipeline, 'decode pixels');
+    if (dec.channels !== nc) {
+      throw new CloudlessError('E_INTERNAL', `preprocess ${info.name}: decoder produced ${dec.channels} channels, expected ${nc}`);
+    }
+    const src: PixelBuffer = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: dec.width, height: dec.height, channels: nc };
+    const resized = resizePixels(src, w, h, { method, tf: spec.tfBilinear });
+    data.fill(0);
+    const canvas = placeOnCanvas(resized, spec, transform.padX, transform.padY);
+    return { tensor: toTensor(canvas, spec), transform };
+  }
+  let pipeline = opened.pipeline.resize(w, h, { fit: 'fill' });
   if (transform.padX > 0 || transform.padY > 0 || right > 0 || bottom > 0) {
     const v = spec.padValue ?? 0;
     // extend() runs after resize in sharp's pipeline, which is the order we need.
@@ -124,11 +159,22 @@ export async function preprocessImage(input: ImageInput, spec: PreprocessSpec, l
   }
   if (spec.channels === 'GRAY') pipeline = pipeline.grayscale();
   const { data: pixels, info: out } = await rawPixels(opened, pipeline, 'resize');
-  const nc = spec.channels === 'GRAY' ? 1 : 3;
   if (out.width !== spec.width || out.height !== spec.height || out.channels !== nc) {
     throw new CloudlessError('E_INTERNAL', `preprocess ${info.name}: resize produced ${out.width}x${out.height}x${out.channels}, expected ${spec.width}x${spec.height}x${nc}`);
   }
   return { tensor: toTensor(pixels, spec), transform };
+}
+
+/** The resized image at (padX, padY) in a spec-sized canvas filled with padValue (the letterbox). */
+function placeOnCanvas(img: PixelBuffer, spec: PreprocessSpec, padX: number, padY: number): Float32Array | Uint8Array {
+  const C = img.channels;
+  if (img.width === spec.width && img.height === spec.height) return img.data;
+  const canvas = new Float32Array(spec.width * spec.height * C).fill(spec.padValue ?? 0);
+  for (let y = 0; y < img.height; y++) {
+    const row = img.data.subarray(y * img.width * C, (y + 1) * img.width * C);
+    canvas.set(row, ((y + padY) * spec.width + padX) * C);
+  }
+  return canvas;
 }
 
 /** Per-channel affine map p → p * a[c] + b[c] that implements `normalize` (c in output order). */
@@ -143,7 +189,7 @@ function normalization(spec: PreprocessSpec, nc: number): { a: Float64Array; b: 
   return { a, b };
 }
 
-function toTensor(pixels: Uint8Array, spec: PreprocessSpec): Tensor {
+function toTensor(pixels: Uint8Array | Float32Array, spec: PreprocessSpec): Tensor {
   const nc = spec.channels === 'GRAY' ? 1 : 3;
   const hw = spec.width * spec.height;
   const shape = spec.layout === 'NHWC' ? [1, spec.height, spec.width, nc] : [1, nc, spec.height, spec.width];
@@ -162,7 +208,7 @@ function toTensor(pixels: Uint8Array, spec: PreprocessSpec): Tensor {
       let v: number;
       if (spec.dtype === 'float32') v = r;
       else if (q) v = Math.min(hi, Math.max(lo, Math.round(r / q.scale) + q.zeroPoint));
-      else v = spec.dtype === 'int8' ? r - 128 : r;
+      else v = Math.round(spec.dtype === 'int8' ? r - 128 : r);
       data[nhwc ? i * nc + c : c * hw + i] = v;
     }
   }

@@ -67,9 +67,9 @@ describe.skipIf(!samples)('detectors on fruits.jpg (TF.js outputs)', () => {
     const slice = best(fromHeads, SLICE)!;
     expect(slice.label).toBe('orange');
     expect(iou(slice.box, SLICE)).toBeGreaterThan(0.8);
-    expect(fromHeads[0]).toMatchObject({ label: 'orange' });
-    expect(fromHeads[0]!.box[0]).toBeLessThan(10);
-    expect(fromHeads[0]!.box[1]).toBeLessThan(10);
+    // The top-left orange is among the two best (with TF's bilinear resize the lemon scores 0.35 to its 0.32).
+    const topLeft = fromHeads.slice(0, 2).find((d) => d.box[0] < 10 && d.box[1] < 10);
+    expect(topLeft).toMatchObject({ label: 'orange' });
     // The green lime and the lemon on the right are found as fruit (the model calls them apples).
     const fruitIds = new Set([46, 47, 49]);
     expect(fromHeads.filter((d) => d.box[0] > 300 && fruitIds.has(d.classId)).length).toBeGreaterThanOrEqual(2);
