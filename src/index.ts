@@ -37,3 +37,7 @@ export { prepareForQuantization } from './passes/quantize-prep.js';
 export { Calibrator, calibrate, type CalibrationResult } from './quantize/calibrate.js';
 export { quantizeGraph, type QuantizeOptions } from './quantize/quantize.js';
 export { compareSessions } from './quantize/report.js';
+export { emitC } from './codegen/emit-graph.js';
+export { buildAndRun, type VerifyTarget } from './codegen/verify.js';
+export type { CPackage, CTensorInfo } from './codegen/package.js';
+export { emitClassicC, isClassicGraph, featureQuantization, quantizeFeatures, type ClassicCOptions } from './codegen/ml/index.js';

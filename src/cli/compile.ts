@@ -13,6 +13,7 @@ import { parseNpy, serializeNpy } from '../formats/npy.js';
 import { readModel } from '../runtime/load.js';
 import { Session } from '../runtime/session.js';
 import { emitC } from '../codegen/emit-graph.js';
+import { emitClassicC, isClassicGraph } from '../codegen/ml/index.js';
 import { buildAndRun, type VerifyTarget } from '../codegen/verify.js';
 import { MACHINES } from '../codegen/targets/cortex-m.js';
 import type { CPackage } from '../codegen/package.js';
@@ -28,13 +29,14 @@ export interface CompileOptions {
   input: string[];
   out?: string;
   on: VerifyTarget;
+  features: 'float' | 'int16';
 }
 
 /** A rough code size of the kernels: measured -Os Cortex-M4 sizes are 1-3 KB per kernel family. */
 const CODE_ESTIMATE_PER_FILE = 1200;
 
 function summary(pkg: CPackage, dir: string): string {
-  const kernels = (pkg.files['cloudless_kernels.c']!.match(/^void cl_/gm) ?? []).length;
+  const kernels = ((pkg.files['cloudless_kernels.c'] ?? '').match(/^void cl_/gm) ?? []).length;
   const code = kernels * CODE_ESTIMATE_PER_FILE;
   return [
     `${pc.bold(pkg.name)} → ${dir}: ${Object.keys(pkg.files).join(', ')}`,
@@ -67,7 +69,20 @@ export async function runCompile(model: string, o: CompileOptions): Promise<numb
   if (o.target !== 'c') throw new CloudlessError('E_CONFIG', `--target ${o.target}: the only target is c`);
   const graph = await readModel(model);
   const name = o.name ?? path.basename(model).replace(/\.[^.]*$/, '');
-  const pkg = emitC(graph, { name, int8Arithmetic: o.int8Arithmetic });
+  const classic = isClassicGraph(graph);
+  if (!classic && o.features !== 'float') {
+    throw new CloudlessError('E_CONFIG', `${model}: --features ${o.features} applies to classic ONNX-ML models only; this is a neural graph`, {
+      hint: 'quantize a neural model with `cloudless quantize` instead',
+    });
+  }
+  if (classic && o.features === 'int16' && o.verify) {
+    throw new CloudlessError('E_CONFIG', `${model}: --verify compares the C outputs with the engine, which runs the float model; --features int16 outputs are not meant to equal it bit for bit`, {
+      hint: 'verify with --features float; docs/micro.md gives how many labels int16 features change',
+    });
+  }
+  const pkg = classic
+    ? emitClassicC(graph, { name, features: o.features })
+    : emitC(graph, { name, int8Arithmetic: o.int8Arithmetic });
   await mkdir(o.output, { recursive: true });
   for (const [file, text] of Object.entries(pkg.files)) await writeFile(path.join(o.output, file), text);
   process.stdout.write(`${summary(pkg, o.output)}\n`);
@@ -123,6 +138,7 @@ export function registerCompileCommand(program: Command, setExitCode: (code: num
     .option('--verify', 'build and run the package and compare its outputs with the engine')
     .option('-i, --input <NAME=FILE.npy...>', 'an input for --verify (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--out <dir>', 'with --verify: write the C outputs as DIR/<output>.npy')
+    .addOption(new Option('--features <mode>', 'classic ML models: float features, or int16 features and thresholds (tree ensembles; no FPU needed)').choices(['float', 'int16']).default('float'))
     .addOption(new Option('--on <target>', 'with --verify: where to run').choices(['host', 'cortex-m4', 'cortex-m0plus']).default('host'))
     .action(async (model: string, o: CompileOptions) => {
       setExitCode(await runCompile(model, o));

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/ir/index.js';
 import { parseNpy, serializeNpy } from '../../src/formats/npy.js';
 import { runCli } from './helpers.js';
+import { loadSklearnFixture, sklearnFixtureNames } from '../helpers/sklearn.js';
 
 const TFLM = new URL('../../../shared/models/tflm/', import.meta.url).pathname;
 const model = `${TFLM}micro_speech_quantized.tflite`;
@@ -41,5 +42,27 @@ describe.skipIf(!existsSync(model))('cloudless compile (needs ../shared/models/t
     const r = await runCli(['compile', `${TFLM}person_detect.tflite`, '-o', path.join(dir, 'pd'), '--verify', '--on', 'cortex-m0plus']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/arena \(55296 B\).*cortex-m0plus \(QEMU microbit\) has 16384 B/);
+  }, 120_000);
+});
+
+describe.skipIf(!sklearnFixtureNames()?.includes('rf_clf_iris'))('cloudless compile of a classic ONNX-ML model', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'cloudless-compile-ml-'));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('a random forest: --verify bit-exact on the host and on Cortex-M4 under QEMU; int16 --verify refused', async () => {
+    const f = loadSklearnFixture('rf_clf_iris');
+    const n = f.X.shape[1]!;
+    const x = new Tensor('float32', [1, n], Float32Array.from((f.X.data as Float32Array).subarray(0, n)));
+    const npy = path.join(dir, 'x.npy');
+    await writeFile(npy, serializeNpy(x));
+    for (const on of ['host', 'cortex-m4']) {
+      const r = await runCli(['compile', f.modelPath, '-o', path.join(dir, `pkg-${on}`), '--name', 'forest', '--verify', '--input', `X=${npy}`, '--on', on]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.match(/bit-exact/g)?.length).toBe(2);
+    }
+    const bad = await runCli(['compile', f.modelPath, '-o', path.join(dir, 'pkg16'), '--features', 'int16', '--verify', '--input', `X=${npy}`]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--features int16 outputs are not meant to equal it/);
   }, 120_000);
 });
