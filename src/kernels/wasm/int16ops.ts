@@ -12,6 +12,7 @@ import { CloudlessError, defineKernel, sizeOf, type KernelDef, type PrepareArgs,
 import { int16DataKernels } from '../ref/int16/data.js';
 import { int16BinaryArithmetic, int16ElementwiseKernels } from '../ref/int16/elementwise.js';
 import type { ResizeState } from '../ref/int8/resize.js';
+import { resizeTapTables } from './int8ops.js';
 import { INT16_MAX, INT16_MIN, activationRangeQuantized, tensorQuant } from '../ref/int8/requantize.js';
 import { regionBytes } from './common.js';
 import { wasmHeap } from './heap.js';
@@ -126,18 +127,8 @@ const resizeKernel = defineKernel<ResizeI16State>({
     if (ref.linear && !ref.reference) throw new CloudlessError('E_INTERNAL', 'the int16 reference Resize is expected to blend with Q10 integer weights');
     const [batch, inH, inW, c] = args.inputs[0]!.shape as [number, number, number, number];
     const [, outH, outW] = args.outputs[0]!.shape as [number, number, number, number];
-    const axis = (a: number, out: number) => {
-      const k = ref.axes.indexOf(a);
-      if (k >= 0) return ref.taps[k]!;
-      const id = Int32Array.from({ length: out }, (_, i) => i);
-      return { lo: id, hi: id, weight: new Int32Array(out) };
-    };
-    const h = axis(1, outH), w = axis(2, outW);
     const heap = wasmHeap();
-    const tables = heap.alloc(12 * (outH + outW));
-    const i32 = heap.i32;
-    let at = tables >> 2;
-    for (const t of [h.lo, h.hi, h.weight, w.lo, w.hi, w.weight]) { i32.set(t, at); at += t.length; }
+    const tables = resizeTapTables(ref, outH, outW);
     const yAt = regionBytes(batch * inH * inW * c, 2);
     heap.reserveTransient(yAt + regionBytes(batch * outH * outW * c, 2));
     const state: ResizeI16State = { dims: [batch, inH, inW, c, outH, outW], tables, mode: ref.linear ? 2 : 0, yAt };

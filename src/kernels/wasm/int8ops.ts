@@ -431,6 +431,26 @@ const refResize = refInt8(int8ResizeKernels, 'Resize');
 /** What the reference kernel prepares that this one reads: the resized axes and their tap tables. */
 interface RefResizeState { linear: boolean; reference: boolean; axes: number[]; taps: { lo: Int32Array; hi: Int32Array; weight: Int32Array }[] }
 
+/**
+ * Copies the reference Resize's tap tables into the wasm heap as the int8 and int16 kernels read
+ * them: lo, hi, weight for H, then for W (an axis that is not resized gets the identity taps).
+ * Returns the tables' address; they take 12 · (outH + outW) bytes.
+ */
+export function resizeTapTables(ref: Pick<RefResizeState, 'axes' | 'taps'>, outH: number, outW: number): number {
+  const axis = (a: number, out: number) => {
+    const k = ref.axes.indexOf(a);
+    if (k >= 0) return ref.taps[k]!;
+    const id = Int32Array.from({ length: out }, (_, i) => i);
+    return { lo: id, hi: id, weight: new Int32Array(out) };
+  };
+  const h = axis(1, outH), w = axis(2, outW);
+  const heap = wasmHeap();
+  const tables = heap.alloc(12 * (outH + outW));
+  let at = tables >> 2;
+  for (const t of [h.lo, h.hi, h.weight, w.lo, w.hi, w.weight]) { heap.i32.set(t, at); at += t.length; }
+  return tables;
+}
+
 interface ResizeI8State { dims: [number, number, number, number, number, number]; tables: number; mode: number; yAt: number }
 
 const resizeI8Kernel = defineKernel<ResizeI8State>({
@@ -445,18 +465,8 @@ const resizeI8Kernel = defineKernel<ResizeI8State>({
     const ref = refResize.prepare!(args).state as RefResizeState;
     const [batch, inH, inW, c] = args.inputs[0]!.shape as [number, number, number, number];
     const [, outH, outW] = args.outputs[0]!.shape as [number, number, number, number];
-    const axis = (a: number, out: number) => {
-      const k = ref.axes.indexOf(a);
-      if (k >= 0) return ref.taps[k]!;
-      const id = Int32Array.from({ length: out }, (_, i) => i);
-      return { lo: id, hi: id, weight: new Int32Array(out) };
-    };
-    const h = axis(1, outH), w = axis(2, outW);
     const heap = wasmHeap();
-    const tables = heap.alloc(12 * (outH + outW));
-    const i32 = heap.i32;
-    let at = tables >> 2;
-    for (const t of [h.lo, h.hi, h.weight, w.lo, w.hi, w.weight]) { i32.set(t, at); at += t.length; }
+    const tables = resizeTapTables(ref, outH, outW);
     const yAt = regionBytes(batch * inH * inW * c, 1);
     heap.reserveTransient(yAt + regionBytes(batch * outH * outW * c, 1));
     const state: ResizeI8State = { dims: [batch, inH, inW, c, outH, outW], tables, mode: !ref.linear ? 0 : ref.reference ? 2 : 1, yAt };
