@@ -4,14 +4,16 @@
 // Nothing is installed system-wide. Usage: node scripts/setup-data.mjs [set ...]
 // where a set is one of: onnx (ONNX node tests), photos (opencv-doc), fashion (Fashion-MNIST),
 // sklearn (ONNX-ML fixtures made by scripts/make-sklearn-fixtures.py into .cache/sklearn/), all.
+// Idempotent, and safe when several runs share one cache: a package is extracted into a
+// temporary folder and renamed into place, so a half-written folder is never seen.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cache = process.env.CLOUDLESS_CACHE ?? path.join(root, '.cache');
-const SETS = {
+export const cache = process.env.CLOUDLESS_CACHE ?? path.join(root, '.cache');
+export const SETS = {
   onnx: ['libonnx-testdata'],
   photos: ['opencv-doc'],
   fashion: ['dataset-fashion-mnist'],
@@ -19,82 +21,122 @@ const SETS = {
 };
 SETS.all = [...SETS.onnx, ...SETS.photos];
 
-const wanted = process.argv.slice(2);
-const sets = wanted.length ? wanted : ['all'];
-for (const s of sets) {
-  if (!SETS[s]) {
-    console.error(`setup-data: unknown set "${s}"; choose from ${Object.keys(SETS).join(', ')}`);
-    process.exit(2);
-  }
-}
-const packages = [...new Set(sets.flatMap((s) => SETS[s]))];
-const makeSklearn = sets.includes('sklearn') || sets.includes('all');
-
 let updated = false;
 
-function download(pkg, dir) {
-  const run = () => execFileSync('apt-get', ['download', pkg], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+/** `apt-get download` the packages into `dir`, running `apt-get update` once if the lists are empty or stale. */
+export function aptDownload(pkgs, dir) {
+  const run = () => execFileSync('apt-get', ['download', ...pkgs], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     run();
   } catch (err) {
     if (updated) throw err;
     // A fresh machine has empty package lists: update them once and try again.
-    console.log('setup-data: apt-get download failed; running apt-get update once');
+    console.log('setup: apt-get download failed; running apt-get update once');
     execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'] });
     updated = true;
     run();
   }
 }
 
-for (const pkg of packages) {
-  const dest = path.join(cache, 'data', pkg);
-  const marker = path.join(dest, '.complete');
-  if (existsSync(marker)) {
-    console.log(`setup-data: ${pkg} already in ${path.relative(root, dest) || dest}`);
-    continue;
-  }
-  const debs = path.join(cache, 'debs');
+/** The .deb of `pkg` in `debs`, downloaded once (into a temporary folder, then moved in). */
+export function debFile(pkg, debs) {
   mkdirSync(debs, { recursive: true });
-  let deb = readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
-  if (!deb) {
-    console.log(`setup-data: downloading ${pkg} (apt-get download)`);
-    try {
-      download(pkg, debs);
-    } catch (err) {
-      console.error(`setup-data: could not download ${pkg}: ${String(err.stderr ?? err.message).trim()}`);
-      process.exit(1);
-    }
-    deb = readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  const find = () => readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  let deb = find();
+  if (deb) return path.join(debs, deb);
+  const tmp = mkdtempSync(path.join(debs, '.download-'));
+  try {
+    aptDownload([pkg], tmp);
+    deb = readdirSync(tmp).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+    if (!deb) throw new Error(`apt-get download ${pkg} wrote no ${pkg}_*.deb`);
+    renameSync(path.join(tmp, deb), path.join(debs, deb));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
-  rmSync(dest, { recursive: true, force: true });
-  mkdirSync(dest, { recursive: true });
-  execFileSync('dpkg', ['-x', path.join(debs, deb), dest]);
-  writeFileSync(marker, `${deb}\n`);
-  console.log(`setup-data: ${pkg} extracted to ${path.relative(root, dest)}`);
+  return path.join(debs, deb);
 }
 
-// scikit-learn models as ONNX-ML with their test inputs and sklearn's predictions (never committed).
-if (makeSklearn) {
+/** Extracts `deb` (dpkg -x) to `dest` unless `dest/.complete` exists; atomic against concurrent runs. */
+export function extractOnce(deb, dest) {
+  if (existsSync(path.join(dest, '.complete'))) return false;
+  mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = mkdtempSync(`${dest}.extract-`);
+  execFileSync('dpkg', ['-x', deb, tmp]);
+  writeFileSync(path.join(tmp, '.complete'), `${path.basename(deb)}\n`);
+  rmSync(dest, { recursive: true, force: true });
+  try {
+    renameSync(tmp, dest);
+  } catch (err) {
+    // Another run put it in place first.
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(path.join(dest, '.complete'))) throw err;
+  }
+  return true;
+}
+
+/** Fetches the data sets named (keys of SETS) into <cache>/data. */
+export function fetchData(sets) {
+  for (const s of sets) {
+    if (!SETS[s]) throw new Error(`setup-data: unknown set "${s}"; choose from ${Object.keys(SETS).join(', ')}`);
+  }
+  const packages = [...new Set(sets.flatMap((s) => SETS[s]))];
+  for (const pkg of packages) {
+    const dest = path.join(cache, 'data', pkg);
+    if (existsSync(path.join(dest, '.complete'))) {
+      console.log(`setup-data: ${pkg} already in ${path.relative(root, dest) || dest}`);
+      continue;
+    }
+    console.log(`setup-data: fetching ${pkg} (apt-get download)`);
+    let deb;
+    try {
+      deb = debFile(pkg, path.join(cache, 'debs'));
+    } catch (err) {
+      throw new Error(`setup-data: could not download ${pkg}: ${String(err.stderr ?? err.message).trim()}`);
+    }
+    extractOnce(deb, dest);
+    console.log(`setup-data: ${pkg} extracted to ${path.relative(root, dest)}`);
+  }
+  if (sets.includes('sklearn') || sets.includes('all')) makeSklearnFixtures();
+}
+
+/** scikit-learn models as ONNX-ML with their test inputs and sklearn's predictions (never committed). */
+function makeSklearnFixtures() {
   const dest = path.join(cache, 'sklearn');
-  const marker = path.join(dest, '.complete');
   const python = '/usr/bin/python3';
-  if (existsSync(marker)) {
+  if (existsSync(path.join(dest, '.complete'))) {
     console.log(`setup-data: sklearn fixtures already in ${path.relative(root, dest) || dest}`);
-  } else {
-    try {
-      execFileSync(python, ['-c', 'import sklearn, onnx, numpy'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch {
-      console.error(`setup-data: ${python} lacks scikit-learn, onnx or numpy; install the Debian packages python3-sklearn python3-onnx python3-numpy (apt-get install) and run again`);
-      process.exit(1);
-    }
-    rmSync(dest, { recursive: true, force: true });
-    try {
-      execFileSync(python, [path.join(root, 'scripts', 'make-sklearn-fixtures.py'), dest], { stdio: ['ignore', 'inherit', 'inherit'] });
-    } catch {
-      console.error('setup-data: scripts/make-sklearn-fixtures.py failed (its error is above)');
-      process.exit(1);
-    }
-    writeFileSync(marker, 'made by scripts/make-sklearn-fixtures.py\n');
-    console.log(`setup-data: sklearn fixtures written to ${path.relative(root, dest)}`);
+    return;
+  }
+  try {
+    execFileSync(python, ['-c', 'import sklearn, onnx, numpy'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch {
+    throw new Error(`setup-data: ${python} lacks scikit-learn, onnx or numpy; install the Debian packages python3-sklearn python3-onnx python3-numpy (apt-get install) and run again`);
+  }
+  mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = mkdtempSync(`${dest}.make-`);
+  try {
+    execFileSync(python, [path.join(root, 'scripts', 'make-sklearn-fixtures.py'), tmp], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error('setup-data: scripts/make-sklearn-fixtures.py failed (its error is above)');
+  }
+  writeFileSync(path.join(tmp, '.complete'), 'made by scripts/make-sklearn-fixtures.py\n');
+  rmSync(dest, { recursive: true, force: true });
+  try {
+    renameSync(tmp, dest);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(path.join(dest, '.complete'))) throw err;
+  }
+  console.log(`setup-data: sklearn fixtures written to ${path.relative(root, dest)}`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const wanted = process.argv.slice(2);
+  try {
+    fetchData(wanted.length ? wanted : ['all']);
+  } catch (err) {
+    console.error(err.message);
+    process.exit(err.message.includes('unknown set') ? 2 : 1);
   }
 }

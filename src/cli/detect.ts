@@ -20,7 +20,7 @@ export const setProcessExitCode: ExitCodeSink = (code) => { process.exitCode = M
 
 /** The files to process: the file itself, or a folder's visible files (not recursive), sorted by name. */
 export async function collectImages(target: string): Promise<{ files: string[]; folder: boolean }> {
-  let st;
+  let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(target);
   } catch {

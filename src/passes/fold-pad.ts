@@ -85,7 +85,7 @@ export function foldPadIntoLayer(graph: Graph): number {
     const explicit = attrString(layer, 'auto_pad', 'NOTSET') === 'NOTSET';
     const unpadded = explicit ? [1, 1] : staticDims(xShape && spatialAxes.map((a) => xShape[a]!));
     if (!unpadded) continue;
-    let geometry;
+    let geometry: ReturnType<typeof windowGeometry>;
     try {
       geometry = windowGeometry(layer, unpadded.map((d, i) => d + begin[i]! + end[i]! + (explicit ? kernel[i]! : 0)), kernel);
     } catch {

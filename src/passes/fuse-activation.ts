@@ -28,7 +28,7 @@
  */
 import { attrString, isFloat, type Graph, type Node } from '../ir/index.js';
 import type { FusedActivation } from '../ir/ops/nn.js';
-import { dropUnusedConstants, foldBatchNorm } from './fold-batchnorm.js';
+import { dropUnusedConstants, } from './fold-batchnorm.js';
 
 const LAYERS = new Set(['Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected', 'MaxPool', 'AveragePool']);
 

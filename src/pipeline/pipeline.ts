@@ -35,7 +35,7 @@ import { LinesSource, MqttSource } from './sources/lines.js';
 import { AudioSource, VideoSource } from './sources/process.js';
 import type { Source } from './sources/source.js';
 import { createTask } from './task.js';
-import type { Frame, PipelineEvent, Task } from './types.js';
+import type { Frame, PipelineEvent, Task, TaskResult } from './types.js';
 
 export interface PipelineOptions {
   /** The device data directory (ledger, secrets, logs). */
@@ -177,7 +177,7 @@ export class Pipeline extends EventEmitter {
   private async decide(frame: Frame): Promise<void> {
     const t0 = performance.now();
     const time = frame.time;
-    let result;
+    let result: TaskResult | undefined;
     try {
       if (!this.task.accepts.includes(frame.kind)) {
         throw new CloudlessError('E_CONFIG', `task ${this.task.name} does not take ${frame.kind} frames (source ${frame.source})`);

@@ -84,7 +84,7 @@ export class TrackingRules {
   private readonly labels?: Set<string>;
   private readonly actionsOf = new Map<string, readonly string[]>();
 
-  constructor(private readonly config: TrackingConfig, private readonly pipeline: string) {
+  constructor(config: TrackingConfig, private readonly pipeline: string) {
     const k = config.tracker;
     this.tracker = new Tracker({ iouThreshold: k.iou, highScore: k.high_score, lowScore: k.low_score, maxMissed: k.max_missed, minHits: k.min_hits });
     if (config.labels) this.labels = new Set(config.labels);

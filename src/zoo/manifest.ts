@@ -9,8 +9,8 @@
  * update that changes a file is refused until the manifest is updated.
  */
 import { CloudlessError } from '../ir/index.js';
-import { COCO_LABELS } from '../tasks/vision/coco.js';
-import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
+import { COCO_LABELS } from './coco.js';
+import type { PreprocessSpec } from './preprocess-spec.js';
 
 export type ModelTask = 'detect' | 'classify' | 'vad' | 'text-detect' | 'text-direction' | 'keyword-spotting' | 'regression' | 'wake-word' | 'audio-features';
 

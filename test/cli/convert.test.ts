@@ -5,7 +5,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mobileNetV1, toOnnxBytes } from '../../src/bench/model-builders.js';
 import { runConvert } from '../../src/cli/convert.js';
 import { writeOnnx } from '../../src/formats/onnx/writer.js';
-import { Tensor } from '../../src/ir/index.js';
 import { readModel } from '../../src/runtime/load.js';
 import { tflmDir } from '../helpers/data.js';
 

@@ -131,7 +131,7 @@ function convCase(d: Draw, depthwise: boolean): CaseBuilder {
   const strides = [d.int(1, 2), d.int(1, 2)];
   const pad = d.pick(['SAME_UPPER', 'VALID']);
   // VALID needs the dilated kernel to fit.
-  if (pad === 'VALID') for (let i = 0; i < 2; i++) while ((k[i]! - 1) * dil[i]! + 1 > [h, w][i]!) dil[i] = 1, k[i] = k[i]! - 1;
+  if (pad === 'VALID') for (let i = 0; i < 2; i++) while ((k[i]! - 1) * dil[i]! + 1 > [h, w][i]!) { dil[i] = 1; k[i] = k[i]! - 1; }
   const cin = d.int(1, 6);
   const mult = depthwise ? d.int(1, 2) : 1;
   const cout = depthwise ? cin * mult : d.int(1, 7);

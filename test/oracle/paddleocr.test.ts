@@ -82,7 +82,7 @@ describe.skipIf(!photos || !det || !cls)('PaddleOCR vs onnxruntime-node', () => 
     });
     it(`cls on ${photo}`, async () => {
       const input = await photoTensor(path.join(photos!, photo), 192, 48);
-      const { worst, range } = await compareWithOrt(cls!, input);
+      const { worst } = await compareWithOrt(cls!, input);
       // The output is a probability over two directions: its range is [0, 1] whatever one photo gives.
       expect(worst).toBeLessThanOrEqual(1e-4);
     });

@@ -162,7 +162,7 @@ describe('webhook action', () => {
     const dataDir = path.join(dir, 'data');
     new SecretStore(dataDir).set('hook_token', 's3cr3t-token');
     const got: { auth?: string; key?: string; body: string }[] = [];
-    let answers = [503, 503, 200];
+    const answers = [503, 503, 200];
     const server = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => { body += c.toString(); });

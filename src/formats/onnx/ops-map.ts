@@ -74,13 +74,13 @@ function rankOf(ctx: MapContext, name: string): number | undefined {
   return ctx.ranks.get(name);
 }
 
-function valueOf(ctx: MapContext, name: string): Value | undefined {
+function valueNamed(ctx: MapContext, name: string): Value | undefined {
   return name ? ctx.graph.values.get(name) : undefined;
 }
 
 /** The dtype of a float parameter that older opsets gave as an attribute: that of the data it applies to. */
 function floatTypeOf(ctx: MapContext, name: string): DType {
-  return valueOf(ctx, name)?.dtype === 'float64' ? 'float64' : 'float32';
+  return valueNamed(ctx, name)?.dtype === 'float64' ? 'float64' : 'float32';
 }
 
 /** Moves attribute `attr` into input `index` as a constant; returns whether the attribute was there. */
@@ -115,7 +115,7 @@ function emit(ctx: MapContext, node: Node): void {
 /** A new intermediate value shaped like `like` seen through `perm` (so its dtype is known downstream). */
 function permutedValue(ctx: MapContext, base: string, like: string, perm: readonly number[] | undefined): string {
   const name = freshName(ctx, base);
-  const src = valueOf(ctx, like);
+  const src = valueNamed(ctx, like);
   if (src) {
     const v: Value = { name, dtype: src.dtype };
     if (src.shape && perm && src.shape.length === perm.length) v.shape = perm.map((p) => src.shape![p]!);
@@ -132,7 +132,7 @@ function emitTranspose(ctx: MapContext, name: string, input: string, output: str
 /** Input `index` seen through `perm`: a pre-transposed constant, or a Transpose node for a runtime weight. */
 function permuteInput(ctx: MapContext, node: Node, index: number, perm: number[], suffix: string): void {
   const name = node.inputs[index]!;
-  const v = valueOf(ctx, name);
+  const v = valueNamed(ctx, name);
   if (v?.constant) {
     if (v.constant.rank !== perm.length) {
       fail(ctx, node, 'E_UNSUPPORTED', `weight "${name}" has rank ${v.constant.rank}, expected ${perm.length}`);
@@ -188,9 +188,9 @@ function wrapChannelsLast(ctx: MapContext, node: Node, rank: number): void {
   const y = node.outputs[0]!;
   const yT = freshName(ctx, `${y}_nhwc`);
   ctx.ranks.set(yT, rank);
-  const yv = valueOf(ctx, y);
+  const yv = valueNamed(ctx, y);
   if (yv) ctx.graph.setValue({ name: yT, dtype: yv.dtype, ...(yv.shape && yv.shape.length === rank ? { shape: toLast.map((p) => yv.shape![p]!) } : {}) });
-  else if (valueOf(ctx, x)) ctx.graph.setValue({ name: yT, dtype: valueOf(ctx, x)!.dtype });
+  else if (valueNamed(ctx, x)) ctx.graph.setValue({ name: yT, dtype: valueNamed(ctx, x)!.dtype });
   node.outputs[0] = yT;
   emit(ctx, node);
   emitTranspose(ctx, `${node.name}_to_nchw`, yT, y, toFirst);
@@ -210,11 +210,11 @@ function dropUnusedOutputs(ctx: MapContext, node: Node, keep: number, what: stri
  * declares), that initializer's.
  */
 function weightShape(ctx: MapContext, name: string): readonly Dim[] | undefined {
-  const w = valueOf(ctx, name);
+  const w = valueNamed(ctx, name);
   const shape = w?.constant?.shape ?? w?.shape;
   if (shape) return shape;
   const dq = ctx.graph.nodes.find((n) => n.op === 'DequantizeLinear' && n.outputs[0] === name);
-  return dq ? valueOf(ctx, dq.inputs[0] ?? '')?.constant?.shape : undefined;
+  return dq ? valueNamed(ctx, dq.inputs[0] ?? '')?.constant?.shape : undefined;
 }
 
 function mapConv(ctx: MapContext, node: Node): void {
@@ -312,7 +312,7 @@ function legacyBroadcast(ctx: MapContext, node: Node): void {
   const trailing = ra - (axis < 0 ? axis + ra : axis) - rb;
   if (trailing <= 0) return;
   const b = node.inputs[1]!;
-  const bv = valueOf(ctx, b);
+  const bv = valueNamed(ctx, b);
   if (bv?.constant) {
     node.inputs[1] = addConstant(ctx, `${b}_aligned`, bv.constant.reshape([...bv.constant.shape, ...new Array<number>(trailing).fill(1)]));
     return;
@@ -409,7 +409,7 @@ const BROADCASTING = new Set([
 ]);
 
 function constInts(ctx: MapContext, name: string | undefined): number[] | undefined {
-  const t = name ? valueOf(ctx, name)?.constant : undefined;
+  const t = name ? valueNamed(ctx, name)?.constant : undefined;
   return t ? t.toNumbers() : undefined;
 }
 
@@ -423,7 +423,7 @@ function inferRanks(ctx: MapContext, node: Node): void {
     ?? (node.op === 'Transpose' && Array.isArray(perm) ? perm.length : undefined);
   const set = (i: number, r: number | undefined) => {
     const name = node.outputs[i];
-    if (name && r !== undefined && !valueOf(ctx, name)?.shape) ctx.ranks.set(name, r);
+    if (name && r !== undefined && !valueNamed(ctx, name)?.shape) ctx.ranks.set(name, r);
   };
   const op = node.op;
   if (RANK_PRESERVING.has(op)) {

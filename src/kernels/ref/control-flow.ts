@@ -189,8 +189,8 @@ function checkSliceShape(node: Node, got: Tensor, want: readonly number[], what:
 }
 
 interface IfState {
-  then?: BodyPlans;
-  else?: BodyPlans;
+  thenBranch?: BodyPlans;
+  elseBranch?: BodyPlans;
 }
 
 const ifKernel = defineKernel<IfState>({
@@ -202,12 +202,12 @@ const ifKernel = defineKernel<IfState>({
     const cond = inputs[0]!.constant;
     const make = (name: string) => new BodyPlans(node, bodyAttr(node, name), [], new Map(), captures);
     const state: IfState = {};
-    if (!cond || Number(cond.data[0]!) !== 0) state.then = make('then_branch');
-    if (!cond || Number(cond.data[0]!) === 0) state.else = make('else_branch');
+    if (!cond || Number(cond.data[0]!) !== 0) state.thenBranch = make('then_branch');
+    if (!cond || Number(cond.data[0]!) === 0) state.elseBranch = make('else_branch');
     return { state };
   },
   run(inputs, outputs, node, state, ctx) {
-    const taken = Number(inputs[0]!.data[0]!) !== 0 ? state.then : state.else;
+    const taken = Number(inputs[0]!.data[0]!) !== 0 ? state.thenBranch : state.elseBranch;
     if (!taken) throw new CloudlessError('E_INTERNAL', `node ${node.name} (If): the condition changed from its plan-time value`, { node: node.name });
     const plan = taken.first;
     feedCaptures(plan, node, inputs);

@@ -51,7 +51,9 @@ interface UnarySpec {
   big?: BigFn;
 }
 
+// biome-ignore lint/correctness/noPrecisionLoss: the exact float32 value, which a double holds exactly
 const SELU_ALPHA = 1.67326319217681884765625;
+// biome-ignore lint/correctness/noPrecisionLoss: the exact float32 value, which a double holds exactly
 const SELU_GAMMA = 1.05070102214813232421875;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 

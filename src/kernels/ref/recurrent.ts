@@ -188,7 +188,7 @@ function recurrentKernel(op: 'LSTM' | 'GRU' | 'RNN'): KernelDef {
     op,
     backend: 'ref',
     dtypes: ['float32'],
-    check(node, inputs) {
+    check(_node, inputs) {
       for (const i of [1, 2, 3, 5, 6, 7]) {
         const v = inputs[i];
         if (v && v.dtype !== 'float32') return `input ${i} is ${v.dtype}; the kernel takes float32`;

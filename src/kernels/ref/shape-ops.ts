@@ -8,7 +8,7 @@
  */
 import {
   CloudlessError, DTYPES, attrInt, sameQuant, broadcastStrides, defineKernel, sizeOf, stridesOf,
-  type KernelDef, type Node, type QuantParams, type Tensor,
+  type KernelDef, type Node, type Tensor,
 } from '../../ir/index.js';
 import { resolveAxis, resolveSlice, shapeRange } from '../../ir/ops/shape-ops.js';
 import { gatherScatterKernels } from './gather-scatter.js';

@@ -203,7 +203,7 @@ function prepareConvTranspose({ node, inputs, outputs }: PrepareArgs):
   const n2 = g.kH * g.kW * cout;
   const [lo, hi] = activationRange(node);
   const outBytes = regionBytes(sizeOf(outputs[0]!.shape), 4);
-  if (r === 2 && tilesOutput(g) && !!w.constant && (!b || sizeOf(b.shape) === 0 || !!b.constant)) {
+  if (r === 2 && tilesOutput(g) && w.constant && (!b || sizeOf(b.shape) === 0 || b.constant)) {
     const state: TilingTransposeState = { g, cin, cout, lo, hi, yAt: regionBytes(sizeOf(x.shape), 4), tileRows: [] };
     for (let kh = 0; kh < g.kH; kh++) {
       const row = transposeRow(w.constant!, b?.constant, g, kh);

@@ -46,7 +46,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; out: s
 /** Size and frame rate of the first video stream, by ffprobe. */
 export async function probeVideo(file: string, ffprobe = 'ffprobe'): Promise<VideoInfo> {
   if (!existsSync(file)) throw new CloudlessError('E_FILE', `video ${file}: file not found`, { file });
-  let r;
+  let r: Awaited<ReturnType<typeof run>>;
   try {
     r = await run(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate', '-of', 'csv=p=0', file]);
   } catch (err) {

@@ -194,7 +194,6 @@ export class KeywordSpotter {
 
   /** Feeds int16 samples; resolves to the detections they completed. */
   async push(samples: ArrayLike<number>): Promise<Detection[]> {
-    const fs = this.frontend.featureSize;
     const frames: { features: Int8Array; endMs: number }[] = [];
     this.frontend.push(samples, (features, endMs) => frames.push({ features: features.slice(), endMs }));
     const out: Detection[] = [];

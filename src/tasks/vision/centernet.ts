@@ -16,7 +16,7 @@
  * two classes (apple and orange) on one fruit.
  */
 import { CloudlessError, type Tensor } from '../../ir/index.js';
-import { COCO_LABELS } from './coco.js';
+import { COCO_LABELS } from '../../zoo/coco.js';
 import { type Box, type Detection, expectShape, labelOf, outputValues } from './detection.js';
 import { nms } from './nms.js';
 import { type ImageTransform, toSourceBox } from './preprocess.js';

@@ -1,4 +1,4 @@
-export * from './coco.js';
+export * from '../../zoo/coco.js';
 export * from './detection.js';
 export * from './image.js';
 export * from './preprocess.js';

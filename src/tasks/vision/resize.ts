@@ -30,14 +30,11 @@
  */
 import { CloudlessError } from '../../ir/index.js';
 
-export type ResizeMethod = 'tf-bilinear' | 'opencv-linear' | 'area' | 'nearest';
+import type { ResizeMethod, TfBilinearFlags } from '../../zoo/preprocess-spec.js';
+
+export type { ResizeMethod, TfBilinearFlags };
 
 export const RESIZE_METHODS: readonly ResizeMethod[] = ['tf-bilinear', 'opencv-linear', 'area', 'nearest'];
-
-export interface TfBilinearFlags {
-  alignCorners: boolean;
-  halfPixelCenters: boolean;
-}
 
 /** tf.image.resizeBilinear's defaults, which @vladmandic/human passes for CenterNet and NanoDet. */
 export const TF_BILINEAR_DEFAULTS: TfBilinearFlags = { alignCorners: false, halfPixelCenters: false };

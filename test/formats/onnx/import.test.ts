@@ -6,7 +6,7 @@ import { CloudlessError, Graph, Tensor } from '../../../src/ir/index.js';
 import { importOnnx, readOnnxFile, tensorFromProto } from '../../../src/formats/onnx/import.js';
 import { decodeTensorProto } from '../../../src/formats/onnx/proto.js';
 import { writeOnnx } from '../../../src/formats/onnx/writer.js';
-import { onnxNodeTestsDir, repoRoot } from '../../helpers/data.js';
+import { onnxNodeTestsDir, } from '../../helpers/data.js';
 
 /** Serializes a TensorProto by hand, for element types and encodings the writer does not produce. */
 function tensorProto(fields: (w: protobuf.Writer) => void): Tensor {

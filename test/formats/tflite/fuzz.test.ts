@@ -57,8 +57,7 @@ describe.skipIf(!haveModels)('TFLite reader on damaged real models', () => {
     }
   });
 
-  it('survives bit flips and overwritten bytes quickly (a CloudlessError or a graph, never a crash)', () => {
-    const started = Date.now();
+  it('survives bit flips and overwritten bytes (a CloudlessError or a graph, never a crash or a hang)', () => {
     fc.assert(fc.property(
       fc.integer({ min: 0, max: models.length - 1 }),
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
@@ -71,8 +70,7 @@ describe.skipIf(!haveModels)('TFLite reader on damaged real models', () => {
         outcome(bytes);
       },
     ), { numRuns: 400 });
-    expect(Date.now() - started).toBeLessThan(8000);
-  });
+  }, 60_000);
 });
 
 describe('flexbuffer options reader', () => {

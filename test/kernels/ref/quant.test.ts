@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Tensor, getSchema, perTensorQuant, registerSchemas, type Node, type QuantParams } from '../../../src/ir/index.js';
-import { quantSchemas } from '../../../src/ir/ops/quant.js';
-import { quantKernels } from '../../../src/kernels/ref/quant.js';
-import { defaultRegistry, evalNode, runOp } from '../../../src/runtime/index.js';
+import { Tensor, perTensorQuant, type Node, type QuantParams } from '../../../src/ir/index.js';
+import { evalNode, runOp } from '../../../src/runtime/index.js';
 
 
 function quantize(x: Tensor, to: string, q: QuantParams, int8Arithmetic: 'tflite-xnnpack' | 'tflite-reference' = 'tflite-xnnpack'): number[] {

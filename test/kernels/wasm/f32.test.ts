@@ -26,6 +26,7 @@ function expectWithinBound(r: NodeRun, k: number): void {
   const bound = runWith(refKernel(absRun), absRun).data as Float32Array;
   expect([...wasm.shape]).toEqual([...ref.shape]);
   const a = wasm.data as Float32Array, e = ref.data as Float32Array;
+  expect(a.length).toBe(e.length);
   for (let i = 0; i < a.length; i++) {
     const tol = (k + 3) * 2 ** -24 * bound[i]! + 1e-30;
     if (!(Math.abs(a[i]! - e[i]!) <= tol)) {

@@ -45,8 +45,10 @@ function outputQuant(rand: () => number, sx: number, sw: number, taps: number): 
 function expectBitExact(r: NodeRun): void {
   for (const arithmetic of ARITHMETICS) {
     const run = { ...r, arithmetic };
-    const ref = runWith(refKernel(run), run).data as Int8Array;
-    const wasm = runWith(wasmKernel(wasmInt8Kernels, run), run).data as Int8Array;
+    const refOut = runWith(refKernel(run), run), wasmOut = runWith(wasmKernel(wasmInt8Kernels, run), run);
+    expect(wasmOut.shape, `${r.op} (${arithmetic}): output shape`).toEqual(refOut.shape);
+    const ref = refOut.data as Int8Array, wasm = wasmOut.data as Int8Array;
+    expect(wasm.length, `${r.op} (${arithmetic}): output length`).toBe(ref.length);
     let mismatches = 0, first = -1;
     for (let i = 0; i < ref.length; i++) if (ref[i] !== wasm[i]) { if (first < 0) first = i; mismatches++; }
     if (mismatches > 0) {

@@ -31,8 +31,10 @@ function quant(rand: () => number, base = 0.02, zeroPoint?: number): QuantParams
 function expectBitExact(r: NodeRun): void {
   for (const arithmetic of ARITHMETICS) {
     const run = { ...r, arithmetic };
-    const ref = runWith(refKernel(run), run).data as Int8Array;
-    const wasm = runWith(wasmKernel(wasmInt8OpKernels, run), run).data as Int8Array;
+    const refOut = runWith(refKernel(run), run), wasmOut = runWith(wasmKernel(wasmInt8OpKernels, run), run);
+    expect(wasmOut.shape, `${r.op} (${arithmetic}): output shape`).toEqual(refOut.shape);
+    const ref = refOut.data as Int8Array, wasm = wasmOut.data as Int8Array;
+    expect(wasm.length, `${r.op} (${arithmetic}): output length`).toBe(ref.length);
     for (let i = 0; i < ref.length; i++) {
       if (ref[i] !== wasm[i]) {
         throw new Error(`${r.op} (${arithmetic}) element ${i}/${ref.length}: wasm ${wasm[i]} vs ref ${ref[i]}; ` +

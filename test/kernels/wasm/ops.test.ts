@@ -20,6 +20,7 @@ function both(r: NodeRun): { wasm: Float32Array; ref: Float32Array } {
   const ref = runWith(refKernel(r), r);
   const wasm = runWith(wasmKernel(wasmFloatOpKernels, r), r);
   expect([...wasm.shape]).toEqual([...ref.shape]);
+  expect(wasm.data.length).toBe(ref.data.length);
   return { wasm: wasm.data as Float32Array, ref: ref.data as Float32Array };
 }
 

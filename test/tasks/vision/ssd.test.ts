@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../../src/ir/index.js';
-import { COCO_LABELS } from '../../../src/tasks/vision/coco.js';
+import { COCO_LABELS } from '../../../src/zoo/coco.js';
 import type { Box } from '../../../src/tasks/vision/detection.js';
 import { planResize } from '../../../src/tasks/vision/preprocess.js';
 import {

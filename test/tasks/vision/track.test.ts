@@ -112,7 +112,7 @@ describe('zones, lines, loitering, stationary', () => {
     const fired: number[] = [];
     for (let t = 0; t <= 20; t++) {
       const x = t < 12 ? 100 + (t % 2) * 3 : t < 14 ? 100 + (t - 11) * 50 : 200; // jitter, drive off, park again
-      for (const e of m.update([track(7, x, 300, 'car')], t * 1000)) fired.push(t);
+      for (const _ of m.update([track(7, x, 300, 'car')], t * 1000)) fired.push(t);
     }
     expect(fired).toEqual([5, 18]); // parked at 200 from t=13
   });

@@ -15,6 +15,12 @@ import { Tensor, perTensorQuant, type Node } from '../../../../src/ir/index.js';
 import { q8, quantizeF32, quantizeValues, runInt8 } from './helpers.js';
 
 const fl = Math.fround;
+
+/** Expects as many outputs as wanted, then each `measure(y[i], i)` within `tolerance` of `want[i]`. */
+function expectWithin(y: readonly number[], want: readonly number[], tolerance: number, measure: (v: number) => number = (v) => v): void {
+  expect(y.length).toBe(want.length);
+  y.forEach((v, i) => expect(Math.abs(measure(v) - want[i]!)).toBeLessThanOrEqual(tolerance));
+}
 const roundAway = (v: number) => Math.sign(v) * Math.floor(Math.abs(v) + 0.5);
 
 function pool(op: 'AveragePool' | 'MaxPool', values: number[], scale: number, zp: number, strides: [number, number], activation: string): number[] {
@@ -367,7 +373,7 @@ describe('tflite-reference vs TFLM goldens: LOGISTIC (logistic_test.cc)', () => 
   // The test declares the output as scale 1/255, zero point -128, but TFLM's int8 LOGISTIC checks only the zero
   // point and always produces 1/256 steps; so ours runs with 1/256 and is held to TFLM's own check: within 1 LSB
   // of the golden quantized with 1/255.
-  const within1 = (y: number[], want: number[]) => y.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1));
+  const within1 = (y: number[], want: number[]) => expectWithin(y, want, 1);
   it('LogisticQuantizedInt8BasicShouldMatchGolden (input scale 0.1)', () => {
     const input = [1, 2, 3, 4, 5, -1, -2, -3, -4, -5];
     const golden = [0.73105858, 0.88079708, 0.95257413, 0.98201379, 0.99330715,
@@ -433,7 +439,7 @@ describe('tflite-reference vs TFLM goldens: TANH (tanh_test.cc)', () => {
   it('SimpleTestTanhUInt8 (int8: input scale 1/16; TFLM allows 2 LSB)', () => {
     const y = runInt8('Tanh', [q8([1, 90], quantizeF32(input, 16 / 256, 0), 16 / 256, 0)], perTensorQuant(1 / 128, 0)).toNumbers();
     const want = quantizeF32(golden, fl(1.99999955) / 256, 0);
-    y.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(2));
+    expectWithin(y, want, 2);
   });
 });
 
@@ -441,7 +447,7 @@ describe('tflite-reference vs TFLM goldens: LEAKY_RELU (leaky_relu_test.cc)', ()
   // TFLM dequantizes the output and compares in float with tolerance 2/256 (times 5 in the second case).
   function leakyRelu(shape: number[], input: number[], expected: number[], alpha: number, scale: number, zp: number, tolerance: number) {
     const y = runInt8('LeakyRelu', [q8(shape, quantizeF32(input, scale, zp), scale, zp)], perTensorQuant(scale, zp), { attrs: { alpha } });
-    y.toNumbers().forEach((v, i) => expect(Math.abs(fl((v - zp) * scale) - expected[i]!)).toBeLessThanOrEqual(tolerance));
+    expectWithin(y.toNumbers(), expected, tolerance, (v) => fl((v - zp) * scale));
     return y.toNumbers();
   }
   it('QuantizedActivationsOpTestLeakyReluInt8_1 (alpha 0.5, scale 0.1: the tolerance is under one step, so exact)', () => {
@@ -511,7 +517,8 @@ describe('tflite-reference vs TFLM goldens: HARD_SWISH (hard_swish_test.cc)', ()
         const sy = scaleOf(outMin, outMax), zy = zeroPointOf(outMin, outMax);
         const tolerance = fl(Math.max(inMax - inMin, outMax - outMin) * fl(1.5 / 256));
         const y = runInt8('HardSwish', [q8([1, 101], quantizeF32(input, sx, zx), sx, zx)], perTensorQuant(sy, zy)).toNumbers();
-        y.forEach((v, i) => { expect(Math.abs(fl((v - zy) * sy) - reference[i]!)).toBeLessThanOrEqual(tolerance); checked++; });
+        expectWithin(y, reference, tolerance, (v) => fl((v - zy) * sy));
+        checked += y.length;
       }
     }
     expect(checked).toBe(16 * 101);
@@ -542,7 +549,7 @@ describe('tflite-reference vs TFLM goldens: MEAN (reduce_test.cc)', () => {
   const precisionInput = [1.0, 24.0, 13.0, 3.0, 9.0, 17.0, 11.0, 36.0, 14.0, 19.0, 17.0, 22.0];
   it('MeanInt84DWithoutKeepDimsWithPrecision: within TFLM\'s tolerance of 1', () => {
     const want = quantizeF32([11.166667, 19.833334], 0.5, 0);
-    mean([2, 2, 3, 1], precisionInput, [1, 2], 0).forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1));
+    expectWithin(mean([2, 2, 3, 1], precisionInput, [1, 2], 0), want, 1);
   });
   // With equal input and output scale and zero point, TFLM's EvalIntegerMean takes reference_ops::Mean — an int32
   // sum divided by N in C, i.e. truncated — instead of QuantizedMeanOrSum: raw sums 134 and 238 over 6 give 22 and 39
@@ -592,7 +599,7 @@ describe('tflite-reference vs TFLM goldens: CONV_2D (conv_test.cc, more cases)',
   // With scale 0.023529 the inputs 1 and 3 quantize to 1.0118 and 3.0118, so the middle channel's exact integer
   // result for the float golden 4 is 169 steps (-128 + 169 = 41) where Quantize(4) gives 42: these goldens only hold
   // within TFLM's tolerance of 1. The accumulator is 127 · 84 + 10795 = 21463 = 169 · 127 with multiplier 1/127.
-  const within1 = (y: number[], want: number[]) => y.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1));
+  const within1 = (y: number[], want: number[]) => expectWithin(y, want, 1);
   it('SimpleTestQuantizedPerChannelRelu6 (int8 variant runs without a fused activation; the [0, 6] output range clamps)', () => {
     const y = convPerChannel([2, 2, 4, 1], input2x2x4, [3, 2, 2, 1], filter, [1, 2, -3], u8range, { strides: [2, 2] });
     const want = quantizeF32([6, 2, 0, 6, 2, 0, 6, 4, 0, 6, 4, 0], 0.023529, -128);
@@ -651,7 +658,7 @@ describe('tflite-reference vs TFLM goldens: CONV_2D (conv_test.cc, more cases)',
       5184, 3393, 322, -4029, -4540, -1211, 838, 1607, 5192, 3401, 330, -4021, -4532, -1203, 846, 1615,
     ];
     const want = quantizeF32(golden, 50, 0);
-    y.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1));
+    expectWithin(y, want, 1);
   });
 });
 
@@ -871,7 +878,7 @@ describe('tflite-reference vs TFLM goldens: RESIZE_BILINEAR (resize_bilinear_tes
   // TFLM allows 1 LSB in these two, and the listed values look truncated: e.g. the second batch's (1, 2) output is
   // (10 · 342 + 16 · 682) · 1024 / 2^20 = 13.996 in the reference's Q10 coordinates, which rounds to 14 (listed 13).
   // Ours differs from the list in 2 and 4 places, always by +1.
-  const within1 = (y: number[], want: number[]) => y.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1));
+  const within1 = (y: number[], want: number[]) => expectWithin(y, want, 1);
   it('TwoDimensionalResizeWithTwoBatchesInt8', () => {
     within1(resize([2, 2, 2, 1], [3, 6, 9, 12, 4, 10, 12, 16], [3, 3]), [3, 5, 6, 7, 9, 10, 9, 11, 12, 4, 8, 10, 9, 12, 13, 12, 14, 16]);
   });
