@@ -79,6 +79,6 @@ export interface PipelineEvent {
   count?: number;
   value?: number;
   /** For 'state' events: 'safe' or 'normal', and the causes. */
-  state?: 'safe' | 'normal';
+  state?: 'safe' | 'normal' | 'stopped';
   causes?: string[];
 }
