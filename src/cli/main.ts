@@ -21,7 +21,13 @@ const backendOption = () => new Option('--backend <name>', 'kernels to use').cho
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
   .choices(['tflite-xnnpack', 'tflite-reference']).default('tflite-xnnpack');
 
-/** The command-line interface; returns the process exit code. */
+/**
+ * The command-line interface; returns the process exit code, which is the
+ * contract: 0 ok, 1 the job ran but some inputs failed, 2 bad usage, input or
+ * configuration, 3 a bug in cloudless. Every verb reports through
+ * setExitCode, so the returned code is the whole answer (bin/cloudless.js
+ * only passes it on).
+ */
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
   const program = new Command();
@@ -66,11 +72,11 @@ export async function main(argv: string[]): Promise<number> {
   registerModelsCommand(program, setExitCode);
   registerListenCommand(program, setExitCode);
   registerBenchCommand(program);
-  registerRunCommand(program);
-  registerEventsCommand(program);
-  registerAuditCommand(program);
-  registerSecretsCommand(program);
-  registerWipeCommand(program);
+  registerRunCommand(program, setExitCode);
+  registerEventsCommand(program, setExitCode);
+  registerAuditCommand(program, setExitCode);
+  registerSecretsCommand(program, setExitCode);
+  registerWipeCommand(program, setExitCode);
   registerQuantizeCommand(program);
   registerConvertCommand(program);
 
