@@ -12,6 +12,18 @@ import { Session, type SessionOptions } from './session.js';
 
 export type ModelFormat = 'onnx' | 'tflite' | 'tfjs';
 
+/**
+ * A model whose files were already read into memory (and checked, e.g. by
+ * sha256 against the zoo manifest): load() parses these very bytes and reads
+ * from disk only files the map does not hold (a TF.js shard of a model nobody
+ * checked). Keys are absolute paths; `path` is the entry file.
+ */
+export interface ModelBytes { path: string; files: ReadonlyMap<string, Uint8Array> }
+
+export type ModelSource = string | Uint8Array | ModelBytes;
+
+const isModelBytes = (s: ModelSource): s is ModelBytes => typeof s === 'object' && !(s instanceof Uint8Array);
+
 /** Guesses a model's format from its bytes (and its file name when bytes are ambiguous). */
 export function detectFormat(bytes: Uint8Array, fileName?: string): ModelFormat {
   if (bytes.length >= 8 && String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!, bytes[7]!) === 'TFL3') return 'tflite';
@@ -34,16 +46,23 @@ export function detectFormat(bytes: Uint8Array, fileName?: string): ModelFormat 
  * layout pass (ONNX) and the inference rewrites (BatchNormalization folding,
  * activation fusion) applied.
  */
-export async function readModel(source: string | Uint8Array, format?: ModelFormat): Promise<Graph> {
+export async function readModel(source: ModelSource, format?: ModelFormat): Promise<Graph> {
   const graph = await importModel(source, format);
   optimizeForInference(graph);
   return graph;
 }
 
-async function importModel(source: string | Uint8Array, format?: ModelFormat): Promise<Graph> {
+async function importModel(source: ModelSource, format?: ModelFormat): Promise<Graph> {
   let bytes: Uint8Array;
   let name: string | undefined;
-  if (typeof source === 'string') {
+  let readShard: ((file: string) => Promise<Uint8Array>) | undefined;
+  if (isModelBytes(source)) {
+    name = source.path;
+    const entry = source.files.get(path.resolve(source.path));
+    if (!entry) throw new CloudlessError('E_INTERNAL', `model bytes for ${source.path} do not hold the entry file`);
+    bytes = entry;
+    readShard = async (file) => source.files.get(path.resolve(file)) ?? new Uint8Array(await readFile(file));
+  } else if (typeof source === 'string') {
     name = source;
     try {
       const st = await stat(source);
@@ -70,7 +89,7 @@ async function importModel(source: string | Uint8Array, format?: ModelFormat): P
     case 'tflite': return importTflite(bytes, name);
     case 'tfjs': {
       if (!name) throw new CloudlessError('E_CONFIG', 'a TF.js graph model loads from the path of its model.json (its weights are separate files)');
-      return importTfjs(name);
+      return readShard ? importTfjs(name, readShard) : importTfjs(name);
     }
   }
 }
@@ -81,7 +100,7 @@ async function importModel(source: string | Uint8Array, format?: ModelFormat): P
  *   const session = await load('model.onnx');
  *   const out = await session.run({ input: new Tensor('float32', [1, 3, 224, 224], pixels) });
  */
-export async function load(source: string | Uint8Array, options: SessionOptions & { format?: ModelFormat } = {}): Promise<Session> {
+export async function load(source: ModelSource, options: SessionOptions & { format?: ModelFormat } = {}): Promise<Session> {
   const graph = await readModel(source, options.format);
   return new Session(graph, options);
 }

@@ -32,11 +32,15 @@ export const TFJS_UNSUPPORTED_PREFIX = 'tfjs.';
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 
-/** Reads `model.json` and the weight shards it names (paths relative to the json's folder). */
-export async function importTfjs(modelJsonPath: string): Promise<Graph> {
+/**
+ * Reads `model.json` and the weight shards it names (paths relative to the
+ * json's folder). `read` supplies the bytes (default: from disk); a caller
+ * that checked the files passes the bytes it checked.
+ */
+export async function importTfjs(modelJsonPath: string, read: (file: string) => Promise<Uint8Array> = async (f) => new Uint8Array(await readFile(f))): Promise<Graph> {
   let text: string;
   try {
-    text = await readFile(modelJsonPath, 'utf8');
+    text = new TextDecoder().decode(await read(modelJsonPath));
   } catch (err) {
     throw new CloudlessError('E_FILE', `cannot read TF.js model ${modelJsonPath}: ${(err as Error).message}`, { file: modelJsonPath, cause: err });
   }
@@ -49,7 +53,7 @@ export async function importTfjs(modelJsonPath: string): Promise<Graph> {
     for (const p of group.paths) {
       const file = path.resolve(dir, decodeURIComponent(p));
       try {
-        shards.push(new Uint8Array(await readFile(file)));
+        shards.push(await read(file));
       } catch (err) {
         throw new CloudlessError('E_FORMAT', `${modelJsonPath}: weight shard ${p} cannot be read (${(err as Error).message})`, {
           file: modelJsonPath, cause: err, hint: 'a TF.js graph model needs every .bin file of its weightsManifest next to model.json',
