@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { shapeToString } from '../ir/index.js';
+import { CloudlessError, shapeToString } from '../ir/index.js';
 import { modelInfo, printInfo } from './info.js';
 import { runInfer } from './infer.js';
 import { pc, EXIT, reportError, table } from './output.js';
@@ -35,7 +35,17 @@ export async function main(argv: string[]): Promise<number> {
     .name('cloudless')
     .description('Machine learning at the edge: run models offline, act on what they find, forget the data.')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .option('--max-arena-mb <n>', 'refuse a model whose planned memory (arena, one tensor, folded constants) is over n MiB (default: a quarter of this machine\'s memory)')
+    .option('--max-tensor-elements <n>', 'refuse a model with a tensor over n elements (default: 2^30, or less on small machines)')
+    .hook('preAction', (cmd) => {
+      const o = cmd.opts<{ maxArenaMb?: string; maxTensorElements?: string }>();
+      for (const [flag, v, env] of [['--max-arena-mb', o.maxArenaMb, 'CLOUDLESS_MAX_ARENA_MB'], ['--max-tensor-elements', o.maxTensorElements, 'CLOUDLESS_MAX_TENSOR_ELEMENTS']] as const) {
+        if (v === undefined) continue;
+        if (!(Number(v) > 0)) throw new CloudlessError('E_CONFIG', `${flag} ${v}: expected a positive number`);
+        process.env[env] = v;
+      }
+    });
 
   program.command('info')
     .description('show a model\'s format, inputs, outputs, ops, parameters and planned memory')

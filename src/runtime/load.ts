@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { CloudlessError, type Graph } from '../ir/index.js';
 import { importOnnx } from '../formats/onnx/import.js';
@@ -95,6 +96,20 @@ async function importModel(source: ModelSource, format?: ModelFormat): Promise<G
 }
 
 /**
+ * Resource limits relative to this machine: the arena (and any one tensor)
+ * may take a quarter of its memory, one tensor at most 2^30 elements (or a
+ * quarter of the arena limit in float32 elements, if smaller). A model
+ * asking for more is refused at plan time (E_LIMIT) instead of swapping the
+ * machine to death.
+ */
+export function machineLimits(totalBytes = os.totalmem(), env: NodeJS.ProcessEnv = {}): { maxTensorElements: number; maxArenaBytes: number } {
+  const mb = Number(env['CLOUDLESS_MAX_ARENA_MB']);
+  const maxArenaBytes = mb > 0 ? Math.floor(mb * 2 ** 20) : Math.floor(totalBytes / 4);
+  const el = Number(env['CLOUDLESS_MAX_TENSOR_ELEMENTS']);
+  return { maxArenaBytes, maxTensorElements: el > 0 ? Math.floor(el) : Math.min(2 ** 30, Math.floor(maxArenaBytes / 4)) };
+}
+
+/**
  * Loads a model and prepares it to run:
  *
  *   const session = await load('model.onnx');
@@ -102,5 +117,11 @@ async function importModel(source: ModelSource, format?: ModelFormat): Promise<G
  */
 export async function load(source: ModelSource, options: SessionOptions & { format?: ModelFormat } = {}): Promise<Session> {
   const graph = await readModel(source, options.format);
-  return new Session(graph, options);
+  // CLOUDLESS_MAX_ARENA_MB / CLOUDLESS_MAX_TENSOR_ELEMENTS (set by the CLI's --max-arena-mb / --max-tensor-elements) override the machine defaults.
+  const machine = machineLimits(os.totalmem(), process.env);
+  return new Session(graph, {
+    ...options,
+    maxTensorElements: options.maxTensorElements ?? machine.maxTensorElements,
+    maxArenaBytes: options.maxArenaBytes ?? machine.maxArenaBytes,
+  });
 }

@@ -22,8 +22,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CloudlessError, Graph, Tensor, sizeOf, stridesOf,
-  type AttrValue, type DType, type Dim,
-} from '../../ir/index.js';
+  type AttrValue, type DType, type Dim, checkGraphInputDims } from '../../ir/index.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
 
 /** Prefix of the op name given to TF ops that have no canonical mapping. */
@@ -78,7 +77,9 @@ export function importTfjsFromParts(modelJson: unknown, weightData: Uint8Array, 
   const manifest = readManifest(modelJson, source);
   const weights = decodeWeights(manifest, weightData, source, shardNames);
   const importer = new TfjsImporter(modelJson as RawModel, nodes, weights, source);
-  return importer.run();
+  const graph = importer.run();
+  checkGraphInputDims(graph, source);
+  return graph;
 }
 
 /** Distinct `tfjs.<Op>` ops of a graph imported from TF.js: the ops cloudless cannot run. */
