@@ -28,7 +28,18 @@ export async function collectImages(target: string): Promise<{ files: string[]; 
   }
   if (!st.isDirectory()) return { files: [target], folder: false };
   const entries = await readdir(target, { withFileTypes: true });
-  const files = entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => path.join(target, e.name)).sort();
+  const files: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const file = path.join(target, e.name);
+    if (e.isFile()) { files.push(file); continue; }
+    if (!e.isSymbolicLink()) continue;
+    // A symlinked image is followed; one that leads nowhere or to a folder is skipped with a word, not in silence.
+    const to = await stat(file).catch(() => undefined);
+    if (to?.isFile()) files.push(file);
+    else process.stderr.write(`${pc.yellow('skipped')} ${file}: symbolic link to ${to ? 'a folder' : 'nothing (broken)'}\n`);
+  }
+  files.sort();
   if (files.length === 0) throw new CloudlessError('E_FILE', `folder ${target} holds no files`, { file: target });
   return { files, folder: true };
 }

@@ -95,7 +95,7 @@ export async function runListen(input: string, o: ListenOptions, print: (line: s
     }
   } else if (o.vad) {
     const model = await resolveModel(o.vadModel);
-    const vad = await VoiceActivity.create(model.path, { backend: o.backend });
+    const vad = await VoiceActivity.create(model.model, { backend: o.backend });
     const seg = (s: { startMs: number; endMs: number }) =>
       emit({ type: 'speech', startMs: s.startMs, endMs: s.endMs }, `${fmtTime(s.startMs)} – ${fmtTime(s.endMs)}  ${pc.green('speech')}`);
     for await (const chunk of pcmChunks(input)) {
@@ -108,6 +108,7 @@ export async function runListen(input: string, o: ListenOptions, print: (line: s
     const model = await resolveModel(o.model);
     const spotter = await KeywordSpotter.create({
       modelPath: model.path,
+      verified: model.model,
       preprocessorPath: o.preprocessor ?? preprocessorBeside(model.path),
       detectionThreshold: Math.round(o.threshold * 255),
       inferenceEveryFrames: Math.max(1, Math.round(o.everyMs / 20)),

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { shapeToString } from '../ir/index.js';
+import { CloudlessError, shapeToString } from '../ir/index.js';
 import { modelInfo, printInfo } from './info.js';
 import { runInfer } from './infer.js';
 import { pc, EXIT, reportError, table } from './output.js';
@@ -22,7 +22,13 @@ const backendOption = () => new Option('--backend <name>', 'kernels to use').cho
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
   .choices(['tflite-xnnpack', 'tflite-reference']).default('tflite-xnnpack');
 
-/** The command-line interface; returns the process exit code. */
+/**
+ * The command-line interface; returns the process exit code, which is the
+ * contract: 0 ok, 1 the job ran but some inputs failed, 2 bad usage, input or
+ * configuration, 3 a bug in cloudless. Every verb reports through
+ * setExitCode, so the returned code is the whole answer (bin/cloudless.js
+ * only passes it on).
+ */
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
   const program = new Command();
@@ -30,7 +36,17 @@ export async function main(argv: string[]): Promise<number> {
     .name('cloudless')
     .description('Machine learning at the edge: run models offline, act on what they find, forget the data.')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .option('--max-arena-mb <n>', 'refuse a model whose planned memory (arena, one tensor, folded constants) is over n MiB (default: a quarter of this machine\'s memory)')
+    .option('--max-tensor-elements <n>', 'refuse a model with a tensor over n elements (default: 2^30, or less on small machines)')
+    .hook('preAction', (cmd) => {
+      const o = cmd.opts<{ maxArenaMb?: string; maxTensorElements?: string }>();
+      for (const [flag, v, env] of [['--max-arena-mb', o.maxArenaMb, 'CLOUDLESS_MAX_ARENA_MB'], ['--max-tensor-elements', o.maxTensorElements, 'CLOUDLESS_MAX_TENSOR_ELEMENTS']] as const) {
+        if (v === undefined) continue;
+        if (!(Number(v) > 0)) throw new CloudlessError('E_CONFIG', `${flag} ${v}: expected a positive number`);
+        process.env[env] = v;
+      }
+    });
 
   program.command('info')
     .description('show a model\'s format, inputs, outputs, ops, parameters and planned memory')
@@ -67,11 +83,11 @@ export async function main(argv: string[]): Promise<number> {
   registerModelsCommand(program, setExitCode);
   registerListenCommand(program, setExitCode);
   registerBenchCommand(program);
-  registerRunCommand(program);
-  registerEventsCommand(program);
-  registerAuditCommand(program);
-  registerSecretsCommand(program);
-  registerWipeCommand(program);
+  registerRunCommand(program, setExitCode);
+  registerEventsCommand(program, setExitCode);
+  registerAuditCommand(program, setExitCode);
+  registerSecretsCommand(program, setExitCode);
+  registerWipeCommand(program, setExitCode);
   registerQuantizeCommand(program);
   registerConvertCommand(program);
   registerCompileCommand(program, setExitCode);

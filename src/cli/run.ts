@@ -32,7 +32,10 @@ function checkResources(cfg: PipelineConfig, baseDir: string, data: string): str
     ['source', cfg.source.type === 'mqtt' ? cfg.source.password_secret : undefined] as const,
   ];
   for (const [where, secret] of names) {
-    if (secret && !secrets.has(secret)) problems.push(`${where}: secret "${secret}" is not set (cloudless secrets set ${secret})`);
+    if (!secret) continue;
+    if (!secrets.has(secret)) { problems.push(`${where}: secret "${secret}" is not set (cloudless secrets set ${secret})`); continue; }
+    // Present is not enough: it must open (the device key may be missing or another device's).
+    try { secrets.get(secret); } catch (err) { problems.push(`${where}: ${(err as Error).message}`); }
   }
   const t = cfg.task;
   const file = t.type === 'module' ? t.path : (t.type === 'classifier' || t.type === 'detector') && /[\\/]|\.\w+$/.test(t.model) ? t.model : undefined;
@@ -53,6 +56,7 @@ function describePipeline(cfg: PipelineConfig): string {
 }
 
 function formatEvent(e: PipelineEvent): string {
+  if (e.kind === 'state' && e.state === 'stopped') return `${e.time} stopped`;
   if (e.kind === 'state') return `${e.time} ${e.state === 'safe' ? pc.yellow('SAFE STATE') : pc.green('normal')}${e.causes?.length ? ` (${e.causes.join(', ')})` : ''}`;
   const parts = [e.label, e.score !== undefined ? e.score.toFixed(2) : undefined, e.count !== undefined && e.count > 1 ? `x${e.count}` : undefined,
     e.box ? `[${e.box.join(', ')}]` : undefined, e.value !== undefined ? `value ${e.value}` : undefined].filter(Boolean);
@@ -93,12 +97,13 @@ export async function runPipelineCommand(file: string, o: RunCommandOptions): Pr
     process.off('SIGTERM', onSignal);
   }
   const s = pipeline.stats();
+  const code = s.badFrames || s.modelErrors ? EXIT.partial : EXIT.ok;
   if (o.json) process.stdout.write(`${JSON.stringify({ stopped: signalled ? 'signal' : 'source ended', stats: s })}\n`);
   else {
     process.stderr.write(`${s.framesDecided} frames decided, ${s.framesDropped} dropped, ${s.events} events, ${s.pending} pending delivery` +
       `${s.badFrames ? `, ${s.badFrames} unreadable frames` : ''}${s.modelErrors ? `, ${s.modelErrors} model errors` : ''}\n`);
   }
-  return EXIT.ok;
+  return code;
 }
 
 export function registerRunCommand(program: Command, setExitCode: ExitCodeSink = setProcessExitCode): void {

@@ -51,4 +51,25 @@ export function registerSecretsCommand(program: Command, setExitCode: ExitCodeSi
       process.stdout.write(`secret ${name} removed\n`);
       setExitCode(EXIT.ok);
     });
+
+  secrets.command('reset')
+    .description('discard every stored secret and the device key (the way out when device.key is lost); lists what it discards')
+    .option('--yes', 'really discard them')
+    .option('--data <dir>', 'device data directory')
+    .action((o: { yes?: boolean; data?: string }) => {
+      const s = store(o);
+      const inv = s.inventory();
+      const what = [
+        inv.secrets.length ? `${inv.secrets.length} secret(s): ${inv.secrets.join(', ')}` : inv.unreadable ? 'an unreadable secret store' : 'no secrets',
+        inv.key ? 'the device key' : 'no device key',
+      ].join(' and ');
+      if (!o.yes) {
+        process.stdout.write(`would discard ${what}; the ledger and models are kept. Run again with --yes to do it.\n`);
+        setExitCode(inv.secrets.length || inv.unreadable || inv.key ? EXIT.usage : EXIT.ok);
+        return;
+      }
+      s.reset();
+      process.stdout.write(`discarded ${what}; set the secrets again with \`cloudless secrets set NAME\`\n`);
+      setExitCode(EXIT.ok);
+    });
 }

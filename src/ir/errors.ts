@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'E_CONFIG'          // an invalid configuration or command-line argument
   | 'E_IMAGE'           // an image that cannot be decoded
   | 'E_AUDIO'           // audio that cannot be decoded
+  | 'E_EGRESS'          // a network connection the allow-list refuses (host, resolved address or redirect)
+  | 'E_LIMIT'           // a model or input that asks for more memory than the resource limits allow
   | 'E_INTERNAL';       // a bug in cloudless: please report it
 
 export interface ErrorDetails {

@@ -6,3 +6,4 @@ export * from './attrs.js';
 export * from './schema.js';
 export * from './kernel.js';
 export * from './shape-utils.js';
+export * from './limits.js';

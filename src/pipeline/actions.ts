@@ -9,9 +9,13 @@
  */
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { CloudlessError } from '../ir/index.js';
 import type { ActionConfig } from './config.js';
+import { EgressPolicy, formatAddress } from './egress.js';
 import { safeText } from './privacy.js';
 import type { SecretStore } from './secrets.js';
 
@@ -19,41 +23,52 @@ export interface Sink {
   readonly name: string;
   /** Where events go, as the audit reports it (no credentials, no query string). */
   readonly destination: string;
-  /** Sends one event; resolves once the receiver acknowledged it. */
-  send(json: string, eventId: string): Promise<void>;
+  /**
+   * Sends one event; resolves once the receiver acknowledged it, with the
+   * address actually contacted ("1.2.3.4:443") when the sink is a network one.
+   */
+  send(json: string, eventId: string): Promise<string | void>;
   /** Emits 'up' and 'down' (with a reason) when the sink's peer becomes reachable or not. */
   readonly status?: EventEmitter;
   close(): Promise<void>;
 }
 
-export function createSink(name: string, cfg: ActionConfig, secrets: SecretStore | undefined): Sink {
+export function createSink(name: string, cfg: ActionConfig, secrets: SecretStore | undefined, egress: EgressPolicy = new EgressPolicy([])): Sink {
   const secret = (key: string | undefined) => {
     if (!key) return undefined;
     if (!secrets) throw new CloudlessError('E_CONFIG', `action ${name}: needs secret "${key}" but no secret store is open`);
     return secrets.get(key);
   };
   switch (cfg.type) {
-    case 'mqtt': return new MqttSink(name, cfg, secret(cfg.password_secret));
-    case 'webhook': return new WebhookSink(name, cfg, secret(cfg.token_secret));
+    case 'mqtt': return new MqttSink(name, cfg, egress, secret(cfg.password_secret));
+    case 'webhook': return new WebhookSink(name, cfg, egress, secret(cfg.token_secret));
     case 'command': return new CommandSink(name, cfg.command, cfg.timeout_ms);
   }
 }
 
 type MqttConfig = Extract<ActionConfig, { type: 'mqtt' }>;
 
-/** Publishes events to an MQTT broker (QoS 1 by default). The client reconnects by itself; while it is down, send() fails fast. */
+/**
+ * Publishes events to an MQTT broker (QoS 1 by default). The broker's address
+ * is decided once by the egress rule and the client connects to that address
+ * (the name is kept for TLS); it reconnects by itself to the same address.
+ * While it is down, send() fails fast.
+ */
 export class MqttSink implements Sink {
   readonly destination: string;
   readonly status = new EventEmitter();
-  private readonly client: MqttClient;
+  private client?: MqttClient;
+  private readonly connecting: Promise<void>;
   private up = false;
+  private closing = false;
+  private contacted?: string;
 
   get connected(): boolean { return this.up; }
 
-  constructor(readonly name: string, private readonly cfg: MqttConfig, password?: string) {
+  constructor(readonly name: string, private readonly cfg: MqttConfig, egress: EgressPolicy, password?: string) {
     const u = new URL(cfg.url);
     this.destination = `${u.protocol}//${u.host}/${cfg.topic}`;
-    this.client = mqtt.connect(cfg.url, {
+    this.connecting = connectMqtt(cfg.url, egress, {
       username: cfg.username,
       password,
       clientId: cfg.client_id ?? `cloudless-${name}-${process.pid}`,
@@ -61,49 +76,117 @@ export class MqttSink implements Sink {
       connectTimeout: 5000,
       // Delivery state lives in the ledger; the client must not queue events of its own while offline.
       queueQoSZero: false,
+    }).then(({ client, contacted }) => {
+      this.contacted = contacted;
+      if (this.closing) { client.end(true); return; }
+      this.client = client;
+      client.on('connect', () => { this.up = true; this.status.emit('up'); });
+      // A refused connection only shows as 'close' (mqtt.js does not emit 'error' for it), so 'close' means unreachable.
+      // Our own close() is not an outage: it reports nothing.
+      const down = (why: string) => { this.up = false; if (!this.closing) this.status.emit('down', why); };
+      client.on('close', () => down(`broker ${this.destination} unreachable`));
+      client.on('error', (e) => down(safeText(e)));
+    }, (err: unknown) => {
+      if (!this.closing) this.status.emit('down', safeText(err));
+      this.refusal = err;
     });
-    this.client.on('connect', () => { this.up = true; this.status.emit('up'); });
-    // A refused connection only shows as 'close' (mqtt.js does not emit 'error' for it), so 'close' means unreachable.
-    const down = (why: string) => { this.up = false; this.status.emit('down', why); };
-    this.client.on('close', () => down(`broker ${this.destination} unreachable`));
-    this.client.on('error', (e) => down(safeText(e)));
   }
 
-  async send(json: string): Promise<void> {
-    if (!this.client.connected) throw new Error(`broker ${this.destination} unreachable`);
+  private refusal?: unknown;
+
+  async send(json: string): Promise<string> {
+    await this.connecting;
+    if (this.refusal) throw this.refusal;
+    const client = this.client;
+    if (!client?.connected) throw new Error(`broker ${this.destination} unreachable`);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no acknowledgement from ${this.destination} within 10 s`)), 10_000);
-      this.client.publish(this.cfg.topic, json, { qos: this.cfg.qos }, (err) => {
+      client.publish(this.cfg.topic, json, { qos: this.cfg.qos }, (err) => {
         clearTimeout(timer);
         if (err) reject(err); else resolve();
       });
     });
+    return this.contacted!;
   }
 
-  close(): Promise<void> {
-    return new Promise((r) => this.client.end(true, {}, () => r()));
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.connecting;
+    const c = this.client;
+    if (c) await new Promise<void>((r) => c.end(true, {}, () => r()));
   }
+}
+
+/**
+ * Connects an MQTT client to the address the egress rule decided for `url`
+ * (never to a second lookup of its name); the name stays the TLS server name.
+ * Used by the MQTT sink and the MQTT source alike.
+ */
+export async function connectMqtt(url: string, egress: EgressPolicy, options: mqtt.IClientOptions): Promise<{ client: MqttClient; contacted: string }> {
+  const u = new URL(url);
+  const target = await egress.resolve(u);
+  const client = mqtt.connect({
+    ...options,
+    protocol: u.protocol.replace(/:$/, '') as mqtt.IClientOptions['protocol'],
+    host: target.address,
+    hostname: target.address,
+    port: target.port,
+    path: u.pathname && u.pathname !== '/' ? u.pathname : undefined,
+    ...(isIP(target.host) ? {} : { servername: target.host }),
+  });
+  return { client, contacted: formatAddress(target) };
 }
 
 type WebhookConfig = Extract<ActionConfig, { type: 'webhook' }>;
 
-/** POSTs each event as JSON; a 2xx answer is the acknowledgement. */
+/**
+ * POSTs each event as JSON; a 2xx answer is the acknowledgement. The request
+ * goes to the address the egress rule checked (the URL's name is only the Host
+ * header and the TLS server name), and a redirect is never followed: a 3xx is
+ * a failed delivery that names where it pointed.
+ */
 export class WebhookSink implements Sink {
   readonly destination: string;
-  constructor(readonly name: string, private readonly cfg: WebhookConfig, private readonly token?: string) {
+  constructor(readonly name: string, private readonly cfg: WebhookConfig, private readonly egress: EgressPolicy, private readonly token?: string) {
     const u = new URL(cfg.url);
     this.destination = `${u.protocol}//${u.host}${u.pathname}`;
   }
 
-  async send(json: string, eventId: string): Promise<void> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': eventId };
+  async send(json: string, eventId: string): Promise<string> {
+    const u = new URL(this.cfg.url);
+    const target = await this.egress.resolve(u);
+    const headers: Record<string, string> = {
+      host: u.host, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)), 'idempotency-key': eventId,
+    };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    const res = await fetch(this.cfg.url, { method: 'POST', headers, body: json, signal: AbortSignal.timeout(this.cfg.timeout_ms) });
-    await res.arrayBuffer();
-    if (!res.ok) throw new Error(`${this.destination} answered HTTP ${res.status}`);
+    const contacted = formatAddress(target);
+    const status = await new Promise<{ code: number; location?: string }>((resolve, reject) => {
+      const req = (u.protocol === 'https:' ? https : http).request({
+        host: target.address, family: target.family, port: target.port, path: `${u.pathname}${u.search}`, method: 'POST', headers,
+        agent: false, timeout: this.cfg.timeout_ms,
+        ...(u.protocol === 'https:' && !isIP(target.host) ? { servername: target.host } : {}),
+      }, (res) => {
+        // Read (and discard) at most 64 KiB of the answer, then let the socket go.
+        let seen = 0;
+        res.on('data', (d: Buffer) => { seen += d.length; if (seen > 65_536) res.destroy(); });
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, location: res.headers.location }));
+        res.on('close', () => resolve({ code: res.statusCode ?? 0, location: res.headers.location }));
+        res.on('error', () => resolve({ code: res.statusCode ?? 0, location: res.headers.location }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${this.destination} (${contacted}) within ${this.cfg.timeout_ms} ms`)));
+      req.on('error', reject);
+      req.end(json);
+    });
+    if (status.code >= 300 && status.code < 400) {
+      let where = 'elsewhere';
+      try { where = status.location ? new URL(status.location, u).host : where; } catch { /* an unparsable Location still is a refusal */ }
+      throw new CloudlessError('E_EGRESS', `${this.destination} (${contacted}) answered HTTP ${status.code} redirecting to ${safeText(where)}; redirects are not followed, nothing was sent there`);
+    }
+    if (status.code < 200 || status.code >= 300) throw new Error(`${this.destination} (${contacted}) answered HTTP ${status.code}`);
+    return contacted;
   }
 
-  async close(): Promise<void> { /* fetch keeps no connection we own */ }
+  async close(): Promise<void> { /* each request uses its own connection (agent: false), closed with its answer */ }
 }
 
 /** Runs a shell command per event with the event JSON on stdin; exit status 0 is the acknowledgement. */

@@ -286,7 +286,16 @@ export function parsePipelineYaml(text: string, file = '<pipeline.yaml>'): Pipel
     const line = lineCounter.linePos(e.pos[0]).line;
     throw new CloudlessError('E_CONFIG', `${file}: line ${line}: ${e.message.split('\n')[0]}`, { file });
   }
-  return validatePipeline(doc.toJS(), { file, lineOf: (p) => lineOfPath(doc, lineCounter, p) });
+  let value: unknown;
+  try {
+    // yaml refuses a document whose aliases would expand past maxAliasCount (an "alias bomb"); say so as a config error.
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new CloudlessError('E_CONFIG', `${file}: ${(err as Error).message.split('\n')[0]}`, {
+      file, hint: 'a pipeline file needs few YAML aliases (*name); write the values out',
+    });
+  }
+  return validatePipeline(value, { file, lineOf: (p) => lineOfPath(doc, lineCounter, p) });
 }
 
 /** The line of the deepest existing node on a key path (a missing key points at its parent). */

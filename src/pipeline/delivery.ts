@@ -58,8 +58,9 @@ export class DeliveryWorker {
       for (const body of due) {
         if (this.stopped) return;
         const id = (JSON.parse(body) as { id: string }).id;
+        let contacted: string | void;
         try {
-          await this.sink.send(body, id);
+          contacted = await this.sink.send(body, id);
         } catch (err) {
           this.failures++;
           this.failedAttempts++;
@@ -72,7 +73,9 @@ export class DeliveryWorker {
           break;
         }
         this.failures = 0;
-        if (this.ledger.markDelivered(id, this.sink.name, this.sink.destination, Buffer.byteLength(body))) this.delivered++;
+        // The destination as audited names the address actually contacted, not only the configured URL.
+        const destination = contacted ? `${this.sink.destination} via ${contacted}` : this.sink.destination;
+        if (this.ledger.markDelivered(id, this.sink.name, destination, Buffer.byteLength(body))) this.delivered++;
       }
     }
   }

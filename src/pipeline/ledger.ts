@@ -13,10 +13,10 @@
  * count, but never an event with a pending delivery: pending means "not yet
  * delivered", and losing it would break the promise that nothing is lost.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { CloudlessError } from '../ir/index.js';
+import { ensurePrivateDir, ensurePrivateFile } from './paths.js';
 import { safeText, toEventJson } from './privacy.js';
 import type { PipelineEvent } from './types.js';
 
@@ -40,8 +40,12 @@ export class Ledger {
   private closed = false;
 
   constructor(readonly file: string) {
-    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     try {
+      if (file !== ':memory:') {
+        // The data directory is 0700 and the ledger 0600 (SQLite gives its -wal and -shm files the database file's mode).
+        ensurePrivateDir(path.dirname(file));
+        ensurePrivateFile(file);
+      }
       this.db = new Database(file);
     } catch (err) {
       throw new CloudlessError('E_FILE', `cannot open ledger ${file}: ${safeText(err)}`, { file });

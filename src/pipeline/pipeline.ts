@@ -13,6 +13,7 @@
  * workers send from the ledger on their own schedule, so an unreachable sink
  * never slows inference and a crash never loses an event.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -21,6 +22,7 @@ import type { BackendChoice } from '../runtime/session.js';
 import { createSink, type Sink } from './actions.js';
 import { validatePipeline, type PipelineConfig, type PipelineInput, type SourceConfig } from './config.js';
 import { DeliveryWorker } from './delivery.js';
+import { EgressPolicy } from './egress.js';
 import { DeadlineWatchdog, FailSafe } from './failsafe.js';
 import { Ledger } from './ledger.js';
 import { PipelineLog } from './log.js';
@@ -124,7 +126,8 @@ export class Pipeline extends EventEmitter {
     for (const [name, sink] of sinks) {
       const a = config.actions[name];
       this.workers.set(name, new DeliveryWorker(this.ledger, sink, a?.backoff ?? { initial_ms: 500, max_ms: 60_000 }, this.log));
-      sink.status?.on('down', (why: string) => this.failsafe.raise('sink', name, why));
+      // A sink going down while we stop is our own doing (its connection closing), not a fault.
+      sink.status?.on('down', (why: string) => { if (!this.stopping) this.failsafe.raise('sink', name, why); });
       sink.status?.on('up', () => this.failsafe.clear('sink', name));
     }
   }
@@ -136,10 +139,11 @@ export class Pipeline extends EventEmitter {
     const secrets = new SecretStore(opts.dataDir);
     const sinks = new Map<string, Sink>();
     try {
-      for (const [name, a] of Object.entries(config.actions)) sinks.set(name, opts.sinks?.[name] ?? createSink(name, a, secrets));
+      const egress = new EgressPolicy(config.allow);
+      for (const [name, a] of Object.entries(config.actions)) sinks.set(name, opts.sinks?.[name] ?? createSink(name, a, secrets, egress));
       const hopMs = config.source.type === 'audio' ? config.source.hop_ms : undefined;
       const task = opts.task ?? await createTask(config.task, { baseDir, backend: opts.backend, hopMs });
-      const source = opts.source ?? createSource(config.source, baseDir, secrets, opts.stdin);
+      const source = opts.source ?? createSource(config.source, baseDir, secrets, opts.stdin, config.allow);
       return new Pipeline(config, task, source, sinks, opts);
     } catch (err) {
       await Promise.all([...sinks.values()].map((s) => s.close()));
@@ -156,7 +160,7 @@ export class Pipeline extends EventEmitter {
     this.loopDone = this.loop();
     await this.source.start({
       queue: this.queue,
-      fault: (reason) => this.failsafe.raise('source', this.source.name, reason),
+      fault: (reason) => { if (!this.stopping) this.failsafe.raise('source', this.source.name, reason); },
       healthy: () => this.failsafe.clear('source', this.source.name),
       end: () => { this.log.info('source ended', { source: this.source.name }); this.queue.close(); },
       log: this.log,
@@ -249,7 +253,12 @@ export class Pipeline extends EventEmitter {
   /**
    * Stops cleanly: the source stops, queued frames are decided for up to drainMs
    * (the rest are zeroed unseen), deliveries get flushMs to finish, then sinks,
-   * task and ledger close. Safe to call more than once.
+   * task and ledger close. A deliberate stop is not a failure: connections
+   * closing on the way are not faults, the safe-state command does not run,
+   * and a local 'stopped' state event is recorded (for no sink: there is
+   * nobody left to send it to). The log's and the summary's pending counts
+   * are the same number, read once the workers have stopped. Safe to call
+   * more than once.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -257,13 +266,16 @@ export class Pipeline extends EventEmitter {
       this.drainDeadline = Date.now() + (this.opts.drainMs ?? 5000);
       this.queue.close();
       await this.loopDone;
-      const left = await this.flush(this.opts.flushMs ?? 2000);
+      await this.flush(this.opts.flushMs ?? 2000);
       for (const w of this.workers.values()) await w.stop();
       for (const w of this.workers.values()) await w.sink.close();
       await this.task.close?.();
       await this.failsafe.settled();
+      this.ledger.record({
+        id: randomUUID(), pipeline: this.config.name, kind: 'state', rule: 'stop', time: new Date().toISOString(), state: 'stopped', causes: [],
+      }, []);
       const s = this.stats();
-      this.log.info('pipeline stopped', { decided: s.framesDecided, dropped: s.framesDropped, events: s.events, pending: left });
+      this.log.info('pipeline stopped', { decided: s.framesDecided, dropped: s.framesDropped, events: s.events, pending: s.pending });
       this.finalStats = s;
       this.ledger.close();
       await this.log.close();
@@ -273,12 +285,12 @@ export class Pipeline extends EventEmitter {
 }
 
 /** Builds the source a config describes; paths are relative to `baseDir`. */
-export function createSource(cfg: SourceConfig, baseDir: string, secrets: SecretStore, stdin?: Readable): Source {
+export function createSource(cfg: SourceConfig, baseDir: string, secrets: SecretStore, stdin?: Readable, allow: readonly string[] = []): Source {
   switch (cfg.type) {
     case 'folder': return new FolderSource(cfg, path.resolve(baseDir, cfg.path));
     case 'video': return new VideoSource(cfg, cfg.input.startsWith('/dev/') ? cfg.input : path.resolve(baseDir, cfg.input));
     case 'audio': return new AudioSource(cfg, cfg.input === 'arecord' || cfg.input === '-' ? cfg.input : path.resolve(baseDir, cfg.input), stdin);
-    case 'mqtt': return new MqttSource(cfg, cfg.password_secret ? secrets.get(cfg.password_secret) : undefined);
+    case 'mqtt': return new MqttSource(cfg, new EgressPolicy(allow), cfg.password_secret ? secrets.get(cfg.password_secret) : undefined);
     case 'stdin': return new LinesSource(stdin);
   }
 }

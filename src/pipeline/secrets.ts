@@ -7,9 +7,9 @@
  * only, and errors never quote a value.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { CloudlessError } from '../ir/index.js';
-import { dataPaths } from './paths.js';
+import { dataPaths, ensurePrivateDir } from './paths.js';
 
 interface Sealed { iv: string; tag: string; data: string; created: string }
 
@@ -25,15 +25,34 @@ export class SecretStore {
     this.keyFile = p.deviceKey;
   }
 
-  /** The device key, created on first use. */
+  /**
+   * The device key, created on first use: only while no secret is stored. A
+   * store that has secrets but no key cannot be opened again, and a new key
+   * would silently orphan every one of them, so that is an error whose way
+   * out (`cloudless secrets reset`) says what it discards.
+   */
   private key(create: boolean): Buffer | undefined {
     if (existsSync(this.keyFile)) {
-      const k = readFileSync(this.keyFile);
-      if (k.length !== 32) throw new CloudlessError('E_CONFIG', `device key ${this.keyFile} is ${k.length} bytes, expected 32`, { file: this.keyFile, hint: 'restore the key from a backup, or `cloudless wipe` and set the secrets again' });
+      let k: Buffer;
+      try {
+        if (!statSync(this.keyFile).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+        k = readFileSync(this.keyFile);
+      } catch (err) {
+        throw new CloudlessError('E_CONFIG', `device key ${this.keyFile} cannot be read: ${(err as Error).message}`, {
+          file: this.keyFile, hint: 'it must be the 32-byte file cloudless created; restore it from a backup, or `cloudless secrets reset` to discard the secrets it opened',
+        });
+      }
+      if (k.length !== 32) throw new CloudlessError('E_CONFIG', `device key ${this.keyFile} is ${k.length} bytes, expected 32`, { file: this.keyFile, hint: 'restore the key from a backup, or `cloudless secrets reset` to discard the secrets and start a new key' });
       return k;
     }
     if (!create) return undefined;
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const stored = Object.keys(this.read()).sort();
+    if (stored.length) {
+      throw new CloudlessError('E_CONFIG', `device key ${this.keyFile} is missing, and ${stored.length} stored secret(s) (${stored.join(', ')}) can only be opened with it; refusing to make a new key that would orphan them`, {
+        file: this.keyFile, hint: 'restore device.key from a backup, or run `cloudless secrets reset --yes` to discard the stored secrets and set them again',
+      });
+    }
+    ensurePrivateDir(this.dir);
     const k = randomBytes(32);
     writeFileSync(this.keyFile, k, { mode: 0o600, flag: 'wx' });
     return k;
@@ -41,19 +60,51 @@ export class SecretStore {
 
   private read(): Record<string, Sealed> {
     if (!existsSync(this.file)) return {};
+    const corrupt = (why: string) => new CloudlessError('E_FORMAT', `secret store ${this.file} is corrupt: ${why}`, {
+      file: this.file, hint: 'restore it from a backup, or `cloudless secrets reset --yes` to discard it and set the secrets again',
+    });
+    let parsed: unknown;
     try {
-      return JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, Sealed>;
-    } catch {
-      throw new CloudlessError('E_FORMAT', `secret store ${this.file} is corrupt`, { file: this.file, hint: 'remove it and set the secrets again' });
+      parsed = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch (err) {
+      throw corrupt((err as NodeJS.ErrnoException).code ? (err as Error).message : 'not JSON');
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw corrupt('expected an object of sealed secrets');
+    for (const [name, v] of Object.entries(parsed)) {
+      const o = v as Partial<Sealed> | null;
+      if (!NAME.test(name) || typeof o !== 'object' || o === null || typeof o.iv !== 'string' || typeof o.tag !== 'string' || typeof o.data !== 'string' || typeof o.created !== 'string') {
+        throw corrupt(`entry "${name.slice(0, 64)}" is not a sealed secret`);
+      }
+    }
+    return parsed as Record<string, Sealed>;
   }
 
   private write(all: Record<string, Sealed>): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(this.dir);
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify(all, null, 1), { mode: 0o600 });
     chmodSync(tmp, 0o600);
     renameSync(tmp, this.file);
+  }
+
+  /**
+   * What `reset` would discard: the stored secret names (as far as the store
+   * can be read) and whether a device key exists.
+   */
+  inventory(): { secrets: string[]; unreadable: boolean; key: boolean } {
+    let secrets: string[] = [];
+    let unreadable = false;
+    try { secrets = Object.keys(this.read()).sort(); } catch { unreadable = existsSync(this.file); }
+    return { secrets, unreadable, key: existsSync(this.keyFile) };
+  }
+
+  /** Discards the secret store and the device key; returns what was discarded. Nothing else in the data directory is touched. */
+  reset(): { secrets: string[]; unreadable: boolean; key: boolean } {
+    const inv = this.inventory();
+    rmSync(this.file, { force: true });
+    rmSync(`${this.file}.tmp`, { force: true });
+    rmSync(this.keyFile, { force: true, recursive: true });
+    return inv;
   }
 
   set(name: string, value: string): void {

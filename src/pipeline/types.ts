@@ -86,6 +86,6 @@ export interface PipelineEvent {
   direction?: 'left_to_right' | 'right_to_left';
   dwell_s?: number;
   /** For 'state' events: 'safe' or 'normal', and the causes. */
-  state?: 'safe' | 'normal';
+  state?: 'safe' | 'normal' | 'stopped';
   causes?: string[];
 }

@@ -1,5 +1,5 @@
 import {
-  CloudlessError, NeedsValueError, Tensor, bytesPerElement, getSchema, sameQuant, sizeOf, shapeToString, viewTyped, withContext,
+  CloudlessError, DEFAULT_LIMITS, NeedsValueError, checkTensorSize, type ResourceLimits, Tensor, bytesPerElement, getSchema, sameQuant, sizeOf, shapeToString, viewTyped, withContext,
   type Backend, type Graph, type KernelContext, type KernelDef, type Node, type PlannedValue, type TypedArray, type ValueInfo,
 } from '../ir/index.js';
 import { shapeRange } from '../ir/ops/shape-ops.js';
@@ -77,6 +77,8 @@ export interface PlanOptions {
    * PlanDeferred instead of planning with made-up values.
    */
   placeholderFeeds?: boolean;
+  /** Tensor and arena size limits, checked on every shape the plan computes before it is allocated (default DEFAULT_LIMITS). */
+  limits?: ResourceLimits;
 }
 
 /** Planning needs real input contents; the session plans at the first run instead. */
@@ -175,6 +177,10 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
   const known = new Map<string, Tensor>();
   const infos = new Map<string, ValueInfo>();
   let foldedBytes = 0;
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const checkOutputs = (node: Node, outs: readonly ValueInfo[]) => outs.forEach((o, i) => {
+    checkTensorSize(o.shape, bytesPerElement(o.dtype), `graph ${graph.name}: node ${node.name} (${node.op}): output "${node.outputs[i] ?? i}"`, limits, node.name);
+  });
   for (const v of graph.values.values()) {
     if (v.constant) { known.set(v.name, v.constant); infos.set(v.name, info(v.constant)); }
   }
@@ -182,6 +188,7 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     const t = feeds.get(name);
     if (!t) throw new CloudlessError('E_INPUT', `graph ${graph.name}: no feed for input "${name}"`);
     const q = graph.values.get(name)?.quant ?? t.quant;
+    checkTensorSize(t.shape, bytesPerElement(t.dtype), `graph ${graph.name}: input "${name}"`, limits);
     infos.set(name, { dtype: t.dtype, shape: [...t.shape], quant: q });
     if (shapeInputs.has(name)) known.set(name, t.clone());
   }
@@ -198,6 +205,15 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     const inputs = node.inputs.map((n) => (n ? known.get(n) : undefined));
     const allKnown = node.inputs.every((n) => !n || known.has(n));
     if (allKnown && !NON_DETERMINISTIC.has(node.op) && getSchema(node.op)) {
+      // Folding computes the value now: check its size from shape inference first, so a constant
+      // Expand/Reshape to a huge shape is refused before its buffer is allocated.
+      let inferred: ValueInfo[] | undefined;
+      try {
+        inferred = getSchema(node.op)!.infer({
+          node, inputs: inputs.map((t) => (t ? info(t) : undefined)), value: (i) => inputs[i]!, hasValue: (i) => !!inputs[i],
+        });
+      } catch { /* folding reports the error itself */ }
+      if (inferred) checkOutputs(node, inferred);
       let outs: Tensor[];
       try {
         outs = evalNode(node, inputs, {
@@ -214,6 +230,10 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
         infos.set(name, info(t));
         foldedBytes += t.byteLength;
       });
+      checkOutputs(node, outs.map(info));
+      if (foldedBytes > limits.maxArenaBytes) {
+        throw new CloudlessError('E_LIMIT', `graph ${graph.name}: constants folded up to node ${node.name} (${node.op}) take ${foldedBytes} bytes, over the ${limits.maxArenaBytes}-byte limit`, { node: node.name });
+      }
       continue;
     }
     const schema = getSchema(node.op);
@@ -248,6 +268,7 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
       const q = graph.values.get(node.outputs[i] ?? '')?.quant;
       return q ? { ...o, quant: q } : o;
     });
+    checkOutputs(node, outInfos);
     const found = options.registry.find(options.backends, node, inputInfos, outInfos);
     if (!('kernel' in found)) {
       throw new CloudlessError('E_UNSUPPORTED_OP', `graph ${graph.name}: node ${node.name} (${node.op}): ${found.reasons.join('; ')}`, { node: node.name });
@@ -314,6 +335,11 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
   const padded = host ? requests.map((r) => ({ ...r, bytes: r.bytes + HOST_SLACK })) : requests;
   const arenaPlan = planArena(padded, alignment);
   const arenaBytes = Math.max(arenaPlan.arenaBytes, alignment);
+  if (arenaBytes + scratchBytes > limits.maxArenaBytes) {
+    throw new CloudlessError('E_LIMIT', `graph ${graph.name}: the plan needs an arena of ${arenaBytes} bytes (+ ${scratchBytes} scratch), over the ${limits.maxArenaBytes}-byte limit (maxArenaBytes)`, {
+      hint: 'raise maxArenaBytes (CLI: --max-arena-mb) if the model genuinely needs it',
+    });
+  }
   const region = host ? host.reserve(arenaBytes + HOST_SLACK) : 0;
   let buffer = host ? host.buffer() : new ArrayBuffer(arenaBytes);
   const views = new Map<string, Tensor>();

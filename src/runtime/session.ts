@@ -1,4 +1,5 @@
 import {
+  DEFAULT_LIMITS, bytesPerElement, envLimits, checkTensorSize, type ResourceLimits,
   CloudlessError, Tensor, getSchema, shapeToString,
   type Backend, type DType, type Dim, type Graph, type Int8Arithmetic, type KernelContext, type TypedArray,
 } from '../ir/index.js';
@@ -25,6 +26,10 @@ export interface SessionOptions {
    */
   arenaInBackendMemory?: boolean;
   registry?: KernelRegistry;
+  /** Most elements one tensor may hold (default: load() derives it from the machine's memory; else DEFAULT_LIMITS). */
+  maxTensorElements?: number;
+  /** Most bytes the arena (and any one tensor, and the folded constants) may take. */
+  maxArenaBytes?: number;
 }
 
 export interface IOInfo {
@@ -64,6 +69,8 @@ export class Session {
   readonly warnings: string[];
   private readonly options: Required<Pick<SessionOptions, 'backend' | 'int8Arithmetic' | 'profile' | 'arenaInBackendMemory'>> & { registry: KernelRegistry };
   private readonly ctx: KernelContext;
+  /** The resource limits every plan of this session is checked against. */
+  readonly limits: ResourceLimits;
   private plan?: Plan;
   private shapeInputs = new Set<string>();
   private readonly feedMap = new Map<string, Tensor>();
@@ -79,6 +86,11 @@ export class Session {
       registry: options.registry ?? defaultRegistry,
     };
     this.ctx = { int8Arithmetic: this.options.int8Arithmetic };
+    const defaults = envLimits(DEFAULT_LIMITS);
+    this.limits = {
+      maxTensorElements: options.maxTensorElements ?? defaults.maxTensorElements,
+      maxArenaBytes: options.maxArenaBytes ?? defaults.maxArenaBytes,
+    };
     this.warnings = [...(graph.meta.warnings ?? [])];
     this.inputs = graph.inputs.map((n) => ioInfo(graph, n));
     this.outputs = graph.outputs.map((n) => ioInfo(graph, n));
@@ -90,6 +102,8 @@ export class Session {
     // Plan now when every input shape is known, so load() reports memory and errors early.
     const planned = this.inputs.map((i) => concreteShape(i, shapes[i.name]));
     if (planned.every((s) => s !== undefined)) {
+      // The placeholder feeds are allocated: their sizes are checked first.
+      this.inputs.forEach((i, k) => checkTensorSize(planned[k]!, bytesPerElement(i.dtype), `${graph.meta.source ?? graph.name}: input "${i.name}"`, this.limits));
       const feeds = new Map(this.inputs.map((i, k) => [i.name, new Tensor(i.dtype, planned[k]!)] as const));
       try {
         this.replan(feeds, true);
@@ -189,7 +203,7 @@ export class Session {
     this.plan?.dispose();
     this.plan = undefined;
     this.plan = planGraph(this.graph, feeds, {
-      backends, ctx: this.ctx, registry: this.options.registry, shapeInputs: this.shapeInputs, placeholderFeeds,
+      backends, ctx: this.ctx, registry: this.options.registry, shapeInputs: this.shapeInputs, placeholderFeeds, limits: this.limits,
       arenaHost: this.options.arenaInBackendMemory ? this.options.registry.arenaHost(backends[0]!) : undefined,
     });
     this.shapeInputs = this.plan.shapeInputs;

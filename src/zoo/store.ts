@@ -14,7 +14,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,15 +52,42 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Refuses a file whose sha256 is not the manifest's: it was changed, truncated or replaced. */
-export async function verifyFile(file: string, expected: ModelFile, model: string): Promise<void> {
-  const actual = await sha256File(file);
+/** Reads a file once into memory; the bytes returned are the bytes any check and any parse see. */
+export async function readBytes(file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(file));
+  } catch (err) {
+    throw new CloudlessError('E_FILE', `cannot read ${file}: ${(err as Error).message}`, { file, cause: err });
+  }
+}
+
+export function sha256Bytes(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Reads a file once and checks the sha256 of exactly those bytes; returns
+ * them for the caller to parse. A file replaced after this read cannot reach
+ * the parser, because nothing reads the file again.
+ */
+export async function readVerified(file: string, expected: ModelFile, model: string): Promise<Uint8Array> {
+  const bytes = await readBytes(file);
+  checkHash(file, sha256Bytes(bytes), expected, model);
+  return bytes;
+}
+
+function checkHash(file: string, actual: string, expected: ModelFile, model: string): void {
   if (actual !== expected.sha256) {
     throw new CloudlessError('E_FILE',
       `model ${model}: ${file} has sha256 ${actual}, expected ${expected.sha256}; refusing to load a changed file`, {
         file, hint: `restore the file, or run \`cloudless models pull ${model}\` to fetch a fresh copy`,
       });
   }
+}
+
+/** Refuses a file whose sha256 is not the manifest's: it was changed, truncated or replaced. (A check only: load what readVerified returns.) */
+export async function verifyFile(file: string, expected: ModelFile, model: string): Promise<void> {
+  checkHash(file, await sha256File(file), expected, model);
 }
 
 /** Walks up from `start` looking for node_modules/<pkg>/package.json (packages with "exports" hide it from require.resolve). */
@@ -85,6 +112,11 @@ export interface LocatedModel {
   origin: ModelOrigin;
   /** Absolute paths of the manifest's files, in its order: files[0] is what load() takes. */
   files: string[];
+}
+
+/** A located model with every file read once and its sha256 checked: give `model` to load(). */
+export interface OpenedModel extends LocatedModel {
+  model: { path: string; files: Map<string, Uint8Array> };
 }
 
 /** The folder holding a model's files in the source itself (node_modules package or local folder), if present. */
@@ -115,18 +147,20 @@ function describeSource(m: ModelManifest): string {
 }
 
 /**
- * Finds a model's files and checks every sha256; returns the path to give load().
- * This is the gate in front of every load of a zoo model.
+ * Finds a model's files, reads each once and checks the sha256 of those
+ * bytes; returns them (`model`) for load() to parse. This is the gate in
+ * front of every load of a zoo model: what is hashed is what is parsed.
  */
-export async function openModel(m: ModelManifest, opts: StoreOptions = {}): Promise<LocatedModel> {
+export async function openModel(m: ModelManifest, opts: StoreOptions = {}): Promise<OpenedModel> {
   const located = locateModel(m, opts);
   if (!located) {
     throw new CloudlessError('E_FILE', `model ${m.name} is not available: not in the store (${path.join(opts.storeDir ?? modelStoreDir(), m.name)}) nor in ${describeSource(m)}`, {
       hint: m.source.kind === 'npm' ? `run \`cloudless models pull ${m.name}\`` : `this model needs ${m.source.dir} beside the repository`,
     });
   }
-  for (let i = 0; i < m.files.length; i++) await verifyFile(located.files[i]!, m.files[i]!, m.name);
-  return located;
+  const files = new Map<string, Uint8Array>();
+  for (let i = 0; i < m.files.length; i++) files.set(path.resolve(located.files[i]!), await readVerified(located.files[i]!, m.files[i]!, m.name));
+  return { ...located, model: { path: path.resolve(located.files[0]!), files } };
 }
 
 export interface FileCheck {
@@ -229,9 +263,10 @@ export async function pullModel(m: ModelManifest, opts: PullOptions = {}): Promi
       if (!existsSync(src)) {
         throw new CloudlessError('E_FILE', `model ${m.name}: ${describeSource(m)} has no ${m.files[i]!.path}`, { file: src });
       }
-      await verifyFile(src, m.files[i]!, m.name);
+      // The copy is written from the bytes that were hashed, not copied from the file again.
+      const bytes = await readVerified(src, m.files[i]!, m.name);
       const part = `${dest[i]!}.part`;
-      await copyFile(src, part);
+      await writeFile(part, bytes);
       await rename(part, dest[i]!);
       log(`${m.files[i]!.path} -> ${dest[i]!}`);
     }

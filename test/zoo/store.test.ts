@@ -140,7 +140,7 @@ describe('resolveModel', () => {
   it('passes unknown model files through, and names missing files and unknown names', async () => {
     const file = path.join(tmp, 'mine.onnx');
     await writeFile(file, 'x');
-    expect(await resolveModel(file)).toEqual({ path: file, manifest: undefined });
+    expect(await resolveModel(file)).toMatchObject({ path: file, manifest: undefined, model: { path: file } });
     expect((await caught(resolveModel(path.join(tmp, 'missing.onnx')))).code).toBe('E_FILE');
     expect((await caught(resolveModel('mobilenet'))).message).toMatch(/unknown model "mobilenet"; the zoo has: centernet/);
   });

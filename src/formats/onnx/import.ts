@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import {
   CloudlessError, Graph, Tensor, float16ToNumber, sizeOf, withContext,
-  type AttrValue, type DType, type Dim, type Node, type Value,
-} from '../../ir/index.js';
+  type AttrValue, type DType, type Dim, type Node, type Value, checkGraphInputDims } from '../../ir/index.js';
 import {
   AttrType, decodeModel,
   type OnnxAttribute, type OnnxGraphProto, type OnnxSparseTensorProto, type OnnxTensorProto, type OnnxValueInfo,
@@ -400,6 +399,7 @@ export function importOnnx(bytes: Uint8Array, source = 'ONNX model'): Graph {
   if (model.metadata.length) graph.meta.properties = Object.fromEntries(model.metadata.map((e) => [e.key, e.value]));
   if (model.functionCount > 0) st.warnings.push(`the model defines ${model.functionCount} local function(s); nodes that call them are kept as unknown ops`);
   if (st.warnings.length) graph.meta.warnings = st.warnings;
+  checkGraphInputDims(graph, source);
   return graph;
 }
 

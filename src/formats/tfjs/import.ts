@@ -22,8 +22,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CloudlessError, Graph, Tensor, sizeOf, stridesOf,
-  type AttrValue, type DType, type Dim,
-} from '../../ir/index.js';
+  type AttrValue, type DType, type Dim, checkGraphInputDims } from '../../ir/index.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
 
 /** Prefix of the op name given to TF ops that have no canonical mapping. */
@@ -32,11 +31,15 @@ export const TFJS_UNSUPPORTED_PREFIX = 'tfjs.';
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 
-/** Reads `model.json` and the weight shards it names (paths relative to the json's folder). */
-export async function importTfjs(modelJsonPath: string): Promise<Graph> {
+/**
+ * Reads `model.json` and the weight shards it names (paths relative to the
+ * json's folder). `read` supplies the bytes (default: from disk); a caller
+ * that checked the files passes the bytes it checked.
+ */
+export async function importTfjs(modelJsonPath: string, read: (file: string) => Promise<Uint8Array> = async (f) => new Uint8Array(await readFile(f))): Promise<Graph> {
   let text: string;
   try {
-    text = await readFile(modelJsonPath, 'utf8');
+    text = new TextDecoder().decode(await read(modelJsonPath));
   } catch (err) {
     throw new CloudlessError('E_FILE', `cannot read TF.js model ${modelJsonPath}: ${(err as Error).message}`, { file: modelJsonPath, cause: err });
   }
@@ -49,7 +52,7 @@ export async function importTfjs(modelJsonPath: string): Promise<Graph> {
     for (const p of group.paths) {
       const file = path.resolve(dir, decodeURIComponent(p));
       try {
-        shards.push(new Uint8Array(await readFile(file)));
+        shards.push(await read(file));
       } catch (err) {
         throw new CloudlessError('E_FORMAT', `${modelJsonPath}: weight shard ${p} cannot be read (${(err as Error).message})`, {
           file: modelJsonPath, cause: err, hint: 'a TF.js graph model needs every .bin file of its weightsManifest next to model.json',
@@ -74,7 +77,9 @@ export function importTfjsFromParts(modelJson: unknown, weightData: Uint8Array, 
   const manifest = readManifest(modelJson, source);
   const weights = decodeWeights(manifest, weightData, source, shardNames);
   const importer = new TfjsImporter(modelJson as RawModel, nodes, weights, source);
-  return importer.run();
+  const graph = importer.run();
+  checkGraphInputDims(graph, source);
+  return graph;
 }
 
 /** Distinct `tfjs.<Op>` ops of a graph imported from TF.js: the ops cloudless cannot run. */

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   CloudlessError, Graph, Tensor, bytesPerElement, float16ToNumber, sizeOf, viewTyped,
-  type AttrValue, type DType, type QuantParams, type TypedArray, type Value,
-} from '../../ir/index.js';
+  type AttrValue, type DType, type QuantParams, type TypedArray, type Value, checkGraphInputDims } from '../../ir/index.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
 import { OptionsReader, readFlexbufferMap, readTfliteModel, type TfliteModel, type TfliteOperator, type TfliteSubGraph, type TfliteTensor } from './reader.js';
 import {
@@ -996,7 +995,9 @@ function transposeQuant(q: QuantParams, perm: number[]): QuantParams {
 /** Imports a .tflite model (bytes) into a canonical graph. `source` names the file in errors. */
 export function importTflite(bytes: Uint8Array, source = '<tflite bytes>'): Graph {
   const model = readTfliteModel(bytes, source);
-  return new TfliteImporter(model, source).run();
+  const graph = new TfliteImporter(model, source).run();
+  checkGraphInputDims(graph, source);
+  return graph;
 }
 
 /** Reads and imports a .tflite file. */

@@ -29,6 +29,7 @@ export class FolderSource implements Source {
   private seq = 0;
   private readonly inFlight = new Set<string>();
   private readonly done = new Set<string>();
+  private readonly skipped = new Set<string>();
   private readonly extensions: Set<string>;
   private faulted = false;
 
@@ -77,8 +78,15 @@ export class FolderSource implements Source {
     for (const name of names) {
       if (name.startsWith('.') || this.inFlight.has(name) || this.done.has(name)) continue;
       if (!this.extensions.has(path.extname(name).toLowerCase())) continue;
+      // stat follows symbolic links: a linked image is taken like a file. What is not a file is skipped once, with a word.
       const st = await stat(path.join(this.dir, name)).catch(() => undefined);
-      if (!st?.isFile()) continue;
+      if (!st?.isFile()) {
+        if (!this.skipped.has(name)) {
+          this.skipped.add(name);
+          ctx.log?.warn('skipped', { file: name, reason: st ? 'not a regular file (a folder or device)' : 'a broken symbolic link' });
+        }
+        continue;
+      }
       if (st.size === 0 || Date.now() - st.mtimeMs < this.cfg.settle_ms) { unsettled = true; continue; }
       candidates.push({ name, mtime: st.mtimeMs });
     }

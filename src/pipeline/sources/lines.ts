@@ -4,8 +4,10 @@
  * (plain, or a field of a JSON object).
  */
 import type { Readable } from 'node:stream';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { connectMqtt } from '../actions.js';
 import type { SourceConfig } from '../config.js';
+import type { EgressPolicy } from '../egress.js';
 import { safeText } from '../privacy.js';
 import type { Source, SourceContext } from './source.js';
 
@@ -16,19 +18,27 @@ export class MqttSource implements Source {
   private client?: MqttClient;
   private seq = 0;
   private down = false;
+  private stopping = false;
 
-  constructor(private readonly cfg: MqttSourceConfig, private readonly password?: string) {
+  constructor(private readonly cfg: MqttSourceConfig, private readonly egress: EgressPolicy, private readonly password?: string) {
     this.name = `mqtt:${cfg.topics.join(',')}`;
   }
 
   async start(ctx: SourceContext): Promise<void> {
-    const client = mqtt.connect(this.cfg.url, { username: this.cfg.username, password: this.password, reconnectPeriod: 1000, connectTimeout: 5000 });
+    let client: MqttClient;
+    try {
+      ({ client } = await connectMqtt(this.cfg.url, this.egress, { username: this.cfg.username, password: this.password, reconnectPeriod: 1000, connectTimeout: 5000 }));
+    } catch (err) {
+      ctx.fault(`${this.name}: ${safeText(err)}`);
+      return;
+    }
+    if (this.stopping) { client.end(true); return; }
     this.client = client;
     client.on('connect', () => {
       if (this.down) { this.down = false; ctx.healthy(); }
       client.subscribe(this.cfg.topics, { qos: 1 }, (err) => { if (err) ctx.fault(`cannot subscribe: ${safeText(err)}`); });
     });
-    const lost = (why: string) => { if (!this.down) { this.down = true; ctx.fault(`${this.name}: ${why}`); } };
+    const lost = (why: string) => { if (!this.down && !this.stopping) { this.down = true; ctx.fault(`${this.name}: ${why}`); } };
     client.on('close', () => lost('connection to the broker closed'));
     client.on('error', (e) => lost(safeText(e)));
     client.on('message', (topic, payload) => {
@@ -37,6 +47,7 @@ export class MqttSource implements Source {
   }
 
   stop(): Promise<void> {
+    this.stopping = true;
     const c = this.client;
     return c ? new Promise((r) => c.end(true, {}, () => r())) : Promise.resolve();
   }

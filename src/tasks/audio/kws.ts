@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CloudlessError, Tensor } from '../../ir/index.js';
-import { readModel } from '../../runtime/load.js';
+import { type ModelBytes, readModel } from '../../runtime/load.js';
 import { Session, type BackendChoice } from '../../runtime/session.js';
 import { MicroFrontend, microFrontendConfig } from './features.js';
 
@@ -98,6 +98,8 @@ export interface Detection {
 export interface KeywordSpotterOptions extends RecognizeOptions {
   preprocessorPath: string;
   modelPath: string;
+  /** The checked bytes to parse instead of reading the paths again (from resolveModel); files it lacks are read from disk. */
+  verified?: ModelBytes;
   /** Run the classifier every this many feature frames (20 ms each). Default 10 (200 ms). */
   inferenceEveryFrames?: number;
   /** Labels that are never reported as detections. Default: silence and unknown ("some other word"). */
@@ -162,9 +164,10 @@ export class KeywordSpotter {
   }
 
   static async create(options: KeywordSpotterOptions): Promise<KeywordSpotter> {
-    const pre = await readModel(options.preprocessorPath);
+    const from = (file: string) => options.verified?.files.get(path.resolve(file)) ?? file;
+    const pre = await readModel(from(options.preprocessorPath));
     const frontend = new MicroFrontend(microFrontendConfig(pre));
-    const graph = await readModel(options.modelPath);
+    const graph = await readModel(from(options.modelPath));
     // micro_speech runs on TFLM, whose integer kernels are TFLite's reference ones.
     const session = new Session(graph, { int8Arithmetic: 'tflite-reference', backend: options.backend });
     return new KeywordSpotter(frontend, session, options);

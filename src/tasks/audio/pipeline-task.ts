@@ -112,6 +112,7 @@ export async function createKeywordTask(options: KeywordTaskOptions = {}): Promi
   const spotter = await KeywordSpotter.create({
     ...options,
     modelPath: model.path,
+    verified: model.model,
     preprocessorPath: options.preprocessor ?? preprocessorBeside(model.path),
     inferenceEveryFrames: Math.max(1, Math.round(everyMs / 20)),
   });
@@ -150,7 +151,7 @@ export async function createKeywordTask(options: KeywordTaskOptions = {}): Promi
  */
 export async function createVadTask(options: VadTaskOptions = {}): Promise<Task> {
   const model = await resolveModel(options.model ?? 'silero-vad');
-  const vad = await VoiceActivity.create(model.path, options);
+  const vad = await VoiceActivity.create(model.model, options);
   const name = `vad:${path.basename(model.path, path.extname(model.path))}`;
   const stream = new FrameStream(options.hopMs, name);
   return {

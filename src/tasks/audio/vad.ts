@@ -15,7 +15,7 @@
  * (the tests use onnxruntime-node as the oracle).
  */
 import { CloudlessError, Tensor } from '../../ir/index.js';
-import { readModel } from '../../runtime/load.js';
+import { type ModelBytes, readModel } from '../../runtime/load.js';
 import { Session, type BackendChoice } from '../../runtime/session.js';
 
 export const VAD_SAMPLE_RATE = 16000;
@@ -36,8 +36,9 @@ export interface VadEngine {
 }
 
 /** Silero VAD on cloudless. Throws E_UNSUPPORTED_OP at creation when the engine lacks an op the model uses. */
-export async function cloudlessVadEngine(modelPath: string, options: { backend?: BackendChoice } = {}): Promise<VadEngine> {
-  const graph = await readModel(modelPath);
+export async function cloudlessVadEngine(model: string | ModelBytes, options: { backend?: BackendChoice } = {}): Promise<VadEngine> {
+  const graph = await readModel(model);
+  const modelPath = typeof model === 'string' ? model : model.path;
   for (const name of ['input', 'sr', 'h', 'c']) {
     if (!graph.inputs.includes(name)) {
       throw new CloudlessError('E_INPUT', `${modelPath}: expected Silero VAD inputs input, sr, h, c; found ${graph.inputs.join(', ')}`, { file: modelPath });
@@ -79,7 +80,7 @@ export interface SpeechSegment {
 /** Streaming speech segmenter over a VadEngine. */
 export class VoiceActivity {
   /** A segmenter running Silero VAD (`modelPath`, an .onnx file) on cloudless. */
-  static async create(modelPath: string, options: VadOptions & { keepProbabilities?: boolean; backend?: BackendChoice } = {}): Promise<VoiceActivity> {
+  static async create(modelPath: string | ModelBytes, options: VadOptions & { keepProbabilities?: boolean; backend?: BackendChoice } = {}): Promise<VoiceActivity> {
     return new VoiceActivity(await cloudlessVadEngine(modelPath, { backend: options.backend }), options);
   }
 

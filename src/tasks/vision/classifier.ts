@@ -64,7 +64,7 @@ export async function createClassifier(modelNameOrPath: string, opts: Classifier
   }
   const labels = opts.labels ?? m?.labels;
   const softmax = opts.softmax ?? (m?.decoder?.kind === 'topk' ? m.decoder.softmax : false);
-  const session = await load(resolved.path, { backend: opts.backend });
+  const session = await load(resolved.model, { backend: opts.backend });
   if (session.inputs.length !== 1) {
     throw new CloudlessError('E_CONFIG', `model ${modelNameOrPath} has ${session.inputs.length} inputs; a classifier takes one image`, { file: resolved.path });
   }

@@ -74,7 +74,7 @@ export async function createDetector(modelNameOrPath: string, opts: DetectorOpti
     });
   }
   const labels = opts.labels ?? m?.labels;
-  const session = await load(resolved.path, { backend: opts.backend });
+  const session = await load(resolved.model, { backend: opts.backend });
   if (session.inputs.length !== 1) {
     throw new CloudlessError('E_CONFIG', `model ${modelNameOrPath} has ${session.inputs.length} inputs; a detector takes one image`, { file: resolved.path });
   }
