@@ -1,33 +1,16 @@
+/**
+ * Node's model loading: a path (a file, or a TF.js model folder / model.json
+ * with its weight files beside it) or bytes. The work past reading the files is
+ * model-bytes.ts, which the browser entry shares.
+ */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CloudlessError, type Graph } from '../ir/index.js';
-import { importOnnx } from '../formats/onnx/import.js';
-import { importTflite } from '../formats/tflite/import.js';
-import { importTfjs } from '../formats/tfjs/import.js';
-import { optimizeLayout } from '../passes/layout.js';
-import { foldQdq } from '../passes/qdq-fold.js';
-import { defaultRegistry } from './builtins.js';
 import { optimizeForInference } from '../passes/optimize.js';
+import { importModelBytes, type ModelFormat } from './model-bytes.js';
 import { Session, type SessionOptions } from './session.js';
 
-export type ModelFormat = 'onnx' | 'tflite' | 'tfjs';
-
-/** Guesses a model's format from its bytes (and its file name when bytes are ambiguous). */
-export function detectFormat(bytes: Uint8Array, fileName?: string): ModelFormat {
-  if (bytes.length >= 8 && String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!, bytes[7]!) === 'TFL3') return 'tflite';
-  const ext = fileName ? path.extname(fileName).toLowerCase() : '';
-  if (ext === '.json') return 'tfjs';
-  if (ext === '.tflite') return 'tflite';
-  if (ext === '.onnx') return 'onnx';
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  if (bytes[i] === 0x7b) return 'tfjs';
-  // An ONNX ModelProto starts with a protobuf key: field 1 (ir_version, varint) is the usual first byte.
-  if (bytes[0] === 0x08) return 'onnx';
-  throw new CloudlessError('E_FORMAT', `${fileName ?? 'model bytes'}: not a model cloudless can read (expected .onnx, .tflite or a TF.js model.json)`, {
-    file: fileName,
-  });
-}
+export { detectFormat, type ModelFormat } from './model-bytes.js';
 
 /**
  * Reads a model file of any supported format into a canonical graph, with the
@@ -41,38 +24,20 @@ export async function readModel(source: string | Uint8Array, format?: ModelForma
 }
 
 async function importModel(source: string | Uint8Array, format?: ModelFormat): Promise<Graph> {
+  if (typeof source !== 'string') return importModelBytes({ bytes: source, format });
+  let file = source;
   let bytes: Uint8Array;
-  let name: string | undefined;
-  if (typeof source === 'string') {
-    name = source;
-    try {
-      const st = await stat(source);
-      if (st.isDirectory()) {
-        const json = path.join(source, 'model.json');
-        return await importTfjs(json);
-      }
-      bytes = new Uint8Array(await readFile(source));
-    } catch (err) {
-      if (err instanceof CloudlessError) throw err;
-      throw new CloudlessError('E_FILE', `cannot read model ${source}: ${(err as Error).message}`, { file: source });
-    }
-  } else {
-    bytes = source;
+  try {
+    if ((await stat(source)).isDirectory()) file = path.join(source, 'model.json');
+    bytes = new Uint8Array(await readFile(file));
+  } catch (err) {
+    throw new CloudlessError('E_FILE', `cannot read model ${source}: ${(err as Error).message}`, { file: source });
   }
-  const fmt = format ?? detectFormat(bytes, name);
-  switch (fmt) {
-    case 'onnx': {
-      const g = importOnnx(bytes, name);
-      optimizeLayout(g);
-      foldQdq(g, defaultRegistry);
-      return g;
-    }
-    case 'tflite': return importTflite(bytes, name);
-    case 'tfjs': {
-      if (!name) throw new CloudlessError('E_CONFIG', 'a TF.js graph model loads from the path of its model.json (its weights are separate files)');
-      return importTfjs(name);
-    }
-  }
+  const dir = path.dirname(file);
+  return importModelBytes({
+    bytes, name: file, format,
+    readShard: async (p) => new Uint8Array(await readFile(path.resolve(dir, p))),
+  });
 }
 
 /**

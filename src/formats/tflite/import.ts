@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   CloudlessError, Graph, Tensor, bytesPerElement, float16ToNumber, sizeOf, viewTyped,
   type AttrValue, type DType, type QuantParams, type TypedArray, type Value,
@@ -997,15 +996,4 @@ function transposeQuant(q: QuantParams, perm: number[]): QuantParams {
 export function importTflite(bytes: Uint8Array, source = '<tflite bytes>'): Graph {
   const model = readTfliteModel(bytes, source);
   return new TfliteImporter(model, source).run();
-}
-
-/** Reads and imports a .tflite file. */
-export function readTfliteFile(path: string): Graph {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new CloudlessError('E_FILE', `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`, { file: path, cause: err });
-  }
-  return importTflite(bytes, path);
 }
