@@ -60,11 +60,26 @@ export async function buildBrowser(outdir = join(root, 'dist/browser')) {
   return result;
 }
 
+/**
+ * Bundles the dashboard's pages (src/server/pages/main.ts, which includes the
+ * browser engine for the Try page) into `outdir`/dashboard.js with its CSS and
+ * kernels.wasm beside it.
+ */
+export async function buildDashboardPages(outdir = join(root, 'dist/dashboard')) {
+  mkdirSync(outdir, { recursive: true });
+  const opts = browserBuildOptions(outdir);
+  const result = await esbuild.build({ ...opts, entryPoints: { dashboard: join(root, 'src/server/pages/main.ts') }, minify: true });
+  copyFileSync(join(root, 'src/kernels/wasm/generated/kernels.wasm'), join(outdir, 'kernels.wasm'));
+  copyFileSync(join(root, 'src/server/pages/dashboard.css'), join(outdir, 'dashboard.css'));
+  return result;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {
+    await buildDashboardPages();
     const result = await buildBrowser();
     const out = Object.entries(result.metafile.outputs).find(([f]) => f.endsWith('cloudless.js'));
-    console.log(`build-browser: dist/browser/cloudless.js (${out ? Math.round(out[1].bytes / 1024) : '?'} KiB) + kernels.wasm`);
+    console.log(`build-browser: dist/browser/cloudless.js (${out ? Math.round(out[1].bytes / 1024) : '?'} KiB) + kernels.wasm; dist/dashboard/`);
   } catch (err) {
     console.error(err.message);
     process.exit(1);

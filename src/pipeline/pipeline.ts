@@ -24,6 +24,7 @@ import { DeliveryWorker } from './delivery.js';
 import { DeadlineWatchdog, FailSafe } from './failsafe.js';
 import { Ledger } from './ledger.js';
 import { PipelineLog } from './log.js';
+import { StatusWriter } from './status.js';
 import { dataPaths } from './paths.js';
 import { safeText, zeroFrame } from './privacy.js';
 import { FrameQueue } from './queue.js';
@@ -97,6 +98,7 @@ export class Pipeline extends EventEmitter {
   private taskMs = 0;
   private finished!: () => void;
   private finalStats?: PipelineStats;
+  private status?: StatusWriter;
   /** Resolves when the source has ended and every frame was decided, or maxFrames was reached. */
   readonly done: Promise<void>;
 
@@ -149,6 +151,11 @@ export class Pipeline extends EventEmitter {
     if (this.loopDone) throw new CloudlessError('E_CONFIG', `pipeline ${this.config.name} is already running`);
     this.prune();
     this.log.info('pipeline started', { pipeline: this.config.name, source: this.source.name, task: this.task.name, pending: this.ledger.pendingCount() });
+    const model = (this.config.task as { model?: unknown }).model;
+    this.status = new StatusWriter(this.opts.dataDir, {
+      pipeline: this.config.name, source: this.source.name, task: this.task.name, model: typeof model === 'string' ? model : undefined,
+    }, () => this.stats());
+    this.status.start();
     for (const w of this.workers.values()) w.start();
     this.loopDone = this.loop();
     await this.source.start({
@@ -261,6 +268,7 @@ export class Pipeline extends EventEmitter {
       const s = this.stats();
       this.log.info('pipeline stopped', { decided: s.framesDecided, dropped: s.framesDropped, events: s.events, pending: left });
       this.finalStats = s;
+      this.status?.stop();
       this.ledger.close();
       await this.log.close();
     })();
