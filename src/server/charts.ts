@@ -36,7 +36,8 @@ export function timeChartSvg(points: readonly TimePoint[], o: TimeChartOptions):
   const L = 48, R = 12, T = 28, B = 28;
   const from = o.from ?? (points[0]?.t ?? Date.now() - 60_000);
   const to = Math.max(o.to ?? (points[points.length - 1]?.t ?? Date.now()), from + 1);
-  const max = Math.max(1e-9, ...points.map((p) => p.v));
+  // Counts and rates: an empty or all-zero chart still gets a 0..1 axis.
+  const max = Math.max(1, ...points.map((p) => p.v));
   const step = niceStep(max, 4);
   const top = Math.max(step, Math.ceil(max / step) * step);
   const x = (t: number) => L + ((t - from) / (to - from)) * (W - L - R);

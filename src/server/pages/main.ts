@@ -64,6 +64,7 @@ function eventDetail(e: EventRow): string {
   const bits: string[] = [];
   if (typeof ev.label === 'string') bits.push(ev.label);
   if (typeof ev.score === 'number') bits.push(ev.score.toFixed(2));
+  if (typeof ev.value === 'number') bits.push(`value ${ev.value}`);
   if (typeof ev.state === 'string') bits.push(`state ${ev.state}`);
   if (typeof ev.count === 'number') bits.push(`count ${ev.count}`);
   return bits.join(' · ');
