@@ -195,8 +195,8 @@ export class Ledger {
 
   /** Events per time bucket (epoch ms of the bucket's start), from `since`. */
   eventsOverTime(since: number, bucketMs: number): { t: number; events: number }[] {
-    return this.db.prepare('SELECT (time / ?) * ? AS t, COUNT(*) AS events FROM events WHERE time >= ? GROUP BY t ORDER BY t')
-      .all(bucketMs, bucketMs, since) as { t: number; events: number }[];
+    return this.db.prepare('SELECT time - (time % ?) AS t, COUNT(*) AS events FROM events WHERE time >= ? GROUP BY t ORDER BY t')
+      .all(bucketMs, since) as { t: number; events: number }[];
   }
 
   /** What left the device, per sink and destination: events and bytes delivered, and what is still pending. */
