@@ -7,7 +7,7 @@
  * The canvas resamples with its own filter, not sharp's, so a browser tensor
  * differs from Node's by a few pixel levels; the engine is the same.
  */
-import { CloudlessError } from '../ir/index.js';
+import { CloudlessError, type Tensor } from '../ir/index.js';
 import { type PreprocessSpec, type PreprocessedImage, checkSpec, pixelsToTensor, planResize } from '../tasks/vision/input-tensor.js';
 
 /** What a page can hand over as a picture. */
@@ -61,7 +61,7 @@ export async function preprocessBrowserImage(input: BrowserImage, spec: Preproce
     ctx.drawImage(img, transform.padX, transform.padY, w, h);
   }
   const rgba = ctx.getImageData(0, 0, spec.width, spec.height).data;
-  let tensor;
+  let tensor: Tensor;
   if (spec.channels === 'GRAY') {
     // Rec. 601 luma, the weights of a classic grayscale conversion.
     const luma = new Uint8Array(spec.width * spec.height);

@@ -145,7 +145,7 @@ describe.skipIf(!!why)('the dashboard in Chromium', () => {
     await open('/try');
     await page.waitForSelector('#try-status:has-text("ready")', { timeout: 60_000 });
     await page.click('#camera');
-    await page.waitForFunction(() => Number(document.querySelector('#try-status')?.getAttribute('data-frames') ?? 0) >= 2, undefined, { timeout: 120_000 });
+    await page.waitForFunction(() => Number((globalThis as any).document.querySelector('#try-status')?.getAttribute('data-frames') ?? 0) >= 2, undefined, { timeout: 120_000 });
     const labels = await page.$$eval('#detections tbody tr', (rows) => rows.map((r) => r.getAttribute('data-label')));
     expect(labels.length).toBeGreaterThan(0);
     expect(labels).toContain('orange');
