@@ -17,6 +17,7 @@ import { registerWipeCommand } from './wipe.js';
 import { registerQuantizeCommand } from './quantize.js';
 import { registerConvertCommand } from './convert.js';
 import { registerCompileCommand } from './compile.js';
+import { registerDashboardCommand } from './dashboard.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -91,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
   registerQuantizeCommand(program);
   registerConvertCommand(program);
   registerCompileCommand(program, setExitCode);
+  registerDashboardCommand(program, setExitCode);
 
   try {
     await program.parseAsync(argv);

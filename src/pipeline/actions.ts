@@ -27,6 +27,7 @@ export interface Sink {
    * Sends one event; resolves once the receiver acknowledged it, with the
    * address actually contacted ("1.2.3.4:443") when the sink is a network one.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: sinks that name no destination simply return nothing
   send(json: string, eventId: string): Promise<string | void>;
   /** Emits 'up' and 'down' (with a reason) when the sink's peer becomes reachable or not. */
   readonly status?: EventEmitter;

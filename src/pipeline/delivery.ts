@@ -58,6 +58,7 @@ export class DeliveryWorker {
       for (const body of due) {
         if (this.stopped) return;
         const id = (JSON.parse(body) as { id: string }).id;
+        // biome-ignore lint/suspicious/noConfusingVoidType: what Sink.send resolves to
         let contacted: string | void;
         try {
           contacted = await this.sink.send(body, id);

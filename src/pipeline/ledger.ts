@@ -30,6 +30,8 @@ export interface LedgerRow {
   deliveries: { sink: string; status: 'pending' | 'delivered'; attempts: number; deliveredAt?: string; lastError?: string }[];
 }
 
+interface StoredEvent { id: string; time: number; pipeline: string; kind: string; rule: string; body: string }
+
 export interface SinkTotal { sink: string; destination: string; events: number; bytes: number; pending: number }
 
 export interface Retention { maxAgeDays: number; maxEvents: number }
@@ -140,7 +142,10 @@ export class Ledger {
     const sql = `SELECT id, time, pipeline, kind, rule, body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY seq ${opts.ascending ? 'ASC' : 'DESC'} ${opts.limit ? 'LIMIT ?' : ''}`;
     if (opts.limit) args.push(opts.limit);
-    const rows = this.db.prepare(sql).all(...args) as { id: string; time: number; pipeline: string; kind: string; rule: string; body: string }[];
+    return this.withDeliveries(this.db.prepare(sql).all(...args) as StoredEvent[]);
+  }
+
+  private withDeliveries(rows: StoredEvent[]): LedgerRow[] {
     const del = this.db.prepare('SELECT sink, status, attempts, delivered_at, last_error FROM deliveries WHERE event_id = ? ORDER BY sink');
     return rows.map((r) => ({
       id: r.id, time: new Date(r.time).toISOString(), pipeline: r.pipeline, kind: r.kind, rule: r.rule,
@@ -152,6 +157,50 @@ export class Ledger {
           ...(d.last_error ? { lastError: d.last_error } : {}),
         })),
     }));
+  }
+
+  /**
+   * Events matching a filter, newest first (oldest first with `afterSeq`, which
+   * a live view uses to fetch what arrived since the last row it has). `label`
+   * matches the event's label field; times are epoch ms.
+   */
+  search(f: { rule?: string; label?: string; pipeline?: string; since?: number; until?: number; afterSeq?: number; limit?: number } = {}): (LedgerRow & { seq: number })[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (f.rule) { where.push('rule = ?'); args.push(f.rule); }
+    if (f.label) { where.push("json_extract(body, '$.label') = ?"); args.push(f.label); }
+    if (f.pipeline) { where.push('pipeline = ?'); args.push(f.pipeline); }
+    if (f.since !== undefined) { where.push('time >= ?'); args.push(f.since); }
+    if (f.until !== undefined) { where.push('time <= ?'); args.push(f.until); }
+    if (f.afterSeq !== undefined) { where.push('seq > ?'); args.push(f.afterSeq); }
+    args.push(Math.min(Math.max(f.limit ?? 200, 1), 5000));
+    const rows = this.db.prepare(`SELECT seq, id, time, pipeline, kind, rule, body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY seq ${f.afterSeq !== undefined ? 'ASC' : 'DESC'} LIMIT ?`).all(...args) as (StoredEvent & { seq: number })[];
+    const rowsOut = this.withDeliveries(rows);
+    return rowsOut.map((r, k) => ({ ...r, seq: rows[k]!.seq }));
+  }
+
+  /** The newest event's sequence number (0 when empty). */
+  lastSeq(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM events').get() as { n: number }).n;
+  }
+
+  /**
+   * Deliveries per UTC day, sink and destination, with the bytes of the event
+   * JSON each carried (what a sink sends is that JSON). Events whose rows the
+   * retention removed are no longer counted here; totals() keeps them.
+   */
+  deliveredPerDay(): { day: string; sink: string; destination: string; events: number; bytes: number }[] {
+    return this.db.prepare(`SELECT date(d.delivered_at / 1000, 'unixepoch') AS day, d.sink AS sink, d.destination AS destination,
+        COUNT(*) AS events, SUM(length(CAST(e.body AS BLOB))) AS bytes
+      FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.status = 'delivered'
+      GROUP BY day, d.sink, d.destination ORDER BY day DESC, d.sink`).all() as { day: string; sink: string; destination: string; events: number; bytes: number }[];
+  }
+
+  /** Events per time bucket (epoch ms of the bucket's start), from `since`. */
+  eventsOverTime(since: number, bucketMs: number): { t: number; events: number }[] {
+    return this.db.prepare('SELECT time - (time % ?) AS t, COUNT(*) AS events FROM events WHERE time >= ? GROUP BY t ORDER BY t')
+      .all(bucketMs, since) as { t: number; events: number }[];
   }
 
   /** What left the device, per sink and destination: events and bytes delivered, and what is still pending. */

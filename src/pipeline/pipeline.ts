@@ -26,6 +26,7 @@ import { EgressPolicy } from './egress.js';
 import { DeadlineWatchdog, FailSafe } from './failsafe.js';
 import { Ledger } from './ledger.js';
 import { PipelineLog } from './log.js';
+import { StatusWriter } from './status.js';
 import { dataPaths } from './paths.js';
 import { safeText, zeroFrame } from './privacy.js';
 import { FrameQueue } from './queue.js';
@@ -101,6 +102,7 @@ export class Pipeline extends EventEmitter {
   private taskMs = 0;
   private finished!: () => void;
   private finalStats?: PipelineStats;
+  private status?: StatusWriter;
   /** Resolves when the source has ended and every frame was decided, or maxFrames was reached. */
   readonly done: Promise<void>;
 
@@ -156,6 +158,11 @@ export class Pipeline extends EventEmitter {
     if (this.loopDone) throw new CloudlessError('E_CONFIG', `pipeline ${this.config.name} is already running`);
     this.prune();
     this.log.info('pipeline started', { pipeline: this.config.name, source: this.source.name, task: this.task.name, pending: this.ledger.pendingCount() });
+    const model = (this.config.task as { model?: unknown }).model;
+    this.status = new StatusWriter(this.opts.dataDir, {
+      pipeline: this.config.name, source: this.source.name, task: this.task.name, model: typeof model === 'string' ? model : undefined,
+    }, () => this.stats());
+    this.status.start();
     for (const w of this.workers.values()) w.start();
     this.loopDone = this.loop();
     await this.source.start({
@@ -277,6 +284,7 @@ export class Pipeline extends EventEmitter {
       const s = this.stats();
       this.log.info('pipeline stopped', { decided: s.framesDecided, dropped: s.framesDropped, events: s.events, pending: s.pending });
       this.finalStats = s;
+      this.status?.stop();
       this.ledger.close();
       await this.log.close();
     })();

@@ -1,7 +1,7 @@
 import { registerSchemas, getSchema } from '../ir/index.js';
 import { allSchemas } from '../ir/ops/index.js';
 import { refKernels } from '../kernels/ref/index.js';
-import { wasmArenaHost, wasmKernels } from '../kernels/wasm/index.js';
+import { allWasmKernels, wasmArenaHost, wasmAvailable } from '../kernels/wasm/index.js';
 import { controlKernels, installBodyPlanning } from '../kernels/ref/control-flow.js';
 import { KernelRegistry } from './registry.js';
 import { PlanDeferred, activePlanOptions, planGraph } from './plan.js';
@@ -31,6 +31,21 @@ installBodyPlanning({
   },
 });
 defaultRegistry.registerAll(controlKernels);
-defaultRegistry.registerAll(wasmKernels);
-if (wasmKernels.length > 0) defaultRegistry.setArenaHost('wasm', wasmArenaHost());
+
+let wasmRegistered = false;
+
+/**
+ * Registers the wasm kernels and their arena host in the default registry once
+ * the module is loaded: at import in Node, after initWasm() in a page. Returns
+ * whether they are registered.
+ */
+export function enableWasmKernels(): boolean {
+  if (wasmRegistered) return true;
+  if (!wasmAvailable()) return false;
+  wasmRegistered = true;
+  defaultRegistry.registerAll(allWasmKernels);
+  defaultRegistry.setArenaHost('wasm', wasmArenaHost());
+  return true;
+}
+enableWasmKernels();
 ensureSchemas();

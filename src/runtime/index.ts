@@ -5,3 +5,4 @@ export * from './eval-node.js';
 export * from './plan.js';
 export * from './session.js';
 export * from './load.js';
+export * from './model-bytes.js';

@@ -1,17 +1,17 @@
+/**
+ * Node's model loading: a path (a file, or a TF.js model folder / model.json
+ * with its weight files beside it) or bytes. The work past reading the files is
+ * model-bytes.ts, which the browser entry shares.
+ */
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CloudlessError, type Graph } from '../ir/index.js';
-import { importOnnx } from '../formats/onnx/import.js';
-import { importTflite } from '../formats/tflite/import.js';
-import { importTfjs } from '../formats/tfjs/import.js';
-import { optimizeLayout } from '../passes/layout.js';
-import { foldQdq } from '../passes/qdq-fold.js';
-import { defaultRegistry } from './builtins.js';
 import { optimizeForInference } from '../passes/optimize.js';
+import { importModelBytes, type ModelFormat } from './model-bytes.js';
 import { Session, type SessionOptions } from './session.js';
 
-export type ModelFormat = 'onnx' | 'tflite' | 'tfjs';
+export { detectFormat, type ModelFormat } from './model-bytes.js';
 
 /**
  * A model whose files were already read into memory (and checked, e.g. by
@@ -25,23 +25,6 @@ export type ModelSource = string | Uint8Array | ModelBytes;
 
 const isModelBytes = (s: ModelSource): s is ModelBytes => typeof s === 'object' && !(s instanceof Uint8Array);
 
-/** Guesses a model's format from its bytes (and its file name when bytes are ambiguous). */
-export function detectFormat(bytes: Uint8Array, fileName?: string): ModelFormat {
-  if (bytes.length >= 8 && String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!, bytes[7]!) === 'TFL3') return 'tflite';
-  const ext = fileName ? path.extname(fileName).toLowerCase() : '';
-  if (ext === '.json') return 'tfjs';
-  if (ext === '.tflite') return 'tflite';
-  if (ext === '.onnx') return 'onnx';
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  if (bytes[i] === 0x7b) return 'tfjs';
-  // An ONNX ModelProto starts with a protobuf key: field 1 (ir_version, varint) is the usual first byte.
-  if (bytes[0] === 0x08) return 'onnx';
-  throw new CloudlessError('E_FORMAT', `${fileName ?? 'model bytes'}: not a model cloudless can read (expected .onnx, .tflite or a TF.js model.json)`, {
-    file: fileName,
-  });
-}
-
 /**
  * Reads a model file of any supported format into a canonical graph, with the
  * layout pass (ONNX) and the inference rewrites (BatchNormalization folding,
@@ -54,45 +37,33 @@ export async function readModel(source: ModelSource, format?: ModelFormat): Prom
 }
 
 async function importModel(source: ModelSource, format?: ModelFormat): Promise<Graph> {
-  let bytes: Uint8Array;
-  let name: string | undefined;
-  let readShard: ((file: string) => Promise<Uint8Array>) | undefined;
+  if (source instanceof Uint8Array) return importModelBytes({ bytes: source, format });
   if (isModelBytes(source)) {
-    name = source.path;
-    const entry = source.files.get(path.resolve(source.path));
-    if (!entry) throw new CloudlessError('E_INTERNAL', `model bytes for ${source.path} do not hold the entry file`);
-    bytes = entry;
-    readShard = async (file) => source.files.get(path.resolve(file)) ?? new Uint8Array(await readFile(file));
-  } else if (typeof source === 'string') {
-    name = source;
-    try {
-      const st = await stat(source);
-      if (st.isDirectory()) {
-        const json = path.join(source, 'model.json');
-        return await importTfjs(json);
-      }
-      bytes = new Uint8Array(await readFile(source));
-    } catch (err) {
-      if (err instanceof CloudlessError) throw err;
-      throw new CloudlessError('E_FILE', `cannot read model ${source}: ${(err as Error).message}`, { file: source });
-    }
-  } else {
-    bytes = source;
+    const file = path.resolve(source.path);
+    const bytes = source.files.get(file);
+    if (!bytes) throw new CloudlessError('E_INTERNAL', `model bytes for ${source.path} do not hold the entry file`);
+    const dir = path.dirname(file);
+    return importModelBytes({
+      bytes, name: source.path, format,
+      readShard: async (p) => {
+        const shard = path.resolve(dir, p);
+        return source.files.get(shard) ?? new Uint8Array(await readFile(shard));
+      },
+    });
   }
-  const fmt = format ?? detectFormat(bytes, name);
-  switch (fmt) {
-    case 'onnx': {
-      const g = importOnnx(bytes, name);
-      optimizeLayout(g);
-      foldQdq(g, defaultRegistry);
-      return g;
-    }
-    case 'tflite': return importTflite(bytes, name);
-    case 'tfjs': {
-      if (!name) throw new CloudlessError('E_CONFIG', 'a TF.js graph model loads from the path of its model.json (its weights are separate files)');
-      return readShard ? importTfjs(name, readShard) : importTfjs(name);
-    }
+  let file = source;
+  let bytes: Uint8Array;
+  try {
+    if ((await stat(source)).isDirectory()) file = path.join(source, 'model.json');
+    bytes = new Uint8Array(await readFile(file));
+  } catch (err) {
+    throw new CloudlessError('E_FILE', `cannot read model ${source}: ${(err as Error).message}`, { file: source });
   }
+  const dir = path.dirname(file);
+  return importModelBytes({
+    bytes, name: file, format,
+    readShard: async (p) => new Uint8Array(await readFile(path.resolve(dir, p))),
+  });
 }
 
 /**

@@ -21,7 +21,7 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
   pipeline: ['ir', 'runtime', 'tasks', 'zoo'],
   fleet: ['ir', 'pipeline', 'runtime', 'zoo'],
   bench: ['ir', 'runtime', 'formats', 'passes', 'quantize'],
-  browser: ['ir', 'runtime', 'tasks', 'zoo', 'formats'],
+  browser: ['ir', 'runtime', 'kernels/wasm', 'tasks', 'zoo', 'formats'],
   cli: ['*'],
   server: ['*'],
   index: ['*'],

@@ -87,3 +87,40 @@ describe('frame queue', () => {
     expect(await q.take()).toBeUndefined();
   });
 });
+
+describe('ledger views for the dashboard', () => {
+  const at = (i: number, label: string, rule: string, time: string): PipelineEvent => ({ id: `v${i}`, pipeline: 'p', kind: 'rule', rule, time, label, score: 0.5 });
+
+  it('search filters by rule, label and time, and afterSeq returns what came later, oldest first', () => {
+    const l = new Ledger(':memory:');
+    l.record(at(0, 'person', 'seen', '2026-01-01T10:00:00Z'), []);
+    l.record(at(1, 'cat', 'seen', '2026-01-01T11:00:00Z'), []);
+    l.record(at(2, 'person', 'door', '2026-01-02T09:00:00Z'), []);
+    expect(l.search().map((r) => r.id)).toEqual(['v2', 'v1', 'v0']);
+    expect(l.search({ rule: 'seen' }).map((r) => r.id)).toEqual(['v1', 'v0']);
+    expect(l.search({ label: 'person' }).map((r) => r.id)).toEqual(['v2', 'v0']);
+    expect(l.search({ since: Date.parse('2026-01-01T10:30:00Z'), until: Date.parse('2026-01-01T23:00:00Z') }).map((r) => r.id)).toEqual(['v1']);
+    const first = l.search({ limit: 1 })[0]!;
+    expect(first.seq).toBe(l.lastSeq());
+    expect(l.search({ afterSeq: first.seq - 2 }).map((r) => r.id)).toEqual(['v1', 'v2']);
+    // A label with SQL in it is a value, not a query.
+    expect(l.search({ label: "x' OR 1=1 --" })).toEqual([]);
+    l.close();
+  });
+
+  it('deliveredPerDay counts deliveries and the bytes of their event JSON per UTC day and destination', () => {
+    const l = new Ledger(':memory:');
+    const sink = [{ name: 'mq', destination: 'mqtt://h/t' }];
+    l.record(at(0, 'person', 'seen', '2026-01-01T10:00:00Z'), sink);
+    l.record(at(1, 'person', 'seen', '2026-01-01T10:00:01Z'), sink);
+    l.record(at(2, 'person', 'seen', '2026-01-01T10:00:02Z'), sink);
+    l.markDelivered('v0', 'mq', 'mqtt://h/t', 10);
+    l.markDelivered('v1', 'mq', 'mqtt://h/t', 10);
+    const days = l.deliveredPerDay();
+    expect(days).toHaveLength(1);
+    const bodyBytes = l.search({ limit: 2, afterSeq: 0 }).reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r.event)), 0);
+    expect(days[0]).toMatchObject({ day: new Date().toISOString().slice(0, 10), sink: 'mq', destination: 'mqtt://h/t', events: 2, bytes: bodyBytes });
+    expect(l.eventsOverTime(Date.parse('2026-01-01T00:00:00Z'), 60_000)).toEqual([{ t: Date.parse('2026-01-01T10:00:00Z'), events: 3 }]);
+    l.close();
+  });
+});

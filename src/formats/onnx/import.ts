@@ -4,7 +4,6 @@
  * constants, and hands every node to ops-map.ts, which rewrites it onto the
  * canonical op set (latest-opset form, channels-last for layout-sensitive ops).
  */
-import { readFileSync } from 'node:fs';
 import {
   CloudlessError, Graph, Tensor, float16ToNumber, sizeOf, withContext,
   type AttrValue, type DType, type Dim, type Node, type Value, checkGraphInputDims } from '../../ir/index.js';
@@ -401,15 +400,4 @@ export function importOnnx(bytes: Uint8Array, source = 'ONNX model'): Graph {
   if (st.warnings.length) graph.meta.warnings = st.warnings;
   checkGraphInputDims(graph, source);
   return graph;
-}
-
-/** Reads and imports an ONNX file; errors name the path. */
-export function readOnnxFile(path: string): Graph {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new CloudlessError('E_FILE', `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`, { file: path, cause: err });
-  }
-  return importOnnx(bytes, path);
 }

@@ -18,8 +18,6 @@
  * A TF op with no mapping still imports, as op `tfjs.<Op>`, so that `cloudless info` can list
  * it; a Session refuses such a graph (see `unsupportedTfjsOps`).
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import {
   CloudlessError, Graph, Tensor, sizeOf, stridesOf,
   type AttrValue, type DType, type Dim, checkGraphInputDims } from '../../ir/index.js';
@@ -31,31 +29,25 @@ export const TFJS_UNSUPPORTED_PREFIX = 'tfjs.';
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 
+
 /**
- * Reads `model.json` and the weight shards it names (paths relative to the
- * json's folder). `read` supplies the bytes (default: from disk); a caller
- * that checked the files passes the bytes it checked.
+ * Imports a TF.js graph model from the text of its `model.json`, fetching each
+ * weight shard through `readShard` (given the manifest's path, URI-decoded):
+ * the file system in Node (read-file.ts), same-origin URLs or dropped files in
+ * a page. `source` names the model in errors.
  */
-export async function importTfjs(modelJsonPath: string, read: (file: string) => Promise<Uint8Array> = async (f) => new Uint8Array(await readFile(f))): Promise<Graph> {
-  let text: string;
-  try {
-    text = new TextDecoder().decode(await read(modelJsonPath));
-  } catch (err) {
-    throw new CloudlessError('E_FILE', `cannot read TF.js model ${modelJsonPath}: ${(err as Error).message}`, { file: modelJsonPath, cause: err });
-  }
-  const json = parseJson(text, modelJsonPath);
-  const manifest = readManifest(json, modelJsonPath);
-  const dir = path.dirname(modelJsonPath);
+export async function importTfjsText(text: string, readShard: (shardPath: string) => Promise<Uint8Array>, source = 'model.json'): Promise<Graph> {
+  const json = parseJson(text, source);
+  const manifest = readManifest(json, source);
   const shards: Uint8Array[] = [];
   const shardNames: string[] = [];
   for (const group of manifest) {
     for (const p of group.paths) {
-      const file = path.resolve(dir, decodeURIComponent(p));
       try {
-        shards.push(await read(file));
+        shards.push(await readShard(decodeURIComponent(p)));
       } catch (err) {
-        throw new CloudlessError('E_FORMAT', `${modelJsonPath}: weight shard ${p} cannot be read (${(err as Error).message})`, {
-          file: modelJsonPath, cause: err, hint: 'a TF.js graph model needs every .bin file of its weightsManifest next to model.json',
+        throw new CloudlessError('E_FORMAT', `${source}: weight shard ${p} cannot be read (${(err as Error).message})`, {
+          file: source, cause: err, hint: 'a TF.js graph model needs every .bin file of its weightsManifest next to model.json',
         });
       }
       shardNames.push(p);
@@ -65,7 +57,7 @@ export async function importTfjs(modelJsonPath: string, read: (file: string) => 
   const data = new Uint8Array(total);
   let off = 0;
   for (const s of shards) { data.set(s, off); off += s.length; }
-  return importTfjsFromParts(json, data, modelJsonPath, shardNames);
+  return importTfjsFromParts(json, data, source, shardNames);
 }
 
 /**
@@ -309,11 +301,13 @@ function decodeWeight(spec: WeightSpec, data: Uint8Array, offset: number, byteLe
 // attributes
 
 function decodeBase64(s: string, source: string, node: RawNode, attr: string): string {
-  // Buffer.from silently skips invalid characters, which would turn corruption into a wrong padding mode.
+  // Decoders that skip invalid characters would turn corruption into a wrong padding mode: check first.
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) || s.replace(/=+$/, '').length % 4 === 1) {
     throw formatError(source, `node ${node.name} (${node.op}): attribute "${attr}" is not valid base64`, node.name);
   }
-  return Buffer.from(s, 'base64').toString('utf8');
+  // atob (Node and browsers alike) takes the standard alphabet; TF writes the URL-safe one at times.
+  const binary = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+  return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
 }
 
 /** TF's DataType enum names → the dtype TF.js uses for them (TF.js keeps every integer as int32). */
@@ -458,8 +452,10 @@ class TfjsImporter {
 
   constructor(private readonly model: RawModel, private readonly nodes: RawNode[],
     private readonly weights: Map<string, DecodedWeight>, private readonly source: string) {
-    const base = path.basename(source).replace(/\.json$/i, '');
-    this.graph = new Graph(base === 'model' ? path.basename(path.dirname(source)) || base : base, { format: 'tfjs', source });
+    // The graph is named after the json, or after its folder when the json is the usual model.json.
+    const parts = source.split(/[\\/]/);
+    const base = (parts[parts.length - 1] ?? source).replace(/\.json$/i, '');
+    this.graph = new Graph(base === 'model' ? parts[parts.length - 2] || base : base, { format: 'tfjs', source });
   }
 
   run(): Graph {

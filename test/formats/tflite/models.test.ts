@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Tensor, type Graph } from '../../../src/ir/index.js';
-import { importTflite, readTfliteFile } from '../../../src/formats/tflite/import.js';
+import { importTflite } from '../../../src/formats/tflite/import.js';
+import { readTfliteFile } from '../../../src/formats/tflite/read-file.js';
 import { Session } from '../../../src/runtime/session.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

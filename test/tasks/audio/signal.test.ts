@@ -6,7 +6,7 @@ import {
   RfftInt16, fftAutoScale, filterBankAccumulate, filterBankAccumulateDouble, log32, signalKernels, sqrt32, sqrt64, sqrtSafe,
   spectralSubtraction, wideDynamicFunction,
 } from '../../../src/kernels/ref/signal.js';
-import { readTfliteFile } from '../../../src/formats/tflite/import.js';
+import { readTfliteFile } from '../../../src/formats/tflite/read-file.js';
 import { defaultRegistry } from '../../../src/runtime/builtins.js';
 import { runOp } from '../../../src/runtime/eval-node.js';
 import { Session } from '../../../src/runtime/session.js';
