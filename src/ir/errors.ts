@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'E_CONFIG'          // an invalid configuration or command-line argument
   | 'E_IMAGE'           // an image that cannot be decoded
   | 'E_AUDIO'           // audio that cannot be decoded
+  | 'E_MANIFEST'        // a model rollout manifest refused (the message starts with the reason's name)
+  | 'E_FLEET_MESSAGE'   // a fleet MQTT message that is oversized, not JSON or off its schema
   | 'E_INTERNAL';       // a bug in cloudless: please report it
 
 export interface ErrorDetails {
