@@ -189,3 +189,19 @@ export function selectedForRollout(deviceId: string, m: Pick<Manifest, 'model' |
   const x = Number(h.readBigUInt64BE(0) >> 11n) / 2 ** 53;
   return x < pct / 100;
 }
+
+/** An unsigned manifest for model bytes: sha256 and size computed here. */
+export function buildManifest(o: {
+  model: string; bytes: Uint8Array; version: number; url: string; group?: string; pct?: number; expires?: string;
+  selfTest: { frame: Pick<Frame, 'kind' | 'data' | 'width' | 'height' | 'sampleRate'>; outputSha256: string };
+}): UnsignedManifest {
+  const f = o.selfTest.frame;
+  return unsignedManifestSchema.parse({
+    format: MANIFEST_FORMAT, model: o.model, version: o.version, sha256: sha256(o.bytes), size: o.bytes.length, url: o.url,
+    group: o.group ?? 'default', pct: o.pct ?? 100, ...(o.expires ? { expires: new Date(o.expires).toISOString() } : {}),
+    self_test: {
+      input: { kind: f.kind, data: Buffer.from(f.data).toString('base64'), ...(f.width ? { width: f.width } : {}), ...(f.height ? { height: f.height } : {}), ...(f.sampleRate ? { sample_rate: f.sampleRate } : {}) },
+      output_sha256: o.selfTest.outputSha256,
+    },
+  });
+}
