@@ -16,6 +16,7 @@ import { registerSecretsCommand } from './secrets.js';
 import { registerWipeCommand } from './wipe.js';
 import { registerQuantizeCommand } from './quantize.js';
 import { registerConvertCommand } from './convert.js';
+import { registerFleetCommand } from './fleet.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -73,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   registerWipeCommand(program);
   registerQuantizeCommand(program);
   registerConvertCommand(program);
+  registerFleetCommand(program);
 
   try {
     await program.parseAsync(argv);

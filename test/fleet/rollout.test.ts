@@ -53,7 +53,7 @@ async function loadTask(file: string): Promise<Task> {
     name: `onnx:${path.basename(path.dirname(file))}/${path.basename(file)}`, accepts: ['sensor'],
     async run(frame) {
       const x = Number(Buffer.from(frame.data).toString('utf8'));
-      const y = (await s.run({ x: new Tensor('float32', [1, 1], Float32Array.of(x)) })).y!.data[0]!;
+      const y = Number((await s.run({ x: new Tensor("float32", [1, 1], Float32Array.of(x)) })).y!.data[0]!);
       if (!Number.isFinite(y)) throw new CloudlessError('E_INTERNAL', `model gave ${y} for ${x}`);
       return { findings: [], value: y };
     },
