@@ -33,6 +33,11 @@ export * from './tasks/audio/index.js';
 export { wasmKernels, wasmUnavailable, simdSupported } from './kernels/wasm/index.js';
 export { Pipeline, loadPipelineFile, parsePipelineYaml, validatePipeline, Ledger, SecretStore } from './pipeline/index.js';
 export type { PipelineInput, PipelineConfig, PipelineEvent, Frame, Task, TaskResult, Finding } from './pipeline/index.js';
+export {
+  startFleetPipeline, FleetDevice, FleetMonitor, FleetStore, RolloutAgent, serveModels,
+  buildManifest, signManifest, verifyManifest, generateSigningKey, selectedForRollout, canonicalJson,
+} from './fleet/index.js';
+export type { Manifest, FleetPipeline } from './fleet/index.js';
 export { prepareForQuantization } from './passes/quantize-prep.js';
 export { Calibrator, calibrate, type CalibrationResult } from './quantize/calibrate.js';
 export { quantizeGraph, type QuantizeOptions } from './quantize/quantize.js';

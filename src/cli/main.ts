@@ -18,6 +18,7 @@ import { registerQuantizeCommand } from './quantize.js';
 import { registerConvertCommand } from './convert.js';
 import { registerCompileCommand } from './compile.js';
 import { registerDashboardCommand } from './dashboard.js';
+import { registerFleetCommand } from './fleet.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -93,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
   registerConvertCommand(program);
   registerCompileCommand(program, setExitCode);
   registerDashboardCommand(program, setExitCode);
+  registerFleetCommand(program);
 
   try {
     await program.parseAsync(argv);

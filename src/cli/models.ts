@@ -3,6 +3,7 @@ import { CloudlessError } from '../ir/index.js';
 import { ZOO, getModel, type ModelManifest } from '../zoo/manifest.js';
 import { type ModelCheck, locateModel, modelStoreDir, pullModel, verifyModel } from '../zoo/store.js';
 import { type ExitCodeSink, setProcessExitCode } from './detect.js';
+import { registerModelSigningCommands } from './fleet.js';
 import { pc, EXIT, formatBytes, table } from './output.js';
 
 function sourceText(m: ModelManifest): string {
@@ -29,6 +30,8 @@ function printCheck(c: ModelCheck): void {
 
 export function registerModelsCommand(program: Command, setExitCode: ExitCodeSink = setProcessExitCode): void {
   const models = program.command('models').description(`the model zoo: list, pull into the local store (${modelStoreDir()}), verify`);
+
+  registerModelSigningCommands(models);
 
   models.command('list')
     .description('every model cloudless can run offline, and where its files are')

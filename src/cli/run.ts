@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadPipelineFile, type PipelineConfig } from '../pipeline/config.js';
 import { dataDir } from '../pipeline/paths.js';
+import { startFleetPipeline } from '../fleet/run.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { SecretStore } from '../pipeline/secrets.js';
 import type { PipelineEvent } from '../pipeline/types.js';
@@ -78,20 +79,24 @@ export async function runPipelineCommand(file: string, o: RunCommandOptions): Pr
     return problems.length ? EXIT.partial : EXIT.ok;
   }
 
-  const pipeline = await Pipeline.create(cfg, {
+  const popts = {
     dataDir: data, baseDir, backend: o.backend, maxFrames: o.maxFrames,
-    echo: o.json ? undefined : (line) => process.stderr.write(`${pc.dim(line)}\n`),
-  });
+    echo: o.json ? undefined : (line: string) => process.stderr.write(`${pc.dim(line)}\n`),
+  };
+  // With a fleet: section the device reports to its fleet broker and takes signed rollouts (src/fleet).
+  const fleet = cfg.fleet ? await startFleetPipeline(cfg, popts) : undefined;
+  const pipeline = fleet?.pipeline ?? await Pipeline.create(cfg, popts);
   pipeline.on('event', (e: PipelineEvent) => process.stdout.write(o.json ? `${JSON.stringify(e)}\n` : `${formatEvent(e)}\n`));
   let signalled = false;
-  const onSignal = () => { signalled = true; void pipeline.stop(); };
+  const stopAll = () => (fleet ? fleet.stop() : pipeline.stop());
+  const onSignal = () => { signalled = true; void stopAll(); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   if (!o.json) process.stderr.write(`${describePipeline(cfg)}\n  data: ${data}\n  running; Ctrl-C stops\n`);
   try {
     await pipeline.start();
     await pipeline.done;
-    await pipeline.stop();
+    await stopAll();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'E_AUDIO'           // audio that cannot be decoded
   | 'E_EGRESS'          // a network connection the allow-list refuses (host, resolved address or redirect)
   | 'E_LIMIT'           // a model or input that asks for more memory than the resource limits allow
+  | 'E_MANIFEST'        // a model rollout manifest refused (the message starts with the reason's name)
+  | 'E_FLEET_MESSAGE'   // a fleet MQTT message that is oversized, not JSON or off its schema
   | 'E_INTERNAL';       // a bug in cloudless: please report it
 
 export interface ErrorDetails {

@@ -189,6 +189,47 @@ const safeState = z.object({
   notify: z.array(name).default([]),
 }).strict();
 
+/** A topic level: no wildcards, no separators, no leading "$" (those are the broker's). */
+const topicLevel = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "-" or "." (1 to 64): one topic level, no wildcards');
+
+/**
+ * The device's place in a fleet (src/fleet): one MQTT client with its own
+ * credentials reporting status, health and the ledger's events, and taking
+ * signed model rollouts. The broker's host must be on `allow`.
+ */
+export const fleetSchema = z.object({
+  /** mqtt://host:port or mqtts://host:port (TLS, verified against ca_file). */
+  broker: z.string().min(1),
+  device_id: topicLevel,
+  prefix: topicLevel.default('cloudless'),
+  group: topicLevel.default('default'),
+  /** Broker user name (default: device_id, which the ACL pattern %u expects). */
+  username: z.string().min(1).optional(),
+  /** Name of the broker password in the secret store (`cloudless secrets set NAME`). */
+  password_secret: z.string().optional(),
+  /** PEM file of the CA the broker's certificate must chain to (pinned: the system CAs are not used). */
+  ca_file: z.string().min(1).optional(),
+  /** Client certificate and key (PEM files) when the broker authenticates devices by certificate. */
+  cert_file: z.string().min(1).optional(),
+  key_file: z.string().min(1).optional(),
+  keepalive_s: positiveInt.max(3600).default(30),
+  health_interval_s: positiveInt.max(86_400).default(60),
+  /** Home Assistant MQTT discovery (device-based config under `<discovery_prefix>/device/<id>/config`). */
+  home_assistant: z.union([z.boolean(), z.object({ discovery_prefix: topicLevel.default('homeassistant') }).strict()]).default(false),
+  /** Signed model rollout: absent means the device ignores rollout manifests. */
+  rollout: z.object({
+    /** Pinned Ed25519 public keys (PEM text or paths to .pem files). */
+    keys: z.array(z.string().min(1)).min(1),
+    /** Signatures from this many distinct pinned keys are needed (k of n). */
+    threshold: positiveInt.default(1),
+    /** Whether this device's clock can be trusted to check manifest expiry (an RTC kept by NTP or GPS). */
+    trusted_clock: z.boolean().default(false),
+    max_model_bytes: positiveInt.default(64 * 1024 * 1024),
+    /** After the switch, the new model must keep the pipeline out of its safe state for this long. */
+    grace_s: z.number().positive().max(86_400).default(30),
+  }).strict().optional(),
+}).strict();
+
 export const pipelineSchema = z.object({
   name,
   source,
@@ -207,6 +248,7 @@ export const pipelineSchema = z.object({
     max_age_days: z.number().positive().default(30),
     max_events: positiveInt.default(100_000),
   }).strict().default({}),
+  fleet: fleetSchema.optional(),
 }).strict();
 
 /** The pipeline as written (defaults optional). */
@@ -217,6 +259,8 @@ export type SourceConfig = PipelineConfig['source'];
 export type TaskConfig = PipelineConfig['task'];
 export type RuleConfig = PipelineConfig['rules'][number];
 export type ActionConfig = PipelineConfig['actions'][string];
+export type FleetConfig = z.output<typeof fleetSchema>;
+export type FleetInput = z.input<typeof fleetSchema>;
 
 /** Where a config came from, for error messages. */
 interface Origin {
@@ -274,6 +318,16 @@ export function validatePipeline(input: unknown, origin: Origin = { file: '<pipe
     if (a.type === 'mqtt' || a.type === 'webhook') checkAllowed(a.url, cfg.allow, where(origin, ['actions', n, 'url']));
   }
   if (cfg.source.type === 'mqtt') checkAllowed(cfg.source.url, cfg.allow, where(origin, ['source', 'url']));
+  if (cfg.fleet) {
+    checkAllowed(cfg.fleet.broker, cfg.allow, where(origin, ['fleet', 'broker']));
+    if (!/^mqtts?:$/.test(new URL(cfg.fleet.broker).protocol)) {
+      throw new CloudlessError('E_CONFIG', `${where(origin, ['fleet', 'broker'])}: the fleet broker must be an mqtt:// or mqtts:// URL`, { file: origin.file });
+    }
+    const r = cfg.fleet.rollout;
+    if (r && r.threshold > r.keys.length) {
+      throw new CloudlessError('E_CONFIG', `${where(origin, ['fleet', 'rollout', 'threshold'])}: ${r.threshold} signatures needed but only ${r.keys.length} key(s) pinned`, { file: origin.file });
+    }
+  }
   return cfg;
 }
 

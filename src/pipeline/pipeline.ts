@@ -51,6 +51,8 @@ export interface PipelineOptions {
   source?: Source;
   /** Sinks to use instead of building them from the config's actions (by action name). */
   sinks?: Record<string, Sink>;
+  /** Sinks that receive every event the pipeline records, rule and state alike (the fleet's events topic). */
+  everyEventSinks?: Sink[];
   backend?: BackendChoice;
   /** Stream for stdin sources and wav-on-stdin (default process.stdin). */
   stdin?: Readable;
@@ -93,6 +95,10 @@ export class Pipeline extends EventEmitter {
   private readonly watchdog: DeadlineWatchdog;
   private readonly workers = new Map<string, DeliveryWorker>();
   private loopDone?: Promise<void>;
+  private current: Task;
+  /** The frame being decided, so a task swap can wait for it. */
+  private deciding?: Promise<void>;
+  private readonly everyEvent: string[] = [];
   private stopping?: Promise<void>;
   private drainDeadline = Infinity;
   private decided = 0;
@@ -106,9 +112,10 @@ export class Pipeline extends EventEmitter {
   /** Resolves when the source has ended and every frame was decided, or maxFrames was reached. */
   readonly done: Promise<void>;
 
-  private constructor(config: PipelineConfig, readonly task: Task, readonly source: Source, sinks: Map<string, Sink>, private readonly opts: PipelineOptions) {
+  private constructor(config: PipelineConfig, task: Task, readonly source: Source, sinks: Map<string, Sink>, private readonly opts: PipelineOptions) {
     super();
     this.config = config;
+    this.current = task;
     const paths = dataPaths(opts.dataDir);
     this.log = new PipelineLog(path.join(paths.logs, `${config.name}.log`), opts.echo);
     this.ledger = new Ledger(paths.ledger);
@@ -125,9 +132,16 @@ export class Pipeline extends EventEmitter {
       log: this.log,
     });
     this.watchdog = new DeadlineWatchdog(config.deadline_ms, config.safe_state.max_missed_deadlines, this.failsafe);
+    for (const sink of opts.everyEventSinks ?? []) {
+      if (sinks.has(sink.name)) throw new CloudlessError('E_CONFIG', `pipeline ${config.name}: a sink named "${sink.name}" exists already`);
+      sinks.set(sink.name, sink);
+      this.everyEvent.push(sink.name);
+    }
     for (const [name, sink] of sinks) {
       const a = config.actions[name];
       this.workers.set(name, new DeliveryWorker(this.ledger, sink, a?.backoff ?? { initial_ms: 500, max_ms: 60_000 }, this.log));
+      // An unreachable fleet broker is reported by the fleet itself; it is no fault of the device.
+      if (this.everyEvent.includes(name)) continue;
       // A sink going down while we stop is our own doing (its connection closing), not a fault.
       sink.status?.on('down', (why: string) => { if (!this.stopping) this.failsafe.raise('sink', name, why); });
       sink.status?.on('up', () => this.failsafe.clear('sink', name));
@@ -179,7 +193,9 @@ export class Pipeline extends EventEmitter {
       const frame = await this.queue.take();
       if (!frame) break;
       if (Date.now() > this.drainDeadline) { zeroFrame(frame); await frame.release?.().catch(() => undefined); continue; }
-      await this.decide(frame);
+      this.deciding = this.decide(frame);
+      await this.deciding;
+      this.deciding = undefined;
       if (this.opts.maxFrames !== undefined && this.decided >= this.opts.maxFrames) { this.queue.close(); await this.queue.clear(); break; }
     }
     this.finished();
@@ -188,13 +204,14 @@ export class Pipeline extends EventEmitter {
   private async decide(frame: Frame): Promise<void> {
     const t0 = performance.now();
     const time = frame.time;
+    const task = this.current;
     let result: TaskResult | undefined;
     try {
-      if (!this.task.accepts.includes(frame.kind)) {
-        throw new CloudlessError('E_CONFIG', `task ${this.task.name} does not take ${frame.kind} frames (source ${frame.source})`);
+      if (!task.accepts.includes(frame.kind)) {
+        throw new CloudlessError('E_CONFIG', `task ${task.name} does not take ${frame.kind} frames (source ${frame.source})`);
       }
-      result = await this.task.run(frame);
-      this.failsafe.clear('model', this.task.name);
+      result = await task.run(frame);
+      this.failsafe.clear('model', task.name);
     } catch (err) {
       const code = err instanceof CloudlessError ? err.code : 'E_INTERNAL';
       if (FRAME_ERRORS.has(code)) {
@@ -202,8 +219,8 @@ export class Pipeline extends EventEmitter {
         this.log.warn('frame skipped', { frame: frame.seq, source: frame.source, error: safeText(err) });
       } else {
         this.modelErrors++;
-        this.log.error('task failed', { frame: frame.seq, task: this.task.name, error: safeText(err) });
-        this.failsafe.raise('model', this.task.name, safeText(err));
+        this.log.error('task failed', { frame: frame.seq, task: task.name, error: safeText(err) });
+        this.failsafe.raise('model', task.name, safeText(err));
       }
     } finally {
       zeroFrame(frame);
@@ -218,9 +235,30 @@ export class Pipeline extends EventEmitter {
     for (const { event, actions } of this.tracking?.evaluate(result, time) ?? []) this.record(event, actions);
   }
 
+  /** The task deciding frames now. */
+  get task(): Task { return this.current; }
+
+  /**
+   * Replaces the task between two frames: the frame being decided finishes on
+   * the old task, the next one runs on `next`. Returns the old task, which the
+   * caller closes (or keeps to swap back).
+   */
+  async swapTask(next: Task): Promise<Task> {
+    const prev = this.current;
+    this.current = next;
+    await this.deciding;
+    // The old task no longer runs: a model fault it raised cannot clear by itself.
+    if (prev.name !== next.name) this.failsafe.clear('model', prev.name);
+    this.log.info('task swapped', { from: prev.name, to: next.name });
+    return prev;
+  }
+
+  /** Records an event from outside the inference loop (the fleet's rollout steps) with every-event sinks as targets. */
+  recordEvent(event: PipelineEvent): void { this.record(event, []); }
+
   /** Writes an event to the ledger with a pending delivery for each named sink, and wakes their workers. */
   private record(event: PipelineEvent, actions: readonly string[]): void {
-    const targets = actions.map((a) => this.workers.get(a)!).filter(Boolean);
+    const targets = [...new Set([...actions, ...this.everyEvent])].map((a) => this.workers.get(a)!).filter(Boolean);
     this.ledger.record(event, targets.map((w) => ({ name: w.sink.name, destination: w.sink.destination })));
     this.events++;
     for (const w of targets) w.notify();

@@ -67,8 +67,8 @@ export interface PipelineEvent {
   /** Unique id (UUID v4): the idempotency key every sink receives, so a receiver can drop a repeat. */
   id: string;
   pipeline: string;
-  /** 'rule' for a rule's event, 'state' for a fail-safe state change. */
-  kind: 'rule' | 'state';
+  /** 'rule' for a rule's event, 'state' for a fail-safe state change, 'model' for a step of a model rollout (src/fleet). */
+  kind: 'rule' | 'state' | 'model';
   /** The rule that produced it (for 'state': 'safe_state'). */
   rule: string;
   /** ISO 8601 time of the frame (rule) or of the state change (state). */
