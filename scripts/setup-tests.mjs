@@ -28,6 +28,7 @@ export const TOOLS = [
   { command: 'gcc', pkg: 'gcc', usedBy: 'generated C built and run on the host (compile --verify)' },
   { command: 'arm-none-eabi-gcc', pkg: 'gcc-arm-none-eabi', usedBy: 'generated C built for Cortex-M' },
   { command: 'qemu-system-arm', pkg: 'qemu-system-arm', usedBy: 'generated C run on an emulated Cortex-M' },
+  { command: 'chromium', pkg: 'chromium', usedBy: 'the browser bundle and the dashboard in a real browser (playwright-core)' },
   // Rows with `present` are found by that check rather than a command on PATH; they are installed
   // as root and reported (tests that need them skip) otherwise.
   { present: () => existsSync('/usr/lib/arm-none-eabi/include/string.h'), pkg: 'libnewlib-arm-none-eabi',

@@ -26,7 +26,8 @@ import { EgressPolicy } from './egress.js';
 import { DeadlineWatchdog, FailSafe } from './failsafe.js';
 import { Ledger } from './ledger.js';
 import { PipelineLog } from './log.js';
-import { StatusWriter } from './status.js';
+import { STATUS_INTERVAL_MS, StatusWriter } from './status.js';
+import { type PipelineControl, readControl } from './control.js';
 import { dataPaths } from './paths.js';
 import { safeText, zeroFrame } from './privacy.js';
 import { FrameQueue } from './queue.js';
@@ -79,6 +80,10 @@ export interface PipelineStats {
   causes: string[];
   /** Mean time per decided frame (task run, including decode and preprocess). */
   meanTaskMs: number;
+  /** Paused by its owner (pause(), or the dashboard through control/<name>.json): frames are thrown away undecided. */
+  paused: boolean;
+  /** Frames thrown away undecided while paused. */
+  framesPaused: number;
 }
 
 /** Errors that are about one bad frame (a corrupt picture, a non-numeric reading), not about the model. */
@@ -106,6 +111,11 @@ export class Pipeline extends EventEmitter {
   private modelErrors = 0;
   private events = 0;
   private taskMs = 0;
+  private paused = false;
+  private framesPaused = 0;
+  private controlTimer?: ReturnType<typeof setInterval>;
+  /** The control file's `paused` last applied (a change of the file is what acts, so pause() from code is not undone). */
+  private controlPaused = false;
   private finished!: () => void;
   private finalStats?: PipelineStats;
   private status?: StatusWriter;
@@ -177,6 +187,9 @@ export class Pipeline extends EventEmitter {
       pipeline: this.config.name, source: this.source.name, task: this.task.name, model: typeof model === 'string' ? model : undefined,
     }, () => this.stats());
     this.status.start();
+    this.followControl();
+    this.controlTimer = setInterval(() => this.followControl(), STATUS_INTERVAL_MS);
+    this.controlTimer.unref();
     for (const w of this.workers.values()) w.start();
     this.loopDone = this.loop();
     await this.source.start({
@@ -193,6 +206,7 @@ export class Pipeline extends EventEmitter {
       const frame = await this.queue.take();
       if (!frame) break;
       if (Date.now() > this.drainDeadline) { zeroFrame(frame); await frame.release?.().catch(() => undefined); continue; }
+      if (this.paused) { this.framesPaused++; zeroFrame(frame); await frame.release?.().catch(() => undefined); continue; }
       this.deciding = this.decide(frame);
       await this.deciding;
       this.deciding = undefined;
@@ -286,7 +300,45 @@ export class Pipeline extends EventEmitter {
       state: this.failsafe.state,
       causes: this.failsafe.causes,
       meanTaskMs: this.decided ? this.taskMs / this.decided : 0,
+      paused: this.paused,
+      framesPaused: this.framesPaused,
     };
+  }
+
+  /** Whether frames are being thrown away undecided (see pause()). */
+  get isPaused(): boolean { return this.paused; }
+
+  /**
+   * Stops deciding frames until resume(): the source and sinks stay open, each frame is
+   * thrown away unseen and counted (`framesPaused`), no rule fires, pending deliveries go on.
+   * A deliberate pause is not a fault: no safe state is entered.
+   */
+  pause(by = 'library'): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.log.info('pipeline paused', { pipeline: this.config.name, by });
+  }
+
+  resume(by = 'library'): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.log.info('pipeline resumed', { pipeline: this.config.name, by, framesPaused: this.framesPaused });
+  }
+
+  /** Applies control/<name>.json (written by the dashboard); a broken file is logged and leaves the state as it is. */
+  private followControl(): void {
+    let c: PipelineControl | undefined;
+    try {
+      c = readControl(this.opts.dataDir, this.config.name);
+    } catch (err) {
+      this.log.warn('control file ignored', { error: safeText(err) });
+      return;
+    }
+    const want = c?.paused ?? false;
+    if (want === this.controlPaused) return;
+    this.controlPaused = want;
+    if (want) this.pause(c?.by ?? 'control file');
+    else this.resume(c?.by ?? 'control file');
   }
 
   /** Waits until no delivery is pending (or the timeout passes); returns how many still are. */
@@ -322,6 +374,7 @@ export class Pipeline extends EventEmitter {
       const s = this.stats();
       this.log.info('pipeline stopped', { decided: s.framesDecided, dropped: s.framesDropped, events: s.events, pending: s.pending });
       this.finalStats = s;
+      clearInterval(this.controlTimer);
       this.status?.stop();
       this.ledger.close();
       await this.log.close();

@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CloudlessError } from '../ir/index.js';
 import { readStatuses } from '../pipeline/status.js';
+import { writeControl } from '../pipeline/control.js';
 import { locateModel } from '../zoo/store.js';
 import {
   LoginLimiter, SessionStore, checkPassword, isLoopback, readPasswordRecord, sameToken, type PasswordRecord,
@@ -229,6 +230,17 @@ export function buildDashboard(opts: DashboardOptions & { requireLoginToRead: bo
     const check = await verifyZooModel(src, (req.params as { name: string }).name);
     return check ?? reply.code(404).send({ error: 'not a zoo model' });
   });
+
+  // Pause and resume: the pipeline reads control/<name>.json once a second (src/pipeline/control.ts).
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(`/api/pipelines/:name/${action}`, async (req, reply) => {
+      if (!requireAction(req, reply)) return;
+      const name = (req.params as { name: string }).name;
+      if (!readStatuses(opts.dataDir).some((s) => s.pipeline === name)) return reply.code(404).send({ error: `no pipeline named ${name} has run with this data directory` });
+      writeControl(opts.dataDir, name, { paused: action === 'pause', by: 'dashboard', at: new Date().toISOString() });
+      return { ok: true, pipeline: name, paused: action === 'pause' };
+    });
+  }
 
   app.get('/api/bench', async () => benchView(opts.benchDir));
   app.get('/bench/:file', async (req, reply) => {

@@ -43,11 +43,12 @@ export function pipelinesView(dataDir: string, ledger: Ledger | undefined) {
     const last = ledger?.search({ pipeline: s.pipeline, limit: 1 })[0];
     return {
       pipeline: s.pipeline,
-      state: s.liveness === 'running' ? (s.stats.state === 'safe' ? 'safe state' : 'running') : s.liveness === 'gone' ? 'stopped (no heartbeat)' : 'stopped',
+      state: s.liveness === 'running' ? (s.stats.state === 'safe' ? 'safe state' : s.stats.paused ? 'paused' : 'running') : s.liveness === 'gone' ? 'stopped (no heartbeat)' : 'stopped',
+      paused: s.liveness === 'running' && !!s.stats.paused,
       causes: s.stats.causes,
       source: s.source, task: s.task, model: s.model,
       decisionsPerSecond: rates.length ? rates.reduce((a, r) => a + r.v, 0) / rates.length : 0,
-      decided: s.stats.framesDecided, dropped: s.stats.framesDropped, missedDeadlines: s.stats.missedDeadlines,
+      decided: s.stats.framesDecided, dropped: s.stats.framesDropped, missedDeadlines: s.stats.missedDeadlines, framesPaused: s.stats.framesPaused ?? 0,
       events: s.stats.events, pending: s.stats.pending, modelErrors: s.stats.modelErrors,
       startedAt: s.startedAt, updatedAt: s.updatedAt,
       lastEvent: last ? { time: last.time, rule: last.rule, kind: last.kind, label: (last.event as { label?: string }).label } : undefined,

@@ -3,13 +3,14 @@
  * refusal, the password file, login rate limiting, same-origin and CSRF checks
  * on state-changing requests, login-to-read off loopback, the Host check.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPasswordRecord, setPassword, isLoopback } from '../../src/server/auth.js';
 import { CSP, buildDashboard, passwordFileOf, startDashboard } from '../../src/server/dashboard.js';
+import { readControl } from '../../src/pipeline/control.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'cloudless-dash-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -88,6 +89,22 @@ describe('dashboard security', () => {
     const verified = await app.inject({ method: 'POST', url: '/api/models/nosuch/verify', headers: { host, cookie: jar, 'x-csrf-token': csrf, 'content-type': 'application/json' }, payload: {} });
     expect(verified.statusCode).toBe(404);
     expect(verified.json().error).toBe('not a zoo model');
+
+    // Pause: an action like verify, for a pipeline that has a status file; it writes control/<name>.json.
+    const pause = (name: string, headers: Record<string, string>) => app.inject({ method: 'POST', url: `/api/pipelines/${name}/pause`, headers: { host, 'content-type': 'application/json', ...headers }, payload: {} });
+    expect((await pause('greenhouse', {})).statusCode).toBe(401);
+    expect((await pause('greenhouse', { cookie: jar })).statusCode).toBe(403);
+    const none = await pause('greenhouse', { cookie: jar, 'x-csrf-token': csrf });
+    expect(none.statusCode).toBe(404);
+    mkdirSync(path.join(dataDir, 'status'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'status', 'greenhouse.json'), JSON.stringify({ pipeline: 'greenhouse', pid: process.pid, startedAt: new Date().toISOString(), updatedAt: new Date().toISOString(), phase: 'running', source: 'stdin', task: 'sensor', stats: {}, history: [] }));
+    const paused = await pause('greenhouse', { cookie: jar, 'x-csrf-token': csrf });
+    expect(paused.statusCode).toBe(200);
+    expect(readControl(dataDir, 'greenhouse')).toMatchObject({ paused: true, by: 'dashboard' });
+    expect(statSync(path.join(dataDir, 'control', 'greenhouse.json')).mode & 0o777).toBe(0o600);
+    const resumed = await app.inject({ method: 'POST', url: '/api/pipelines/greenhouse/resume', headers: { host, cookie: jar, 'x-csrf-token': csrf, 'content-type': 'application/json' }, payload: {} });
+    expect(resumed.statusCode).toBe(200);
+    expect(readControl(dataDir, 'greenhouse')?.paused).toBe(false);
     await app.close();
   });
 

@@ -10,7 +10,7 @@ interface SessionInfo { loggedIn: boolean; passwordSet: boolean; loginToRead: bo
 interface PipelineRow {
   pipeline: string; state: string; causes: string[]; source: string; task: string; model?: string;
   decisionsPerSecond: number; decided: number; dropped: number; missedDeadlines: number; events: number; pending: number;
-  updatedAt: string; lastEvent?: { time: string; rule: string; kind: string; label?: string };
+  paused?: boolean; framesPaused?: number; updatedAt: string; lastEvent?: { time: string; rule: string; kind: string; label?: string };
 }
 interface EventRow {
   seq: number; id: string; time: string; pipeline: string; kind: string; rule: string; event: Record<string, unknown>;
@@ -36,12 +36,26 @@ function stream(): EventSource {
 
 function pipelineTable(rows: PipelineRow[]): HTMLElement {
   if (rows.length === 0) return h('p', {}, 'No pipeline has run with this data directory. Start one with ', h('code', {}, 'cloudless run pipeline.yaml'), '.');
-  return table(['pipeline', 'state', 'source', 'model', 'decisions/s', 'decided', 'dropped', 'missed deadlines', 'events', 'pending', 'last event'], rows.map((p) => [
+  return table(['pipeline', 'state', 'source', 'model', 'decisions/s', 'decided', 'dropped', 'missed deadlines', 'events', 'pending', 'last event', ''], rows.map((p) => [
     p.pipeline,
-    h('span', { class: `state ${p.state.startsWith('running') ? 'ok' : p.state === 'safe state' ? 'warn' : 'off'}`, title: p.causes.join(', ') }, p.state),
+    h('span', { class: `state ${p.state.startsWith('running') ? 'ok' : p.state === 'safe state' || p.state === 'paused' ? 'warn' : 'off'}`, title: p.causes.join(', ') }, p.state),
     p.source, p.model ?? p.task, p.decisionsPerSecond.toFixed(1), p.decided, p.dropped, p.missedDeadlines, p.events, p.pending,
     p.lastEvent ? `${when(p.lastEvent.time)} ${p.lastEvent.rule}${p.lastEvent.label ? ` (${p.lastEvent.label})` : ''}` : '—',
+    pauseButton(p),
   ]), { id: 'pipelines' });
+}
+
+/** Pause or resume (an action: needs the login); only for a pipeline that is running now. */
+function pauseButton(p: PipelineRow): HTMLElement | string {
+  if (p.state.startsWith('stopped')) return '';
+  const action = p.paused ? 'resume' : 'pause';
+  const b = h('button', { type: 'button', 'data-action': action, disabled: !session.loggedIn, title: session.loggedIn ? `${action} ${p.pipeline}` : `log in to ${action}` }, action);
+  b.addEventListener('click', async () => {
+    b.setAttribute('disabled', 'true');
+    const r = await postJson<{ ok?: boolean; error?: string }>(`/api/pipelines/${encodeURIComponent(p.pipeline)}/${action}`, {}, session.csrf);
+    b.textContent = r.body.ok ? `${action} asked` : (r.body.error ?? `error ${r.status}`);
+  });
+  return b;
 }
 
 async function overview(): Promise<void> {
