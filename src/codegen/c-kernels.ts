@@ -513,8 +513,343 @@ static int32_t cl_pool_clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo 
 };
 POOL_S8.needs.push('pool_clamp');
 
+
+// ---------------------------------------------------------------------------
+// Elementwise binary ops, Concat, Pad, Mean, ConvTranspose, Quantize, Dequantize
+// ---------------------------------------------------------------------------
+
+/** The largest rank the shape-generic kernels walk (shapes are padded to it with leading 1s). */
+export const C_MAX_RANK = 6;
+
+const ODOMETER: CPiece = {
+  id: 'odometer',
+  needs: [],
+  header: `
+#define CL_MAX_RANK ${C_MAX_RANK}
+/* Advances a row-major index over dims[CL_MAX_RANK] by one; *offset follows with strides. Returns 0 after the last index. */
+int32_t cl_odometer_next(int32_t *index, const int32_t *dims, const int32_t *strides, int32_t *offset);
+`,
+  source: `
+int32_t cl_odometer_next(int32_t *index, const int32_t *dims, const int32_t *strides, int32_t *offset) {
+  int32_t d;
+  for (d = CL_MAX_RANK - 1; d >= 0; d--) {
+    index[d]++;
+    *offset += strides[d];
+    if (index[d] < dims[d]) return 1;
+    *offset -= strides[d] * dims[d];
+    index[d] = 0;
+  }
+  return 0;
+}
+`,
+};
+
+type Elem = 's8' | 's16';
+const ctypeOf = (e: Elem) => (e === 's8' ? 'int8_t' : 'int16_t');
+
+const BINARY_PARAMS: CPiece = {
+  id: 'binary_params',
+  needs: ['fixedpoint', 'odometer'],
+  header: `
+/*
+ * A quantized Add, Sub or Mul with numpy broadcasting: the output walks
+ * out_dims; a_strides / b_strides are each input's strides seen through the
+ * broadcast (0 along a repeated dimension).
+ * Add/Sub (TFLite's reference ADD): both inputs, less their zero points, are
+ * shifted up by left_shift (20 for int8, 15 for int16) and brought to a common
+ * scale by their multipliers; the sum (b negated for Sub) is requantized by the
+ * output multiplier. Mul: the product of the offset inputs is requantized.
+ */
+typedef struct {
+  int32_t size;
+  int32_t out_dims[CL_MAX_RANK], a_strides[CL_MAX_RANK], b_strides[CL_MAX_RANK];
+  int32_t a_offset, b_offset;  /* -z_a, -z_b */
+  int32_t output_offset;       /* z_y */
+  int32_t left_shift, sign;    /* Add/Sub only; sign -1 for Sub */
+  int32_t a_multiplier, a_shift, b_multiplier, b_shift;  /* Add/Sub only */
+  int32_t output_multiplier, output_shift;
+  int32_t act_min, act_max;
+} cl_binary_params;
+`,
+  source: '',
+};
+
+function binaryPiece(op: 'add' | 'mul', e: Elem): CPiece {
+  const t = ctypeOf(e);
+  const fn = `cl_${op}_${e}`;
+  const body = op === 'add'
+    ? `      const int32_t a = (int32_t)((uint32_t)((int32_t)input_a[ai] + p->a_offset) << p->left_shift);
+      const int32_t b = (int32_t)((uint32_t)((int32_t)input_b[bi] + p->b_offset) << p->left_shift);
+      const int32_t sa = cl_mbqm(a, p->a_multiplier, p->a_shift);
+      const int32_t sb = cl_mbqm(b, p->b_multiplier, p->b_shift);
+      const int32_t raw = cl_mbqm(p->sign > 0 ? sa + sb : sa - sb, p->output_multiplier, p->output_shift);`
+    : `      const int32_t raw = cl_mbqm(((int32_t)input_a[ai] + p->a_offset) * ((int32_t)input_b[bi] + p->b_offset),
+                                  p->output_multiplier, p->output_shift);`;
+  const why = op === 'add'
+    ? (e === 's8'
+      ? '/* |x - z| <= 255, shifted by 20 stays below 2^28; each rescaled input is at most half that, so the sum fits int32. */'
+      : '/* |x| <= 2^15, shifted by 15 stays within 2^30; each rescaled input is at most half that, so the sum fits int32. */')
+    : `/* The product of two offset ${e === 's8' ? 'int8 values is below 2^16' : 'int16 values is at most 2^30'}: int32. */`;
+  return {
+    id: `${op}_${e}`,
+    needs: ['binary_params'],
+    header: `
+/* ${e === 's8' ? 'int8' : 'int16 (16x8)'} ${op === 'add' ? 'Add and Sub' : 'Mul'} with broadcasting. */
+void ${fn}(const cl_binary_params *p, const ${t} *input_a, const ${t} *input_b, ${t} *output);
+`,
+    source: `
+${why}
+void ${fn}(const cl_binary_params *p, const ${t} *input_a, const ${t} *input_b, ${t} *output) {
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t ai = 0, bi = 0, i, d;
+  for (i = 0; i < p->size; i++) {
+    {
+${body}
+      output[i] = (${t})cl_clamp_i32((int64_t)raw + p->output_offset, p->act_min, p->act_max);
+    }
+    /* The next output index, and the elements of a and b it reads. */
+    for (d = CL_MAX_RANK - 1; d >= 0; d--) {
+      index[d]++;
+      ai += p->a_strides[d];
+      bi += p->b_strides[d];
+      if (index[d] < p->out_dims[d]) break;
+      ai -= p->a_strides[d] * p->out_dims[d];
+      bi -= p->b_strides[d] * p->out_dims[d];
+      index[d] = 0;
+    }
+  }
+}
+`,
+  };
+}
+
+function concatPiece(e: Elem): CPiece {
+  const t = ctypeOf(e);
+  const table = e === 's8';
+  return {
+    id: `concat_${e}`,
+    needs: [],
+    header: `
+/*
+ * One input of a Concat: each of \`outer\` blocks of \`block\` elements goes to
+ * output + o * out_block + start.${table ? ' An input quantized unlike the output goes\n * through its 256-entry requantization table (index x + 128; TFLite\'s\n * ConcatenationWithScaling, folded at compile time); table 0 copies.' : ''}
+ */
+void cl_concat_part_${e}(int32_t outer, int32_t block, int32_t out_block, int32_t start, ${table ? 'const int8_t *table, ' : ''}const ${t} *input, ${t} *output);
+`,
+    source: `
+void cl_concat_part_${e}(int32_t outer, int32_t block, int32_t out_block, int32_t start, ${table ? 'const int8_t *table, ' : ''}const ${t} *input, ${t} *output) {
+  int32_t o, i;
+  for (o = 0; o < outer; o++) {
+    const ${t} *x = input + o * block;
+    ${t} *y = output + o * out_block + start;
+    ${table ? 'if (table) for (i = 0; i < block; i++) y[i] = table[(int32_t)x[i] + 128];\n    else ' : ''}for (i = 0; i < block; i++) y[i] = x[i];
+  }
+}
+`,
+  };
+}
+
+function padPiece(e: Elem): CPiece {
+  const t = ctypeOf(e);
+  return {
+    id: `pad_${e}`,
+    needs: ['odometer'],
+    header: `
+typedef struct {
+  int32_t size;  /* output elements */
+  int32_t out_dims[CL_MAX_RANK], in_dims[CL_MAX_RANK];
+  int32_t begin[CL_MAX_RANK];  /* leading pad per dimension (negative crops) */
+} cl_pad_params;
+
+/* Constant Pad: an output element maps to input coordinate (index - begin); outside the input it is \`value\` (the output zero point unless the model gives one). */
+void cl_pad_${e}(const cl_pad_params *p, ${t} value, const ${t} *input, ${t} *output);
+`,
+    source: `
+void cl_pad_${e}(const cl_pad_params *p, ${t} value, const ${t} *input, ${t} *output) {
+  static const int32_t no_strides[CL_MAX_RANK] = {0};
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t unused = 0, i, d;
+  for (i = 0; i < p->size; i++) {
+    int32_t offset = 0, inside = 1;
+    for (d = 0; d < CL_MAX_RANK; d++) {
+      const int32_t c = index[d] - p->begin[d];
+      if (c < 0 || c >= p->in_dims[d]) { inside = 0; break; }
+      offset = offset * p->in_dims[d] + c;
+    }
+    output[i] = inside ? input[offset] : value;
+    cl_odometer_next(index, p->out_dims, no_strides, &unused);
+  }
+}
+`,
+  };
+}
+
+const MEAN_PARAMS: CPiece = {
+  id: 'mean_params',
+  needs: ['fixedpoint', 'odometer'],
+  header: `
+/*
+ * A quantized ReduceMean: the input's dimensions split into kept ones (the
+ * output, in order) and reduced ones, each with the input's strides. The raw
+ * sum S of a group of n values becomes, as TFLite Micro's EvalIntegerMean:
+ *   truncating (input and output quantized alike): S / n, C's division;
+ *   else MBQM(S - z_x * n, multiplier, shift) + z_y, where the multiplier of
+ *   s_x / s_y already holds 1/n (QuantizedMeanOrSum).
+ */
+typedef struct {
+  int32_t out_size;
+  int32_t kept_dims[CL_MAX_RANK], kept_strides[CL_MAX_RANK];
+  int32_t reduced_dims[CL_MAX_RANK], reduced_strides[CL_MAX_RANK];
+  int32_t n, truncating;
+  int32_t input_zero_times_n;  /* z_x * n */
+  int32_t multiplier, shift, output_offset, act_min, act_max;
+} cl_mean_params;
+`,
+  source: '',
+};
+
+function meanPiece(e: Elem): CPiece {
+  const t = ctypeOf(e);
+  return {
+    id: `mean_${e}`,
+    needs: ['mean_params'],
+    header: `
+void cl_mean_${e}(const cl_mean_params *p, const ${t} *input, ${t} *output);
+`,
+    source: `
+/* A group of fewer than ${e === 's8' ? '2^23 int8' : '2^16 int16'} values sums within int32. */
+void cl_mean_${e}(const cl_mean_params *p, const ${t} *input, ${t} *output) {
+  int32_t kept[CL_MAX_RANK] = {0};
+  int32_t base = 0, o;
+  for (o = 0; o < p->out_size; o++) {
+    int32_t reduced[CL_MAX_RANK] = {0};
+    int32_t offset = 0, sum = 0;
+    int64_t v;
+    do { sum += input[base + offset]; } while (cl_odometer_next(reduced, p->reduced_dims, p->reduced_strides, &offset));
+    if (p->truncating) v = sum / p->n;
+    else v = (int64_t)cl_mbqm((int32_t)((uint32_t)sum - (uint32_t)p->input_zero_times_n), p->multiplier, p->shift) + p->output_offset;
+    output[o] = (${t})cl_clamp_i32(v, p->act_min, p->act_max);
+    cl_odometer_next(kept, p->kept_dims, p->kept_strides, &base);
+  }
+}
+`,
+  };
+}
+
+const CONV_TRANSPOSE_S8: CPiece = {
+  id: 'conv_transpose_s8',
+  needs: ['fixedpoint'],
+  header: `
+typedef struct {
+  int32_t batch, in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+  int32_t input_offset, output_offset, act_min, act_max;
+  const int32_t *multiplier, *shift;
+} cl_conv_transpose_s8_params;
+
+/* int8 ConvTranspose (TFLite's TRANSPOSE_CONV), NHWC input, IHWO weights, one group. */
+void cl_conv_transpose_s8(const cl_conv_transpose_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+`,
+  source: `
+/*
+ * Written as a gather: output pixel (oy, ox) takes tap (ky, kx) of input pixel
+ * (iy, ix) when oy + pad_h - ky * dilation_h = iy * stride_h (and likewise in
+ * x). The products and the int32 bound are those of cl_conv_s8.
+ */
+void cl_conv_transpose_s8(const cl_conv_transpose_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  const int32_t taps = p->k_h * p->k_w;
+  int32_t b, oy, ox, oc, ky, kx, ic;
+  for (b = 0; b < p->batch; b++) {
+    for (oy = 0; oy < p->out_h; oy++) {
+      for (ox = 0; ox < p->out_w; ox++) {
+        for (oc = 0; oc < p->out_c; oc++) {
+          int32_t acc = bias ? bias[oc] : 0;
+          for (ky = 0; ky < p->k_h; ky++) {
+            const int32_t ny = oy + p->pad_h - ky * p->dilation_h;
+            if (ny < 0 || ny % p->stride_h != 0 || ny / p->stride_h >= p->in_h) continue;
+            for (kx = 0; kx < p->k_w; kx++) {
+              const int32_t nx = ox + p->pad_w - kx * p->dilation_w;
+              const int8_t *x;
+              if (nx < 0 || nx % p->stride_w != 0 || nx / p->stride_w >= p->in_w) continue;
+              x = input + ((b * p->in_h + ny / p->stride_h) * p->in_w + nx / p->stride_w) * p->in_c;
+              for (ic = 0; ic < p->in_c; ic++) {
+                acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)filter[(ic * taps + ky * p->k_w + kx) * p->out_c + oc];
+              }
+            }
+          }
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)cl_clamp_i32(
+            (int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max);
+        }
+      }
+    }
+  }
+}
+`,
+};
+
+const QUANTIZE: CPiece = {
+  id: 'quantize',
+  needs: [],
+  header: `
+/*
+ * float -> int8/int16 (TFLite's reference AffineQuantize, as TFLite Micro):
+ * q = clamp(round_half_away(x / scale) + zero_point), the division in float.
+ * int -> float: y = (float)(scale * (q - zero_point)), the product in double
+ * (exact for |q - z| < 2^24), rounded once.
+ */
+void cl_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
+void cl_quantize_f32_s16(int32_t size, float scale, int32_t zero_point, const float *input, int16_t *output);
+void cl_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
+void cl_dequantize_s16_f32(int32_t size, float scale, int32_t zero_point, const int16_t *input, float *output);
+`,
+  source: `
+/*
+ * round_half_away(x / scale) + zero_point clamped to [lo, hi]. The quotient is
+ * first bounded (far outside any int16) so that the cast to int64 is defined;
+ * q + 0.5 is exact in double. NaN gives 0, as the engine's typed arrays store it.
+ */
+static int32_t cl_quantize_one(float x, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  const float q = x / scale;
+  double r;
+  if (!(q == q)) return 0;
+  r = (double)q;
+  if (r > 1e12) r = 1e12;
+  if (r < -1e12) r = -1e12;
+  r = r < 0 ? -(double)(int64_t)(-r + 0.5) : (double)(int64_t)(r + 0.5);
+  r += (double)zero_point;
+  return r < lo ? lo : r > hi ? hi : (int32_t)r;
+}
+
+void cl_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (int8_t)cl_quantize_one(input[i], scale, zero_point, -128, 127);
+}
+
+void cl_quantize_f32_s16(int32_t size, float scale, int32_t zero_point, const float *input, int16_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (int16_t)cl_quantize_one(input[i], scale, zero_point, -32768, 32767);
+}
+
+void cl_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (float)((double)scale * (double)((int32_t)input[i] - zero_point));
+}
+
+void cl_dequantize_s16_f32(int32_t size, float scale, int32_t zero_point, const int16_t *input, float *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (float)((double)scale * (double)((int32_t)input[i] - zero_point));
+}
+`,
+};
+
+const MORE_PIECES: CPiece[] = [
+  ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE,
+  ...(['s8', 's16'] as Elem[]).flatMap((e) => [binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e)]),
+];
+
 export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(
-  [FIXEDPOINT, GEMMLOWP_EXP, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32].map((p) => [p.id, p]),
+  [FIXEDPOINT, GEMMLOWP_EXP, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES].map((p) => [p.id, p]),
 );
 
 /** The pieces `ids` need, each once, dependencies first. */

@@ -99,6 +99,7 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
     const paramsName = unique(`${name}_p${k}_${step.node.op.toLowerCase()}`);
     const ctx: EmitContext = {
       pointer, paramsName, arithmetic,
+      isConstant: (t) => !inArena(t),
       int32Table(hint, values) {
         const t = new Tensor('int32', [values.length], Int32Array.from(values));
         return constantArray(t, `${paramsName}_${hint}`);

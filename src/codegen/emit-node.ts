@@ -12,6 +12,7 @@ import { CloudlessError, type Node, type Tensor } from '../ir/index.js';
 import type { Geometry3 } from '../ir/window.js';
 import type { PlanStep } from '../runtime/plan.js';
 import { floatLiteral, intLiteral } from './c-data.js';
+import { C_MAX_RANK } from './c-kernels.js';
 
 /** What an emitter can ask of the graph emitter. */
 export interface EmitContext {
@@ -23,6 +24,8 @@ export interface EmitContext {
   int8Table(hint: string, values: Int8Array): string;
   /** A unique C identifier for this node's params. */
   paramsName: string;
+  /** Whether `t` is a constant (not in the arena). */
+  isConstant(t: Tensor): boolean;
   arithmetic: 'tflite-reference' | 'tflite-xnnpack';
 }
 
@@ -169,6 +172,176 @@ const lutS8: Emitter = (step, ctx) => {
   return { pieces: ['lut_s8'], definitions: '', call: `cl_lut_s8(${x.size}, ${table}, ${ctx.pointer(x, false)}, ${ctx.pointer(step.outputs[0], true)});` };
 };
 
+
+// ---------------------------------------------------------------------------
+// Add, Sub, Mul, Concat, Pad, ReduceMean, ConvTranspose, Quantize, Dequantize
+// ---------------------------------------------------------------------------
+
+type Elem = 's8' | 's16';
+const elemOf = (t: Tensor): Elem => (t.dtype === 'int16' ? 's16' : 's8');
+
+/** A shape padded with leading 1s to the C kernels' rank, or refused. */
+function padded(node: Node, shape: readonly number[]): number[] {
+  if (shape.length > C_MAX_RANK) refuse(node, `rank ${shape.length} is above the C kernels' ${C_MAX_RANK}`);
+  return [...new Array<number>(C_MAX_RANK - shape.length).fill(1), ...shape];
+}
+
+/** Row-major strides of `shape` seen through a broadcast to `out` (0 along a repeated dimension), padded. */
+function broadcastStrides(node: Node, shape: readonly number[], out: readonly number[]): number[] {
+  const o = padded(node, out), s = padded(node, [...new Array<number>(Math.max(0, out.length - shape.length)).fill(1), ...shape]);
+  const strides = new Array<number>(C_MAX_RANK).fill(0);
+  let acc = 1;
+  for (let d = C_MAX_RANK - 1; d >= 0; d--) {
+    strides[d] = s[d] === 1 && o[d] !== 1 ? 0 : acc;
+    acc *= s[d]!;
+  }
+  return strides;
+}
+
+const cArray = (v: readonly number[]) => `{ ${v.map(intLiteral).join(', ')} }`;
+
+type QM = { multiplier: number; shift: number };
+interface BinaryConstants {
+  arithmetic: { kind: string; ma?: QM; mb?: QM; my?: QM; m?: QM; sign?: 1 | -1 };
+  za: number; zb: number; zy: number; lo: number; hi: number;
+}
+
+function binary(op: 'add' | 'mul'): Emitter {
+  return (step, ctx) => {
+    const st = step.state as { constants?: BinaryConstants };
+    const c = st.constants;
+    if (!c) refuse(step.node, 'the reference kernel exposes no constants');
+    const a = c.arithmetic;
+    const y = step.outputs[0]!, [x0, x1] = step.inputs;
+    const e = elemOf(y);
+    const fields: Record<string, string | number> = {
+      size: y.size, out_dims: cArray(padded(step.node, y.shape)),
+      a_strides: cArray(broadcastStrides(step.node, x0!.shape, y.shape)), b_strides: cArray(broadcastStrides(step.node, x1!.shape, y.shape)),
+      a_offset: -c.za, b_offset: -c.zb, output_offset: c.zy, act_min: c.lo, act_max: c.hi,
+    };
+    if (a.kind === 'radd' || a.kind === 'add') {
+      Object.assign(fields, {
+        left_shift: a.kind === 'radd' ? 20 : 15, sign: a.sign!,
+        a_multiplier: a.ma!.multiplier, a_shift: a.ma!.shift, b_multiplier: a.mb!.multiplier, b_shift: a.mb!.shift,
+        output_multiplier: a.my!.multiplier, output_shift: a.my!.shift,
+      });
+    } else if (a.kind === 'rmul' || a.kind === 'mul') {
+      Object.assign(fields, { output_multiplier: a.m!.multiplier, output_shift: a.m!.shift });
+    } else {
+      refuse(step.node, `the ${ctx.arithmetic} int8 ${step.node.op} is not emitted yet (only tflite-reference)`);
+    }
+    return {
+      pieces: [`${op}_${e}`], definitions: struct('cl_binary_params', ctx.paramsName, fields),
+      call: `cl_${op}_${e}(&${ctx.paramsName}, ${ctx.pointer(x0, false)}, ${ctx.pointer(x1, false)}, ${ctx.pointer(y, true)});`,
+    };
+  };
+}
+
+const concat: Emitter = (step, ctx) => {
+  const st = step.state as { blocks: number[]; outBlock: number; outer: number; tables: (Int8Array | undefined)[] };
+  const y = step.outputs[0]!;
+  const e = elemOf(y);
+  const present = step.inputs.filter((t) => t !== undefined);
+  let start = 0;
+  const calls = present.map((x, k) => {
+    const table = st.tables[k];
+    if (table && e !== 's8') refuse(step.node, 'an int16 Concat input quantized unlike the output');
+    const tableArg = e === 's8' ? `${table ? ctx.int8Table(`table${k}`, table) : '0'}, ` : '';
+    const call = `cl_concat_part_${e}(${st.outer}, ${st.blocks[k]}, ${st.outBlock}, ${start}, ${tableArg}${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});`;
+    start += st.blocks[k]!;
+    return call;
+  });
+  return { pieces: [`concat_${e}`], definitions: '', call: calls.join('\n  ') };
+};
+
+const pad: Emitter = (step, ctx) => {
+  const st = step.state as { begin: number[]; inShape: number[]; outShape: number[] };
+  const y = step.outputs[0]!;
+  const e = elemOf(y);
+  const cv = step.inputs[2];
+  let value: number;
+  if (cv && cv.size > 0) {
+    if (step.node.inputs[2] && !ctx.isConstant(cv)) refuse(step.node, 'a constant_value computed at run time');
+    value = Number(cv.data[0]!);
+  } else {
+    value = y.quant?.zeroPoint[0] ?? 0;
+  }
+  const definitions = struct('cl_pad_params', ctx.paramsName, {
+    size: y.size, out_dims: cArray(padded(step.node, st.outShape)), in_dims: cArray(padded(step.node, st.inShape)),
+    begin: cArray([...new Array<number>(C_MAX_RANK - st.begin.length).fill(0), ...st.begin]),
+  });
+  return { pieces: [`pad_${e}`], definitions, call: `cl_pad_${e}(&${ctx.paramsName}, ${value}, ${ctx.pointer(step.inputs[0], false)}, ${ctx.pointer(y, true)});` };
+};
+
+interface MeanConstants {
+  n: number; zx: number; zy: number; lo: number; hi: number;
+  truncating: boolean; float: boolean; multiplier: number; shift: number;
+}
+
+const mean: Emitter = (step, ctx) => {
+  const st = step.state as { axes?: number[]; constants?: MeanConstants };
+  const c = st.constants, axes = st.axes;
+  if (!c || !axes) refuse(step.node, 'the reference kernel exposes no constants');
+  if (c.float) refuse(step.node, `the ${ctx.arithmetic} int8 ReduceMean is not emitted yet (only tflite-reference)`);
+  const x = step.inputs[0]!, y = step.outputs[0]!;
+  const e = elemOf(y);
+  const shape = padded(step.node, x.shape);
+  const off = C_MAX_RANK - x.shape.length;
+  const strides = new Array<number>(C_MAX_RANK).fill(0);
+  for (let d = C_MAX_RANK - 1, acc = 1; d >= 0; d--) { strides[d] = acc; acc *= shape[d]!; }
+  const reduced = shape.map((_, d) => d >= off && axes.includes(d - off));
+  const definitions = struct('cl_mean_params', ctx.paramsName, {
+    out_size: y.size,
+    kept_dims: cArray(shape.map((n, d) => (reduced[d] ? 1 : n))), kept_strides: cArray(strides.map((s, d) => (reduced[d] ? 0 : s))),
+    reduced_dims: cArray(shape.map((n, d) => (reduced[d] ? n : 1))), reduced_strides: cArray(strides.map((s, d) => (reduced[d] ? s : 0))),
+    n: c.n, truncating: c.truncating ? 1 : 0, input_zero_times_n: Math.imul(c.zx, c.n),
+    multiplier: c.multiplier, shift: c.shift, output_offset: c.zy, act_min: c.lo, act_max: c.hi,
+  });
+  return { pieces: [`mean_${e}`], definitions, call: `cl_mean_${e}(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
+};
+
+const convTransposeS8: Emitter = (step, ctx) => {
+  const st = step.state as { t: { g: Geometry3; cin: number; cout: number; group: number }; zx: number; rq: ChannelRequantState };
+  const g = st.t.g;
+  planar(step.node, g);
+  if (st.t.group !== 1) refuse(step.node, `grouped int8 ConvTranspose (group ${st.t.group})`);
+  const perChannel = st.rq.multipliers.length === st.t.cout;
+  const { mult, shift } = requant(step.node, st.rq, ctx);
+  const definitions = struct('cl_conv_transpose_s8_params', ctx.paramsName, {
+    ...window2(g), in_c: st.t.cin, out_c: st.t.cout, dilation_h: g.dH, dilation_w: g.dW, pad_h: g.pH, pad_w: g.pW,
+    input_offset: -st.zx, output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi,
+    multiplier: perChannel ? mult : ctx.int32Table('multiplier', new Array<number>(st.t.cout).fill(st.rq.multipliers[0]!)),
+    shift: perChannel ? shift : ctx.int32Table('shift', new Array<number>(st.t.cout).fill(st.rq.shifts[0]!)),
+  });
+  const [x, w, b] = step.inputs;
+  return {
+    pieces: ['conv_transpose_s8'], definitions,
+    call: `cl_conv_transpose_s8(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(w, false)}, ${b && b.size > 0 ? ctx.pointer(b, false) : '0'}, ${ctx.pointer(step.outputs[0], true)});`,
+  };
+};
+
+function perTensor(node: Node, t: Tensor, what: string): { scale: number; zeroPoint: number } {
+  const q = t.quant;
+  if (!q || q.scale.length !== 1) refuse(node, `${what} is quantized per axis (the C kernel takes one scale)`);
+  return { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0] ?? 0 };
+}
+
+const quantize: Emitter = (step, ctx) => {
+  const x = step.inputs[0]!, y = step.outputs[0]!;
+  if (x.dtype !== 'float32') refuse(step.node, `requantizing ${x.dtype} to ${y.dtype} is not emitted (float32 input only)`);
+  if (ctx.arithmetic !== 'tflite-reference') refuse(step.node, `the ${ctx.arithmetic} Quantize is not emitted yet (only tflite-reference)`);
+  const q = perTensor(step.node, y, 'the output');
+  const e = elemOf(y);
+  return { pieces: ['quantize'], definitions: '', call: `cl_quantize_f32_${e}(${y.size}, ${floatLiteral(q.scale)}, ${q.zeroPoint}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
+};
+
+const dequantize: Emitter = (step, ctx) => {
+  const x = step.inputs[0]!, y = step.outputs[0]!;
+  if (x.dtype !== 'int8' && x.dtype !== 'int16') refuse(step.node, `dequantizing ${x.dtype} is not emitted (int8 and int16 only)`);
+  const q = perTensor(step.node, x, 'the input');
+  return { pieces: ['quantize'], definitions: '', call: `cl_dequantize_${elemOf(x)}_f32(${y.size}, ${floatLiteral(q.scale)}, ${q.zeroPoint}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
+};
+
 /** Emitters by `op/dtype` of the node's first output. */
 const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['Conv/int8', convS8],
@@ -178,6 +351,11 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['MaxPool/int8', poolS8('cl_max_pool_s8')],
   ['Softmax/int8', softmaxS8],
   ['FullyConnected/float32', fullyConnectedF32],
+  ['ConvTranspose/int8', convTransposeS8],
+  ['Add/int8', binary('add')], ['Sub/int8', binary('add')], ['Mul/int8', binary('mul')],
+  ['Concat/int8', concat], ['Pad/int8', pad], ['ReduceMean/int8', mean],
+  ['Quantize/int8', quantize], ['Quantize/int16', quantize],
+  ['Dequantize/float32', dequantize],
   ...['Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh'].map((op) => [`${op}/int8`, lutS8] as [string, Emitter]),
 ]);
 

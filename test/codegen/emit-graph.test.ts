@@ -53,6 +53,7 @@ describe.skipIf(!haveModels)('TFLM models compiled to C (needs ../shared/models/
     ['hello_world_int8', ['host', 'cortex-m4', 'cortex-m0plus'], true],
     ['hello_world_float', ['host', 'cortex-m4'], true],
     ['micro_speech_quantized', ['host', 'cortex-m4'], true],
+    ['simple_add_model', ['host', 'cortex-m4'], true],
     ['person_detect', slow ? ['host', 'cortex-m4'] : ['host'], false],
   ];
   for (const [model, targets, sanitize] of cases) {
@@ -94,13 +95,23 @@ function mergeCases(cases: { graph: Graph; feeds: Record<string, Tensor> }[]): {
 }
 
 describe('randomized single-op int8 cases compiled to C', () => {
-  const ops: Int8CaseOp[] = ['Conv', 'DepthwiseConv', 'FullyConnected', 'AveragePool', 'MaxPool', 'Softmax', 'Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu'];
+  // Ops in one group share one C build (the build, not the run, is what costs).
+  const groups: Int8CaseOp[][] = [
+    ['Conv'], ['DepthwiseConv'], ['ConvTranspose'], ['FullyConnected'], ['AveragePool'], ['MaxPool'], ['Softmax'], ['Sigmoid'], ['Tanh'],
+    ['HardSwish'], ['LeakyRelu'], ['Add', 'Sub', 'Mul'], ['Concat', 'ConcatMixed', 'Pad', 'ReduceMean'],
+  ];
   const seeds = slow ? 40 : 6;
-  for (const op of ops) {
-    it(`${op}: ${seeds} seeds × 3 flavours bit-exact on the host (sanitized)`, async () => {
+  for (const ops of groups) {
+    it(`${ops.join(', ')}: ${seeds} seeds × 3 flavours bit-exact on the host (sanitized)`, async () => {
       const cases = [];
-      for (let s = 1; s <= seeds; s++) {
-        for (const f of ['random', 'tie', 'near'] as Flavour[]) cases.push(int8Case(op, s * 7919 + 13, f));
+      for (const op of ops) {
+        for (let s = 1; s <= seeds; s++) {
+          for (const f of ['random', 'tie', 'near'] as Flavour[]) cases.push(int8Case(op, s * 7919 + 13, f));
+        }
+      }
+      if (ops.includes('ReduceMean')) {
+        // Input and output quantized alike: TFLM's EvalIntegerMean divides the raw sum, truncating.
+        for (let s = 1; s <= seeds; s++) cases.push(sameQuantMean(int8Case('ReduceMean', s * 7919 + 17, 'random')));
       }
       const { graph, feeds } = mergeCases(cases);
       await expectSame(graph, feeds, 'host', true);
@@ -108,11 +119,70 @@ describe('randomized single-op int8 cases compiled to C', () => {
   }
 });
 
+/** A ReduceMean case with the output quantized like the input. */
+function sameQuantMean(c: { graph: Graph; feeds: Record<string, Tensor> }) {
+  const y = c.graph.values.get('y')!, x = c.graph.values.get('x')!;
+  c.graph.setValue({ ...y, quant: x.quant });
+  return c;
+}
+
+describe('the newer int8 ops on Cortex-M4 under QEMU', () => {
+  it('ConvTranspose, Add, Sub, Mul, Concat, Pad, ReduceMean: 1 seed × 3 flavours bit-exact', async () => {
+    const ops: Int8CaseOp[] = ['ConvTranspose', 'Add', 'Sub', 'Mul', 'Concat', 'ConcatMixed', 'Pad', 'ReduceMean'];
+    const cases = ops.flatMap((op) => (['random', 'tie', 'near'] as Flavour[]).map((f) => int8Case(op, 104729, f)));
+    const { graph, feeds } = mergeCases(cases);
+    await expectSame(graph, feeds, 'cortex-m4');
+  }, 300_000);
+});
+
+describe('Quantize and Dequantize compiled to C', () => {
+  /** float → int8 → float and float → int16 → float, with values on exact ties of the scale, extremes, and ±0. */
+  function roundTrip(): { graph: Graph; feeds: Tensor[] } {
+    const g = new Graph('quant', { format: 'cloudless' });
+    const q8 = { scale: Float32Array.of(Math.fround(0.0371)), zeroPoint: Int32Array.of(-5) };
+    const q16 = { scale: Float32Array.of(Math.fround(1 / 4096)), zeroPoint: Int32Array.of(0) };
+    const n = 200;
+    g.setValue({ name: 'x', dtype: 'float32', shape: [n] });
+    g.inputs.push('x');
+    g.setValue({ name: 'q8', dtype: 'int8', shape: [n], quant: q8 });
+    g.setValue({ name: 'q16', dtype: 'int16', shape: [n], quant: q16 });
+    g.setValue({ name: 'y8', dtype: 'float32', shape: [n] });
+    g.setValue({ name: 'y16', dtype: 'float32', shape: [n] });
+    g.addNode({ name: 'quantize8', op: 'Quantize', inputs: ['x'], outputs: ['q8'], attrs: {} });
+    g.addNode({ name: 'quantize16', op: 'Quantize', inputs: ['x'], outputs: ['q16'], attrs: {} });
+    g.addNode({ name: 'dequantize8', op: 'Dequantize', inputs: ['q8'], outputs: ['y8'], attrs: {} });
+    g.addNode({ name: 'dequantize16', op: 'Dequantize', inputs: ['q16'], outputs: ['y16'], attrs: {} });
+    g.outputs = ['q8', 'q16', 'y8', 'y16'];
+    const r = lcg(5);
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = i % 4;
+      // Exact half-steps of both scales, random values, and values far outside both ranges.
+      x[i] = k === 0 ? Math.fround((Math.floor(r() * 400) - 200 + 0.5) * q8.scale[0]!) : k === 1 ? (Math.floor(r() * 4000) - 2000 + 0.5) / 4096
+        : k === 2 ? (r() - 0.5) * 12 : (r() < 0.5 ? -1 : 1) * 1e9 * r();
+    }
+    x[3] = -0; x[7] = Number.POSITIVE_INFINITY; x[11] = Number.NEGATIVE_INFINITY;
+    return { graph: g, feeds: [new Tensor('float32', [n], x)] };
+  }
+  for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+    it(`float → int8/int16 → float bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      const { graph, feeds } = roundTrip();
+      await expectSame(graph, feeds, on, on === 'host');
+    }, 300_000);
+  }
+});
+
 describe('refusals', () => {
   it('an op the generator lacks is refused naming node and op', async () => {
-    const c = int8Case('Add', 3, 'random');
-    expect(() => emitC(c.graph)).toThrow(CloudlessError);
-    expect(() => emitC(c.graph)).toThrow(/node add_0: the C generator has no int8 Add kernel/);
+    const g = new Graph('t', { format: 'cloudless' });
+    const q = { scale: Float32Array.of(0.5), zeroPoint: Int32Array.of(0) };
+    g.setValue({ name: 'x', dtype: 'int8', shape: [2, 3], quant: q });
+    g.setValue({ name: 'y', dtype: 'int8', shape: [3, 2], quant: q });
+    g.inputs.push('x');
+    g.addNode({ name: 'transpose_0', op: 'Transpose', inputs: ['x'], outputs: ['y'], attrs: { perm: [1, 0] } });
+    g.outputs = ['y'];
+    expect(() => emitC(g)).toThrow(CloudlessError);
+    expect(() => emitC(g)).toThrow(/node transpose_0: the C generator has no int8 Transpose kernel/);
   });
   it('the tflite-xnnpack arithmetic is refused by node until it is emitted', () => {
     const c = int8Case('Conv', 3, 'random');
