@@ -843,7 +843,199 @@ void cl_dequantize_s16_f32(int32_t size, float scale, int32_t zero_point, const 
 `,
 };
 
+// ---------------------------------------------------------------------------
+// 16x8: int16 activations, int8 weights, int64 bias and accumulator
+// ---------------------------------------------------------------------------
+
+const FIXEDPOINT_WIDE: CPiece = {
+  id: 'fixedpoint_wide',
+  needs: [],
+  header: `
+/* The 16x8 epilogues of an int64 accumulator (requantize.ts). */
+int64_t cl_mbqm_reduced(int64_t x, int32_t multiplier, int32_t shift);
+int64_t cl_mbqm_away(int64_t x, int32_t multiplier, int32_t shift);
+`,
+  source: `
+/*
+ * TFLite's MultiplyByQuantizedMultiplier for int64 (16x8 Conv and
+ * DepthwiseConv): the multiplier is first rounded to 15 bits, then
+ * (x * m' + 2^(t-1)) >> t with t = 15 - shift, an arithmetic shift (ties
+ * toward +inf). |x| < 2^47 and m' < 2^15: the product fits int64. The emitter
+ * refuses shifts that leave t outside 1..62. (multiplyByQuantizedMultiplierWide)
+ */
+int64_t cl_mbqm_reduced(int64_t x, int32_t multiplier, int32_t shift) {
+  const int64_t m = multiplier < 0x7fff0000 ? ((int64_t)multiplier + 32768) >> 16 : 0x7fff;
+  const int32_t t = 15 - shift;
+  return (x * m + ((int64_t)1 << (t - 1))) >> t;
+}
+
+/*
+ * x * multiplier * 2^(shift - 31) rounded once, ties away from zero, with the
+ * full 31-bit multiplier (16x8 FullyConnected). |x| * multiplier reaches 2^78,
+ * so the magnitude is formed as a 128-bit pair of uint64 halves.
+ * (multiplyByQuantizedMultiplierAway)
+ */
+int64_t cl_mbqm_away(int64_t x, int32_t multiplier, int32_t shift) {
+  const int32_t t = 31 - shift;
+  const uint64_t ax = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+  const uint64_t m = (uint64_t)(uint32_t)multiplier;
+  const uint64_t low_part = (ax & 0xffffffffu) * m;  /* < 2^63 */
+  const uint64_t mid = (ax >> 32) * m;               /* < 2^46 */
+  uint64_t lo = low_part + (mid << 32);
+  uint64_t hi = (mid >> 32) + (lo < low_part ? 1u : 0u);
+  const uint64_t half = (uint64_t)1 << (t - 1);
+  uint64_t r;
+  lo += half;
+  if (lo < half) hi++;
+  r = t >= 64 ? hi >> (t - 64) : (hi << (64 - t)) | (lo >> t);
+  return x < 0 ? -(int64_t)r : (int64_t)r;
+}
+`,
+};
+
+/** A 16x8 variant of an int8 piece: the same loops over int16 activations, an int64 bias and accumulator, and the wide epilogue. */
+function sixteenByEight(base: CPiece, fn: string, epilogue: 'reduced' | 'away', typeLines: [string, string][]): CPiece {
+  const swap = (text: string, from: string, to: string) => {
+    if (!text.includes(from)) throw new Error(`16x8 piece ${fn}: no "${from}" in ${base.id}`);
+    return text.split(from).join(to);
+  };
+  let source = base.source.slice(base.source.indexOf(`void ${fn}_s8(`));
+  source = source.slice(0, source.indexOf('\n}\n') + 3);
+  for (const [from, to] of [
+    [`${fn}_s8(`, `${fn}_s16(`], ['const int8_t *input', 'const int16_t *input'], ['const int32_t *bias', 'const int64_t *bias'],
+    ['int8_t *output', 'int16_t *output'], ['(int8_t)cl_clamp_i32(', '(int16_t)cl_clamp_i32('],
+    ['(int64_t)cl_mbqm(acc,', `cl_mbqm_${epilogue}(acc,`], ...typeLines,
+  ] as [string, string][]) source = swap(source, from, to);
+  const params = base.header.match(/void \w+\(const (\w+) \*p/)![1]!;
+  return {
+    id: `${base.id.replace(/_s8$/, '')}_s16`,
+    needs: [base.id, 'fixedpoint_wide'],
+    header: `
+/* 16x8 ${fn.slice(3)}: int16 input and output (zero point 0), int8 weights, int64 bias; ${params} as for int8. */
+void ${fn}_s16(const ${params} *p, const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output);
+`,
+    source: `
+/* As ${fn}_s8, with an int64 accumulator: TFLite bounds 16x8 accumulators by 2^47. */
+${source}`,
+  };
+}
+
+const CONV_S16 = sixteenByEight(CONV_S8, 'cl_conv', 'reduced', [['const int8_t *x, *w;', 'const int16_t *x;\n              const int8_t *w;'], ['int32_t acc = bias', 'int64_t acc = bias']]);
+const DEPTHWISE_S16 = sixteenByEight(DEPTHWISE_S8, 'cl_depthwise_conv', 'reduced', [['int32_t acc = bias', 'int64_t acc = bias']]);
+const FULLY_CONNECTED_S16 = sixteenByEight(FULLY_CONNECTED_S8, 'cl_fully_connected', 'away', [['const int8_t *x = input', 'const int16_t *x = input'], ['int32_t acc = bias', 'int64_t acc = bias']]);
+
+const LUT_S16: CPiece = {
+  id: 'lut_s16',
+  needs: [],
+  header: `
+/* A 16x8 unary op as the reference kernel's 65,536-entry table (index x + 32768), folded at compile time: 128 KiB of flash per op. */
+void cl_lut_s16(int32_t size, const int16_t *table, const int16_t *input, int16_t *output);
+`,
+  source: `
+void cl_lut_s16(int32_t size, const int16_t *table, const int16_t *input, int16_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = table[(int32_t)input[i] + 32768];
+}
+`,
+};
+
+/** The element types the data-movement kernels copy (by C type, so no pointer is read through another type). */
+export const STRIDED_TYPES: Readonly<Record<string, string>> = { s8: 'int8_t', u8: 'uint8_t', s16: 'int16_t', s32: 'int32_t', s64: 'int64_t', f32: 'float' };
+
+function stridedPiece(suffix: string): CPiece {
+  const t = STRIDED_TYPES[suffix]!;
+  return {
+    id: `strided_${suffix}`,
+    needs: ['strided_params'],
+    header: `void cl_strided_copy_${suffix}(const cl_strided_params *p, const ${t} *input, ${t} *output);\n`,
+    source: `
+void cl_strided_copy_${suffix}(const cl_strided_params *p, const ${t} *input, ${t} *output) {
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t offset = p->offset, i;
+  for (i = 0; i < p->size; i++) {
+    output[i] = input[offset];
+    cl_odometer_next(index, p->dims, p->strides, &offset);
+  }
+}
+`,
+  };
+}
+
+const STRIDED_PARAMS: CPiece = {
+  id: 'strided_params',
+  needs: ['odometer'],
+  header: `
+/*
+ * Transpose, Slice, Expand, Tile: the output, walked in row-major order over
+ * dims, reads the input at offset + sum(index[d] * strides[d]) (the reference
+ * kernels' strided plan, folded at compile time).
+ */
+typedef struct {
+  int32_t size, offset;
+  int32_t dims[CL_MAX_RANK], strides[CL_MAX_RANK];
+} cl_strided_params;
+`,
+  source: '',
+};
+
+const SOFTMAX_S16: CPiece = {
+  id: 'softmax_s16',
+  needs: ['gemmlowp_exp'],
+  header: `
+typedef struct {
+  int32_t rows, depth;
+  const int16_t *exp_of_diff;  /* exp(d) in Q0.15 for d = 0, -1, ... -65535 (index -d), folded at compile time */
+  const int16_t *reciprocal;   /* TFLite's 513-entry 1/(1 + x) table */
+} cl_softmax_s16_params;
+
+/* 16x8 Softmax over the last axis, output Q0.15 (TFLite's reference SoftmaxInt16). */
+void cl_softmax_s16(const cl_softmax_s16_params *p, const int16_t *input, int16_t *output);
+`,
+  source: `
+/* TFLite's int16 LUT lookup: entry 256 + (v >> 7) plus the slope to the next entry times the low 7 bits, rounded half up; int16 wrap-around as in TFLite. */
+static int16_t cl_lut_lookup_s16(int32_t v, const int16_t *lut) {
+  const int32_t index = 256 + (v >> 7);
+  const int32_t base = lut[index];
+  const int32_t slope = (int16_t)(lut[index + 1] - base);
+  const int32_t delta = (slope * (v & 0x7f) + 64) >> 7;
+  return (int16_t)(base + delta);
+}
+
+/*
+ * Per row: e = exp(x - max) from the table, kept in the output; their int32
+ * sum (at most 65536 * 32767) is normalized to [2^30, 2^31), its top bits
+ * index the 1/(1 + x) table, and y = (e * r) >> (31 - headroom) rounded half up.
+ * (ref/int16/softmax.ts softmaxRow)
+ */
+void cl_softmax_s16(const cl_softmax_s16_params *p, const int16_t *input, int16_t *output) {
+  int32_t r, c;
+  for (r = 0; r < p->rows; r++) {
+    const int16_t *x = input + r * p->depth;
+    int16_t *y = output + r * p->depth;
+    int32_t max = -32768, sum = 0, headroom, shifted_sum, v, reciprocal, right_shift;
+    for (c = 0; c < p->depth; c++) if (x[c] > max) max = x[c];
+    for (c = 0; c < p->depth; c++) {
+      y[c] = p->exp_of_diff[max - x[c]];
+      sum = (int32_t)((uint32_t)sum + (uint32_t)y[c]);
+    }
+    headroom = cl_clz32((uint32_t)sum);
+    shifted_sum = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
+    v = shifted_sum - ((1 << 15) + (1 << 16));
+    reciprocal = cl_lut_lookup_s16(v < -32768 ? -32768 : v > 32767 ? 32767 : v, p->reciprocal);
+    right_shift = 31 - headroom;
+    for (c = 0; c < p->depth; c++) {
+      const int64_t prod = (int64_t)y[c] * reciprocal;
+      const int64_t q = right_shift > 0 ? (prod + ((int64_t)1 << (right_shift - 1))) >> right_shift : prod;
+      y[c] = (int16_t)(q < 0 ? 0 : q > 32767 ? 32767 : q);
+    }
+  }
+}
+`,
+};
+
 const MORE_PIECES: CPiece[] = [
+  STRIDED_PARAMS, SOFTMAX_S16, ...Object.keys(STRIDED_TYPES).map(stridedPiece),
+  FIXEDPOINT_WIDE, CONV_S16, DEPTHWISE_S16, FULLY_CONNECTED_S16, LUT_S16,
   ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE,
   ...(['s8', 's16'] as Elem[]).flatMap((e) => [binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e)]),
 ];

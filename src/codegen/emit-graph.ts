@@ -104,6 +104,9 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
         const t = new Tensor('int32', [values.length], Int32Array.from(values));
         return constantArray(t, `${paramsName}_${hint}`);
       },
+      int16Table(hint, values) {
+        return constantArray(new Tensor('int16', [values.length], values), `${paramsName}_${hint}`);
+      },
       int8Table(hint, values) {
         return constantArray(new Tensor('int8', [values.length], values), `${paramsName}_${hint}`);
       },

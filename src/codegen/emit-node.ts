@@ -12,7 +12,7 @@ import { CloudlessError, type Node, type Tensor } from '../ir/index.js';
 import type { Geometry3 } from '../ir/window.js';
 import type { PlanStep } from '../runtime/plan.js';
 import { floatLiteral, intLiteral } from './c-data.js';
-import { C_MAX_RANK } from './c-kernels.js';
+import { C_MAX_RANK, STRIDED_TYPES } from './c-kernels.js';
 
 /** What an emitter can ask of the graph emitter. */
 export interface EmitContext {
@@ -20,6 +20,8 @@ export interface EmitContext {
   pointer(t: Tensor | undefined, mutable: boolean): string;
   /** Declares a `static const` int32 array and returns its name. */
   int32Table(hint: string, values: ArrayLike<number>): string;
+  /** Declares a `static const` int16 array and returns its name. */
+  int16Table(hint: string, values: Int16Array): string;
   /** Declares a `static const` int8 array and returns its name. */
   int8Table(hint: string, values: Int8Array): string;
   /** A unique C identifier for this node's params. */
@@ -42,7 +44,7 @@ type Emitter = (step: PlanStep, ctx: EmitContext) => EmittedNode;
 
 interface ChannelRequantState {
   reference: boolean;
-  wide: false | string;
+  wide: false | 'reduced' | 'away';
   multipliers: Int32Array;
   shifts: Int32Array;
   zeroPoint: number;
@@ -61,8 +63,13 @@ function planar(node: Node, g: Geometry3): void {
 }
 
 function requant(node: Node, rq: ChannelRequantState, ctx: EmitContext): { mult: string; shift: string } {
-  if (rq.wide) refuse(node, '16x8 epilogues are not emitted yet');
-  if (!rq.reference) refuse(node, `the ${ctx.arithmetic} int8 arithmetic is not emitted yet (only tflite-reference)`);
+  if (rq.wide) {
+    // The C epilogues shift an int64 by t = 15 - shift (reduced) or 31 - shift (away): t must stay in 1..62 / 1..94.
+    const [base, top] = rq.wide === 'reduced' ? [15, 62] : [31, 94];
+    for (const sh of rq.shifts) if (base - sh < 1 || base - sh > top) refuse(node, `a 16x8 requantization shift of ${sh} is outside what the C epilogue takes`);
+  } else if (!rq.reference) {
+    refuse(node, `the ${ctx.arithmetic} int8 arithmetic is not emitted yet (only tflite-reference)`);
+  }
   return { mult: ctx.int32Table('multiplier', rq.multipliers), shift: ctx.int32Table('shift', rq.shifts) };
 }
 
@@ -88,8 +95,8 @@ const convS8: Emitter = (step, ctx) => {
   });
   const [x, w, b] = step.inputs;
   return {
-    pieces: ['conv_s8'], definitions,
-    call: `cl_conv_s8(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(w, false)}, ${b && b.size > 0 ? ctx.pointer(b, false) : '0'}, ${ctx.pointer(step.outputs[0], true)});`,
+    pieces: [`conv_${elemOf(step.outputs[0]!)}`], definitions,
+    call: `cl_conv_${elemOf(step.outputs[0]!)}(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(w, false)}, ${b && b.size > 0 ? ctx.pointer(b, false) : '0'}, ${ctx.pointer(step.outputs[0], true)});`,
   };
 };
 
@@ -104,8 +111,8 @@ const depthwiseS8: Emitter = (step, ctx) => {
   });
   const [x, w, b] = step.inputs;
   return {
-    pieces: ['depthwise_conv_s8'], definitions,
-    call: `cl_depthwise_conv_s8(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(w, false)}, ${b && b.size > 0 ? ctx.pointer(b, false) : '0'}, ${ctx.pointer(step.outputs[0], true)});`,
+    pieces: [`depthwise_conv_${elemOf(step.outputs[0]!)}`], definitions,
+    call: `cl_depthwise_conv_${elemOf(step.outputs[0]!)}(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(w, false)}, ${b && b.size > 0 ? ctx.pointer(b, false) : '0'}, ${ctx.pointer(step.outputs[0], true)});`,
   };
 };
 
@@ -121,8 +128,8 @@ const fullyConnectedS8: Emitter = (step, ctx) => {
     shift: st.rq.shifts.length === st.o ? shift : ctx.int32Table('shift', new Array<number>(st.o).fill(st.rq.shifts[0]!)),
   });
   return {
-    pieces: ['fully_connected_s8'], definitions,
-    call: `cl_fully_connected_s8(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(w, false)}, ${b && b.size > 0 ? ctx.pointer(b, false) : '0'}, ${ctx.pointer(step.outputs[0], true)});`,
+    pieces: [`fully_connected_${elemOf(step.outputs[0]!)}`], definitions,
+    call: `cl_fully_connected_${elemOf(step.outputs[0]!)}(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(w, false)}, ${b && b.size > 0 ? ctx.pointer(b, false) : '0'}, ${ctx.pointer(step.outputs[0], true)});`,
   };
 };
 
@@ -342,6 +349,43 @@ const dequantize: Emitter = (step, ctx) => {
   return { pieces: ['quantize'], definitions: '', call: `cl_dequantize_${elemOf(x)}_f32(${y.size}, ${floatLiteral(q.scale)}, ${q.zeroPoint}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
 };
 
+/** The 16x8 unary ops: the reference kernel's 65,536-entry table, as it is. */
+const lutS16: Emitter = (step, ctx) => {
+  const st = step.state as { table: Int16Array };
+  if (!(st.table instanceof Int16Array) || st.table.length !== 65536) refuse(step.node, 'the reference kernel holds no 16-bit table');
+  const table = ctx.int16Table('table', st.table);
+  const x = step.inputs[0]!;
+  return { pieces: ['lut_s16'], definitions: '', call: `cl_lut_s16(${x.size}, ${table}, ${ctx.pointer(x, false)}, ${ctx.pointer(step.outputs[0], true)});` };
+};
+
+/** Data movement through the reference kernels' strided plan (Transpose, Slice, Expand, Tile). */
+const strided: Emitter = (step, ctx) => {
+  const raw = step.state as { plan?: { shape: number[]; strides: number[]; offset: number; size: number }; shape?: number[]; strides?: number[]; offset?: number; size?: number } | undefined;
+  const plan = raw?.plan ?? (raw?.shape ? raw as { shape: number[]; strides: number[]; offset: number; size: number } : undefined);
+  if (!plan) refuse(step.node, 'its shape or parameters are only known at run time');
+  const y = step.outputs[0]!;
+  const suffix = ({ int8: 's8', uint8: 'u8', int16: 's16', int32: 's32', int64: 's64', float32: 'f32' } as Record<string, string>)[y.dtype];
+  if (!suffix || !STRIDED_TYPES[suffix]) refuse(step.node, `no ${y.dtype} copy kernel`);
+  if (plan.shape.length > C_MAX_RANK) refuse(step.node, `a strided walk of rank ${plan.shape.length} (above ${C_MAX_RANK})`);
+  const lead = C_MAX_RANK - plan.shape.length;
+  const definitions = struct('cl_strided_params', ctx.paramsName, {
+    size: y.size, offset: plan.offset,
+    dims: cArray([...new Array<number>(lead).fill(1), ...plan.shape]), strides: cArray([...new Array<number>(lead).fill(0), ...plan.strides]),
+  });
+  return { pieces: [`strided_${suffix}`], definitions, call: `cl_strided_copy_${suffix}(&${ctx.paramsName}, ${ctx.pointer(step.inputs[0], false)}, ${ctx.pointer(y, true)});` };
+};
+
+const softmaxS16: Emitter = (step, ctx) => {
+  const st = step.state as { depth: number; expOfDiff: Int16Array; reciprocalLut?: Int16Array };
+  if (!st.reciprocalLut) refuse(step.node, 'the reference kernel exposes no tables');
+  const x = step.inputs[0]!;
+  const definitions = struct('cl_softmax_s16_params', ctx.paramsName, {
+    rows: x.size / st.depth, depth: st.depth,
+    exp_of_diff: ctx.int16Table('exp_of_diff', st.expOfDiff), reciprocal: ctx.int16Table('reciprocal', st.reciprocalLut),
+  });
+  return { pieces: ['softmax_s16'], definitions, call: `cl_softmax_s16(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(step.outputs[0], true)});` };
+};
+
 /** Emitters by `op/dtype` of the node's first output. */
 const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['Conv/int8', convS8],
@@ -356,6 +400,12 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['Concat/int8', concat], ['Pad/int8', pad], ['ReduceMean/int8', mean],
   ['Quantize/int8', quantize], ['Quantize/int16', quantize],
   ['Dequantize/float32', dequantize],
+  ['Softmax/int16', softmaxS16],
+  ...['Transpose', 'Slice', 'Expand', 'Tile'].flatMap((op) => ['int8', 'uint8', 'int16', 'int32', 'int64', 'float32'].map((d) => [`${op}/${d}`, strided] as [string, Emitter])),
+  ['Conv/int16', convS8], ['DepthwiseConv/int16', depthwiseS8], ['FullyConnected/int16', fullyConnectedS8],
+  ['Add/int16', binary('add')], ['Sub/int16', binary('add')], ['Mul/int16', binary('mul')],
+  ['Concat/int16', concat], ['Pad/int16', pad], ['ReduceMean/int16', mean],
+  ...['Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'Tanh'].map((op) => [`${op}/int16`, lutS16] as [string, Emitter]),
   ...['Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh'].map((op) => [`${op}/int8`, lutS8] as [string, Emitter]),
 ]);
 

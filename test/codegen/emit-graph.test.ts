@@ -11,6 +11,12 @@ import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
 import { emitC } from '../../src/codegen/emit-graph.js';
 import { buildAndRun, type VerifyTarget } from '../../src/codegen/verify.js';
+import { mobileNetV2, seededRandom, toOnnxBytes } from '../../src/bench/model-builders.js';
+import { importOnnx } from '../../src/formats/onnx/import.js';
+import { optimizeLayout } from '../../src/passes/layout.js';
+import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
+import { calibrate } from '../../src/quantize/calibrate.js';
+import { quantizeGraph } from '../../src/quantize/quantize.js';
 import { int8Case, lcg, type Flavour, type Int8CaseOp } from '../helpers/int8-cases.js';
 
 const TFLM = new URL('../../../shared/models/tflm/', import.meta.url).pathname;
@@ -172,17 +178,39 @@ describe('Quantize and Dequantize compiled to C', () => {
   }
 });
 
+describe('16x8 (int16 activations, int8 weights) compiled to C', () => {
+  /** A small MobileNetV2 (Conv, DepthwiseConv, residual Add, Mean, FullyConnected, Softmax) quantized to 16x8 at test time. */
+  function mobileNet16x8(): { graph: Graph; feeds: Tensor[] } {
+    const g = optimizeLayout(importOnnx(toOnnxBytes(mobileNetV2({ size: 16, alpha: 0.35, classes: 10, blocks: 3, batchNorm: true })), 'mobilenet.onnx'));
+    prepareForQuantization(g);
+    const r = seededRandom(5);
+    const sample = () => new Tensor('float32', [1, 3, 16, 16], Float32Array.from({ length: 768 }, () => r() * 2 - 1));
+    const q = quantizeGraph(g, calibrate(g, Array.from({ length: 4 }, () => ({ input: sample() }))), { activations: 'int16' });
+    expect(q.fallback).toEqual([]);
+    // Every 16x8 node's output is a graph output too, so a 1-LSB difference anywhere shows.
+    for (const n of q.graph.nodes) if (q.graph.value(n.outputs[0]!).dtype === 'int16' && !q.graph.outputs.includes(n.outputs[0]!)) q.graph.outputs.push(n.outputs[0]!);
+    return { graph: q.graph, feeds: [sample()] };
+  }
+  for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+    it(`a quantizer-made 16x8 MobileNetV2 bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      const { graph, feeds } = mobileNet16x8();
+      const ops = new Set(graph.nodes.map((n) => `${n.op}/${graph.value(n.outputs[0]!).dtype}`));
+      for (const op of ['Conv/int16', 'DepthwiseConv/int16', 'Add/int16', 'ReduceMean/int16', 'FullyConnected/int16', 'Softmax/int16']) expect(ops.has(op), op).toBe(true);
+      await expectSame(graph, feeds, on, on === 'host');
+    }, 300_000);
+  }
+});
+
 describe('refusals', () => {
   it('an op the generator lacks is refused naming node and op', async () => {
     const g = new Graph('t', { format: 'cloudless' });
-    const q = { scale: Float32Array.of(0.5), zeroPoint: Int32Array.of(0) };
-    g.setValue({ name: 'x', dtype: 'int8', shape: [2, 3], quant: q });
-    g.setValue({ name: 'y', dtype: 'int8', shape: [3, 2], quant: q });
+    g.setValue({ name: 'x', dtype: 'float32', shape: [2, 3] });
+    g.setValue({ name: 'y', dtype: 'float32', shape: [2, 3] });
     g.inputs.push('x');
-    g.addNode({ name: 'transpose_0', op: 'Transpose', inputs: ['x'], outputs: ['y'], attrs: { perm: [1, 0] } });
+    g.addNode({ name: 'neg_0', op: 'Neg', inputs: ['x'], outputs: ['y'], attrs: {} });
     g.outputs = ['y'];
     expect(() => emitC(g)).toThrow(CloudlessError);
-    expect(() => emitC(g)).toThrow(/node transpose_0: the C generator has no int8 Transpose kernel/);
+    expect(() => emitC(g)).toThrow(/node neg_0: the C generator has no float32 Neg kernel/);
   });
   it('the tflite-xnnpack arithmetic is refused by node until it is emitted', () => {
     const c = int8Case('Conv', 3, 'random');
