@@ -173,13 +173,46 @@ int32_t cl_clz32(uint32_t x) {
 `,
 };
 
+
+const FLOAT_EPILOGUE: CPiece = {
+  id: 'float_epilogue',
+  needs: [],
+  header: `
+/* The tflite-xnnpack epilogue (INT8.md formula 1): clamp(rne(fl(fl(acc) * scale)) + zero_point, lo, hi). */
+int32_t cl_rne_f32(float v);
+int32_t cl_requant_float(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi);
+`,
+  source: `
+/*
+ * Round to nearest, ties to even, without libm: for |v| < 2^22 the sum
+ * v + 1.5 * 2^23 lies where float's step is 1, so the addition itself rounds
+ * v to an integer in the default rounding mode, and 1.5 * 2^23 is even, so
+ * ties go to the even neighbour. Larger magnitudes saturate at +-2^22 (every
+ * caller clamps to int16 or narrower); NaN gives 0, as the engine stores it.
+ */
+int32_t cl_rne_f32(float v) {
+  const float magic = 12582912.0f;
+  if (!(v == v)) return 0;
+  if (v >= 4194304.0f) return 4194304;
+  if (v <= -4194304.0f) return -4194304;
+  return (int32_t)((v + magic) - magic);
+}
+
+int32_t cl_requant_float(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  const float v = (float)acc * scale;
+  const int32_t q = cl_rne_f32(v) + zero_point;
+  return q < lo ? lo : q > hi ? hi : q;
+}
+`,
+};
+
 const REQUANT_PARAMS = `
 /* The per-channel epilogue: y = clamp(MBQM(acc, multiplier[c], shift[c]) + output_offset, act_min, act_max). */
 `;
 
 const CONV_S8: CPiece = {
   id: 'conv_s8',
-  needs: ['fixedpoint'],
+  needs: ['fixedpoint', 'float_epilogue'],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c;
@@ -189,6 +222,7 @@ typedef struct {
   int32_t output_offset; /* z_y */
   int32_t act_min, act_max;
   const int32_t *multiplier, *shift; /* per output channel */
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
 } cl_conv_s8_params;
 ${REQUANT_PARAMS}
 /* int8 Conv, NHWC input, OHWI weights, one group. */
@@ -223,8 +257,9 @@ void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *f
               for (ic = 0; ic < p->in_c; ic++) acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)w[ic];
             }
           }
-          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)cl_clamp_i32(
-            (int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max);
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)(p->scale
+            ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
+            : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
         }
       }
     }
@@ -235,7 +270,7 @@ void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *f
 
 const DEPTHWISE_S8: CPiece = {
   id: 'depthwise_conv_s8',
-  needs: ['fixedpoint'],
+  needs: ['fixedpoint', 'float_epilogue'],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c, depth_multiplier;
@@ -243,6 +278,7 @@ typedef struct {
   int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t input_offset, output_offset, act_min, act_max;
   const int32_t *multiplier, *shift;
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
 } cl_depthwise_conv_s8_params;
 
 /* int8 DepthwiseConv, NHWC input, 1HWO weights; output channel c*M + m reads input channel c. */
@@ -272,8 +308,9 @@ void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *in
                        (int32_t)filter[(ky * p->k_w + kx) * out_c + oc];
               }
             }
-            output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = (int8_t)cl_clamp_i32(
-              (int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max);
+            output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = (int8_t)(p->scale
+              ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
+              : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
           }
         }
       }
@@ -285,7 +322,7 @@ void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *in
 
 const FULLY_CONNECTED_S8: CPiece = {
   id: 'fully_connected_s8',
-  needs: ['fixedpoint'],
+  needs: ['fixedpoint', 'float_epilogue'],
   header: `
 typedef struct {
   int32_t rows, depth, units;  /* x: rows x depth, w: units x depth */
@@ -293,6 +330,7 @@ typedef struct {
   int32_t filter_offset;       /* -z_w (0 for per-channel weights) */
   int32_t output_offset, act_min, act_max;
   const int32_t *multiplier, *shift; /* one per unit (all equal for per-tensor weights) */
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
 } cl_fully_connected_s8_params;
 
 /* int8 FullyConnected: y[r][u] = requant(bias[u] + sum_i (x[r][i] - z_x) * (w[u][i] - z_w)). */
@@ -308,8 +346,9 @@ void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *
       const int8_t *w = filter + u * p->depth;
       int32_t acc = bias ? bias[u] : 0;
       for (i = 0; i < p->depth; i++) acc += ((int32_t)x[i] + p->input_offset) * ((int32_t)w[i] + p->filter_offset);
-      output[r * p->units + u] = (int8_t)cl_clamp_i32(
-        (int64_t)cl_mbqm(acc, p->multiplier[u], p->shift[u]) + p->output_offset, p->act_min, p->act_max);
+      output[r * p->units + u] = (int8_t)(p->scale
+        ? cl_requant_float(acc, p->scale[u], p->output_offset, p->act_min, p->act_max)
+        : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[u], p->shift[u]) + p->output_offset, p->act_min, p->act_max));
     }
   }
 }
@@ -686,7 +725,7 @@ void cl_pad_${e}(const cl_pad_params *p, ${t} value, const ${t} *input, ${t} *ou
 
 const MEAN_PARAMS: CPiece = {
   id: 'mean_params',
-  needs: ['fixedpoint', 'odometer'],
+  needs: ['fixedpoint', 'odometer', 'float_epilogue'],
   header: `
 /*
  * A quantized ReduceMean: the input's dimensions split into kept ones (the
@@ -703,6 +742,9 @@ typedef struct {
   int32_t n, truncating;
   int32_t input_zero_times_n;  /* z_x * n */
   int32_t multiplier, shift, output_offset, act_min, act_max;
+  /* tflite-xnnpack (INT8.md formula 4): y = clamp(rne(fl(fl(fl(S) * scale) + bias))), used when use_float is 1 */
+  int32_t use_float;
+  float scale, bias;
 } cl_mean_params;
 `,
   source: '',
@@ -726,7 +768,8 @@ void cl_mean_${e}(const cl_mean_params *p, const ${t} *input, ${t} *output) {
     int32_t offset = 0, sum = 0;
     int64_t v;
     do { sum += input[base + offset]; } while (cl_odometer_next(reduced, p->reduced_dims, p->reduced_strides, &offset));
-    if (p->truncating) v = sum / p->n;
+    if (p->use_float) v = cl_rne_f32((float)sum * p->scale + p->bias);
+    else if (p->truncating) v = sum / p->n;
     else v = (int64_t)cl_mbqm((int32_t)((uint32_t)sum - (uint32_t)p->input_zero_times_n), p->multiplier, p->shift) + p->output_offset;
     output[o] = (${t})cl_clamp_i32(v, p->act_min, p->act_max);
     cl_odometer_next(kept, p->kept_dims, p->kept_strides, &base);
@@ -738,7 +781,7 @@ void cl_mean_${e}(const cl_mean_params *p, const ${t} *input, ${t} *output) {
 
 const CONV_TRANSPOSE_S8: CPiece = {
   id: 'conv_transpose_s8',
-  needs: ['fixedpoint'],
+  needs: ['fixedpoint', 'float_epilogue'],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c;
@@ -746,6 +789,7 @@ typedef struct {
   int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t input_offset, output_offset, act_min, act_max;
   const int32_t *multiplier, *shift;
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
 } cl_conv_transpose_s8_params;
 
 /* int8 ConvTranspose (TFLite's TRANSPOSE_CONV), NHWC input, IHWO weights, one group. */
@@ -778,8 +822,9 @@ void cl_conv_transpose_s8(const cl_conv_transpose_s8_params *p, const int8_t *in
               }
             }
           }
-          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)cl_clamp_i32(
-            (int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max);
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)(p->scale
+            ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
+            : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
         }
       }
     }
@@ -901,9 +946,11 @@ function sixteenByEight(base: CPiece, fn: string, epilogue: 'reduced' | 'away', 
   };
   let source = base.source.slice(base.source.indexOf(`void ${fn}_s8(`));
   source = source.slice(0, source.indexOf('\n}\n') + 3);
+  // 16x8 has no float epilogue (XNNPACK takes no int16): drop the int8 kernel's tflite-xnnpack branch.
+  source = source.replace(/\(p->scale\s*\?\s*cl_requant_float\([^;]*?\)\s*:\s*/, '(');
   for (const [from, to] of [
     [`${fn}_s8(`, `${fn}_s16(`], ['const int8_t *input', 'const int16_t *input'], ['const int32_t *bias', 'const int64_t *bias'],
-    ['int8_t *output', 'int16_t *output'], ['(int8_t)cl_clamp_i32(', '(int16_t)cl_clamp_i32('],
+    ['int8_t *output', 'int16_t *output'], ['(int8_t)(cl_clamp_i32(', '(int16_t)(cl_clamp_i32('],
     ['(int64_t)cl_mbqm(acc,', `cl_mbqm_${epilogue}(acc,`], ...typeLines,
   ] as [string, string][]) source = swap(source, from, to);
   const params = base.header.match(/void \w+\(const (\w+) \*p/)![1]!;
@@ -1033,7 +1080,92 @@ void cl_softmax_s16(const cl_softmax_s16_params *p, const int16_t *input, int16_
 `,
 };
 
+const BINARY_XNNPACK: CPiece = {
+  id: 'binary_xnnpack_s8',
+  needs: ['fixedpoint', 'float_epilogue', 'odometer'],
+  header: `
+/*
+ * int8 Add, Sub and Mul in the tflite-xnnpack arithmetic (INT8.md formulas 2
+ * and 3), broadcasting as cl_binary_params:
+ * Add/Sub: y = clamp(((k + a_mult * a + b_mult * b) >> shift) + z_y), 21-bit
+ * multipliers on one shift with the zero points folded into k (b_mult < 0
+ * for Sub), an arithmetic shift (ties toward +inf).
+ * Mul: y = clamp(rne(fl(fl((a - z_a)(b - z_b)) * scale)) + z_y).
+ */
+typedef struct {
+  int32_t size;
+  int32_t out_dims[CL_MAX_RANK], a_strides[CL_MAX_RANK], b_strides[CL_MAX_RANK];
+  int32_t a_offset, b_offset, output_offset;  /* Mul: -z_a, -z_b; both: z_y */
+  int32_t a_mult, b_mult, shift;              /* Add/Sub */
+  int64_t k;                                  /* Add/Sub */
+  float scale;                                /* Mul */
+  int32_t act_min, act_max;
+} cl_binary_xnnpack_params;
+
+void cl_add_s8_xnnpack(const cl_binary_xnnpack_params *p, const int8_t *input_a, const int8_t *input_b, int8_t *output);
+void cl_mul_s8_xnnpack(const cl_binary_xnnpack_params *p, const int8_t *input_a, const int8_t *input_b, int8_t *output);
+`,
+  source: `
+/* The next output index of a broadcast walk, and the elements of a and b it reads. */
+static void cl_broadcast_next(int32_t *index, const int32_t *dims, const int32_t *a_strides, const int32_t *b_strides, int32_t *ai, int32_t *bi) {
+  int32_t d;
+  for (d = CL_MAX_RANK - 1; d >= 0; d--) {
+    index[d]++;
+    *ai += a_strides[d];
+    *bi += b_strides[d];
+    if (index[d] < dims[d]) return;
+    *ai -= a_strides[d] * dims[d];
+    *bi -= b_strides[d] * dims[d];
+    index[d] = 0;
+  }
+}
+
+/* k + a_mult * a + b_mult * b stays below 2^31 + 2 * 2^28 in magnitude: it is formed in int64. */
+void cl_add_s8_xnnpack(const cl_binary_xnnpack_params *p, const int8_t *input_a, const int8_t *input_b, int8_t *output) {
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t ai = 0, bi = 0, i;
+  for (i = 0; i < p->size; i++) {
+    const int64_t sum = p->k + (int64_t)p->a_mult * input_a[ai] + (int64_t)p->b_mult * input_b[bi];
+    output[i] = (int8_t)cl_clamp_i32((sum >> p->shift) + p->output_offset, p->act_min, p->act_max);
+    cl_broadcast_next(index, p->out_dims, p->a_strides, p->b_strides, &ai, &bi);
+  }
+}
+
+void cl_mul_s8_xnnpack(const cl_binary_xnnpack_params *p, const int8_t *input_a, const int8_t *input_b, int8_t *output) {
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t ai = 0, bi = 0, i;
+  for (i = 0; i < p->size; i++) {
+    const int32_t prod = ((int32_t)input_a[ai] + p->a_offset) * ((int32_t)input_b[bi] + p->b_offset);
+    output[i] = (int8_t)cl_requant_float(prod, p->scale, p->output_offset, p->act_min, p->act_max);
+    cl_broadcast_next(index, p->out_dims, p->a_strides, p->b_strides, &ai, &bi);
+  }
+}
+`,
+};
+
+const QUANTIZE_XNNPACK: CPiece = {
+  id: 'quantize_xnnpack',
+  needs: ['float_epilogue'],
+  header: `
+/* float -> int8 in tflite-xnnpack (XNNPACK's convert): q = clamp(rne(fl(x * inv_scale)) + zero_point), inv_scale = fl(1 / scale). */
+void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_point, const float *input, int8_t *output);
+`,
+  source: `
+void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_point, const float *input, int8_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) {
+    const float v = input[i] * inv_scale;
+    int32_t q;
+    if (!(v == v)) { output[i] = 0; continue; }
+    q = cl_rne_f32(v) + zero_point;
+    output[i] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+  }
+}
+`,
+};
+
 const MORE_PIECES: CPiece[] = [
+  BINARY_XNNPACK, QUANTIZE_XNNPACK,
   STRIDED_PARAMS, SOFTMAX_S16, ...Object.keys(STRIDED_TYPES).map(stridedPiece),
   FIXEDPOINT_WIDE, CONV_S16, DEPTHWISE_S16, FULLY_CONNECTED_S16, LUT_S16,
   ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE,
@@ -1041,7 +1173,7 @@ const MORE_PIECES: CPiece[] = [
 ];
 
 export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(
-  [FIXEDPOINT, GEMMLOWP_EXP, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES].map((p) => [p.id, p]),
+  [FIXEDPOINT, GEMMLOWP_EXP, FLOAT_EPILOGUE, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES].map((p) => [p.id, p]),
 );
 
 /** The pieces `ids` need, each once, dependencies first. */

@@ -104,6 +104,9 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
         const t = new Tensor('int32', [values.length], Int32Array.from(values));
         return constantArray(t, `${paramsName}_${hint}`);
       },
+      floatTable(hint, values) {
+        return constantArray(new Tensor('float32', [values.length], Float32Array.from(values)), `${paramsName}_${hint}`);
+      },
       int16Table(hint, values) {
         return constantArray(new Tensor('int16', [values.length], values), `${paramsName}_${hint}`);
       },

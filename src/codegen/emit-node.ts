@@ -20,6 +20,8 @@ export interface EmitContext {
   pointer(t: Tensor | undefined, mutable: boolean): string;
   /** Declares a `static const` int32 array and returns its name. */
   int32Table(hint: string, values: ArrayLike<number>): string;
+  /** Declares a `static const` float array and returns its name. */
+  floatTable(hint: string, values: ArrayLike<number>): string;
   /** Declares a `static const` int16 array and returns its name. */
   int16Table(hint: string, values: Int16Array): string;
   /** Declares a `static const` int8 array and returns its name. */
@@ -45,6 +47,7 @@ type Emitter = (step: PlanStep, ctx: EmitContext) => EmittedNode;
 interface ChannelRequantState {
   reference: boolean;
   wide: false | 'reduced' | 'away';
+  scales: Float32Array;
   multipliers: Int32Array;
   shifts: Int32Array;
   zeroPoint: number;
@@ -62,15 +65,21 @@ function planar(node: Node, g: Geometry3): void {
   if (g.inD !== 1 || g.kD !== 1 || g.outD !== 1) refuse(node, '3-D windows are not emitted (2-D only)');
 }
 
-function requant(node: Node, rq: ChannelRequantState, ctx: EmitContext): { mult: string; shift: string } {
+/**
+ * The epilogue tables of a weighted node: multipliers and shifts (tflite-reference, 16x8), or the
+ * float factors of tflite-xnnpack (`scale`, with multiplier and shift left null). `channels` repeats
+ * a per-tensor value for kernels that index by channel.
+ */
+function requant(node: Node, rq: ChannelRequantState, ctx: EmitContext, channels?: number): { mult: string; shift: string; scale: string } {
+  const spread = (v: ArrayLike<number>) => (channels && v.length !== channels ? new Array<number>(channels).fill(v[0]!) : v);
   if (rq.wide) {
     // The C epilogues shift an int64 by t = 15 - shift (reduced) or 31 - shift (away): t must stay in 1..62 / 1..94.
     const [base, top] = rq.wide === 'reduced' ? [15, 62] : [31, 94];
     for (const sh of rq.shifts) if (base - sh < 1 || base - sh > top) refuse(node, `a 16x8 requantization shift of ${sh} is outside what the C epilogue takes`);
   } else if (!rq.reference) {
-    refuse(node, `the ${ctx.arithmetic} int8 arithmetic is not emitted yet (only tflite-reference)`);
+    return { mult: '0', shift: '0', scale: ctx.floatTable('scale', spread(rq.scales)) };
   }
-  return { mult: ctx.int32Table('multiplier', rq.multipliers), shift: ctx.int32Table('shift', rq.shifts) };
+  return { mult: ctx.int32Table('multiplier', spread(rq.multipliers)), shift: ctx.int32Table('shift', spread(rq.shifts)), scale: '0' };
 }
 
 function struct(type: string, name: string, fields: Record<string, string | number>): string {
@@ -88,10 +97,10 @@ const convS8: Emitter = (step, ctx) => {
   const g = st.walk.g;
   planar(step.node, g);
   if (st.group !== 1) refuse(step.node, `grouped int8 Conv (group ${st.group}) is not emitted`);
-  const { mult, shift } = requant(step.node, st.rq, ctx);
+  const { mult, shift, scale } = requant(step.node, st.rq, ctx, st.cout);
   const definitions = struct('cl_conv_s8_params', ctx.paramsName, {
     ...window2(g), in_c: st.cin, out_c: st.cout, dilation_h: g.dH, dilation_w: g.dW, pad_h: g.pH, pad_w: g.pW,
-    input_offset: -st.zx, output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi, multiplier: mult, shift,
+    input_offset: -st.zx, output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi, multiplier: mult, shift, scale,
   });
   const [x, w, b] = step.inputs;
   return {
@@ -104,10 +113,10 @@ const depthwiseS8: Emitter = (step, ctx) => {
   const st = step.state as { walk: { g: Geometry3 }; channels: number; multiplier: number; zx: number; rq: ChannelRequantState };
   const g = st.walk.g;
   planar(step.node, g);
-  const { mult, shift } = requant(step.node, st.rq, ctx);
+  const { mult, shift, scale } = requant(step.node, st.rq, ctx, st.channels * st.multiplier);
   const definitions = struct('cl_depthwise_conv_s8_params', ctx.paramsName, {
     ...window2(g), in_c: st.channels, depth_multiplier: st.multiplier, dilation_h: g.dH, dilation_w: g.dW, pad_h: g.pH, pad_w: g.pW,
-    input_offset: -st.zx, output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi, multiplier: mult, shift,
+    input_offset: -st.zx, output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi, multiplier: mult, shift, scale,
   });
   const [x, w, b] = step.inputs;
   return {
@@ -118,14 +127,11 @@ const depthwiseS8: Emitter = (step, ctx) => {
 
 const fullyConnectedS8: Emitter = (step, ctx) => {
   const st = step.state as { k: number; o: number; zx: number; zw: number; rq: ChannelRequantState };
-  const { mult, shift } = requant(step.node, st.rq, ctx);
+  const { mult, shift, scale } = requant(step.node, st.rq, ctx, st.o);
   const [x, w, b] = step.inputs;
   const definitions = struct('cl_fully_connected_s8_params', ctx.paramsName, {
     rows: x!.size / st.k, depth: st.k, units: st.o, input_offset: -st.zx, filter_offset: -st.zw,
-    output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi,
-    // Per-tensor weights have one multiplier; the kernel indexes by unit, so repeat it.
-    multiplier: st.rq.multipliers.length === st.o ? mult : ctx.int32Table('multiplier', new Array<number>(st.o).fill(st.rq.multipliers[0]!)),
-    shift: st.rq.shifts.length === st.o ? shift : ctx.int32Table('shift', new Array<number>(st.o).fill(st.rq.shifts[0]!)),
+    output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi, multiplier: mult, shift, scale,
   });
   return {
     pieces: [`fully_connected_${elemOf(step.outputs[0]!)}`], definitions,
@@ -209,7 +215,7 @@ const cArray = (v: readonly number[]) => `{ ${v.map(intLiteral).join(', ')} }`;
 
 type QM = { multiplier: number; shift: number };
 interface BinaryConstants {
-  arithmetic: { kind: string; ma?: QM; mb?: QM; my?: QM; m?: QM; sign?: 1 | -1 };
+  arithmetic: { kind: string; ma?: QM; mb?: QM; my?: QM; m?: QM; sign?: 1 | -1; Ma?: number; Mb?: number; K?: number; shift?: number; fm?: number };
   za: number; zb: number; zy: number; lo: number; hi: number;
 }
 
@@ -235,12 +241,39 @@ function binary(op: 'add' | 'mul'): Emitter {
     } else if (a.kind === 'rmul' || a.kind === 'mul') {
       Object.assign(fields, { output_multiplier: a.m!.multiplier, output_shift: a.m!.shift });
     } else {
-      refuse(step.node, `the ${ctx.arithmetic} int8 ${step.node.op} is not emitted yet (only tflite-reference)`);
+      return binaryXnnpack(step, ctx, c);
     }
     return {
       pieces: [`${op}_${e}`], definitions: struct('cl_binary_params', ctx.paramsName, fields),
       call: `cl_${op}_${e}(&${ctx.paramsName}, ${ctx.pointer(x0, false)}, ${ctx.pointer(x1, false)}, ${ctx.pointer(y, true)});`,
     };
+  };
+}
+
+/** tflite-xnnpack Add/Sub (XNNPACK's integer scheme) and Mul (float factor), int8 only. */
+function binaryXnnpack(step: PlanStep, ctx: EmitContext, c: BinaryConstants): EmittedNode {
+  const a = c.arithmetic;
+  const y = step.outputs[0]!, [x0, x1] = step.inputs;
+  if (y.dtype !== 'int8') refuse(step.node, `a ${y.dtype} ${a.kind} epilogue`);
+  const fields: Record<string, string | number> = {
+    size: y.size, out_dims: cArray(padded(step.node, y.shape)),
+    a_strides: cArray(broadcastStrides(step.node, x0!.shape, y.shape)), b_strides: cArray(broadcastStrides(step.node, x1!.shape, y.shape)),
+    a_offset: -c.za, b_offset: -c.zb, output_offset: c.zy, act_min: c.lo, act_max: c.hi,
+  };
+  let fn: string;
+  if (a.kind === 'xadd') {
+    if (!Number.isSafeInteger(a.K!) || a.shift! < 0 || a.shift! > 62) refuse(step.node, `XNNPACK Add constants out of range (K ${a.K}, shift ${a.shift})`);
+    Object.assign(fields, { a_mult: a.Ma!, b_mult: a.Mb!, shift: a.shift!, k: `${a.K}LL` });
+    fn = 'cl_add_s8_xnnpack';
+  } else if (a.kind === 'xmul') {
+    Object.assign(fields, { scale: floatLiteral(a.fm!) });
+    fn = 'cl_mul_s8_xnnpack';
+  } else {
+    refuse(step.node, `no C epilogue for the ${a.kind} arithmetic`);
+  }
+  return {
+    pieces: ['binary_xnnpack_s8'], definitions: struct('cl_binary_xnnpack_params', ctx.paramsName, fields),
+    call: `${fn}(&${ctx.paramsName}, ${ctx.pointer(x0, false)}, ${ctx.pointer(x1, false)}, ${ctx.pointer(y, true)});`,
   };
 }
 
@@ -282,14 +315,13 @@ const pad: Emitter = (step, ctx) => {
 
 interface MeanConstants {
   n: number; zx: number; zy: number; lo: number; hi: number;
-  truncating: boolean; float: boolean; multiplier: number; shift: number;
+  truncating: boolean; float: boolean; multiplier: number; shift: number; fm: number; bias: number;
 }
 
 const mean: Emitter = (step, ctx) => {
   const st = step.state as { axes?: number[]; constants?: MeanConstants };
   const c = st.constants, axes = st.axes;
   if (!c || !axes) refuse(step.node, 'the reference kernel exposes no constants');
-  if (c.float) refuse(step.node, `the ${ctx.arithmetic} int8 ReduceMean is not emitted yet (only tflite-reference)`);
   const x = step.inputs[0]!, y = step.outputs[0]!;
   const e = elemOf(y);
   const shape = padded(step.node, x.shape);
@@ -303,6 +335,7 @@ const mean: Emitter = (step, ctx) => {
     reduced_dims: cArray(shape.map((n, d) => (reduced[d] ? n : 1))), reduced_strides: cArray(strides.map((s, d) => (reduced[d] ? s : 0))),
     n: c.n, truncating: c.truncating ? 1 : 0, input_zero_times_n: Math.imul(c.zx, c.n),
     multiplier: c.multiplier, shift: c.shift, output_offset: c.zy, act_min: c.lo, act_max: c.hi,
+    use_float: c.float ? 1 : 0, scale: floatLiteral(c.float ? c.fm : 0), bias: floatLiteral(c.float ? c.bias : 0),
   });
   return { pieces: [`mean_${e}`], definitions, call: `cl_mean_${e}(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
 };
@@ -312,13 +345,10 @@ const convTransposeS8: Emitter = (step, ctx) => {
   const g = st.t.g;
   planar(step.node, g);
   if (st.t.group !== 1) refuse(step.node, `grouped int8 ConvTranspose (group ${st.t.group})`);
-  const perChannel = st.rq.multipliers.length === st.t.cout;
-  const { mult, shift } = requant(step.node, st.rq, ctx);
+  const { mult, shift, scale } = requant(step.node, st.rq, ctx, st.t.cout);
   const definitions = struct('cl_conv_transpose_s8_params', ctx.paramsName, {
     ...window2(g), in_c: st.t.cin, out_c: st.t.cout, dilation_h: g.dH, dilation_w: g.dW, pad_h: g.pH, pad_w: g.pW,
-    input_offset: -st.zx, output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi,
-    multiplier: perChannel ? mult : ctx.int32Table('multiplier', new Array<number>(st.t.cout).fill(st.rq.multipliers[0]!)),
-    shift: perChannel ? shift : ctx.int32Table('shift', new Array<number>(st.t.cout).fill(st.rq.shifts[0]!)),
+    input_offset: -st.zx, output_offset: st.rq.zeroPoint, act_min: st.rq.lo, act_max: st.rq.hi, multiplier: mult, shift, scale,
   });
   const [x, w, b] = step.inputs;
   return {
@@ -336,9 +366,13 @@ function perTensor(node: Node, t: Tensor, what: string): { scale: number; zeroPo
 const quantize: Emitter = (step, ctx) => {
   const x = step.inputs[0]!, y = step.outputs[0]!;
   if (x.dtype !== 'float32') refuse(step.node, `requantizing ${x.dtype} to ${y.dtype} is not emitted (float32 input only)`);
-  if (ctx.arithmetic !== 'tflite-reference') refuse(step.node, `the ${ctx.arithmetic} Quantize is not emitted yet (only tflite-reference)`);
   const q = perTensor(step.node, y, 'the output');
   const e = elemOf(y);
+  if (ctx.arithmetic !== 'tflite-reference') {
+    // XNNPACK's f32→qs8 convert: rne(fl(x · fl(1/s))) + z. float → int16 divides in double there (ref/quant.ts): not emitted.
+    if (e !== 's8') refuse(step.node, `the ${ctx.arithmetic} float → int16 Quantize is not emitted`);
+    return { pieces: ['quantize_xnnpack'], definitions: '', call: `cl_quantize_f32_s8_xnnpack(${y.size}, ${floatLiteral(Math.fround(1 / q.scale))}, ${q.zeroPoint}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
+  }
   return { pieces: ['quantize'], definitions: '', call: `cl_quantize_f32_${e}(${y.size}, ${floatLiteral(q.scale)}, ${q.zeroPoint}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
 };
 

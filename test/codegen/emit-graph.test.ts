@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CloudlessError, Graph, Tensor } from '../../src/ir/index.js';
+import type { Int8Arithmetic } from '../../src/ir/kernel.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
 import { emitC } from '../../src/codegen/emit-graph.js';
@@ -38,10 +39,10 @@ function inputsFor(s: Session, seed: number): Tensor[] {
 }
 
 /** Expects every output of the C run to equal the engine's, byte for byte (lengths first). */
-async function expectSame(graph: Graph, feeds: Tensor[], on: VerifyTarget, sanitize = false) {
-  const engine = new Session(graph, { backend: 'ref', int8Arithmetic: 'tflite-reference' });
+async function expectSame(graph: Graph, feeds: Tensor[], on: VerifyTarget, sanitize = false, int8Arithmetic: Int8Arithmetic = 'tflite-reference') {
+  const engine = new Session(graph, { backend: 'ref', int8Arithmetic });
   const want = engine.runSync(Object.fromEntries(graph.inputs.map((n, i) => [n, feeds[i]!])));
-  const pkg = emitC(graph, { name: 'model' });
+  const pkg = emitC(graph, { name: 'model', int8Arithmetic });
   const got = await buildAndRun(pkg, feeds, { on, sanitize });
   expect(got.status).toBe(0);
   expect(got.outputs.length).toBe(graph.outputs.length);
@@ -132,6 +133,37 @@ function sameQuantMean(c: { graph: Graph; feeds: Record<string, Tensor> }) {
   return c;
 }
 
+describe('tflite-xnnpack arithmetic compiled to C', () => {
+  // Every op whose tflite-xnnpack kernel differs from tflite-reference, plus the table ops (built in float here), in one build.
+  const ops: Int8CaseOp[] = ['Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected', 'Add', 'Sub', 'Mul', 'ReduceMean', 'Sigmoid', 'Tanh', 'LeakyRelu'];
+  const seeds = slow ? 20 : 3;
+  for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+    it(`${ops.join(', ')}: ${on === 'host' ? seeds : 1} seed(s) × 3 flavours bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      const cases = [];
+      for (const op of ops) {
+        for (let s = 1; s <= (on === 'host' ? seeds : 1); s++) {
+          for (const f of ['random', 'tie', 'near'] as Flavour[]) cases.push(int8Case(op, s * 6271 + 5, f));
+        }
+      }
+      const { graph, feeds } = mergeCases(cases);
+      await expectSame(graph, feeds, on, on === 'host', 'tflite-xnnpack');
+    }, 300_000);
+  }
+  it('float → int8 Quantize bit-exact on the host', async () => {
+    const g = new Graph('q', { format: 'cloudless' });
+    const n = 300;
+    const q8 = { scale: Float32Array.of(Math.fround(0.0371)), zeroPoint: Int32Array.of(3) };
+    g.setValue({ name: 'x', dtype: 'float32', shape: [n] });
+    g.setValue({ name: 'q', dtype: 'int8', shape: [n], quant: q8 });
+    g.inputs.push('x');
+    g.addNode({ name: 'quantize', op: 'Quantize', inputs: ['x'], outputs: ['q'], attrs: {} });
+    g.outputs = ['q'];
+    const r = lcg(9);
+    const x = Float32Array.from({ length: n }, (_, i) => (i % 2 === 0 ? Math.fround((Math.floor(r() * 300) - 150 + 0.5) * q8.scale[0]!) : (r() - 0.5) * 12));
+    await expectSame(g, [new Tensor('float32', [n], x)], 'host', true, 'tflite-xnnpack');
+  }, 300_000);
+});
+
 describe('the newer int8 ops on Cortex-M4 under QEMU', () => {
   it('ConvTranspose, Add, Sub, Mul, Concat, Pad, ReduceMean: 1 seed × 3 flavours bit-exact', async () => {
     const ops: Int8CaseOp[] = ['ConvTranspose', 'Add', 'Sub', 'Mul', 'Concat', 'ConcatMixed', 'Pad', 'ReduceMean'];
@@ -212,8 +244,8 @@ describe('refusals', () => {
     expect(() => emitC(g)).toThrow(CloudlessError);
     expect(() => emitC(g)).toThrow(/node neg_0: the C generator has no float32 Neg kernel/);
   });
-  it('the tflite-xnnpack arithmetic is refused by node until it is emitted', () => {
-    const c = int8Case('Conv', 3, 'random');
-    expect(() => emitC(c.graph, { int8Arithmetic: 'tflite-xnnpack' })).toThrow(/conv_0 \(Conv\).*tflite-xnnpack/);
+  it('the tflite-xnnpack Softmax (float exp, needs libm) is refused by node', () => {
+    const c = int8Case('Softmax', 3, 'random');
+    expect(() => emitC(c.graph, { int8Arithmetic: 'tflite-xnnpack' })).toThrow(/softmax_0 \(Softmax\).*tflite-xnnpack/);
   });
 });
