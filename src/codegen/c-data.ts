@@ -11,6 +11,7 @@ export function cType(dtype: DType): string {
     case 'uint8': return 'uint8_t';
     case 'int16': return 'int16_t';
     case 'int32': return 'int32_t';
+    case 'int64': return 'int64_t';
     case 'float32': return 'float';
     default:
       throw new CloudlessError('E_UNSUPPORTED', `the C generator has no element type for ${dtype}`, {
@@ -35,11 +36,18 @@ export function intLiteral(v: number): string {
   return v === -2147483648 ? '(-2147483647 - 1)' : String(v);
 }
 
+/** An int64 value as a C literal (INT64_MIN has no literal of its own). */
+export function int64Literal(v: bigint): string {
+  return v === -(2n ** 63n) ? '(-9223372036854775807LL - 1)' : `${v}LL`;
+}
+
 /** The values of `data` as a comma-separated C initializer, wrapped for reading. */
 export function initializer(data: TypedArray | readonly number[], dtype: DType): string {
   const values: string[] = [];
   for (let i = 0; i < data.length; i++) {
-    const v = Number((data as ArrayLike<number | bigint>)[i]);
+    const raw = (data as ArrayLike<number | bigint>)[i]!;
+    if (dtype === 'int64') { values.push(int64Literal(BigInt(raw))); continue; }
+    const v = Number(raw);
     values.push(dtype === 'float32' ? floatLiteral(v) : intLiteral(v));
   }
   if (values.length === 0) return '0';

@@ -173,13 +173,46 @@ int32_t cl_clz32(uint32_t x) {
 `,
 };
 
+
+const FLOAT_EPILOGUE: CPiece = {
+  id: 'float_epilogue',
+  needs: [],
+  header: `
+/* The tflite-xnnpack epilogue (INT8.md formula 1): clamp(rne(fl(fl(acc) * scale)) + zero_point, lo, hi). */
+int32_t cl_rne_f32(float v);
+int32_t cl_requant_float(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi);
+`,
+  source: `
+/*
+ * Round to nearest, ties to even, without libm: for |v| < 2^22 the sum
+ * v + 1.5 * 2^23 lies where float's step is 1, so the addition itself rounds
+ * v to an integer in the default rounding mode, and 1.5 * 2^23 is even, so
+ * ties go to the even neighbour. Larger magnitudes saturate at +-2^22 (every
+ * caller clamps to int16 or narrower); NaN gives 0, as the engine stores it.
+ */
+int32_t cl_rne_f32(float v) {
+  const float magic = 12582912.0f;
+  if (!(v == v)) return 0;
+  if (v >= 4194304.0f) return 4194304;
+  if (v <= -4194304.0f) return -4194304;
+  return (int32_t)((v + magic) - magic);
+}
+
+int32_t cl_requant_float(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  const float v = (float)acc * scale;
+  const int32_t q = cl_rne_f32(v) + zero_point;
+  return q < lo ? lo : q > hi ? hi : q;
+}
+`,
+};
+
 const REQUANT_PARAMS = `
 /* The per-channel epilogue: y = clamp(MBQM(acc, multiplier[c], shift[c]) + output_offset, act_min, act_max). */
 `;
 
 const CONV_S8: CPiece = {
   id: 'conv_s8',
-  needs: ['fixedpoint'],
+  needs: ['fixedpoint', 'float_epilogue'],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c;
@@ -189,6 +222,7 @@ typedef struct {
   int32_t output_offset; /* z_y */
   int32_t act_min, act_max;
   const int32_t *multiplier, *shift; /* per output channel */
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
 } cl_conv_s8_params;
 ${REQUANT_PARAMS}
 /* int8 Conv, NHWC input, OHWI weights, one group. */
@@ -223,8 +257,9 @@ void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *f
               for (ic = 0; ic < p->in_c; ic++) acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)w[ic];
             }
           }
-          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)cl_clamp_i32(
-            (int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max);
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)(p->scale
+            ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
+            : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
         }
       }
     }
@@ -235,7 +270,7 @@ void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *f
 
 const DEPTHWISE_S8: CPiece = {
   id: 'depthwise_conv_s8',
-  needs: ['fixedpoint'],
+  needs: ['fixedpoint', 'float_epilogue'],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c, depth_multiplier;
@@ -243,6 +278,7 @@ typedef struct {
   int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t input_offset, output_offset, act_min, act_max;
   const int32_t *multiplier, *shift;
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
 } cl_depthwise_conv_s8_params;
 
 /* int8 DepthwiseConv, NHWC input, 1HWO weights; output channel c*M + m reads input channel c. */
@@ -272,8 +308,9 @@ void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *in
                        (int32_t)filter[(ky * p->k_w + kx) * out_c + oc];
               }
             }
-            output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = (int8_t)cl_clamp_i32(
-              (int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max);
+            output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = (int8_t)(p->scale
+              ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
+              : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
           }
         }
       }
@@ -285,7 +322,7 @@ void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *in
 
 const FULLY_CONNECTED_S8: CPiece = {
   id: 'fully_connected_s8',
-  needs: ['fixedpoint'],
+  needs: ['fixedpoint', 'float_epilogue'],
   header: `
 typedef struct {
   int32_t rows, depth, units;  /* x: rows x depth, w: units x depth */
@@ -293,6 +330,7 @@ typedef struct {
   int32_t filter_offset;       /* -z_w (0 for per-channel weights) */
   int32_t output_offset, act_min, act_max;
   const int32_t *multiplier, *shift; /* one per unit (all equal for per-tensor weights) */
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
 } cl_fully_connected_s8_params;
 
 /* int8 FullyConnected: y[r][u] = requant(bias[u] + sum_i (x[r][i] - z_x) * (w[u][i] - z_w)). */
@@ -308,8 +346,9 @@ void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *
       const int8_t *w = filter + u * p->depth;
       int32_t acc = bias ? bias[u] : 0;
       for (i = 0; i < p->depth; i++) acc += ((int32_t)x[i] + p->input_offset) * ((int32_t)w[i] + p->filter_offset);
-      output[r * p->units + u] = (int8_t)cl_clamp_i32(
-        (int64_t)cl_mbqm(acc, p->multiplier[u], p->shift[u]) + p->output_offset, p->act_min, p->act_max);
+      output[r * p->units + u] = (int8_t)(p->scale
+        ? cl_requant_float(acc, p->scale[u], p->output_offset, p->act_min, p->act_max)
+        : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[u], p->shift[u]) + p->output_offset, p->act_min, p->act_max));
     }
   }
 }
@@ -513,8 +552,628 @@ static int32_t cl_pool_clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo 
 };
 POOL_S8.needs.push('pool_clamp');
 
+
+// ---------------------------------------------------------------------------
+// Elementwise binary ops, Concat, Pad, Mean, ConvTranspose, Quantize, Dequantize
+// ---------------------------------------------------------------------------
+
+/** The largest rank the shape-generic kernels walk (shapes are padded to it with leading 1s). */
+export const C_MAX_RANK = 6;
+
+const ODOMETER: CPiece = {
+  id: 'odometer',
+  needs: [],
+  header: `
+#define CL_MAX_RANK ${C_MAX_RANK}
+/* Advances a row-major index over dims[CL_MAX_RANK] by one; *offset follows with strides. Returns 0 after the last index. */
+int32_t cl_odometer_next(int32_t *index, const int32_t *dims, const int32_t *strides, int32_t *offset);
+`,
+  source: `
+int32_t cl_odometer_next(int32_t *index, const int32_t *dims, const int32_t *strides, int32_t *offset) {
+  int32_t d;
+  for (d = CL_MAX_RANK - 1; d >= 0; d--) {
+    index[d]++;
+    *offset += strides[d];
+    if (index[d] < dims[d]) return 1;
+    *offset -= strides[d] * dims[d];
+    index[d] = 0;
+  }
+  return 0;
+}
+`,
+};
+
+type Elem = 's8' | 's16';
+const ctypeOf = (e: Elem) => (e === 's8' ? 'int8_t' : 'int16_t');
+
+const BINARY_PARAMS: CPiece = {
+  id: 'binary_params',
+  needs: ['fixedpoint', 'odometer'],
+  header: `
+/*
+ * A quantized Add, Sub or Mul with numpy broadcasting: the output walks
+ * out_dims; a_strides / b_strides are each input's strides seen through the
+ * broadcast (0 along a repeated dimension).
+ * Add/Sub (TFLite's reference ADD): both inputs, less their zero points, are
+ * shifted up by left_shift (20 for int8, 15 for int16) and brought to a common
+ * scale by their multipliers; the sum (b negated for Sub) is requantized by the
+ * output multiplier. Mul: the product of the offset inputs is requantized.
+ */
+typedef struct {
+  int32_t size;
+  int32_t out_dims[CL_MAX_RANK], a_strides[CL_MAX_RANK], b_strides[CL_MAX_RANK];
+  int32_t a_offset, b_offset;  /* -z_a, -z_b */
+  int32_t output_offset;       /* z_y */
+  int32_t left_shift, sign;    /* Add/Sub only; sign -1 for Sub */
+  int32_t a_multiplier, a_shift, b_multiplier, b_shift;  /* Add/Sub only */
+  int32_t output_multiplier, output_shift;
+  int32_t act_min, act_max;
+} cl_binary_params;
+`,
+  source: '',
+};
+
+function binaryPiece(op: 'add' | 'mul', e: Elem): CPiece {
+  const t = ctypeOf(e);
+  const fn = `cl_${op}_${e}`;
+  const body = op === 'add'
+    ? `      const int32_t a = (int32_t)((uint32_t)((int32_t)input_a[ai] + p->a_offset) << p->left_shift);
+      const int32_t b = (int32_t)((uint32_t)((int32_t)input_b[bi] + p->b_offset) << p->left_shift);
+      const int32_t sa = cl_mbqm(a, p->a_multiplier, p->a_shift);
+      const int32_t sb = cl_mbqm(b, p->b_multiplier, p->b_shift);
+      const int32_t raw = cl_mbqm(p->sign > 0 ? sa + sb : sa - sb, p->output_multiplier, p->output_shift);`
+    : `      const int32_t raw = cl_mbqm(((int32_t)input_a[ai] + p->a_offset) * ((int32_t)input_b[bi] + p->b_offset),
+                                  p->output_multiplier, p->output_shift);`;
+  const why = op === 'add'
+    ? (e === 's8'
+      ? '/* |x - z| <= 255, shifted by 20 stays below 2^28; each rescaled input is at most half that, so the sum fits int32. */'
+      : '/* |x| <= 2^15, shifted by 15 stays within 2^30; each rescaled input is at most half that, so the sum fits int32. */')
+    : `/* The product of two offset ${e === 's8' ? 'int8 values is below 2^16' : 'int16 values is at most 2^30'}: int32. */`;
+  return {
+    id: `${op}_${e}`,
+    needs: ['binary_params'],
+    header: `
+/* ${e === 's8' ? 'int8' : 'int16 (16x8)'} ${op === 'add' ? 'Add and Sub' : 'Mul'} with broadcasting. */
+void ${fn}(const cl_binary_params *p, const ${t} *input_a, const ${t} *input_b, ${t} *output);
+`,
+    source: `
+${why}
+void ${fn}(const cl_binary_params *p, const ${t} *input_a, const ${t} *input_b, ${t} *output) {
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t ai = 0, bi = 0, i, d;
+  for (i = 0; i < p->size; i++) {
+    {
+${body}
+      output[i] = (${t})cl_clamp_i32((int64_t)raw + p->output_offset, p->act_min, p->act_max);
+    }
+    /* The next output index, and the elements of a and b it reads. */
+    for (d = CL_MAX_RANK - 1; d >= 0; d--) {
+      index[d]++;
+      ai += p->a_strides[d];
+      bi += p->b_strides[d];
+      if (index[d] < p->out_dims[d]) break;
+      ai -= p->a_strides[d] * p->out_dims[d];
+      bi -= p->b_strides[d] * p->out_dims[d];
+      index[d] = 0;
+    }
+  }
+}
+`,
+  };
+}
+
+function concatPiece(e: Elem): CPiece {
+  const t = ctypeOf(e);
+  const table = e === 's8';
+  return {
+    id: `concat_${e}`,
+    needs: [],
+    header: `
+/*
+ * One input of a Concat: each of \`outer\` blocks of \`block\` elements goes to
+ * output + o * out_block + start.${table ? ' An input quantized unlike the output goes\n * through its 256-entry requantization table (index x + 128; TFLite\'s\n * ConcatenationWithScaling, folded at compile time); table 0 copies.' : ''}
+ */
+void cl_concat_part_${e}(int32_t outer, int32_t block, int32_t out_block, int32_t start, ${table ? 'const int8_t *table, ' : ''}const ${t} *input, ${t} *output);
+`,
+    source: `
+void cl_concat_part_${e}(int32_t outer, int32_t block, int32_t out_block, int32_t start, ${table ? 'const int8_t *table, ' : ''}const ${t} *input, ${t} *output) {
+  int32_t o, i;
+  for (o = 0; o < outer; o++) {
+    const ${t} *x = input + o * block;
+    ${t} *y = output + o * out_block + start;
+    ${table ? 'if (table) for (i = 0; i < block; i++) y[i] = table[(int32_t)x[i] + 128];\n    else ' : ''}for (i = 0; i < block; i++) y[i] = x[i];
+  }
+}
+`,
+  };
+}
+
+function padPiece(e: Elem): CPiece {
+  const t = ctypeOf(e);
+  return {
+    id: `pad_${e}`,
+    needs: ['odometer'],
+    header: `
+typedef struct {
+  int32_t size;  /* output elements */
+  int32_t out_dims[CL_MAX_RANK], in_dims[CL_MAX_RANK];
+  int32_t begin[CL_MAX_RANK];  /* leading pad per dimension (negative crops) */
+} cl_pad_params;
+
+/* Constant Pad: an output element maps to input coordinate (index - begin); outside the input it is \`value\` (the output zero point unless the model gives one). */
+void cl_pad_${e}(const cl_pad_params *p, ${t} value, const ${t} *input, ${t} *output);
+`,
+    source: `
+void cl_pad_${e}(const cl_pad_params *p, ${t} value, const ${t} *input, ${t} *output) {
+  static const int32_t no_strides[CL_MAX_RANK] = {0};
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t unused = 0, i, d;
+  for (i = 0; i < p->size; i++) {
+    int32_t offset = 0, inside = 1;
+    for (d = 0; d < CL_MAX_RANK; d++) {
+      const int32_t c = index[d] - p->begin[d];
+      if (c < 0 || c >= p->in_dims[d]) { inside = 0; break; }
+      offset = offset * p->in_dims[d] + c;
+    }
+    output[i] = inside ? input[offset] : value;
+    cl_odometer_next(index, p->out_dims, no_strides, &unused);
+  }
+}
+`,
+  };
+}
+
+const MEAN_PARAMS: CPiece = {
+  id: 'mean_params',
+  needs: ['fixedpoint', 'odometer', 'float_epilogue'],
+  header: `
+/*
+ * A quantized ReduceMean: the input's dimensions split into kept ones (the
+ * output, in order) and reduced ones, each with the input's strides. The raw
+ * sum S of a group of n values becomes, as TFLite Micro's EvalIntegerMean:
+ *   truncating (input and output quantized alike): S / n, C's division;
+ *   else MBQM(S - z_x * n, multiplier, shift) + z_y, where the multiplier of
+ *   s_x / s_y already holds 1/n (QuantizedMeanOrSum).
+ */
+typedef struct {
+  int32_t out_size;
+  int32_t kept_dims[CL_MAX_RANK], kept_strides[CL_MAX_RANK];
+  int32_t reduced_dims[CL_MAX_RANK], reduced_strides[CL_MAX_RANK];
+  int32_t n, truncating;
+  int32_t input_zero_times_n;  /* z_x * n */
+  int32_t multiplier, shift, output_offset, act_min, act_max;
+  /* tflite-xnnpack (INT8.md formula 4): y = clamp(rne(fl(fl(fl(S) * scale) + bias))), used when use_float is 1 */
+  int32_t use_float;
+  float scale, bias;
+} cl_mean_params;
+`,
+  source: '',
+};
+
+function meanPiece(e: Elem): CPiece {
+  const t = ctypeOf(e);
+  return {
+    id: `mean_${e}`,
+    needs: ['mean_params'],
+    header: `
+void cl_mean_${e}(const cl_mean_params *p, const ${t} *input, ${t} *output);
+`,
+    source: `
+/* A group of fewer than ${e === 's8' ? '2^23 int8' : '2^16 int16'} values sums within int32. */
+void cl_mean_${e}(const cl_mean_params *p, const ${t} *input, ${t} *output) {
+  int32_t kept[CL_MAX_RANK] = {0};
+  int32_t base = 0, o;
+  for (o = 0; o < p->out_size; o++) {
+    int32_t reduced[CL_MAX_RANK] = {0};
+    int32_t offset = 0, sum = 0;
+    int64_t v;
+    do { sum += input[base + offset]; } while (cl_odometer_next(reduced, p->reduced_dims, p->reduced_strides, &offset));
+    if (p->use_float) v = cl_rne_f32((float)sum * p->scale + p->bias);
+    else if (p->truncating) v = sum / p->n;
+    else v = (int64_t)cl_mbqm((int32_t)((uint32_t)sum - (uint32_t)p->input_zero_times_n), p->multiplier, p->shift) + p->output_offset;
+    output[o] = (${t})cl_clamp_i32(v, p->act_min, p->act_max);
+    cl_odometer_next(kept, p->kept_dims, p->kept_strides, &base);
+  }
+}
+`,
+  };
+}
+
+const CONV_TRANSPOSE_S8: CPiece = {
+  id: 'conv_transpose_s8',
+  needs: ['fixedpoint', 'float_epilogue'],
+  header: `
+typedef struct {
+  int32_t batch, in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+  int32_t input_offset, output_offset, act_min, act_max;
+  const int32_t *multiplier, *shift;
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
+} cl_conv_transpose_s8_params;
+
+/* int8 ConvTranspose (TFLite's TRANSPOSE_CONV), NHWC input, IHWO weights, one group. */
+void cl_conv_transpose_s8(const cl_conv_transpose_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+`,
+  source: `
+/*
+ * Written as a gather: output pixel (oy, ox) takes tap (ky, kx) of input pixel
+ * (iy, ix) when oy + pad_h - ky * dilation_h = iy * stride_h (and likewise in
+ * x). The products and the int32 bound are those of cl_conv_s8.
+ */
+void cl_conv_transpose_s8(const cl_conv_transpose_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  const int32_t taps = p->k_h * p->k_w;
+  int32_t b, oy, ox, oc, ky, kx, ic;
+  for (b = 0; b < p->batch; b++) {
+    for (oy = 0; oy < p->out_h; oy++) {
+      for (ox = 0; ox < p->out_w; ox++) {
+        for (oc = 0; oc < p->out_c; oc++) {
+          int32_t acc = bias ? bias[oc] : 0;
+          for (ky = 0; ky < p->k_h; ky++) {
+            const int32_t ny = oy + p->pad_h - ky * p->dilation_h;
+            if (ny < 0 || ny % p->stride_h != 0 || ny / p->stride_h >= p->in_h) continue;
+            for (kx = 0; kx < p->k_w; kx++) {
+              const int32_t nx = ox + p->pad_w - kx * p->dilation_w;
+              const int8_t *x;
+              if (nx < 0 || nx % p->stride_w != 0 || nx / p->stride_w >= p->in_w) continue;
+              x = input + ((b * p->in_h + ny / p->stride_h) * p->in_w + nx / p->stride_w) * p->in_c;
+              for (ic = 0; ic < p->in_c; ic++) {
+                acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)filter[(ic * taps + ky * p->k_w + kx) * p->out_c + oc];
+              }
+            }
+          }
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)(p->scale
+            ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
+            : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
+        }
+      }
+    }
+  }
+}
+`,
+};
+
+const QUANTIZE: CPiece = {
+  id: 'quantize',
+  needs: [],
+  header: `
+/*
+ * float -> int8/int16 (TFLite's reference AffineQuantize, as TFLite Micro):
+ * q = clamp(round_half_away(x / scale) + zero_point), the division in float.
+ * int -> float: y = (float)(scale * (q - zero_point)), the product in double
+ * (exact for |q - z| < 2^24), rounded once.
+ */
+void cl_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
+void cl_quantize_f32_s16(int32_t size, float scale, int32_t zero_point, const float *input, int16_t *output);
+void cl_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
+void cl_dequantize_s16_f32(int32_t size, float scale, int32_t zero_point, const int16_t *input, float *output);
+`,
+  source: `
+/*
+ * round_half_away(x / scale) + zero_point clamped to [lo, hi]. The quotient is
+ * first bounded (far outside any int16) so that the cast to int64 is defined;
+ * q + 0.5 is exact in double. NaN gives 0, as the engine's typed arrays store it.
+ */
+static int32_t cl_quantize_one(float x, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  const float q = x / scale;
+  double r;
+  if (!(q == q)) return 0;
+  r = (double)q;
+  if (r > 1e12) r = 1e12;
+  if (r < -1e12) r = -1e12;
+  r = r < 0 ? -(double)(int64_t)(-r + 0.5) : (double)(int64_t)(r + 0.5);
+  r += (double)zero_point;
+  return r < lo ? lo : r > hi ? hi : (int32_t)r;
+}
+
+void cl_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (int8_t)cl_quantize_one(input[i], scale, zero_point, -128, 127);
+}
+
+void cl_quantize_f32_s16(int32_t size, float scale, int32_t zero_point, const float *input, int16_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (int16_t)cl_quantize_one(input[i], scale, zero_point, -32768, 32767);
+}
+
+void cl_dequantize_s8_f32(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (float)((double)scale * (double)((int32_t)input[i] - zero_point));
+}
+
+void cl_dequantize_s16_f32(int32_t size, float scale, int32_t zero_point, const int16_t *input, float *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (float)((double)scale * (double)((int32_t)input[i] - zero_point));
+}
+`,
+};
+
+// ---------------------------------------------------------------------------
+// 16x8: int16 activations, int8 weights, int64 bias and accumulator
+// ---------------------------------------------------------------------------
+
+const FIXEDPOINT_WIDE: CPiece = {
+  id: 'fixedpoint_wide',
+  needs: [],
+  header: `
+/* The 16x8 epilogues of an int64 accumulator (requantize.ts). */
+int64_t cl_mbqm_reduced(int64_t x, int32_t multiplier, int32_t shift);
+int64_t cl_mbqm_away(int64_t x, int32_t multiplier, int32_t shift);
+`,
+  source: `
+/*
+ * TFLite's MultiplyByQuantizedMultiplier for int64 (16x8 Conv and
+ * DepthwiseConv): the multiplier is first rounded to 15 bits, then
+ * (x * m' + 2^(t-1)) >> t with t = 15 - shift, an arithmetic shift (ties
+ * toward +inf). |x| < 2^47 and m' < 2^15: the product fits int64. The emitter
+ * refuses shifts that leave t outside 1..62. (multiplyByQuantizedMultiplierWide)
+ */
+int64_t cl_mbqm_reduced(int64_t x, int32_t multiplier, int32_t shift) {
+  const int64_t m = multiplier < 0x7fff0000 ? ((int64_t)multiplier + 32768) >> 16 : 0x7fff;
+  const int32_t t = 15 - shift;
+  return (x * m + ((int64_t)1 << (t - 1))) >> t;
+}
+
+/*
+ * x * multiplier * 2^(shift - 31) rounded once, ties away from zero, with the
+ * full 31-bit multiplier (16x8 FullyConnected). |x| * multiplier reaches 2^78,
+ * so the magnitude is formed as a 128-bit pair of uint64 halves.
+ * (multiplyByQuantizedMultiplierAway)
+ */
+int64_t cl_mbqm_away(int64_t x, int32_t multiplier, int32_t shift) {
+  const int32_t t = 31 - shift;
+  const uint64_t ax = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+  const uint64_t m = (uint64_t)(uint32_t)multiplier;
+  const uint64_t low_part = (ax & 0xffffffffu) * m;  /* < 2^63 */
+  const uint64_t mid = (ax >> 32) * m;               /* < 2^46 */
+  uint64_t lo = low_part + (mid << 32);
+  uint64_t hi = (mid >> 32) + (lo < low_part ? 1u : 0u);
+  const uint64_t half = (uint64_t)1 << (t - 1);
+  uint64_t r;
+  lo += half;
+  if (lo < half) hi++;
+  r = t >= 64 ? hi >> (t - 64) : (hi << (64 - t)) | (lo >> t);
+  return x < 0 ? -(int64_t)r : (int64_t)r;
+}
+`,
+};
+
+/** A 16x8 variant of an int8 piece: the same loops over int16 activations, an int64 bias and accumulator, and the wide epilogue. */
+function sixteenByEight(base: CPiece, fn: string, epilogue: 'reduced' | 'away', typeLines: [string, string][]): CPiece {
+  const swap = (text: string, from: string, to: string) => {
+    if (!text.includes(from)) throw new Error(`16x8 piece ${fn}: no "${from}" in ${base.id}`);
+    return text.split(from).join(to);
+  };
+  let source = base.source.slice(base.source.indexOf(`void ${fn}_s8(`));
+  source = source.slice(0, source.indexOf('\n}\n') + 3);
+  // 16x8 has no float epilogue (XNNPACK takes no int16): drop the int8 kernel's tflite-xnnpack branch.
+  source = source.replace(/\(p->scale\s*\?\s*cl_requant_float\([^;]*?\)\s*:\s*/, '(');
+  for (const [from, to] of [
+    [`${fn}_s8(`, `${fn}_s16(`], ['const int8_t *input', 'const int16_t *input'], ['const int32_t *bias', 'const int64_t *bias'],
+    ['int8_t *output', 'int16_t *output'], ['(int8_t)(cl_clamp_i32(', '(int16_t)(cl_clamp_i32('],
+    ['(int64_t)cl_mbqm(acc,', `cl_mbqm_${epilogue}(acc,`], ...typeLines,
+  ] as [string, string][]) source = swap(source, from, to);
+  const params = base.header.match(/void \w+\(const (\w+) \*p/)![1]!;
+  return {
+    id: `${base.id.replace(/_s8$/, '')}_s16`,
+    needs: [base.id, 'fixedpoint_wide'],
+    header: `
+/* 16x8 ${fn.slice(3)}: int16 input and output (zero point 0), int8 weights, int64 bias; ${params} as for int8. */
+void ${fn}_s16(const ${params} *p, const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output);
+`,
+    source: `
+/* As ${fn}_s8, with an int64 accumulator: TFLite bounds 16x8 accumulators by 2^47. */
+${source}`,
+  };
+}
+
+const CONV_S16 = sixteenByEight(CONV_S8, 'cl_conv', 'reduced', [['const int8_t *x, *w;', 'const int16_t *x;\n              const int8_t *w;'], ['int32_t acc = bias', 'int64_t acc = bias']]);
+const DEPTHWISE_S16 = sixteenByEight(DEPTHWISE_S8, 'cl_depthwise_conv', 'reduced', [['int32_t acc = bias', 'int64_t acc = bias']]);
+const FULLY_CONNECTED_S16 = sixteenByEight(FULLY_CONNECTED_S8, 'cl_fully_connected', 'away', [['const int8_t *x = input', 'const int16_t *x = input'], ['int32_t acc = bias', 'int64_t acc = bias']]);
+
+const LUT_S16: CPiece = {
+  id: 'lut_s16',
+  needs: [],
+  header: `
+/* A 16x8 unary op as the reference kernel's 65,536-entry table (index x + 32768), folded at compile time: 128 KiB of flash per op. */
+void cl_lut_s16(int32_t size, const int16_t *table, const int16_t *input, int16_t *output);
+`,
+  source: `
+void cl_lut_s16(int32_t size, const int16_t *table, const int16_t *input, int16_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = table[(int32_t)input[i] + 32768];
+}
+`,
+};
+
+/** The element types the data-movement kernels copy (by C type, so no pointer is read through another type). */
+export const STRIDED_TYPES: Readonly<Record<string, string>> = { s8: 'int8_t', u8: 'uint8_t', s16: 'int16_t', s32: 'int32_t', s64: 'int64_t', f32: 'float' };
+
+function stridedPiece(suffix: string): CPiece {
+  const t = STRIDED_TYPES[suffix]!;
+  return {
+    id: `strided_${suffix}`,
+    needs: ['strided_params'],
+    header: `void cl_strided_copy_${suffix}(const cl_strided_params *p, const ${t} *input, ${t} *output);\n`,
+    source: `
+void cl_strided_copy_${suffix}(const cl_strided_params *p, const ${t} *input, ${t} *output) {
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t offset = p->offset, i;
+  for (i = 0; i < p->size; i++) {
+    output[i] = input[offset];
+    cl_odometer_next(index, p->dims, p->strides, &offset);
+  }
+}
+`,
+  };
+}
+
+const STRIDED_PARAMS: CPiece = {
+  id: 'strided_params',
+  needs: ['odometer'],
+  header: `
+/*
+ * Transpose, Slice, Expand, Tile: the output, walked in row-major order over
+ * dims, reads the input at offset + sum(index[d] * strides[d]) (the reference
+ * kernels' strided plan, folded at compile time).
+ */
+typedef struct {
+  int32_t size, offset;
+  int32_t dims[CL_MAX_RANK], strides[CL_MAX_RANK];
+} cl_strided_params;
+`,
+  source: '',
+};
+
+const SOFTMAX_S16: CPiece = {
+  id: 'softmax_s16',
+  needs: ['gemmlowp_exp'],
+  header: `
+typedef struct {
+  int32_t rows, depth;
+  const int16_t *exp_of_diff;  /* exp(d) in Q0.15 for d = 0, -1, ... -65535 (index -d), folded at compile time */
+  const int16_t *reciprocal;   /* TFLite's 513-entry 1/(1 + x) table */
+} cl_softmax_s16_params;
+
+/* 16x8 Softmax over the last axis, output Q0.15 (TFLite's reference SoftmaxInt16). */
+void cl_softmax_s16(const cl_softmax_s16_params *p, const int16_t *input, int16_t *output);
+`,
+  source: `
+/* TFLite's int16 LUT lookup: entry 256 + (v >> 7) plus the slope to the next entry times the low 7 bits, rounded half up; int16 wrap-around as in TFLite. */
+static int16_t cl_lut_lookup_s16(int32_t v, const int16_t *lut) {
+  const int32_t index = 256 + (v >> 7);
+  const int32_t base = lut[index];
+  const int32_t slope = (int16_t)(lut[index + 1] - base);
+  const int32_t delta = (slope * (v & 0x7f) + 64) >> 7;
+  return (int16_t)(base + delta);
+}
+
+/*
+ * Per row: e = exp(x - max) from the table, kept in the output; their int32
+ * sum (at most 65536 * 32767) is normalized to [2^30, 2^31), its top bits
+ * index the 1/(1 + x) table, and y = (e * r) >> (31 - headroom) rounded half up.
+ * (ref/int16/softmax.ts softmaxRow)
+ */
+void cl_softmax_s16(const cl_softmax_s16_params *p, const int16_t *input, int16_t *output) {
+  int32_t r, c;
+  for (r = 0; r < p->rows; r++) {
+    const int16_t *x = input + r * p->depth;
+    int16_t *y = output + r * p->depth;
+    int32_t max = -32768, sum = 0, headroom, shifted_sum, v, reciprocal, right_shift;
+    for (c = 0; c < p->depth; c++) if (x[c] > max) max = x[c];
+    for (c = 0; c < p->depth; c++) {
+      y[c] = p->exp_of_diff[max - x[c]];
+      sum = (int32_t)((uint32_t)sum + (uint32_t)y[c]);
+    }
+    headroom = cl_clz32((uint32_t)sum);
+    shifted_sum = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
+    v = shifted_sum - ((1 << 15) + (1 << 16));
+    reciprocal = cl_lut_lookup_s16(v < -32768 ? -32768 : v > 32767 ? 32767 : v, p->reciprocal);
+    right_shift = 31 - headroom;
+    for (c = 0; c < p->depth; c++) {
+      const int64_t prod = (int64_t)y[c] * reciprocal;
+      const int64_t q = right_shift > 0 ? (prod + ((int64_t)1 << (right_shift - 1))) >> right_shift : prod;
+      y[c] = (int16_t)(q < 0 ? 0 : q > 32767 ? 32767 : q);
+    }
+  }
+}
+`,
+};
+
+const BINARY_XNNPACK: CPiece = {
+  id: 'binary_xnnpack_s8',
+  needs: ['fixedpoint', 'float_epilogue', 'odometer'],
+  header: `
+/*
+ * int8 Add, Sub and Mul in the tflite-xnnpack arithmetic (INT8.md formulas 2
+ * and 3), broadcasting as cl_binary_params:
+ * Add/Sub: y = clamp(((k + a_mult * a + b_mult * b) >> shift) + z_y), 21-bit
+ * multipliers on one shift with the zero points folded into k (b_mult < 0
+ * for Sub), an arithmetic shift (ties toward +inf).
+ * Mul: y = clamp(rne(fl(fl((a - z_a)(b - z_b)) * scale)) + z_y).
+ */
+typedef struct {
+  int32_t size;
+  int32_t out_dims[CL_MAX_RANK], a_strides[CL_MAX_RANK], b_strides[CL_MAX_RANK];
+  int32_t a_offset, b_offset, output_offset;  /* Mul: -z_a, -z_b; both: z_y */
+  int32_t a_mult, b_mult, shift;              /* Add/Sub */
+  int64_t k;                                  /* Add/Sub */
+  float scale;                                /* Mul */
+  int32_t act_min, act_max;
+} cl_binary_xnnpack_params;
+
+void cl_add_s8_xnnpack(const cl_binary_xnnpack_params *p, const int8_t *input_a, const int8_t *input_b, int8_t *output);
+void cl_mul_s8_xnnpack(const cl_binary_xnnpack_params *p, const int8_t *input_a, const int8_t *input_b, int8_t *output);
+`,
+  source: `
+/* The next output index of a broadcast walk, and the elements of a and b it reads. */
+static void cl_broadcast_next(int32_t *index, const int32_t *dims, const int32_t *a_strides, const int32_t *b_strides, int32_t *ai, int32_t *bi) {
+  int32_t d;
+  for (d = CL_MAX_RANK - 1; d >= 0; d--) {
+    index[d]++;
+    *ai += a_strides[d];
+    *bi += b_strides[d];
+    if (index[d] < dims[d]) return;
+    *ai -= a_strides[d] * dims[d];
+    *bi -= b_strides[d] * dims[d];
+    index[d] = 0;
+  }
+}
+
+/* k + a_mult * a + b_mult * b stays below 2^31 + 2 * 2^28 in magnitude: it is formed in int64. */
+void cl_add_s8_xnnpack(const cl_binary_xnnpack_params *p, const int8_t *input_a, const int8_t *input_b, int8_t *output) {
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t ai = 0, bi = 0, i;
+  for (i = 0; i < p->size; i++) {
+    const int64_t sum = p->k + (int64_t)p->a_mult * input_a[ai] + (int64_t)p->b_mult * input_b[bi];
+    output[i] = (int8_t)cl_clamp_i32((sum >> p->shift) + p->output_offset, p->act_min, p->act_max);
+    cl_broadcast_next(index, p->out_dims, p->a_strides, p->b_strides, &ai, &bi);
+  }
+}
+
+void cl_mul_s8_xnnpack(const cl_binary_xnnpack_params *p, const int8_t *input_a, const int8_t *input_b, int8_t *output) {
+  int32_t index[CL_MAX_RANK] = {0};
+  int32_t ai = 0, bi = 0, i;
+  for (i = 0; i < p->size; i++) {
+    const int32_t prod = ((int32_t)input_a[ai] + p->a_offset) * ((int32_t)input_b[bi] + p->b_offset);
+    output[i] = (int8_t)cl_requant_float(prod, p->scale, p->output_offset, p->act_min, p->act_max);
+    cl_broadcast_next(index, p->out_dims, p->a_strides, p->b_strides, &ai, &bi);
+  }
+}
+`,
+};
+
+const QUANTIZE_XNNPACK: CPiece = {
+  id: 'quantize_xnnpack',
+  needs: ['float_epilogue'],
+  header: `
+/* float -> int8 in tflite-xnnpack (XNNPACK's convert): q = clamp(rne(fl(x * inv_scale)) + zero_point), inv_scale = fl(1 / scale). */
+void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_point, const float *input, int8_t *output);
+`,
+  source: `
+void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_point, const float *input, int8_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) {
+    const float v = input[i] * inv_scale;
+    int32_t q;
+    if (!(v == v)) { output[i] = 0; continue; }
+    q = cl_rne_f32(v) + zero_point;
+    output[i] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+  }
+}
+`,
+};
+
+const MORE_PIECES: CPiece[] = [
+  BINARY_XNNPACK, QUANTIZE_XNNPACK,
+  STRIDED_PARAMS, SOFTMAX_S16, ...Object.keys(STRIDED_TYPES).map(stridedPiece),
+  FIXEDPOINT_WIDE, CONV_S16, DEPTHWISE_S16, FULLY_CONNECTED_S16, LUT_S16,
+  ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE,
+  ...(['s8', 's16'] as Elem[]).flatMap((e) => [binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e)]),
+];
+
 export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(
-  [FIXEDPOINT, GEMMLOWP_EXP, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32].map((p) => [p.id, p]),
+  [FIXEDPOINT, GEMMLOWP_EXP, FLOAT_EPILOGUE, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES].map((p) => [p.id, p]),
 );
 
 /** The pieces `ids` need, each once, dependencies first. */

@@ -99,9 +99,16 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
     const paramsName = unique(`${name}_p${k}_${step.node.op.toLowerCase()}`);
     const ctx: EmitContext = {
       pointer, paramsName, arithmetic,
+      isConstant: (t) => !inArena(t),
       int32Table(hint, values) {
         const t = new Tensor('int32', [values.length], Int32Array.from(values));
         return constantArray(t, `${paramsName}_${hint}`);
+      },
+      floatTable(hint, values) {
+        return constantArray(new Tensor('float32', [values.length], Float32Array.from(values)), `${paramsName}_${hint}`);
+      },
+      int16Table(hint, values) {
+        return constantArray(new Tensor('int16', [values.length], values), `${paramsName}_${hint}`);
       },
       int8Table(hint, values) {
         return constantArray(new Tensor('int8', [values.length], values), `${paramsName}_${hint}`);

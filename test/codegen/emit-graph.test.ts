@@ -7,10 +7,17 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CloudlessError, Graph, Tensor } from '../../src/ir/index.js';
+import type { Int8Arithmetic } from '../../src/ir/kernel.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
 import { emitC } from '../../src/codegen/emit-graph.js';
 import { buildAndRun, type VerifyTarget } from '../../src/codegen/verify.js';
+import { mobileNetV2, seededRandom, toOnnxBytes } from '../../src/bench/model-builders.js';
+import { importOnnx } from '../../src/formats/onnx/import.js';
+import { optimizeLayout } from '../../src/passes/layout.js';
+import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
+import { calibrate } from '../../src/quantize/calibrate.js';
+import { quantizeGraph } from '../../src/quantize/quantize.js';
 import { int8Case, lcg, type Flavour, type Int8CaseOp } from '../helpers/int8-cases.js';
 
 const TFLM = new URL('../../../shared/models/tflm/', import.meta.url).pathname;
@@ -32,10 +39,10 @@ function inputsFor(s: Session, seed: number): Tensor[] {
 }
 
 /** Expects every output of the C run to equal the engine's, byte for byte (lengths first). */
-async function expectSame(graph: Graph, feeds: Tensor[], on: VerifyTarget, sanitize = false) {
-  const engine = new Session(graph, { backend: 'ref', int8Arithmetic: 'tflite-reference' });
+async function expectSame(graph: Graph, feeds: Tensor[], on: VerifyTarget, sanitize = false, int8Arithmetic: Int8Arithmetic = 'tflite-reference') {
+  const engine = new Session(graph, { backend: 'ref', int8Arithmetic });
   const want = engine.runSync(Object.fromEntries(graph.inputs.map((n, i) => [n, feeds[i]!])));
-  const pkg = emitC(graph, { name: 'model' });
+  const pkg = emitC(graph, { name: 'model', int8Arithmetic });
   const got = await buildAndRun(pkg, feeds, { on, sanitize });
   expect(got.status).toBe(0);
   expect(got.outputs.length).toBe(graph.outputs.length);
@@ -53,6 +60,7 @@ describe.skipIf(!haveModels)('TFLM models compiled to C (needs ../shared/models/
     ['hello_world_int8', ['host', 'cortex-m4', 'cortex-m0plus'], true],
     ['hello_world_float', ['host', 'cortex-m4'], true],
     ['micro_speech_quantized', ['host', 'cortex-m4'], true],
+    ['simple_add_model', ['host', 'cortex-m4'], true],
     ['person_detect', slow ? ['host', 'cortex-m4'] : ['host'], false],
   ];
   for (const [model, targets, sanitize] of cases) {
@@ -94,13 +102,23 @@ function mergeCases(cases: { graph: Graph; feeds: Record<string, Tensor> }[]): {
 }
 
 describe('randomized single-op int8 cases compiled to C', () => {
-  const ops: Int8CaseOp[] = ['Conv', 'DepthwiseConv', 'FullyConnected', 'AveragePool', 'MaxPool', 'Softmax', 'Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu'];
+  // Ops in one group share one C build (the build, not the run, is what costs).
+  const groups: Int8CaseOp[][] = [
+    ['Conv'], ['DepthwiseConv'], ['ConvTranspose'], ['FullyConnected'], ['AveragePool'], ['MaxPool'], ['Softmax'], ['Sigmoid'], ['Tanh'],
+    ['HardSwish'], ['LeakyRelu'], ['Add', 'Sub', 'Mul'], ['Concat', 'ConcatMixed', 'Pad', 'ReduceMean'],
+  ];
   const seeds = slow ? 40 : 6;
-  for (const op of ops) {
-    it(`${op}: ${seeds} seeds × 3 flavours bit-exact on the host (sanitized)`, async () => {
+  for (const ops of groups) {
+    it(`${ops.join(', ')}: ${seeds} seeds × 3 flavours bit-exact on the host (sanitized)`, async () => {
       const cases = [];
-      for (let s = 1; s <= seeds; s++) {
-        for (const f of ['random', 'tie', 'near'] as Flavour[]) cases.push(int8Case(op, s * 7919 + 13, f));
+      for (const op of ops) {
+        for (let s = 1; s <= seeds; s++) {
+          for (const f of ['random', 'tie', 'near'] as Flavour[]) cases.push(int8Case(op, s * 7919 + 13, f));
+        }
+      }
+      if (ops.includes('ReduceMean')) {
+        // Input and output quantized alike: TFLM's EvalIntegerMean divides the raw sum, truncating.
+        for (let s = 1; s <= seeds; s++) cases.push(sameQuantMean(int8Case('ReduceMean', s * 7919 + 17, 'random')));
       }
       const { graph, feeds } = mergeCases(cases);
       await expectSame(graph, feeds, 'host', true);
@@ -108,14 +126,126 @@ describe('randomized single-op int8 cases compiled to C', () => {
   }
 });
 
+/** A ReduceMean case with the output quantized like the input. */
+function sameQuantMean(c: { graph: Graph; feeds: Record<string, Tensor> }) {
+  const y = c.graph.values.get('y')!, x = c.graph.values.get('x')!;
+  c.graph.setValue({ ...y, quant: x.quant });
+  return c;
+}
+
+describe('tflite-xnnpack arithmetic compiled to C', () => {
+  // Every op whose tflite-xnnpack kernel differs from tflite-reference, plus the table ops (built in float here), in one build.
+  const ops: Int8CaseOp[] = ['Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected', 'Add', 'Sub', 'Mul', 'ReduceMean', 'Sigmoid', 'Tanh', 'LeakyRelu'];
+  const seeds = slow ? 20 : 3;
+  for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+    it(`${ops.join(', ')}: ${on === 'host' ? seeds : 1} seed(s) × 3 flavours bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      const cases = [];
+      for (const op of ops) {
+        for (let s = 1; s <= (on === 'host' ? seeds : 1); s++) {
+          for (const f of ['random', 'tie', 'near'] as Flavour[]) cases.push(int8Case(op, s * 6271 + 5, f));
+        }
+      }
+      const { graph, feeds } = mergeCases(cases);
+      await expectSame(graph, feeds, on, on === 'host', 'tflite-xnnpack');
+    }, 300_000);
+  }
+  it('float → int8 Quantize bit-exact on the host', async () => {
+    const g = new Graph('q', { format: 'cloudless' });
+    const n = 300;
+    const q8 = { scale: Float32Array.of(Math.fround(0.0371)), zeroPoint: Int32Array.of(3) };
+    g.setValue({ name: 'x', dtype: 'float32', shape: [n] });
+    g.setValue({ name: 'q', dtype: 'int8', shape: [n], quant: q8 });
+    g.inputs.push('x');
+    g.addNode({ name: 'quantize', op: 'Quantize', inputs: ['x'], outputs: ['q'], attrs: {} });
+    g.outputs = ['q'];
+    const r = lcg(9);
+    const x = Float32Array.from({ length: n }, (_, i) => (i % 2 === 0 ? Math.fround((Math.floor(r() * 300) - 150 + 0.5) * q8.scale[0]!) : (r() - 0.5) * 12));
+    await expectSame(g, [new Tensor('float32', [n], x)], 'host', true, 'tflite-xnnpack');
+  }, 300_000);
+});
+
+describe('the newer int8 ops on Cortex-M4 under QEMU', () => {
+  it('ConvTranspose, Add, Sub, Mul, Concat, Pad, ReduceMean: 1 seed × 3 flavours bit-exact', async () => {
+    const ops: Int8CaseOp[] = ['ConvTranspose', 'Add', 'Sub', 'Mul', 'Concat', 'ConcatMixed', 'Pad', 'ReduceMean'];
+    const cases = ops.flatMap((op) => (['random', 'tie', 'near'] as Flavour[]).map((f) => int8Case(op, 104729, f)));
+    const { graph, feeds } = mergeCases(cases);
+    await expectSame(graph, feeds, 'cortex-m4');
+  }, 300_000);
+});
+
+describe('Quantize and Dequantize compiled to C', () => {
+  /** float → int8 → float and float → int16 → float, with values on exact ties of the scale, extremes, and ±0. */
+  function roundTrip(): { graph: Graph; feeds: Tensor[] } {
+    const g = new Graph('quant', { format: 'cloudless' });
+    const q8 = { scale: Float32Array.of(Math.fround(0.0371)), zeroPoint: Int32Array.of(-5) };
+    const q16 = { scale: Float32Array.of(Math.fround(1 / 4096)), zeroPoint: Int32Array.of(0) };
+    const n = 200;
+    g.setValue({ name: 'x', dtype: 'float32', shape: [n] });
+    g.inputs.push('x');
+    g.setValue({ name: 'q8', dtype: 'int8', shape: [n], quant: q8 });
+    g.setValue({ name: 'q16', dtype: 'int16', shape: [n], quant: q16 });
+    g.setValue({ name: 'y8', dtype: 'float32', shape: [n] });
+    g.setValue({ name: 'y16', dtype: 'float32', shape: [n] });
+    g.addNode({ name: 'quantize8', op: 'Quantize', inputs: ['x'], outputs: ['q8'], attrs: {} });
+    g.addNode({ name: 'quantize16', op: 'Quantize', inputs: ['x'], outputs: ['q16'], attrs: {} });
+    g.addNode({ name: 'dequantize8', op: 'Dequantize', inputs: ['q8'], outputs: ['y8'], attrs: {} });
+    g.addNode({ name: 'dequantize16', op: 'Dequantize', inputs: ['q16'], outputs: ['y16'], attrs: {} });
+    g.outputs = ['q8', 'q16', 'y8', 'y16'];
+    const r = lcg(5);
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = i % 4;
+      // Exact half-steps of both scales, random values, and values far outside both ranges.
+      x[i] = k === 0 ? Math.fround((Math.floor(r() * 400) - 200 + 0.5) * q8.scale[0]!) : k === 1 ? (Math.floor(r() * 4000) - 2000 + 0.5) / 4096
+        : k === 2 ? (r() - 0.5) * 12 : (r() < 0.5 ? -1 : 1) * 1e9 * r();
+    }
+    x[3] = -0; x[7] = Number.POSITIVE_INFINITY; x[11] = Number.NEGATIVE_INFINITY;
+    return { graph: g, feeds: [new Tensor('float32', [n], x)] };
+  }
+  for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+    it(`float → int8/int16 → float bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      const { graph, feeds } = roundTrip();
+      await expectSame(graph, feeds, on, on === 'host');
+    }, 300_000);
+  }
+});
+
+describe('16x8 (int16 activations, int8 weights) compiled to C', () => {
+  /** A small MobileNetV2 (Conv, DepthwiseConv, residual Add, Mean, FullyConnected, Softmax) quantized to 16x8 at test time. */
+  function mobileNet16x8(): { graph: Graph; feeds: Tensor[] } {
+    const g = optimizeLayout(importOnnx(toOnnxBytes(mobileNetV2({ size: 16, alpha: 0.35, classes: 10, blocks: 3, batchNorm: true })), 'mobilenet.onnx'));
+    prepareForQuantization(g);
+    const r = seededRandom(5);
+    const sample = () => new Tensor('float32', [1, 3, 16, 16], Float32Array.from({ length: 768 }, () => r() * 2 - 1));
+    const q = quantizeGraph(g, calibrate(g, Array.from({ length: 4 }, () => ({ input: sample() }))), { activations: 'int16' });
+    expect(q.fallback).toEqual([]);
+    // Every 16x8 node's output is a graph output too, so a 1-LSB difference anywhere shows.
+    for (const n of q.graph.nodes) if (q.graph.value(n.outputs[0]!).dtype === 'int16' && !q.graph.outputs.includes(n.outputs[0]!)) q.graph.outputs.push(n.outputs[0]!);
+    return { graph: q.graph, feeds: [sample()] };
+  }
+  for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+    it(`a quantizer-made 16x8 MobileNetV2 bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      const { graph, feeds } = mobileNet16x8();
+      const ops = new Set(graph.nodes.map((n) => `${n.op}/${graph.value(n.outputs[0]!).dtype}`));
+      for (const op of ['Conv/int16', 'DepthwiseConv/int16', 'Add/int16', 'ReduceMean/int16', 'FullyConnected/int16', 'Softmax/int16']) expect(ops.has(op), op).toBe(true);
+      await expectSame(graph, feeds, on, on === 'host');
+    }, 300_000);
+  }
+});
+
 describe('refusals', () => {
   it('an op the generator lacks is refused naming node and op', async () => {
-    const c = int8Case('Add', 3, 'random');
-    expect(() => emitC(c.graph)).toThrow(CloudlessError);
-    expect(() => emitC(c.graph)).toThrow(/node add_0: the C generator has no int8 Add kernel/);
+    const g = new Graph('t', { format: 'cloudless' });
+    g.setValue({ name: 'x', dtype: 'float32', shape: [2, 3] });
+    g.setValue({ name: 'y', dtype: 'float32', shape: [2, 3] });
+    g.inputs.push('x');
+    g.addNode({ name: 'neg_0', op: 'Neg', inputs: ['x'], outputs: ['y'], attrs: {} });
+    g.outputs = ['y'];
+    expect(() => emitC(g)).toThrow(CloudlessError);
+    expect(() => emitC(g)).toThrow(/node neg_0: the C generator has no float32 Neg kernel/);
   });
-  it('the tflite-xnnpack arithmetic is refused by node until it is emitted', () => {
-    const c = int8Case('Conv', 3, 'random');
-    expect(() => emitC(c.graph, { int8Arithmetic: 'tflite-xnnpack' })).toThrow(/conv_0 \(Conv\).*tflite-xnnpack/);
+  it('the tflite-xnnpack Softmax (float exp, needs libm) is refused by node', () => {
+    const c = int8Case('Softmax', 3, 'random');
+    expect(() => emitC(c.graph, { int8Arithmetic: 'tflite-xnnpack' })).toThrow(/softmax_0 \(Softmax\).*tflite-xnnpack/);
   });
 });

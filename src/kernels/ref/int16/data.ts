@@ -86,7 +86,10 @@ function int16Mean(reference: boolean, sx: number, sy: number, n: number): (sum:
 
 function prepareMean(args: PrepareArgs): { state: MeanState; scratchBytes: number } {
   const reference = args.ctx.int8Arithmetic === 'tflite-reference';
-  return prepareMeanWith(args, (n, xq, yq) => int16Mean(reference, xq.scale, yq.scale, n));
+  return prepareMeanWith(args, (n, xq, yq) => int16Mean(reference, xq.scale, yq.scale, n), (n, xq, yq) => {
+    const c = meanConstants(xq.scale, 0, yq.scale, 0, n);
+    return { ...c, n, zx: 0, zy: 0, lo: INT16_MIN, hi: INT16_MAX, truncating: reference && c.truncating, float: false };
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -130,7 +130,8 @@ function int16BinaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const [lo, hi] = activationRangeQuantized(node, y.scale, 0, [INT16_MIN, INT16_MAX]);
       const c = int16BinaryArithmetic(node, op, ctx.int8Arithmetic === 'tflite-reference', a.scale, b.scale, y.scale);
       const raw = int16BinaryFn(c);
-      return binaryState(inputs, outputs, (va, vb) => clampInt(raw(va, vb), lo, hi));
+      const { state } = binaryState(inputs, outputs, (va, vb) => clampInt(raw(va, vb), lo, hi));
+      return { state: { ...state, constants: { arithmetic: c, za: 0, zb: 0, zy: 0, lo, hi } } };
     },
     run: runBinary,
   });

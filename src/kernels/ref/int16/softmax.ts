@@ -119,6 +119,8 @@ interface SoftmaxState {
   depth: number;
   /** exp(d) in Q0.15 for d = 0, −1, … −65535 (index −d). */
   expOfDiff: Int16Array;
+  /** The 1/(1 + x) table (shared, read-only), for the C generator, which folds it. */
+  reciprocalLut: Int16Array;
 }
 
 function prepareSoftmax({ inputs }: PrepareArgs): { state: SoftmaxState; scratchBytes: number } {
@@ -134,7 +136,7 @@ function prepareSoftmax({ inputs }: PrepareArgs): { state: SoftmaxState; scratch
     const v = clampInt((scaled + 32767) | 0, INT16_MIN, INT16_MAX);
     expOfDiff[k] = lutLookup(v, EXP_LUT);
   }
-  return { state: { depth, expOfDiff }, scratchBytes: expOfDiff.byteLength };
+  return { state: { depth, expOfDiff, reciprocalLut: ONE_OVER_ONE_PLUS_X_LUT }, scratchBytes: expOfDiff.byteLength };
 }
 
 function softmaxRow(x: Int16Array, y: Int16Array, base: number, st: SoftmaxState): void {

@@ -28,7 +28,17 @@ import {
  * output, with every constant of the chosen arithmetic bound in.
  */
 /** A quantized Add, Sub or Mul: the broadcast rows and the raw a, b → raw y function (clamp included). */
-export interface BinaryState { plan: RowPlan; fn: (a: number, b: number) => number }
+export interface BinaryState {
+  plan: RowPlan;
+  fn: (a: number, b: number) => number;
+  /**
+   * What `fn` computes, for the C generator (src/codegen folds these constants
+   * into its params; it may not import the kernels): the arithmetic (a
+   * BinaryArithmetic here, an Int16BinaryArithmetic for 16x8), the zero points
+   * and the clamp bounds (z_y already included in them by fn's caller).
+   */
+  constants?: { arithmetic: BinaryArithmetic | { kind: string }; za: number; zb: number; zy: number; lo: number; hi: number };
+}
 
 /** The state of a quantized binary op applying `fn` elementwise with broadcasting (int8 here, int16 in ref/int16/elementwise.ts). */
 export function binaryState(inputs: readonly ({ shape: readonly number[] } | undefined)[], outputs: readonly { shape: readonly number[] }[], fn: BinaryState['fn']): { state: BinaryState } {
@@ -123,7 +133,8 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       const [lo, hi] = activationRangeQuantized(node, y.scale, y.zeroPoint);
       const c = binaryArithmetic(op, ctx.int8Arithmetic === 'tflite-reference', a.scale, a.zeroPoint, b.scale, b.zeroPoint, y.scale);
       const raw = binaryFn(c, a.zeroPoint, b.zeroPoint), zy = y.zeroPoint;
-      return binaryState(inputs, outputs, (va, vb) => clampInt(raw(va, vb) + zy, lo, hi));
+      const { state } = binaryState(inputs, outputs, (va, vb) => clampInt(raw(va, vb) + zy, lo, hi));
+      return { state: { ...state, constants: { arithmetic: c, za: a.zeroPoint, zb: b.zeroPoint, zy, lo, hi } } };
     },
     run: runBinary,
   });

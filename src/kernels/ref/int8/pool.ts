@@ -105,6 +105,20 @@ export interface MeanState {
   n: number;
   sums: Int32Array;
   finish: (sum: number) => number;
+  /** The reduced axes of the input (for the C generator). */
+  axes?: number[];
+  /** What `finish` computes, for the C generator (src/codegen folds it): see meanConstants and the 16x8 int16Mean. */
+  constants?: MeanConstants;
+}
+
+/**
+ * A mean's finishing arithmetic: `truncating`: trunc(S / n); else `float`
+ * (XNNPACK): rne(fl(fl(fl(S)·fm) + bias)); else MBQM(S − zx·n, multiplier,
+ * shift) + zy; each clamped to [lo, hi].
+ */
+export interface MeanConstants {
+  n: number; zx: number; zy: number; lo: number; hi: number;
+  truncating: boolean; float: boolean; multiplier: number; shift: number; fm: number; bias: number;
 }
 
 /**
@@ -133,6 +147,12 @@ export function meanConstants(sx: number, zx: number, sy: number, zy: number, n:
   };
 }
 
+/** The constants the int8 mean of `reference` (or XNNPACK) arithmetic finishes with. */
+export function int8MeanConstants(reference: boolean, sx: number, zx: number, sy: number, zy: number, n: number): MeanConstants {
+  const c = meanConstants(sx, zx, sy, zy, n);
+  return { ...c, n, zx, zy, lo: INT8_MIN, hi: INT8_MAX, truncating: reference && c.truncating, float: !reference };
+}
+
 function referenceMean(sx: number, zx: number, sy: number, zy: number, n: number): (sum: number) => number {
   const c = meanConstants(sx, zx, sy, zy, n);
   if (c.truncating) return (sum) => clampInt(Math.trunc(sum / n), INT8_MIN, INT8_MAX);
@@ -153,20 +173,23 @@ type MeanQuant = { scale: number; zeroPoint: number };
  */
 export function prepareMeanWith(
   { node, inputs, outputs }: PrepareArgs, finishOf: (n: number, xq: MeanQuant, yq: MeanQuant) => (sum: number) => number,
+  constantsOf?: (n: number, xq: MeanQuant, yq: MeanQuant) => MeanConstants,
 ): { state: MeanState; scratchBytes: number } {
   const x = inputs[0]!;
   const axesInput = inputs[1];
   const axes = resolveReduceAxes(node, x.shape.length, axesInput && sizeOf(axesInput.shape) > 0 ? axesInput.constant : undefined);
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
-  const finish = finishOf(n, tensorQuant(node, x, 'X'), tensorQuant(node, outputs[0], 'the output'));
+  const xq = tensorQuant(node, x, 'X'), yq = tensorQuant(node, outputs[0], 'the output');
+  const finish = finishOf(n, xq, yq);
   const sums = new Int32Array(sizeOf(kept));
-  return { state: { plan: planReduction(x.shape, kept), n, sums, finish }, scratchBytes: sums.byteLength };
+  return { state: { plan: planReduction(x.shape, kept), n, sums, finish, axes, constants: constantsOf?.(n, xq, yq) }, scratchBytes: sums.byteLength };
 }
 
 function prepareMean(args: PrepareArgs): { state: MeanState; scratchBytes: number } {
   const reference = args.ctx.int8Arithmetic === 'tflite-reference';
-  return prepareMeanWith(args, (n, xq, yq) => (reference ? referenceMean : xnnpackMean)(xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, n));
+  return prepareMeanWith(args, (n, xq, yq) => (reference ? referenceMean : xnnpackMean)(xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, n),
+    (n, xq, yq) => int8MeanConstants(reference, xq.scale, xq.zeroPoint, yq.scale, yq.zeroPoint, n));
 }
 
 /** Sums the raw values of each output's group, then `finish` makes each sum an output (int8 or, for the 16x8 kernels, int16). */
