@@ -30,6 +30,13 @@ export interface SessionOptions {
   maxTensorElements?: number;
   /** Most bytes the arena (and any one tensor, and the folded constants) may take. */
   maxArenaBytes?: number;
+  /**
+   * Threads the wasm kernels split the large ops over (default 1): a pool of
+   * workers started once, at load, sharing the kernels' memory. Results are
+   * the same bits as with one thread. Needs SharedArrayBuffer; without it the
+   * kernels run on one thread (see `threadsUnavailable` in the wasm kernels).
+   */
+  threads?: number;
 }
 
 export interface IOInfo {
@@ -85,7 +92,7 @@ export class Session {
       arenaInBackendMemory: options.arenaInBackendMemory ?? true,
       registry: options.registry ?? defaultRegistry,
     };
-    this.ctx = { int8Arithmetic: this.options.int8Arithmetic };
+    this.ctx = { int8Arithmetic: this.options.int8Arithmetic, threads: checkThreads(graph, options.threads) };
     const defaults = envLimits(DEFAULT_LIMITS);
     this.limits = {
       maxTensorElements: options.maxTensorElements ?? defaults.maxTensorElements,
@@ -234,6 +241,19 @@ export class Session {
       }
     }
   }
+}
+
+/** Most threads a session may ask for (the wasm pool's limit). */
+const MAX_THREADS = 64;
+
+function checkThreads(graph: Graph, threads: number | undefined): number {
+  if (threads === undefined) return 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new CloudlessError('E_INPUT', `${graph.meta.source ?? graph.name}: option threads must be an integer from 1 to ${MAX_THREADS}, got ${String(threads)}`, {
+      hint: 'pass threads: 2 to run the large ops on two threads',
+    });
+  }
+  return threads;
 }
 
 function ioInfo(graph: Graph, name: string): IOInfo {
