@@ -286,7 +286,14 @@ export function windowRows(outH: number, r0: number, r1: number, make: (n: numbe
 }
 
 /** Work (multiply-adds) below which an op runs on the calling thread: waking the workers costs more than it saves. */
-export let MIN_PARALLEL_WORK = 1 << 18;
+export let MIN_PARALLEL_WORK = envWork() ?? 1 << 18;
+
+/** CLOUDLESS_MIN_PARALLEL_WORK overrides it (0 splits every op: how the oracles are run on the pool to check their bits). */
+function envWork(): number | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_MIN_PARALLEL_WORK;
+  const n = v === undefined || v === '' ? Number.NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
 
 /** Sets MIN_PARALLEL_WORK (tests split the smallest ops too, to check their bits); returns the previous value. */
 export function setMinParallelWork(work: number): number {
