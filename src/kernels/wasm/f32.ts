@@ -21,7 +21,7 @@ import {
 } from './common.js';
 import { inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
-import { MIN_PARALLEL_WORK, ensureThreads, runParallel, splitRange, threadsFor, windowRows, type Call } from './threads.js';
+import { MIN_PARALLEL_WORK, chunksFor, ensureThreads, runParallel, splitRange, threadsFor, windowRows, type Call } from './threads.js';
 
 /** A [cout, k] weight matrix packed for gemm_f32, with its padded bias. */
 interface PackedF32 {
@@ -82,7 +82,7 @@ function prepareConv({ node, inputs, outputs, ctx }: PrepareArgs): { state: Conv
   const colBytes = regionBytes(g.outW * k, 4);
   state.colAt = xBytes;
   state.colBytes = colBytes;
-  state.yAt = xBytes + colBytes * state.threads;
+  state.yAt = xBytes + colBytes * chunksFor(state.threads);
   wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
   return { state, packedWeightBytes: state.w.bytes };
 }
@@ -95,10 +95,10 @@ function prepareConv({ node, inputs, outputs, ctx }: PrepareArgs): { state: Conv
  */
 function gemmF32Parts(x: number, lda: number, rows: number, w: PackedF32, y: number, ldy: number, lo: number, hi: number, threads: number): Call[][] {
   if (rows >= 8 * threads) {
-    const cuts = splitRange(rows, threads, 4);
+    const cuts = splitRange(rows, chunksFor(threads), 4);
     return cuts.slice(1).map((b, s) => [['gemm_f32', x + cuts[s]! * lda * 4, lda, b - cuts[s]!, w.k, w.wOff, w.bOff, w.cout, y + cuts[s]! * ldy * 4, ldy, lo, hi]]);
   }
-  const cuts = splitRange(w.cout, threads, 8);
+  const cuts = splitRange(w.cout, chunksFor(threads), 8);
   return cuts.slice(1).map((b, s) => {
     const a = cuts[s]!;
     return [['gemm_f32', x, lda, rows, w.k, w.wOff + a * w.k * 4, w.bOff + a * 4, b - a, y + a * 4, ldy, lo, hi]];
@@ -119,7 +119,7 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
     } else {
       // By output rows (windowRows), each thread with its own column buffer.
       const inImage = g.inH * g.inW * cin * 4, yRow = g.outW * cout * 4;
-      const cuts = splitRange(g.batch * g.outH, threads);
+      const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
       runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
         'conv_f32', x + n * inImage, 1, g.inH, g.inW, cin, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW,
         st.w.wOff, st.w.bOff, cout, y + (n * g.outH + oh0) * yRow, t + st.colAt + s * st.colBytes, st.lo, st.hi,
@@ -189,7 +189,7 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
   const threads = threadsFor(Math.min(ctx?.threads ?? 1, st.threads));
   if (threads > 1 && sizeOf(outputs[0]!.shape) * g.kH * g.kW >= MIN_PARALLEL_WORK) {
     const inImage = g.inH * g.inW * st.c * 4, yRow = g.outW * st.c * 4;
-    const cuts = splitRange(g.batch * g.outH, threads);
+    const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
     runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
       'depthwise_f32', x + n * inImage, 1, g.inH, g.inW, st.c, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW,
       st.wOff, st.bOff, y + (n * g.outH + oh0) * yRow, st.lo, st.hi,

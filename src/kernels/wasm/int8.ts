@@ -25,7 +25,7 @@ import {
 } from './common.js';
 import { wasmHeap } from './heap.js';
 import { inputAt, outputAt, outputDone } from './place.js';
-import { MIN_PARALLEL_WORK, ensureThreads, runParallel, splitRange, threadsFor, windowRows, type Call } from './threads.js';
+import { MIN_PARALLEL_WORK, chunksFor, ensureThreads, runParallel, splitRange, threadsFor, windowRows, type Call } from './threads.js';
 
 type Args10 = [number, number, number, number, number, number, number, number, number, number];
 
@@ -126,7 +126,7 @@ function prepareGemmI8(args: PrepareArgs, g: Geometry3 | undefined, k: number, c
   const state = {
     g, cin: x.shape[x.shape.length - 1]!, k, cout, rows,
     zx: tensorQuant(node, x, 'X').zeroPoint, zw: g ? 0 : w.quant!.zeroPoint[0] ?? 0,
-    colAt: xBytes, colBytes, yAt: xBytes + colBytes * threads, threads,
+    colAt: xBytes, colBytes, yAt: xBytes + colBytes * chunksFor(threads), threads,
   } as GemmI8State;
   // Symmetric weights (z_w = 0, every Conv) fit int8 as packed; W − z_w needs int16.
   state.w = allocWeights(state, packedI8Length(cout, k) * (state.zw === 0 ? 1 : 2), pad8(cout) * 4, w, inputs[2]);
@@ -153,14 +153,14 @@ function gemmParts(st: GemmI8State, x: number, y: number, t: number, threads: nu
   if (!g || (g.kH === 1 && g.kW === 1 && g.sH === 1 && g.sW === 1 && g.pH === 0 && g.pW === 0 && g.outH === g.inH && g.outW === g.inW)) {
     const rows = g ? g.batch * g.inH * g.inW : st.rows;
     if (rows >= 8 * threads || g) {
-      return pieces(splitRange(rows, threads, 4), (_s, a, b) => [['gemm_rows_i8', x + a * k, k, b - a, k, st.w.wOff, w8, st.w.bOff, cout, y + a * cout, cout, ...ep]]);
+      return pieces(splitRange(rows, chunksFor(threads), 4), (_s, a, b) => [['gemm_rows_i8', x + a * k, k, b - a, k, st.w.wOff, w8, st.w.bOff, cout, y + a * cout, cout, ...ep]]);
     }
     const k8 = Math.ceil(k / 8) * 8, ws = w8 ? 1 : 2;
-    return pieces(splitRange(cout, threads, 8), (_s, a, b) => [['gemm_rows_i8', x, k, rows, k, st.w.wOff + a * k8 * ws, w8, st.w.bOff + a * 4, b - a, y + a, cout,
+    return pieces(splitRange(cout, chunksFor(threads), 8), (_s, a, b) => [['gemm_rows_i8', x, k, rows, k, st.w.wOff + a * k8 * ws, w8, st.w.bOff + a * 4, b - a, y + a, cout,
       e.mode, e.scales + a * 4, e.mults + a * 4, e.shifts + a * 4, e.zy, e.lo, e.hi]]);
   }
   const inImage = g.inH * g.inW * cin, yRow = g.outW * cout;
-  return pieces(splitRange(g.batch * g.outH, threads), (s, a, b) => windowRows(g.outH, a, b, (n, oh0, rows) => [
+  return pieces(splitRange(g.batch * g.outH, chunksFor(threads)), (s, a, b) => windowRows(g.outH, a, b, (n, oh0, rows) => [
     'conv_i8', x + n * inImage, 1, g.inH, g.inW, cin, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW, st.zx,
     st.w.wOff, w8, st.w.bOff, cout, y + (n * g.outH + oh0) * yRow, t + st.colAt + s * st.colBytes, ...ep,
   ]));
@@ -255,7 +255,7 @@ function runDepthwiseI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node
   if (threads > 1 && sizeOf(outputs[0]!.shape) * g.kH * g.kW >= MIN_PARALLEL_WORK) {
     // By output rows (windowRows): each pixel's sum is the one thread's, in the same order.
     const inImage = g.inH * g.inW * st.c, yRow = g.outW * st.c;
-    const cuts = splitRange(g.batch * g.outH, threads);
+    const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
     runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
       'depthwise_i8', x + n * inImage, 1, g.inH, g.inW, st.c, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW, st.zx,
       st.w.wOff, st.w.bOff, st.fast ? st.biasF : 0, y + (n * g.outH + oh0) * yRow, ...epilogueArgs(st.e),

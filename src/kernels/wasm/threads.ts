@@ -20,11 +20,18 @@
  * closeThreadPool() ends them. Host specifics (Node's worker_threads) are in
  * thread-host.ts, which the browser bundle replaces.
  *
- * Control block: one slot of SLOT_BYTES per worker (slot s for thread s).
- * Int32 words: 0 go (a generation number the caller bumps, −1 = stop), 1 done
- * (the generation the worker finished), 2 ready (1 instantiated, −1 failed),
- * 3 the number of calls, 4 a failed call (1). From byte 32, Float64: per call
- * the export's index, the argument count, the arguments.
+ * Work is handed out by claiming, not by assignment: a binding cuts an op
+ * into more chunks than threads (chunksFor), the caller publishes them, and
+ * the caller and every awake worker take the next unclaimed chunk with
+ * Atomics.add until none is left. A worker the OS has not scheduled yet (a
+ * busy machine) then costs nothing: the others take its share. Each chunk's
+ * output does not depend on who runs it.
+ *
+ * Control block (Int32 words): GEN the job's generation (bumped per job, −1
+ * = stop), NEXT the next chunk to claim, COUNT the chunks, FINISHED those
+ * done, FAILED a call that threw; READY + s worker s's start (1 ok, −1
+ * failed). From byte TABLE_AT, Float64: COUNT + 1 offsets of the chunks'
+ * calls, then the calls (export index, argument count, arguments).
  */
 import { CloudlessError } from '../../ir/index.js';
 import { wasmHeap, type KernelExports, type WasmHeap } from './heap.js';
@@ -32,11 +39,13 @@ import { startWorker, type WorkerHandle } from './thread-host.js';
 
 /** Most threads a session may ask for. */
 export const MAX_THREADS = 64;
-const SLOT_BYTES = 8192;
-const ARGS_AT = 32;
-const SLOT_F64 = (SLOT_BYTES - ARGS_AT) / 8;
-const GO = 0, DONE = 1, READY = 2, CALLS = 3, FAILED = 4;
-/** Atomics.load polls before a worker sleeps: bridges the short gaps between the nodes of one run. */
+const CONTROL_BYTES = 1 << 16;
+const GEN = 0, NEXT = 1, COUNT = 2, FINISHED = 3, FAILED = 4, READY = 16;
+const TABLE_AT = 512;
+const TABLE_F64 = (CONTROL_BYTES - TABLE_AT) / 8;
+/** NEXT while a job is being written: late claims see it as exhausted. */
+const LOCKED = 1 << 30;
+/** Atomics.load polls before a thread sleeps: bridges the short gaps between the nodes of one run. */
 const SPIN = 20000;
 /** How long prepare waits for a new worker to instantiate the module. */
 const START_TIMEOUT_MS = 20000;
@@ -48,11 +57,11 @@ export type Call = readonly [name: keyof KernelExports, ...args: number[]];
  * The worker's loop, as source (run by the host in a worker; plain JS so it
  * needs no module loader and no transpilation). It instantiates the module
  * over the shared memory, points its scratch at its own region, reports
- * ready, then runs the calls of each generation and reports it done.
+ * ready, then at each new generation claims chunks until none is left.
  */
 const WORKER_MAIN = `function (d) {
-  const i32 = new Int32Array(d.control, d.slot * ${SLOT_BYTES}, ${SLOT_BYTES / 4});
-  const f64 = new Float64Array(d.control, d.slot * ${SLOT_BYTES} + ${ARGS_AT}, ${SLOT_F64});
+  const i32 = new Int32Array(d.control, 0, ${CONTROL_BYTES / 4});
+  const f64 = new Float64Array(d.control, ${TABLE_AT}, ${TABLE_F64});
   let fns;
   try {
     const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
@@ -60,55 +69,59 @@ const WORKER_MAIN = `function (d) {
     ex.set_scratch_i16(d.scratchI16);
     fns = d.names.map((n) => ex[n]);
   } catch (e) {
-    Atomics.store(i32, ${READY}, -1);
-    Atomics.notify(i32, ${READY});
+    Atomics.store(i32, ${READY} + d.slot, -1);
+    Atomics.notify(i32, ${READY} + d.slot);
     return;
   }
-  Atomics.store(i32, ${READY}, 1);
-  Atomics.notify(i32, ${READY});
-  let seen = 0;
+  Atomics.store(i32, ${READY} + d.slot, 1);
+  Atomics.notify(i32, ${READY} + d.slot);
+  let seen = Atomics.load(i32, ${GEN});
   for (;;) {
-    let g = Atomics.load(i32, ${GO});
-    for (let spin = 0; g === seen && spin < ${SPIN}; spin++) g = Atomics.load(i32, ${GO});
+    let g = Atomics.load(i32, ${GEN});
+    for (let spin = 0; g === seen && spin < ${SPIN}; spin++) g = Atomics.load(i32, ${GEN});
     while (g === seen) {
-      Atomics.wait(i32, ${GO}, seen);
-      g = Atomics.load(i32, ${GO});
+      Atomics.wait(i32, ${GEN}, seen);
+      g = Atomics.load(i32, ${GEN});
     }
     if (g < 0) return;
     seen = g;
-    try {
-      const n = i32[${CALLS}];
-      let at = 0;
-      for (let c = 0; c < n; c++) {
-        const fn = fns[f64[at]], k = f64[at + 1];
-        const args = new Array(k);
-        for (let j = 0; j < k; j++) args[j] = f64[at + 2 + j];
-        fn.apply(null, args);
-        at += 2 + k;
+    for (;;) {
+      const c = Atomics.add(i32, ${NEXT}, 1);
+      if (c >= Atomics.load(i32, ${COUNT})) break;
+      try {
+        for (let at = f64[c], end = f64[c + 1]; at < end;) {
+          const fn = fns[f64[at]], k = f64[at + 1];
+          const args = new Array(k);
+          for (let j = 0; j < k; j++) args[j] = f64[at + 2 + j];
+          fn.apply(null, args);
+          at += 2 + k;
+        }
+      } catch (e) {
+        Atomics.store(i32, ${FAILED}, 1);
       }
-    } catch (e) {
-      Atomics.store(i32, ${FAILED}, 1);
+      if (Atomics.add(i32, ${FINISHED}, 1) + 1 === Atomics.load(i32, ${COUNT})) Atomics.notify(i32, ${FINISHED});
     }
-    Atomics.store(i32, ${DONE}, g);
-    Atomics.notify(i32, ${DONE});
   }
 }`;
 
-interface Worker { handle: WorkerHandle; i32: Int32Array; f64: Float64Array }
-
 class ThreadPool {
-  private readonly control = new SharedArrayBuffer(MAX_THREADS * SLOT_BYTES);
+  private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  private readonly i32 = new Int32Array(this.control, 0, CONTROL_BYTES / 4);
+  private readonly f64 = new Float64Array(this.control, TABLE_AT, TABLE_F64);
   private readonly names: string[];
   private readonly index: Map<string, number>;
-  /** workers[s − 1] is thread s. */
-  readonly workers: Worker[] = [];
+  private readonly ex: Record<string, (...a: number[]) => unknown>;
+  /** The started workers (thread s is workers[s − 1]). */
+  readonly workers: WorkerHandle[] = [];
   private generation = 0;
   /** Why the pool has fewer workers than asked, once a start failed. */
   failure?: string;
 
   constructor(private readonly heap: WasmHeap) {
-    this.names = Object.keys(heap.exports).filter((k) => typeof (heap.exports as unknown as Record<string, unknown>)[k] === 'function');
+    this.ex = heap.exports as unknown as Record<string, (...a: number[]) => unknown>;
+    this.names = Object.keys(this.ex).filter((k) => typeof this.ex[k] === 'function');
     this.index = new Map(this.names.map((n, i) => [n, i]));
+    this.i32[NEXT] = LOCKED;
   }
 
   /** Starts workers until the pool runs `threads` threads (the caller counts as one); returns how many it runs. */
@@ -118,80 +131,81 @@ class ThreadPool {
       const heap = this.heap;
       const bytesI8 = heap.exports.scratch_bytes_i8(), bytesI16 = heap.exports.scratch_bytes_i16();
       const scratch = heap.alloc(bytesI8 + bytesI16);
-      const i32 = new Int32Array(this.control, slot * SLOT_BYTES, SLOT_BYTES / 4);
-      const f64 = new Float64Array(this.control, slot * SLOT_BYTES + ARGS_AT, SLOT_F64);
-      i32.fill(0);
+      Atomics.store(this.i32, READY + slot, 0);
       const handle = startWorker(WORKER_MAIN, {
         module: heap.module, memory: heap.memory, control: this.control, slot, scratchI8: scratch, scratchI16: scratch + bytesI8, names: this.names,
       });
       if (typeof handle === 'string') { this.failure = handle; heap.release(scratch); break; }
       const deadline = Date.now() + START_TIMEOUT_MS;
-      while (Atomics.load(i32, READY) === 0 && Date.now() < deadline) Atomics.wait(i32, READY, 0, 100);
-      if (Atomics.load(i32, READY) !== 1) {
+      while (Atomics.load(this.i32, READY + slot) === 0 && Date.now() < deadline) Atomics.wait(this.i32, READY + slot, 0, 100);
+      const ready = Atomics.load(this.i32, READY + slot);
+      if (ready !== 1) {
         handle.terminate();
         heap.release(scratch);
-        this.failure = Atomics.load(i32, READY) === 0 ? `a worker did not start within ${START_TIMEOUT_MS} ms` : 'a worker could not instantiate the kernels';
+        this.failure = ready === 0 ? `a worker did not start within ${START_TIMEOUT_MS} ms` : 'a worker could not instantiate the kernels';
         break;
       }
-      this.workers.push({ handle, i32, f64 });
+      this.workers.push(handle);
     }
     return Math.min(threads, this.workers.length + 1);
   }
 
-  /** Runs parts[s] on thread s (parts[0] here), all at once; returns when every part is done. */
-  run(parts: readonly (readonly Call[])[]): void {
-    const ex = this.heap.exports as unknown as Record<string, (...a: number[]) => unknown>;
-    const used = Math.min(parts.length, this.workers.length + 1);
-    const gen = ++this.generation;
-    for (let s = 1; s < used; s++) {
-      const w = this.workers[s - 1]!;
-      let at = 0;
-      for (const [name, ...args] of parts[s]!) {
-        w.f64[at] = this.index.get(name)!;
-        w.f64[at + 1] = args.length;
-        w.f64.set(args, at + 2);
-        at += 2 + args.length;
-      }
-      w.i32[CALLS] = parts[s]!.length;
-      w.i32[FAILED] = 0;
-      Atomics.store(w.i32, GO, gen);
-      Atomics.notify(w.i32, GO);
-    }
-    // Parts a worker cannot take (more threads asked than started) run here.
-    let error: unknown;
-    try {
-      for (let s = 0; s < parts.length; s += s === 0 ? Math.max(used, 1) : 1) {
-        for (const [name, ...args] of parts[s]!) ex[name]!(...args);
-      }
-    } catch (err) {
-      error = err;
-    }
-    let failed = false;
-    for (let s = 1; s < used; s++) {
-      const i32 = this.workers[s - 1]!.i32;
-      let d = Atomics.load(i32, DONE);
-      for (let spin = 0; d !== gen && spin < SPIN; spin++) d = Atomics.load(i32, DONE);
-      while (d !== gen) {
-        Atomics.wait(i32, DONE, d, 1000);
-        d = Atomics.load(i32, DONE);
-      }
-      if (i32[FAILED] !== 0) failed = true;
-    }
-    if (error) throw error;
-    if (failed) throw new CloudlessError('E_INTERNAL', 'a wasm kernel failed on a worker thread of the pool');
+  /** Whether the chunks' calls fit the table. */
+  fits(chunks: readonly (readonly Call[])[]): boolean {
+    let n = chunks.length + 1;
+    for (const c of chunks) for (const call of c) n += 1 + call.length;
+    return n <= TABLE_F64;
   }
 
-  /** Whether `parts` fits the slots (arguments of one part in one slot). */
-  fits(parts: readonly (readonly Call[])[]): boolean {
-    return parts.every((p) => p.reduce((n, c) => n + 1 + c.length, 0) <= SLOT_F64);
+  /** Runs every chunk once, on whichever threads claim them (this one included); returns when all are done. */
+  run(chunks: readonly (readonly Call[])[]): void {
+    const { i32, f64 } = this;
+    const n = chunks.length;
+    // NEXT stays LOCKED between jobs, so a late worker of the last job claims nothing while this one is written.
+    let at = n + 1;
+    for (let c = 0; c < n; c++) {
+      f64[c] = at;
+      for (const [name, ...args] of chunks[c]!) {
+        f64[at] = this.index.get(name)!;
+        f64[at + 1] = args.length;
+        f64.set(args, at + 2);
+        at += 2 + args.length;
+      }
+    }
+    f64[n] = at;
+    Atomics.store(i32, COUNT, n);
+    Atomics.store(i32, FINISHED, 0);
+    Atomics.store(i32, FAILED, 0);
+    Atomics.store(i32, NEXT, 0);
+    const gen = this.generation = (this.generation + 1) & 0x3fffffff;
+    Atomics.store(i32, GEN, gen);
+    Atomics.notify(i32, GEN);
+    let error: unknown;
+    for (;;) {
+      const c = Atomics.add(i32, NEXT, 1);
+      if (c >= n) break;
+      try {
+        for (const [name, ...args] of chunks[c]!) this.ex[name]!(...args);
+      } catch (err) {
+        error ??= err;
+      }
+      Atomics.add(i32, FINISHED, 1);
+    }
+    let done = Atomics.load(i32, FINISHED);
+    for (let spin = 0; done !== n && spin < SPIN; spin++) done = Atomics.load(i32, FINISHED);
+    while (done !== n) {
+      Atomics.wait(i32, FINISHED, done, 1000);
+      done = Atomics.load(i32, FINISHED);
+    }
+    Atomics.store(i32, NEXT, LOCKED);
+    if (error) throw error;
+    if (Atomics.load(i32, FAILED) !== 0) throw new CloudlessError('E_INTERNAL', 'a wasm kernel failed on a worker thread of the pool');
   }
 
   close(): void {
-    for (const w of this.workers) {
-      Atomics.store(w.i32, GO, -1);
-      Atomics.notify(w.i32, GO);
-      w.handle.terminate();
-    }
+    Atomics.store(this.i32, GEN, -1);
+    Atomics.notify(this.i32, GEN);
+    for (const w of this.workers) w.terminate();
     this.workers.length = 0;
   }
 }
@@ -225,6 +239,11 @@ export function threadsUnavailable(): string | undefined {
   return pool?.failure;
 }
 
+/** How many chunks an op split for `threads` threads is cut into: enough that a late thread's share is taken by the others. */
+export function chunksFor(threads: number): number {
+  return threads <= 1 ? 1 : threads * 4;
+}
+
 /** How many threads a run with `threads` asked for gets now (no worker is started here). */
 export function threadsFor(threads: number | undefined): number {
   if (!threads || threads <= 1 || !pool) return 1;
@@ -232,8 +251,8 @@ export function threadsFor(threads: number | undefined): number {
 }
 
 /**
- * Runs parts[s] on thread s, parts[0] on the calling thread. One part (or no
- * pool) runs here, in order.
+ * Runs every chunk (a list of calls) once, spread over the pool's threads
+ * and this one; without a pool, or with one chunk, all run here in order.
  */
 export function runParallel(parts: readonly (readonly Call[])[]): void {
   if (parts.length > 1 && pool && pool.workers.length > 0 && pool.fits(parts)) {
