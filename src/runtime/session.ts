@@ -35,6 +35,7 @@ export interface SessionOptions {
    * workers started once, at load, sharing the kernels' memory. Results are
    * the same bits as with one thread. Needs SharedArrayBuffer; without it the
    * kernels run on one thread (see `threadsUnavailable` in the wasm kernels).
+   * CLOUDLESS_THREADS in the environment sets the default.
    */
   threads?: number;
 }
@@ -246,7 +247,14 @@ export class Session {
 /** Most threads a session may ask for (the wasm pool's limit). */
 const MAX_THREADS = 64;
 
-function checkThreads(graph: Graph, threads: number | undefined): number {
+/** CLOUDLESS_THREADS, when set, is the default of the threads option (so a whole test suite can run on the pool). */
+function envThreads(): number | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_THREADS;
+  return v ? Number(v) : undefined;
+}
+
+function checkThreads(graph: Graph, given: number | undefined): number {
+  const threads = given ?? envThreads();
   if (threads === undefined) return 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new CloudlessError('E_INPUT', `${graph.meta.source ?? graph.name}: option threads must be an integer from 1 to ${MAX_THREADS}, got ${String(threads)}`, {
