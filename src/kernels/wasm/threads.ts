@@ -241,8 +241,11 @@ export function threadsUnavailable(): string | undefined {
 
 /** How many chunks an op split for `threads` threads is cut into: enough that a late thread's share is taken by the others. */
 export function chunksFor(threads: number): number {
-  return threads <= 1 ? 1 : threads * 4;
+  return threads <= 1 ? 1 : threads * CHUNKS_PER_THREAD;
 }
+
+/** Chunks per thread (CLOUDLESS_CHUNKS_PER_THREAD overrides it, for measuring the trade-off). */
+const CHUNKS_PER_THREAD = Math.max(1, Math.floor(Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_CHUNKS_PER_THREAD) || 4));
 
 /** How many threads a run with `threads` asked for gets now (no worker is started here). */
 export function threadsFor(threads: number | undefined): number {
