@@ -1,8 +1,12 @@
 /**
- * npm run bench [-- --quick] [-- --only REGEX] [-- --out DIR]
+ * npm run bench [-- --quick] [-- --only REGEX] [-- --out DIR] [-- --threads 1,2]
  *
  * The standard benchmark suite: each model through cloudless and the peers that
- * read it, in this one process, in turn, single-threaded. Writes
+ * read it, in this one process, in turn, on each thread count of --threads
+ * (default 1; a model at n > 1 threads is listed as "<model> @n threads").
+ * onnxruntime-web reads its thread count once per process, so it runs at the
+ * first count only; LiteRT.js's Node loader takes its single-threaded wasm,
+ * so it runs at 1 thread only. Writes
  * <out>/<date>.json, <date>.svg and <date>.png (out: bench/results), and prints
  * the combined table, the same table in Markdown for the README, and the
  * figures issue 5 asks for, as ratios measured in this run.
@@ -27,6 +31,13 @@ const quick = args.includes('--quick');
 const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const only = flag('--only') ? new RegExp(flag('--only')!, 'i') : undefined;
 const outDir = path.resolve(flag('--out') ?? path.join(root, 'bench/results'));
+const threadCounts = (flag('--threads') ?? '1').split(',').map((v) => Number(v.trim()));
+if (threadCounts.some((n) => !Number.isInteger(n) || n < 1)) {
+  process.stderr.write(`bench: --threads ${flag('--threads')}: expected a comma-separated list of positive integers\n`);
+  process.exit(2);
+}
+/** The suite's name of a model at `threads` threads. */
+const atThreads = (name: string, threads: number) => (threads === 1 ? name : `${name} @${threads} threads`);
 
 const ALL = ['cloudless', 'cloudless-ref', 'litert', 'onnxruntime-web', 'onnxruntime-node'];
 
@@ -103,18 +114,27 @@ for (const e of SUITE.filter((x) => !only || only.test(x.name))) {
     process.stderr.write(`bench: ${e.name} skipped: ${file.missing}\n`);
     continue;
   }
-  process.stderr.write(`bench: ${e.name} (${path.relative(root, file)})\n`);
-  const progress = benchProgress(process.stderr.isTTY === true);
-  try {
-    const report = await benchModel(file, {
-      backends: e.backends, dtypes: e.dtypes, threads: 1,
-      runs: quick ? Math.min(3, e.runs) : e.runs, warmup: quick ? 1 : e.warmup,
-      budgetMs: (quick ? 2 : e.maxSeconds) * 1000, inputShapes: e.inputShapes,
-      onProgress: progress.onProgress,
+  for (const threads of threadCounts) {
+    const name = atThreads(e.name, threads);
+    process.stderr.write(`bench: ${name} (${path.relative(root, file)})\n`);
+    const backends = e.backends.filter((b) => {
+      const why = b === 'onnxruntime-web' && threads !== threadCounts[0] ? `onnxruntime-web reads numThreads once per process (it ran at ${threadCounts[0]})`
+        : b === 'litert' && threads > 1 ? 'LiteRT.js runs its single-threaded wasm in Node here (src/bench/litert.ts)' : undefined;
+      if (why) skipped.push({ name: `${name} ${b}`, reason: why });
+      return !why;
     });
-    models.push({ name: e.name, ...report, model: path.relative(root, report.model) });
-  } finally {
-    progress.stop();
+    const progress = benchProgress(process.stderr.isTTY === true);
+    try {
+      const report = await benchModel(file, {
+        backends, dtypes: e.dtypes, threads,
+        runs: quick ? Math.min(3, e.runs) : e.runs, warmup: quick ? 1 : e.warmup,
+        budgetMs: (quick ? 2 : e.maxSeconds) * 1000, inputShapes: e.inputShapes,
+        onProgress: progress.onProgress,
+      });
+      models.push({ name, ...report, model: path.relative(root, report.model) });
+    } finally {
+      progress.stop();
+    }
   }
 }
 const seconds = (Date.now() - t0) / 1000;
@@ -140,7 +160,7 @@ function ratio(figure: string, a: BenchResult | undefined, b: BenchResult | unde
 }
 
 const figures: Figure[] = [];
-for (const m of ['person_detect', 'MobileNet-v2 224', 'MobileNet-v1 224']) {
+for (const m of ['person_detect', 'MobileNet-v2 224', 'MobileNet-v1 224'].flatMap((n) => threadCounts.map((t) => atThreads(n, t)))) {
   const ours = find(m, 'cloudless', 'int8');
   figures.push(ratio(`${m} int8: cloudless / LiteRT.js`, ours, find(m, 'litert', 'int8'), '<= 1.0'));
   // onnxruntime runs the same int8 model, exported by cloudless as QDQ ONNX (uint8 storage, which its x86 kernels fuse).
@@ -156,6 +176,15 @@ for (const m of models) {
   if (f && q) figures.push(ratio(`${m.name}: cloudless float32 / cloudless int8 (int8 speed-up)`, f, q, '>= 2'));
 }
 figures.push(ratio('CenterNet 512 float32: cloudless / tfjs-wasm', find('CenterNet 512', 'cloudless', 'float32'), find('CenterNet 512', 'tfjs-wasm', 'float32'), '<= 1.0'));
+// Thread scaling: the same model at 1 and n threads (separate rounds, so the ratio of medians only).
+for (const t of threadCounts.filter((n) => n > 1)) {
+  for (const m of ['MobileNet-v2 224', 'CenterNet 512', 'MobileNet-v1 224', 'person_detect']) {
+    for (const dtype of ['int8', 'float32'] as const) {
+      const one = find(m, 'cloudless', dtype), many = find(atThreads(m, t), 'cloudless', dtype);
+      if (one && many) figures.push({ ...ratio(`${m} ${dtype}: cloudless 1 thread / ${t} threads (speed-up)`, one, many, dtype === 'int8' ? '>= 1.7' : undefined), paired: undefined });
+    }
+  }
+}
 for (const m of models) {
   for (const dtype of ['float32', 'int8'] as const) {
     const w = find(m.name, 'cloudless', dtype), r = find(m.name, 'cloudless-ref', dtype);
@@ -170,11 +199,11 @@ const environment = { node: process.version, cpu, cpus: os.cpus().length, platfo
 const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
 mkdirSync(outDir, { recursive: true });
 const jsonPath = path.join(outDir, `${date}.json`);
-writeFileSync(jsonPath, `${JSON.stringify({ date, command, seconds, threads: 1, environment, models, skipped, figures }, null, 2)}\n`);
+writeFileSync(jsonPath, `${JSON.stringify({ date, command, seconds, threads: threadCounts, environment, models, skipped, figures }, null, 2)}\n`);
 
 const panels: ChartPanel[] = models.map((m) => ({ title: m.name, detail: shapesText(m.inputShapes), results: m.results }));
 const chart = await writeChart(path.join(outDir, `${date}.svg`), renderChart(panels, {
-  title: 'cloudless bench: median latency per backend, single thread',
+  title: `cloudless bench: median latency per backend, ${threadCounts.join(' and ')} thread${threadCounts.length > 1 || threadCounts[0]! > 1 ? 's' : ''}`,
   subtitle: `${date} · ${cpu} · Node ${process.version} · ${command}`,
 }));
 

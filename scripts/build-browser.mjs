@@ -4,7 +4,8 @@
  * one ES module) and copies kernels.wasm beside it, where initWasm() looks by
  * default. Two rules make the bundle a page's own code:
  *   - module-source.ts (Node's synchronous read of kernels.wasm) is replaced by
- *     module-source.browser.ts, which reads nothing;
+ *     module-source.browser.ts, which reads nothing, and thread-host.ts (Node's
+ *     worker_threads) by thread-host.browser.ts, which starts no worker;
  *   - any other `node:` import, or a Node-only package (sharp, better-sqlite3),
  *     fails the build, naming the file that brought it in.
  * `browserBuildOptions()` is exported so that a test can build to a temporary
@@ -24,6 +25,9 @@ export const browserOnly = {
   setup(build) {
     build.onResolve({ filter: /(^|\/)module-source\.js$/ }, (args) => ({
       path: join(args.resolveDir, 'module-source.browser.ts'),
+    }));
+    build.onResolve({ filter: /(^|\/)thread-host\.js$/ }, (args) => ({
+      path: join(args.resolveDir, 'thread-host.browser.ts'),
     }));
     const nodeOnly = new RegExp(`^(node:|(${NODE_ONLY_PACKAGES.join('|')})($|/))`);
     build.onResolve({ filter: nodeOnly }, (args) => ({

@@ -5,6 +5,13 @@
  * src/kernels/wasm/generated/ (for tests that run the TypeScript sources).
  * Both outputs are build artefacts and git-ignored. The stub runtime is used
  * because the kernels never allocate: the TypeScript binding owns memory.
+ *
+ * A second build, kernels-threads.wasm, is the same sources with threads
+ * enabled and the memory imported as shared (env.memory, SHARED_PAGES
+ * initial, 65536 maximum: a shared memory must declare its maximum), so that
+ * a pool of workers can instantiate it over one WebAssembly.Memory
+ * (src/kernels/wasm/threads.ts). The heap takes it when the engine has
+ * SharedArrayBuffer, else the single-thread build.
  */
 import { mkdirSync, readdirSync, copyFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -39,3 +46,28 @@ if (error) {
 }
 copyFileSync(out, join(distDir, 'kernels.wasm'));
 console.log(`build-wasm: ${sources.length} sources -> ${out}, ${join(distDir, 'kernels.wasm')}`);
+
+/** Initial pages of the shared memory; heap.ts creates the memory with the same number (SHARED_INITIAL_PAGES). */
+const SHARED_PAGES = 16;
+const outThreads = join(generated, 'kernels-threads.wasm');
+const threaded = await asc.main([
+  ...sources,
+  '--outFile', outThreads,
+  '--enable', 'simd',
+  '--enable', 'threads',
+  '--importMemory',
+  '--sharedMemory',
+  '--zeroFilledMemory',
+  '--initialMemory', String(SHARED_PAGES),
+  '--maximumMemory', '65536',
+  '--runtime', 'stub',
+  '-O3',
+  '--noAssert',
+]);
+if (threaded.error) {
+  console.error(threaded.stderr.toString());
+  console.error(`build-wasm: ${threaded.error.message}`);
+  process.exit(1);
+}
+copyFileSync(outThreads, join(distDir, 'kernels-threads.wasm'));
+console.log(`build-wasm: ${sources.length} sources -> ${outThreads}, ${join(distDir, 'kernels-threads.wasm')}`);

@@ -86,9 +86,10 @@ function cloudlessBackend(name: string, backend: 'ref' | 'auto'): BenchBackend {
   return {
     name,
     family: 'cloudless',
-    async prepare(model) {
+    async prepare(model, threads) {
       const shapes = Object.fromEntries(Object.entries(model.feeds).map(([k, t]) => [k, [...t.shape]]));
-      const session = new Session(model.graph, { backend, inputShapes: shapes });
+      // The reference kernels run on one thread whatever `threads` is; the wasm kernels split over the pool.
+      const session = new Session(model.graph, { backend, inputShapes: shapes, threads });
       return { run: () => session.runSync(model.feeds), arenaBytes: session.memory.arenaBytes };
     },
   };

@@ -75,7 +75,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--dtype <list>', 'variants to run: float32,int8 (int8 of a float model is quantized here, calibrated on random inputs); default: the model\'s own', parseDtypes)
     .option('--runs <n>', 'timed runs per backend', positiveInt, 20)
     .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
-    .option('--threads <n>', 'threads for peers that use them', positiveInt, 1)
+    .option('--threads <n>', 'threads for cloudless\'s wasm kernels and for the peers that use them', positiveInt, 1)
     .option('--max-seconds <s>', 'stop a backend\'s timed runs after this long (at least 3 runs)', Number, 30)
     .option('--input-shape <NAME=AxBxC...>', 'shape for an input with symbolic dimensions (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--chart <out.svg>', 'write an SVG bar chart, and a PNG of it beside it')

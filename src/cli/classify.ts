@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { BackendChoice } from '../runtime/session.js';
 import { createClassifier } from '../tasks/vision/classifier.js';
 import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
-import { type ExitCodeSink, backendOption, collectImages, resizeOption, forEachImage, printFailure, setProcessExitCode } from './detect.js';
+import { type ExitCodeSink, backendOption, threadsOption, collectImages, resizeOption, forEachImage, printFailure, setProcessExitCode } from './detect.js';
 import { pc, EXIT, table } from './output.js';
 
 export interface ClassifyCommandOptions {
@@ -10,6 +10,7 @@ export interface ClassifyCommandOptions {
   top: number;
   json?: boolean;
   backend: BackendChoice;
+  threads?: number;
   resize?: PreprocessSpec['interpolation'];
 }
 
@@ -21,7 +22,7 @@ function parseTop(v: string): number {
 
 export async function runClassify(target: string, o: ClassifyCommandOptions): Promise<number> {
   const { files, folder } = await collectImages(target);
-  const classifier = await createClassifier(o.model, { backend: o.backend, interpolation: o.resize });
+  const classifier = await createClassifier(o.model, { backend: o.backend, threads: o.threads, interpolation: o.resize });
   const failed = await forEachImage(files, folder, async (file) => {
     const r = await classifier.classify(file, { k: o.top });
     if (o.json) {
@@ -47,6 +48,7 @@ export function registerClassifyCommand(program: Command, setExitCode: ExitCodeS
     .option('--json', 'print one JSON object per image')
     .addOption(resizeOption())
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (target: string, o: ClassifyCommandOptions) => {
       setExitCode(await runClassify(target, o));
     });

@@ -128,6 +128,7 @@ export interface DetectCommandOptions {
   out?: string;
   json?: boolean;
   backend: BackendChoice;
+  threads?: number;
   resize?: PreprocessSpec['interpolation'];
 }
 
@@ -137,7 +138,7 @@ export async function runDetect(target: string, o: DetectCommandOptions): Promis
   if (o.out !== undefined && !outIsDir && !/\.(png|jpe?g)$/i.test(o.out)) {
     throw new CloudlessError('E_CONFIG', `--out ${o.out} must end in .jpg, .jpeg or .png (or name a folder)`);
   }
-  const detector: Detector = await createDetector(o.model, { threshold: o.threshold, backend: o.backend, interpolation: o.resize });
+  const detector: Detector = await createDetector(o.model, { threshold: o.threshold, backend: o.backend, threads: o.threads, interpolation: o.resize });
   if (outIsDir) await mkdir(o.out!, { recursive: true });
   const failed = await forEachImage(files, folder, async (file) => {
     const r = await detector.detect(file);
@@ -165,6 +166,13 @@ export const resizeOption = (): Option => new Option('--resize <method>', "resam
 
 export const backendOption = (): Option => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 
+/** --threads n: the wasm kernels split large ops over n threads (same results as one). */
+export const threadsOption = (): Option => new Option('--threads <n>', 'threads for the wasm kernels (same results as 1)').argParser((v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected an integer from 1 to 64');
+  return n;
+}).default(1);
+
 export function registerDetectCommand(program: Command, setExitCode: ExitCodeSink = setProcessExitCode): void {
   program.command('detect')
     .description('find objects in an image or a folder of images (boxes in image pixels)')
@@ -181,6 +189,7 @@ export function registerDetectCommand(program: Command, setExitCode: ExitCodeSin
     .option('--duration <s>', 'with --track: read at most this many seconds', Number)
     .addOption(resizeOption())
     .addOption(backendOption())
+    .addOption(threadsOption())
     .action(async (target: string, o: DetectCommandOptions & TrackCommandOptions & { track?: boolean }) => {
       if (o.track || VIDEO_EXTENSIONS.test(target)) {
         if (!o.track) throw new CloudlessError('E_CONFIG', `${target} is a video: pass --track to track objects through it`);

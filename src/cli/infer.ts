@@ -9,6 +9,8 @@ export interface InferOptions {
   inputs: string[];
   out?: string;
   backend?: BackendChoice;
+  /** Threads for the wasm kernels (the session option; default 1). */
+  threads?: number;
   int8Arithmetic?: Int8Arithmetic;
 }
 
@@ -25,7 +27,7 @@ export function fileSafeName(name: string): string {
 }
 
 export async function runInfer(model: string, opts: InferOptions): Promise<InferResult> {
-  const session = await load(model, { backend: opts.backend, int8Arithmetic: opts.int8Arithmetic });
+  const session = await load(model, { backend: opts.backend, int8Arithmetic: opts.int8Arithmetic, threads: opts.threads });
   const feeds: Record<string, Tensor> = {};
   for (const spec of opts.inputs) {
     const eq = spec.indexOf('=');

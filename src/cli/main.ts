@@ -4,7 +4,7 @@ import { modelInfo, printInfo } from './info.js';
 import { runInfer } from './infer.js';
 import { pc, EXIT, reportError, table } from './output.js';
 import { registerBenchCommand } from './bench.js';
-import { registerDetectCommand } from './detect.js';
+import { registerDetectCommand, threadsOption } from './detect.js';
 import { registerClassifyCommand } from './classify.js';
 import { registerDemoCommand } from './demo.js';
 import { registerModelsCommand } from './models.js';
@@ -69,8 +69,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .addOption(backendOption())
     .addOption(arithmeticOption())
-    .action(async (model: string, o: { input: string[]; out?: string; json?: boolean; backend: 'auto' | 'ref' | 'wasm'; int8Arithmetic: 'tflite-xnnpack' | 'tflite-reference' }) => {
-      const r = await runInfer(model, { inputs: o.input, out: o.out, backend: o.backend, int8Arithmetic: o.int8Arithmetic });
+    .addOption(threadsOption())
+    .action(async (model: string, o: { input: string[]; out?: string; json?: boolean; backend: 'auto' | 'ref' | 'wasm'; int8Arithmetic: 'tflite-xnnpack' | 'tflite-reference'; threads: number }) => {
+      const r = await runInfer(model, { inputs: o.input, out: o.out, backend: o.backend, int8Arithmetic: o.int8Arithmetic, threads: o.threads });
       if (o.json) { process.stdout.write(`${JSON.stringify(r)}\n`); return; }
       process.stdout.write(`${pc.bold(model)}: ${r.ms.toFixed(1)} ms\n`);
       process.stdout.write(`${table(['output', 'dtype', 'shape', 'min', 'max', 'mean', 'file'], r.outputs.map((x) => [

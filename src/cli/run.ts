@@ -7,7 +7,7 @@ import { startFleetPipeline } from '../fleet/run.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { SecretStore } from '../pipeline/secrets.js';
 import type { PipelineEvent } from '../pipeline/types.js';
-import { type ExitCodeSink, setProcessExitCode } from './detect.js';
+import { type ExitCodeSink, setProcessExitCode, threadsOption } from './detect.js';
 import { pc, EXIT } from './output.js';
 
 export interface RunCommandOptions {
@@ -16,6 +16,7 @@ export interface RunCommandOptions {
   data?: string;
   maxFrames?: number;
   backend: 'auto' | 'ref' | 'wasm';
+  threads?: number;
 }
 
 const positiveInt = (v: string): number => {
@@ -80,7 +81,7 @@ export async function runPipelineCommand(file: string, o: RunCommandOptions): Pr
   }
 
   const popts = {
-    dataDir: data, baseDir, backend: o.backend, maxFrames: o.maxFrames,
+    dataDir: data, baseDir, backend: o.backend, threads: o.threads, maxFrames: o.maxFrames,
     echo: o.json ? undefined : (line: string) => process.stderr.write(`${pc.dim(line)}\n`),
   };
   // With a fleet: section the device reports to its fleet broker and takes signed rollouts (src/fleet).
@@ -120,6 +121,7 @@ export function registerRunCommand(program: Command, setExitCode: ExitCodeSink =
     .option('--data <dir>', 'device data directory (default $CLOUDLESS_HOME or ~/.cloudless)')
     .option('--max-frames <n>', 'stop after this many frames', positiveInt)
     .addOption(new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto'))
+    .addOption(threadsOption())
     .action(async (file: string, o: RunCommandOptions) => {
       setExitCode(await runPipelineCommand(file, o));
     });

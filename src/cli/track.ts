@@ -15,6 +15,7 @@ import { pc, table } from './output.js';
 export interface TrackCommandOptions {
   model: string;
   backend: BackendChoice;
+  threads?: number;
   resize?: PreprocessSpec['interpolation'];
   json?: boolean;
   fps?: number;
@@ -38,7 +39,7 @@ interface TrackSummary { id: number; label: string; frames: number; first: numbe
 
 export async function runTrack(file: string, o: TrackCommandOptions): Promise<void> {
   const tracker = new Tracker();
-  const detector = await createDetector(o.model, { backend: o.backend, interpolation: o.resize, threshold: tracker.lowScore });
+  const detector = await createDetector(o.model, { backend: o.backend, threads: o.threads, interpolation: o.resize, threshold: tracker.lowScore });
   const labels = o.labels ? new Set(o.labels.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
   const line = o.line ? parseLine(o.line) : undefined;
   let monitor: ZoneMonitor | undefined;

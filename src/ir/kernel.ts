@@ -10,6 +10,12 @@ export type Int8Arithmetic = 'tflite-xnnpack' | 'tflite-reference';
 
 export interface KernelContext {
   int8Arithmetic: Int8Arithmetic;
+  /**
+   * Threads a kernel may split its work over (the session's `threads`
+   * option; default 1). Backends without a thread pool ignore it, and the
+   * results are the same bits whatever it is.
+   */
+  threads?: number;
 }
 
 /** A value as a kernel's prepare step sees it: its info, and its content when constant. */

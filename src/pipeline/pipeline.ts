@@ -55,6 +55,8 @@ export interface PipelineOptions {
   /** Sinks that receive every event the pipeline records, rule and state alike (the fleet's events topic). */
   everyEventSinks?: Sink[];
   backend?: BackendChoice;
+  /** Threads for the wasm kernels (the session option; default 1). */
+  threads?: number;
   /** Stream for stdin sources and wav-on-stdin (default process.stdin). */
   stdin?: Readable;
   /** Stop after this many frames were decided. */
@@ -168,7 +170,7 @@ export class Pipeline extends EventEmitter {
       const egress = new EgressPolicy(config.allow);
       for (const [name, a] of Object.entries(config.actions)) sinks.set(name, opts.sinks?.[name] ?? createSink(name, a, secrets, egress));
       const hopMs = config.source.type === 'audio' ? config.source.hop_ms : undefined;
-      const task = opts.task ?? await createTask(config.task, { baseDir, backend: opts.backend, hopMs });
+      const task = opts.task ?? await createTask(config.task, { baseDir, backend: opts.backend, threads: opts.threads, hopMs });
       const source = opts.source ?? createSource(config.source, baseDir, secrets, opts.stdin, config.allow);
       return new Pipeline(config, task, source, sinks, opts);
     } catch (err) {

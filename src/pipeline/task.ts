@@ -21,6 +21,8 @@ export interface TaskOptions {
   /** Folder that relative model and module paths are resolved against (the pipeline file's folder). */
   baseDir?: string;
   backend?: BackendChoice;
+  /** Threads for the wasm kernels (the session option; default 1). */
+  threads?: number;
   /** The audio source's hop_ms when its frames overlap: audio tasks take only each frame's new samples. */
   hopMs?: number;
 }
@@ -41,7 +43,7 @@ export async function createTask(cfg: TaskConfig, opts: TaskOptions = {}): Promi
   const baseDir = opts.baseDir ?? process.cwd();
   switch (cfg.type) {
     case 'classifier': {
-      const c = await createClassifier(modelRef(cfg.model, baseDir), { input: cfg.input, labels: cfg.labels, softmax: cfg.softmax, backend: opts.backend });
+      const c = await createClassifier(modelRef(cfg.model, baseDir), { input: cfg.input, labels: cfg.labels, softmax: cfg.softmax, backend: opts.backend, threads: opts.threads });
       const name = `classifier:${c.model}`;
       return {
         name, accepts: ['image', 'video'],
@@ -52,7 +54,7 @@ export async function createTask(cfg: TaskConfig, opts: TaskOptions = {}): Promi
       };
     }
     case 'detector': {
-      const d = await createDetector(modelRef(cfg.model, baseDir), { threshold: cfg.score_threshold, backend: opts.backend });
+      const d = await createDetector(modelRef(cfg.model, baseDir), { threshold: cfg.score_threshold, backend: opts.backend, threads: opts.threads });
       const name = `detector:${d.model}`;
       return {
         name, accepts: ['image', 'video'],

@@ -30,6 +30,14 @@ export interface SessionOptions {
   maxTensorElements?: number;
   /** Most bytes the arena (and any one tensor, and the folded constants) may take. */
   maxArenaBytes?: number;
+  /**
+   * Threads the wasm kernels split the large ops over (default 1): a pool of
+   * workers started once, at load, sharing the kernels' memory. Results are
+   * the same bits as with one thread. Needs SharedArrayBuffer; without it the
+   * kernels run on one thread (see `threadsUnavailable` in the wasm kernels).
+   * CLOUDLESS_THREADS in the environment sets the default.
+   */
+  threads?: number;
 }
 
 export interface IOInfo {
@@ -85,7 +93,7 @@ export class Session {
       arenaInBackendMemory: options.arenaInBackendMemory ?? true,
       registry: options.registry ?? defaultRegistry,
     };
-    this.ctx = { int8Arithmetic: this.options.int8Arithmetic };
+    this.ctx = { int8Arithmetic: this.options.int8Arithmetic, threads: checkThreads(graph, options.threads) };
     const defaults = envLimits(DEFAULT_LIMITS);
     this.limits = {
       maxTensorElements: options.maxTensorElements ?? defaults.maxTensorElements,
@@ -234,6 +242,26 @@ export class Session {
       }
     }
   }
+}
+
+/** Most threads a session may ask for (the wasm pool's limit). */
+const MAX_THREADS = 64;
+
+/** CLOUDLESS_THREADS, when set, is the default of the threads option (so a whole test suite can run on the pool). */
+function envThreads(): number | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_THREADS;
+  return v ? Number(v) : undefined;
+}
+
+function checkThreads(graph: Graph, given: number | undefined): number {
+  const threads = given ?? envThreads();
+  if (threads === undefined) return 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new CloudlessError('E_INPUT', `${graph.meta.source ?? graph.name}: option threads must be an integer from 1 to ${MAX_THREADS}, got ${String(threads)}`, {
+      hint: 'pass threads: 2 to run the large ops on two threads',
+    });
+  }
+  return threads;
 }
 
 function ioInfo(graph: Graph, name: string): IOInfo {

@@ -10,7 +10,7 @@
  * check().
  */
 import {
-  attrFloat, attrInt, defineKernel, sizeOf, Tensor, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type ValueInfo,
+  attrFloat, attrInt, defineKernel, sizeOf, Tensor, type KernelContext, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type ValueInfo,
 } from '../../ir/index.js';
 import { activationRange } from '../../ir/ops/nn.js';
 import type { Geometry3 } from '../../ir/window.js';
@@ -21,6 +21,7 @@ import {
 } from './common.js';
 import { inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
+import { MIN_PARALLEL_WORK, chunksFor, ensureThreads, runParallel, splitRange, threadsFor, windowRows, type Call } from './threads.js';
 
 /** A [cout, k] weight matrix packed for gemm_f32, with its padded bias. */
 interface PackedF32 {
@@ -66,32 +67,68 @@ function packF32(p: PackedF32, w: Tensor, b: Tensor | undefined): void {
 // Conv
 // ---------------------------------------------------------------------------
 
-interface ConvState { g: Geometry3; cin: number; lo: number; hi: number; w: PackedF32; colAt: number; yAt: number }
+/** colAt is thread 0's column buffer, thread s's is colBytes further on; `threads` were prepared for. */
+interface ConvState { g: Geometry3; cin: number; lo: number; hi: number; w: PackedF32; colAt: number; colBytes: number; yAt: number; threads: number }
 
-function prepareConv({ node, inputs, outputs }: PrepareArgs): { state: ConvState; packedWeightBytes: number } {
+function prepareConv({ node, inputs, outputs, ctx }: PrepareArgs): { state: ConvState; packedWeightBytes: number } {
   const x = inputs[0]!, w = inputs[1]!;
   const g = geometry2(node, x, w.shape.slice(1, -1));
   const cin = x.shape[x.shape.length - 1]!, cout = w.shape[0]!;
   const k = g.kH * g.kW * cin;
   const [lo, hi] = activationRange(node);
-  const state = { g, cin, lo, hi, colAt: 0, yAt: 0 } as ConvState;
+  const state = { g, cin, lo, hi, colAt: 0, yAt: 0, threads: ensureThreads(ctx.threads) } as ConvState;
   state.w = allocPacked(state, cout, k, k, 1, w, inputs[2]);
   const xBytes = regionBytes(sizeOf(x.shape), 4);
   const colBytes = regionBytes(g.outW * k, 4);
   state.colAt = xBytes;
-  state.yAt = xBytes + colBytes;
+  state.colBytes = colBytes;
+  state.yAt = xBytes + colBytes * chunksFor(state.threads);
   wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
   return { state, packedWeightBytes: state.w.bytes };
 }
 
-function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvState): void {
+/**
+ * Splits of a float GEMM over threads: by rows (multiples of 4, the tile
+ * height) when there are enough, else by blocks of 8 output channels. Each
+ * output is summed by the same code from the bias over k in order, so the
+ * bits are those of one thread.
+ */
+function gemmF32Parts(x: number, lda: number, rows: number, w: PackedF32, y: number, ldy: number, lo: number, hi: number, threads: number): Call[][] {
+  if (rows >= 8 * threads) {
+    const cuts = splitRange(rows, chunksFor(threads), 4);
+    return cuts.slice(1).map((b, s) => [['gemm_f32', x + cuts[s]! * lda * 4, lda, b - cuts[s]!, w.k, w.wOff, w.bOff, w.cout, y + cuts[s]! * ldy * 4, ldy, lo, hi]]);
+  }
+  const cuts = splitRange(w.cout, chunksFor(threads), 8);
+  return cuts.slice(1).map((b, s) => {
+    const a = cuts[s]!;
+    return [['gemm_f32', x, lda, rows, w.k, w.wOff + a * w.k * 4, w.bOff + a * 4, b - a, y + a * 4, ldy, lo, hi]];
+  });
+}
+
+function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: ConvState, ctx?: KernelContext): void {
   const heap = wasmHeap();
   if (st.w.repack) packF32(st.w, inputs[1]!, inputs[2]);
   const t = heap.transient;
   const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-  const { g } = st;
-  heap.exports.conv_f32(x, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
-    st.w.wOff, st.w.bOff, st.w.cout, y, t + st.colAt, st.lo, st.hi);
+  const { g, cin } = st;
+  const threads = threadsFor(Math.min(ctx?.threads ?? 1, st.threads));
+  if (threads > 1 && sizeOf(outputs[0]!.shape) * st.w.k >= MIN_PARALLEL_WORK) {
+    const cout = st.w.cout;
+    if (g.kH === 1 && g.kW === 1 && g.sH === 1 && g.sW === 1 && g.pH === 0 && g.pW === 0 && g.outH === g.inH && g.outW === g.inW) {
+      runParallel(gemmF32Parts(x, cin, g.batch * g.inH * g.inW, st.w, y, cout, st.lo, st.hi, threads));
+    } else {
+      // By output rows (windowRows), each thread with its own column buffer.
+      const inImage = g.inH * g.inW * cin * 4, yRow = g.outW * cout * 4;
+      const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
+      runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
+        'conv_f32', x + n * inImage, 1, g.inH, g.inW, cin, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW,
+        st.w.wOff, st.w.bOff, cout, y + (n * g.outH + oh0) * yRow, t + st.colAt + s * st.colBytes, st.lo, st.hi,
+      ])));
+    }
+  } else {
+    heap.exports.conv_f32(x, g.batch, g.inH, g.inW, cin, ...windowArgs(g) as Args10,
+      st.w.wOff, st.w.bOff, st.w.cout, y, t + st.colAt, st.lo, st.hi);
+  }
   outputDone(heap, y, outputs[0]!);
 }
 
@@ -102,7 +139,9 @@ type Args10 = [number, number, number, number, number, number, number, number, n
 // ---------------------------------------------------------------------------
 
 /** `c` counts output channels: X is copied in with each channel repeated `multiplier` times. */
-interface DepthwiseState { g: Geometry3; c: number; multiplier: number; lo: number; hi: number; wOff: number; bOff: number; repack: boolean; yAt: number }
+interface DepthwiseState {
+  g: Geometry3; c: number; multiplier: number; lo: number; hi: number; wOff: number; bOff: number; repack: boolean; yAt: number; threads: number;
+}
 
 /** Depthwise weights [1, kh, kw, C] → [taps][Cpad4]; bias padded to Cpad4. */
 function packDepthwise(st: DepthwiseState, w: Tensor, b: Tensor | undefined): void {
@@ -118,7 +157,7 @@ function packDepthwise(st: DepthwiseState, w: Tensor, b: Tensor | undefined): vo
   if (b && b.size > 0) bias.set(b.data as Float32Array);
 }
 
-function prepareDepthwise({ node, inputs, outputs }: PrepareArgs): { state: DepthwiseState; packedWeightBytes: number } {
+function prepareDepthwise({ node, inputs, outputs, ctx }: PrepareArgs): { state: DepthwiseState; packedWeightBytes: number } {
   const heap = wasmHeap();
   const x = inputs[0]!, w = inputs[1]!, b = inputs[2];
   const g = geometry2(node, x, w.shape.slice(1, -1));
@@ -130,6 +169,7 @@ function prepareDepthwise({ node, inputs, outputs }: PrepareArgs): { state: Dept
   const state: DepthwiseState = {
     g, c, multiplier, lo, hi, wOff: heap.alloc(wBytes), bOff: heap.alloc(bBytes),
     repack: !w.constant || (!!b && sizeOf(b.shape) > 0 && !b.constant), yAt: regionBytes(sizeOf(x.shape) * multiplier, 4),
+    threads: ensureThreads(ctx.threads),
   };
   heap.freeWith(state, [state.wOff, state.bOff]);
   if (!state.repack) packDepthwise(state, w.constant!, b?.constant);
@@ -137,7 +177,7 @@ function prepareDepthwise({ node, inputs, outputs }: PrepareArgs): { state: Dept
   return { state, packedWeightBytes: wBytes + bBytes };
 }
 
-function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: DepthwiseState): void {
+function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: DepthwiseState, ctx?: KernelContext): void {
   const heap = wasmHeap();
   if (st.repack) packDepthwise(st, inputs[1]!, inputs[2]);
   const t = heap.transient;
@@ -146,7 +186,17 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
   else copyInRepeated(heap, t, inputs[0]!, st.multiplier);
   const y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
-  heap.exports.depthwise_f32(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.wOff, st.bOff, y, st.lo, st.hi);
+  const threads = threadsFor(Math.min(ctx?.threads ?? 1, st.threads));
+  if (threads > 1 && sizeOf(outputs[0]!.shape) * g.kH * g.kW >= MIN_PARALLEL_WORK) {
+    const inImage = g.inH * g.inW * st.c * 4, yRow = g.outW * st.c * 4;
+    const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
+    runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
+      'depthwise_f32', x + n * inImage, 1, g.inH, g.inW, st.c, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW,
+      st.wOff, st.bOff, y + (n * g.outH + oh0) * yRow, st.lo, st.hi,
+    ])));
+  } else {
+    heap.exports.depthwise_f32(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.wOff, st.bOff, y, st.lo, st.hi);
+  }
   outputDone(heap, y, outputs[0]!);
 }
 
@@ -263,7 +313,7 @@ function runTilingTranspose(input: Tensor, output: Tensor, st: TilingTransposeSt
 // FullyConnected, MatMul, Gemm: Y[rows, cout] = X[rows, k] · Wᵀ + bias
 // ---------------------------------------------------------------------------
 
-interface GemmState { rows: number; lo: number; hi: number; w: PackedF32; yAt: number }
+interface GemmState { rows: number; lo: number; hi: number; w: PackedF32; yAt: number; threads: number }
 
 /** Source strides of W[o][k]: `transposed` means the tensor is [K, N] (MatMul's B, Gemm's B without transB). */
 function prepareRowsTimes(args: PrepareArgs, k: number, cout: number, transposed: boolean, bias: PlannedValue | undefined, act: boolean):
@@ -271,19 +321,21 @@ function prepareRowsTimes(args: PrepareArgs, k: number, cout: number, transposed
   const { node, inputs, outputs } = args;
   const [lo, hi] = act ? activationRange(node) : [-Infinity, Infinity];
   const rows = sizeOf(inputs[0]!.shape) / k;
-  const state = { rows, lo, hi, yAt: regionBytes(rows * k, 4) } as GemmState;
+  const state = { rows, lo, hi, yAt: regionBytes(rows * k, 4), threads: ensureThreads(args.ctx.threads) } as GemmState;
   state.w = allocPacked(state, cout, k, transposed ? 1 : k, transposed ? cout : 1, inputs[1]!, bias);
   wasmHeap().reserveTransient(state.yAt + regionBytes(sizeOf(outputs[0]!.shape), 4));
   return { state, packedWeightBytes: state.w.bytes };
 }
 
-function runRowsTimes(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: GemmState, bias: Tensor | undefined): void {
+function runRowsTimes(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: GemmState, bias: Tensor | undefined, ctx?: KernelContext): void {
   const heap = wasmHeap();
   const { w } = st;
   if (w.repack) packF32(w, inputs[1]!, bias);
   const t = heap.transient;
   const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-  heap.exports.gemm_f32(x, w.k, st.rows, w.k, w.wOff, w.bOff, w.cout, y, w.cout, st.lo, st.hi);
+  const threads = threadsFor(Math.min(ctx?.threads ?? 1, st.threads));
+  if (threads > 1 && st.rows * w.k * w.cout >= MIN_PARALLEL_WORK) runParallel(gemmF32Parts(x, w.k, st.rows, w, y, w.cout, st.lo, st.hi, threads));
+  else heap.exports.gemm_f32(x, w.k, st.rows, w.k, w.wOff, w.bOff, w.cout, y, w.cout, st.lo, st.hi);
   outputDone(heap, y, outputs[0]!);
 }
 
@@ -325,7 +377,7 @@ export const wasmFloatKernels: readonly KernelDef[] = [
       const w = args.inputs[1]!;
       return prepareRowsTimes(args, w.shape[1]!, w.shape[0]!, false, args.inputs[2], true);
     },
-    run: (inputs, outputs, node, st) => runRowsTimes(inputs, outputs, node, st, inputs[2]),
+    run: (inputs, outputs, node, st, ctx) => runRowsTimes(inputs, outputs, node, st, inputs[2], ctx),
   }),
   defineKernel<GemmState>({
     op: 'MatMul', backend: 'wasm', dtypes: float32Only,
@@ -335,7 +387,7 @@ export const wasmFloatKernels: readonly KernelDef[] = [
       const b = args.inputs[1]!;
       return prepareRowsTimes(args, b.shape[0]!, b.shape[1]!, true, undefined, false);
     },
-    run: (inputs, outputs, node, st) => runRowsTimes(inputs, outputs, node, st, undefined),
+    run: (inputs, outputs, node, st, ctx) => runRowsTimes(inputs, outputs, node, st, undefined, ctx),
   }),
   defineKernel<GemmState>({
     op: 'Gemm', backend: 'wasm', dtypes: float32Only,
@@ -346,6 +398,6 @@ export const wasmFloatKernels: readonly KernelDef[] = [
       const [k, n] = transB ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
       return prepareRowsTimes(args, k, n, !transB, args.inputs[2], false);
     },
-    run: (inputs, outputs, node, st) => runRowsTimes(inputs, outputs, node, st, inputs[2]),
+    run: (inputs, outputs, node, st, ctx) => runRowsTimes(inputs, outputs, node, st, inputs[2], ctx),
   }),
 ];

@@ -14,7 +14,8 @@ export interface WasmMemory {
 
 export interface WasmApi {
   validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
+  Module: (new (bytes: Uint8Array) => object) & { imports(module: object): { module: string; name: string; kind: string }[] };
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
@@ -37,4 +38,20 @@ const SIMD_PROBE = new Uint8Array([
 /** Whether this engine runs WebAssembly fixed-width SIMD (the kernels need it). */
 export function simdSupported(): boolean {
   return wasmApi()?.validate(SIMD_PROBE) ?? false;
+}
+
+/**
+ * Whether this engine can share a WebAssembly memory between threads: it has
+ * SharedArrayBuffer (a browser only in a cross-origin isolated page) and
+ * creates a shared memory. The threaded kernels (kernels-threads.wasm) need it.
+ */
+export function sharedMemorySupported(): boolean {
+  const api = wasmApi();
+  if (!api || typeof (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer !== 'function') return false;
+  try {
+    new api.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
 }

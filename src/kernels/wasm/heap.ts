@@ -15,9 +15,15 @@
  *
  * Growing the memory detaches the previous ArrayBuffer, so typed views are
  * re-created whenever `memory.buffer` has changed.
+ *
+ * The module is one of two builds of the same kernels: kernels.wasm owns its
+ * memory; kernels-threads.wasm imports a shared one (env.memory), which the
+ * heap creates, so that the thread pool's workers (threads.ts) instantiate
+ * the same module over the same memory. Node takes the shared build when the
+ * engine has SharedArrayBuffer (CLOUDLESS_WASM_SHARED=0 forces the other).
  */
 import { CloudlessError } from '../../ir/index.js';
-import { simdSupported, wasmApi, type WasmApi, type WasmMemory } from './features.js';
+import { sharedMemorySupported, simdSupported, wasmApi, type WasmApi, type WasmMemory } from './features.js';
 import { readKernelModule } from './module-source.js';
 
 /** Exports of kernels.wasm (see assembly/*.as.ts for the meaning of each argument). */
@@ -92,7 +98,17 @@ export interface KernelExports {
   lut_rows_i8(x: number, y: number, n: number, period: number, tables: number): void;
   /** End of the module's static data: regions start at or after it. */
   heap_base(): number;
+  /** Per-instance scratch of gemm_i8 (ROTATED) and gemm_i16 (ACC): each pool worker points its instance at its own. */
+  set_scratch_i8(p: number): void;
+  scratch_bytes_i8(): number;
+  set_scratch_i16(p: number): void;
+  scratch_bytes_i16(): number;
 }
+
+/** Initial pages of the shared memory kernels-threads.wasm imports (its build declares the same: scripts/build-wasm.mjs). */
+const SHARED_INITIAL_PAGES = 16;
+/** The shared memory's maximum (a shared memory must declare one): 4 GiB, all that wasm32 addresses. */
+const SHARED_MAXIMUM_PAGES = 65536;
 
 const PAGE = 65536;
 const ALIGN = 16;
@@ -105,7 +121,11 @@ interface Block { offset: number; size: number }
 
 export class WasmHeap {
   readonly exports: KernelExports;
-  private readonly memory: WasmMemory;
+  /** The compiled module, for workers to instantiate over `memory` when it is shared. */
+  readonly module: object;
+  /** Whether the memory is a shared one (the threaded build): then a thread pool can run kernels on it. */
+  readonly shared: boolean;
+  readonly memory: WasmMemory;
   /** Free blocks sorted by offset, coalesced. */
   private readonly free: Block[] = [];
   private readonly start: number;
@@ -124,8 +144,15 @@ export class WasmHeap {
   private readonly sizes = new Map<number, number>();
 
   constructor(api: WasmApi, module: object) {
-    this.exports = new api.Instance(module, {}).exports as unknown as KernelExports;
-    this.memory = this.exports.memory;
+    this.module = module;
+    this.shared = api.Module.imports(module).some((i) => i.kind === 'memory');
+    if (this.shared) {
+      this.memory = new api.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+      this.exports = new api.Instance(module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
+    } else {
+      this.exports = new api.Instance(module, {}).exports as unknown as KernelExports;
+      this.memory = this.exports.memory;
+    }
     this.start = this.top = align(Math.max(HEAP_START, this.exports.heap_base()));
   }
 
@@ -249,7 +276,9 @@ function loadAtImport(): void {
   const api = wasmApi();
   wasmUnavailable = engineLacks(api);
   if (wasmUnavailable) return;
-  const source = readKernelModule();
+  const wantShared = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_WASM_SHARED !== '0';
+  const threaded = wantShared && sharedMemorySupported() ? readKernelModule('kernels-threads.wasm') : undefined;
+  const source = threaded instanceof Uint8Array ? threaded : readKernelModule();
   if (typeof source === 'string') { wasmUnavailable = source; return; }
   heap = new WasmHeap(api!, new api!.Module(source));
 }

@@ -13,7 +13,8 @@ import { wasmFloatOpKernels } from './ops.js';
 import { wasmAvailable } from './heap.js';
 
 export { wasmUnavailable, wasmAvailable, installWasmModule } from './heap.js';
-export { simdSupported } from './features.js';
+export { simdSupported, sharedMemorySupported } from './features.js';
+export { closeThreadPool, threadsUnavailable } from './threads.js';
 export { wasmArenaHost } from './place.js';
 
 /** Every wasm kernel, whether or not the module is loaded (they call wasmHeap() when prepared). */

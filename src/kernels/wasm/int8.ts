@@ -14,7 +14,9 @@
  * buffer); DepthwiseConv keeps the plain bias for its edge pixels and a
  * folded one for the interior fast paths.
  */
-import { CloudlessError, Tensor, defineKernel, sizeOf, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type ValueInfo } from '../../ir/index.js';
+import {
+  CloudlessError, Tensor, defineKernel, sizeOf, type KernelContext, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type ValueInfo,
+} from '../../ir/index.js';
 import type { Geometry3 } from '../../ir/window.js';
 import { int8ConvKernels, prepareRequant } from '../ref/int8/conv.js';
 import { tensorQuant } from '../ref/int8/requantize.js';
@@ -23,6 +25,7 @@ import {
 } from './common.js';
 import { wasmHeap } from './heap.js';
 import { inputAt, outputAt, outputDone } from './place.js';
+import { MIN_PARALLEL_WORK, chunksFor, ensureThreads, runParallel, splitRange, threadsFor, windowRows, type Call } from './threads.js';
 
 type Args10 = [number, number, number, number, number, number, number, number, number, number];
 
@@ -96,7 +99,10 @@ interface GemmI8State {
   /** Conv geometry, or undefined for FullyConnected. */
   g?: Geometry3;
   cin: number; k: number; cout: number; rows: number; zx: number; zw: number;
-  w: PackedI8; e: Epilogue; colAt: number; yAt: number;
+  /** colAt is thread 0's column buffer; thread s has its own colBytes further on. */
+  w: PackedI8; e: Epilogue; colAt: number; colBytes: number; yAt: number;
+  /** Threads prepared for (pool started, column buffers laid out). */
+  threads: number;
 }
 
 function packGemm(st: GemmI8State, w: Tensor, b: Tensor | undefined): void {
@@ -116,10 +122,11 @@ function prepareGemmI8(args: PrepareArgs, g: Geometry3 | undefined, k: number, c
   const xBytes = regionBytes(sizeOf(x.shape), 1);
   // Conv gathers one output row of columns at a time (int8, k8 per pixel); FullyConnected reads X directly.
   const colBytes = g ? regionBytes(g.outW * k8, 1) : 0;
+  const threads = ensureThreads(args.ctx.threads);
   const state = {
     g, cin: x.shape[x.shape.length - 1]!, k, cout, rows,
     zx: tensorQuant(node, x, 'X').zeroPoint, zw: g ? 0 : w.quant!.zeroPoint[0] ?? 0,
-    colAt: xBytes, yAt: xBytes + colBytes,
+    colAt: xBytes, colBytes, yAt: xBytes + colBytes * chunksFor(threads), threads,
   } as GemmI8State;
   // Symmetric weights (z_w = 0, every Conv) fit int8 as packed; W − z_w needs int16.
   state.w = allocWeights(state, packedI8Length(cout, k) * (state.zw === 0 ? 1 : 2), pad8(cout) * 4, w, inputs[2]);
@@ -129,13 +136,46 @@ function prepareGemmI8(args: PrepareArgs, g: Geometry3 | undefined, k: number, c
   return { state, packedWeightBytes: state.w.bytes + state.e.bytes };
 }
 
-function runGemmI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: GemmI8State): void {
+/**
+ * The calls of one Conv/FullyConnected over `threads` threads. A 1×1
+ * stride-1 Conv and a FullyConnected of many rows split their GEMM by rows
+ * (multiples of 4, the tile height); a FullyConnected of few rows by blocks
+ * of 8 output channels (weights, bias and epilogue offset to the block);
+ * other Convs by output rows (windowRows), each thread with its own column
+ * buffer. int32 sums are exact, so every output byte is the one thread's.
+ */
+function gemmParts(st: GemmI8State, x: number, y: number, t: number, threads: number): Call[][] {
+  const { g, cin, cout, k } = st;
+  const w8 = st.zw === 0 ? 1 : 0;
+  const e = st.e;
+  const ep = [e.mode, e.scales, e.mults, e.shifts, e.zy, e.lo, e.hi] as const;
+  const pieces = (cuts: number[], make: (s: number, a: number, b: number) => Call[]) => cuts.slice(1).map((b, s) => make(s, cuts[s]!, b));
+  if (!g || (g.kH === 1 && g.kW === 1 && g.sH === 1 && g.sW === 1 && g.pH === 0 && g.pW === 0 && g.outH === g.inH && g.outW === g.inW)) {
+    const rows = g ? g.batch * g.inH * g.inW : st.rows;
+    if (rows >= 8 * threads || g) {
+      return pieces(splitRange(rows, chunksFor(threads), 4), (_s, a, b) => [['gemm_rows_i8', x + a * k, k, b - a, k, st.w.wOff, w8, st.w.bOff, cout, y + a * cout, cout, ...ep]]);
+    }
+    const k8 = Math.ceil(k / 8) * 8, ws = w8 ? 1 : 2;
+    return pieces(splitRange(cout, chunksFor(threads), 8), (_s, a, b) => [['gemm_rows_i8', x, k, rows, k, st.w.wOff + a * k8 * ws, w8, st.w.bOff + a * 4, b - a, y + a, cout,
+      e.mode, e.scales + a * 4, e.mults + a * 4, e.shifts + a * 4, e.zy, e.lo, e.hi]]);
+  }
+  const inImage = g.inH * g.inW * cin, yRow = g.outW * cout;
+  return pieces(splitRange(g.batch * g.outH, chunksFor(threads)), (s, a, b) => windowRows(g.outH, a, b, (n, oh0, rows) => [
+    'conv_i8', x + n * inImage, 1, g.inH, g.inW, cin, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW, st.zx,
+    st.w.wOff, w8, st.w.bOff, cout, y + (n * g.outH + oh0) * yRow, t + st.colAt + s * st.colBytes, ...ep,
+  ]));
+}
+
+function runGemmI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: GemmI8State, ctx?: KernelContext): void {
   const heap = wasmHeap();
   if (st.w.repack) packGemm(st, inputs[1]!, inputs[2]);
   const t = heap.transient;
   const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
-  if (g) {
+  const threads = threadsFor(Math.min(ctx?.threads ?? 1, st.threads));
+  if (threads > 1 && (sizeOf(outputs[0]!.shape) * st.k >= MIN_PARALLEL_WORK)) {
+    runParallel(gemmParts(st, x, y, t, threads));
+  } else if (g) {
     heap.exports.conv_i8(x, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10, st.zx,
       st.w.wOff, st.zw === 0, st.w.bOff, st.cout, y, t + st.colAt, ...epilogueArgs(st.e));
   } else {
@@ -155,6 +195,7 @@ function runGemmI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Nod
  */
 interface DepthwiseI8State {
   g: Geometry3; c: number; multiplier: number; zx: number; w: PackedI8; e: Epilogue; yAt: number; rawAt: number; biasF: number; fast: boolean;
+  threads: number;
 }
 
 /**
@@ -189,7 +230,7 @@ function prepareDepthwiseI8(args: PrepareArgs): { state: DepthwiseI8State; packe
   const yAt = regionBytes(sizeOf(x.shape) * multiplier, 1);
   // With a multiplier, repeat_i8 spreads X into the area's start (X itself copied after the output when not in the module's memory).
   const rawAt = yAt + regionBytes(sizeOf(outputs[0]!.shape), 1);
-  const state = { g, c, multiplier, zx: tensorQuant(node, x, 'X').zeroPoint, yAt, rawAt } as DepthwiseI8State;
+  const state = { g, c, multiplier, zx: tensorQuant(node, x, 'X').zeroPoint, yAt, rawAt, threads: ensureThreads(args.ctx.threads) } as DepthwiseI8State;
   state.w = allocWeights(state, g.kH * g.kW * cpad * 2, cpad * 4, w, inputs[2]);
   state.biasF = wasmHeap().alloc(cpad * 4);
   wasmHeap().freeWith(state, [state.biasF]);
@@ -200,7 +241,7 @@ function prepareDepthwiseI8(args: PrepareArgs): { state: DepthwiseI8State; packe
   return { state, packedWeightBytes: state.w.bytes + state.e.bytes };
 }
 
-function runDepthwiseI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: DepthwiseI8State): void {
+function runDepthwiseI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: DepthwiseI8State, ctx?: KernelContext): void {
   const heap = wasmHeap();
   if (st.w.repack) packDepthwise(st, inputs[1]!, inputs[2]);
   const t = heap.transient;
@@ -210,8 +251,19 @@ function runDepthwiseI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node
   else heap.exports.repeat_i8(inputAt(heap, t + st.rawAt, xt), t, xt.size, st.multiplier);
   const y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
-  heap.exports.depthwise_i8(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.zx,
-    st.w.wOff, st.w.bOff, st.fast ? st.biasF : 0, y, ...epilogueArgs(st.e));
+  const threads = threadsFor(Math.min(ctx?.threads ?? 1, st.threads));
+  if (threads > 1 && sizeOf(outputs[0]!.shape) * g.kH * g.kW >= MIN_PARALLEL_WORK) {
+    // By output rows (windowRows): each pixel's sum is the one thread's, in the same order.
+    const inImage = g.inH * g.inW * st.c, yRow = g.outW * st.c;
+    const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
+    runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
+      'depthwise_i8', x + n * inImage, 1, g.inH, g.inW, st.c, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW, st.zx,
+      st.w.wOff, st.w.bOff, st.fast ? st.biasF : 0, y + (n * g.outH + oh0) * yRow, ...epilogueArgs(st.e),
+    ])));
+  } else {
+    heap.exports.depthwise_i8(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.zx,
+      st.w.wOff, st.w.bOff, st.fast ? st.biasF : 0, y, ...epilogueArgs(st.e));
+  }
   outputDone(heap, y, outputs[0]!);
 }
 

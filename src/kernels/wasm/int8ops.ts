@@ -28,6 +28,20 @@ import { planStrided } from '../ref/strided-copy.js';
 import { regionBytes, spatialRankReason, windowArgs } from './common.js';
 import { inHeap, inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
+import { MIN_PARALLEL_WORK, chunksFor, runParallel, splitRange, threadsFor, type Call } from './threads.js';
+
+/**
+ * An elementwise op of n bytes in ranges for `threads` threads (multiples of
+ * 64, whole vectors of every path), or undefined when it stays on this
+ * thread: `call(at, len)` is the range's call. Every byte is computed alone,
+ * so the ranges give the one thread's bytes.
+ */
+function byRanges(n: number, threads: number | undefined, call: (at: number, len: number) => Call): Call[][] | undefined {
+  const t = threadsFor(threads);
+  if (t <= 1 || n < MIN_PARALLEL_WORK) return undefined;
+  const cuts = splitRange(n, chunksFor(t), 64);
+  return cuts.slice(1).map((b, s) => [call(cuts[s]!, b - cuts[s]!)]);
+}
 import { binaryLayout } from './ops.js';
 
 type Check = NonNullable<KernelDef['check']>;
@@ -228,12 +242,24 @@ function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       heap.freeWith(state, state.lut === undefined ? [tables] : [tables, state.lut]);
       return { state, scratchBytes: 2048 + (state.lut === undefined ? 0 : 256 * period) };
     },
-    run(inputs, outputs, _node, st) {
+    run(inputs, outputs, _node, st, ctx) {
       const heap = wasmHeap();
       const t = heap.transient;
       const [full, small] = st.swap ? [inputs[1]!, inputs[0]!] : [inputs[0]!, inputs[1]!];
       const a = inputAt(heap, t, full), y = outputAt(heap, t + st.yAt, outputs[0]!);
-      if (st.lut !== undefined && st.period === 1) heap.exports.table_i8(a, y, st.n, st.lut);
+      // Split by ranges: a scalar table, a scalar operand or two of one shape (b advancing with a).
+      const lut = st.lut;
+      let b0: number | undefined;
+      const parts = lut !== undefined && st.period === 1 ? byRanges(st.n, ctx.threads, (at, len) => ['table_i8', a + at, y + at, len, lut])
+        : lut === undefined && st.stretched === undefined && (st.period === 1 || st.period === st.n)
+          ? byRanges(st.n, ctx.threads, (at, len) => {
+            b0 ??= inputAt(heap, t + st.bAt, small);
+            return ['binary_i8', st.mode, a + at, b0 + (st.period === 1 ? 0 : at), y + at, len, st.period === 1 ? 1 : len,
+              st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi];
+          })
+          : undefined;
+      if (parts) runParallel(parts);
+      else if (st.lut !== undefined && st.period === 1) heap.exports.table_i8(a, y, st.n, st.lut);
       else if (st.lut !== undefined) heap.exports.lut_rows_i8(a, y, st.n, st.period, st.lut);
       else if (st.stretched !== undefined) {
         const b = t + st.bAt;
@@ -267,11 +293,13 @@ function tableKernel(op: string): KernelDef {
       heap.reserveTransient(2 * state.yAt);
       return { state, scratchBytes: 256 };
     },
-    run(inputs, outputs, _node, st) {
+    run(inputs, outputs, _node, st, ctx) {
       const heap = wasmHeap();
       const t = heap.transient;
       const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-      heap.exports.table_i8(x, y, st.n, st.table);
+      const parts = byRanges(st.n, ctx.threads, (at, len) => ['table_i8', x + at, y + at, len, st.table]);
+      if (parts) runParallel(parts);
+      else heap.exports.table_i8(x, y, st.n, st.table);
       outputDone(heap, y, outputs[0]!);
     },
   });

@@ -8,13 +8,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const CANDIDATES = ['./generated/kernels.wasm', '../../wasm/kernels.wasm'];
+const DIRS = ['./generated/', '../../wasm/'];
 
-/** The module's bytes, or why there are none. */
-export function readKernelModule(): Uint8Array | string {
-  for (const rel of CANDIDATES) {
-    const file = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(file)) return readFileSync(file);
+/** The bytes of `file` (kernels.wasm, or the shared-memory build kernels-threads.wasm), or why there are none. */
+export function readKernelModule(file = 'kernels.wasm'): Uint8Array | string {
+  for (const dir of DIRS) {
+    const path = fileURLToPath(new URL(dir + file, import.meta.url));
+    if (existsSync(path)) return readFileSync(path);
   }
-  return 'kernels.wasm is missing: run `node scripts/build-wasm.mjs` (part of `npm run build`)';
+  return `${file} is missing: run \`node scripts/build-wasm.mjs\` (part of \`npm run build\`)`;
 }

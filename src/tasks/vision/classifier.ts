@@ -17,6 +17,8 @@ import { type PreprocessSpec, preprocessImage } from './preprocess.js';
 
 export interface ClassifierOptions extends ImageLimits {
   backend?: BackendChoice;
+  /** Threads for the wasm kernels (the session option; default 1). */
+  threads?: number;
   /** For models outside the zoo: how to prepare the image and the class names. */
   input?: PreprocessSpec;
   /** Overrides the input spec's resampling kernel (the zoo names the one each model was trained with). */
@@ -64,7 +66,7 @@ export async function createClassifier(modelNameOrPath: string, opts: Classifier
   }
   const labels = opts.labels ?? m?.labels;
   const softmax = opts.softmax ?? (m?.decoder?.kind === 'topk' ? m.decoder.softmax : false);
-  const session = await load(resolved.model, { backend: opts.backend });
+  const session = await load(resolved.model, { backend: opts.backend, threads: opts.threads });
   if (session.inputs.length !== 1) {
     throw new CloudlessError('E_CONFIG', `model ${modelNameOrPath} has ${session.inputs.length} inputs; a classifier takes one image`, { file: resolved.path });
   }

@@ -24,6 +24,8 @@ export interface DetectorOptions extends ImageLimits {
   /** At most this many detections per image (default 100). */
   maxDetections?: number;
   backend?: BackendChoice;
+  /** Threads for the wasm kernels (the session option; default 1). */
+  threads?: number;
   /** For models outside the zoo: how to prepare the image, how to decode, and the labels. */
   input?: PreprocessSpec;
   /** Overrides the input spec's resampling kernel (the zoo names the one each model was trained with). */
@@ -70,7 +72,7 @@ export async function createDetector(modelNameOrPath: string, opts: DetectorOpti
     });
   }
   const labels = opts.labels ?? m?.labels;
-  const session = await load(resolved.model, { backend: opts.backend });
+  const session = await load(resolved.model, { backend: opts.backend, threads: opts.threads });
   if (session.inputs.length !== 1) {
     throw new CloudlessError('E_CONFIG', `model ${modelNameOrPath} has ${session.inputs.length} inputs; a detector takes one image`, { file: resolved.path });
   }

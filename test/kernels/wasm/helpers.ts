@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { getSchema, Tensor, type Int8Arithmetic, type KernelDef, type Node, type QuantParams, type ValueInfo } from '../../../src/ir/index.js';
+import { setMinParallelWork } from '../../../src/kernels/wasm/threads.js';
 import { defaultRegistry } from '../../../src/runtime/builtins.js';
 
 export interface NodeRun {
@@ -15,7 +16,16 @@ export interface NodeRun {
   arithmetic?: Int8Arithmetic;
   /** Inputs seen as computed by the graph (not constant) in prepare(). */
   dynamic?: number[];
+  /** Threads of the wasm pool (default CLOUDLESS_TEST_THREADS, else 1). */
+  threads?: number;
 }
+
+/**
+ * CLOUDLESS_TEST_THREADS=2 runs every wasm kernel test on the thread pool,
+ * with even the smallest ops split (their bits must not change).
+ */
+const TEST_THREADS = Number(process.env.CLOUDLESS_TEST_THREADS ?? 1);
+if (TEST_THREADS > 1) setMinParallelWork(0);
 
 export function makeNode(r: NodeRun): Node {
   return { name: `${r.op}_test`, op: r.op, inputs: r.inputs.map((t, i) => (t ? `in${i}` : '')), outputs: ['out0'], attrs: r.attrs ?? {} };
@@ -43,7 +53,7 @@ export function runWith(kernel: KernelDef, r: NodeRun): Tensor {
   const out = outputInfo(r);
   const why = kernel.check?.(node, infos, [out]);
   if (why) throw new Error(`${kernel.backend} ${r.op} refused: ${why}`);
-  const ctx = { int8Arithmetic: r.arithmetic ?? 'tflite-xnnpack' } as const;
+  const ctx = { int8Arithmetic: r.arithmetic ?? 'tflite-xnnpack', threads: r.threads ?? TEST_THREADS } as const;
   const prepared = kernel.prepare?.({
     node, outputs: [out], ctx,
     inputs: infos.map((inf, i) => (inf ? { ...inf, constant: r.dynamic?.includes(i) ? undefined : r.inputs[i] } : undefined)),

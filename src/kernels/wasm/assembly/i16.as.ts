@@ -43,7 +43,17 @@
 import { endTap, firstTap } from './window';
 
 /** Accumulators of one tile: 4 rows × 8 channels, int32 (one block of k) or int64 (several). */
-const ACC = memory.data(4 * 8 * 8, 16);
+let ACC: usize = memory.data(4 * 8 * 8, 16);
+
+/** Points this instance's ACC at `p` (scratch_bytes_i16 bytes, 16-byte aligned): each pool worker has its own (see set_scratch_i8). */
+export function set_scratch_i16(p: usize): void {
+  ACC = p;
+}
+
+/** Bytes set_scratch_i16 needs. */
+export function scratch_bytes_i16(): usize {
+  return 4 * 8 * 8;
+}
 
 /** round(x · m / 2^t), ties away from zero; 0 ≤ m < 2^31, |x| < 2^48, 1 ≤ t ≤ 94. */
 @inline function roundAwayShift(x: i64, m: i64, t: i32): i64 {

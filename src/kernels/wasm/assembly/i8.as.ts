@@ -147,10 +147,25 @@ import { storeLow8 } from './tails';
   storeBytes8(yo, requant4(c00, mode, scales, mults, shifts, off, zy, lo, hi, flo, fhi, fz), requant4(c01, mode, scales, mults, shifts, off + 16, zy, lo, hi, flo, fhi, fz), n, fhi);
 }
 
-/** Pre-rotated int16 activations (gemm_i8 with k8 ≤ ROT_K8): groups of four rows, 8·k8 bytes per row; static, so the module's data ends past it (heap_base). */
+/** Pre-rotated int16 activations (gemm_i8 with k8 ≤ ROT_K8): groups of four rows, 8·k8 bytes per row; static, so the module's data ends past it (heap_base), per instance (set_scratch_i8). */
 const ROT_K8: usize = 2048;
 const ROT_BYTES: usize = 128 * 1024;
-const ROTATED = memory.data(<i32>ROT_BYTES, 16);
+let ROTATED: usize = memory.data(<i32>ROT_BYTES, 16);
+
+/**
+ * Points this instance's ROTATED at `p` (ROT_BYTES, 16-byte aligned). A wasm
+ * global belongs to its instance, so each worker of the thread pool, sharing
+ * one memory, gives its own instance a region of its own (threads.ts); the
+ * calling thread keeps the static one.
+ */
+export function set_scratch_i8(p: usize): void {
+  ROTATED = p;
+}
+
+/** Bytes set_scratch_i8 needs. */
+export function scratch_bytes_i8(): usize {
+  return ROT_BYTES;
+}
 
 /**
  * Writes rows a0 + t·lda (t < 4) as int16 k-groups of 8 with their four

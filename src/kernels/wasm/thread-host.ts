@@ -1,0 +1,42 @@
+/// <reference types="node" />
+/**
+ * Node's way to start a worker of the kernels' thread pool: a worker_thread
+ * running the pool's worker loop (WORKER_MAIN in threads.ts) from source, so
+ * the same code serves the TypeScript sources (tests), dist/ and any bundler.
+ * Workers are unref()'d: an idle pool never keeps a process alive, and
+ * closeThreadPool() ends them. The browser bundle replaces this file with
+ * thread-host.browser.ts (scripts/build-browser.mjs), which starts none yet;
+ * a Web Worker host would post the same data to a worker that runs the same
+ * loop.
+ */
+import { Worker } from 'node:worker_threads';
+
+/** What a worker needs: the compiled kernels, the shared memory, the control block, its slot and its scratch. */
+export interface WorkerData {
+  module: object;
+  memory: object;
+  control: SharedArrayBuffer;
+  slot: number;
+  scratchI8: number;
+  scratchI16: number;
+  names: readonly string[];
+}
+
+/** A started worker: ending it is all the pool asks of a host. */
+export interface WorkerHandle {
+  terminate(): void;
+}
+
+/** Starts one worker running `main` (the source of a function of one argument, the WorkerData), or says why it cannot. */
+export function startWorker(main: string, data: WorkerData): WorkerHandle | string {
+  const source = `const { workerData } = require('node:worker_threads');\n(${main})(workerData);\n`;
+  try {
+    const w = new Worker(source, { eval: true, workerData: data });
+    w.unref();
+    // A worker that fails reports it in the control block; this only keeps an uncaught error from crashing the process.
+    w.on('error', () => {});
+    return { terminate: () => { void w.terminate(); } };
+  } catch (err) {
+    return `a worker thread could not start: ${(err as Error).message}`;
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The wasm kernels' thread pool: persistent workers, each with its own
+ * instance of the shared-memory build (kernels-threads.wasm) over the heap's
+ * one WebAssembly.Memory, driven through a shared control block with
+ * Atomics.wait/notify. A kernel binding splits its work into one list of
+ * export calls per thread (conv/GEMM by output rows or channel blocks,
+ * depthwise by output rows, see splitRange and windowRows); runParallel()
+ * hands lists 1..n−1 to the workers, runs list 0 on the calling thread, and
+ * returns when all are done. Every call writes its own outputs and reads only
+ * what no other call writes, so the bits are those of one thread: each output
+ * element is computed by the same code in the same order, only elsewhere.
+ *
+ * A wasm global belongs to its instance, so the kernels' scratch (gemm_i8's
+ * rotated rows, gemm_i16's accumulators) is per worker: each worker points
+ * its instance at a region of its own (set_scratch_*). Buffers a binding
+ * passes (im2col columns) are laid out per thread by the binding.
+ *
+ * Workers are started when a kernel is prepared with threads > 1, never per
+ * run; they are unref()'d (an idle pool does not keep Node alive), and
+ * closeThreadPool() ends them. Host specifics (Node's worker_threads) are in
+ * thread-host.ts, which the browser bundle replaces.
+ *
+ * Work is handed out by claiming, not by assignment: a binding cuts an op
+ * into more chunks than threads (chunksFor), the caller publishes them, and
+ * the caller and every awake worker take the next unclaimed chunk with
+ * Atomics.add until none is left. A worker the OS has not scheduled yet (a
+ * busy machine) then costs nothing: the others take its share. Each chunk's
+ * output does not depend on who runs it.
+ *
+ * Control block (Int32 words): GEN the job's generation (bumped per job, −1
+ * = stop), NEXT the next chunk to claim, COUNT the chunks, FINISHED those
+ * done, FAILED a call that threw; READY + s worker s's start (1 ok, −1
+ * failed). From byte TABLE_AT, Float64: COUNT + 1 offsets of the chunks'
+ * calls, then the calls (export index, argument count, arguments).
+ */
+import { CloudlessError } from '../../ir/index.js';
+import { wasmHeap, type KernelExports, type WasmHeap } from './heap.js';
+import { startWorker, type WorkerHandle } from './thread-host.js';
+
+/** Most threads a session may ask for. */
+export const MAX_THREADS = 64;
+const CONTROL_BYTES = 1 << 16;
+const GEN = 0, NEXT = 1, COUNT = 2, FINISHED = 3, FAILED = 4, READY = 16;
+const TABLE_AT = 512;
+const TABLE_F64 = (CONTROL_BYTES - TABLE_AT) / 8;
+/** NEXT while a job is being written: late claims see it as exhausted. */
+const LOCKED = 1 << 30;
+/** Atomics.load polls before a thread sleeps: bridges the short gaps between the nodes of one run. */
+const SPIN = 20000;
+/** How long prepare waits for a new worker to instantiate the module. */
+const START_TIMEOUT_MS = 20000;
+
+/** A call of a kernel export: its name and its arguments (booleans as 0/1). */
+export type Call = readonly [name: keyof KernelExports, ...args: number[]];
+
+/**
+ * The worker's loop, as source (run by the host in a worker; plain JS so it
+ * needs no module loader and no transpilation). It instantiates the module
+ * over the shared memory, points its scratch at its own region, reports
+ * ready, then at each new generation claims chunks until none is left.
+ */
+const WORKER_MAIN = `function (d) {
+  const i32 = new Int32Array(d.control, 0, ${CONTROL_BYTES / 4});
+  const f64 = new Float64Array(d.control, ${TABLE_AT}, ${TABLE_F64});
+  let fns;
+  try {
+    const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
+    ex.set_scratch_i8(d.scratchI8);
+    ex.set_scratch_i16(d.scratchI16);
+    fns = d.names.map((n) => ex[n]);
+  } catch (e) {
+    Atomics.store(i32, ${READY} + d.slot, -1);
+    Atomics.notify(i32, ${READY} + d.slot);
+    return;
+  }
+  Atomics.store(i32, ${READY} + d.slot, 1);
+  Atomics.notify(i32, ${READY} + d.slot);
+  let seen = Atomics.load(i32, ${GEN});
+  for (;;) {
+    let g = Atomics.load(i32, ${GEN});
+    for (let spin = 0; g === seen && spin < ${SPIN}; spin++) g = Atomics.load(i32, ${GEN});
+    while (g === seen) {
+      Atomics.wait(i32, ${GEN}, seen);
+      g = Atomics.load(i32, ${GEN});
+    }
+    if (g < 0) return;
+    seen = g;
+    for (;;) {
+      const c = Atomics.add(i32, ${NEXT}, 1);
+      if (c >= Atomics.load(i32, ${COUNT})) break;
+      try {
+        for (let at = f64[c], end = f64[c + 1]; at < end;) {
+          const fn = fns[f64[at]], k = f64[at + 1];
+          const args = new Array(k);
+          for (let j = 0; j < k; j++) args[j] = f64[at + 2 + j];
+          fn.apply(null, args);
+          at += 2 + k;
+        }
+      } catch (e) {
+        Atomics.store(i32, ${FAILED}, 1);
+      }
+      if (Atomics.add(i32, ${FINISHED}, 1) + 1 === Atomics.load(i32, ${COUNT})) Atomics.notify(i32, ${FINISHED});
+    }
+  }
+}`;
+
+class ThreadPool {
+  private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
+  private readonly i32 = new Int32Array(this.control, 0, CONTROL_BYTES / 4);
+  private readonly f64 = new Float64Array(this.control, TABLE_AT, TABLE_F64);
+  private readonly names: string[];
+  private readonly index: Map<string, number>;
+  private readonly ex: Record<string, (...a: number[]) => unknown>;
+  /** The started workers (thread s is workers[s − 1]). */
+  readonly workers: WorkerHandle[] = [];
+  private generation = 0;
+  /** Why the pool has fewer workers than asked, once a start failed. */
+  failure?: string;
+
+  constructor(private readonly heap: WasmHeap) {
+    this.ex = heap.exports as unknown as Record<string, (...a: number[]) => unknown>;
+    this.names = Object.keys(this.ex).filter((k) => typeof this.ex[k] === 'function');
+    this.index = new Map(this.names.map((n, i) => [n, i]));
+    this.i32[NEXT] = LOCKED;
+  }
+
+  /** Starts workers until the pool runs `threads` threads (the caller counts as one); returns how many it runs. */
+  grow(threads: number): number {
+    while (!this.failure && this.workers.length + 1 < threads) {
+      const slot = this.workers.length + 1;
+      const heap = this.heap;
+      const bytesI8 = heap.exports.scratch_bytes_i8(), bytesI16 = heap.exports.scratch_bytes_i16();
+      const scratch = heap.alloc(bytesI8 + bytesI16);
+      Atomics.store(this.i32, READY + slot, 0);
+      const handle = startWorker(WORKER_MAIN, {
+        module: heap.module, memory: heap.memory, control: this.control, slot, scratchI8: scratch, scratchI16: scratch + bytesI8, names: this.names,
+      });
+      if (typeof handle === 'string') { this.failure = handle; heap.release(scratch); break; }
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      while (Atomics.load(this.i32, READY + slot) === 0 && Date.now() < deadline) Atomics.wait(this.i32, READY + slot, 0, 100);
+      const ready = Atomics.load(this.i32, READY + slot);
+      if (ready !== 1) {
+        handle.terminate();
+        heap.release(scratch);
+        this.failure = ready === 0 ? `a worker did not start within ${START_TIMEOUT_MS} ms` : 'a worker could not instantiate the kernels';
+        break;
+      }
+      this.workers.push(handle);
+    }
+    return Math.min(threads, this.workers.length + 1);
+  }
+
+  /** Whether the chunks' calls fit the table. */
+  fits(chunks: readonly (readonly Call[])[]): boolean {
+    let n = chunks.length + 1;
+    for (const c of chunks) for (const call of c) n += 1 + call.length;
+    return n <= TABLE_F64;
+  }
+
+  /** Runs every chunk once, on whichever threads claim them (this one included); returns when all are done. */
+  run(chunks: readonly (readonly Call[])[]): void {
+    const { i32, f64 } = this;
+    const n = chunks.length;
+    // NEXT stays LOCKED between jobs, so a late worker of the last job claims nothing while this one is written.
+    let at = n + 1;
+    for (let c = 0; c < n; c++) {
+      f64[c] = at;
+      for (const [name, ...args] of chunks[c]!) {
+        f64[at] = this.index.get(name)!;
+        f64[at + 1] = args.length;
+        f64.set(args, at + 2);
+        at += 2 + args.length;
+      }
+    }
+    f64[n] = at;
+    Atomics.store(i32, COUNT, n);
+    Atomics.store(i32, FINISHED, 0);
+    Atomics.store(i32, FAILED, 0);
+    Atomics.store(i32, NEXT, 0);
+    const gen = this.generation = (this.generation + 1) & 0x3fffffff;
+    Atomics.store(i32, GEN, gen);
+    Atomics.notify(i32, GEN);
+    let error: unknown;
+    for (;;) {
+      const c = Atomics.add(i32, NEXT, 1);
+      if (c >= n) break;
+      try {
+        for (const [name, ...args] of chunks[c]!) this.ex[name]!(...args);
+      } catch (err) {
+        error ??= err;
+      }
+      Atomics.add(i32, FINISHED, 1);
+    }
+    let done = Atomics.load(i32, FINISHED);
+    for (let spin = 0; done !== n && spin < SPIN; spin++) done = Atomics.load(i32, FINISHED);
+    while (done !== n) {
+      Atomics.wait(i32, FINISHED, done, 1000);
+      done = Atomics.load(i32, FINISHED);
+    }
+    Atomics.store(i32, NEXT, LOCKED);
+    if (error) throw error;
+    if (Atomics.load(i32, FAILED) !== 0) throw new CloudlessError('E_INTERNAL', 'a wasm kernel failed on a worker thread of the pool');
+  }
+
+  close(): void {
+    Atomics.store(this.i32, GEN, -1);
+    Atomics.notify(this.i32, GEN);
+    for (const w of this.workers) w.terminate();
+    this.workers.length = 0;
+  }
+}
+
+let pool: ThreadPool | undefined;
+let parallelRuns = 0;
+
+/** Workers running now, and how many runParallel calls went to the pool so far (tests check that the split path ran). */
+export function threadStats(): { workers: number; parallelRuns: number } {
+  return { workers: pool?.workers.length ?? 0, parallelRuns };
+}
+
+/**
+ * Makes the pool run `threads` threads when the heap's memory is shared and
+ * workers start (prepare time: this may start workers); returns how many
+ * threads runs will get (1 when there is no pool).
+ */
+export function ensureThreads(threads: number | undefined): number {
+  const want = Math.min(Math.max(1, Math.floor(threads ?? 1)), MAX_THREADS);
+  if (want === 1) return 1;
+  const heap = wasmHeap();
+  if (!heap.shared) return 1;
+  pool ??= new ThreadPool(heap);
+  return pool.grow(want);
+}
+
+/** Why a session asking for threads gets fewer, or undefined. */
+export function threadsUnavailable(): string | undefined {
+  const heap = wasmHeap();
+  if (!heap.shared) return 'the wasm kernels run on an unshared memory (no SharedArrayBuffer, kernels-threads.wasm missing, or CLOUDLESS_WASM_SHARED=0)';
+  return pool?.failure;
+}
+
+/** How many chunks an op split for `threads` threads is cut into: enough that a late thread's share is taken by the others. */
+export function chunksFor(threads: number): number {
+  return threads <= 1 ? 1 : threads * CHUNKS_PER_THREAD;
+}
+
+/** Chunks per thread (CLOUDLESS_CHUNKS_PER_THREAD overrides it, for measuring the trade-off). */
+const CHUNKS_PER_THREAD = Math.max(1, Math.floor(Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_CHUNKS_PER_THREAD) || 4));
+
+/** How many threads a run with `threads` asked for gets now (no worker is started here). */
+export function threadsFor(threads: number | undefined): number {
+  if (!threads || threads <= 1 || !pool) return 1;
+  return Math.min(threads, pool.workers.length + 1);
+}
+
+/**
+ * Runs every chunk (a list of calls) once, spread over the pool's threads
+ * and this one; without a pool, or with one chunk, all run here in order.
+ */
+export function runParallel(parts: readonly (readonly Call[])[]): void {
+  if (parts.length > 1 && pool && pool.workers.length > 0 && pool.fits(parts)) {
+    parallelRuns++;
+    pool.run(parts);
+    return;
+  }
+  const ex = wasmHeap().exports as unknown as Record<string, (...a: number[]) => unknown>;
+  for (const part of parts) for (const [name, ...args] of part) ex[name]!(...args);
+}
+
+/** Ends the pool's workers (a later ensureThreads starts new ones). Idle workers never keep Node alive. */
+export function closeThreadPool(): void {
+  pool?.close();
+  pool = undefined;
+}
+
+/**
+ * Splits [0, n) into at most `parts` contiguous ranges of about equal length
+ * whose inner boundaries are multiples of `align`; returns the boundaries
+ * (first 0, last n). Fewer ranges when n is small.
+ */
+export function splitRange(n: number, parts: number, align = 1): number[] {
+  const cuts = [0];
+  for (let s = 1; s < parts; s++) {
+    const at = Math.min(n, Math.round((n * s) / parts / align) * align);
+    if (at > cuts[cuts.length - 1]!) cuts.push(at);
+  }
+  if (n > cuts[cuts.length - 1]!) cuts.push(n);
+  return cuts;
+}
+
+/**
+ * The calls of a window op (conv, depthwise) split by output rows: the flat
+ * rows [r0, r1) of batch·outH, cut at image boundaries, each piece
+ * `make(n, oh0, rows)` for image n's output rows oh0 … oh0 + rows − 1. A
+ * kernel runs a piece as a one-image op of `rows` output rows whose top
+ * padding is pH − oh0·sH: its row oh' reads input rows from
+ * (oh0 + oh')·sH − pH, the rows the whole op reads for output row oh0 + oh'.
+ */
+export function windowRows(outH: number, r0: number, r1: number, make: (n: number, oh0: number, rows: number) => Call): Call[] {
+  const calls: Call[] = [];
+  for (let r = r0; r < r1;) {
+    const n = Math.floor(r / outH), oh0 = r - n * outH;
+    const rows = Math.min(outH - oh0, r1 - r);
+    calls.push(make(n, oh0, rows));
+    r += rows;
+  }
+  return calls;
+}
+
+/** Work (multiply-adds) below which an op runs on the calling thread: waking the workers costs more than it saves. */
+export let MIN_PARALLEL_WORK = envWork() ?? 1 << 18;
+
+/** CLOUDLESS_MIN_PARALLEL_WORK overrides it (0 splits every op: how the oracles are run on the pool to check their bits). */
+function envWork(): number | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_MIN_PARALLEL_WORK;
+  const n = v === undefined || v === '' ? Number.NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** Sets MIN_PARALLEL_WORK (tests split the smallest ops too, to check their bits); returns the previous value. */
+export function setMinParallelWork(work: number): number {
+  const previous = MIN_PARALLEL_WORK;
+  MIN_PARALLEL_WORK = work;
+  return previous;
+}
