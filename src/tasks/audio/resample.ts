@@ -139,6 +139,7 @@ export function resample(input: Float32Array, fromRate: number, toRate: number):
 export class StreamResampler {
   private readonly k: Kernel;
   private buf = new Float32Array(0);
+  private outBuf = new Float32Array(0);
   private filled = 0;
   /** Output samples produced since the stream started. */
   private produced = 0;
@@ -153,7 +154,7 @@ export class StreamResampler {
   }
 
   /** Input samples held between pushes (the kernel's span plus the last chunk). */
-  get heldSamples(): number { return this.buf.length; }
+  get heldSamples(): number { return this.buf.length + this.outBuf.length; }
 
   private advance(): void {
     this.produced++;
@@ -162,7 +163,16 @@ export class StreamResampler {
     this.phase %= this.k.den;
   }
 
+  /** The output for `input` (a new array). */
   push(input: Float32Array): Float32Array {
+    return this.pushView(input).slice();
+  }
+
+  /**
+   * push() into a reused buffer: the returned view is overwritten by the next
+   * pushView() (for callers that use each output at once and keep nothing).
+   */
+  pushView(input: Float32Array): Float32Array {
     if (this.filled + input.length > this.buf.length) {
       const grown = new Float32Array(this.filled + input.length);
       grown.set(this.buf.subarray(0, this.filled));
@@ -180,7 +190,8 @@ export class StreamResampler {
       n += Math.floor(phase / k.den);
       phase %= k.den;
     }
-    const out = new Float32Array(count);
+    if (this.outBuf.length < count) { this.outBuf.fill(0); this.outBuf = new Float32Array(count); }
+    const out = this.outBuf.subarray(0, count);
     for (let j = 0; j < count; j++) {
       out[j] = interpolate(this.buf, this.filled, this.n - this.dropped, this.phase, k);
       this.advance();
@@ -214,6 +225,7 @@ export class StreamResampler {
   /** Forgets the stream (and zeroes the samples held). */
   reset(): void {
     this.buf.fill(0);
+    this.outBuf.fill(0);
     this.filled = 0;
     this.produced = 0;
     this.n = 0;

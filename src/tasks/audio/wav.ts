@@ -207,6 +207,9 @@ export const WAV_BLOCK_FRAMES = 4096;
  * whatever the file's length.
  */
 export class WavFile {
+  /** Bytes of the buffers the current blocks() holds (raw bytes plus floats per channel). */
+  blockBytes = 0;
+
   private constructor(readonly path: string, private fd: number | undefined, readonly header: WavHeader) {}
 
   static open(path: string): WavFile {
@@ -240,6 +243,7 @@ export class WavFile {
     const h = this.header;
     const bytes = new Uint8Array(frames * h.frameBytes);
     const out = Array.from({ length: h.channels }, () => new Float32Array(frames));
+    this.blockBytes = bytes.byteLength + h.channels * frames * 4;
     try {
       for (let done = 0; done < h.frames;) {
         if (this.fd === undefined) return;
@@ -267,25 +271,31 @@ export class WavFile {
   }
 }
 
-/** The mean of the channels (a plain downmix). */
-export function downmix(channels: readonly Float32Array[]): Float32Array {
+/** The mean of the channels (a plain downmix), into `out` when given (it must hold the frames). */
+export function downmix(channels: readonly Float32Array[], out?: Float32Array): Float32Array {
   if (channels.length === 1) return channels[0]!;
   const n = channels[0]!.length;
-  const out = new Float32Array(n);
-  for (const ch of channels) for (let i = 0; i < n; i++) out[i] = out[i]! + ch[i]!;
+  const mix = out ? out.subarray(0, n) : new Float32Array(n);
+  mix.fill(0);
+  for (const ch of channels) for (let i = 0; i < n; i++) mix[i] = mix[i]! + ch[i]!;
   const k = 1 / channels.length;
-  for (let i = 0; i < n; i++) out[i] = out[i]! * k;
-  return out;
+  for (let i = 0; i < n; i++) mix[i] = mix[i]! * k;
+  return mix;
 }
 
 /** Float samples to int16: round to nearest, saturate at full scale (x · 32768 is exact for 16-bit sources). */
 export function toInt16(samples: Float32Array): Int16Array {
   const out = new Int16Array(samples.length);
+  toInt16Into(samples, out, 0);
+  return out;
+}
+
+/** toInt16() written into out[at..]. */
+export function toInt16Into(samples: Float32Array, out: Int16Array, at: number): void {
   for (let i = 0; i < samples.length; i++) {
     const v = Math.round(samples[i]! * 32768);
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    out[at + i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
-  return out;
 }
 
 /** Encodes mono int16 samples as a 16-bit PCM WAV (for tests and the accuracy script's fixtures). */
