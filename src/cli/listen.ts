@@ -4,14 +4,15 @@
  *
  *   arecord -f S16_LE -r 16000 -c 1 | cloudless listen -
  *
- * Audio stays in memory and is processed chunk by chunk; nothing is written.
+ * Audio is read and processed chunk by chunk (memory does not grow with the
+ * file's length) and stays in memory; nothing is written.
  * Text output prints one line per event as it happens; --json prints one JSON
  * object per line (events, then a summary).
  */
 import { Option, type Command } from 'commander';
 import { CloudlessError } from '../ir/index.js';
 import { KeywordSpotter, preprocessorBeside } from '../tasks/audio/kws.js';
-import { readSpeech } from '../tasks/audio/index.js';
+import { speechChunks } from '../tasks/audio/index.js';
 import { VoiceActivity } from '../tasks/audio/vad.js';
 import { WakeWordDetector } from '../tasks/audio/wakeword.js';
 import type { BackendChoice } from '../runtime/session.js';
@@ -40,12 +41,11 @@ export interface ListenSummary {
   events: number;
 }
 
-/** Chunks of int16 samples from a WAV file (already decoded) or from stdin. */
+/** Chunks of int16 samples from a WAV file (streamed) or from stdin. */
 async function* pcmChunks(input: string): AsyncGenerator<Int16Array> {
   if (input !== '-') {
-    const audio = readSpeech(input, 16000);
-    const chunk = 1600;
-    for (let i = 0; i < audio.pcm16.length; i += chunk) yield audio.pcm16.subarray(i, i + chunk);
+    // Read, downmixed and resampled block by block: memory does not grow with the file.
+    yield* speechChunks(input, 16000, 1600);
     return;
   }
   let carry: number | undefined;

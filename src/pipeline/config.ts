@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { CloudlessError } from '../ir/index.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../tasks/audio/wav.js';
 import { checkAllowed } from './privacy.js';
 import { checkTracking, trackingSchema } from './tracking.js';
 
@@ -46,7 +47,11 @@ const audioSource = z.object({
   /** 'arecord' (the default ALSA capture device), a .wav file path, or '-' for a wav stream on stdin. */
   input: z.string().min(1).default('arecord'),
   device: z.string().optional(),
-  sample_rate: positiveInt.default(16000),
+  /** 8..384 kHz: the range the audio tasks read (src/tasks/audio/wav.ts says why). */
+  sample_rate: z.number().int()
+    .min(MIN_SAMPLE_RATE, { message: `sample rates below ${MIN_SAMPLE_RATE} Hz leave no speech band for the 16 kHz models` })
+    .max(MAX_SAMPLE_RATE, { message: `sample rates above ${MAX_SAMPLE_RATE} Hz are beyond what audio interfaces record` })
+    .default(16000),
   frame_ms: positiveInt.max(10_000).default(1000),
   hop_ms: positiveInt.max(10_000).optional(),
   restart: z.boolean().default(false),

@@ -302,11 +302,16 @@ function decodeWeight(spec: WeightSpec, data: Uint8Array, offset: number, byteLe
 
 function decodeBase64(s: string, source: string, node: RawNode, attr: string): string {
   // Decoders that skip invalid characters would turn corruption into a wrong padding mode: check first.
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) || s.replace(/=+$/, '').length % 4 === 1) {
-    throw formatError(source, `node ${node.name} (${node.op}): attribute "${attr}" is not valid base64`, node.name);
-  }
+  const bad = () => formatError(source, `node ${node.name} (${node.op}): attribute "${attr}" is not valid base64`, node.name);
+  // Padding, when present, must complete a 4-character group ("Tkw==" is refused by atob).
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) || s.replace(/=+$/, '').length % 4 === 1 || (s.endsWith('=') && s.length % 4 !== 0)) throw bad();
   // atob (Node and browsers alike) takes the standard alphabet; TF writes the URL-safe one at times.
-  const binary = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+  let binary: string;
+  try {
+    binary = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    throw bad();
+  }
   return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
 }
 

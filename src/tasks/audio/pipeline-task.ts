@@ -23,6 +23,7 @@ import { resolveModel } from '../../zoo/resolve.js';
 import { KeywordSpotter, preprocessorBeside, type RecognizeOptions } from './kws.js';
 import { StreamResampler } from './resample.js';
 import { VoiceActivity, type VadOptions } from './vad.js';
+import { checkSampleRate } from './wav.js';
 
 const MODEL_RATE = 16000;
 
@@ -73,6 +74,7 @@ export class FrameStream {
     const restart = frame.seq !== this.lastSeq + 1 || rate !== this.rate;
     this.lastSeq = frame.seq;
     if (rate !== this.rate) {
+      checkSampleRate(rate, `task ${this.task}: audio frame ${frame.seq} from ${frame.source}`);
       this.rate = rate;
       this.resampler = rate === MODEL_RATE ? undefined : new StreamResampler(rate, MODEL_RATE);
     }

@@ -1,14 +1,15 @@
 /**
  * WAV (RIFF/WAVE) decoding: PCM 8 (unsigned), 16, 24 and 32-bit integers and
  * 32/64-bit IEEE float, WAVE_FORMAT_EXTENSIBLE with either of those, any
- * number of channels, any sample rate. Samples come out as float32 in
+ * number of channels, sample rates 8..384 kHz. Samples come out as float32 in
  * [-1, 1) per channel; 16-bit input survives the trip to float32 and back
  * (toInt16) exactly, which the bit-exact micro_speech features rely on.
  *
  * Malformed files give an E_AUDIO CloudlessError naming the file and what is
  * wrong; nothing here can loop or allocate more than the file's own size.
+ * WavFile reads a file in fixed blocks, so its memory does not grow with it.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { CloudlessError } from '../../ir/index.js';
 
 export interface DecodedAudio {
@@ -33,77 +34,138 @@ function fourCC(b: Uint8Array, at: number): string {
   return String.fromCharCode(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!);
 }
 
-/** Decodes WAV bytes; `file` names the source in errors. */
-export function decodeWav(bytes: Uint8Array, file = '<wav bytes>'): DecodedAudio {
-  if (bytes.length < 12 || fourCC(bytes, 0) !== 'RIFF' || fourCC(bytes, 8) !== 'WAVE') {
+/** The sample rates cloudless reads, and why (said in the error for others). */
+export const MIN_SAMPLE_RATE = 8000;
+export const MAX_SAMPLE_RATE = 384_000;
+const RATE_REASON = `cloudless reads ${MIN_SAMPLE_RATE}..${MAX_SAMPLE_RATE} Hz: below ${MIN_SAMPLE_RATE} Hz (telephone speech) no speech band is left `
+  + `for the 16 kHz models, and ${MAX_SAMPLE_RATE} Hz is the highest rate audio interfaces record; `
+  + 'the resampler\'s cost per input sample grows with the ratio, so rates outside this range are refused rather than converted';
+
+/** Throws E_AUDIO (naming `file`) unless `rate` is an integer in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]. */
+export function checkSampleRate(rate: number, file: string): void {
+  if (!Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
+    fail(file, `sample rate ${rate} Hz is outside ${MIN_SAMPLE_RATE}..${MAX_SAMPLE_RATE} Hz`,
+      `${RATE_REASON}; convert with \`sox in.wav -r 16000 out.wav\``);
+  }
+}
+
+/** What a WAV header says, validated: where the audio is and how to read it. */
+export interface WavHeader {
+  format: number;
+  channels: number;
+  sampleRate: number;
+  bits: number;
+  /** Bytes per frame (one sample of every channel). */
+  frameBytes: number;
+  /** Byte offset of the first sample. */
+  dataOffset: number;
+  /** Bytes of audio (a whole number of frames). */
+  dataBytes: number;
+  frames: number;
+  encoding: string;
+}
+
+/** Random access to a file or a buffer: up to `length` bytes at `offset` (fewer at the end). */
+type ReadAt = (offset: number, length: number) => Uint8Array;
+
+/** Chunks before `data` worth walking past (LIST, fact, bext...): more is a crafted file. */
+const MAX_CHUNKS = 4096;
+
+/**
+ * Parses and validates the header from `read` over `size` bytes: RIFF/WAVE,
+ * a fmt chunk (PCM 8/16/24/32, float 32/64, or EXTENSIBLE with either), a
+ * plausible channel count and rate, block align, and a data chunk whose
+ * declared length fits in the file. Reads only chunk headers and the fmt
+ * body, whatever the file's length.
+ */
+export function parseWavHeader(read: ReadAt, size: number, file: string): WavHeader {
+  const head = read(0, 12);
+  if (head.length < 12 || fourCC(head, 0) !== 'RIFF' || fourCC(head, 8) !== 'WAVE') {
     fail(file, 'not a WAV file (no RIFF/WAVE header)', 'cloudless reads PCM or float WAV; convert other formats with sox or ffmpeg');
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let fmt: { format: number; channels: number; rate: number; bits: number; blockAlign: number } | undefined;
   let data: { at: number; size: number } | undefined;
   let at = 12;
-  while (at + 8 <= bytes.length && !data) {
-    const id = fourCC(bytes, at);
-    const size = view.getUint32(at + 4, true);
+  for (let n = 0; at + 8 <= size && !data; n++) {
+    if (n >= MAX_CHUNKS) fail(file, `more than ${MAX_CHUNKS} chunks before the data chunk`);
+    const ch = read(at, 8);
+    const id = fourCC(ch, 0);
+    const chunkSize = new DataView(ch.buffer, ch.byteOffset, 8).getUint32(4, true);
     const body = at + 8;
     if (id === 'fmt ') {
-      if (size < 16 || body + 16 > bytes.length) fail(file, `fmt chunk of ${size} bytes is too short`);
-      let format = view.getUint16(body, true);
+      if (chunkSize < 16 || body + 16 > size) fail(file, `fmt chunk of ${chunkSize} bytes is too short`);
+      const b = read(body, Math.min(chunkSize, 40));
+      const view = new DataView(b.buffer, b.byteOffset, b.length);
+      let format = view.getUint16(0, true);
       if (format === FORMAT_EXTENSIBLE) {
-        if (size < 40 || body + 26 > bytes.length) fail(file, 'WAVE_FORMAT_EXTENSIBLE header is truncated');
-        format = view.getUint16(body + 24, true);
+        if (chunkSize < 40 || b.length < 26) fail(file, 'WAVE_FORMAT_EXTENSIBLE header is truncated');
+        format = view.getUint16(24, true);
       }
       fmt = {
         format,
-        channels: view.getUint16(body + 2, true),
-        rate: view.getUint32(body + 4, true),
-        bits: view.getUint16(body + 14, true),
-        blockAlign: view.getUint16(body + 12, true),
+        channels: view.getUint16(2, true),
+        rate: view.getUint32(4, true),
+        bits: view.getUint16(14, true),
+        blockAlign: view.getUint16(12, true),
       };
     } else if (id === 'data') {
       if (!fmt) fail(file, 'data chunk comes before the fmt chunk');
-      const available = bytes.length - body;
-      if (size === UNKNOWN_SIZE || (size === 0 && available > 0)) {
+      const available = size - body;
+      if (chunkSize === UNKNOWN_SIZE || (chunkSize === 0 && available > 0)) {
         data = { at: body, size: available };
       } else {
-        if (size > available) {
-          fail(file, `truncated: the header declares ${size} bytes of audio but only ${available} follow`,
+        if (chunkSize > available) {
+          fail(file, `truncated: the header declares ${chunkSize} bytes of audio but only ${available} follow`,
             'the file was cut short (an interrupted copy or recording); re-export it');
         }
-        data = { at: body, size };
+        data = { at: body, size: chunkSize };
       }
     }
     // Chunks are padded to an even size.
-    at = body + size + (size & 1);
+    at = body + chunkSize + (chunkSize & 1);
   }
   if (!fmt) fail(file, 'no fmt chunk');
   if (!data) fail(file, 'no data chunk');
   const { format, channels, rate, bits } = fmt;
   if (channels < 1) fail(file, 'the header declares 0 channels');
-  if (rate < 1 || rate > 1_000_000) fail(file, `implausible sample rate ${rate} Hz`);
-  const bytesPer = bits / 8;
+  checkSampleRate(rate, file);
   const isInt = format === FORMAT_PCM && (bits === 8 || bits === 16 || bits === 24 || bits === 32);
   const isFloat = format === FORMAT_FLOAT && (bits === 32 || bits === 64);
   if (!isInt && !isFloat) {
     fail(file, `unsupported encoding (format tag ${format}, ${bits} bits per sample)`,
       'supported: PCM 8/16/24/32-bit and IEEE float 32/64-bit; convert with `sox in.wav -b 16 out.wav`');
   }
-  const frameBytes = bytesPer * channels;
+  const frameBytes = (bits / 8) * channels;
   if (fmt.blockAlign !== frameBytes) {
     fail(file, `block align ${fmt.blockAlign} does not match ${channels} channel(s) of ${bits}-bit samples (${frameBytes})`);
   }
   if (data.size % frameBytes !== 0) {
     fail(file, `truncated: ${data.size} bytes of audio is not a whole number of ${frameBytes}-byte frames`);
   }
-  const frames = data.size / frameBytes;
-  const out = Array.from({ length: channels }, () => new Float32Array(frames));
-  const read = sampleReader(view, format, bits);
-  for (let f = 0, p = data.at; f < frames; f++) {
-    for (let c = 0; c < channels; c++, p += bytesPer) out[c]![f] = read(p);
-  }
-  return { sampleRate: rate, channels: out, encoding: isFloat ? `${bits}-bit float` : `${bits}-bit PCM` };
+  return {
+    format, channels, sampleRate: rate, bits, frameBytes,
+    dataOffset: data.at, dataBytes: data.size, frames: data.size / frameBytes,
+    encoding: isFloat ? `${bits}-bit float` : `${bits}-bit PCM`,
+  };
 }
 
+/** Decodes `frames` frames from `bytes` (whole frames) into out[c][at..]. */
+function decodeFrames(h: WavHeader, bytes: Uint8Array, frames: number, out: Float32Array[], at = 0): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const read = sampleReader(view, h.format, h.bits);
+  const bytesPer = h.bits / 8;
+  for (let f = 0, p = 0; f < frames; f++) {
+    for (let c = 0; c < h.channels; c++, p += bytesPer) out[c]![at + f] = read(p);
+  }
+}
+
+/** Decodes WAV bytes; `file` names the source in errors. */
+export function decodeWav(bytes: Uint8Array, file = '<wav bytes>'): DecodedAudio {
+  const h = parseWavHeader((o, n) => bytes.subarray(o, o + n), bytes.length, file);
+  const out = Array.from({ length: h.channels }, () => new Float32Array(h.frames));
+  decodeFrames(h, bytes.subarray(h.dataOffset, h.dataOffset + h.dataBytes), h.frames, out);
+  return { sampleRate: h.sampleRate, channels: out, encoding: h.encoding };
+}
 function sampleReader(view: DataView, format: number, bits: number): (at: number) => number {
   if (format === FORMAT_FLOAT) {
     return bits === 32
@@ -135,25 +197,105 @@ export function readWav(path: string): DecodedAudio {
   return decodeWav(bytes, path);
 }
 
-/** The mean of the channels (a plain downmix). */
-export function downmix(channels: readonly Float32Array[]): Float32Array {
+/** Frames per block read by WavFile.blocks() unless told otherwise (~85 ms at 48 kHz). */
+export const WAV_BLOCK_FRAMES = 4096;
+
+/**
+ * A WAV file read block by block: the header is parsed and validated on
+ * open, then blocks() decodes a fixed number of frames at a time into reused
+ * buffers. Memory is one block of bytes and one of floats per channel,
+ * whatever the file's length.
+ */
+export class WavFile {
+  /** Bytes of the buffers the current blocks() holds (raw bytes plus floats per channel). */
+  blockBytes = 0;
+
+  private constructor(readonly path: string, private fd: number | undefined, readonly header: WavHeader) {}
+
+  static open(path: string): WavFile {
+    let fd: number;
+    let size: number;
+    try {
+      fd = openSync(path, 'r');
+      size = fstatSync(fd).size;
+    } catch (err) {
+      throw new CloudlessError('E_FILE', `cannot read ${path}: ${(err as Error).message}`, { file: path, cause: err });
+    }
+    try {
+      const readAt: ReadAt = (offset, length) => {
+        const b = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+        const n = b.length ? readSync(fd, b, 0, b.length, offset) : 0;
+        return b.subarray(0, n);
+      };
+      return new WavFile(path, fd, parseWavHeader(readAt, size, path));
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  /**
+   * Yields the audio as per-channel float blocks of up to `frames` frames.
+   * The arrays are reused: the next block overwrites them (and they are
+   * zeroed at the end), so copy what must be kept.
+   */
+  *blocks(frames = WAV_BLOCK_FRAMES): Generator<Float32Array[]> {
+    const h = this.header;
+    const bytes = new Uint8Array(frames * h.frameBytes);
+    const out = Array.from({ length: h.channels }, () => new Float32Array(frames));
+    this.blockBytes = bytes.byteLength + h.channels * frames * 4;
+    try {
+      for (let done = 0; done < h.frames;) {
+        if (this.fd === undefined) return;
+        const n = Math.min(frames, h.frames - done);
+        const want = n * h.frameBytes;
+        let got = 0;
+        while (got < want) {
+          const r = readSync(this.fd, bytes, got, want - got, h.dataOffset + done * h.frameBytes + got);
+          if (r === 0) fail(this.path, `truncated while reading: the file ended ${want - got} bytes into a block (was it cut while being read?)`);
+          got += r;
+        }
+        decodeFrames(h, bytes, n, out);
+        done += n;
+        yield n === frames ? out : out.map((c) => c.subarray(0, n));
+      }
+    } finally {
+      bytes.fill(0);
+      for (const c of out) c.fill(0);
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) { closeSync(this.fd); this.fd = undefined; }
+  }
+}
+
+/** The mean of the channels (a plain downmix), into `out` when given (it must hold the frames). */
+export function downmix(channels: readonly Float32Array[], out?: Float32Array): Float32Array {
   if (channels.length === 1) return channels[0]!;
   const n = channels[0]!.length;
-  const out = new Float32Array(n);
-  for (const ch of channels) for (let i = 0; i < n; i++) out[i] = out[i]! + ch[i]!;
+  const mix = out ? out.subarray(0, n) : new Float32Array(n);
+  mix.fill(0);
+  for (const ch of channels) for (let i = 0; i < n; i++) mix[i] = mix[i]! + ch[i]!;
   const k = 1 / channels.length;
-  for (let i = 0; i < n; i++) out[i] = out[i]! * k;
-  return out;
+  for (let i = 0; i < n; i++) mix[i] = mix[i]! * k;
+  return mix;
 }
 
 /** Float samples to int16: round to nearest, saturate at full scale (x · 32768 is exact for 16-bit sources). */
 export function toInt16(samples: Float32Array): Int16Array {
   const out = new Int16Array(samples.length);
+  toInt16Into(samples, out, 0);
+  return out;
+}
+
+/** toInt16() written into out[at..]. */
+export function toInt16Into(samples: Float32Array, out: Int16Array, at: number): void {
   for (let i = 0; i < samples.length; i++) {
     const v = Math.round(samples[i]! * 32768);
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    out[at + i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
-  return out;
 }
 
 /** Encodes mono int16 samples as a 16-bit PCM WAV (for tests and the accuracy script's fixtures). */

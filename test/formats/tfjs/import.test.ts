@@ -308,6 +308,15 @@ describe('TF.js importer errors', () => {
     }), { numRuns: 1000 });
   });
 
+  it('refuses padding that does not complete a base64 group with E_FORMAT, not atob\'s InvalidCharacterError (found by npm run fuzz)', () => {
+    const { json, data } = tinyModel();
+    for (const s of ['Tkw==', 'TkhXQw=', 'U0FNRQ===', 'U0FNRQ=x']) {
+      const bad = structuredClone(json);
+      bad.modelTopology.node[3]!.attr!.padding = { s };
+      expectFormatError(() => importTfjsFromParts(bad, data, 'tiny.json'), /node conv \(_FusedConv2D\).*padding.*base64/);
+    }
+  });
+
   it('refuses bad base64, dangling inputs and Consts with no weight', () => {
     const { json, data } = tinyModel();
     const bad = structuredClone(json);
