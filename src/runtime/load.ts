@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CloudlessError, type Graph } from '../ir/index.js';
 import { optimizeForInference } from '../passes/optimize.js';
+import { shardPath } from '../formats/tfjs/read-file.js';
 import { importModelBytes, type ModelFormat } from './model-bytes.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -46,7 +47,7 @@ async function importModel(source: ModelSource, format?: ModelFormat): Promise<G
     return importModelBytes({
       bytes, name: source.path, format,
       readShard: async (p) => {
-        const shard = path.resolve(dir, p);
+        const shard = shardPath(dir, p, source.path);
         return source.files.get(shard) ?? new Uint8Array(await readFile(shard));
       },
     });
@@ -62,7 +63,7 @@ async function importModel(source: ModelSource, format?: ModelFormat): Promise<G
   const dir = path.dirname(file);
   return importModelBytes({
     bytes, name: file, format,
-    readShard: async (p) => new Uint8Array(await readFile(path.resolve(dir, p))),
+    readShard: async (p) => new Uint8Array(await readFile(shardPath(dir, p, file))),
   });
 }
 

