@@ -234,11 +234,11 @@ describe.skipIf(missing !== undefined)(`fleet over a real mosquitto with TLS and
       const have = new Set(got);
       for (const r of rows) if (!have.has(r.id)) problems.push(`${id}: ${r.id} (${r.time}, ${JSON.stringify(r.deliveries)}) not in the store`);
       if (pending) problems.push(`${id}: ${pending} deliveries pending`);
-      expect(local.map((r) => `${r.kind}:${r.rule}`), `${id}: local-only events`).toEqual(local.map(() => 'state:stop'));
-      expect(got, `${id}: events in the store`).toEqual(want);
+      if (got.length !== want.length) problems.push(`${id}: ${got.length} events in the store, ${want.length} in the ledger`);
+      for (const r of local) if (r.kind !== 'state' || r.rule !== 'stop') problems.push(`${id}: ${r.kind}:${r.rule} ${r.id} has no fleet delivery`);
       total += want.length;
     }
-    if (problems.length) console.log(`timeline: ${timeline.join(', ')}\n${problems.join('\n')}`);
+    if (problems.length) console.log(`timeline: ${timeline.join(', ')}\n${problems.slice(0, 60).join('\n')}`);
     expect(problems).toEqual([]);
     const elapsedH = (Date.now() - started) / 3_600_000;
     const perDevice = carried.filter((m) => m.topic.startsWith(`${PREFIX}/${ids[3]}/`));
@@ -254,12 +254,14 @@ describe.skipIf(missing !== undefined)(`fleet over a real mosquitto with TLS and
     expect(carried.length).toBeGreaterThan(100);
     const windows = new Set<string>();
     for (const r of raws) for (let i = 0; i + 16 <= r.length; i += 8) windows.add(r.slice(i, i + 16));
-    const rawBytes = raws.map((r) => Buffer.from(r, 'hex'));
+    // The raw bytes themselves (8-byte windows at two places of each), looked up per position: linear in what the broker carried.
+    const byteWindows = new Set<string>();
+    for (const r of raws) { const b = Buffer.from(r, 'hex'); byteWindows.add(b.subarray(0, 8).toString('latin1')); byteWindows.add(b.subarray(16, 24).toString('latin1')); }
     const leaks: string[] = [];
     for (const m of carried) {
       const text = m.payload.toString('latin1');
       for (let i = 0; i + 16 <= text.length; i++) if (windows.has(text.slice(i, i + 16))) leaks.push(`${m.topic}: hex window at ${i}`);
-      for (const b of rawBytes) if (m.payload.indexOf(b.subarray(0, 8)) >= 0 || m.payload.indexOf(b.subarray(16, 24)) >= 0) leaks.push(`${m.topic}: raw bytes`);
+      for (let i = 0; i + 8 <= text.length; i++) if (byteWindows.has(text.slice(i, i + 8))) leaks.push(`${m.topic}: raw bytes at ${i}`);
     }
     expect(leaks).toEqual([]);
   });
