@@ -55,7 +55,7 @@ describe.skipIf(!hasMosquitto())('fleet device (real mosquitto)', () => {
     await startMonitor();
   });
   afterAll(async () => {
-    await monitor?.close();
+    await monitor?.close(); // (closing twice is harmless)
     store.close();
     if (watcher) await new Promise((r) => watcher.end(true, {}, () => r(undefined)));
     await broker?.kill();
@@ -111,4 +111,29 @@ describe.skipIf(!hasMosquitto())('fleet device (real mosquitto)', () => {
     const events = new Map(seen.filter((m) => m.topic === 'cloudless/m1/events').map((m) => JSON.parse(m.text) as { id: string; rule: string; value: number }).map((e) => [e.id, e]));
     expect([...events.values()].map((e) => `${e.rule}:${e.value}`)).toEqual(['high:20', 'high:30', 'low:-1', 'high:40']);
   }, 60_000);
+
+  it('with two fleet stores on a $share subscription, each event is stored and acknowledged by one of them', async () => {
+    await monitor.close();
+    const stores = [new FleetStore(':memory:'), new FleetStore(':memory:')];
+    const mons = stores.map((st, i) => new FleetMonitor(st, { broker: broker.url, clientId: `share-${i}`, share: 'stores' }));
+    await Promise.all(mons.map((m) => new Promise((r) => m.once('subscribed', r))));
+    const source = new PushSource();
+    const fp = await startFleetPipeline(cfg(broker.url), { dataDir: mkdtempSync(path.join(os.tmpdir(), 'cloudless-fleet-share-')), source });
+    try {
+      await fp.pipeline.start();
+      for (let v = 11; v <= 30; v++) await source.push(v);
+      await until(() => fp.pipeline.stats().events >= 20 && fp.pipeline.ledger.pendingCount('fleet') === 0, 15_000, 'all 20 acknowledged');
+      const want = fp.pipeline.ledger.list().filter((r) => r.deliveries.some((d) => d.sink === 'fleet')).map((r) => r.id).sort();
+      const [a, b] = stores.map((st) => st.ids('m1'));
+      expect([...new Set([...a!, ...b!])].sort()).toEqual(want);
+      // mosquitto hands a shared subscription's messages round robin: both stores did work.
+      expect(a!.length).toBeGreaterThan(0);
+      expect(b!.length).toBeGreaterThan(0);
+      expect(mons[0]!.ackedIds + mons[1]!.ackedIds).toBeGreaterThanOrEqual(20);
+    } finally {
+      await fp.stop();
+      for (const m of mons) await m.close();
+      for (const st of stores) st.close();
+    }
+  }, 30_000);
 });
