@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { writeOnnx } from '../src/formats/onnx/writer.js';
-import { buildManifest, generateSigningKey, resultDigest, rolloutTopic, serveModels, signManifest, startFleetPipeline, FleetStore, type FleetPipeline } from '../src/fleet/index.js';
+import { buildManifest, generateSigningKey, resultDigest, rolloutTopic, serveModels, signManifest, startFleetPipeline, FleetMonitor, FleetStore, type FleetPipeline } from '../src/fleet/index.js';
 import { CloudlessError, Tensor } from '../src/ir/index.js';
 import { validatePipeline } from '../src/pipeline/config.js';
 import { SecretStore } from '../src/pipeline/secrets.js';
@@ -72,6 +72,10 @@ async function rolloutTime(): Promise<{ devices: number; bytes: number; ms: numb
   const pub = generateSigningKey(signer, 'k').publicPem;
   const base = path.join(root, 'base.onnx');
   writeFileSync(base, bigModel(1));
+  // A fleet store acknowledges the devices' events (their rollout steps), as in a real fleet.
+  const fleetStore = new FleetStore(path.join(root, 'rollout-store.sqlite'));
+  const monitor = new FleetMonitor(fleetStore, { broker: broker.url, username: 'fleet', password: broker.passwords.get('fleet'), caFile: broker.caFile, clientId: 'figures-store' });
+  await new Promise((r) => monitor.once('subscribed', r));
   const devices: FleetPipeline[] = [];
   for (const id of ids) {
     const dir = path.join(root, id);
@@ -99,7 +103,9 @@ async function rolloutTime(): Promise<{ devices: number; bytes: number; ms: numb
   const ms = performance.now() - t0;
   const bad = devices.filter((d) => !d.rollout!.history.some((h) => h.step === 'accepted'));
   if (bad.length) throw new Error(`${bad.length} devices did not accept: ${JSON.stringify(bad[0]!.rollout!.history.at(-1))}`);
-  for (const d of devices) await d.stop();
+  await Promise.all(devices.map((d) => d.stop()));
+  await monitor.close();
+  fleetStore.close();
   await new Promise((r) => fleet.end(true, {}, r));
   await server.close();
   await broker.dispose();

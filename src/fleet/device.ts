@@ -10,10 +10,13 @@
  *            offline on its own topic while connected, publishes online again.
  *   health   every health_interval_s, retained.
  *   events   the ledger's events, through a delivery sink (FleetEventSink), so
- *            the ledger is the outbox: a broker outage delays events, never
- *            loses them, and an event acknowledged by the broker is never sent
- *            again (a lost acknowledgement repeats it once, with the same id,
- *            which the fleet store drops).
+ *            the ledger is the outbox. An event is marked delivered only when a
+ *            fleet store acknowledges its id on `events/ack` after committing
+ *            it, not on the broker's PUBACK (a broker SIGKILLed between its
+ *            PUBACK and its next save loses what it took): a broker outage, a
+ *            broker that forgets, or no fleet store at all delays events and
+ *            never loses them. A lost acknowledgement repeats the event with
+ *            the same id, which the fleet store drops (and acknowledges again).
  *
  * and takes signed rollouts from `<prefix>/rollout/<group>` (src/fleet/rollout.ts).
  * Every payload is built by `fleetJson` from a closed schema (no bytes, short
@@ -34,7 +37,7 @@ import { fleetSchema } from '../pipeline/config.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { safeText } from '../pipeline/privacy.js';
 import { SecretStore } from '../pipeline/secrets.js';
-import { fleetJson, healthSchema, modelStateSchema, parseMessage, rolloutTopic, statusSchema, topics, type HealthMessage, type ModelStateMessage } from './messages.js';
+import { ackSchema, fleetJson, healthSchema, modelStateSchema, parseMessage, rolloutTopic, statusSchema, topics, type HealthMessage, type ModelStateMessage } from './messages.js';
 import { DeviceStateFile } from './state.js';
 
 export interface FleetDeviceOptions {
@@ -119,7 +122,7 @@ export class FleetDevice {
       } : {}),
     };
     this.client = mqtt.connect(cfg.broker, options);
-    this.eventSink = new FleetEventSink(this.client, this.topics.events, `${url.protocol}//${url.host}/${this.topics.events}`);
+    this.eventSink = new FleetEventSink(this.client, this.topics.events, `${url.protocol}//${url.host}/${this.topics.events}`, cfg.ack_timeout_s * 1000);
     this.client.on('connect', () => this.onConnect());
     this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
     // mqtt.js reports a refused or dropped connection as 'close'; the event sink turns it into failed deliveries.
@@ -151,7 +154,7 @@ export class FleetDevice {
 
   private onConnect(): void {
     this.publish(this.topics.status, this.statusJson('online'), true);
-    const subs = [this.topics.status, this.rolloutTopic];
+    const subs = [this.topics.status, this.topics.eventsAck, this.rolloutTopic];
     if (this.config.home_assistant) subs.push(`${this.haPrefix}/status`);
     this.client.subscribe(subs, { qos: 1 }, () => undefined);
     this.publishDiscovery();
@@ -166,6 +169,8 @@ export class FleetDevice {
         const s = parseMessage(statusSchema, topic, payload);
         // Our own will, from an older session (or this one's dropped connection), arrived after we connected: say online again.
         if (s.state === 'offline' && s.boot <= this.boot && this.client.connected && !this.closed) this.publish(this.topics.status, this.statusJson('online'), true);
+      } else if (topic === this.topics.eventsAck) {
+        this.eventSink.acknowledge(parseMessage(ackSchema, topic, payload).ids);
       } else if (topic === this.rolloutTopic) {
         this.opts.onRollout?.(payload);
       } else if (this.config.home_assistant && topic === `${this.haPrefix}/status`) {
@@ -279,25 +284,59 @@ export class FleetDevice {
 
 /**
  * The delivery sink for fleet events: publishes a ledger event (QoS 1, not
- * retained) on `<prefix>/<device>/events` and resolves on the broker's PUBACK.
- * It shares the device's client; closing it leaves the client to the device.
+ * retained) on `<prefix>/<device>/events` and resolves when a fleet store
+ * acknowledges the event's id on `<prefix>/<device>/events/ack` (the device's
+ * 'message' handler passes those ids to `acknowledge`). The broker's PUBACK is
+ * not enough: it says the broker took the event, not that a store holds it.
+ * No acknowledgement within the timeout, a refused publish or a dropped
+ * connection fail the send, and the delivery worker sends the same event again
+ * later. It shares the device's client; closing it leaves the client to the
+ * device.
  */
 export class FleetEventSink implements Sink {
   readonly name = 'fleet';
   readonly status = new EventEmitter();
+  private readonly waiting = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
+  /** Acknowledgements that matched a send waiting for them, and ones that did not (late or repeated). */
+  acked = 0;
+  unmatchedAcks = 0;
 
-  constructor(private readonly client: MqttClient, private readonly topic: string, readonly destination: string) {}
+  constructor(private readonly client: MqttClient, private readonly topic: string, readonly destination: string, private readonly ackTimeoutMs = 10_000) {
+    // An acknowledgement sent while the connection is down is lost (the device's session is clean): fail at once and send again after reconnecting.
+    client.on('close', () => this.cancel(`connection to ${destination} lost before the fleet store acknowledged`));
+  }
 
-  async send(json: string): Promise<void> {
+  async send(json: string, eventId: string): Promise<void> {
     if (!this.client.connected) throw new Error(`fleet broker ${this.destination} unreachable`);
+    this.waiting.get(eventId)?.reject(new Error(`event ${eventId} sent again`));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no acknowledgement from ${this.destination} within 10 s`)), 10_000);
-      this.client.publish(this.topic, json, { qos: 1 }, (err) => {
+      const done = (err?: Error) => {
         clearTimeout(timer);
+        if (this.waiting.get(eventId) === entry) this.waiting.delete(eventId);
         if (err) reject(err); else resolve();
-      });
+      };
+      const entry = { resolve: () => done(), reject: (err: Error) => done(err) };
+      const timer = setTimeout(() => done(new Error(`no fleet store acknowledged event ${eventId} on ${this.topic}/ack within ${this.ackTimeoutMs / 1000} s (is a fleet store running?)`)), this.ackTimeoutMs);
+      this.waiting.set(eventId, entry);
+      this.client.publish(this.topic, json, { qos: 1 }, (err) => { if (err) done(err); });
     });
   }
 
-  async close(): Promise<void> { /* the device closes the client */ }
+  /** Resolves the sends waiting for these ids; returns how many matched. */
+  acknowledge(ids: readonly string[]): number {
+    let n = 0;
+    for (const id of ids) {
+      const w = this.waiting.get(id);
+      if (w) { w.resolve(); n++; } else this.unmatchedAcks++;
+    }
+    this.acked += n;
+    return n;
+  }
+
+  /** Fails every send still waiting for an acknowledgement (their events stay pending in the ledger). */
+  cancel(reason = 'the fleet sink stopped'): void {
+    for (const w of [...this.waiting.values()]) w.reject(new Error(reason));
+  }
+
+  async close(): Promise<void> { this.cancel(); /* the device closes the client */ }
 }

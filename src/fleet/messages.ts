@@ -8,6 +8,7 @@
  *   <prefix>/<device>/status        retained, QoS 1: online / offline, boot counter
  *   <prefix>/<device>/health        retained, QoS 1: counters, model, resources
  *   <prefix>/<device>/events        QoS 1, not retained: one ledger event each
+ *   <prefix>/<device>/events/ack    QoS 1, not retained: ids the fleet store committed (written by the fleet)
  *   <prefix>/<device>/model/state   retained, QoS 1: the last rollout step
  *   <prefix>/rollout/<group>        retained, QoS 1: a signed manifest (written by the fleet)
  */
@@ -20,6 +21,7 @@ export const topics = (prefix: string, device: string) => ({
   status: `${prefix}/${device}/status`,
   health: `${prefix}/${device}/health`,
   events: `${prefix}/${device}/events`,
+  eventsAck: `${prefix}/${device}/events/ack`,
   modelState: `${prefix}/${device}/model/state`,
 });
 export const rolloutTopic = (prefix: string, group: string) => `${prefix}/rollout/${group}`;
@@ -88,6 +90,18 @@ export const eventSchema = z.object({
   state: z.enum(['safe', 'normal']).optional(),
   causes: z.array(z.string().max(240)).max(32).optional(),
 }).strict();
+
+/** Most event ids one acknowledgement carries. */
+export const MAX_ACK_IDS = 256;
+
+/**
+ * The fleet store's end-to-end acknowledgement: the ids of events it has
+ * committed (or already held) for the device whose topic it is sent on.
+ */
+export const ackSchema = z.object({
+  ids: z.array(z.string().min(1).max(64)).min(1).max(MAX_ACK_IDS),
+}).strict();
+export type AckMessage = z.infer<typeof ackSchema>;
 
 /** Parses a fleet message: size first, then JSON, then the schema; throws E_FLEET_MESSAGE naming the topic and what is wrong. */
 export function parseMessage<T>(schema: z.ZodType<T>, topic: string, payload: Uint8Array, maxBytes = MAX_FLEET_MESSAGE_BYTES): T {

@@ -4,17 +4,26 @@
  * store. Its session is persistent (clean: false, a stable client id), so a
  * broker that keeps sessions on disk queues events for it while it is away.
  * Each message is stored (synchronously, in SQLite) before mqtt.js sends the
- * PUBACK, so an event the broker delivered is never lost on our side either.
+ * PUBACK.
+ *
+ * End-to-end acknowledgement: after an event is committed (or found already
+ * stored: a repeat), its id is published on `<prefix>/<device>/events/ack`
+ * (QoS 1, not retained; the ids of one tick go together, per device). The
+ * device marks the event delivered only on that, so what a broker loses (a
+ * SIGKILL between its PUBACK and its next save) is sent again.
  *
  * With several fleet stores on a clustered broker (EMQX, HiveMQ, VerneMQ),
  * `share` subscribes to events as `$share/<share>/<prefix>/+/events` so each
- * event reaches one of them; status and health are subscribed plainly by all.
+ * event reaches one of them, and that one acknowledges it; status and health
+ * are subscribed plainly by all. An event re-sent after a lost acknowledgement
+ * may land in another store: each store holds it once, their union may hold
+ * it twice under the same (device, id), which is the key to merge on.
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { safeText } from '../pipeline/privacy.js';
-import { healthSchema, modelStateSchema, parseEvent, parseMessage, statusSchema } from './messages.js';
+import { MAX_ACK_IDS, healthSchema, modelStateSchema, parseEvent, parseMessage, statusSchema } from './messages.js';
 import type { FleetStore } from './store.js';
 
 export interface FleetMonitorOptions {
@@ -38,6 +47,11 @@ export class FleetMonitor extends EventEmitter {
   received = 0;
   duplicates = 0;
   lastRefusal?: string;
+  /** Acknowledgement messages published, and the event ids they carried. */
+  acks = 0;
+  ackedIds = 0;
+  private readonly toAck = new Map<string, string[]>();
+  private ackScheduled = false;
 
   constructor(readonly store: FleetStore, opts: FleetMonitorOptions) {
     super();
@@ -86,6 +100,7 @@ export class FleetMonitor extends EventEmitter {
         case 'events': {
           const e = parseEvent(topic, payload);
           if (this.store.event(device, e)) this.emit('event', device, e); else this.duplicates++;
+          this.ack(device, e.id);
           break;
         }
         default: throw new Error(`unknown fleet topic ${safeText(topic)}`);
@@ -95,6 +110,29 @@ export class FleetMonitor extends EventEmitter {
       this.lastRefusal = safeText(err);
       this.emit('refused', topic, this.lastRefusal);
     }
+  }
+
+  /** Queues an id to acknowledge; the ids of one tick go out together, one message per device. */
+  private ack(device: string, id: string): void {
+    const ids = this.toAck.get(device) ?? [];
+    ids.push(id);
+    this.toAck.set(device, ids);
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      // Lost while the connection is down, an acknowledgement is not queued: the device times out and sends the event again.
+      if (!this.client.connected) { this.toAck.clear(); return; }
+      for (const [dev, all] of this.toAck) {
+        for (let i = 0; i < all.length; i += MAX_ACK_IDS) {
+          const ids = all.slice(i, i + MAX_ACK_IDS);
+          this.acks++;
+          this.ackedIds += ids.length;
+          this.client.publish(`${this.prefix}/${dev}/events/ack`, JSON.stringify({ ids }), { qos: 1 }, () => undefined);
+        }
+      }
+      this.toAck.clear();
+    });
   }
 
   close(): Promise<void> {

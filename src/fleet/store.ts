@@ -1,8 +1,9 @@
 /**
  * The fleet store: a local SQLite file holding every device's last status,
  * health and model state, and every event from every device, de-duplicated by
- * (device, event id). Devices deliver at least once (a lost PUBACK repeats an
- * event with its id); the primary key makes the store exactly once.
+ * (device, event id). Devices deliver at least once (an event whose
+ * acknowledgement on events/ack was lost is sent again with its id); the
+ * primary key makes the store exactly once.
  *
  * Status follows the boot counter: an `offline` carrying a boot older than the
  * one the store holds is a late will of a previous session and is ignored.

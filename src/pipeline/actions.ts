@@ -31,6 +31,8 @@ export interface Sink {
   send(json: string, eventId: string): Promise<string | void>;
   /** Emits 'up' and 'down' (with a reason) when the sink's peer becomes reachable or not. */
   readonly status?: EventEmitter;
+  /** Abandons a send still waiting for its acknowledgement (it rejects; the event stays pending). Called when the worker stops. */
+  cancel?(reason?: string): void;
   close(): Promise<void>;
 }
 

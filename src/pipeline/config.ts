@@ -219,6 +219,12 @@ export const fleetSchema = z.object({
   key_file: z.string().min(1).optional(),
   keepalive_s: positiveInt.max(3600).default(30),
   health_interval_s: positiveInt.max(86_400).default(60),
+  /**
+   * An event counts as delivered only when a fleet store acknowledges its id on
+   * `<prefix>/<device>/events/ack`; without that acknowledgement within this many
+   * seconds it stays pending and is sent again later (the store drops repeats).
+   */
+  ack_timeout_s: positiveInt.max(3600).default(10),
   /** Home Assistant MQTT discovery (device-based config under `<discovery_prefix>/device/<id>/config`). */
   home_assistant: z.union([z.boolean(), z.object({ discovery_prefix: topicLevel.default('homeassistant') }).strict()]).default(false),
   /** Signed model rollout: absent means the device ignores rollout manifests. */

@@ -70,6 +70,7 @@ export class DeliveryWorker {
           if (attempts === 1 || this.failures % 10 === 1) {
             this.log?.warn('delivery failed; will retry', { sink: this.sink.name, event: id, attempts, retry_ms: delay, error: (err as Error).message });
           }
+          if (this.stopped) return;
           await this.sleep(delay);
           break;
         }
@@ -93,6 +94,8 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     this.notify();
+    // A sink whose acknowledgement comes end to end (the fleet store's) could hold the last send for its whole timeout.
+    this.sink.cancel?.('the pipeline is stopping');
     await this.running;
   }
 }

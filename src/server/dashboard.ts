@@ -1,6 +1,7 @@
 /**
  * `cloudless dashboard`: a local web page set over the device's data directory
- * (pipelines, events, what left the device, models, bench results) and a page
+ * (pipelines, events, what left the device, models, bench results), the
+ * fleet store when this machine runs `cloudless fleet` (the Fleet page), and a page
  * that runs detection inside the browser. It serves only what the library can
  * read and derived data; there is no upload endpoint and no endpoint that
  * serves a frame.
@@ -32,7 +33,7 @@ import {
 } from './auth.js';
 import { ratesOf, timeChartSvg } from './charts.js';
 import {
-  auditView, benchView, ledgerReader, modelInfoOf, modelsView, pipelinesView, verifyZooModel, zooManifest, type DataSources,
+  FleetReader, auditView, benchView, fleetStoreOf, fleetView, ledgerReader, modelInfoOf, modelsView, pipelinesView, verifyZooModel, zooManifest, type DataSources,
 } from './data.js';
 
 export const DEFAULT_PORT = 8750;
@@ -58,6 +59,8 @@ export interface DashboardOptions {
   /** The bundled pages and engine (default dist/dashboard, built by scripts/build-browser.mjs). */
   assetsDir?: string;
   store?: DataSources['store'];
+  /** The fleet store `cloudless fleet` writes (default <dataDir>/fleet-store.sqlite), for the Fleet page. */
+  fleetStore?: string;
   /** Milliseconds between looks at the ledger for new events (default 250). */
   pollMs?: number;
 }
@@ -80,7 +83,7 @@ function defaultAssetsDir(): string {
 }
 
 const PAGES: Record<string, string> = {
-  '/': 'Overview', '/events': 'Events', '/audit': 'Audit', '/models': 'Models', '/bench': 'Bench', '/try': 'Try it', '/login': 'Log in',
+  '/': 'Overview', '/events': 'Events', '/audit': 'Audit', '/models': 'Models', '/bench': 'Bench', '/fleet': 'Fleet', '/try': 'Try it', '/login': 'Log in',
 };
 
 function shell(page: string, title: string): string {
@@ -114,6 +117,7 @@ export function buildDashboard(opts: DashboardOptions & { requireLoginToRead: bo
   const assets = opts.assetsDir ?? defaultAssetsDir();
   const src: DataSources = { dataDir: opts.dataDir, benchDir: opts.benchDir, modelFiles: opts.modelFiles ?? [], store: opts.store };
   const ledgers = ledgerReader(opts.dataDir);
+  const fleet = new FleetReader(opts.fleetStore ?? fleetStoreOf(opts.dataDir));
   const sessions = new SessionStore();
   const limiter = new LoginLimiter();
   const app = Fastify({ logger: false, bodyLimit: 4096, trustProxy: false });
@@ -219,6 +223,7 @@ export function buildDashboard(opts: DashboardOptions & { requireLoginToRead: bo
   });
 
   app.get('/api/audit', async () => auditView(ledgers.get()));
+  app.get('/api/fleet', async () => fleetView(fleet.get()));
   app.get('/api/models', async () => modelsView(src));
   app.get('/api/models/:name/info', async (req, reply) => {
     const p = modelInfoOf(src, (req.params as { name: string }).name);
@@ -271,6 +276,8 @@ export function buildDashboard(opts: DashboardOptions & { requireLoginToRead: bo
     let seq = ledgers.get()?.lastSeq() ?? 0;
     const send = (type: string, data: unknown) => res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
     send('pipelines', pipelinesView(opts.dataDir, ledgers.get()));
+    const f0 = fleet.get();
+    if (f0) send('fleet', fleetView(f0));
     let ticks = 0;
     const pollMs = opts.pollMs ?? 250;
     const timer = setInterval(() => {
@@ -280,7 +287,11 @@ export function buildDashboard(opts: DashboardOptions & { requireLoginToRead: bo
           const rows = ledger.search({ afterSeq: seq, limit: 500 });
           for (const r of rows) { send('event', r); seq = r.seq; }
         }
-        if (++ticks % Math.max(1, Math.round(1000 / pollMs)) === 0) send('pipelines', pipelinesView(opts.dataDir, ledger));
+        if (++ticks % Math.max(1, Math.round(1000 / pollMs)) === 0) {
+          send('pipelines', pipelinesView(opts.dataDir, ledger));
+          const f = fleet.get();
+          if (f) send('fleet', fleetView(f));
+        }
       } catch (err) {
         send('problem', { error: (err as Error).message });
       }
@@ -293,6 +304,7 @@ export function buildDashboard(opts: DashboardOptions & { requireLoginToRead: bo
   app.addHook('onClose', async () => {
     for (const s of [...streams]) s();
     ledgers.close();
+    fleet.close();
   });
   return app;
 }

@@ -2,11 +2,13 @@
  * What the dashboard shows, read from the device's data directory and the
  * library: pipelines (their status files, see pipeline/status.ts), the ledger
  * (events, deliveries, what left the device), the zoo and local model files,
- * and bench results. Nothing here reads or serves raw sensor data: the data
+ * and bench results, and the fleet store `cloudless fleet` fills (every
+ * device's status, health and events, src/fleet/store.ts). Nothing here reads or serves raw sensor data: the data
  * directory holds none (DESIGN.md §3.1).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { FleetStore } from '../fleet/store.js';
 import { Ledger } from '../pipeline/ledger.js';
 import { dataPaths } from '../pipeline/paths.js';
 import { readStatuses } from '../pipeline/status.js';
@@ -35,6 +37,63 @@ export class LedgerReader {
 
 export function ledgerReader(dataDir: string): LedgerReader {
   return new LedgerReader(dataPaths(dataDir).ledger);
+}
+
+/** The fleet store, opened once `cloudless fleet` has created it. */
+export class FleetReader {
+  private store?: FleetStore;
+  constructor(readonly file: string) {}
+  get(): FleetStore | undefined {
+    if (!this.store && existsSync(this.file)) this.store = new FleetStore(this.file);
+    return this.store;
+  }
+  close(): void { this.store?.close(); this.store = undefined; }
+}
+
+/** Where `cloudless fleet` keeps its store by default. */
+export const fleetStoreOf = (dataDir: string): string => path.join(dataDir, 'fleet-store.sqlite');
+
+export interface FleetDeviceView {
+  device: string;
+  state: 'online' | 'offline' | 'unknown';
+  boot: number;
+  lastSeen?: string;
+  /** The model the device reports running (health), with the last rollout step when there was one. */
+  model?: { name: string; version: number };
+  rollout?: { step: string; version: number; running: number; reason?: string; time: string };
+  safeState?: boolean;
+  decisionsPerSecond?: number;
+  pending?: number;
+  events: number;
+  eventsLastMinute: number;
+  healthAt?: string;
+}
+
+/**
+ * The Fleet page: every device the store knows and its latest events, only
+ * what the store holds (no broker is contacted). `store` undefined: no fleet
+ * store in this data directory.
+ */
+export function fleetView(store: FleetStore | undefined, opts: { events?: number; now?: number } = {}) {
+  if (!store) return { store: false as const, devices: [] as FleetDeviceView[], events: [] as ReturnType<FleetStore['list']> };
+  const now = opts.now ?? Date.now();
+  const rates = store.countsSince(now - 60_000);
+  const devices: FleetDeviceView[] = store.devices().map((d) => {
+    const h = d.health;
+    const pipelines = h ? Object.values(h.pipelines) : [];
+    return {
+      device: d.device, state: d.state, boot: d.boot, events: d.events, eventsLastMinute: rates.get(d.device) ?? 0,
+      ...(d.lastSeen ? { lastSeen: d.lastSeen } : {}),
+      ...(h?.model ? { model: { name: h.model.name, version: h.model.version } } : {}),
+      ...(d.model ? { rollout: { step: d.model.step, version: d.model.version, running: d.model.running, time: d.model.time, ...(d.model.reason ? { reason: d.model.reason } : {}) } } : {}),
+      ...(h ? {
+        safeState: h.safe_state, healthAt: h.time,
+        decisionsPerSecond: Math.round(pipelines.reduce((a, p) => a + p.decisions_per_s, 0) * 100) / 100,
+        pending: pipelines.reduce((a, p) => a + p.pending, 0),
+      } : {}),
+    };
+  });
+  return { store: true as const, devices, events: store.list({ limit: opts.events ?? 50 }) };
 }
 
 export function pipelinesView(dataDir: string, ledger: Ledger | undefined) {

@@ -15,7 +15,9 @@ import { PassThrough } from 'node:stream';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { FleetStore } from '../../src/fleet/store.js';
 import { startDashboard, type RunningDashboard } from '../../src/server/dashboard.js';
+import { fleetStoreOf } from '../../src/server/data.js';
 import { createDetector } from '../../src/tasks/vision/detector.js';
 import type { Detection } from '../../src/tasks/vision/detection.js';
 import { npmModel, opencvPhotosDir, repoRoot } from '../helpers/data.js';
@@ -121,6 +123,30 @@ describe.skipIf(!!why)('the dashboard in Chromium', () => {
     await page.screenshot({ path: path.join(shots, 'bench.png'), fullPage: true });
     await open('/login');
     expect(await page.textContent('#content')).toContain('No password is set');
+  });
+
+  it('Fleet: devices and events from the fleet store, a new event appearing without a reload', async () => {
+    // What `cloudless fleet` writes, through the store's own API.
+    const store = new FleetStore(fleetStoreOf(dataDir));
+    const now = new Date().toISOString();
+    const counters = { causes: [], frames_decided: 120, frames_dropped: 0, model_errors: 0, missed_deadlines: 0, events: 3, pending: 0 };
+    store.status('door-1', { state: 'online', boot: 7 });
+    store.health('door-1', { boot: 7, time: now, uptime_s: 60, safe_state: false, rss_bytes: 6e7, model: { name: 'centernet.json', version: 5 }, pipelines: { door: { ...counters, state: 'normal', decisions_per_s: 2 } } });
+    store.modelState('door-1', { step: 'accepted', model: 'centernet.json', version: 5, running: 5, time: now });
+    store.status('shed', { state: 'offline', boot: 2 });
+    store.health('shed', { boot: 2, time: now, uptime_s: 5, safe_state: true, rss_bytes: 5e7, model: { name: 'centernet.json', version: 4 }, pipelines: { shed: { ...counters, state: 'safe', decisions_per_s: 0 } } });
+    store.event('door-1', { id: 'e1', pipeline: 'door', kind: 'rule', rule: 'person', time: now, label: 'person', score: 0.91 });
+    try {
+      await open('/fleet');
+      await page.waitForSelector('#fleet-devices td:has-text("door-1")', { timeout: 5000 });
+      expect(await page.textContent('#fleet-devices')).toMatch(/door-1\s*online.*centernet\.json v5.*accepted v5.*normal/s);
+      expect(await page.textContent('#fleet-devices')).toMatch(/shed\s*offline.*SAFE/s);
+      store.event('shed', { id: 'e2', pipeline: 'shed', kind: 'state', rule: 'safe', time: new Date().toISOString(), state: 'safe', causes: ['deadline'] });
+      await page.waitForSelector('#fleet-events td:has-text("shed")', { timeout: 3000 });
+      await page.screenshot({ path: path.join(shots, 'fleet.png'), fullPage: true });
+    } finally {
+      store.close();
+    }
   });
 
   it('Try it finds in fruits.jpg the objects `cloudless detect` finds, inside the page', async () => {

@@ -2,8 +2,12 @@
  * A real mosquitto for fleet tests: TLS with a CA and server certificate made
  * by openssl at test time (never committed), a password per device, and an
  * ACL file where each device may write only under <prefix>/<its user name>/
- * (`pattern write <prefix>/%u/#`). Persistence is saved on every change, so a
- * SIGKILL keeps the fleet store's session and its subscriptions.
+ * (`pattern write <prefix>/%u/#`), with the fleet store allowed to write
+ * acknowledgements on `<prefix>/+/events/ack` and each device to read its own.
+ * Persistence is on; `saveEveryChange` saves after every change (a SIGKILL
+ * then keeps nearly every session and queued message), otherwise mosquitto's
+ * default autosave (every 30 min) applies and a SIGKILL forgets what came since
+ * the start: sessions, subscriptions, retained and queued messages.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +27,7 @@ export class TlsBroker {
   readonly caFile: string;
   readonly passwords = new Map<string, string>();
 
-  constructor(readonly port: number, readonly prefix: string, users: string[], readonly fleetUser = 'fleet') {
+  constructor(readonly port: number, readonly prefix: string, users: string[], readonly fleetUser = 'fleet', saveEveryChange = true) {
     const d = this.dir;
     sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=cloudless test CA'], d);
     sh('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], d);
@@ -38,15 +42,15 @@ export class TlsBroker {
     }
     const p = prefix;
     writeFileSync(path.join(d, 'acl'), [
-      `user ${fleetUser}`, `topic read ${p}/#`, `topic write ${p}/rollout/#`, '',
+      `user ${fleetUser}`, `topic read ${p}/#`, `topic write ${p}/rollout/#`, `topic write ${p}/+/events/ack`, '',
       'user spy', 'topic read #', '',
-      `pattern write ${p}/%u/#`, `pattern read ${p}/%u/status`, `pattern read ${p}/rollout/#`,
+      `pattern write ${p}/%u/#`, `pattern read ${p}/%u/status`, `pattern read ${p}/%u/events/ack`, `pattern read ${p}/rollout/#`,
       'pattern read homeassistant/status', 'pattern write homeassistant/device/#', '',
     ].join('\n'));
     writeFileSync(path.join(d, 'mosquitto.conf'), [
       `listener ${port} 127.0.0.1`, `cafile ${d}/ca.pem`, `certfile ${d}/server.pem`, `keyfile ${d}/server.key`,
       'allow_anonymous false', `password_file ${d}/passwd`, `acl_file ${d}/acl`,
-      'persistence true', `persistence_location ${d}/`, 'autosave_interval 1', 'autosave_on_changes true',
+      'persistence true', `persistence_location ${d}/`, ...(saveEveryChange ? ['autosave_interval 1', 'autosave_on_changes true'] : []),
       'max_keepalive 65535', 'log_dest none',
       // As root, mosquitto would switch to its own user, which cannot read this private folder.
       ...(process.getuid?.() === 0 ? ['user root'] : []), '',

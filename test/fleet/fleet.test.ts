@@ -8,7 +8,11 @@
  * its old will notwithstanding; no message the broker carried may hold a
  * window of any raw sensor payload.
  *
- * Default: 5 devices for ~20 s. CLOUDLESS_SLOW=1: 50 devices for 2 minutes.
+ * The broker runs with mosquitto's default autosave, so each SIGKILL forgets
+ * sessions, subscriptions and queued messages: only the fleet store's
+ * end-to-end acknowledgement (events/ack) keeps every event.
+ *
+ * Default: 5 devices, ~10 s of events. CLOUDLESS_SLOW=1: 50 devices, over 2 minutes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -25,34 +29,69 @@ import { TlsBroker, freePort, hasMosquitto, hasOpenssl } from './broker.js';
 
 const SLOW = !!process.env.CLOUDLESS_SLOW;
 const N = SLOW ? 50 : 5;
-const RUN_MS = SLOW ? 120_000 : 8_000;
+/** Time events flow between the steps (three times: before, between and after the broker's two deaths). */
+const PHASE_MS = SLOW ? 40_000 : 1000;
 const PERIOD_MS = SLOW ? 500 : 200;
-const KEEPALIVE = 2;
+const KEEPALIVE = SLOW ? 2 : 1;
+/** Short, so what a broker forgot is sent again within the test. */
+const ACK_TIMEOUT_S = 2;
 const PREFIX = 'cloudless';
 const missing = !hasMosquitto() ? 'mosquitto' : !hasOpenssl() ? 'openssl' : undefined;
 
 interface Child { id: string; dir: string; proc: ChildProcess; raws: string[]; ready: Promise<void> }
 
-function startChild(broker: TlsBroker, id: string, dir: string, raws: string[]): Child {
-  const env = { ...process.env, FLEET_CHILD: JSON.stringify({ dataDir: dir, broker: broker.url, device: id, password: broker.passwords.get(id), ca: broker.caFile, prefix: PREFIX, periodMs: PERIOD_MS, keepalive: KEEPALIVE }) };
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'device-child.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnDevice(env: string): { proc: ChildProcess; onLine: (f: (line: string) => void) => void; exit: Promise<string> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'device-child.ts')], { env: { ...process.env, FLEET_CHILD: env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let buf = '';
   let err = '';
+  let handler: (line: string) => void = () => undefined;
   proc.stderr!.on('data', (d: Buffer) => { if (err.length < 4000) err += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); handler(line); }
+  });
+  const exit = new Promise<string>((r) => proc.once('exit', (code, sig) => r(`exited with ${code ?? sig}: ${err}`)));
+  return { proc, onLine: (f) => { handler = f; }, exit };
+}
+
+function childConfig(broker: TlsBroker, id: string, dir: string): string {
+  return JSON.stringify({ dataDir: dir, broker: broker.url, device: id, password: broker.passwords.get(id), ca: broker.caFile, prefix: PREFIX, periodMs: PERIOD_MS, keepalive: KEEPALIVE, ackTimeout: ACK_TIMEOUT_S });
+}
+
+function watch(id: string, dir: string, d: ReturnType<typeof spawnDevice>, raws: string[]): Child {
   const ready = new Promise<void>((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i); buf = buf.slice(i + 1);
-        if (line === 'ready') resolve();
-        else if (line.startsWith('raw ')) raws.push(line.slice(4));
-      }
+    d.onLine((line) => {
+      if (line === 'ready') resolve();
+      else if (line.startsWith('raw ')) raws.push(line.slice(4));
     });
-    proc.once('exit', (code) => reject(new Error(`device ${id} exited with ${code}: ${err}`)));
+    void d.exit.then((why) => reject(new Error(`device ${id} ${why}`)));
   });
   ready.catch(() => undefined);
-  return { id, dir, proc, raws, ready };
+  return { id, dir, proc: d.proc, raws, ready };
+}
+
+function startChild(broker: TlsBroker, id: string, dir: string, raws: string[]): Child {
+  return watch(id, dir, spawnDevice(childConfig(broker, id, dir)), raws);
+}
+
+/** A device process that loads its modules and waits for its config on stdin (a restart then costs no start-up time). */
+function spare(): { d: ReturnType<typeof spawnDevice>; loaded: Promise<void> } {
+  const d = spawnDevice('stdin');
+  const loaded = new Promise<void>((resolve, reject) => {
+    d.onLine((line) => { if (line === 'loaded') resolve(); });
+    void d.exit.then((why) => reject(new Error(`spare device ${why}`)));
+  });
+  loaded.catch(() => undefined);
+  return { d, loaded };
+}
+
+/** Turns a loaded spare into the device `id` (its data directory, so its ledger and boot counter carry on). */
+async function useSpare(s: ReturnType<typeof spare>, broker: TlsBroker, id: string, dir: string, raws: string[]): Promise<Child> {
+  await s.loaded;
+  const c = watch(id, dir, s.d, raws);
+  s.d.proc.stdin!.write(`${childConfig(broker, id, dir)}\n`);
+  return c;
 }
 
 const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r())));
@@ -65,19 +104,24 @@ describe.skipIf(missing !== undefined)(`fleet over a real mosquitto with TLS and
   const carried: { topic: string; payload: Buffer }[] = [];
   let spy: mqtt.MqttClient;
   const children = new Map<string, Child>();
+  const timeline: string[] = [];
   const raws: string[] = [];
   const root = mkdtempSync(path.join(os.tmpdir(), 'cloudless-fleet-'));
   const ids = Array.from({ length: N }, (_, i) => `dev${String(i).padStart(2, '0')}`);
+  const state = (id: string) => store.devices().find((d) => d.device === id);
 
   beforeAll(async () => {
-    broker = new TlsBroker(await freePort(), PREFIX, [...ids, 'intruder']);
+    // mosquitto's default autosave: a SIGKILL forgets every session, subscription and queued message since it started.
+    broker = new TlsBroker(await freePort(), PREFIX, [...ids, 'intruder'], 'fleet', false);
     await broker.start();
     store = new FleetStore(path.join(root, 'fleet.sqlite'));
-    monitor = new FleetMonitor(store, { broker: broker.url, username: 'fleet', password: broker.passwords.get('fleet'), caFile: broker.caFile, clientId: 'fleet-store-test' });
+    monitor = new FleetMonitor(store, { broker: broker.url, username: 'fleet', password: broker.passwords.get('fleet'), caFile: broker.caFile, clientId: 'fleet-store-test', keepalive: 5 });
     await new Promise((r) => monitor.once('subscribed', r));
-    spy = mqtt.connect(broker.url, { username: 'spy', password: broker.passwords.get('spy'), ca: readFileSync(broker.caFile), clientId: 'spy', clean: false, reconnectPeriod: 300 });
+    spy = mqtt.connect(broker.url, { username: 'spy', password: broker.passwords.get('spy'), ca: readFileSync(broker.caFile), clientId: 'spy', clean: false, reconnectPeriod: 200 });
     spy.on('message', (topic, payload) => carried.push({ topic, payload: Buffer.from(payload) }));
-    await new Promise<void>((r) => spy.once('connect', () => spy.subscribe('#', { qos: 1 }, () => r())));
+    // Subscribed again at every connect: a broker that lost its sessions has forgotten the subscription.
+    const subscribed = new Promise<void>((r) => spy.on('connect', () => spy.subscribe('#', { qos: 1 }, () => r())));
+    await subscribed;
   }, 30_000);
 
   afterAll(async () => {
@@ -89,6 +133,7 @@ describe.skipIf(missing !== undefined)(`fleet over a real mosquitto with TLS and
   });
 
   it('delivers every ledger event exactly once through two broker SIGKILLs; offline and restart follow the boot counter', async () => {
+    const mark = (what: string) => timeline.push(`${new Date().toISOString().slice(11, 23)} ${what}`);
     // Started five at a time: fifty processes compiling TypeScript at once starve a small machine.
     for (let i = 0; i < ids.length; i += 5) {
       const batch = ids.slice(i, i + 5).map((id) => startChild(broker, id, path.join(root, id), raws));
@@ -97,94 +142,126 @@ describe.skipIf(missing !== undefined)(`fleet over a real mosquitto with TLS and
     }
     await until(() => store.devices().filter((d) => d.state === 'online').length === N, 60_000, 'all devices online');
     const started = Date.now();
+    mark('all online');
+    // Two spares load their modules while events flow, for the two restarts below.
+    const spares = [spare(), spare()];
 
-    // Broker killed and restarted twice while events keep coming.
-    const phase = RUN_MS / 5;
-    await sleep(phase);
-    await broker.kill('SIGKILL');
-    await sleep(1500);
-    await broker.start();
-    await sleep(phase);
-    await broker.kill('SIGKILL');
-    await sleep(1500);
-    await broker.start();
-    await sleep(phase);
+    // Broker killed and restarted twice while events keep coming; each time it forgets what it held.
+    await sleep(PHASE_MS);
+    for (const k of [1, 2]) {
+      mark(`broker kill ${k}`);
+      await broker.kill('SIGKILL');
+      await sleep(700);
+      await broker.start();
+      mark(`broker started ${k}`);
+      await sleep(PHASE_MS);
+    }
 
-    // A device SIGKILLed shows offline within 1.5x keepalive (plus the broker's 1 s check granularity).
+    // Three devices at once, each its own case:
     const victim = children.get(ids[0]!)!;
-    const t0 = Date.now();
-    victim.proc.kill('SIGKILL');
-    await exited(victim.proc);
-    await until(() => store.devices().find((d) => d.device === victim.id)?.state === 'offline', KEEPALIVE * 1500 + 1000, `${victim.id} offline`);
-    const offlineAfterMs = Date.now() - t0;
-    console.log(`SIGKILLed device shown offline after ${offlineAfterMs} ms (keepalive ${KEEPALIVE} s)`);
-    children.set(victim.id, startChild(broker, victim.id, victim.dir, raws));
-    await children.get(victim.id)!.ready;
-    await until(() => store.devices().find((d) => d.device === victim.id)?.state === 'online', 10_000, `${victim.id} online again`);
-
-    // A device killed and restarted at once: its old session's will arrives after the new session began.
     const quick = children.get(ids[1]!)!;
-    const bootBefore = store.devices().find((d) => d.device === quick.id)!.boot;
-    quick.proc.kill('SIGKILL');
-    await exited(quick.proc);
-    children.set(quick.id, startChild(broker, quick.id, quick.dir, raws));
-    await children.get(quick.id)!.ready;
-    await sleep(KEEPALIVE * 1500 + 1500);
-    const q = store.devices().find((d) => d.device === quick.id)!;
+    const frozen = children.get(ids[2]!)!;
+    const bootBefore = state(quick.id)!.boot;
+    const [offlineAfterMs, , keepaliveOfflineMs] = await Promise.all([
+      // A device SIGKILLed shows offline within 1.5x keepalive (the socket closes, so the broker sends its will at once).
+      (async () => {
+        const t0 = Date.now();
+        mark('victim kill');
+        victim.proc.kill('SIGKILL');
+        await exited(victim.proc);
+        await until(() => state(victim.id)?.state === 'offline', KEEPALIVE * 1500, `${victim.id} offline`);
+        const ms = Date.now() - t0;
+        const c = await useSpare(spares[0]!, broker, victim.id, victim.dir, raws);
+        children.set(victim.id, c);
+        await c.ready;
+        await until(() => state(victim.id)?.state === 'online', 10_000, `${victim.id} online again`);
+        mark('victim online');
+        return ms;
+      })(),
+      // A device killed and restarted at once: its old session's will arrives after the new session began.
+      (async () => {
+        mark('quick kill');
+        quick.proc.kill('SIGKILL');
+        await exited(quick.proc);
+        const c = await useSpare(spares[1]!, broker, quick.id, quick.dir, raws);
+        children.set(quick.id, c);
+        await c.ready;
+        await sleep(KEEPALIVE * 1500 + 1000);
+        mark('quick checked');
+      })(),
+      // A device that vanishes without closing its connection (frozen: no FIN, no PINGREQ): the broker's keepalive check sends its will.
+      (async () => {
+        const t1 = Date.now();
+        mark('frozen stop');
+        frozen.proc.kill('SIGSTOP');
+        // MQTT says 1.5 x keepalive; mosquitto 2.0.11 was measured here taking 2 to 4 x keepalive for a frozen TLS client
+        // (4.0 s plain and idle, 8.1 s over TLS with traffic, keepalive 2 s): the bound asserted is 5 x keepalive and the time is printed.
+        await until(() => state(frozen.id)?.state === 'offline', KEEPALIVE * 5000 + 3000, `${frozen.id} offline by keepalive`);
+        const ms = Date.now() - t1;
+        frozen.proc.kill('SIGCONT');
+        await until(() => state(frozen.id)?.state === 'online', 15_000, `${frozen.id} online after SIGCONT`);
+        mark('frozen online');
+        return ms;
+      })(),
+    ]);
+    console.log(`SIGKILLed device shown offline after ${offlineAfterMs} ms; frozen device after ${keepaliveOfflineMs} ms (keepalive ${KEEPALIVE} s, 1.5 x = ${KEEPALIVE * 1500} ms)`);
+    const q = state(quick.id)!;
     expect(q.boot).toBe(bootBefore + 1);
     expect(q.state).toBe('online');
-    const retained = carried.filter((m) => m.topic === `${PREFIX}/${quick.id}/status`).map((m) => JSON.parse(m.payload.toString()) as { state: string; boot: number });
-    expect(retained.at(-1)).toMatchObject({ state: 'online', boot: bootBefore + 1 });
+    const statuses = carried.filter((m) => m.topic === `${PREFIX}/${quick.id}/status`).map((m) => JSON.parse(m.payload.toString()) as { state: string; boot: number });
+    expect(statuses.at(-1)).toMatchObject({ state: 'online', boot: bootBefore + 1 });
 
-    // A device that vanishes without closing its connection (frozen: no FIN, no PINGREQ): the broker's keepalive check sends its will.
-    const frozen = children.get(ids[2]!)!;
-    const t1 = Date.now();
-    frozen.proc.kill('SIGSTOP');
-    // MQTT says 1.5 x keepalive; mosquitto 2.0.11 was measured here taking 2 to 4 x keepalive for a frozen TLS client
-    // (4.0 s plain and idle, 8.1 s over TLS with traffic, keepalive 2 s): the bound asserted is 5 x keepalive and the time is printed.
-    await until(() => store.devices().find((d) => d.device === frozen.id)?.state === 'offline', KEEPALIVE * 5000 + 3000, `${frozen.id} offline by keepalive`);
-    const keepaliveOfflineMs = Date.now() - t1;
-    console.log(`frozen device shown offline after ${keepaliveOfflineMs} ms (1.5 x keepalive = ${KEEPALIVE * 1500} ms)`);
-    frozen.proc.kill('SIGCONT');
-    await until(() => store.devices().find((d) => d.device === frozen.id)?.state === 'online', 15_000, `${frozen.id} online after SIGCONT`);
-
-    await sleep(phase);
-    // Clean stop: each device flushes its ledger and says offline.
+    await sleep(PHASE_MS / 2);
+    // Clean stop: each device waits for the store's acknowledgements of what is pending, and says offline.
+    mark('sigterm all');
     for (const c of children.values()) c.proc.kill('SIGTERM');
-    await Promise.all([...children.values()].map((c) => exited(c.proc)));
-    await sleep(1000);
+    await Promise.all([...children.values()].map((c) => exited(c.proc).then(() => { if (!SLOW) mark(`${c.id} exited`); })));
+    mark('all exited');
 
     let total = 0;
+    const problems: string[] = [];
     for (const id of ids) {
       const ledger = new Ledger(dataPaths(path.join(root, id)).ledger);
-      const rows = ledger.list({ ascending: true });
-      expect(ledger.pendingCount(), `${id}: pending deliveries`).toBe(0);
+      const all = ledger.list({ ascending: true });
+      const pending = ledger.pendingCount();
       ledger.close();
+      // The pipeline records a 'stopped' state event at each clean stop for no sink (nobody is left to send it to):
+      // it stays local by design. Every other event has a fleet delivery and must be in the store.
+      const rows = all.filter((r) => r.deliveries.some((d) => d.sink === 'fleet'));
+      const local = all.filter((r) => !rows.includes(r));
       const want = rows.map((r) => r.id).sort();
       const got = store.ids(id).sort();
-      expect(got.length, `${id}: events in the store`).toBe(want.length);
-      expect(got).toEqual(want);
+      const have = new Set(got);
+      for (const r of rows) if (!have.has(r.id)) problems.push(`${id}: ${r.id} (${r.time}, ${JSON.stringify(r.deliveries)}) not in the store`);
+      if (pending) problems.push(`${id}: ${pending} deliveries pending`);
+      if (got.length !== want.length) problems.push(`${id}: ${got.length} events in the store, ${want.length} in the ledger`);
+      for (const r of local) if (r.kind !== 'state' || r.rule !== 'stop') problems.push(`${id}: ${r.kind}:${r.rule} ${r.id} has no fleet delivery`);
       total += want.length;
     }
+    if (problems.length) console.log(`timeline: ${timeline.join(', ')}\n${problems.slice(0, 60).join('\n')}`);
+    expect(problems).toEqual([]);
     const elapsedH = (Date.now() - started) / 3_600_000;
     const perDevice = carried.filter((m) => m.topic.startsWith(`${PREFIX}/${ids[3]}/`));
-    console.log(`broker traffic of ${ids[3]} at one event per ${PERIOD_MS} ms and health every 2 s: ${(perDevice.length / elapsedH).toFixed(0)} messages/h, ${(perDevice.reduce((s, m) => s + m.payload.length + m.topic.length, 0) / elapsedH / 1e6).toFixed(2)} MB/h (payload + topic)`);
-    console.log(`${N} devices, ${total} events, each stored once; repeats the store dropped: ${monitor.duplicates}; messages refused: ${monitor.refused}; broker messages seen by the spy: ${carried.length}, ${carried.reduce((s, m) => s + m.payload.length, 0)} bytes`);
+    console.log(`broker traffic of ${ids[3]} at one event per ${PERIOD_MS} ms and health every 2 s: ${(perDevice.length / elapsedH).toFixed(0)} messages/h, ${(perDevice.reduce((s, m) => s + m.payload.length + m.topic.length, 0) / elapsedH / 1e6).toFixed(2)} MB/h (payload + topic, acknowledgements included)`);
+    console.log(`${N} devices, ${total} events, each stored once; repeats the store dropped (and acknowledged again): ${monitor.duplicates}; acknowledgements: ${monitor.acks} messages for ${monitor.ackedIds} ids; refused: ${monitor.refused}; broker messages seen by the spy: ${carried.length}, ${carried.reduce((s, m) => s + m.payload.length, 0)} bytes`);
+    console.log(`timeline: ${timeline.join(', ')}`);
     expect(total).toBeGreaterThan(N * 10);
     expect(monitor.refused).toBe(0);
-  }, SLOW ? 1_500_000 : 150_000);
+  }, SLOW ? 1_500_000 : 120_000);
 
   it('carried no window of any raw sensor payload', () => {
     expect(raws.length).toBeGreaterThan(100);
     expect(carried.length).toBeGreaterThan(100);
     const windows = new Set<string>();
     for (const r of raws) for (let i = 0; i + 16 <= r.length; i += 8) windows.add(r.slice(i, i + 16));
-    const rawBytes = raws.map((r) => Buffer.from(r, 'hex'));
+    // The raw bytes themselves (8-byte windows at two places of each), looked up per position: linear in what the broker carried.
+    const byteWindows = new Set<string>();
+    for (const r of raws) { const b = Buffer.from(r, 'hex'); byteWindows.add(b.subarray(0, 8).toString('latin1')); byteWindows.add(b.subarray(16, 24).toString('latin1')); }
     const leaks: string[] = [];
     for (const m of carried) {
       const text = m.payload.toString('latin1');
       for (let i = 0; i + 16 <= text.length; i++) if (windows.has(text.slice(i, i + 16))) leaks.push(`${m.topic}: hex window at ${i}`);
-      for (const b of rawBytes) if (m.payload.indexOf(b.subarray(0, 8)) >= 0 || m.payload.indexOf(b.subarray(16, 24)) >= 0) leaks.push(`${m.topic}: raw bytes`);
+      for (let i = 0; i + 8 <= text.length; i++) if (byteWindows.has(text.slice(i, i + 8))) leaks.push(`${m.topic}: raw bytes at ${i}`);
     }
     expect(leaks).toEqual([]);
   });

@@ -23,6 +23,8 @@ import type { Source, SourceContext } from '../../src/pipeline/sources/source.js
 import type { Task } from '../../src/pipeline/types.js';
 import { buildManifest, generateSigningKey, resultDigest, selectedForRollout, signManifest, type Manifest } from '../../src/fleet/manifest.js';
 import { rolloutTopic } from '../../src/fleet/messages.js';
+import { FleetMonitor } from '../../src/fleet/monitor.js';
+import { FleetStore } from '../../src/fleet/store.js';
 import { serveModels, type ModelServer } from '../../src/fleet/serve.js';
 import { startFleetPipeline, type FleetPipeline } from '../../src/fleet/run.js';
 import { until } from '../pipeline/mosquitto.js';
@@ -80,6 +82,9 @@ describe.skipIf(missing !== undefined)(`signed model rollout over mosquitto${mis
   let broker: TlsBroker;
   let server: ModelServer;
   let fleet: mqtt.MqttClient;
+  // A fleet store acknowledges the devices' events (rollout steps among them), as in a real fleet.
+  const store = new FleetStore(':memory:');
+  let monitor: FleetMonitor;
   const signer = new SecretStore(path.join(root, 'signer'));
   let pub: string;
   const ids = Array.from({ length: 10 }, (_, i) => `cam${i}`);
@@ -149,12 +154,16 @@ describe.skipIf(missing !== undefined)(`signed model rollout over mosquitto${mis
     generateSigningKey(signer, 'stranger');
     fleet = mqtt.connect(broker.url, { username: 'fleet', password: broker.passwords.get('fleet'), ca: readFileSync(broker.caFile), clientId: 'fleet-cli' });
     await new Promise((r) => fleet.once('connect', r));
+    monitor = new FleetMonitor(store, { broker: broker.url, username: 'fleet', password: broker.passwords.get('fleet'), caFile: broker.caFile, clientId: 'fleet-store' });
+    await new Promise((r) => monitor.once('subscribed', r));
     for (const id of ids) await startDevice(id, 'default', false);
     await startDevice('lab0', 'lab', true);
   }, 60_000);
 
   afterAll(async () => {
     for (const d of devices.values()) await d.fp.stop();
+    await monitor?.close();
+    store.close();
     if (fleet) await new Promise((r) => fleet.end(true, {}, () => r(undefined)));
     await server?.close();
     await broker?.dispose();

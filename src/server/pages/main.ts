@@ -73,7 +73,7 @@ async function overview(): Promise<void> {
   stream().addEventListener('pipelines', (e) => draw(JSON.parse((e as MessageEvent).data) as PipelineRow[]));
 }
 
-function eventDetail(e: EventRow): string {
+function eventDetail(e: { event: Record<string, unknown> }): string {
   const ev = e.event;
   const bits: string[] = [];
   if (typeof ev.label === 'string') bits.push(ev.label);
@@ -128,6 +128,40 @@ async function audit(): Promise<void> {
     h('h2', {}, 'Events recorded in the local ledger'),
     a.events.length ? table(['pipeline', 'kind', 'rule', 'events'], a.events.map((e) => [e.pipeline, e.kind, e.rule, e.events])) : h('p', {}, 'None.'),
   );
+}
+
+interface FleetDevice {
+  device: string; state: 'online' | 'offline' | 'unknown'; boot: number; lastSeen?: string; model?: { name: string; version: number };
+  rollout?: { step: string; version: number; running: number; reason?: string }; safeState?: boolean; decisionsPerSecond?: number;
+  pending?: number; events: number; eventsLastMinute: number;
+}
+interface FleetView { store: boolean; devices: FleetDevice[]; events: { device: string; id: string; received: string; event: Record<string, unknown> }[] }
+
+function fleetTables(f: FleetView): Child[] {
+  if (!f.store) return [h('p', {}, 'No fleet store in this data directory. ', h('code', {}, 'cloudless fleet --broker mqtts://…'), ' fills one from the devices\' messages.')];
+  const online = f.devices.filter((d) => d.state === 'online').length;
+  return [
+    h('p', { class: 'muted', id: 'fleet-summary' }, `${f.devices.length} device(s), ${online} online; from the fleet store, live`),
+    f.devices.length ? table(['device', 'status', 'last seen', 'boot', 'model', 'rollout', 'safe state', 'decisions/s', 'events', 'events/min', 'pending'], f.devices.map((d) => [
+      d.device,
+      h('span', { class: `state ${d.state === 'online' ? 'ok' : 'off'}` }, d.state),
+      d.lastSeen ? when(d.lastSeen) : '—', d.boot < 0 ? '—' : d.boot,
+      d.model ? `${d.model.name} v${d.model.version}` : '—',
+      d.rollout ? `${d.rollout.step} v${d.rollout.version}${d.rollout.reason ? ` (${d.rollout.reason})` : ''}` : '—',
+      d.safeState === undefined ? '—' : h('span', { class: `state ${d.safeState ? 'warn' : 'ok'}` }, d.safeState ? 'SAFE' : 'normal'),
+      d.decisionsPerSecond?.toFixed(1) ?? '—', d.events, d.eventsLastMinute, d.pending ?? '—',
+    ]), { id: 'fleet-devices' }) : h('p', {}, 'No device has reported yet.'),
+    h('h2', {}, 'Latest events from all devices'),
+    f.events.length ? table(['received (UTC)', 'device', 'pipeline', 'kind', 'rule', 'what'], f.events.map((e) => [
+      when(e.received), e.device, String(e.event.pipeline ?? ''), String(e.event.kind ?? ''), String(e.event.rule ?? ''),
+      eventDetail(e),
+    ]), { id: 'fleet-events' }) : h('p', {}, 'No events stored.'),
+  ];
+}
+
+async function fleet(): Promise<void> {
+  setContent(...fleetTables(await getJson<FleetView>('/api/fleet')));
+  stream().addEventListener('fleet', (e) => setContent(...fleetTables(JSON.parse((e as MessageEvent).data) as FleetView)));
 }
 
 interface ModelEntry { name: string; kind: string; task?: string; format: string; description?: string; licence?: string; origin?: string; available: boolean; files: { path: string; sha256?: string; bytes?: number }[] }
@@ -196,7 +230,7 @@ async function login(): Promise<void> {
   setContent(form);
 }
 
-const PAGES: Record<string, () => Promise<void>> = { '/': overview, '/events': events, '/audit': audit, '/models': models, '/bench': bench, '/try': renderTry, '/login': login };
+const PAGES: Record<string, () => Promise<void>> = { '/': overview, '/events': events, '/audit': audit, '/models': models, '/bench': bench, '/fleet': fleet, '/try': renderTry, '/login': login };
 
 async function main(): Promise<void> {
   session = await getJson<SessionInfo>('/api/session');
