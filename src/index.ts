@@ -26,6 +26,7 @@ export { parseNpy, serializeNpy } from './formats/npy.js';
 export { exportOnnx, EXPORT_OPSET, type ExportOnnxOptions } from './formats/onnx/export.js';
 export { createDetector, type Detector, type DetectorOptions, type DetectResult } from './tasks/vision/detector.js';
 export { createClassifier, type Classifier, type ClassifierOptions, type ClassifyResult } from './tasks/vision/classifier.js';
+export { robustnessReport, perturb, detectionChanges, defaultPerturbations, parsePerturbations, perturbationLabel, PERTURBATION_KINDS, DEFAULT_STRENGTHS, type Perturbation, type PerturbationKind, type PerturbationSet, type RobustnessOptions, type RobustnessReport, type RobustnessRow } from './tasks/vision/robustness.js';
 export { ZOO, getModel, findModel, modelNames, type ModelManifest, type ModelFile, type ModelTask } from './zoo/manifest.js';
 export { modelStoreDir, locateModel, openModel, pullModel, verifyModel, sha256File } from './zoo/store.js';
 export { resolveModel } from './zoo/resolve.js';

@@ -1,14 +1,17 @@
 /**
  * Images in a page: the browser decodes (createImageBitmap honours EXIF
- * orientation, as sharp's rotate() does in Node) and resizes (drawImage on an
- * OffscreenCanvas with high-quality smoothing); the spec → tensor step is the
- * engine's own (tasks/vision/input-tensor.ts). The pixels never leave the page.
- *
- * The canvas resamples with its own filter, not sharp's, so a browser tensor
- * differs from Node's by a few pixel levels; the engine is the same.
+ * orientation, as sharp's autoOrient does in Node) to full-size RGBA on an
+ * OffscreenCanvas; the model's own resampling kernel (tasks/vision/resize.ts,
+ * the manifest's interpolation: tf-bilinear, opencv-linear, area, nearest) and
+ * the spec → tensor step are the engine's, the same code Node runs, so a page
+ * and `cloudless detect` give the same tensor for the same pixels. Only
+ * 'lanczos3' (sharp's kernel, which the zoo names for person_detect) is left to
+ * the canvas's high-quality smoothing, and differs from Node by a few levels.
+ * The pixels never leave the page.
  */
 import { CloudlessError, type Tensor } from '../ir/index.js';
-import { type PreprocessSpec, type PreprocessedImage, checkSpec, pixelsToTensor, planResize } from '../tasks/vision/input-tensor.js';
+import { type PreprocessSpec, type PreprocessedImage, checkSpec, pixelsToTensor, placeOnCanvas, planResize } from '../tasks/vision/input-tensor.js';
+import { resizePixels } from '../tasks/vision/resize.js';
 
 /** What a page can hand over as a picture. */
 export type BrowserImage = Blob | ImageBitmap | ImageData | HTMLImageElement | HTMLVideoElement | HTMLCanvasElement | OffscreenCanvas;
@@ -45,6 +48,8 @@ export async function preprocessBrowserImage(input: BrowserImage, spec: Preproce
   const transform = planResize(width, height, spec);
   const w = Math.round(width * transform.scaleX);
   const h = Math.round(height * transform.scaleY);
+  const method = spec.interpolation ?? 'lanczos3';
+  if (method !== 'lanczos3') return { tensor: faithful(img, width, height, w, h, spec, transform.padX, transform.padY), transform };
   const canvas = new OffscreenCanvas(spec.width, spec.height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new CloudlessError('E_UNSUPPORTED', 'this browser has no 2D canvas to resize pictures with');
@@ -73,4 +78,28 @@ export async function preprocessBrowserImage(input: BrowserImage, spec: Preproce
   }
   rgba.fill(0);
   return { tensor, transform };
+}
+
+/** Full-size RGBA from the canvas → RGB (or luma) → the model's own kernel → letterbox → tensor. */
+function faithful(img: Exclude<BrowserImage, Blob>, width: number, height: number, w: number, h: number, spec: PreprocessSpec, padX: number, padY: number): Tensor {
+  let rgba: Uint8ClampedArray;
+  if (img instanceof ImageData) {
+    rgba = img.data;
+  } else {
+    const full = new OffscreenCanvas(width, height);
+    const ctx = full.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new CloudlessError('E_UNSUPPORTED', 'this browser has no 2D canvas to decode pictures with');
+    ctx.drawImage(img, 0, 0, width, height);
+    rgba = ctx.getImageData(0, 0, width, height).data;
+  }
+  const nc = spec.channels === 'GRAY' ? 1 : 3;
+  const pixels = new Uint8Array(width * height * nc);
+  for (let i = 0, n = width * height; i < n; i++) {
+    if (nc === 1) pixels[i] = Math.round(0.299 * rgba[i * 4]! + 0.587 * rgba[i * 4 + 1]! + 0.114 * rgba[i * 4 + 2]!);
+    else { pixels[i * 3] = rgba[i * 4]!; pixels[i * 3 + 1] = rgba[i * 4 + 1]!; pixels[i * 3 + 2] = rgba[i * 4 + 2]!; }
+  }
+  if (!(img instanceof ImageData)) rgba.fill(0);
+  const resized = resizePixels({ data: pixels, width, height, channels: nc }, w, h, { method: spec.interpolation as Exclude<PreprocessSpec['interpolation'], 'lanczos3' | undefined>, tf: spec.tfBilinear });
+  pixels.fill(0);
+  return pixelsToTensor(placeOnCanvas(resized, spec, padX, padY), spec);
 }

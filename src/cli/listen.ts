@@ -14,6 +14,7 @@ import { CloudlessError } from '../ir/index.js';
 import { KeywordSpotter, preprocessorBeside } from '../tasks/audio/kws.js';
 import { speechChunks } from '../tasks/audio/index.js';
 import { VoiceActivity } from '../tasks/audio/vad.js';
+import { VadGatedWakeWord } from '../tasks/audio/wake-gate.js';
 import { WakeWordDetector } from '../tasks/audio/wakeword.js';
 import type { BackendChoice } from '../runtime/session.js';
 import { resolveModel } from '../zoo/resolve.js';
@@ -30,6 +31,8 @@ interface ListenOptions {
   json?: boolean;
   /** Comma-separated openWakeWord words (hey_jarvis,alexa): wake words instead of keywords. */
   wake?: string;
+  /** With wake: run the wake-word models only around speech found by the VAD. */
+  vadGate?: boolean;
 }
 
 export interface ListenSummary {
@@ -39,6 +42,8 @@ export interface ListenSummary {
   /** Audio seconds per CPU second. */
   realTimeFactor: number;
   events: number;
+  /** With --wake --vad-gate: the 80 ms chunks the wake-word models ran on, of all chunks. */
+  wakeChunks?: { run: number; total: number };
 }
 
 /** Chunks of int16 samples from a WAV file (streamed) or from stdin. */
@@ -76,14 +81,17 @@ export async function runListen(input: string, o: ListenOptions, print: (line: s
     events++;
     print(o.json ? JSON.stringify(obj) : text);
   };
+  if (o.vadGate && !o.wake) throw new CloudlessError('E_CONFIG', '--vad-gate gates wake words: use it with --wake <words>');
+  let wakeChunks: ListenSummary['wakeChunks'];
   if (o.wake) {
     const words = o.wake.split(',').map((w) => w.trim()).filter(Boolean);
-    const detector = await WakeWordDetector.create(words, { backend: o.backend, ...(o.threshold !== 200 / 255 ? { threshold: o.threshold } : {}) });
+    const plain = await WakeWordDetector.create(words, { backend: o.backend, ...(o.threshold !== 200 / 255 ? { threshold: o.threshold } : {}) });
+    const detector = o.vadGate ? await VadGatedWakeWord.create(plain, (await resolveModel(o.vadModel)).model, { backend: o.backend }) : plain;
     // One event per utterance: a word re-fires only after its score fell below the threshold.
     const active = new Set<string>();
     for await (const chunk of pcmChunks(input)) {
       samples += chunk.length;
-      for (const r of detector.push(chunk)) {
+      for (const r of await detector.push(chunk)) {
         for (const [w, v] of Object.entries(r.scores)) {
           if (v >= detector.threshold && !active.has(w)) {
             active.add(w);
@@ -92,6 +100,10 @@ export async function runListen(input: string, o: ListenOptions, print: (line: s
         }
       }
       chunk.fill(0);
+    }
+    if (detector instanceof VadGatedWakeWord) {
+      wakeChunks = { run: detector.stats.chunksRun, total: detector.stats.chunks };
+      detector.clear();
     }
   } else if (o.vad) {
     const model = await resolveModel(o.vadModel);
@@ -127,7 +139,7 @@ export async function runListen(input: string, o: ListenOptions, print: (line: s
   const c = process.cpuUsage(cpu0);
   const cpuSeconds = (c.user + c.system) / 1e6;
   const audioSeconds = samples / 16000;
-  return { source: input === '-' ? 'stdin' : input, audioSeconds, cpuSeconds, realTimeFactor: cpuSeconds > 0 ? audioSeconds / cpuSeconds : 0, events };
+  return { source: input === '-' ? 'stdin' : input, audioSeconds, cpuSeconds, realTimeFactor: cpuSeconds > 0 ? audioSeconds / cpuSeconds : 0, events, ...(wakeChunks ? { wakeChunks } : {}) };
 }
 
 function fmtTime(ms: number): string {
@@ -142,6 +154,7 @@ export function registerListenCommand(program: Command, setExitCode: (code: numb
     .option('--preprocessor <file>', 'TFLM audio preprocessor (default: audio_preprocessor_int8.tflite beside the model)')
     .option('--vad', 'print speech segments (Silero VAD) instead of keywords')
     .option('--wake <words>', 'openWakeWord wake words instead of keywords, e.g. hey_jarvis,alexa (threshold default 0.5)')
+    .option('--vad-gate', 'with --wake: run the wake-word models only around speech the VAD hears (saves CPU on quiet audio)')
     .option('--vad-model <name|file>', 'VAD model (zoo name or .onnx)', 'silero-vad')
     .addOption(new Option('--threshold <score>', 'detection threshold on the averaged score, 0..1').default(200 / 255).argParser(parseUnit))
     .addOption(new Option('--every-ms <ms>', 'run the keyword classifier every this many ms (multiple of 20)').default(200).argParser(Number))
@@ -153,7 +166,8 @@ export function registerListenCommand(program: Command, setExitCode: (code: numb
         process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
       } else {
         process.stderr.write(pc.dim(`${summary.events} event(s) in ${summary.audioSeconds.toFixed(2)} s of audio; `
-          + `${summary.realTimeFactor.toFixed(0)}x real time (audio s per CPU s)\n`));
+          + `${summary.realTimeFactor.toFixed(0)}x real time (audio s per CPU s)`
+          + `${summary.wakeChunks ? `; wake-word models ran on ${summary.wakeChunks.run} of ${summary.wakeChunks.total} chunks` : ''}\n`));
       }
       setExitCode(EXIT.ok);
     });

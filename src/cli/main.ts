@@ -19,6 +19,7 @@ import { registerConvertCommand } from './convert.js';
 import { registerCompileCommand } from './compile.js';
 import { registerDashboardCommand } from './dashboard.js';
 import { registerFleetCommand } from './fleet.js';
+import { registerRobustnessCommand } from './robustness.js';
 
 const backendOption = () => new Option('--backend <name>', 'kernels to use').choices(['auto', 'ref', 'wasm']).default('auto');
 const arithmeticOption = () => new Option('--int8-arithmetic <mode>', 'int8 arithmetic to match bit for bit')
@@ -96,6 +97,7 @@ export async function main(argv: string[]): Promise<number> {
   registerCompileCommand(program, setExitCode);
   registerDashboardCommand(program, setExitCode);
   registerFleetCommand(program);
+  registerRobustnessCommand(program, setExitCode);
 
   try {
     await program.parseAsync(argv);

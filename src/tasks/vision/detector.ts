@@ -51,6 +51,8 @@ export interface Detector {
   readonly session: Session;
   readonly input: PreprocessSpec;
   readonly labels?: readonly string[];
+  /** Detections scoring below this are not returned. */
+  readonly scoreThreshold: number;
   detect(image: ImageInput): Promise<DetectResult>;
 }
 
@@ -92,6 +94,7 @@ export async function createDetector(modelNameOrPath: string, opts: DetectorOpti
     session,
     input,
     labels,
+    scoreThreshold: common.scoreThreshold,
     async detect(image: ImageInput): Promise<DetectResult> {
       const t0 = performance.now();
       const pre = await preprocessImage(image, input, limits);

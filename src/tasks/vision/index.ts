@@ -8,3 +8,4 @@ export * from './nanodet.js';
 export * from './ssd.js';
 export * from './classify.js';
 export * from './draw.js';
+export * from './robustness.js';

@@ -1,11 +1,11 @@
 /**
- * The sharp-free half of preprocessing, shared by Node (preprocess.ts, which
- * resizes with sharp) and the browser entry (which resizes on a canvas): the
- * input spec, where the image lands in the model input, and RGB(A) pixels →
- * the model's input tensor.
+ * The sharp-free half of preprocessing, shared by Node (preprocess.ts) and the
+ * browser entry (src/browser/image.ts): the input spec, where the image lands in
+ * the model input, the letterbox, and RGB(A) pixels → the model's input tensor.
  */
 import { CloudlessError, Tensor, perTensorQuant } from '../../ir/index.js';
 import type { Box } from './detection.js';
+import type { PixelBuffer } from './resize.js';
 
 import type { PreprocessSpec } from '../../zoo/preprocess-spec.js';
 
@@ -128,4 +128,16 @@ export function pixelsToTensor(pixels: Uint8Array | Uint8ClampedArray | Float32A
   }
   if (q) tensor.quant = perTensorQuant(q.scale, q.zeroPoint);
   return tensor;
+}
+
+/** The resized image at (padX, padY) in a spec-sized canvas filled with padValue (the letterbox). */
+export function placeOnCanvas(img: PixelBuffer, spec: PreprocessSpec, padX: number, padY: number): Float32Array | Uint8Array {
+  const C = img.channels;
+  if (img.width === spec.width && img.height === spec.height) return img.data;
+  const canvas = new Float32Array(spec.width * spec.height * C).fill(spec.padValue ?? 0);
+  for (let y = 0; y < img.height; y++) {
+    const row = img.data.subarray(y * img.width * C, (y + 1) * img.width * C);
+    canvas.set(row, ((y + padY) * spec.width + padX) * C);
+  }
+  return canvas;
 }

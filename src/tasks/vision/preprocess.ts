@@ -1,6 +1,6 @@
 import { CloudlessError } from '../../ir/index.js';
 import { DEFAULT_MAX_DECODED_PIXELS, type ImageInput, type ImageLimits, openImage, rawPixels } from './image.js';
-import { type PreprocessSpec, type PreprocessedImage, checkSpec, pixelsToTensor, planResize } from './input-tensor.js';
+import { type PreprocessSpec, type PreprocessedImage, checkSpec, pixelsToTensor, placeOnCanvas, planResize } from './input-tensor.js';
 import { type PixelBuffer, resizePixels } from './resize.js';
 
 export * from './input-tensor.js';
@@ -55,16 +55,4 @@ export async function preprocessImage(input: ImageInput, spec: PreprocessSpec, l
     throw new CloudlessError('E_INTERNAL', `preprocess ${info.name}: resize produced ${out.width}x${out.height}x${out.channels}, expected ${spec.width}x${spec.height}x${nc}`);
   }
   return { tensor: pixelsToTensor(pixels, spec), transform };
-}
-
-/** The resized image at (padX, padY) in a spec-sized canvas filled with padValue (the letterbox). */
-function placeOnCanvas(img: PixelBuffer, spec: PreprocessSpec, padX: number, padY: number): Float32Array | Uint8Array {
-  const C = img.channels;
-  if (img.width === spec.width && img.height === spec.height) return img.data;
-  const canvas = new Float32Array(spec.width * spec.height * C).fill(spec.padValue ?? 0);
-  for (let y = 0; y < img.height; y++) {
-    const row = img.data.subarray(y * img.width * C, (y + 1) * img.width * C);
-    canvas.set(row, ((y + padY) * spec.width + padX) * C);
-  }
-  return canvas;
 }

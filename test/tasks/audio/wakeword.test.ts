@@ -109,7 +109,7 @@ describe.skipIf(!hasEspeak)('wake words (openWakeWord models)', () => {
     expect(found.length).toBeGreaterThan(0);
     expect(found.every((f) => f.label === 'hey_jarvis' && f.score >= 0.5)).toBe(true);
     const cfg = parsePipelineYaml(`name: w\nsource: { type: stdin }\ntask: { type: wake_word, words: [hey_jarvis, alexa] }\nrules: [{ name: r, labels: [hey_jarvis] }]\nsafe_state: { description: none }\n`, 'w.yaml');
-    expect(cfg.task).toEqual({ type: 'wake_word', words: ['hey_jarvis', 'alexa'], threshold: 0.5 });
+    expect(cfg.task).toEqual({ type: 'wake_word', words: ['hey_jarvis', 'alexa'], threshold: 0.5, vad_gate: false });
     await expect(createWakeWordTask({ words: ['computer'] })).rejects.toThrow(/wake word "computer" is not in the zoo/);
   }, 300_000);
 
