@@ -232,7 +232,8 @@ export function renderBarChart(panels: readonly BarPanel[], opts: ChartOptions &
   }
   const height = Math.ceil(y + PAD / 2);
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="${FONT}" fill="#111827">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="${FONT}" fill="#111827" role="img">`,
+    `<title>${esc(opts.title)}</title>`,
     '<defs><pattern id="int8" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
       '<rect width="2.2" height="6" fill="#ffffff" fill-opacity="0.45"/></pattern></defs>',
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
