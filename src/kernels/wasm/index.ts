@@ -12,8 +12,8 @@ import { wasmInt8OpKernels } from './int8ops.js';
 import { wasmFloatOpKernels } from './ops.js';
 import { wasmAvailable } from './heap.js';
 
-export { wasmUnavailable, wasmAvailable, installWasmModule } from './heap.js';
-export { simdSupported } from './features.js';
+export { wasmUnavailable, wasmAvailable, installWasmModule, wasmTier, type WasmTier } from './heap.js';
+export { simdSupported, relaxedSimdSupported } from './features.js';
 export { wasmArenaHost } from './place.js';
 
 /** Every wasm kernel, whether or not the module is loaded (they call wasmHeap() when prepared). */
