@@ -61,6 +61,8 @@ export async function buildBrowser(outdir = join(root, 'dist/browser')) {
   mkdirSync(outdir, { recursive: true });
   const result = await esbuild.build(browserBuildOptions(outdir));
   copyFileSync(wasm, join(outdir, 'kernels.wasm'));
+  const relaxedWasm = join(root, 'src/kernels/wasm/generated/kernels-relaxed.wasm');
+  if (existsSync(relaxedWasm)) copyFileSync(relaxedWasm, join(outdir, 'kernels-relaxed.wasm'));
   return result;
 }
 
@@ -74,6 +76,8 @@ export async function buildDashboardPages(outdir = join(root, 'dist/dashboard'))
   const opts = browserBuildOptions(outdir);
   const result = await esbuild.build({ ...opts, entryPoints: { dashboard: join(root, 'src/server/pages/main.ts') }, minify: true });
   copyFileSync(join(root, 'src/kernels/wasm/generated/kernels.wasm'), join(outdir, 'kernels.wasm'));
+  const relaxedWasm = join(root, 'src/kernels/wasm/generated/kernels-relaxed.wasm');
+  if (existsSync(relaxedWasm)) copyFileSync(relaxedWasm, join(outdir, 'kernels-relaxed.wasm'));
   copyFileSync(join(root, 'src/server/pages/dashboard.css'), join(outdir, 'dashboard.css'));
   return result;
 }

@@ -71,3 +71,25 @@ if (threaded.error) {
 }
 copyFileSync(outThreads, join(distDir, 'kernels-threads.wasm'));
 console.log(`build-wasm: ${sources.length} sources -> ${outThreads}, ${join(distDir, 'kernels-threads.wasm')}`);
+
+// The relaxed-SIMD tier: the same sources with relaxed SIMD enabled
+// (ASC_FEATURE_RELAXED_SIMD, see assembly/fma.ts and assembly/i8.as.ts), loaded
+// instead of kernels.wasm where the engine validates relaxed SIMD
+// (src/kernels/wasm/features.ts). Everything not written for it compiles to
+// the same code as in kernels.wasm.
+const relaxedOut = join(generated, 'kernels-relaxed.wasm');
+const relaxed = await asc.main([
+  ...sources,
+  '--outFile', relaxedOut,
+  '--enable', 'simd,relaxed-simd',
+  '--runtime', 'stub',
+  '-O3',
+  '--noAssert',
+]);
+if (relaxed.error) {
+  console.error(relaxed.stderr.toString());
+  console.error(`build-wasm: ${relaxed.error.message}`);
+  process.exit(1);
+}
+copyFileSync(relaxedOut, join(distDir, 'kernels-relaxed.wasm'));
+console.log(`build-wasm: relaxed SIMD -> ${relaxedOut}, ${join(distDir, 'kernels-relaxed.wasm')}`);

@@ -31,7 +31,7 @@ export { ZOO, getModel, findModel, modelNames, type ModelManifest, type ModelFil
 export { modelStoreDir, locateModel, openModel, pullModel, verifyModel, sha256File } from './zoo/store.js';
 export { resolveModel } from './zoo/resolve.js';
 export * from './tasks/audio/index.js';
-export { wasmKernels, wasmUnavailable, simdSupported } from './kernels/wasm/index.js';
+export { wasmKernels, wasmUnavailable, simdSupported, relaxedSimdSupported, wasmTier, type WasmTier } from './kernels/wasm/index.js';
 export { Pipeline, loadPipelineFile, parsePipelineYaml, validatePipeline, Ledger, SecretStore } from './pipeline/index.js';
 export type { PipelineInput, PipelineConfig, PipelineEvent, Frame, Task, TaskResult, Finding } from './pipeline/index.js';
 export {

@@ -1,14 +1,15 @@
 /**
  * Loading the SIMD kernels in a page: fetch kernels.wasm from the page's own
- * origin (by default the file beside the bundle), compile it asynchronously
+ * origin (by default the file beside the bundle; kernels-relaxed.wasm, the
+ * relaxed-SIMD build, where the browser validates relaxed SIMD), compile it asynchronously
  * (browsers refuse large synchronous compiles on the main thread), install it
  * as the kernels' heap and register the kernels. Without SIMD, or if the file
  * cannot be fetched, sessions run on the reference kernels and `wasmStatus()`
  * says why.
  */
-import { installWasmModule, wasmUnavailable } from '../kernels/wasm/heap.js';
+import { installWasmModule, wasmUnavailable, type WasmTier } from '../kernels/wasm/heap.js';
 import { enableWasmKernels } from '../runtime/builtins.js';
-import { simdSupported } from '../kernels/wasm/features.js';
+import { relaxedSimdSupported, simdSupported } from '../kernels/wasm/features.js';
 import { sameOriginUrl } from './origin.js';
 
 export interface WasmStatus {
@@ -20,27 +21,42 @@ export interface WasmStatus {
 
 let pending: Promise<WasmStatus> | undefined;
 
+export interface InitWasmOptions {
+  /**
+   * 'simd' loads the plain build even where relaxed SIMD is available;
+   * 'auto' (the default) loads kernels-relaxed.wasm where the browser
+   * validates relaxed SIMD. With an explicit `url`, the file at `url` is
+   * taken as the tier chosen here.
+   */
+  tier?: 'auto' | WasmTier;
+}
+
 /**
- * Fetches and installs kernels.wasm once; later calls return the first result.
- * `url` defaults to kernels.wasm beside the bundle; it must be same-origin.
+ * Fetches and installs kernels.wasm (or kernels-relaxed.wasm) once; later
+ * calls return the first result. `url` defaults to the file beside the
+ * bundle; it must be same-origin.
  */
-export function initWasm(url?: string | URL): Promise<WasmStatus> {
-  pending ??= install(url);
+export function initWasm(url?: string | URL, options: InitWasmOptions = {}): Promise<WasmStatus> {
+  pending ??= install(url, options);
   return pending;
 }
 
-async function install(url?: string | URL): Promise<WasmStatus> {
+async function install(url: string | URL | undefined, options: InitWasmOptions): Promise<WasmStatus> {
   if (!simdSupported()) return { ready: false, reason: wasmUnavailable ?? 'this browser does not run WebAssembly SIMD' };
+  const wanted = options.tier ?? 'auto';
+  const tier: WasmTier = wanted === 'simd' || (wanted === 'auto' && !relaxedSimdSupported()) ? 'simd' : 'relaxed';
+  if (tier === 'relaxed' && !relaxedSimdSupported()) return { ready: false, reason: 'tier "relaxed" was asked for, but this browser does not validate WebAssembly relaxed SIMD' };
+  const file = tier === 'relaxed' ? 'kernels-relaxed.wasm' : 'kernels.wasm';
   let module: WebAssembly.Module;
   try {
-    const target = sameOriginUrl(url ?? new URL('./kernels.wasm', import.meta.url), 'kernels.wasm');
+    const target = sameOriginUrl(url ?? new URL(`./${file}`, import.meta.url), file);
     const res = await fetch(target);
     if (!res.ok) throw new Error(`HTTP ${res.status} for ${target.pathname}`);
     module = await WebAssembly.compile(await res.arrayBuffer());
   } catch (err) {
-    return { ready: false, reason: `kernels.wasm could not be loaded: ${(err as Error).message}` };
+    return { ready: false, reason: `${file} could not be loaded: ${(err as Error).message}` };
   }
-  if (!installWasmModule(module) || !enableWasmKernels()) return { ready: false, reason: wasmUnavailable ?? 'the wasm kernels did not install' };
+  if (!installWasmModule(module, tier) || !enableWasmKernels()) return { ready: false, reason: wasmUnavailable ?? 'the wasm kernels did not install' };
   return { ready: true };
 }
 

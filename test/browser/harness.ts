@@ -48,6 +48,8 @@ export async function startBrowser(extraArgs: string[] = []): Promise<BrowserHar
   const serve = (urlPath: string, bytes: Uint8Array, type = 'application/octet-stream') => { files.set(urlPath, { bytes, type }); };
   serve('/cloudless.js', readFileSync(path.join(dir, 'bundle/cloudless.js')), 'text/javascript');
   serve('/kernels.wasm', readFileSync(path.join(dir, 'bundle/kernels.wasm')), 'application/wasm');
+  // Chromium validates relaxed SIMD, so initWasm() fetches this build: the tests run the page on it.
+  serve('/kernels-relaxed.wasm', readFileSync(path.join(dir, 'bundle/kernels-relaxed.wasm')), 'application/wasm');
   serve('/', new TextEncoder().encode(TEST_PAGE), 'text/html');
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 1 });

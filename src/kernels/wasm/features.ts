@@ -55,3 +55,30 @@ export function sharedMemorySupported(): boolean {
     return false;
   }
 }
+
+const V128_ZERO = [0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const RELAXED_BODY = [
+  0x00, // no locals
+  ...V128_ZERO, ...V128_ZERO, ...V128_ZERO,
+  0xfd, 0x85, 0x02, // f32x4.relaxed_madd
+  ...V128_ZERO, ...V128_ZERO,
+  0xfd, 0x93, 0x02, // i32x4.relaxed_dot_i8x16_i7x16_add_s
+  0x0b,
+];
+
+/**
+ * (module (func (result v128) (i32x4.relaxed_dot_i8x16_i7x16_add_s
+ *   (f32x4.relaxed_madd (v128.const 0) (v128.const 0) (v128.const 0)) (v128.const 0) (v128.const 0))))
+ * Both instructions kernels-relaxed.wasm relies on.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, RELAXED_BODY.length + 2, 0x01, RELAXED_BODY.length, ...RELAXED_BODY,
+]);
+
+/** Whether this engine runs WebAssembly relaxed SIMD (kernels-relaxed.wasm needs it; Node 22+, current browsers). */
+export function relaxedSimdSupported(): boolean {
+  return wasmApi()?.validate(RELAXED_PROBE) ?? false;
+}

@@ -23,7 +23,7 @@
  * engine has SharedArrayBuffer (CLOUDLESS_WASM_SHARED=0 forces the other).
  */
 import { CloudlessError } from '../../ir/index.js';
-import { sharedMemorySupported, simdSupported, wasmApi, type WasmApi, type WasmMemory } from './features.js';
+import { relaxedSimdSupported, sharedMemorySupported, simdSupported, wasmApi, type WasmApi, type WasmMemory } from './features.js';
 import { readKernelModule } from './module-source.js';
 
 /** Exports of kernels.wasm (see assembly/*.as.ts for the meaning of each argument). */
@@ -255,6 +255,44 @@ export class WasmHeap {
 /** Why the wasm backend is unavailable, or undefined when it is ready. */
 export let wasmUnavailable: string | undefined;
 
+/**
+ * Which build of the kernels runs: 'simd' is kernels.wasm (WebAssembly SIMD128),
+ * 'relaxed' is kernels-relaxed.wasm, the same sources with relaxed SIMD (fused
+ * multiply-add in the float GEMM and depthwise kernels, the 8-bit dot product
+ * in the int8 GEMM). int8 results are bit-identical in both; float results
+ * differ by rounding only (assembly/fma.ts states the bound).
+ */
+export type WasmTier = 'simd' | 'relaxed';
+
+/** The tier the heap runs, once it exists. */
+let tier: WasmTier | undefined;
+
+/**
+ * The tier asked for by CLOUDLESS_WASM_TIER: 'simd' forces the plain build,
+ * 'relaxed' requires the relaxed one (the wasm backend is then unavailable
+ * where the engine lacks relaxed SIMD, so tests of that tier fail loudly
+ * instead of passing on the other build); anything else (or unset) is auto.
+ */
+function requestedTier(): WasmTier | 'auto' {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = env?.CLOUDLESS_WASM_TIER;
+  return v === 'simd' || v === 'relaxed' ? v : 'auto';
+}
+
+/**
+ * The tier this engine should run: relaxed where `WebAssembly.validate` accepts
+ * a tiny module with f32x4.relaxed_madd and i32x4.relaxed_dot_i8x16_i7x16_add_s
+ * (Node 22+, current browsers; Node 20 only with --experimental-wasm-relaxed-simd),
+ * unless CLOUDLESS_WASM_TIER says otherwise; undefined with the reason when
+ * the requested tier cannot run.
+ */
+export function chooseWasmTier(): WasmTier | string {
+  const want = requestedTier();
+  const relaxed = relaxedSimdSupported();
+  if (want === 'relaxed' && !relaxed) return 'CLOUDLESS_WASM_TIER=relaxed, but this WebAssembly engine does not validate relaxed SIMD';
+  return want === 'simd' || !relaxed ? 'simd' : 'relaxed';
+}
+
 let heap: WasmHeap | undefined;
 
 /** Why this engine cannot run the kernels at all (no WebAssembly, no SIMD), or undefined. */
@@ -266,37 +304,52 @@ function engineLacks(api: WasmApi | undefined): string | undefined {
 
 /**
  * Where the module comes from differs by host: in Node, module-source.ts reads
- * kernels.wasm synchronously here, at import (kernels are looked up
- * synchronously and Node has no size limit on a synchronous compile); in the
- * browser bundle that file is replaced by one that returns nothing, and the
- * page calls installWasmModule() once it has fetched and compiled the file
- * (see src/browser/wasm.ts).
+ * kernels.wasm (or kernels-relaxed.wasm) synchronously here, at import
+ * (kernels are looked up synchronously and Node has no size limit on a
+ * synchronous compile); the module is compiled once per process and every
+ * session shares its instance. In the browser bundle that file is replaced
+ * by one that returns nothing, and the page calls installWasmModule() once
+ * it has fetched and compiled the file (see src/browser/wasm.ts).
  */
 function loadAtImport(): void {
   const api = wasmApi();
   wasmUnavailable = engineLacks(api);
   if (wasmUnavailable) return;
-  const wantShared = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_WASM_SHARED !== '0';
+  const chosen = chooseWasmTier();
+  if (chosen !== 'simd' && chosen !== 'relaxed') { wasmUnavailable = chosen; return; }
+  // The shared-memory build (threads) is plain SIMD128; it is preferred unless the relaxed tier was asked
+  // for by name (CLOUDLESS_WASM_TIER=relaxed): a relaxed build with threads is not made yet.
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const wantShared = env?.CLOUDLESS_WASM_SHARED !== '0' && env?.CLOUDLESS_WASM_TIER !== 'relaxed';
   const threaded = wantShared && sharedMemorySupported() ? readKernelModule('kernels-threads.wasm') : undefined;
-  const source = threaded instanceof Uint8Array ? threaded : readKernelModule();
+  const useThreaded = threaded instanceof Uint8Array;
+  const source = useThreaded ? threaded : readKernelModule(chosen === 'relaxed' ? 'kernels-relaxed.wasm' : 'kernels.wasm');
   if (typeof source === 'string') { wasmUnavailable = source; return; }
   heap = new WasmHeap(api!, new api!.Module(source));
+  tier = useThreaded ? 'simd' : chosen;
 }
 
 /**
- * Installs a compiled kernels.wasm (a WebAssembly.Module) as the process-wide
- * heap. Only the first call takes effect; returns whether the heap is ready.
+ * Installs a compiled kernels.wasm or kernels-relaxed.wasm (a
+ * WebAssembly.Module, built for `as`) as the process-wide heap. Only the
+ * first call takes effect; returns whether the heap is ready.
  */
-export function installWasmModule(module: object): boolean {
+export function installWasmModule(module: object, as: WasmTier = 'simd'): boolean {
   if (heap) return true;
   const api = wasmApi();
   wasmUnavailable = engineLacks(api);
   if (wasmUnavailable) return false;
   heap = new WasmHeap(api!, module);
+  tier = as;
   return true;
 }
 
 loadAtImport();
+
+/** The build of the kernels in use, or undefined when the wasm backend is unavailable. */
+export function wasmTier(): WasmTier | undefined {
+  return tier;
+}
 
 /** The process-wide heap; only called by kernels, which are registered only when it exists. */
 export function wasmHeap(): WasmHeap {

@@ -12,8 +12,8 @@ import { wasmInt8OpKernels } from './int8ops.js';
 import { wasmFloatOpKernels } from './ops.js';
 import { wasmAvailable } from './heap.js';
 
-export { wasmUnavailable, wasmAvailable, installWasmModule } from './heap.js';
-export { simdSupported, sharedMemorySupported } from './features.js';
+export { wasmUnavailable, wasmAvailable, installWasmModule, wasmTier, type WasmTier } from './heap.js';
+export { simdSupported, sharedMemorySupported, relaxedSimdSupported } from './features.js';
 export { closeThreadPool, threadsUnavailable } from './threads.js';
 export { wasmArenaHost } from './place.js';
 

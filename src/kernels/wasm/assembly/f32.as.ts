@@ -13,10 +13,13 @@
  *
  * Sums are float32 in a fixed order (tap-major, then input channel), so they
  * differ from the float64 reference by float32 rounding only (see the tests'
- * tolerance).
+ * tolerance). Every multiply-add goes through fma.ts's madd: two roundings
+ * in kernels.wasm, a relaxed (possibly fused) multiply-add in
+ * kernels-relaxed.wasm, in the same order.
  */
 import { endTap, firstTap } from './window';
 import { storeLanesF32 } from './tails';
+import { madd } from './fma';
 
 /** Clamps (NaN passes through, as in the reference) and stores min(n, 8) channels of (v0, v1) at p. */
 @inline function store8(p: usize, v0: v128, v1: v128, n: i32, lo: v128, hi: v128): void {
@@ -63,10 +66,10 @@ export function gemm_f32(a: usize, lda: i32, rows: i32, k: i32, wp: usize, bias:
         const x1 = v128.load32_splat(a1 + i);
         const x2 = v128.load32_splat(a2 + i);
         const x3 = v128.load32_splat(a3 + i);
-        c00 = f32x4.add(c00, f32x4.mul(x0, w0)); c01 = f32x4.add(c01, f32x4.mul(x0, w1));
-        c10 = f32x4.add(c10, f32x4.mul(x1, w0)); c11 = f32x4.add(c11, f32x4.mul(x1, w1));
-        c20 = f32x4.add(c20, f32x4.mul(x2, w0)); c21 = f32x4.add(c21, f32x4.mul(x2, w1));
-        c30 = f32x4.add(c30, f32x4.mul(x3, w0)); c31 = f32x4.add(c31, f32x4.mul(x3, w1));
+        c00 = madd(x0, w0, c00); c01 = madd(x0, w1, c01);
+        c10 = madd(x1, w0, c10); c11 = madd(x1, w1, c11);
+        c20 = madd(x2, w0, c20); c21 = madd(x2, w1, c21);
+        c30 = madd(x3, w0, c30); c31 = madd(x3, w1, c31);
         w += 32;
       }
       const n = cout - (j << 3);
@@ -86,8 +89,8 @@ export function gemm_f32(a: usize, lda: i32, rows: i32, k: i32, wp: usize, bias:
       let c00 = v128.load(b), c01 = v128.load(b, 16);
       for (let i: usize = 0; i < kBytes; i += 4) {
         const x0 = v128.load32_splat(a0 + i);
-        c00 = f32x4.add(c00, f32x4.mul(x0, v128.load(w)));
-        c01 = f32x4.add(c01, f32x4.mul(x0, v128.load(w, 16)));
+        c00 = madd(x0, v128.load(w), c00);
+        c01 = madd(x0, v128.load(w, 16), c01);
         w += 32;
       }
       store8(y0 + (<usize>j << 5), c00, c01, cout - (j << 3), vlo, vhi);
@@ -189,10 +192,10 @@ export function depthwise_f32(
             for (let kw = kw0; kw < kw1; kw++) {
               const xp = xRow + <usize>(w0 + kw * dW) * pixBytes;
               const wq = wRow + <usize>kw * wTapBytes;
-              a0 = f32x4.add(a0, f32x4.mul(v128.load(xp), v128.load(wq)));
-              a1 = f32x4.add(a1, f32x4.mul(v128.load(xp, 16), v128.load(wq, 16)));
-              a2 = f32x4.add(a2, f32x4.mul(v128.load(xp, 32), v128.load(wq, 32)));
-              a3 = f32x4.add(a3, f32x4.mul(v128.load(xp, 48), v128.load(wq, 48)));
+              a0 = madd(v128.load(xp), v128.load(wq), a0);
+              a1 = madd(v128.load(xp, 16), v128.load(wq, 16), a1);
+              a2 = madd(v128.load(xp, 32), v128.load(wq, 32), a2);
+              a3 = madd(v128.load(xp, 48), v128.load(wq, 48), a3);
             }
           }
           v128.store(yo + cOff, f32x4.pmin(f32x4.pmax(a0, vlo), vhi));
@@ -207,7 +210,7 @@ export function depthwise_f32(
             const xRow = xPix + <usize>((h0 + kh * dH) * inW) * pixBytes + cOff;
             const wRow = wp + <usize>(kh * kW) * wTapBytes + cOff;
             for (let kw = kw0; kw < kw1; kw++) {
-              acc = f32x4.add(acc, f32x4.mul(v128.load(xRow + <usize>(w0 + kw * dW) * pixBytes), v128.load(wRow + <usize>kw * wTapBytes)));
+              acc = madd(v128.load(xRow + <usize>(w0 + kw * dW) * pixBytes), v128.load(wRow + <usize>kw * wTapBytes), acc);
             }
           }
           acc = f32x4.pmin(f32x4.pmax(acc, vlo), vhi);
