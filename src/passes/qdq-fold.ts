@@ -30,8 +30,7 @@
  * the canonical Quantize and Dequantize, whose parameters are those of their
  * int8 value, as in TFLite.
  */
-import { Tensor, attrInt, staticInfos, type Graph, type Node, type QuantParams, type ValueInfo } from '../ir/index.js';
-import type { KernelRegistry } from '../runtime/registry.js';
+import { Tensor, attrInt, staticInfos, type Graph, type KernelRegistry, type Node, type QuantParams, type ValueInfo } from '../ir/index.js';
 import type { FusedActivation } from '../ir/ops/nn.js';
 import { fusedActivationOf } from './fuse-activation.js';
 import { namesReadBySubgraphs, optimizeLayout } from './layout.js';
