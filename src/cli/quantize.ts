@@ -20,7 +20,7 @@ import { Calibrator, type CalibrationMethod, type CalibrationResult } from '../q
 import { quantizeGraph, type FallbackNode } from '../quantize/quantize.js';
 import { compareSessions, type ComparisonReport } from '../quantize/report.js';
 import { layerSensitivity, type LayerSensitivity } from '../quantize/sensitivity.js';
-import { loadLabels, loadSampleFolder, preprocessSpecFor, type Sample } from '../quantize/samples.js';
+import { loadLabels, loadSampleFolder, preprocessSpecFor, type Sample } from '../tasks/samples.js';
 import { readModel } from '../runtime/load.js';
 import { Session, type BackendChoice } from '../runtime/session.js';
 import type { PreprocessSpec } from '../tasks/vision/preprocess.js';

@@ -33,10 +33,6 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
  */
 export const KNOWN_BACK_EDGES: readonly string[] = [
   'quantize/quantize.ts -> kernels/ref/int16/activation.ts',
-  'quantize/samples.ts -> tasks/vision/preprocess.ts',
-  'tasks/audio/features.ts -> kernels/ref/signal.ts',
-  'tasks/audio/pipeline-task.ts -> pipeline/types.ts',
-  'tasks/audio/wakeword.ts -> pipeline/types.ts',
 ];
 
 export const SRC = path.join(repoRoot, 'src');
