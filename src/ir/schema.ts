@@ -3,6 +3,7 @@ import type { DType } from './dtype.js';
 import type { Graph, Node } from './graph.js';
 import { shapeToString, type QuantParams, type Tensor } from './tensor.js';
 import type { GraphPlanner } from './kernel.js';
+import type { OpTraits } from './ops/traits.js';
 
 /** What is known of a value while a graph is planned: always dtype and a concrete shape. */
 export interface ValueInfo {
@@ -43,6 +44,8 @@ export interface OpSchema {
   outputs: readonly [number, number];
   /** Output dtypes and shapes from the inputs. Throws CloudlessError E_SHAPE/E_ATTR on nonsense. */
   infer(ctx: InferContext): ValueInfo[];
+  /** Facts the planner, passes, quantizer and writers read (src/ir/ops/traits.ts, the one table of them). */
+  traits?: OpTraits;
 }
 
 /**

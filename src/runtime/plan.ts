@@ -3,6 +3,7 @@ import {
   type Backend, type Graph, type GraphPlanner, type KernelContext, type KernelDef, type Node, type PlannedValue, type TypedArray, type ValueInfo,
 } from '../ir/index.js';
 import { shapeRange } from '../ir/ops/shape-ops.js';
+import { opTraits } from '../ir/ops/traits.js';
 import { planArena, describeArena, type ArenaHost, type ArenaRequest } from './arena.js';
 import { evalNode } from './eval-node.js';
 import type { KernelRegistry } from '../ir/index.js';
@@ -425,9 +426,6 @@ function copyInto(dst: TypedArray, src: TypedArray): void {
   (dst as Float32Array).set(src as Float32Array);
 }
 
-/** Ops whose output holds exactly their first input's bytes, in order, under another shape. */
-const VIEW_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
-
 /**
  * The arena buffer a view op's output can share: its data input's, when that
  * lives in the arena and has the same dtype and size. Reading the output then
@@ -436,7 +434,7 @@ const VIEW_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identit
  */
 function viewSource(p: { node: Node; outInfos: ValueInfo[] }, lifetimes: ReadonlyMap<string, ArenaRequest>, infos: ReadonlyMap<string, ValueInfo>): ArenaRequest | undefined {
   const { node } = p;
-  if (!VIEW_OPS.has(node.op) || node.outputs.length !== 1 || !node.outputs[0]) return undefined;
+  if (opTraits(node.op).movement !== 'view' || node.outputs.length !== 1 || !node.outputs[0]) return undefined;
   const src = node.inputs[0];
   const r = src ? lifetimes.get(src) : undefined;
   const from = src ? infos.get(src) : undefined;
