@@ -43,6 +43,12 @@ export { prepareForQuantization } from './passes/quantize-prep.js';
 export { Calibrator, calibrate, type CalibrationResult } from './quantize/calibrate.js';
 export { quantizeGraph, type QuantizeOptions } from './quantize/quantize.js';
 export { compareSessions } from './quantize/report.js';
+export {
+  quantizeModel, holdOut, loadBack, quantizeFeeds,
+  type QuantizeModelOptions, type QuantizedModel, type WorkflowStage,
+} from './quantize/workflow.js';
+export { loadSampleFolder, loadLabels, preprocessSpecFor, type SampleFolder } from './tasks/samples.js';
+export type { Sample } from './runtime/session.js';
 export { emitC } from './codegen/emit-graph.js';
 export { buildAndRun, type VerifyTarget } from './codegen/verify.js';
 export type { CPackage, CTensorInfo } from './codegen/package.js';

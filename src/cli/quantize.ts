@@ -1,6 +1,8 @@
 /**
  * `cloudless quantize <model> --calib <dir> -o <out.tflite>`: post-training int8
- * quantization of a float model, with a report of what it cost and bought.
+ * quantization of a float model, with a report of what it cost and bought. A
+ * shell over quantizeModel (src/quantize/workflow.ts): this file reads the
+ * sample folders, draws the progress bars, writes the bytes and prints.
  *
  * The written model is the one the report describes: the .tflite bytes are
  * loaded back with the TFLite importer and run before anything is written, and
@@ -11,16 +13,14 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CloudlessError, Tensor, type Int8Arithmetic } from '../ir/index.js';
-import { importTflite } from '../formats/tflite/import.js';
-import { writeTflite } from '../formats/tflite/writer.js';
-import { exportOnnx } from '../formats/onnx/export.js';
-import { keepOutputs, prepareForQuantization, type PrepareReport } from '../passes/quantize-prep.js';
-import { Calibrator, type CalibrationMethod, type CalibrationResult } from '../quantize/calibrate.js';
-import { quantizeGraph, type FallbackNode } from '../quantize/quantize.js';
-import { compareSessions, type ComparisonReport } from '../quantize/report.js';
-import { layerSensitivity, type LayerSensitivity } from '../quantize/sensitivity.js';
-import { loadLabels, loadSampleFolder, preprocessSpecFor, type Sample } from '../quantize/samples.js';
+import { CloudlessError, type Int8Arithmetic } from '../ir/index.js';
+import { keepOutputs, type PrepareReport } from '../passes/quantize-prep.js';
+import type { CalibrationMethod } from '../quantize/calibrate.js';
+import type { FallbackNode } from '../quantize/quantize.js';
+import type { ComparisonReport } from '../quantize/report.js';
+import type { LayerSensitivity } from '../quantize/sensitivity.js';
+import { quantizeModel, type QuantizeModelOptions, type WorkflowStage } from '../quantize/workflow.js';
+import { loadLabels, loadSampleFolder, preprocessSpecFor } from '../tasks/samples.js';
 import { readModel } from '../runtime/load.js';
 import { Session, type BackendChoice } from '../runtime/session.js';
 import type { PreprocessSpec } from '../tasks/vision/preprocess.js';
@@ -117,180 +117,70 @@ function progressBar(enabled: boolean, label: string): { tick(done: number, tota
   };
 }
 
-/** Quantizes, verifies the written bytes load and run, writes them, and reports. */
+/** Stage names as the progress bars label them. */
+const STAGE_LABELS: Record<WorkflowStage, string> = {
+  calibrating: 'calibrating', rounding: 'rounding   ', comparing: 'comparing  ', minmax: 'minmax     ', percentile: 'percentile ', layers: 'layers     ',
+};
+
+/** Reads the sample folders, quantizes (src/quantize/workflow.ts), writes the bytes, and reports. */
 export async function runQuantize(model: string, o: QuantizeCommandOptions): Promise<QuantizeSummary> {
   const ext = path.extname(o.out).toLowerCase();
   if (ext !== '.tflite' && ext !== '.onnx') {
     throw new CloudlessError('E_CONFIG', `-o ${o.out}: the quantized model is written as .tflite (int8 TFLite) or .onnx (QDQ); give a file name ending in one of them`);
   }
   const format = ext === '.onnx' ? 'onnx' : 'tflite';
-  const activations = o.activations ?? 'int8';
-  if (activations === 'int16' && format === 'onnx') {
+  if ((o.activations ?? 'int8') === 'int16' && format === 'onnx') {
     throw new CloudlessError('E_CONFIG', `-o ${o.out}: 16x8 models (--activations int16) are written as .tflite only`, { hint: 'give a file name ending in .tflite' });
   }
-  const sessionOptions = { backend: o.backend, int8Arithmetic: o.int8Arithmetic };
-  const readKept = async () => {
-    const g = await readModel(model);
-    if (o.outputs?.length) keepOutputs(g, o.outputs);
-    return g;
-  };
-  const floatGraph = await readKept();
-  const floatSession = new Session(floatGraph, sessionOptions);
+  const floatGraph = await readModel(model);
+  if (o.outputs?.length) keepOutputs(floatGraph, o.outputs);
+  const floatSession = new Session(floatGraph, { backend: o.backend, int8Arithmetic: o.int8Arithmetic });
   const overrides = parsePreprocess(o.preprocess);
   const spec = (folderInputs: Session['inputs']) => {
     try { return preprocessSpecFor(folderInputs[0]!, overrides); } catch { return undefined; }
   };
   const calibFolder = await loadSampleFolder(o.calib, floatSession.inputs, spec(floatSession.inputs));
-  let calibSamples: Sample[] = calibFolder.samples;
-  let evalSamples: Sample[];
+  let evaluation: QuantizeModelOptions['evaluation'];
   let labels: number[] | undefined;
-  let heldOut = true;
   if (o.eval) {
-    evalSamples = (await loadSampleFolder(o.eval, floatSession.inputs, spec(floatSession.inputs))).samples;
-    if (o.labels) labels = await loadLabels(o.labels, evalSamples);
-  } else {
-    // Every fifth sample is held out of calibration to measure the error on data the ranges did not see.
-    const all = calibFolder.samples;
-    const allLabels = o.labels ? await loadLabels(o.labels, all) : undefined;
-    const held = all.length >= 5 ? all.map((_, i) => i % 5 === 4) : all.map(() => false);
-    heldOut = held.some(Boolean);
-    calibSamples = all.filter((_, i) => !held[i]);
-    evalSamples = heldOut ? all.filter((_, i) => held[i]) : all;
-    labels = allLabels && (heldOut ? allLabels.filter((_, i) => held[i]) : allLabels);
+    const samples = (await loadSampleFolder(o.eval, floatSession.inputs, spec(floatSession.inputs))).samples;
+    evaluation = { samples, labels: o.labels ? await loadLabels(o.labels, samples) : undefined };
+  } else if (o.labels) {
+    labels = await loadLabels(o.labels, calibFolder.samples);
   }
-
-  const graph = await readKept();
-  const rewrites = prepareForQuantization(graph);
-  const keepFloat = [...(o.keepFloat ?? []), ...graph.nodes.slice(0, o.keepFloatFirst ?? 0).map((n) => n.name)];
-  const rounding = o.rounding ?? 'nearest';
-  const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method === 'auto' ? 'minmax' : o.method, percentile: o.percentile, weightHessians: rounding === 'gptq' });
   const showProgress = o.progress ?? process.stderr.isTTY === true;
-  const bar = progressBar(showProgress, 'calibrating');
-  try {
-    calibSamples.forEach((s, i) => {
-      calibrator.observe(s.feeds, s.name);
-      bar.tick(i + 1, calibSamples.length);
-    });
-  } finally {
-    bar.stop();
-  }
-  const calibrated = calibrator.result();
-  const methods: CalibrationMethod[] = o.method === 'auto' ? ['minmax', 'percentile'] : [o.method];
-  // Both writers need static shapes: a model with symbolic input sizes takes those of the calibration samples.
-  const inputShapes = sampleShapes(calibSamples[0]!);
-
-  /** Quantizes with one method, writes the bytes, and loads them back and runs them once (a model that fails this is never written). */
-  // GPTQ rounds each layer once even when --method auto builds two candidates: its result does not depend on the ranges.
-  const roundedWeights = new Map<string, Tensor>();
-  const build = (calibration: CalibrationResult) => {
-    const roundingBar = progressBar(showProgress && rounding === 'gptq', 'rounding   ');
-    let q: ReturnType<typeof quantizeGraph>;
-    try {
-      q = quantizeGraph(graph, calibration, { io: o.io, activations, keepFloat, weightRounding: rounding, onWeightsRounded: roundingBar.tick, roundedWeights });
-    } finally {
-      roundingBar.stop();
-    }
-    const bytes = format === 'onnx'
-      ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})`, inputShapes })
-      : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}`, inputShapes });
-    return { calibration, q, bytes };
-  };
-  const loadBack = async (bytes: Uint8Array): Promise<Session> => {
-    try {
-      const session = new Session(format === 'onnx' ? await readModel(bytes, 'onnx') : importTflite(bytes, o.out), sessionOptions);
-      const first = evalSamples[0]!;
-      const out = session.runSync(o.io === 'int8' ? quantizeFeeds(session, first) : first.feeds);
-      for (const [name, t] of Object.entries(out)) {
-        if (t.toFloat32().some((v) => !Number.isFinite(v))) throw new CloudlessError('E_INTERNAL', `output "${name}" holds NaN or infinity`);
-      }
-      return session;
-    } catch (err) {
-      const e = err instanceof CloudlessError ? err : new CloudlessError('E_INTERNAL', String(err));
-      throw new CloudlessError(e.code === 'E_INTERNAL' ? 'E_INTERNAL' : e.code, `the quantized model could not be loaded back and run, so ${o.out} was not written: ${e.message}`, {
-        hint: e.hint, node: e.node, cause: err,
-      });
-    }
-  };
-  const compare = (int8Session: Session, what: string): ComparisonReport => {
-    const bar2 = progressBar(showProgress, what);
-    try {
-      return compareSessions(floatSession, int8Session, evalSamples, {
-        labels, onSample: bar2.tick,
-        // An int8-interface model reads the samples quantized with its own input parameters.
-        int8Feeds: o.io === 'int8' ? (s) => quantizeFeeds(int8Session, s) : undefined,
-      });
-    } finally {
-      bar2.stop();
-    }
-  };
-  /** Top-1 accuracy when labels are given, else the mean over outputs of their mean cosine to float. */
-  const score = (c: ComparisonReport) => c.quality ? c.quality.int8 : c.outputs.reduce((a, x) => a + x.meanCosine, 0) / Math.max(1, c.outputs.length);
-
-  let best: { built: ReturnType<typeof build>; comparison: ComparisonReport; score: number } | undefined;
-  const candidates: { method: CalibrationMethod; score: number }[] = [];
-  for (const method of methods) {
-    const built = build(calibrated.withMethod(method));
-    const comparison = compare(await loadBack(built.bytes), methods.length > 1 ? `${method.padEnd(11)}` : 'comparing  ');
-    const candidate = { method, score: score(comparison) };
-    candidates.push(candidate);
-    if (!best || candidate.score > best.score) best = { built, comparison, score: candidate.score };
-  }
-  const { built: { calibration, q, bytes }, comparison } = best!;
-  await writeFile(o.out, bytes);
-
-  let sensitivity: LayerSensitivity[] | undefined;
-  if (o.sensitivity) {
-    const bar3 = progressBar(showProgress, 'layers     ');
-    try {
-      sensitivity = layerSensitivity(graph, calibration, evalSamples, { ...sessionOptions, activations, onLayer: bar3.tick })
-        .slice(0, o.sensitivity === true ? 10 : o.sensitivity);
-    } finally {
-      bar3.stop();
-    }
-  }
+  const bars = new Map<WorkflowStage, ReturnType<typeof progressBar>>();
+  const q = await quantizeModel(model, {
+    calibration: calibFolder.samples, labels, evaluation, format,
+    method: o.method, percentile: o.percentile, rounding: o.rounding, io: o.io, activations: o.activations,
+    keepFloat: o.keepFloat, keepFloatFirst: o.keepFloatFirst, outputs: o.outputs, sensitivity: o.sensitivity,
+    backend: o.backend, int8Arithmetic: o.int8Arithmetic, floatSession,
+    onProgress: (stage, done, total) => {
+      let bar = bars.get(stage);
+      if (!bar) { bar = progressBar(showProgress, STAGE_LABELS[stage]); bars.set(stage, bar); }
+      bar.tick(done, total);
+    },
+    onStageEnd: (stage) => { bars.get(stage)?.stop(); bars.delete(stage); },
+  }, o.out);
+  await writeFile(o.out, q.bytes);
   const floatBytes = await modelBytes(model);
+  const { candidates, ...method } = q.calibration;
   return {
     model,
     output: o.out,
-    calibration: {
-      method: calibration.method, ...(calibration.method === 'percentile' ? { percentile: calibration.percentile } : {}),
-      samples: calibration.samples, skipped: calibFolder.skipped, rounding,
-      ...(methods.length > 1 ? { candidates } : {}),
-    },
-    evaluation: { samples: evalSamples.length, heldOut },
-    format,
-    activations,
-    size: { floatBytes, int8Bytes: bytes.length, ratio: floatBytes / bytes.length },
-    rewrites,
+    calibration: { ...method, skipped: calibFolder.skipped, ...(candidates ? { candidates } : {}) },
+    evaluation: q.evaluation,
+    format: q.format,
+    activations: q.activations,
+    size: { floatBytes, int8Bytes: q.bytes.length, ratio: floatBytes / q.bytes.length },
+    rewrites: q.rewrites,
     int8Nodes: q.int8Nodes,
     quantizeNodes: q.quantizeNodes,
     dequantizeNodes: q.dequantizeNodes,
     fallback: q.fallback,
-    comparison,
-    ...(sensitivity ? { sensitivity } : {}),
+    comparison: q.comparison,
+    ...(q.sensitivity ? { sensitivity: q.sensitivity } : {}),
   };
-}
-
-/** The shapes of a sample's feeds, by input name. */
-function sampleShapes(s: Sample): Record<string, number[]> {
-  return Object.fromEntries(Object.entries(s.feeds).map(([name, t]) => [name, [...t.shape]]));
-}
-
-/** The sample's float feeds quantized with the int8 model's input parameters. */
-function quantizeFeeds(session: Session, s: Sample): Sample['feeds'] {
-  const feeds: Sample['feeds'] = {};
-  for (const info of session.inputs) {
-    const t = s.feeds[info.name]!;
-    const q = session.graph.value(info.name).quant;
-    if ((info.dtype !== 'int8' && info.dtype !== 'int16') || !q || t.dtype !== 'float32') { feeds[info.name] = t; continue; }
-    const scale = q.scale[0]!, zp = q.zeroPoint[0]!;
-    const src = t.data as Float32Array;
-    const [lo, hi] = info.dtype === 'int16' ? [-32768, 32767] : [-128, 127];
-    const quantize = (v: number) => Math.max(lo, Math.min(hi, Math.round(v / scale) + zp));
-    const data = info.dtype === 'int16' ? Int16Array.from(src, quantize) : Int8Array.from(src, quantize);
-    feeds[info.name] = new Tensor(info.dtype, t.shape, data, q);
-  }
-  return feeds;
 }
 
 function parsePercentile(v: string): number {

@@ -5,5 +5,6 @@ export * from './graph.js';
 export * from './attrs.js';
 export * from './schema.js';
 export * from './kernel.js';
+export * from './registry.js';
 export * from './shape-utils.js';
 export * from './limits.js';

@@ -1,5 +1,5 @@
 import type { DType } from './dtype.js';
-import type { Node } from './graph.js';
+import type { Graph, Node } from './graph.js';
 import type { ValueInfo } from './schema.js';
 import type { Tensor } from './tensor.js';
 
@@ -28,6 +28,8 @@ export interface PrepareArgs {
   inputs: (PlannedValue | undefined)[];
   outputs: ValueInfo[];
   ctx: KernelContext;
+  /** The planner of the plan in progress, for kernels that run graphs of their own (If/Loop/Scan bodies). */
+  planner?: GraphPlanner;
 }
 
 /** What a kernel precomputes once per plan (multipliers, packed weights, scratch buffers). */
@@ -60,4 +62,47 @@ export interface KernelDef<S = unknown> {
 /** Helper for kernel tables: keeps each entry's state type while widening to KernelDef<unknown>. */
 export function defineKernel<S>(def: KernelDef<S>): KernelDef<unknown> {
   return def as KernelDef<unknown>;
+}
+
+/**
+ * Memory outside the JavaScript heap that can hold a plan's arena, so that the
+ * kernels of one backend read and write tensors in place instead of copying
+ * them into their own memory and back (the wasm kernels' linear memory). The
+ * buffer may be replaced when the host grows (a WebAssembly memory detaches
+ * its old ArrayBuffer); offsets stay valid.
+ */
+export interface ArenaHost {
+  /** The backend whose kernels work in this memory. */
+  backend: string;
+  /** Reserves `bytes` and returns their offset in buffer(). */
+  reserve(bytes: number): number;
+  release(offset: number): void;
+  buffer(): ArrayBuffer;
+}
+
+/** A graph planned into steps: the part of the runtime's Plan that kernels running bodies use. */
+export interface BodyPlan {
+  readonly steps: readonly { node: Node; kernel: KernelDef; state: unknown; inputs: (Tensor | undefined)[]; outputs: Tensor[] }[];
+  /** Views that feeds are copied into, by graph input name. */
+  readonly inputs: ReadonlyMap<string, Tensor>;
+  readonly outputs: ReadonlyMap<string, Tensor>;
+}
+
+/**
+ * What the runtime's planner lends shape inference and kernels of ops that carry
+ * graphs (If, Loop, Scan): it plans a body with the registry, backends, kernel
+ * context and limits of the plan in progress. The runtime makes one per plan and
+ * passes it in InferContext and PrepareArgs; nothing is installed globally.
+ */
+export interface GraphPlanner {
+  /**
+   * Plans `graph` for placeholder `feeds`; `shapeInputs` are inputs whose given
+   * contents are real. Throws an error for which isPlanDeferred holds when a
+   * shape needs the contents of other inputs. `duringRun`: the plan is made while
+   * a plan runs (a Loop meeting a new iteration number), so it uses kernels that
+   * leave every backend's memory as it is (the reference kernels).
+   */
+  plan(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs: ReadonlySet<string>, duringRun?: boolean): BodyPlan;
+  /** Whether an error is the planner's "needs these inputs' contents" (their names in `inputs`). */
+  isPlanDeferred(err: unknown): err is Error & { inputs: readonly string[] };
 }

@@ -2,6 +2,8 @@ import { CloudlessError } from './errors.js';
 import type { DType } from './dtype.js';
 import type { Graph, Node } from './graph.js';
 import { shapeToString, type QuantParams, type Tensor } from './tensor.js';
+import type { GraphPlanner } from './kernel.js';
+import type { OpTraits } from './ops/traits.js';
 
 /** What is known of a value while a graph is planned: always dtype and a concrete shape. */
 export interface ValueInfo {
@@ -30,6 +32,8 @@ export interface InferContext {
   value(i: number): Tensor;
   /** Whether input i's content is known at plan time. */
   hasValue(i: number): boolean;
+  /** The runtime's planner, for ops whose shapes come from planning their bodies (If/Loop/Scan). */
+  planner?: GraphPlanner;
 }
 
 export interface OpSchema {
@@ -40,6 +44,8 @@ export interface OpSchema {
   outputs: readonly [number, number];
   /** Output dtypes and shapes from the inputs. Throws CloudlessError E_SHAPE/E_ATTR on nonsense. */
   infer(ctx: InferContext): ValueInfo[];
+  /** Facts the planner, passes, quantizer and writers read (src/ir/ops/traits.ts, the one table of them). */
+  traits?: OpTraits;
 }
 
 /**

@@ -28,9 +28,10 @@
  */
 import { attrString, isFloat, type Graph, type Node } from '../ir/index.js';
 import type { FusedActivation } from '../ir/ops/nn.js';
+import { opsWith } from '../ir/ops/traits.js';
 import { dropUnusedConstants, } from './fold-batchnorm.js';
 
-const LAYERS = new Set(['Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected', 'MaxPool', 'AveragePool']);
+const LAYERS = opsWith((t) => t.fusedActivation);
 
 /** The fused activation equivalent to `act`, or undefined when there is none. */
 export function fusedActivationOf(graph: Graph, act: Node): FusedActivation | undefined {

@@ -30,9 +30,9 @@
  * the canonical Quantize and Dequantize, whose parameters are those of their
  * int8 value, as in TFLite.
  */
-import { Tensor, attrInt, staticInfos, type Graph, type Node, type QuantParams, type ValueInfo } from '../ir/index.js';
-import type { KernelRegistry } from '../runtime/registry.js';
+import { Tensor, attrInt, staticInfos, type Graph, type KernelRegistry, type Node, type QuantParams, type ValueInfo } from '../ir/index.js';
 import type { FusedActivation } from '../ir/ops/nn.js';
+import { opsWith } from '../ir/ops/traits.js';
 import { fusedActivationOf } from './fuse-activation.js';
 import { namesReadBySubgraphs, optimizeLayout } from './layout.js';
 
@@ -59,7 +59,7 @@ const SIMPLE = new Set([
 /** Ops whose inputs from this index on are parameters (sizes, axes, bounds), not quantized data: they stay as they are. */
 const PARAMS_FROM: Record<string, number> = { Resize: 1, ReduceMean: 1, Clip: 1 };
 /** Ops that move an int8 value's elements without changing them (its quantization holds for the output). */
-const MOVES = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
+const MOVES = opsWith((t) => t.movement === 'view' || t.movement === 'permute');
 const WEIGHTED = new Set(['Conv', 'DepthwiseConv', 'MatMul', 'Gemm']);
 
 /** Scale and zero point of a QuantizeLinear/DequantizeLinear node, when both are constants of a supported type. */

@@ -44,7 +44,7 @@ import {
   type Node, type QuantParams, type Value, type ValueInfo,
 } from '../ir/index.js';
 import { noTfliteInt16Kernel } from '../formats/tflite/writer.js';
-import { INT16_FIXED_OUTPUT } from '../kernels/ref/int16/activation.js';
+import { opTraits, opsWith } from '../ir/ops/traits.js';
 import { outputChannelAxis } from '../passes/fold-batchnorm.js';
 import { defaultRegistry } from '../runtime/builtins.js';
 import type { KernelRegistry } from '../runtime/registry.js';
@@ -101,34 +101,29 @@ export interface QuantizeResult {
 }
 
 /** The ops whose weights are quantized per output channel, along outputChannelAxis (fold-batchnorm.ts). */
-export const WEIGHTED_OPS = new Set(['Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected']);
+export const WEIGHTED_OPS = opsWith((t) => t.weighted);
 
-/** TFLite's fixed output quantization of these int8 ops (scale, zero point). */
-const FIXED_OUTPUT: Record<string, [number, number]> = {
-  Softmax: [1 / 256, -128],
-  Sigmoid: [1 / 256, -128],
-  Tanh: [1 / 128, 0],
-};
+/** TFLite's fixed output quantization of int8 and of int16 (16x8) ops, [scale, zero point]. */
+const FIXED_OUTPUT = fixedOutputs('int8');
+const FIXED_OUTPUT_16 = fixedOutputs('int16');
 
-/** The same for int16 outputs (16x8; the int16 kernels' INT16_FIXED_OUTPUT). */
-const FIXED_OUTPUT_16: Record<string, [number, number]> = Object.fromEntries(
-  Object.entries(INT16_FIXED_OUTPUT).map(([op, q]) => [op, [q.scale, q.zeroPoint]]),
-);
+function fixedOutputs(dtype: 'int8' | 'int16'): Record<string, [number, number]> {
+  const out: Record<string, [number, number]> = {};
+  for (const op of opsWith((t) => !!t.fixedOutput?.[dtype])) out[op] = [...opTraits(op).fixedOutput![dtype]!];
+  return out;
+}
 
 /** Ops whose int8 kernels requantize their output to its own calibrated range. */
-const REQUANTIZING = new Set(['Add', 'Sub', 'Mul', 'ReduceMean', 'HardSwish', 'LeakyRelu', 'Relu', 'Clip', 'Concat']);
+const REQUANTIZING = opsWith((t) => t.requantizing);
 
 /** Ops that compute in int8 only over a shared quantization of input 0 and outputs. */
-const SHARED_COMPUTE = new Set(['MaxPool', 'AveragePool', 'ReduceMax', 'Resize']);
+const SHARED_COMPUTE = opsWith((t) => t.sharedQuant);
 
 /**
  * Ops that move raw values: in int8 they are exact when the output keeps the
  * input's quantization, so they run in int8 whenever their input is int8 already.
  */
-export const DATA_MOVEMENT = new Set([
-  'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'Slice', 'Gather', 'Split',
-  'DepthToSpace', 'SpaceToDepth', 'Tile', 'Expand', 'Pad', 'Dropout',
-]);
+export const DATA_MOVEMENT = opsWith((t) => t.movement !== undefined);
 
 type Domain = 'int8' | 'float';
 

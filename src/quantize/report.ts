@@ -8,7 +8,7 @@
  */
 import { CloudlessError, type Tensor } from '../ir/index.js';
 import type { Session } from '../runtime/session.js';
-import type { Sample } from './samples.js';
+import type { Sample } from '../runtime/session.js';
 
 export interface OutputError {
   name: string;

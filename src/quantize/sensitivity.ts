@@ -15,7 +15,7 @@ import type { Int8Arithmetic } from '../ir/index.js';
 import type { CalibrationResult } from './calibrate.js';
 import { DATA_MOVEMENT, quantizeGraph } from './quantize.js';
 import { asFloat, cosineSimilarity } from './report.js';
-import type { Sample } from './samples.js';
+import type { Sample } from '../runtime/session.js';
 
 export interface LayerSensitivity {
   node: string;

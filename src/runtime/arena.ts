@@ -31,21 +31,8 @@ export interface ArenaRequest {
   last: number;
 }
 
-/**
- * Memory outside the JavaScript heap that can hold a plan's arena, so that the
- * kernels of one backend read and write tensors in place instead of copying
- * them into their own memory and back (the wasm kernels' linear memory). The
- * buffer may be replaced when the host grows (a WebAssembly memory detaches
- * its old ArrayBuffer); offsets stay valid.
- */
-export interface ArenaHost {
-  /** The backend whose kernels work in this memory. */
-  backend: string;
-  /** Reserves `bytes` and returns their offset in buffer(). */
-  reserve(bytes: number): number;
-  release(offset: number): void;
-  buffer(): ArrayBuffer;
-}
+/** Declared in ir/ (the kernels of a backend provide one); re-exported here for the runtime's users. */
+export type { ArenaHost } from '../ir/kernel.js';
 
 export interface ArenaPlan {
   offsets: Map<string, number>;

@@ -2,10 +2,8 @@ import { registerSchemas, getSchema } from '../ir/index.js';
 import { allSchemas } from '../ir/ops/index.js';
 import { refKernels } from '../kernels/ref/index.js';
 import { allWasmKernels, wasmArenaHost, wasmAvailable } from '../kernels/wasm/index.js';
-import { controlKernels, installBodyPlanning } from '../kernels/ref/control-flow.js';
+import { controlKernels } from '../kernels/ref/control-flow.js';
 import { KernelRegistry } from './registry.js';
-import { PlanDeferred, activePlanOptions, planGraph } from './plan.js';
-import { defaultKernelContext } from './eval-node.js';
 
 let registered = false;
 
@@ -19,17 +17,7 @@ export function ensureSchemas(): void {
 /** The process-wide registry with every built-in kernel. */
 export const defaultRegistry = new KernelRegistry();
 defaultRegistry.registerAll(refKernels);
-// If/Loop/Scan run their bodies through the planner, which they cannot import themselves (a cycle).
-installBodyPlanning({
-  planGraph,
-  isPlanDeferred: (err): err is PlanDeferred => err instanceof PlanDeferred,
-  // Bodies keep their arenas in JavaScript memory: their kernels feed and read body plans' views directly,
-  // which a host's memory could replace between runs.
-  options: () => {
-    const outer = activePlanOptions();
-    return outer ? { ...outer, arenaHost: undefined } : { backends: ['ref'], ctx: defaultKernelContext, registry: defaultRegistry };
-  },
-});
+// If/Loop/Scan plan their bodies with the planner that prepares them (PrepareArgs.planner).
 defaultRegistry.registerAll(controlKernels);
 
 let wasmRegistered = false;

@@ -1,11 +1,12 @@
 import {
   CloudlessError, DEFAULT_LIMITS, NeedsValueError, checkTensorSize, type ResourceLimits, Tensor, bytesPerElement, getSchema, sameQuant, sizeOf, shapeToString, viewTyped, withContext,
-  type Backend, type Graph, type KernelContext, type KernelDef, type Node, type PlannedValue, type TypedArray, type ValueInfo,
+  type Backend, type Graph, type GraphPlanner, type KernelContext, type KernelDef, type Node, type PlannedValue, type TypedArray, type ValueInfo,
 } from '../ir/index.js';
 import { shapeRange } from '../ir/ops/shape-ops.js';
+import { opTraits } from '../ir/ops/traits.js';
 import { planArena, describeArena, type ArenaHost, type ArenaRequest } from './arena.js';
 import { evalNode } from './eval-node.js';
-import type { KernelRegistry } from './registry.js';
+import type { KernelRegistry } from '../ir/index.js';
 
 /** One node to execute at run time, with its tensors bound to arena views. */
 export interface PlanStep {
@@ -91,12 +92,21 @@ export class PlanDeferred extends Error {
   }
 }
 
-/** The options of the plan being made, so that control-flow kernels plan their bodies alike (registry, backends). */
-let planning: PlanOptions | undefined;
-
-/** The options of the innermost planGraph call in progress, if any. */
-export function activePlanOptions(): PlanOptions | undefined {
-  return planning;
+/**
+ * The planner that shape inference and the control-flow kernels of a plan get for
+ * their bodies: the plan's registry, backends, kernel context and limits, with the
+ * arena in JavaScript memory (body kernels feed and read body plans' views
+ * directly, which a host's memory could replace between runs). Plans made while a
+ * plan runs use the reference kernels only, so that no host's memory grows under
+ * the running plan's views.
+ */
+export function bodyPlanner(options: PlanOptions): GraphPlanner {
+  return {
+    plan: (graph, feeds, shapeInputs, duringRun = false) => planGraph(graph, feeds, {
+      ...options, arenaHost: undefined, shapeInputs, placeholderFeeds: true, ...(duringRun ? { backends: ['ref'] } : {}),
+    }),
+    isPlanDeferred: (err): err is PlanDeferred => err instanceof PlanDeferred,
+  };
 }
 
 /** A stable key of the feeds' shapes (and contents of shape inputs) that selects a plan. */
@@ -125,16 +135,6 @@ const NON_DETERMINISTIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNorma
  * contents known.
  */
 export function planGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: PlanOptions): Plan {
-  const outer = planning;
-  planning = options;
-  try {
-    return planWithShapeInputs(graph, feeds, options);
-  } finally {
-    planning = outer;
-  }
-}
-
-function planWithShapeInputs(graph: Graph, feeds: ReadonlyMap<string, Tensor>, options: PlanOptions): Plan {
   const shapeInputs = new Set(options.shapeInputs ?? []);
   for (let attempt = 0; attempt <= graph.inputs.length; attempt++) {
     try {
@@ -193,6 +193,7 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     if (shapeInputs.has(name)) known.set(name, t.clone());
   }
 
+  const planner = bodyPlanner(options);
   type Pending = { node: Node; kernel: KernelDef; inputInfos: (ValueInfo | undefined)[]; outInfos: ValueInfo[] };
   const pending: Pending[] = [];
   for (const node of graph.nodes) {
@@ -210,14 +211,14 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
       let inferred: ValueInfo[] | undefined;
       try {
         inferred = getSchema(node.op)!.infer({
-          node, inputs: inputs.map((t) => (t ? info(t) : undefined)), value: (i) => inputs[i]!, hasValue: (i) => !!inputs[i],
+          node, inputs: inputs.map((t) => (t ? info(t) : undefined)), value: (i) => inputs[i]!, hasValue: (i) => !!inputs[i], planner,
         });
       } catch { /* folding reports the error itself */ }
       if (inferred) checkOutputs(node, inferred);
       let outs: Tensor[];
       try {
         outs = evalNode(node, inputs, {
-          backends: ['ref'], ctx: options.ctx,
+          registry: options.registry, backends: ['ref'], ctx: options.ctx, planner,
           outputQuant: node.outputs.map((o) => graph.values.get(o)?.quant),
         });
       } catch (err) {
@@ -259,6 +260,7 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
           return t;
         },
         hasValue: (i) => { const n = node.inputs[i]; return !!n && known.has(n); },
+        planner,
       });
     } catch (err) {
       if (err instanceof NeedsValueError) throw err;
@@ -320,7 +322,7 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
       return known.has(n) ? { ...inf, constant: known.get(n) } : inf;
     });
     try {
-      const prepared = p.kernel.prepare({ node: p.node, inputs: plannedInputs, outputs: p.outInfos, ctx: options.ctx });
+      const prepared = p.kernel.prepare({ node: p.node, inputs: plannedInputs, outputs: p.outInfos, ctx: options.ctx, planner });
       scratchBytes += prepared.scratchBytes ?? 0;
       packedWeightBytes += prepared.packedWeightBytes ?? 0;
       return prepared.state;
@@ -424,9 +426,6 @@ function copyInto(dst: TypedArray, src: TypedArray): void {
   (dst as Float32Array).set(src as Float32Array);
 }
 
-/** Ops whose output holds exactly their first input's bytes, in order, under another shape. */
-const VIEW_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
-
 /**
  * The arena buffer a view op's output can share: its data input's, when that
  * lives in the arena and has the same dtype and size. Reading the output then
@@ -435,7 +434,7 @@ const VIEW_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identit
  */
 function viewSource(p: { node: Node; outInfos: ValueInfo[] }, lifetimes: ReadonlyMap<string, ArenaRequest>, infos: ReadonlyMap<string, ValueInfo>): ArenaRequest | undefined {
   const { node } = p;
-  if (!VIEW_OPS.has(node.op) || node.outputs.length !== 1 || !node.outputs[0]) return undefined;
+  if (opTraits(node.op).movement !== 'view' || node.outputs.length !== 1 || !node.outputs[0]) return undefined;
   const src = node.inputs[0];
   const r = src ? lifetimes.get(src) : undefined;
   const from = src ? infos.get(src) : undefined;

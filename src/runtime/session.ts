@@ -46,6 +46,15 @@ export interface IOInfo {
   shape: Dim[];
 }
 
+/** One set of feeds for a model, named after the file it came from (calibration and evaluation samples). */
+export interface Sample {
+  /** The file (and index within a batch file) the sample came from. */
+  name: string;
+  /** File name (without folder), used to match labels. */
+  file: string;
+  feeds: Record<string, Tensor>;
+}
+
 export interface MemoryReport {
   /** Bytes of the activation arena (all intermediate tensors, inputs and outputs). */
   arenaBytes: number;

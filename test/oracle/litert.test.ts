@@ -137,6 +137,7 @@ describe.skipIf(!haveTflm)('LiteRT.js vs cloudless: TFLM models written back by 
     }
     const ours = inputs.map((input) => tryInt8(g, { [g.inputs[0]!]: input }));
     if (ours.some((o) => !o.outputs)) ctx.skip(`cloudless int8 kernels do not cover hello_world_int8 yet: ${ours.find((o) => o.reason)!.reason}`);
+    expect(ours.length).toBe(litert.length);
     ours.forEach((o, i) => expect([...(o.outputs![0]!.data as Int8Array)]).toEqual([...(litert[i]!.data as Int8Array)]));
   });
 

@@ -142,6 +142,7 @@ describe.skipIf(!haveTflm)('TFLM example models', () => {
       for (const backend of backends) {
         expect(bytes(run(g, { [g.inputs[0]!]: x }, backend, 'tflite-xnnpack')), `seed ${seed} (${backend})`).toEqual(bytes(lit!));
         const r = bytes(run(g, { [g.inputs[0]!]: x }, backend, 'tflite-reference'));
+        expect(r.length).toBe(bytes(lit!).length);
         bytes(lit!).forEach((v, i) => expect(Math.abs(v - r[i]!)).toBeLessThanOrEqual(2));
       }
     }

@@ -12,7 +12,7 @@ import { Tensor } from '../../src/ir/index.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
 import { runLiteRt } from '../helpers/litert.js';
-import { loadLabels, loadSampleFolder, preprocessSpecFor } from '../../src/quantize/samples.js';
+import { loadLabels, loadSampleFolder, preprocessSpecFor } from '../../src/tasks/samples.js';
 import { opencvPhotosDir } from '../helpers/data.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'cloudless-quantize-'));

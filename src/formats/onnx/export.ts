@@ -40,6 +40,7 @@ import { quantSchemas } from '../../ir/ops/quant.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { resolveSlice, transposePerm } from '../../ir/ops/shape-ops.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
+import { opsWith } from '../../ir/ops/traits.js';
 import { writeOnnx, type OnnxAttrSpec, type OnnxNodeSpec, type OnnxValueSpec } from './writer.js';
 
 export const EXPORT_OPSET = 13;
@@ -89,7 +90,8 @@ const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Mod', 'Pow', 'PRelu', 'Max'
 const REDUCE = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd']);
 /** Layout ops: channels-last canonically, channels-first in ONNX. */
 const LAYOUT = new Set(['Conv', 'DepthwiseConv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'BatchNormalization', 'InstanceNormalization', 'DepthToSpace', 'SpaceToDepth']);
-const SHAPE_ONLY = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Dropout']);
+/** Views other than Identity (Reshape, Flatten, Squeeze, Unsqueeze, Dropout): each is a Reshape to its static shape. */
+const SHAPE_ONLY = new Set([...opsWith((t) => t.movement === 'view')].filter((op) => !SAME_UNARY.has(op)));
 const OTHER = new Set(['Cast', 'Transpose', 'Concat', 'Split', 'Pad', 'Slice', 'Softmax', 'LogSoftmax', 'FullyConnected', 'Gemm', 'MatMul', 'Quantize', 'Dequantize', 'Clip', 'HardSwish', 'Resize', 'TopK', 'Gather']);
 
 function supported(op: string): boolean {

@@ -2,6 +2,7 @@ import {
   CloudlessError, Graph, Tensor, bytesPerElement, float16ToNumber, sizeOf, viewTyped,
   type AttrValue, type DType, type QuantParams, type TypedArray, type Value, checkGraphInputDims } from '../../ir/index.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
+import { opsWith } from '../../ir/ops/traits.js';
 import { OptionsReader, readFlexbufferMap, readTfliteModel, type TfliteModel, type TfliteOperator, type TfliteSubGraph, type TfliteTensor } from './reader.js';
 import {
   ActivationFunctionType, BUILTIN_CUSTOM, BUILTIN_OPERATOR_NAMES, BuiltinOptions, Padding, TENSOR_TYPE_NAMES, TensorType,
@@ -27,7 +28,7 @@ const INT64_MIN = -9223372036854775808n;
 type Activation = 'none' | 'relu' | 'relu6' | 'relu_n1_to_1';
 
 /** Ops whose canonical schema takes the fused `activation` attribute. */
-const ACTIVATION_ATTR_OPS = new Set(['Conv', 'DepthwiseConv', 'ConvTranspose', 'FullyConnected', 'AveragePool', 'MaxPool']);
+const ACTIVATION_ATTR_OPS = opsWith((t) => t.fusedActivation);
 
 /** Builtins that map onto one canonical elementwise op with no options. */
 const DIRECT_OPS: Record<string, string> = {

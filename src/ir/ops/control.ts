@@ -9,13 +9,14 @@
  * The op's own inputs are the first `inputs.length - captures.length`.
  *
  * Shape inference of a control-flow node needs its bodies planned (their shapes may
- * depend on folded constants), which only the runtime can do: the runtime installs a
- * BodyPlanner with `setBodyPlanner` and the schemas here ask it.
+ * depend on folded constants), which only the runtime can do: the runtime passes its
+ * GraphPlanner in the InferContext (and in the kernels' PrepareArgs), and BodyPlans
+ * here turns a body into plans with it.
  */
 import { attrInt, attrInts } from '../attrs.js';
 import { CloudlessError } from '../errors.js';
 import { Graph, type Node } from '../graph.js';
-import type { PlannedValue } from '../kernel.js';
+import type { BodyPlan, GraphPlanner, PlannedValue } from '../kernel.js';
 import { NeedsValueError, shapeError, type InferContext, type OpSchema, type ValueInfo } from '../schema.js';
 import { Tensor, shapeToString, sizeOf } from '../tensor.js';
 
@@ -81,16 +82,6 @@ export function bodyAttr(node: Node, name: string): Graph {
   return g;
 }
 
-/**
- * Plans a body for inferring shapes. `inputs` are infos of the body's own inputs in
- * order; `known` holds the contents of those known exactly (e.g. the iteration
- * number), by body input index. Throws BodyNeedsValue when a body shape depends on
- * the content of an input or capture that is not known.
- */
-export interface BodyPlanner {
-  infer(node: Node, body: Graph, inputs: readonly ValueInfo[], known: ReadonlyMap<number, Tensor>, captures: ReadonlyMap<string, PlannedValue>): ValueInfo[];
-}
-
 /** A body's shapes depend on the contents of these body inputs or captured names. */
 export class BodyNeedsValue extends Error {
   constructor(readonly names: readonly string[], message: string) {
@@ -98,20 +89,115 @@ export class BodyNeedsValue extends Error {
   }
 }
 
-let bodyPlanner: BodyPlanner | undefined;
-
-/** Installed by the runtime's control-flow kernels (src/kernels/ref/control-flow.ts). */
-export function setBodyPlanner(p: BodyPlanner): void {
-  bodyPlanner = p;
-}
-
-function planner(node: Node): BodyPlanner {
-  if (!bodyPlanner) {
-    throw new CloudlessError('E_UNSUPPORTED', `node ${node.name} (${node.op}): control flow needs the runtime's body planner`, {
-      node: node.name, hint: 'import the reference kernels (src/kernels/ref) before planning graphs with If/Loop/Scan',
+/** The planner of an InferContext or PrepareArgs, or an error naming the node that needs it. */
+export function plannerFor(node: Node, planner: GraphPlanner | undefined): GraphPlanner {
+  if (!planner) {
+    throw new CloudlessError('E_UNSUPPORTED', `node ${node.name} (${node.op}): control flow needs the runtime's planner`, {
+      node: node.name, hint: 'plan graphs with If/Loop/Scan through a Session (or evalNode), which passes its planner',
     });
   }
-  return bodyPlanner;
+  return planner;
+}
+
+/** A body seen as a graph of its own: captured constants become constants, the other captures inputs. */
+function standalone(body: Graph, captures: ReadonlyMap<string, PlannedValue>): { graph: Graph; runtimeCaptures: string[] } {
+  const g = new Graph(body.name, body.meta);
+  for (const v of body.values.values()) g.setValue(v);
+  const runtimeCaptures: string[] = [];
+  for (const [name, v] of captures) {
+    if (v.constant) g.setValue({ name, dtype: v.dtype, shape: [...v.shape], constant: v.constant });
+    else { g.setValue({ name, dtype: v.dtype, shape: [...v.shape], quant: v.quant }); runtimeCaptures.push(name); }
+  }
+  g.nodes = [...body.nodes];
+  g.inputs = [...body.inputs, ...runtimeCaptures];
+  g.outputs = [...body.outputs];
+  g.sortTopologically();
+  return { graph: g, runtimeCaptures };
+}
+
+/**
+ * A body prepared for planning: its standalone graph and the feeds to plan it
+ * with. `inputs` are infos of the body's own inputs in order; `contents` holds
+ * the contents of those known exactly (e.g. the iteration number), by body input
+ * index: they may be planned with their real contents (they become shape inputs
+ * only when a shape needs them). Loop bodies whose shapes depend on the
+ * iteration number get one plan per number, made the first time it is seen.
+ * Throws BodyNeedsValue when a body shape depends on the content of an input or
+ * capture that is not known.
+ */
+export class BodyPlans {
+  readonly graph: Graph;
+  readonly runtimeCaptures: string[];
+  /** Body inputs whose contents select the plan (a subset of those with known contents). */
+  readonly keyInputs: string[];
+  private readonly plans = new Map<string, BodyPlan>();
+  private readonly feeds: Map<string, Tensor>;
+
+  constructor(private readonly planner: GraphPlanner, readonly node: Node, readonly body: Graph, inputs: readonly ValueInfo[],
+    contents: ReadonlyMap<number, Tensor>, captures: ReadonlyMap<string, PlannedValue>) {
+    const s = standalone(body, captures);
+    this.graph = s.graph;
+    this.runtimeCaptures = s.runtimeCaptures;
+    this.feeds = new Map();
+    body.inputs.forEach((name, i) => {
+      const info = inputs[i]!;
+      this.feeds.set(name, contents.get(i) ?? new Tensor(info.dtype, info.shape, undefined, info.quant));
+    });
+    for (const name of s.runtimeCaptures) {
+      const v = captures.get(name)!;
+      this.feeds.set(name, new Tensor(v.dtype, v.shape, undefined, v.quant));
+    }
+    const knowable = new Set([...contents.keys()].map((i) => body.inputs[i]!));
+    const keyInputs: string[] = [];
+    for (;;) {
+      try {
+        this.plans.set(this.keyOf(keyInputs), this.planWith(keyInputs, false));
+        break;
+      } catch (err) {
+        if (!planner.isPlanDeferred(err)) throw err;
+        const wanted = err.inputs.filter((n) => !keyInputs.includes(n));
+        if (wanted.length === 0 || !wanted.every((n) => knowable.has(n))) {
+          throw new BodyNeedsValue(wanted.length ? wanted : err.inputs, err.message);
+        }
+        keyInputs.push(...wanted);
+      }
+    }
+    this.keyInputs = keyInputs;
+  }
+
+  /** The plan made at construction (for the contents given then). */
+  get first(): BodyPlan {
+    return this.plans.values().next().value!;
+  }
+
+  outputInfos(): ValueInfo[] {
+    const p = this.first;
+    return this.body.outputs.map((n) => {
+      const t = p.outputs.get(n)!;
+      return { dtype: t.dtype, shape: [...t.shape], quant: t.quant };
+    });
+  }
+
+  /** The plan for the current contents of the key inputs, made on first use (while a plan runs). */
+  planFor(contents: ReadonlyMap<string, Tensor>): BodyPlan {
+    if (this.keyInputs.length === 0) return this.first;
+    const key = this.keyOf(this.keyInputs, contents);
+    let plan = this.plans.get(key);
+    if (!plan) {
+      for (const n of this.keyInputs) this.feeds.set(n, contents.get(n)!);
+      plan = this.planWith(this.keyInputs, true);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private keyOf(names: readonly string[], contents: ReadonlyMap<string, Tensor> = this.feeds): string {
+    return names.map((n) => contents.get(n)!.toNumbers().join(',')).join(';');
+  }
+
+  private planWith(shapeInputs: readonly string[], duringRun: boolean): BodyPlan {
+    return this.planner.plan(this.graph, this.feeds, new Set(shapeInputs), duringRun);
+  }
 }
 
 /** The captured outer values as planned values (constant where their content is known). */
@@ -136,7 +222,7 @@ function capturedValues(ctx: InferContext): Map<string, PlannedValue> {
  */
 function inferBody(ctx: InferContext, body: Graph, inputs: readonly ValueInfo[], known: ReadonlyMap<number, Tensor> = new Map()): ValueInfo[] {
   try {
-    return planner(ctx.node).infer(ctx.node, body, inputs, known, capturedValues(ctx));
+    return new BodyPlans(plannerFor(ctx.node, ctx.planner), ctx.node, body, inputs, known, capturedValues(ctx)).outputInfos();
   } catch (err) {
     if (!(err instanceof BodyNeedsValue)) throw err;
     const names = capturesOf(ctx.node);

@@ -9,8 +9,11 @@ import { controlSchemas } from './control.js';
 import { recurrentSchemas } from './recurrent.js';
 import { qlinearSchemas } from './qlinear.js';
 import { mlSchemas } from './ml.js';
+import { opTraits } from './traits.js';
 
-/** Every built-in op schema. */
+export * from './traits.js';
+
+/** Every built-in op schema, each with its traits. */
 export const allSchemas: readonly OpSchema[] = [
   ...elementwiseSchemas,
   ...reduceSchemas,
@@ -22,4 +25,4 @@ export const allSchemas: readonly OpSchema[] = [
   ...recurrentSchemas,
   ...qlinearSchemas,
   ...mlSchemas,
-];
+].map((s) => ({ ...s, traits: opTraits(s.op) }));

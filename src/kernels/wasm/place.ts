@@ -6,8 +6,7 @@
  * transient area at the offset the binding laid out for it, and an output
  * there is copied back after the call.
  */
-import type { Tensor } from '../../ir/index.js';
-import type { ArenaHost } from '../../runtime/arena.js';
+import type { ArenaHost, Tensor } from '../../ir/index.js';
 import { copyIn, copyOut } from './common.js';
 import { wasmHeap, type WasmHeap } from './heap.js';
 

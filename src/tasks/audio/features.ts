@@ -24,7 +24,7 @@ import {
   filterBankSqrtDouble,
   pcanAutoGainControl, spectralSubtraction, spectrumToEnergy,
   type FilterBankConfig, type SpectralSubtractionConfig,
-} from '../../kernels/ref/signal.js';
+} from '../../ir/signal.js';
 
 /** One integer step of the preprocessor's output quantization (int32 semantics, TFLite ops). */
 export type QuantizeStep = { op: 'Mul' | 'Add' | 'Div' | 'Min' | 'Max'; value: number };

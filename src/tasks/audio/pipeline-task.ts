@@ -17,7 +17,7 @@
  */
 import path from 'node:path';
 import { CloudlessError } from '../../ir/index.js';
-import type { Frame, Task, TaskResult } from '../../pipeline/types.js';
+import type { Frame, Task, TaskResult } from '../types.js';
 import type { BackendChoice } from '../../runtime/session.js';
 import { resolveModel } from '../../zoo/resolve.js';
 import { KeywordSpotter, preprocessorBeside, type RecognizeOptions } from './kws.js';

@@ -18,7 +18,7 @@
  * noise from a fixed-seed generator (same range, ±1000), so runs repeat exactly.
  */
 import { CloudlessError, Tensor } from '../../ir/index.js';
-import type { Task, TaskResult } from '../../pipeline/types.js';
+import type { Task, TaskResult } from '../types.js';
 import { load } from '../../runtime/load.js';
 import type { BackendChoice, Session } from '../../runtime/session.js';
 import { getModel, modelNames } from '../../zoo/manifest.js';

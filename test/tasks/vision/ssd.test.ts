@@ -53,6 +53,7 @@ describe('SSD box coder', () => {
     const box: Box = [0.5, 0.25, 0.8, 0.6];
     const enc = encodeSsdBox(box, a, DEFAULT_BOX_SCALES);
     const back = decodeSsdBox(enc, 0, a, DEFAULT_BOX_SCALES);
+    expect(back.length).toBe(box.length);
     back.forEach((v, i) => expect(v).toBeCloseTo(box[i]!, 12));
     // A zero encoding is the anchor itself.
     expect(decodeSsdBox([0, 0, 0, 0], 0, a, DEFAULT_BOX_SCALES).map((v) => +v.toFixed(12))).toEqual([0.45, 0.3, 0.75, 0.5]);

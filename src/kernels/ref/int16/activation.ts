@@ -42,7 +42,7 @@ import {
   INT16_MAX, INT16_MIN, clampInt, fl, int16QuantRefusal, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway, roundingDivideByPOT,
 } from '../int8/requantize.js';
 import { clipBound, quantizeBound } from '../int8/elementwise.js';
-import { INT16_SOFTMAX_OUTPUT } from './softmax.js';
+import { opTraits, opsWith } from '../../../ir/ops/traits.js';
 
 
 /**
@@ -50,14 +50,14 @@ import { INT16_SOFTMAX_OUTPUT } from './softmax.js';
  * scale == 1/32768 exactly and zero point 0; TANH checks zero point 0 and a
  * scale whose CheckedLog2 is −15 (within 10^-3 of log2 = −15, computed as
  * exactly 2^-15). Every int16 activation also needs input and output zero
- * point 0.
+ * point 0. Read from the op traits (src/ir/ops/traits.ts), the one home of these.
  */
-export const INT16_FIXED_OUTPUT: Readonly<Record<string, { scale: number; zeroPoint: number }>> = Object.freeze({
-  Sigmoid: Object.freeze({ scale: 1 / 32768, zeroPoint: 0 }),
-  Tanh: Object.freeze({ scale: 1 / 32768, zeroPoint: 0 }),
-  // SOFTMAX: zero point 0, scale within 0.1% of 1/32768 (softmax.ts).
-  Softmax: INT16_SOFTMAX_OUTPUT,
-});
+export const INT16_FIXED_OUTPUT: Readonly<Record<string, { scale: number; zeroPoint: number }>> = Object.freeze(Object.fromEntries(
+  [...opsWith((t) => !!t.fixedOutput?.int16)].map((op) => {
+    const [scale, zeroPoint] = opTraits(op).fixedOutput!.int16!;
+    return [op, Object.freeze({ scale, zeroPoint })];
+  }),
+));
 
 type Quant = { scale: number; zeroPoint: number };
 

@@ -45,9 +45,12 @@ import { attrInt, defineKernel, type KernelDef, type Node, type PrepareArgs, typ
 import {
   INT16_MAX, INT16_MIN, clampInt, fl, int16QuantRefusal, multiplyByQuantizedMultiplier, quantizeMultiplier, roundHalfAway,
 } from '../int8/requantize.js';
+import { opTraits } from '../../../ir/ops/traits.js';
 
 /** TFLite's fixed int16 SOFTMAX output quantization (checked in SoftmaxPrepare). */
-export const INT16_SOFTMAX_OUTPUT: Readonly<{ scale: number; zeroPoint: number }> = Object.freeze({ scale: 1 / 32768, zeroPoint: 0 });
+export const INT16_SOFTMAX_OUTPUT: Readonly<{ scale: number; zeroPoint: number }> = Object.freeze({
+  scale: opTraits('Softmax').fixedOutput!.int16![0], zeroPoint: opTraits('Softmax').fixedOutput!.int16![1],
+});
 
 /** The longest row whose int32 sum of exponentials (each ≤ 32767) cannot overflow. */
 const MAX_DEPTH = 65536;

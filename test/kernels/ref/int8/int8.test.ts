@@ -65,6 +65,7 @@ describe('int8 kernels: TFLite Micro test vectors (tflite-reference)', () => {
     const x = q8([2, 5], quantizeValues(input, 0.1, 0), 0.1, 0);
     const y = runInt8('Softmax', [x], perTensorQuant(1 / 256, -128), { outShape: [2, 5] });
     const want = quantizeValues(golden, 1 / 256, -128);
+    expect(y.shape).toEqual([2, 5]);
     y.toNumbers().forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1));
   });
 
@@ -80,6 +81,7 @@ describe('int8 kernels: TFLite Micro test vectors (tflite-reference)', () => {
     const x = q8([5], [-128, -1, 0, 1, 127], 0.1, 0);
     const y = runInt8('Sigmoid', [x], perTensorQuant(1 / 256, -128));
     const f = [-12.8, -0.1, 0, 0.1, 12.7].map((v) => 1 / (1 + Math.exp(-v)));
+    expect(y.shape).toEqual([5]);
     y.toNumbers().forEach((v, i) => expect(Math.abs(v - Math.min(127, Math.round(f[i]! * 256) - 128))).toBeLessThanOrEqual(1));
     expect(y.toNumbers()[2]).toBe(0);
   });
@@ -87,6 +89,7 @@ describe('int8 kernels: TFLite Micro test vectors (tflite-reference)', () => {
   it('Tanh: odd and close to tanh', () => {
     const values = Array.from({ length: 256 }, (_, i) => i - 128);
     const y = runInt8('Tanh', [q8([256], values, 0.05, 0)], perTensorQuant(1 / 128, 0)).toNumbers();
+    expect(y.length).toBe(values.length);
     values.forEach((v, i) => expect(Math.abs(y[i]! - Math.max(-128, Math.min(127, Math.round(Math.tanh(v * 0.05) * 128))))).toBeLessThanOrEqual(1));
   });
 });
@@ -193,6 +196,7 @@ describe('int8 kernels: agreement with float', () => {
     for (const mode of ['tflite-reference', 'tflite-xnnpack'] as const) {
       const y = runInt8('Conv', [x, w], perTensorQuant(yScale, -2), { arithmetic: mode, attrs });
       const deq = y.toFloat32();
+      expect(y.shape).toEqual(ref!.shape);
       ref!.toNumbers().forEach((v, i) => {
         const clamped = Math.max(-126 * yScale, Math.min(129 * yScale, v));
         expect(Math.abs(deq[i]! - clamped)).toBeLessThanOrEqual(1.01 * yScale);

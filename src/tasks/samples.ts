@@ -10,16 +10,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CloudlessError, Tensor, shapeToString, type DType } from '../ir/index.js';
 import { parseNpy } from '../formats/npy.js';
-import { preprocessImage, type PreprocessSpec } from '../tasks/vision/preprocess.js';
-import type { IOInfo } from '../runtime/session.js';
+import { preprocessImage, type PreprocessSpec } from './vision/preprocess.js';
+import type { IOInfo, Sample } from '../runtime/session.js';
 
-export interface Sample {
-  /** The file (and index within a batch file) the sample came from. */
-  name: string;
-  /** File name (without folder), used to match labels. */
-  file: string;
-  feeds: Record<string, Tensor>;
-}
+export type { Sample } from '../runtime/session.js';
 
 export interface SampleFolder {
   samples: Sample[];
