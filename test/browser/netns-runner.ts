@@ -35,10 +35,11 @@ async function main(): Promise<void> {
   const requests: RecordedRequest[] = [];
   const failed: string[] = [];
   page.on('request', (r) => { requests.push({ url: r.url(), method: r.method(), bodyBytes: r.postDataBuffer()?.length ?? 0 }); });
-  // Leaving a page aborts its live event stream: that is the navigation, not the network.
+  // Leaving a page aborts what it still had in flight (its live event stream, a chart being
+  // refreshed): ERR_ABORTED is the navigation, not the network. Every other failure counts.
   page.on('requestfailed', (r) => {
     const why = r.failure()?.errorText ?? '';
-    if (!(new URL(r.url()).pathname === '/api/stream' && why === 'net::ERR_ABORTED')) failed.push(`${r.url()}: ${why}`);
+    if (why !== 'net::ERR_ABORTED') failed.push(`${r.url()}: ${why}`);
   });
   const ready: Record<string, boolean> = {};
   let detections = -1;
