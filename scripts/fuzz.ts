@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mobileNetV2, toOnnxBytes } from '../src/bench/model-builders.js';
 import type { FuzzCase, FuzzReply, Target } from './fuzz-worker.js';
+import { seededRandom } from '../src/ir/random.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -38,16 +39,7 @@ const only = args.includes('--only') ? new Set(arg('--only', '').split(',')) : u
 const timeoutMs: Record<Target, number> = { onnx: 30_000, tflite: 30_000, tfjs: 30_000, yaml: 10_000, wav: 10_000 };
 const outDir = '/tmp/cloudless-fuzz';
 
-/** mulberry32: a small seeded generator, so a run can be repeated. */
-function rng(s: number): () => number {
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(seed);
+const rand = seededRandom(seed);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 

@@ -20,17 +20,9 @@ export interface MobileNetOptions {
   seed?: number;
 }
 
-/** mulberry32: a small seeded PRNG, enough for reproducible random weights. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../ir/random.js';
+
+export { seededRandom };
 
 class Builder {
   readonly nodes: OnnxNodeSpec[] = [];

@@ -34,6 +34,7 @@ import type { Detection } from './detection.js';
 import type { Detector } from './detector.js';
 import { type ImageInput, type RgbImage, decodeImage, describeImageInput } from './image.js';
 import { iou } from './nms.js';
+import { seededRandom } from '../../ir/random.js';
 
 export type PerturbationKind = 'noise' | 'blur' | 'brightness' | 'jpeg' | 'occlusion';
 
@@ -131,17 +132,6 @@ function mix(...xs: number[]): number {
   return h >>> 0;
 }
 
-/** mulberry32: a small, well-mixed 32-bit generator (uniform in [0, 1)). */
-function uniformRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function copyOf(img: RgbImage, data: Uint8Array): RgbImage {
   return { data, width: img.width, height: img.height, channels: 3 };
@@ -168,7 +158,7 @@ export async function perturb(img: RgbImage, p: Perturbation, opts: PerturbOptio
   const src = img.data;
   switch (p.kind) {
     case 'noise': {
-      const rng = uniformRng(mix(opts.seed ?? 1, img.width, img.height, p.strength));
+      const rng = seededRandom(mix(opts.seed ?? 1, img.width, img.height, p.strength));
       const out = new Uint8Array(src.length);
       for (let i = 0; i < src.length; i += 2) {
         // Box-Muller: two independent standard normals from two uniforms.
