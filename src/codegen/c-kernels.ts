@@ -986,6 +986,83 @@ void cl_lut_s16(int32_t size, const int16_t *table, const int16_t *input, int16_
 `,
 };
 
+/*
+ * The 16x8 unary ops computed instead of tabled (a few hundred bytes of code
+ * and 512 B of shared table instead of 128 KiB per op): TFLite's int16
+ * QuantizedReluX (Relu, Clip), LEAKY_RELU, and the reference LOGISTIC/TANH on
+ * the 256-entry sigmoid table. Same arithmetic as src/kernels/ref/int16/activation.ts.
+ */
+const ACTIVATION_S16: CPiece = {
+  id: 'activation_s16',
+  needs: ['fixedpoint'],
+  header: `
+/* 16x8 Relu/Clip: clamp(MultiplyByQuantizedMultiplier(x, m, shift), lo, hi). */
+void cl_relux_s16(int32_t size, int32_t multiplier, int32_t shift, int32_t lo, int32_t hi, const int16_t *input, int16_t *output);
+/* 16x8 LeakyRelu: one multiplier from zero up, one (alpha's) below. */
+void cl_leaky_relu_s16(int32_t size, int32_t multiplier, int32_t shift, int32_t alpha_multiplier, int32_t alpha_shift, const int16_t *input, int16_t *output);
+/* 16x8 Sigmoid/Tanh (TFLite's reference kernels): input (x*m + round) >> shift, then the sigmoid table
+   (uint16 entries stored as int16 bits) interpolated; output scale 2^-15. */
+void cl_logistic_s16(int32_t size, int32_t multiplier, int32_t shift, const int16_t *sigmoid_table, const int16_t *input, int16_t *output);
+void cl_tanh_s16(int32_t size, int32_t multiplier, int32_t shift, const int16_t *sigmoid_table, const int16_t *input, int16_t *output);
+`,
+  source: `
+void cl_relux_s16(int32_t size, int32_t multiplier, int32_t shift, int32_t lo, int32_t hi, const int16_t *input, int16_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) output[i] = (int16_t)cl_clamp_i32(cl_mbqm(input[i], multiplier, shift), lo, hi);
+}
+
+void cl_leaky_relu_s16(int32_t size, int32_t multiplier, int32_t shift, int32_t alpha_multiplier, int32_t alpha_shift, const int16_t *input, int16_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) {
+    const int32_t x = input[i];
+    const int32_t v = x >= 0 ? cl_mbqm(x, multiplier, shift) : cl_mbqm(x, alpha_multiplier, alpha_shift);
+    output[i] = (int16_t)cl_clamp_i32(v, INT16_MIN, INT16_MAX);
+  }
+}
+
+/* The LUT input stage: int32 arithmetic that wraps as TFLite's does (done in uint32, then read back). */
+static int32_t cl_lut_input_s16(int32_t x, int32_t multiplier, int32_t shift) {
+  const uint32_t round = shift > 0 ? ((uint32_t)1 << (shift - 1)) : 0u;
+  return (int32_t)((uint32_t)x * (uint32_t)multiplier + round) >> shift;
+}
+
+/* Entry abs >> frac of the table and the next one, interpolated by the low frac bits; -1 past the last entry. */
+static int32_t cl_sigmoid_table_at(uint32_t abs, int32_t frac, const int16_t *table) {
+  uint32_t uh;
+  int32_t ua, ub;
+  if (abs >= ((uint32_t)255 << frac)) return -1;
+  uh = abs >> frac;
+  ua = (uint16_t)table[uh];
+  ub = (uint16_t)table[uh + 1];
+  return ua * ((int32_t)1 << frac) + (int32_t)(abs & (((uint32_t)1 << frac) - 1)) * (ub - ua);
+}
+
+void cl_logistic_s16(int32_t size, int32_t multiplier, int32_t shift, const int16_t *sigmoid_table, const int16_t *input, int16_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) {
+    const int32_t v = cl_lut_input_s16(input[i], multiplier, shift);
+    const uint32_t abs = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    int32_t r = cl_sigmoid_table_at(abs, 9, sigmoid_table);
+    if (r < 0) r = (int32_t)0x7fff << 10;
+    /* Round to Q0.15; a negative input mirrors the table (sigmoid(-x) = 1 - sigmoid(x)). */
+    output[i] = (int16_t)((v >= 0 ? r + 512 : ((int32_t)1 << 25) - r + 511) >> 10);
+  }
+}
+
+void cl_tanh_s16(int32_t size, int32_t multiplier, int32_t shift, const int16_t *sigmoid_table, const int16_t *input, int16_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) {
+    const int32_t v = cl_lut_input_s16(input[i], multiplier, shift);
+    const uint32_t abs = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    int32_t r = cl_sigmoid_table_at(abs, 8, sigmoid_table);
+    if (r < 0) r = (int32_t)0xffff << 8;
+    /* tanh(x) = 2 sigmoid(2x) - 1, rounded to Q0.15 (an arithmetic shift of a possibly negative sum). */
+    output[i] = (int16_t)((v >= 0 ? r - ((int32_t)1 << 23) + (1 << 7) : -r + ((int32_t)1 << 23) + (1 << 7) - 1) >> 8);
+  }
+}
+`,
+};
+
 /** The element types the data-movement kernels copy (by C type, so no pointer is read through another type). */
 export const STRIDED_TYPES: Readonly<Record<string, string>> = { s8: 'int8_t', u8: 'uint8_t', s16: 'int16_t', s32: 'int32_t', s64: 'int64_t', f32: 'float' };
 
@@ -1027,11 +1104,12 @@ typedef struct {
 
 const SOFTMAX_S16: CPiece = {
   id: 'softmax_s16',
-  needs: ['gemmlowp_exp'],
+  needs: ['gemmlowp_exp', 'fixedpoint'],
   header: `
 typedef struct {
   int32_t rows, depth;
-  const int16_t *exp_of_diff;  /* exp(d) in Q0.15 for d = 0, -1, ... -65535 (index -d), folded at compile time */
+  int32_t exp_multiplier, exp_shift; /* x - max in the exp table's input steps (10/65535) */
+  const int16_t *exp_lut;      /* TFLite's 513-entry exp table over [-10, 0] */
   const int16_t *reciprocal;   /* TFLite's 513-entry 1/(1 + x) table */
 } cl_softmax_s16_params;
 
@@ -1049,7 +1127,8 @@ static int16_t cl_lut_lookup_s16(int32_t v, const int16_t *lut) {
 }
 
 /*
- * Per row: e = exp(x - max) from the table, kept in the output; their int32
+ * Per row: e = exp(x - max) read from the exp LUT at the rescaled difference
+ * (recentred by 32767, the int32 addition wrapping as TFLite's), kept in the output; their int32
  * sum (at most 65536 * 32767) is normalized to [2^30, 2^31), its top bits
  * index the 1/(1 + x) table, and y = (e * r) >> (31 - headroom) rounded half up.
  * (ref/int16/softmax.ts softmaxRow)
@@ -1062,7 +1141,9 @@ void cl_softmax_s16(const cl_softmax_s16_params *p, const int16_t *input, int16_
     int32_t max = -32768, sum = 0, headroom, shifted_sum, v, reciprocal, right_shift;
     for (c = 0; c < p->depth; c++) if (x[c] > max) max = x[c];
     for (c = 0; c < p->depth; c++) {
-      y[c] = p->exp_of_diff[max - x[c]];
+      const int32_t scaled = cl_mbqm(x[c] - max, p->exp_multiplier, p->exp_shift);
+      const int32_t u = (int32_t)((uint32_t)scaled + 32767u);
+      y[c] = cl_lut_lookup_s16(u < -32768 ? -32768 : u > 32767 ? 32767 : u, p->exp_lut);
       sum = (int32_t)((uint32_t)sum + (uint32_t)y[c]);
     }
     headroom = cl_clz32((uint32_t)sum);
@@ -1167,7 +1248,7 @@ void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_poin
 const MORE_PIECES: CPiece[] = [
   BINARY_XNNPACK, QUANTIZE_XNNPACK,
   STRIDED_PARAMS, SOFTMAX_S16, ...Object.keys(STRIDED_TYPES).map(stridedPiece),
-  FIXEDPOINT_WIDE, CONV_S16, DEPTHWISE_S16, FULLY_CONNECTED_S16, LUT_S16,
+  FIXEDPOINT_WIDE, CONV_S16, DEPTHWISE_S16, FULLY_CONNECTED_S16, LUT_S16, ACTIVATION_S16,
   ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE,
   ...(['s8', 's16'] as Elem[]).flatMap((e) => [binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e)]),
 ];

@@ -383,13 +383,32 @@ const dequantize: Emitter = (step, ctx) => {
   return { pieces: ['quantize'], definitions: '', call: `cl_dequantize_${elemOf(x)}_f32(${y.size}, ${floatLiteral(q.scale)}, ${q.zeroPoint}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
 };
 
-/** The 16x8 unary ops: the reference kernel's 65,536-entry table, as it is. */
+/** What src/kernels/ref/int16/activation.ts keeps beside its table: the arithmetic behind it. */
+type Int16UnarySpec =
+  | { kind: 'relux'; multiplier: number; shift: number; lo: number; hi: number }
+  | { kind: 'leaky'; multiplier: number; shift: number; alphaMultiplier: number; alphaShift: number }
+  | { kind: 'sigmoid' | 'tanh'; multiplier: number; shift: number; sigmoidTableBits: Int16Array };
+
+/**
+ * The 16x8 unary ops: computed from the reference kernel's constants where it
+ * keeps them (Relu, Clip, LeakyRelu; Sigmoid and Tanh in tflite-reference),
+ * else its 65,536-entry table as it is (128 KiB; the builtin kernels'
+ * gemmlowp path at power-of-two input scales).
+ */
 const lutS16: Emitter = (step, ctx) => {
-  const st = step.state as { table: Int16Array };
+  const st = step.state as { table: Int16Array; spec?: Int16UnarySpec };
+  const x = step.inputs[0]!;
+  const io = `${ctx.pointer(x, false)}, ${ctx.pointer(step.outputs[0], true)}`;
+  const sp = st.spec;
+  if (sp?.kind === 'relux') return { pieces: ['activation_s16'], definitions: '', call: `cl_relux_s16(${x.size}, ${sp.multiplier}, ${sp.shift}, ${sp.lo}, ${sp.hi}, ${io});` };
+  if (sp?.kind === 'leaky') return { pieces: ['activation_s16'], definitions: '', call: `cl_leaky_relu_s16(${x.size}, ${sp.multiplier}, ${sp.shift}, ${sp.alphaMultiplier}, ${sp.alphaShift}, ${io});` };
+  if (sp?.kind === 'sigmoid' || sp?.kind === 'tanh') {
+    const table = ctx.int16Table('sigmoid_table', sp.sigmoidTableBits);
+    return { pieces: ['activation_s16'], definitions: '', call: `cl_${sp.kind === 'sigmoid' ? 'logistic' : 'tanh'}_s16(${x.size}, ${sp.multiplier}, ${sp.shift}, ${table}, ${io});` };
+  }
   if (!(st.table instanceof Int16Array) || st.table.length !== 65536) refuse(step.node, 'the reference kernel holds no 16-bit table');
   const table = ctx.int16Table('table', st.table);
-  const x = step.inputs[0]!;
-  return { pieces: ['lut_s16'], definitions: '', call: `cl_lut_s16(${x.size}, ${table}, ${ctx.pointer(x, false)}, ${ctx.pointer(step.outputs[0], true)});` };
+  return { pieces: ['lut_s16'], definitions: '', call: `cl_lut_s16(${x.size}, ${table}, ${io});` };
 };
 
 /** Data movement through the reference kernels' strided plan (Transpose, Slice, Expand, Tile). */
@@ -410,12 +429,12 @@ const strided: Emitter = (step, ctx) => {
 };
 
 const softmaxS16: Emitter = (step, ctx) => {
-  const st = step.state as { depth: number; expOfDiff: Int16Array; reciprocalLut?: Int16Array };
-  if (!st.reciprocalLut) refuse(step.node, 'the reference kernel exposes no tables');
+  const st = step.state as { depth: number; reciprocalLut?: Int16Array; expLut?: Int16Array; expMultiplier: number; expShift: number };
+  if (!st.reciprocalLut || !st.expLut) refuse(step.node, 'the reference kernel exposes no tables');
   const x = step.inputs[0]!;
   const definitions = struct('cl_softmax_s16_params', ctx.paramsName, {
-    rows: x.size / st.depth, depth: st.depth,
-    exp_of_diff: ctx.int16Table('exp_of_diff', st.expOfDiff), reciprocal: ctx.int16Table('reciprocal', st.reciprocalLut),
+    rows: x.size / st.depth, depth: st.depth, exp_multiplier: st.expMultiplier, exp_shift: st.expShift,
+    exp_lut: ctx.int16Table('exp_lut', st.expLut), reciprocal: ctx.int16Table('reciprocal', st.reciprocalLut),
   });
   return { pieces: ['softmax_s16'], definitions, call: `cl_softmax_s16(&${ctx.paramsName}, ${ctx.pointer(x, false)}, ${ctx.pointer(step.outputs[0], true)});` };
 };

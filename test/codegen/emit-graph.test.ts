@@ -233,6 +233,62 @@ describe('16x8 (int16 activations, int8 weights) compiled to C', () => {
   }
 });
 
+describe('the 16x8 activations compiled to C, computed instead of tabled', () => {
+  /**
+   * Every int16 input through Relu, Clip, LeakyRelu, Sigmoid and Tanh, and every
+   * difference through Softmax, at each input scale: a scale that is not a power of two (the LUT's multiplier), or
+   * 2^-12 / 2^-11, where TFLite's builtin kernels take gemmlowp's path (kept as
+   * a table) and its reference kernels the LUT on 3·x or 6·x.
+   */
+  function activations16(inScales: number[]): Graph {
+    const g = new Graph('act16', { format: 'cloudless' });
+    const q = (s: number) => ({ scale: Float32Array.of(Math.fround(s)), zeroPoint: Int32Array.of(0) });
+    const n = 65536;
+    const lo = new Tensor('float32', [], Float32Array.of(-0.75)), hi = new Tensor('float32', [], Float32Array.of(1.5));
+    g.setValue({ name: 'lo', dtype: 'float32', shape: [], constant: lo });
+    g.setValue({ name: 'hi', dtype: 'float32', shape: [], constant: hi });
+    inScales.forEach((inScale, k) => {
+      const x = `x${k}`;
+      g.setValue({ name: x, dtype: 'int16', shape: [n], quant: q(inScale) });
+      g.inputs.push(x);
+      const ops: [string, string[], number, Record<string, unknown>][] = [
+        ['Relu', [x], inScale * 0.7, {}],
+        ['Clip', [x, 'lo', 'hi'], 1.5 / 32767, {}],
+        ['LeakyRelu', [x], inScale * 1.3, { alpha: 0.1 }],
+        ['Sigmoid', [x], 1 / 32768, {}],
+        ['Tanh', [x], 1 / 32768, {}],
+      ];
+      for (const [op, inputs, outScale, attrs] of ops) {
+        const y = `y${k}_${op.toLowerCase()}`;
+        g.setValue({ name: y, dtype: 'int16', shape: [n], quant: q(outScale) });
+        g.addNode({ name: `${op.toLowerCase()}${k}`, op, inputs, outputs: [y], attrs: attrs as never });
+        g.outputs.push(y);
+      }
+      // Softmax over rows [32767, 32767 − d] for every difference d = 0 … 65535.
+      g.setValue({ name: `s${k}`, dtype: 'int16', shape: [n, 2], quant: q(inScale) });
+      g.inputs.push(`s${k}`);
+      g.setValue({ name: `y${k}_softmax`, dtype: 'int16', shape: [n, 2], quant: q(1 / 32768) });
+      g.addNode({ name: `softmax${k}`, op: 'Softmax', inputs: [`s${k}`], outputs: [`y${k}_softmax`], attrs: { axis: -1 } as never });
+      g.outputs.push(`y${k}_softmax`);
+    });
+    return g;
+  }
+  const every = new Tensor('int16', [65536], Int16Array.from({ length: 65536 }, (_, i) => i - 32768));
+  const differences = new Tensor('int16', [65536, 2], Int16Array.from({ length: 131072 }, (_, i) => (i % 2 === 0 ? 32767 : 32767 - (i >> 1))));
+  for (const [scales, on, arithmetic, tables] of [
+    [[3.1e-4, 2 ** -12, 2 ** -11], 'host', 'tflite-reference', 0],
+    [[2 ** -12], 'host', 'tflite-xnnpack', 2],
+    [[7.7e-3], 'cortex-m4', 'tflite-reference', 0],
+  ] as [number[], VerifyTarget, Int8Arithmetic, number][]) {
+    it(`every int16 input at input scales ${scales.map((s) => s.toPrecision(3)).join(', ')}, ${arithmetic}, bit-exact on ${on}`, async () => {
+      const { pkg } = await expectSame(activations16(scales), scales.flatMap(() => [every, differences]), on, on === 'host', arithmetic);
+      // The reference arithmetic computes all six ops; only the builtin kernels' gemmlowp path
+      // (Sigmoid at 2^-12, Tanh at 2^-12 and 2^-11) keeps a 65,536-entry table.
+      expect((pkg.files['model.c']?.match(/static const int16_t \w+\[65536\]/g) ?? []).length).toBe(tables);
+    }, 300_000);
+  }
+});
+
 describe('refusals', () => {
   it('an op the generator lacks is refused naming node and op', async () => {
     const g = new Graph('t', { format: 'cloudless' });

@@ -84,7 +84,21 @@ function checkedLog2(x: number): { log2: number; pot: boolean } {
 // Tables
 // ---------------------------------------------------------------------------
 
-interface TableState { table: Int16Array }
+/**
+ * The arithmetic behind a table, for code generators that would rather compute
+ * than hold 128 KiB (src/codegen): the fixed-point constants of Relu/Clip and
+ * LeakyRelu, or the LUT input stage of Sigmoid/Tanh with TFLite's 256-entry
+ * sigmoid table (its uint16 entries as int16 bits, what its integer arithmetic
+ * reads). Absent where the table is
+ * the only form kept (gemmlowp's 16-bit path of the builtin kernels).
+ */
+export type Int16UnarySpec =
+  | { kind: 'relux'; multiplier: number; shift: number; lo: number; hi: number }
+  | { kind: 'leaky'; multiplier: number; shift: number; alphaMultiplier: number; alphaShift: number }
+  | { kind: 'sigmoid' | 'tanh'; multiplier: number; shift: number; sigmoidTableBits: Int16Array };
+
+interface TableState { table: Int16Array; spec?: Int16UnarySpec }
+interface Built { table: Int16Array; spec?: Int16UnarySpec }
 
 /** Fills a table with `f` of every int16 input (index = input + 32768). */
 function tableOf(f: (x: number) => number): Int16Array {
@@ -99,7 +113,7 @@ function runTable(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node
 }
 
 function unaryKernel(
-  op: string, build: (args: PrepareArgs, xq: Quant, yq: Quant, reference: boolean) => Int16Array,
+  op: string, build: (args: PrepareArgs, xq: Quant, yq: Quant, reference: boolean) => Built,
   extraCheck?: (xq: Quant, yq: Quant) => string | undefined,
 ): KernelDef {
   return defineKernel<TableState>({
@@ -110,8 +124,8 @@ function unaryKernel(
       ?? extraCheck?.(quantOf(inputs[0]), quantOf(outputs[0])),
     prepare(args) {
       const { inputs, outputs, ctx } = args;
-      const table = build(args, quantOf(inputs[0]), quantOf(outputs[0]), ctx.int8Arithmetic === 'tflite-reference');
-      return { state: { table }, scratchBytes: table.byteLength };
+      const { table, spec } = build(args, quantOf(inputs[0]), quantOf(outputs[0]), ctx.int8Arithmetic === 'tflite-reference');
+      return { state: spec ? { table, spec } : { table }, scratchBytes: table.byteLength };
     },
     run: runTable,
   });
@@ -126,9 +140,12 @@ function unaryKernel(
  * reference registrations): m = QuantizeMultiplier(fl(s_x / s_y)), then
  * clamp(MultiplyByQuantizedMultiplier(x, m), lo, hi).
  */
-function reluXTable(xq: Quant, yq: Quant, lo: number, hi: number): Int16Array {
+function reluXTable(xq: Quant, yq: Quant, lo: number, hi: number): Built {
   const m = quantizeMultiplier(fl(xq.scale / yq.scale));
-  return tableOf((x) => clampInt(multiplyByQuantizedMultiplier(x, m.multiplier, m.shift), lo, hi));
+  return {
+    table: tableOf((x) => clampInt(multiplyByQuantizedMultiplier(x, m.multiplier, m.shift), lo, hi)),
+    spec: { kind: 'relux', multiplier: m.multiplier, shift: m.shift, lo, hi },
+  };
 }
 
 /**
@@ -137,14 +154,15 @@ function reluXTable(xq: Quant, yq: Quant, lo: number, hi: number): Int16Array {
  * QuantizeMultiplier of fl(fl(s_x·alpha)/s_y) below zero and of fl(s_x/s_y)
  * from zero up (float arithmetic: all operands are C floats).
  */
-function leakyReluTable(node: Node, xq: Quant, yq: Quant): Int16Array {
+function leakyReluTable(node: Node, xq: Quant, yq: Quant): Built {
   const alpha = fl(attrFloat(node, 'alpha', 0.01));
   const mAlpha = quantizeMultiplier(fl(fl(xq.scale * alpha) / yq.scale));
   const mId = quantizeMultiplier(fl(xq.scale / yq.scale));
-  return tableOf((x) => {
+  const table = tableOf((x) => {
     const m = x >= 0 ? mId : mAlpha;
     return clampInt(multiplyByQuantizedMultiplier(x, m.multiplier, m.shift), INT16_MIN, INT16_MAX);
   });
+  return { table, spec: { kind: 'leaky', multiplier: mId.multiplier, shift: mId.shift, alphaMultiplier: mAlpha.multiplier, alphaShift: mAlpha.shift } };
 }
 
 // ---------------------------------------------------------------------------
@@ -156,7 +174,7 @@ function leakyReluTable(node: Node, xq: Quant, yq: Quant): Int16Array {
  * sigmoid_table_uint16 (also CMSIS-NN's), transcribed. 44 entries differ by
  * one from round(65536·σ(i/24)), so the table cannot be recomputed here.
  */
-const SIGMOID_TABLE = Uint16Array.from([
+const SIGMOID_TABLE_U16 = Uint16Array.from([
   32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688,
   43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409,
   51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
@@ -175,6 +193,9 @@ const SIGMOID_TABLE = Uint16Array.from([
   65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535,
 ]);
 
+/** The same entries as int16 bit patterns (one array, so code generators emit it once). */
+const SIGMOID_TABLE_BITS = new Int16Array(SIGMOID_TABLE_U16.buffer);
+
 /**
  * The LUT paths' input stage: (x·m + round) >> k in int32, wrapping like the
  * C code (a large m at shift 0 overflows for scales above ~5.3; TFLite wraps).
@@ -192,7 +213,7 @@ function lutInput(x: number, multiplier: number, shift: number): number {
  */
 function sigmoidTableAt(abs: number, frac: number): number | undefined {
   if (abs >= 255 << frac) return undefined;
-  const uh = abs >> frac, ua = SIGMOID_TABLE[uh]!, ub = SIGMOID_TABLE[uh + 1]!;
+  const uh = abs >> frac, ua = SIGMOID_TABLE_U16[uh]!, ub = SIGMOID_TABLE_U16[uh + 1]!;
   return ua * (1 << frac) + (abs & ((1 << frac) - 1)) * (ub - ua);
 }
 
@@ -340,21 +361,26 @@ function inputPlan(scale: number, maxLeftShift: number): InputPlan {
   return { pot: false, multiplier: Math.trunc(m) | 0, shift };
 }
 
-function sigmoidTable(xq: Quant, reference: boolean): Int16Array {
-  const plan = inputPlan(xq.scale, 0);
-  if (!plan.pot) return tableOf((x) => sigmoidLut(lutInput(x, plan.multiplier, plan.shift)));
-  // Builtin: gemmlowp on the raw input as Q3.12. Reference: the LUT on 3·x (scale 2^-12 = 3/(3·4096)).
-  if (!reference) return tableOf((x) => logistic16(x, 3));
-  return tableOf((x) => sigmoidLut(lutInput(x, 3, 0)));
+function lutBuilt(kind: 'sigmoid' | 'tanh', multiplier: number, shift: number): Built {
+  const f = kind === 'sigmoid' ? sigmoidLut : tanhLut;
+  return { table: tableOf((x) => f(lutInput(x, multiplier, shift))), spec: { kind, multiplier, shift, sigmoidTableBits: SIGMOID_TABLE_BITS } };
 }
 
-function tanhTable(xq: Quant, reference: boolean): Int16Array {
+function sigmoidTable(xq: Quant, reference: boolean): Built {
+  const plan = inputPlan(xq.scale, 0);
+  if (!plan.pot) return lutBuilt('sigmoid', plan.multiplier, plan.shift);
+  // Builtin: gemmlowp on the raw input as Q3.12. Reference: the LUT on 3·x (scale 2^-12 = 3/(3·4096)).
+  if (!reference) return { table: tableOf((x) => logistic16(x, 3)) };
+  return lutBuilt('sigmoid', 3, 0);
+}
+
+function tanhTable(xq: Quant, reference: boolean): Built {
   const plan = inputPlan(xq.scale, 1);
-  if (!plan.pot) return tableOf((x) => tanhLut(lutInput(x, plan.multiplier, plan.shift)));
+  if (!plan.pot) return lutBuilt('tanh', plan.multiplier, plan.shift);
   const k = plan.leftShift;
   // Builtin: the input is first doubled (saturating) when the scale is 2^-11, then gemmlowp's Q3.12 tanh.
-  if (!reference) return tableOf((x) => tanh16(mulPOT16(x, k), 3));
-  return tableOf((x) => tanhLut(lutInput(x, 3 << k, 0)));
+  if (!reference) return { table: tableOf((x) => tanh16(mulPOT16(x, k), 3)) };
+  return lutBuilt('tanh', 3 << k, 0);
 }
 
 /** check() for Sigmoid: TFLite's LOGISTIC needs output scale exactly 1/32768 (zero points were checked before). */

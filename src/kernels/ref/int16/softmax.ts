@@ -124,6 +124,10 @@ interface SoftmaxState {
   expOfDiff: Int16Array;
   /** The 1/(1 + x) table (shared, read-only), for the C generator, which folds it. */
   reciprocalLut: Int16Array;
+  /** What expOfDiff is built from, for the C generator, which computes it: the exp LUT and the input's multiplier. */
+  expLut: Int16Array;
+  expMultiplier: number;
+  expShift: number;
 }
 
 function prepareSoftmax({ inputs }: PrepareArgs): { state: SoftmaxState; scratchBytes: number } {
@@ -139,7 +143,10 @@ function prepareSoftmax({ inputs }: PrepareArgs): { state: SoftmaxState; scratch
     const v = clampInt((scaled + 32767) | 0, INT16_MIN, INT16_MAX);
     expOfDiff[k] = lutLookup(v, EXP_LUT);
   }
-  return { state: { depth, expOfDiff, reciprocalLut: ONE_OVER_ONE_PLUS_X_LUT }, scratchBytes: expOfDiff.byteLength };
+  return {
+    state: { depth, expOfDiff, reciprocalLut: ONE_OVER_ONE_PLUS_X_LUT, expLut: EXP_LUT, expMultiplier: multiplier, expShift: shift },
+    scratchBytes: expOfDiff.byteLength,
+  };
 }
 
 function softmaxRow(x: Int16Array, y: Int16Array, base: number, st: SoftmaxState): void {
