@@ -1245,12 +1245,78 @@ void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_poin
 `,
 };
 
+/*
+ * int8 and int16 Resize (TFLite's RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR;
+ * ref/int8/resize.ts runResize): raw values moved or blended, no requantizing.
+ * The output walks [outer, out_y, mid, out_x, inner]; each resized axis has its
+ * per-output taps (lower index, upper index, weight of the upper one) folded at
+ * compile time. An axis that is not resized has one tap at 0.
+ */
+const RESIZE_PARAMS: CPiece = {
+  id: 'resize_params',
+  needs: [],
+  header: `
+typedef struct {
+  int32_t outer, out_y, mid, out_x, inner;
+  int32_t stride_outer, stride_y, stride_mid, stride_x;  /* input strides in elements */
+  int32_t linear;     /* 0: nearest (lo taps only) */
+  int32_t reference;  /* bilinear blend: 1 TFLite's ResizeBilinearInteger (Q10 weights, Q20 sum rounded half away), 0 XNNPACK's (Q11, floor of sum + 2^21 >> 22) */
+  const int32_t *lo_y, *hi_y, *w_y, *lo_x, *hi_x, *w_x;
+} cl_resize_params;
+`,
+  source: `
+/* The four taps blended in the configured arithmetic (ref/int8/resize.ts blendReference, blendXnnpack). */
+static int32_t cl_resize_blend(const cl_resize_params *p, int32_t tl, int32_t tr, int32_t bl, int32_t br, int32_t wx, int32_t wy) {
+  if (p->reference) {
+    const int64_t s = (int64_t)tl * (1024 - wy) * (1024 - wx) + (int64_t)bl * wy * (1024 - wx)
+      + (int64_t)tr * (1024 - wy) * wx + (int64_t)br * wy * wx;
+    return (int32_t)((s + (s > 0 ? 524288 : -524288)) / 1048576);
+  } else {
+    const int64_t top = (int64_t)tl * 2048 + (int64_t)(tr - tl) * wx;
+    const int64_t bottom = (int64_t)bl * 2048 + (int64_t)(br - bl) * wx;
+    return (int32_t)((top * 2048 + (bottom - top) * wy + 2097152) >> 22);
+  }
+}
+`,
+};
+
+function resizePiece(e: Elem): CPiece {
+  const t = ctypeOf(e);
+  return {
+    id: `resize_${e}`,
+    needs: ['resize_params'],
+    header: `void cl_resize_${e}(const cl_resize_params *p, const ${t} *input, ${t} *output);
+`,
+    source: `
+void cl_resize_${e}(const cl_resize_params *p, const ${t} *input, ${t} *output) {
+  int32_t o, oy, m, ox, c;
+  for (o = 0; o < p->outer; o++) {
+    for (oy = 0; oy < p->out_y; oy++) {
+      const int32_t y0 = p->lo_y[oy] * p->stride_y, y1 = p->hi_y[oy] * p->stride_y, wy = p->w_y[oy];
+      for (m = 0; m < p->mid; m++) {
+        const ${t} *base = input + o * p->stride_outer + m * p->stride_mid;
+        for (ox = 0; ox < p->out_x; ox++) {
+          const int32_t x0 = p->lo_x[ox] * p->stride_x, x1 = p->hi_x[ox] * p->stride_x, wx = p->w_x[ox];
+          for (c = 0; c < p->inner; c++) {
+            const ${t} *b = base + c;
+            *output++ = p->linear ? (${t})cl_resize_blend(p, b[y0 + x0], b[y0 + x1], b[y1 + x0], b[y1 + x1], wx, wy) : b[y0 + x0];
+          }
+        }
+      }
+    }
+  }
+}
+`,
+  };
+}
+
 const MORE_PIECES: CPiece[] = [
   BINARY_XNNPACK, QUANTIZE_XNNPACK,
   STRIDED_PARAMS, SOFTMAX_S16, ...Object.keys(STRIDED_TYPES).map(stridedPiece),
   FIXEDPOINT_WIDE, CONV_S16, DEPTHWISE_S16, FULLY_CONNECTED_S16, LUT_S16, ACTIVATION_S16,
   ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE,
-  ...(['s8', 's16'] as Elem[]).flatMap((e) => [binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e)]),
+  RESIZE_PARAMS,
+  ...(['s8', 's16'] as Elem[]).flatMap((e) => [binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e), resizePiece(e)]),
 ];
 
 export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(

@@ -428,6 +428,35 @@ const strided: Emitter = (step, ctx) => {
   return { pieces: [`strided_${suffix}`], definitions, call: `cl_strided_copy_${suffix}(&${ctx.paramsName}, ${ctx.pointer(step.inputs[0], false)}, ${ctx.pointer(y, true)});` };
 };
 
+/**
+ * int8/int16 Resize from the reference kernel's prepared taps (ref/int8/resize.ts
+ * ResizeState): the resized axes (at most two) split the output into
+ * [outer, y, mid, x, inner]; an axis not resized gets one tap at 0.
+ */
+const resize: Emitter = (step, ctx) => {
+  const st = step.state as { linear: boolean; reference: boolean; axes: number[]; taps: { lo: Int32Array; hi: Int32Array; weight: Int32Array }[]; inStrides: number[]; outShape: number[] } | undefined;
+  if (!st?.taps || !st.outShape) refuse(step.node, 'the reference kernel holds no prepared taps');
+  const { axes, outShape, inStrides } = st;
+  if (axes.length === 0) refuse(step.node, 'it resizes no axis');
+  const ay = axes.length === 2 ? axes[0]! : -1, ax = axes[axes.length - 1]!;
+  const prod = (from: number, to: number) => outShape.slice(from, to).reduce((a, b) => a * b, 1);
+  const one = new Int32Array(1);
+  const ty = ay >= 0 ? st.taps[0]! : { lo: one, hi: one, weight: one };
+  const tx = st.taps[axes.length - 1]!;
+  const table = (hint: string, v: Int32Array) => ctx.int32Table(hint, Array.from(v));
+  const definitions = struct('cl_resize_params', ctx.paramsName, {
+    outer: ay >= 0 ? prod(0, ay) : prod(0, ax), out_y: ay >= 0 ? outShape[ay]! : 1, mid: ay >= 0 ? prod(ay + 1, ax) : 1,
+    out_x: outShape[ax]!, inner: prod(ax + 1, outShape.length),
+    stride_outer: ay >= 0 ? (ay > 0 ? inStrides[ay - 1]! : 0) : (ax > 0 ? inStrides[ax - 1]! : 0),
+    stride_y: ay >= 0 ? inStrides[ay]! : 0, stride_mid: ay >= 0 && ax - ay > 1 ? inStrides[ax - 1]! : 0, stride_x: inStrides[ax]!,
+    linear: st.linear ? 1 : 0, reference: st.reference ? 1 : 0,
+    lo_y: table('lo_y', ty.lo), hi_y: table('hi_y', ty.hi), w_y: table('w_y', ty.weight),
+    lo_x: table('lo_x', tx.lo), hi_x: table('hi_x', tx.hi), w_x: table('w_x', tx.weight),
+  });
+  const e = step.outputs[0]!.dtype === 'int8' ? 's8' : 's16';
+  return { pieces: [`resize_${e}`], definitions, call: `cl_resize_${e}(&${ctx.paramsName}, ${ctx.pointer(step.inputs[0], false)}, ${ctx.pointer(step.outputs[0], true)});` };
+};
+
 const softmaxS16: Emitter = (step, ctx) => {
   const st = step.state as { depth: number; reciprocalLut?: Int16Array; expLut?: Int16Array; expMultiplier: number; expShift: number };
   if (!st.reciprocalLut || !st.expLut) refuse(step.node, 'the reference kernel exposes no tables');
@@ -450,7 +479,7 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['FullyConnected/float32', fullyConnectedF32],
   ['ConvTranspose/int8', convTransposeS8],
   ['Add/int8', binary('add')], ['Sub/int8', binary('add')], ['Mul/int8', binary('mul')],
-  ['Concat/int8', concat], ['Pad/int8', pad], ['ReduceMean/int8', mean],
+  ['Concat/int8', concat], ['Pad/int8', pad], ['ReduceMean/int8', mean], ['Resize/int8', resize], ['Resize/int16', resize],
   ['Quantize/int8', quantize], ['Quantize/int16', quantize],
   ['Dequantize/float32', dequantize],
   ['Softmax/int16', softmaxS16],

@@ -19,14 +19,12 @@ import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
 import { quantizeGraph } from '../../src/quantize/quantize.js';
 import { int8Case, lcg, type Flavour, type Int8CaseOp } from '../helpers/int8-cases.js';
+import { bytes, expectSame } from './same.js';
 
 const TFLM = new URL('../../../shared/models/tflm/', import.meta.url).pathname;
 const haveModels = existsSync(`${TFLM}person_detect.tflite`);
 const slow = !!process.env.CLOUDLESS_SLOW;
 
-function bytes(t: Tensor): Uint8Array {
-  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-}
 
 /** Deterministic inputs over the whole range of the dtype. */
 function inputsFor(s: Session, seed: number): Tensor[] {
@@ -36,23 +34,6 @@ function inputsFor(s: Session, seed: number): Tensor[] {
     for (let k = 0; k < t.size; k++) (t.data as Float32Array)[k] = i.dtype === 'float32' ? (r() - 0.5) * 8 : Math.floor(r() * 256) - 128;
     return t;
   });
-}
-
-/** Expects every output of the C run to equal the engine's, byte for byte (lengths first). */
-async function expectSame(graph: Graph, feeds: Tensor[], on: VerifyTarget, sanitize = false, int8Arithmetic: Int8Arithmetic = 'tflite-reference') {
-  const engine = new Session(graph, { backend: 'ref', int8Arithmetic });
-  const want = engine.runSync(Object.fromEntries(graph.inputs.map((n, i) => [n, feeds[i]!])));
-  const pkg = emitC(graph, { name: 'model', int8Arithmetic });
-  const got = await buildAndRun(pkg, feeds, { on, sanitize });
-  expect(got.status).toBe(0);
-  expect(got.outputs.length).toBe(graph.outputs.length);
-  graph.outputs.forEach((n, i) => {
-    const w = bytes(want[n]!);
-    expect(got.outputs[i]!.length, n).toBe(w.length);
-    const diff = w.findIndex((b, k) => b !== got.outputs[i]![k]);
-    expect(diff, `${graph.name} output ${n}: first differing byte`).toBe(-1);
-  });
-  return { pkg, got };
 }
 
 describe.skipIf(!haveModels)('TFLM models compiled to C (needs ../shared/models/tflm)', () => {
@@ -285,6 +266,53 @@ describe('the 16x8 activations compiled to C, computed instead of tabled', () =>
       // The reference arithmetic computes all six ops; only the builtin kernels' gemmlowp path
       // (Sigmoid at 2^-12, Tanh at 2^-12 and 2^-11) keeps a 65,536-entry table.
       expect((pkg.files['model.c']?.match(/static const int16_t \w+\[65536\]/g) ?? []).length).toBe(tables);
+    }, 300_000);
+  }
+});
+
+describe('int8 and int16 Resize compiled to C', () => {
+  /**
+   * Random Resize nodes in one graph: nearest and bilinear, the three TFLite
+   * coordinate rules, up and down (odd sizes, 2x), NHWC with axes [1, 2],
+   * NCHW with [2, 3], one axis of a rank-3 tensor, int8 and int16.
+   */
+  function resizes(seed: number): { graph: Graph; feeds: Tensor[] } {
+    const r = lcg(seed);
+    const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const g = new Graph('resize', { format: 'cloudless' });
+    const feeds: Tensor[] = [];
+    for (let k = 0; k < 24; k++) {
+      const dtype = k % 3 === 2 ? 'int16' : 'int8';
+      const mode = pick(['linear', 'nearest'] as const);
+      const t = pick(['align_corners', 'half_pixel', 'asymmetric'] as const);
+      const layout = pick(['nhwc', 'nchw', 'one'] as const);
+      const a = int(1, 7), b = int(1, 7), c = pick([1, 3, 5]);
+      const shape = layout === 'nhwc' ? [1, a, b, c] : layout === 'nchw' ? [2, c, a, b] : [c, a, 2];
+      const axes = layout === 'nhwc' ? [1, 2] : layout === 'nchw' ? [2, 3] : [1];
+      const size = (n: number) => pick([2 * n, int(n, 3 * n + 2), int(1, n)]);
+      const out = axes.map((ax) => size(shape[ax]!));
+      const q = { scale: Float32Array.of(Math.fround(2 ** (-8 + r() * 6))), zeroPoint: Int32Array.of(dtype === 'int8' ? int(-128, 127) : 0) };
+      const x = `x${k}`, y = `y${k}`, sizes = `sizes${k}`;
+      g.setValue({ name: x, dtype, shape, quant: q });
+      g.inputs.push(x);
+      g.setValue({ name: sizes, dtype: 'int64', shape: [out.length], constant: new Tensor('int64', [out.length], BigInt64Array.from(out.map(BigInt))) });
+      g.setValue({ name: y, dtype, quant: q });
+      const attrs: Record<string, string | number[]> = { mode, coordinate_transformation_mode: t, axes };
+      if (mode === 'nearest') attrs.nearest_mode = t === 'asymmetric' ? 'floor' : 'round_prefer_ceil';
+      g.addNode({ name: `resize${k}`, op: 'Resize', inputs: [x, '', '', sizes], outputs: [y], attrs: attrs as never });
+      g.outputs.push(y);
+      const n = shape.reduce((p, d) => p * d, 1);
+      const lo = dtype === 'int8' ? -128 : -32768, span = dtype === 'int8' ? 256 : 65536;
+      const data = dtype === 'int8' ? Int8Array.from({ length: n }, () => lo + Math.floor(r() * span)) : Int16Array.from({ length: n }, () => lo + Math.floor(r() * span));
+      feeds.push(new Tensor(dtype, shape, data, q));
+    }
+    return { graph: g, feeds };
+  }
+  for (const [on, arithmetic] of [['host', 'tflite-reference'], ['host', 'tflite-xnnpack'], ['cortex-m4', 'tflite-reference']] as [VerifyTarget, Int8Arithmetic][]) {
+    it(`24 random Resize nodes, ${arithmetic}, bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      const { graph, feeds } = resizes(on === 'host' ? (arithmetic === 'tflite-reference' ? 11 : 12) : 13);
+      await expectSame(graph, feeds, on, on === 'host', arithmetic);
     }, 300_000);
   }
 });
