@@ -11,7 +11,7 @@ import type { Int8Arithmetic } from '../../src/ir/kernel.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
 import { emitC } from '../../src/codegen/emit-graph.js';
-import { buildAndRun, type VerifyTarget } from '../../src/codegen/verify.js';
+import type { VerifyTarget } from '../../src/codegen/verify.js';
 import { mobileNetV2, seededRandom, toOnnxBytes } from '../../src/bench/model-builders.js';
 import { importOnnx } from '../../src/formats/onnx/import.js';
 import { optimizeLayout } from '../../src/passes/layout.js';
@@ -19,7 +19,7 @@ import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
 import { quantizeGraph } from '../../src/quantize/quantize.js';
 import { int8Case, lcg, type Flavour, type Int8CaseOp } from '../helpers/int8-cases.js';
-import { bytes, expectSame } from './same.js';
+import { expectSame } from './same.js';
 
 const TFLM = new URL('../../../shared/models/tflm/', import.meta.url).pathname;
 const haveModels = existsSync(`${TFLM}person_detect.tflite`);
