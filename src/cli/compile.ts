@@ -35,13 +35,20 @@ export interface CompileOptions {
 /** A rough code size of the kernels: measured -Os Cortex-M4 sizes are 1-3 KB per kernel family. */
 const CODE_ESTIMATE_PER_FILE = 1200;
 
+/** How far the arena is above the planner's lower bound (the most bytes alive at one step). */
+function boundNote(pkg: CPackage): string {
+  const lb = pkg.arenaLowerBound;
+  if (!lb) return '';
+  return `; lower bound ${lb} B, ${pkg.arenaBytes === lb ? 'met' : `+${((100 * (pkg.arenaBytes - lb)) / lb).toFixed(1)} %`}`;
+}
+
 function summary(pkg: CPackage, dir: string): string {
   const kernels = ((pkg.files['cloudless_kernels.c'] ?? '').match(/^void cl_/gm) ?? []).length;
   const code = kernels * CODE_ESTIMATE_PER_FILE;
   return [
     `${pc.bold(pkg.name)} → ${dir}: ${Object.keys(pkg.files).join(', ')}`,
     `  flash: ${pkg.constBytes} B constants + ~${code} B code (estimate; --verify --on cortex-m4 measures it)`,
-    `  RAM:   ${pkg.arenaBytes} B arena (${pkg.name.toUpperCase()}_ARENA_BYTES) + stack (measured with --verify on a Cortex-M target)`,
+    `  RAM:   ${pkg.arenaBytes} B arena (${pkg.name.toUpperCase()}_ARENA_BYTES${boundNote(pkg)}) + stack (measured with --verify on a Cortex-M target)`,
   ].join('\n');
 }
 

@@ -201,7 +201,7 @@ ${outputExprs.map((e, i) => `    case ${i}: return ${e};`).join('\n')}
   return {
     name,
     files: { [`${name}.h`]: header, [`${name}.c`]: source, 'cloudless_kernels.h': kernels.header, 'cloudless_kernels.c': kernels.source },
-    arenaBytes, constBytes, inputs, outputs, needsLibm: false,
+    arenaBytes, arenaLowerBound: plan.arenaLowerBound, constBytes, inputs, outputs, needsLibm: false,
   };
 }
 

@@ -39,6 +39,8 @@ export interface CPackage {
   files: Record<string, string>;
   /** Bytes of the activation arena (`<NAME>_ARENA_BYTES`). */
   arenaBytes: number;
+  /** The planner's lower bound for that arena (largest sum of buffers alive at one step), when a neural graph was planned. */
+  arenaLowerBound?: number;
   /** Bytes of constant data (weights, tables) placed in flash. */
   constBytes: number;
   inputs: CTensorInfo[];

@@ -30,6 +30,8 @@ export interface Plan {
   outputs: Map<string, Tensor>;
   /** Bytes of the arena (and, when it lives in a host's memory, of the outputs' own buffers). */
   arenaBytes: number;
+  /** The largest sum of (aligned) buffer sizes alive at one step: no arena for this order can be smaller. */
+  arenaLowerBound: number;
   /** The backend whose memory holds the arena, when it is not a JavaScript ArrayBuffer. */
   hostBackend?: string;
   /**
@@ -392,6 +394,7 @@ function planOnce(graph: Graph, feeds: ReadonlyMap<string, Tensor>, shapeInputs:
     key: planKey(feeds, shapeInputs),
     steps, inputs, outputs,
     arenaBytes: arenaPlan.arenaBytes + mirrorBytes,
+    arenaLowerBound: arenaPlan.lowerBound,
     unsharedBytes, scratchBytes, packedWeightBytes, foldedBytes,
     shapeInputs: new Set(shapeInputs),
     values: new Map([...lifetimes.keys()].map((name) => [name, infos.get(name)!] as const)),

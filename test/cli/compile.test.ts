@@ -19,7 +19,7 @@ describe.skipIf(!existsSync(model))('cloudless compile (needs ../shared/models/t
     const r = await runCli(['compile', model, '--target', 'c', '-o', path.join(dir, 'pkg'), '--name', 'kws']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/RAM: +5968 B arena/);
+    expect(r.stdout).toMatch(/RAM: +5968 B arena \(KWS_ARENA_BYTES; lower bound 5968 B, met\)/);
     expect((await readdir(path.join(dir, 'pkg'))).sort()).toEqual(['cloudless_kernels.c', 'cloudless_kernels.h', 'kws.c', 'kws.h']);
     expect(await readFile(path.join(dir, 'pkg', 'kws.h'), 'utf8')).toMatch(/#define KWS_ARENA_BYTES 5968/);
   });

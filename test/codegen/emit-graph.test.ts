@@ -51,6 +51,8 @@ describe.skipIf(!haveModels)('TFLM models compiled to C (needs ../shared/models/
         const s = new Session(graph, { backend: 'ref' });
         const { pkg, got } = await expectSame(graph, inputsFor(s, 7), on);
         expect(pkg.arenaBytes).toBe(new Session(graph, { backend: 'ref', int8Arithmetic: 'tflite-reference', arenaInBackendMemory: false }).memory.arenaBytes);
+        // The issue's goal is RAM within 5 % of the planner's lower bound; on these graphs the arena meets it exactly.
+        expect(pkg.arenaBytes).toBe(pkg.arenaLowerBound);
         if (on !== 'host') {
           expect(got.size!.bss).toBeGreaterThanOrEqual(pkg.arenaBytes);
           expect(got.stackBytes).toBeGreaterThan(0);
