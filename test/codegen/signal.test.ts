@@ -4,18 +4,28 @@
  * C package equal the same frames run through one engine session, bit for
  * bit, on the host (also under ASan/UBSan) and under QEMU.
  */
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CloudlessError, Tensor, type Graph } from '../../src/ir/index.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
 import { emitC } from '../../src/codegen/emit-graph.js';
 import { buildAndRun, type VerifyTarget } from '../../src/codegen/verify.js';
+import { MACHINES, linkerScript, startupSource } from '../../src/codegen/targets/cortex-m.js';
+import type { CPackage } from '../../src/codegen/package.js';
 import { readWav, toInt16 } from '../../src/tasks/audio/wav.js';
+import { MICRO_SPEECH_LABELS } from '../../src/tasks/audio/kws.js';
 import { FRAME_HOP, FRAME_LENGTH, engineFrames, framesOf } from './signal-frames.js';
 
 const TFLM = new URL('../../../shared/models/tflm/', import.meta.url).pathname;
 const PRE = `${TFLM}audio_preprocessor_int8.tflite`;
+const KWS = `${TFLM}micro_speech_quantized.tflite`;
+const EXAMPLE = new URL('../../examples/micro-speech-c/', import.meta.url).pathname;
+const run = promisify(execFile);
 const have = existsSync(PRE);
 const slow = !!process.env.CLOUDLESS_SLOW;
 
@@ -104,4 +114,72 @@ describe.skipIf(!have)('a fresh session is what reset() restores', () => {
     const s = new Session(graph, { backend: 'ref' });
     expect(s.inputs[0]!.shape).toEqual([1, FRAME_LENGTH]);
   });
+});
+
+function writePackage(dir: string, pkg: CPackage): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [f, text] of Object.entries(pkg.files)) writeFileSync(path.join(dir, f), text);
+}
+
+/** The engine's chain: one preprocessor session over the frames, then micro_speech on the 49 × 40 features. */
+async function engineScores(word: string): Promise<number[]> {
+  const features = engineFrames(await readModel(PRE), framesOf(wav(word)));
+  const kws = await readModel(KWS);
+  const s = new Session(kws, { backend: 'ref', int8Arithmetic: 'tflite-reference' });
+  const input = new Tensor('int8', [1, features.length], new Int8Array(features.buffer, features.byteOffset, features.length));
+  return Array.from(s.runSync({ [kws.inputs[0]!]: input })[kws.outputs[0]!]!.data as Int8Array);
+}
+
+function parseRun(stdout: string): { scores: number[]; keyword: string | undefined } {
+  const scores = MICRO_SPEECH_LABELS.map((l) => Number(new RegExp(`^${l} (-?\\d+)$`, 'm').exec(stdout)?.[1]));
+  return { scores, keyword: /^keyword: (\w+)$/m.exec(stdout)?.[1] };
+}
+
+describe.skipIf(!have || !existsSync(KWS))('audio → keyword in C: examples/micro-speech-c (preprocessor + micro_speech packages, its Makefile)', () => {
+  let dir = '';
+  const setup = async () => {
+    if (dir) return dir;
+    dir = mkdtempSync(path.join(tmpdir(), 'cloudless-kws-c-'));
+    for (const f of ['main.c', 'Makefile']) copyFileSync(path.join(EXAMPLE, f), path.join(dir, f));
+    // The packages the Makefile's first rules write (newer than the models, so make keeps them).
+    writePackage(path.join(dir, 'pre'), emitC(await readModel(PRE), { name: 'pre' }));
+    writePackage(path.join(dir, 'kws'), emitC(await readModel(KWS), { name: 'kws' }));
+    writeFileSync(path.join(dir, 'pre', 'cl_startup.c'), startupSource(MACHINES['cortex-m4']));
+    writeFileSync(path.join(dir, 'pre', 'cl_link.ld'), linkerScript(MACHINES['cortex-m4']));
+    return dir;
+  };
+  const make = async (target: string, word: string) => {
+    const d = await setup();
+    const r = await run('make', ['-s', target, `TFLM=${TFLM}`, `WAV=${TFLM}${word}_1000ms.wav`], { cwd: d, timeout: 240_000 });
+    // QEMU writes the semihosting console (SYS_WRITE0) to its stderr.
+    return `${r.stdout}${r.stderr}`;
+  };
+
+  for (const [word, on] of [['yes', 'host'], ['no', 'host'], ['silence', 'host'], ['yes', 'cortex-m4'], ['no', 'cortex-m4']] as const) {
+    it(`${word}_1000ms.wav on ${on}: the C scores equal the engine's chain${word === 'silence' ? '' : `, keyword "${word}"`}`, async () => {
+      const out = await make(on === 'host' ? 'run' : 'run-m4', word);
+      const got = parseRun(out);
+      expect(out).toMatch(/^frames 49$/m);
+      expect(got.scores).toEqual(await engineScores(word));
+      if (word !== 'silence') expect(got.keyword).toBe(word);
+    }, 300_000);
+  }
+
+  it('main.c refuses a file that is not 16 kHz mono 16-bit PCM, and one shorter than 1 s', async () => {
+    const d = await setup();
+    await run('make', ['-s', 'kws_host', `TFLM=${TFLM}`], { cwd: d, timeout: 240_000 });
+    const wav8k = Buffer.alloc(44 + 32000);
+    wav8k.write('RIFF', 0); wav8k.writeUInt32LE(36 + 32000, 4); wav8k.write('WAVEfmt ', 8); wav8k.writeUInt32LE(16, 16);
+    wav8k.writeUInt16LE(1, 20); wav8k.writeUInt16LE(1, 22); wav8k.writeUInt32LE(8000, 24); wav8k.writeUInt32LE(16000, 28);
+    wav8k.writeUInt16LE(2, 32); wav8k.writeUInt16LE(16, 34); wav8k.write('data', 36); wav8k.writeUInt32LE(32000, 40);
+    writeFileSync(path.join(d, 'x8k.wav'), wav8k);
+    writeFileSync(path.join(d, 'short.raw'), Buffer.alloc(2 * 8000));
+    for (const [file, msg] of [['x8k.wav', /PCM, mono, 16000 Hz, 16-bit/], ['short.raw', /24 frames; micro_speech needs 49/]] as const) {
+      const err = await run(path.join(d, 'kws_host'), [path.join(d, file)]).then(() => undefined, (e: { code: number; stdout: string }) => e);
+      expect(err?.code).toBe(2);
+      expect(err?.stdout).toMatch(msg);
+    }
+  }, 300_000);
+
+  it('cleans up', () => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 });
