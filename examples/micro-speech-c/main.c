@@ -162,7 +162,12 @@ static int run(const char *path) {
 }
 
 #ifdef CL_FIRMWARE
-int main(void) { return run(WAV_PATH); }
+uint32_t cl_stack_high_water(void); /* cl_startup.c: deepest stack use since reset (painted stack) */
+int main(void) {
+  const int status = run(WAV_PATH);
+  put("stack high-water mark "); put_int((int32_t)cl_stack_high_water()); put(" B\n");
+  return status;
+}
 #else
 int main(int argc, char **argv) {
   if (argc != 2) { put("usage: kws FILE.wav|FILE.raw (16 kHz mono 16-bit PCM, at least 1 s)\n"); return 2; }

@@ -27,7 +27,6 @@ const KWS = `${TFLM}micro_speech_quantized.tflite`;
 const EXAMPLE = new URL('../../examples/micro-speech-c/', import.meta.url).pathname;
 const run = promisify(execFile);
 const have = existsSync(PRE);
-const slow = !!process.env.CLOUDLESS_SLOW;
 
 const wav = (word: string) => toInt16(readWav(`${TFLM}${word}_1000ms.wav`).channels[0]!);
 
@@ -85,15 +84,13 @@ describe.skipIf(!have)('audio_preprocessor_int8.tflite compiled to C (needs ../s
     await expectFramesSame(await readModel(PRE), x, 'host', true);
   }, 300_000);
 
-  const targets: VerifyTarget[] = slow ? ['cortex-m4', 'cortex-m0plus'] : ['cortex-m4'];
-  for (const on of targets) {
+  for (const on of ['cortex-m4', 'cortex-m0plus'] as VerifyTarget[]) {
     it(`yes_1000ms.wav on ${on} under QEMU: bit-exact over 49 frames`, async () => {
       const { pkg, got } = await expectFramesSame(await readModel(PRE), wav('yes'), on);
       expect(got.size!.bss).toBeGreaterThanOrEqual(pkg.arenaBytes + (pkg.stateBytes ?? 0));
       console.log(`audio_preprocessor_int8 on ${on}: text ${got.size!.text} B, data ${got.size!.data} B, bss ${got.size!.bss} B, stack ${got.stackBytes} B (arena ${pkg.arenaBytes}, state ${pkg.stateBytes}, scratch ${pkg.scratchBytes})`);
     }, 300_000);
   }
-  it.skipIf(slow)('the preprocessor on cortex-m0plus runs with CLOUDLESS_SLOW=1', () => undefined);
 
   it('a Signal op with a bad attribute is refused naming node and op', async () => {
     const graph = await readModel(PRE);
