@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CloudlessError, Tensor, type Graph } from '../../src/ir/index.js';
+import { CloudlessError, Graph, Tensor, type DType } from '../../src/ir/index.js';
+import { seededRandom } from '../../src/ir/random.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
 import { emitC } from '../../src/codegen/emit-graph.js';
@@ -91,6 +92,46 @@ describe.skipIf(!have)('audio_preprocessor_int8.tflite compiled to C (needs ../s
       console.log(`audio_preprocessor_int8 on ${on}: text ${got.size!.text} B, data ${got.size!.data} B, bss ${got.size!.bss} B, stack ${got.stackBytes} B (arena ${pkg.arenaBytes}, state ${pkg.stateBytes}, scratch ${pkg.scratchBytes})`);
     }, 300_000);
   }
+
+  it('pre_reset() restores a fresh session: a stream, reset, the same stream again give the engine\'s outputs twice', async () => {
+    const graph = await readModel(PRE);
+    const frames = framesOf(wav('no'));
+    const want = engineFrames(graph, frames);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cloudless-pre-reset-'));
+    try {
+      writePackage(dir, emitC(graph, { name: 'pre' }));
+      const t = frames.tensor.data as Int16Array;
+      writeFileSync(path.join(dir, 'frames.bin'), new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+      writeFileSync(path.join(dir, 'main.c'), `#include <stdio.h>
+#include "pre.h"
+int main(void) {
+  static int16_t frames[${frames.count}][480];
+  FILE *f = fopen("frames.bin", "rb");
+  int pass, k;
+  if (!f || fread(frames, 2, ${frames.count * FRAME_LENGTH}, f) != ${frames.count * FRAME_LENGTH}) return 3;
+  fclose(f);
+  for (pass = 0; pass < 2; pass++) {
+    pre_reset();
+    for (k = 0; k < ${frames.count}; k++) {
+      int16_t *in = (int16_t *)pre_input(0);
+      int i;
+      for (i = 0; i < 480; i++) in[i] = frames[k][i];
+      if (pre_invoke() != PRE_STATUS_OK) return 4;
+      fwrite(pre_output(0), 1, PRE_OUTPUT0_BYTES, stdout);
+    }
+  }
+  return 0;
+}
+`);
+      await run('gcc', ['-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-O1', 'main.c', 'pre.c', 'cloudless_kernels.c', '-o', 'reset'], { cwd: dir });
+      const out = (await run(path.join(dir, 'reset'), [], { cwd: dir, encoding: 'buffer' })).stdout as unknown as Buffer;
+      expect(out.length).toBe(2 * want.length);
+      expect(Buffer.compare(out.subarray(0, want.length), Buffer.from(want))).toBe(0);
+      expect(Buffer.compare(out.subarray(want.length), Buffer.from(want))).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 
   it('a Signal op with a bad attribute is refused naming node and op', async () => {
     const graph = await readModel(PRE);
@@ -179,4 +220,98 @@ describe.skipIf(!have || !existsSync(KWS))('audio → keyword in C: examples/mic
   }, 300_000);
 
   it('cleans up', () => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+});
+
+/**
+ * Every Signal op on random inputs over the whole range of its types (uint64
+ * energies and sums past 2^53, negative weights and gain tables that take the
+ * engine's BigInt paths, FFTs with a radix-2 stage), several frames so the
+ * spectral subtraction's state is exercised: C equals the engine.
+ */
+function randomSignalGraph(seed: number): { graph: Graph; feeds: Tensor[]; frames: number } {
+  const r = seededRandom(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const g = new Graph(`signal_random_${seed}`, { format: 'cloudless' });
+  const frames = 3;
+  const feeds: Tensor[] = [];
+  const input = (name: string, dtype: DType, shape: number[], fill: (i: number) => number | bigint) => {
+    g.setValue({ name, dtype, shape });
+    g.inputs.push(name);
+    const t = new Tensor(dtype, [frames * (shape[0] ?? 1), ...shape.slice(1)]);
+    for (let i = 0; i < t.size; i++) (t.data as unknown as (number | bigint)[])[i] = fill(i);
+    if (shape.length === 0) feeds.push(new Tensor(dtype, [frames], t.data.slice(0, frames)));
+    else feeds.push(t);
+  };
+  const constant = (name: string, dtype: DType, values: ArrayLike<number>) => {
+    const t = new Tensor(dtype, [values.length]);
+    for (let i = 0; i < values.length; i++) (t.data as Int16Array)[i] = values[i]!;
+    g.setValue({ name, dtype, shape: [values.length], constant: t });
+  };
+  const node = (op: string, inputs: string[], outputs: [string, DType][], attrs: Record<string, number>) => {
+    for (const [n, d] of outputs) g.setValue({ name: n, dtype: d });
+    g.addNode({ name: `n_${outputs[0]![0]}`, op: `tflite.custom.${op}`, inputs, outputs: outputs.map(([n]) => n), attrs });
+  };
+  const u64 = () => BigInt.asIntN(64, (BigInt(int(0, 0xffffffff)) << 32n) | BigInt(int(0, 0xffffffff)));
+  const u32 = () => BigInt(int(0, 0xffffffff));
+  const small = () => BigInt(int(0, 3));
+  const C = 16;
+  // Audio chain on a short frame: window, auto scale, RFFT (64: radix 4, 4, 2), energy, filter bank.
+  const len = 40, fft = 64, bins = fft / 2 + 1;
+  input('audio', 'int16', [len], () => (r() < 0.05 ? -32768 : int(-32768, 32767)));
+  constant('window', 'int16', Array.from({ length: len }, () => int(-32768, 32767)));
+  node('SignalWindow', ['audio', 'window'], [['windowed', 'int16']], { shift: int(10, 16) });
+  node('SignalFftAutoScale', ['windowed'], [['scaled', 'int16'], ['scale_bits', 'int32']], {});
+  node('SignalRfft', ['scaled'], [['spectrum', 'int16']], { fft_length: fft });
+  node('SignalEnergy', ['spectrum'], [['energy', 'int64']], { start_index: int(0, 4), end_index: int(bins - 4, bins) });
+  const starts: number[] = [], wStarts: number[] = [], widths: number[] = [];
+  let w0 = 0;
+  for (let i = 0; i <= C; i++) { const wd = int(0, 6); starts.push(int(0, bins - wd)); wStarts.push(w0); widths.push(wd); w0 += wd; }
+  constant('fb_w', 'int16', Array.from({ length: w0 }, () => int(-32768, 32767)));
+  constant('fb_u', 'int16', Array.from({ length: w0 }, () => int(-32768, 32767)));
+  constant('fb_starts', 'int16', starts); constant('fb_wstarts', 'int16', wStarts); constant('fb_widths', 'int16', widths);
+  node('SignalFilterBank', ['energy', 'fb_w', 'fb_u', 'fb_starts', 'fb_wstarts', 'fb_widths'], [['bank', 'int64']], { num_channels: C });
+  node('SignalFilterBankSquareRoot', ['bank', 'scale_bits'], [['bank_sqrt', 'int64']], {});
+  // Channel ops on random wide inputs.
+  input('wide', 'int64', [C], () => (r() < 0.5 ? u64() : r() < 0.5 ? u32() : small()));
+  input('bits', 'int32', [], () => int(0, 15));
+  node('SignalFilterBankSquareRoot', ['wide', 'bits'], [['wide_sqrt', 'int64']], {});
+  input('sig', 'int64', [C], () => (r() < 0.2 ? small() : u32()));
+  input('noise', 'int64', [C], () => (r() < 0.2 ? small() : u32()));
+  constant('lut', 'int16', Array.from({ length: 125 }, () => int(-32768, 32767)));
+  node('SignalPCAN', ['sig', 'noise', 'lut'], [['pcan', 'int64']], { snr_shift: int(0, 12) });
+  node('SignalFilterBankLog', ['sig'], [['log', 'int16']], { output_scale: int(1, 65535), input_correction_bits: int(0, 4) });
+  const smoothing = int(0, 16384), alt = int(0, 16384);
+  node('SignalFilterBankSpectralSubtraction', ['sig'], [['ss', 'int64'], ['ss_noise', 'int64']], {
+    num_channels: C, smoothing, one_minus_smoothing: 16384 - smoothing, alternate_smoothing: alt, alternate_one_minus_smoothing: 16384 - alt,
+    min_signal_remaining: int(0, 16384), smoothing_bits: int(0, 10), spectral_subtraction_bits: 14, clamping: int(0, 1),
+  });
+  g.outputs.push('bank_sqrt', 'wide_sqrt', 'pcan', 'log', 'ss', 'ss_noise');
+  return { graph: g, feeds, frames };
+}
+
+describe('every Signal op on random inputs compiled to C', () => {
+  for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+    const seeds = on === 'host' ? [1, 2] : [3];
+    it(`${seeds.length} seed(s) × 3 frames bit-exact with the engine on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      for (const seed of seeds) {
+        const { graph, feeds, frames } = randomSignalGraph(seed);
+        const s = new Session(graph, { backend: 'ref' });
+        const want = graph.outputs.map(() => [] as Uint8Array[]);
+        for (let f = 0; f < frames; f++) {
+          const res = s.runSync(Object.fromEntries(graph.inputs.map((n, k) => {
+            const t = feeds[k]!, per = t.size / frames;
+            return [n, new Tensor(t.dtype, per === 1 && t.shape.length === 1 ? [] : [per], t.data.slice(f * per, (f + 1) * per))];
+          })));
+          graph.outputs.forEach((o, k) => { const t = res[o]!; want[k]!.push(new Uint8Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength))); });
+        }
+        const got = await buildAndRun(emitC(graph, { name: 'sig' }), feeds, { on, sanitize: on === 'host', frames });
+        expect(got.status).toBe(0);
+        graph.outputs.forEach((o, k) => {
+          const w = Buffer.concat(want[k]!);
+          expect(got.outputs[k]!.length, o).toBe(w.length);
+          expect(Buffer.compare(Buffer.from(got.outputs[k]!), w), `seed ${seed} output ${o}`).toBe(0);
+        });
+      }
+    }, 300_000);
+  }
 });
