@@ -30,8 +30,8 @@ export interface CompileOptions {
   out?: string;
   on: VerifyTarget;
   features: 'float' | 'int16';
-  /** Also write the bare-metal startup and linker script of a QEMU machine (cl_startup.c, cl_link.ld). */
-  firmwareSupport?: 'cortex-m4' | 'cortex-m0plus';
+  /** Also write the bare-metal startup and linker script of these QEMU machines (cl_startup_<target>.c, cl_link_<target>.ld). */
+  firmwareSupport?: string;
 }
 
 /** A rough code size of the kernels: measured -Os Cortex-M4 sizes are 1-3 KB per kernel family. */
@@ -113,11 +113,12 @@ export async function runCompile(model: string, o: CompileOptions): Promise<numb
   await mkdir(o.output, { recursive: true });
   for (const [file, text] of Object.entries(pkg.files)) await writeFile(path.join(o.output, file), text);
   process.stdout.write(`${summary(pkg, o.output)}\n`);
-  if (o.firmwareSupport) {
-    const m = MACHINES[o.firmwareSupport];
-    await writeFile(path.join(o.output, 'cl_startup.c'), startupSource(m));
-    await writeFile(path.join(o.output, 'cl_link.ld'), linkerScript(m));
-    process.stdout.write(`  firmware support for ${o.firmwareSupport} (QEMU ${m.machine}): cl_startup.c (gnu99: vector table, semihosting, painted stack), cl_link.ld\n`);
+  for (const target of o.firmwareSupport ? o.firmwareSupport.split(',') : []) {
+    const m = MACHINES[target as keyof typeof MACHINES];
+    if (!m) throw new CloudlessError('E_CONFIG', `--firmware-support ${target}: the targets are ${Object.keys(MACHINES).join(', ')}`);
+    await writeFile(path.join(o.output, `cl_startup_${target}.c`), startupSource(m));
+    await writeFile(path.join(o.output, `cl_link_${target}.ld`), linkerScript(m));
+    process.stdout.write(`  firmware support for ${target} (QEMU ${m.machine}): cl_startup_${target}.c (gnu99: vector table, semihosting, painted stack), cl_link_${target}.ld\n`);
   }
   if (o.on !== 'host') {
     const m = MACHINES[o.on];
@@ -186,7 +187,7 @@ export function registerCompileCommand(program: Command, setExitCode: (code: num
     .option('-i, --input <NAME=FILE.npy...>', 'an input for --verify (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--out <dir>', 'with --verify: write the C outputs as DIR/<output>.npy')
     .addOption(new Option('--features <mode>', 'classic ML models: float features, or int16 features and thresholds (tree ensembles; no FPU needed)').choices(['float', 'int16']).default('float'))
-    .addOption(new Option('--firmware-support <target>', 'also write the bare-metal startup (cl_startup.c) and linker script (cl_link.ld) of that QEMU machine').choices(['cortex-m4', 'cortex-m0plus']))
+    .option('--firmware-support <targets>', 'also write the bare-metal startup (cl_startup_<target>.c) and linker script (cl_link_<target>.ld) of these QEMU machines (comma-separated: cortex-m4, cortex-m0plus)')
     .addOption(new Option('--on <target>', 'with --verify: where to run').choices(['host', 'cortex-m4', 'cortex-m0plus']).default('host'))
     .action(async (model: string, o: CompileOptions) => {
       setExitCode(await runCompile(model, o));

@@ -182,8 +182,10 @@ describe.skipIf(!have || !existsSync(KWS))('audio → keyword in C: examples/mic
     // The packages the Makefile's first rules write (newer than the models, so make keeps them).
     writePackage(path.join(dir, 'pre'), emitC(await readModel(PRE), { name: 'pre' }));
     writePackage(path.join(dir, 'kws'), emitC(await readModel(KWS), { name: 'kws' }));
-    writeFileSync(path.join(dir, 'pre', 'cl_startup.c'), startupSource(MACHINES['cortex-m4']));
-    writeFileSync(path.join(dir, 'pre', 'cl_link.ld'), linkerScript(MACHINES['cortex-m4']));
+    for (const t of ['cortex-m4', 'cortex-m0plus'] as const) {
+      writeFileSync(path.join(dir, 'pre', `cl_startup_${t}.c`), startupSource(MACHINES[t]));
+      writeFileSync(path.join(dir, 'pre', `cl_link_${t}.ld`), linkerScript(MACHINES[t]));
+    }
     return dir;
   };
   const make = async (target: string, word: string) => {
@@ -193,9 +195,11 @@ describe.skipIf(!have || !existsSync(KWS))('audio → keyword in C: examples/mic
     return `${r.stdout}${r.stderr}`;
   };
 
-  for (const [word, on] of [['yes', 'host'], ['no', 'host'], ['silence', 'host'], ['yes', 'cortex-m4'], ['no', 'cortex-m4']] as const) {
+  const TARGETS = { host: 'run', 'cortex-m4': 'run-m4', 'cortex-m0plus (QEMU microbit, 16 KB RAM)': 'run-m0' } as const;
+  for (const [word, on] of [['yes', 'host'], ['no', 'host'], ['silence', 'host'], ['yes', 'cortex-m4'], ['no', 'cortex-m4'], ['no', 'cortex-m0plus (QEMU microbit, 16 KB RAM)']] as const) {
     it(`${word}_1000ms.wav on ${on}: the C scores equal the engine's chain${word === 'silence' ? '' : `, keyword "${word}"`}`, async () => {
-      const out = await make(on === 'host' ? 'run' : 'run-m4', word);
+      const out = await make(TARGETS[on], word);
+      if (on !== 'host') expect(out).toMatch(/^stack high-water mark \d+ B$/m);
       const got = parseRun(out);
       expect(out).toMatch(/^frames 49$/m);
       expect(got.scores).toEqual(await engineScores(word));
