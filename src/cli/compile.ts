@@ -12,7 +12,7 @@ import { CloudlessError, Tensor, type Int8Arithmetic } from '../ir/index.js';
 import { parseNpy, serializeNpy } from '../formats/npy.js';
 import { readModel } from '../runtime/load.js';
 import { Session } from '../runtime/session.js';
-import { emitC } from '../codegen/emit-graph.js';
+import { emitC, prefixKernels } from '../codegen/emit-graph.js';
 import { emitClassicC, isClassicGraph } from '../codegen/ml/index.js';
 import { buildAndRun, type VerifyTarget } from '../codegen/verify.js';
 import { MACHINES, linkerScript, startupSource } from '../codegen/targets/cortex-m.js';
@@ -30,6 +30,8 @@ export interface CompileOptions {
   out?: string;
   on: VerifyTarget;
   features: 'float' | 'int16';
+  /** Prefix of the kernel symbols (several packages in one program). */
+  kernelPrefix?: string;
   /** Also write the bare-metal startup and linker script of these QEMU machines (cl_startup_<target>.c, cl_link_<target>.ld). */
   firmwareSupport?: string;
 }
@@ -107,9 +109,10 @@ export async function runCompile(model: string, o: CompileOptions): Promise<numb
       hint: 'verify with --features float; docs/micro.md gives how many labels int16 features change',
     });
   }
-  const pkg = classic
+  const emitted = classic
     ? emitClassicC(graph, { name, features: o.features })
     : emitC(graph, { name, int8Arithmetic: o.int8Arithmetic });
+  const pkg = o.kernelPrefix === undefined ? emitted : prefixKernels(emitted, o.kernelPrefix);
   await mkdir(o.output, { recursive: true });
   for (const [file, text] of Object.entries(pkg.files)) await writeFile(path.join(o.output, file), text);
   process.stdout.write(`${summary(pkg, o.output)}\n`);
@@ -187,6 +190,7 @@ export function registerCompileCommand(program: Command, setExitCode: (code: num
     .option('-i, --input <NAME=FILE.npy...>', 'an input for --verify (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--out <dir>', 'with --verify: write the C outputs as DIR/<output>.npy')
     .addOption(new Option('--features <mode>', 'classic ML models: float features, or int16 features and thresholds (tree ensembles; no FPU needed)').choices(['float', 'int16']).default('float'))
+    .option('--kernel-prefix <p>', 'prefix the kernel symbols (cl_* → <p>_cl_*) so several packages link into one program')
     .option('--firmware-support <targets>', 'also write the bare-metal startup (cl_startup_<target>.c) and linker script (cl_link_<target>.ld) of these QEMU machines (comma-separated: cortex-m4, cortex-m0plus)')
     .addOption(new Option('--on <target>', 'with --verify: where to run').choices(['host', 'cortex-m4', 'cortex-m0plus']).default('host'))
     .action(async (model: string, o: CompileOptions) => {

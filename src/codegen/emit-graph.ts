@@ -28,6 +28,11 @@ export interface EmitOptions {
   int8Arithmetic?: Int8Arithmetic;
   /** Concrete shapes for inputs with symbolic dimensions. */
   inputShapes?: Record<string, number[]>;
+  /**
+   * Prefixes every kernel symbol (`cl_*` → `<p>_cl_*`, `CL_*` → `<P>_CL_*`), so that several
+   * packages can be linked into one program even when their kernel libraries overlap.
+   */
+  kernelPrefix?: string;
 }
 
 /** The arena's alignment: the planner's, and what a caller-supplied arena must have. */
@@ -44,7 +49,20 @@ export function emitC(graph: Graph, options: EmitOptions = {}): CPackage {
     });
   }
   const name = cIdentifier((options.name ?? graph.name ?? 'model').toLowerCase());
-  return emitPlan(graph, plan, name, arithmetic);
+  const pkg = emitPlan(graph, plan, name, arithmetic);
+  return options.kernelPrefix === undefined ? pkg : prefixKernels(pkg, options.kernelPrefix);
+}
+
+/** Renames the kernel library's symbols and macros in every file of the package (EmitOptions.kernelPrefix). */
+export function prefixKernels(pkg: CPackage, prefix: string): CPackage {
+  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(prefix)) {
+    throw new CloudlessError('E_CONFIG', `kernel prefix "${prefix}" is not a C identifier`, { hint: 'use letters, digits and underscores, starting with a letter' });
+  }
+  const lower = prefix.toLowerCase(), upper = prefix.toUpperCase();
+  const rename = (text: string) => text
+    .replace(/\bcl_/g, `${lower}_cl_`).replace(/\bCL_/g, `${upper}_CL_`)
+    .replace(/\bCLOUDLESS_KERNELS_H\b/g, `${upper}_CLOUDLESS_KERNELS_H`);
+  return { ...pkg, files: Object.fromEntries(Object.entries(pkg.files).map(([f, text]) => [f, rename(text)])) };
 }
 
 function arenaBufferOf(plan: Plan): ArrayBufferLike | undefined {

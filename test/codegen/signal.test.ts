@@ -319,3 +319,49 @@ describe('every Signal op on random inputs compiled to C', () => {
     }, 300_000);
   }
 });
+
+describe.skipIf(!existsSync(`${TFLM}hello_world_int8.tflite`))('several packages in one program (--kernel-prefix)', () => {
+  it('two packages sharing kernels clash at link time without a prefix and link and run with one', async () => {
+    const graph = await readModel(`${TFLM}hello_world_int8.tflite`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cloudless-two-pkgs-'));
+    try {
+      const x = new Tensor('int8', [1, 1], Int8Array.of(-37));
+      const want = new Session(graph, { backend: 'ref', int8Arithmetic: 'tflite-reference' }).runSync({ [graph.inputs[0]!]: x })[graph.outputs[0]!]!;
+      const main = `#include <stdio.h>
+#include "a.h"
+#include "b.h"
+int main(void) {
+  *(int8_t *)a_input(0) = -37; *(int8_t *)b_input(0) = -37;
+  if (a_invoke() != 0 || b_invoke() != 0) return 3;
+  printf("%d %d\\n", *(const int8_t *)a_output(0), *(const int8_t *)b_output(0));
+  return 0;
+}
+`;
+      const build = async (prefixed: boolean) => {
+        const sub = path.join(dir, prefixed ? 'prefixed' : 'plain');
+        for (const n of ['a', 'b']) writePackage(path.join(sub, n), emitC(graph, { name: n, kernelPrefix: prefixed ? n : undefined }));
+        writeFileSync(path.join(sub, 'main.c'), main);
+        const objs: string[] = [];
+        for (const n of ['a', 'b']) {
+          for (const f of [`${n}.c`, 'cloudless_kernels.c']) {
+            const o = `${n}_${f}.o`;
+            await run('gcc', ['-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-c', `-I${n}`, path.join(n, f), '-o', o], { cwd: sub });
+            objs.push(o);
+          }
+        }
+        await run('gcc', ['-std=c99', '-Ia', '-Ib', 'main.c', ...objs, '-o', 'two'], { cwd: sub });
+        return (await run(path.join(sub, 'two'), [], { cwd: sub })).stdout;
+      };
+      await expect(build(false)).rejects.toThrow(/multiple definition of `cl_/);
+      const v = (want.data as Int8Array)[0]!;
+      expect(await build(true)).toBe(`${v} ${v}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('a prefix that is not a C identifier is refused', async () => {
+    const graph = await readModel(`${TFLM}hello_world_int8.tflite`);
+    expect(() => emitC(graph, { name: 'a', kernelPrefix: '9x-' })).toThrow(/kernel prefix "9x-" is not a C identifier/);
+  });
+});
