@@ -17,6 +17,8 @@
  * same.
  */
 
+import { SIGNAL_PIECES } from './c-signal.js';
+
 /** One piece of the library: its declarations (header), its definitions, and the pieces it needs. */
 export interface CPiece {
   id: string;
@@ -1320,7 +1322,7 @@ const MORE_PIECES: CPiece[] = [
 ];
 
 export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(
-  [FIXEDPOINT, GEMMLOWP_EXP, FLOAT_EPILOGUE, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES].map((p) => [p.id, p]),
+  [FIXEDPOINT, GEMMLOWP_EXP, FLOAT_EPILOGUE, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES, ...SIGNAL_PIECES].map((p) => [p.id, p]),
 );
 
 /** The pieces `ids` need, each once, dependencies first. */

@@ -28,6 +28,11 @@ export interface EmitOptions {
   int8Arithmetic?: Int8Arithmetic;
   /** Concrete shapes for inputs with symbolic dimensions. */
   inputShapes?: Record<string, number[]>;
+  /**
+   * Prefixes every kernel symbol (`cl_*` → `<p>_cl_*`, `CL_*` → `<P>_CL_*`), so that several
+   * packages can be linked into one program even when their kernel libraries overlap.
+   */
+  kernelPrefix?: string;
 }
 
 /** The arena's alignment: the planner's, and what a caller-supplied arena must have. */
@@ -44,7 +49,20 @@ export function emitC(graph: Graph, options: EmitOptions = {}): CPackage {
     });
   }
   const name = cIdentifier((options.name ?? graph.name ?? 'model').toLowerCase());
-  return emitPlan(graph, plan, name, arithmetic);
+  const pkg = emitPlan(graph, plan, name, arithmetic);
+  return options.kernelPrefix === undefined ? pkg : prefixKernels(pkg, options.kernelPrefix);
+}
+
+/** Renames the kernel library's symbols and macros in every file of the package (EmitOptions.kernelPrefix). */
+export function prefixKernels(pkg: CPackage, prefix: string): CPackage {
+  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(prefix)) {
+    throw new CloudlessError('E_CONFIG', `kernel prefix "${prefix}" is not a C identifier`, { hint: 'use letters, digits and underscores, starting with a letter' });
+  }
+  const lower = prefix.toLowerCase(), upper = prefix.toUpperCase();
+  const rename = (text: string) => text
+    .replace(/\bcl_/g, `${lower}_cl_`).replace(/\bCL_/g, `${upper}_CL_`)
+    .replace(/\bCLOUDLESS_KERNELS_H\b/g, `${upper}_CLOUDLESS_KERNELS_H`);
+  return { ...pkg, files: Object.fromEntries(Object.entries(pkg.files).map(([f, text]) => [f, rename(text)])) };
 }
 
 function arenaBufferOf(plan: Plan): ArrayBufferLike | undefined {
@@ -91,6 +109,17 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
     return constantArray(t, valueName.get(t) ?? 'const');
   };
 
+  // Mutable storage outside the arena: state carried across invokes (zeroed by reset) and per-call scratch.
+  const stateDefs: string[] = [], stateNames: string[] = [], scratchDefs: string[] = [];
+  let stateBytes = 0, scratchBytes = 0;
+  const storage = (kind: 'state' | 'scratch') => (hint: string, ctype: string, count: number, elementBytes: number): string => {
+    const id = unique(`${name}_${kind}_${hint}`);
+    const def = `static ${ctype} ${id}[${Math.max(count, 1)}];`;
+    if (kind === 'state') { stateDefs.push(def); stateNames.push(id); stateBytes += count * elementBytes; }
+    else { scratchDefs.push(def); scratchBytes += count * elementBytes; }
+    return id;
+  };
+
   const pieceIds: string[] = [];
   const nodeDefs: string[] = [];
   const calls: string[] = [];
@@ -100,6 +129,8 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
     const ctx: EmitContext = {
       pointer, paramsName, arithmetic,
       isConstant: (t) => !inArena(t),
+      state(hint, ctype, count, elementBytes) { return storage('state')(`p${k}_${hint}`, ctype, count, elementBytes); },
+      scratch(hint, ctype, count, elementBytes) { return storage('scratch')(`p${k}_${hint}`, ctype, count, elementBytes); },
       int32Table(hint, values) {
         const t = new Tensor('int32', [values.length], Int32Array.from(values));
         return constantArray(t, `${paramsName}_${hint}`);
@@ -147,7 +178,7 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
 
   const pieces = closePieces(pieceIds);
   const kernels = kernelFiles(pieces);
-  const header = packageHeader(name, NAME, arenaBytes, inputs, outputs, plan, graph);
+  const header = packageHeader(name, NAME, arenaBytes, inputs, outputs, plan, graph, stateBytes, scratchBytes);
   const source = `/* ${name}.c: ${graph.meta.source ?? graph.name} compiled by cloudless (${arithmetic} arithmetic). */
 #include "${name}.h"
 #include "cloudless_kernels.h"
@@ -160,6 +191,9 @@ function emitPlan(graph: Graph, plan: Plan, name: string, arithmetic: Int8Arithm
 
 /* ---- constants (flash) ---- */
 ${constDefs.join('\n')}
+/* ---- state carried across invokes (zeroed by ${name}_reset) and scratch of single calls ---- */
+${[...stateDefs, ...scratchDefs].join('\n') || '/* none */'}
+
 /* ---- node parameters ---- */
 ${nodeDefs.join('\n')}
 /* ---- arena ---- */
@@ -182,6 +216,10 @@ ${calls.join('\n')}
 int ${name}_invoke(void) { return ${name}_invoke_with_arena(${name}_arena); }
 #endif
 
+void ${name}_reset(void) {
+${stateNames.map((id) => `  { uint32_t k; for (k = 0; k < sizeof(${id}) / sizeof(${id}[0]); k++) ${id}[k] = 0; }`).join('\n') || '  /* the model keeps no state */'}
+}
+
 void *${name}_input(int i) {
   if (current_arena == 0) return 0;
   switch (i) {
@@ -201,7 +239,7 @@ ${outputExprs.map((e, i) => `    case ${i}: return ${e};`).join('\n')}
   return {
     name,
     files: { [`${name}.h`]: header, [`${name}.c`]: source, 'cloudless_kernels.h': kernels.header, 'cloudless_kernels.c': kernels.source },
-    arenaBytes, arenaLowerBound: plan.arenaLowerBound, constBytes, inputs, outputs, needsLibm: false,
+    arenaBytes, arenaLowerBound: plan.arenaLowerBound, constBytes, inputs, outputs, needsLibm: false, stateBytes, scratchBytes,
   };
 }
 
@@ -217,7 +255,7 @@ function tensorMacros(NAME: string, kind: 'INPUT' | 'OUTPUT', i: number, t: CTen
   return lines.join('\n');
 }
 
-function packageHeader(name: string, NAME: string, arenaBytes: number, inputs: CTensorInfo[], outputs: CTensorInfo[], plan: Plan, graph: Graph): string {
+function packageHeader(name: string, NAME: string, arenaBytes: number, inputs: CTensorInfo[], outputs: CTensorInfo[], plan: Plan, graph: Graph, stateBytes: number, scratchBytes: number): string {
   const offsets = (list: CTensorInfo[], kind: 'INPUT' | 'OUTPUT', map: ReadonlyMap<string, Tensor>) => list
     .map((t, i) => { const v = map.get(t.name); return v && v.data.buffer === arenaBufferOf(plan) ? `#define ${NAME}_${kind}${i}_OFFSET ${v.data.byteOffset}` : ''; })
     .filter(Boolean).join('\n');
@@ -233,6 +271,10 @@ function packageHeader(name: string, NAME: string, arenaBytes: number, inputs: C
  * ${name}_invoke_with_arena(buf) with a ${ARENA_ALIGNMENT}-byte aligned buffer of ${NAME}_ARENA_BYTES,
  * inputs written at buf + ${NAME}_INPUT<i>_OFFSET. input()/output() point into the
  * arena used last. Nothing allocates, prints or reads outside its buffers.
+ *
+ * ${stateBytes > 0 ? `The model is stateful: ${NAME}_STATE_BYTES bytes (a static array in ${name}.c) carry
+ * over from one invoke to the next, as successive runs of an engine session do.
+ * ${name}_reset() zeroes them, as a fresh session starts; they start zeroed.` : `The model keeps no state between invokes (${name}_reset() does nothing).`}
  */
 #ifndef ${NAME}_H
 #define ${NAME}_H
@@ -240,6 +282,9 @@ function packageHeader(name: string, NAME: string, arenaBytes: number, inputs: C
 
 #define ${NAME}_ARENA_BYTES ${arenaBytes}
 #define ${NAME}_ARENA_ALIGNMENT ${ARENA_ALIGNMENT}
+#define ${NAME}_STATE_BYTES ${stateBytes}
+#define ${NAME}_SCRATCH_BYTES ${scratchBytes}
+#define ${NAME}_STATEFUL ${stateBytes > 0 ? 1 : 0}
 #define ${NAME}_NUM_INPUTS ${inputs.length}
 #define ${NAME}_NUM_OUTPUTS ${outputs.length}
 
@@ -257,6 +302,7 @@ int ${name}_invoke_with_arena(uint8_t *arena);
 #ifndef ${NAME}_NO_STATIC_ARENA
 int ${name}_invoke(void);
 #endif
+void ${name}_reset(void);
 void *${name}_input(int i);
 const void *${name}_output(int i);
 

@@ -13,6 +13,7 @@ import type { Geometry3 } from '../ir/window.js';
 import type { PlanStep } from '../runtime/plan.js';
 import { floatLiteral, intLiteral } from './c-data.js';
 import { C_MAX_RANK, STRIDED_TYPES } from './c-kernels.js';
+import { SIGNAL_EMITTERS } from './emit-signal.js';
 
 /** What an emitter can ask of the graph emitter. */
 export interface EmitContext {
@@ -31,6 +32,10 @@ export interface EmitContext {
   /** Whether `t` is a constant (not in the arena). */
   isConstant(t: Tensor): boolean;
   arithmetic: 'tflite-reference' | 'tflite-xnnpack';
+  /** Declares zero-initialized mutable storage carried across invokes (reset by `<name>_reset()`); returns its name. */
+  state(hint: string, ctype: string, count: number, elementBytes: number): string;
+  /** Declares mutable scratch storage used within one call; returns its name. */
+  scratch(hint: string, ctype: string, count: number, elementBytes: number): string;
 }
 
 export interface EmittedNode {
@@ -489,6 +494,7 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['Concat/int16', concat], ['Pad/int16', pad], ['ReduceMean/int16', mean],
   ...['Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'Tanh'].map((op) => [`${op}/int16`, lutS16] as [string, Emitter]),
   ...['Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'Sigmoid', 'Tanh'].map((op) => [`${op}/int8`, lutS8] as [string, Emitter]),
+  ...SIGNAL_EMITTERS,
 ]);
 
 /** The (op, dtype) pairs the C generator emits, for docs and errors. */

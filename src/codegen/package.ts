@@ -13,6 +13,8 @@
  *   int   <name>_invoke_with_arena(uint8_t *arena);   a caller-supplied arena of <NAME>_ARENA_BYTES
  *   void *<name>_input(int i);                        where to write input i before invoke
  *   const void *<name>_output(int i);                 where output i is after invoke
+ *   void  <name>_reset(void);                         NN packages: zeroes the state a stateful model
+ *                                                     carries across invokes (<NAME>_STATE_BYTES)
  *
  * A non-zero status names a failure class (documented in the generated header); generated code
  * never allocates, never prints and never reads out of bounds.
@@ -47,4 +49,8 @@ export interface CPackage {
   outputs: CTensorInfo[];
   /** True when the code calls libm (link with -lm). */
   needsLibm: boolean;
+  /** Bytes of state carried from one invoke to the next (`<NAME>_STATE_BYTES`; zeroed by `<name>_reset()`); 0 or absent when stateless. */
+  stateBytes?: number;
+  /** Bytes of static scratch outside the arena (`<NAME>_SCRATCH_BYTES`). */
+  scratchBytes?: number;
 }

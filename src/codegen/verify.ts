@@ -36,6 +36,14 @@ export interface BuildOptions {
   keep?: boolean;
   /** Time limit of the run, ms (default 120 s). */
   timeoutMs?: number;
+  /**
+   * Invocations in sequence (default 1): each input tensor then holds `frames`
+   * inputs back to back (a leading frame axis), the harness calls reset() once
+   * and invoke() per frame, and each output holds the frames' outputs back to
+   * back. This is how a stateful model is checked against successive runs of
+   * one engine session.
+   */
+  frames?: number;
 }
 
 export interface RunResult {
@@ -57,51 +65,63 @@ function bytesOf(t: Tensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
-/** The harness's inputs and the copy into the package. */
-function inputsSource(pkg: CPackage, inputs: readonly Tensor[]): string {
+/** The harness's inputs (all frames) and the copy of frame f into the package. */
+function inputsSource(pkg: CPackage, inputs: readonly Tensor[], frames: number): string {
   if (inputs.length !== pkg.inputs.length) {
     throw new CloudlessError('E_INPUT', `package ${pkg.name} takes ${pkg.inputs.length} inputs, got ${inputs.length}`);
   }
+  if (!Number.isInteger(frames) || frames < 1) throw new CloudlessError('E_INPUT', `package ${pkg.name}: ${frames} frames (a positive integer is needed)`);
   const arrays = inputs.map((t, i) => {
     const info = pkg.inputs[i]!;
-    if (t.byteLength !== info.bytes || t.dtype !== info.dtype) {
-      throw new CloudlessError('E_INPUT', `package ${pkg.name}: input ${i} ("${info.name}") must be ${info.dtype} of ${info.bytes} bytes, got ${t.dtype} of ${t.byteLength}`);
+    if (t.byteLength !== info.bytes * frames || t.dtype !== info.dtype) {
+      const what = frames > 1 ? `${frames} frames of ${info.bytes} bytes` : `${info.bytes} bytes`;
+      throw new CloudlessError('E_INPUT', `package ${pkg.name}: input ${i} ("${info.name}") must be ${info.dtype} of ${what}, got ${t.dtype} of ${t.byteLength}`);
     }
     const b = bytesOf(t);
     return `static const uint8_t cl_in${i}[${Math.max(b.length, 1)}] = {${b.length ? Array.from(b).join(',') : '0'}};`;
   });
-  const copies = inputs.map((t, i) => `  { uint8_t *d = (uint8_t *)${pkg.name}_input(${i}); uint32_t k; for (k = 0; k < ${t.byteLength}u; k++) d[k] = cl_in${i}[k]; }`);
+  const copies = inputs.map((_, i) => {
+    const n = pkg.inputs[i]!.bytes;
+    return `  { uint8_t *d = (uint8_t *)${pkg.name}_input(${i}); uint32_t k; for (k = 0; k < ${n}u; k++) d[k] = cl_in${i}[f * ${n}u + k]; }`;
+  });
   return `${arrays.join('\n')}
-static void cl_copy_inputs(void) {
-${copies.join('\n')}
+#define CL_FRAMES ${frames}u
+static void cl_copy_inputs(uint32_t f) {
+${copies.join('\n') || '  (void)f;'}
 }
 `;
 }
 
-function hostHarness(pkg: CPackage, inputs: readonly Tensor[]): string {
-  const writes = pkg.outputs.map((o, i) => `  fwrite(${pkg.name}_output(${i}), 1, ${o.bytes}, stdout);`);
+/** reset() before the first frame, for packages that have one (the NN emitter's). */
+const resetCall = (pkg: CPackage) => (pkg.stateBytes !== undefined ? `  ${pkg.name}_reset();\n` : '');
+
+function hostHarness(pkg: CPackage, inputs: readonly Tensor[], frames: number): string {
+  const writes = pkg.outputs.map((o, i) => `    fwrite(${pkg.name}_output(${i}), 1, ${o.bytes}, stdout);`);
   return `#include <stdio.h>
 #include <stdint.h>
 #include "${pkg.name}.h"
-${inputsSource(pkg, inputs)}
+${inputsSource(pkg, inputs, frames)}
 int main(void) {
   int status;
-  cl_copy_inputs();
-  status = ${pkg.name}_invoke();
-  if (status != 0) return 10 + status;
+  uint32_t f;
+${resetCall(pkg)}  for (f = 0; f < CL_FRAMES; f++) {
+    cl_copy_inputs(f);
+    status = ${pkg.name}_invoke();
+    if (status != 0) return 10 + status;
 ${writes.join('\n')}
+  }
   return 0;
 }
 `;
 }
 
-function firmwareHarness(pkg: CPackage, inputs: readonly Tensor[], outFile: string): string {
-  const writes = pkg.outputs.map((o, i) => `  cl_write(fd, ${pkg.name}_output(${i}), ${o.bytes}u);`);
+function firmwareHarness(pkg: CPackage, inputs: readonly Tensor[], outFile: string, frames: number): string {
+  const writes = pkg.outputs.map((o, i) => `    cl_write(fd, ${pkg.name}_output(${i}), ${o.bytes}u);`);
   return `#include <stdint.h>
 #include "${pkg.name}.h"
 int32_t cl_semihost(int32_t op, const void *arg);
 uint32_t cl_stack_high_water(void);
-${inputsSource(pkg, inputs)}
+${inputsSource(pkg, inputs, frames)}
 static const char cl_out_path[] = ${JSON.stringify(outFile)};
 
 static void cl_write(int32_t fd, const void *buf, uint32_t n) {
@@ -112,14 +132,16 @@ static void cl_write(int32_t fd, const void *buf, uint32_t n) {
 
 int main(void) {
   uint32_t args[3];
-  int32_t fd, status;
-  uint32_t trailer[2];
+  int32_t fd, status = 0;
+  uint32_t trailer[2], f;
   args[0] = (uint32_t)cl_out_path; args[1] = 5u; /* "wb" */ args[2] = sizeof(cl_out_path) - 1u;
   fd = cl_semihost(0x01, args); /* SYS_OPEN */
   if (fd < 0) return 3;
-  cl_copy_inputs();
-  status = ${pkg.name}_invoke();
+${resetCall(pkg)}  for (f = 0; f < CL_FRAMES && status == 0; f++) {
+    cl_copy_inputs(f);
+    status = ${pkg.name}_invoke();
 ${writes.join('\n')}
+  }
   trailer[0] = (uint32_t)status;
   trailer[1] = cl_stack_high_water();
   cl_write(fd, trailer, 8u);
@@ -145,11 +167,16 @@ async function tool(cmd: string, args: string[], cwd: string, timeoutMs: number)
   }
 }
 
-function splitOutputs(pkg: CPackage, bytes: Uint8Array): Uint8Array[] {
-  const total = pkg.outputs.reduce((a, o) => a + o.bytes, 0);
-  if (bytes.length < total) throw new CloudlessError('E_INTERNAL', `package ${pkg.name} wrote ${bytes.length} output bytes, expected ${total}`);
+/** The harness writes frame by frame (all outputs of frame 0, then of frame 1, ...); each output's frames are joined. */
+function splitOutputs(pkg: CPackage, bytes: Uint8Array, frames: number): Uint8Array[] {
+  const perFrame = pkg.outputs.reduce((a, o) => a + o.bytes, 0);
+  if (bytes.length < perFrame * frames) throw new CloudlessError('E_INTERNAL', `package ${pkg.name} wrote ${bytes.length} output bytes, expected ${perFrame * frames}`);
+  const outs = pkg.outputs.map((o) => new Uint8Array(o.bytes * frames));
   let at = 0;
-  return pkg.outputs.map((o) => { const b = bytes.slice(at, at + o.bytes); at += o.bytes; return b; });
+  for (let f = 0; f < frames; f++) {
+    pkg.outputs.forEach((o, i) => { outs[i]!.set(bytes.subarray(at, at + o.bytes), f * o.bytes); at += o.bytes; });
+  }
+  return outs;
 }
 
 /** Builds the package with the harness and runs it on `inputs`; see the file header. */
@@ -160,7 +187,8 @@ export async function buildAndRun(pkg: CPackage, inputs: readonly Tensor[], opti
   try {
     for (const [file, text] of Object.entries(pkg.files)) await writeFile(path.join(dir, file), text);
     const sources = Object.keys(pkg.files).filter((f) => f.endsWith('.c'));
-    const result = on === 'host' ? await runHost(pkg, inputs, dir, sources, options, timeoutMs) : await runFirmware(pkg, inputs, dir, sources, on, timeoutMs);
+    const frames = options.frames ?? 1;
+    const result = on === 'host' ? await runHost(pkg, inputs, dir, sources, options, timeoutMs, frames) : await runFirmware(pkg, inputs, dir, sources, on, timeoutMs, frames);
     if (options.keep) result.dir = dir;
     return result;
   } finally {
@@ -168,10 +196,10 @@ export async function buildAndRun(pkg: CPackage, inputs: readonly Tensor[], opti
   }
 }
 
-async function runHost(pkg: CPackage, inputs: readonly Tensor[], dir: string, sources: string[], options: BuildOptions, timeoutMs: number): Promise<RunResult> {
+async function runHost(pkg: CPackage, inputs: readonly Tensor[], dir: string, sources: string[], options: BuildOptions, timeoutMs: number, frames: number): Promise<RunResult> {
   // The package alone must be clean freestanding C99.
   for (const s of sources) await tool('gcc', [...C_FLAGS, '-ffreestanding', '-O2', '-c', s, '-o', `${s}.o`], dir, timeoutMs);
-  await writeFile(path.join(dir, 'cl_main.c'), hostHarness(pkg, inputs));
+  await writeFile(path.join(dir, 'cl_main.c'), hostHarness(pkg, inputs, frames));
   const san = options.sanitize ? ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g', '-O1'] : ['-O2'];
   await tool('gcc', [...C_FLAGS, ...san, ...sources, 'cl_main.c', '-o', 'model', ...(pkg.needsLibm ? ['-lm'] : [])], dir, timeoutMs);
   let stdout: Buffer;
@@ -182,15 +210,15 @@ async function runHost(pkg: CPackage, inputs: readonly Tensor[], dir: string, so
     if (typeof e.code === 'number' && e.code >= 10 && e.code < 20) return { outputs: [], status: e.code - 10 };
     throw new CloudlessError('E_INTERNAL', `the host build of ${pkg.name} failed at run time (exit ${e.code}):\n${e.stderr?.toString().slice(0, 4000) ?? ''}`, { cause: err });
   }
-  return { outputs: splitOutputs(pkg, new Uint8Array(stdout)), status: 0 };
+  return { outputs: splitOutputs(pkg, new Uint8Array(stdout), frames), status: 0 };
 }
 
-async function runFirmware(pkg: CPackage, inputs: readonly Tensor[], dir: string, sources: string[], on: CortexTarget, timeoutMs: number): Promise<RunResult> {
+async function runFirmware(pkg: CPackage, inputs: readonly Tensor[], dir: string, sources: string[], on: CortexTarget, timeoutMs: number, frames: number): Promise<RunResult> {
   const m = MACHINES[on];
   const outFile = path.join(dir, 'out.bin');
   await writeFile(path.join(dir, 'cl_startup.c'), startupSource(m));
   await writeFile(path.join(dir, 'cl_link.ld'), linkerScript(m));
-  await writeFile(path.join(dir, 'cl_main.c'), firmwareHarness(pkg, inputs, outFile));
+  await writeFile(path.join(dir, 'cl_main.c'), firmwareHarness(pkg, inputs, outFile, frames));
   // The startup code is GNU C (inline assembly, a vector table of function addresses); the package and harness are strict C99.
   await tool('arm-none-eabi-gcc', ['-std=gnu99', '-Wall', '-Wextra', '-Werror', ...m.cflags, '-Os', '-ffreestanding', '-c', 'cl_startup.c', '-o', 'cl_startup.o'], dir, timeoutMs);
   await tool('arm-none-eabi-gcc', [
@@ -208,5 +236,5 @@ async function runFirmware(pkg: CPackage, inputs: readonly Tensor[], dir: string
   const trailer = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 8);
   const status = trailer.getInt32(0, true);
   const stackBytes = trailer.getUint32(4, true);
-  return { outputs: status === 0 ? splitOutputs(pkg, bytes.subarray(0, bytes.length - 8)) : [], status, size, stackBytes };
+  return { outputs: status === 0 ? splitOutputs(pkg, bytes.subarray(0, bytes.length - 8), frames) : [], status, size, stackBytes };
 }

@@ -112,6 +112,11 @@ export class RfftInt16 {
     this.bufI = new Int16Array(n);
   }
 
+  /** The plan and tables, for code generators that must run the same arithmetic (src/codegen/c-signal.ts). */
+  tables(): { factors: readonly number[]; twR: Int16Array; twI: Int16Array; superR: Int16Array; superI: Int16Array } {
+    return { factors: this.factors, twR: this.twR, twI: this.twI, superR: this.superR, superI: this.superI };
+  }
+
   /**
    * `input`: fftLength int16 samples (zero-padded by the caller); `out`:
    * fftLength/2 + 1 complex bins interleaved (re, im).
@@ -403,8 +408,8 @@ export function spectralSubtraction(cfg: SpectralSubtractionConfig, input: Uint3
 
 // ---------------------------------------------------------------- PCAN
 
-const PCAN_SNR_BITS = 12;
-const PCAN_OUTPUT_BITS = 6;
+export const PCAN_SNR_BITS = 12;
+export const PCAN_OUTPUT_BITS = 6;
 
 /**
  * The PCAN gain as a function of the noise estimate: a piecewise quadratic in
@@ -453,7 +458,7 @@ export function pcanAutoGainControl(lut: ArrayLike<number>, snrShift: number, no
  * the correction log2(1 + f) − f, scaled by 2^16. These are TFLM's values
  * (needed as they are for bit-exact features).
  */
-const LOG_LUT = Uint16Array.of(
+export const LOG_LUT = Uint16Array.of(
   0, 224, 442, 654, 861, 1063, 1259, 1450, 1636, 1817, 1992, 2163,
   2329, 2490, 2646, 2797, 2944, 3087, 3224, 3358, 3487, 3611, 3732, 3848,
   3960, 4068, 4172, 4272, 4368, 4460, 4549, 4633, 4714, 4791, 4864, 4934,
@@ -467,7 +472,7 @@ const LOG_LUT = Uint16Array.of(
   1094, 963, 830, 695, 559, 421, 282, 142, 0, 0,
 );
 /** ln(2) · 2^16, rounded. */
-const LOG_COEFF = 45426;
+export const LOG_COEFF = 45426;
 
 /** ln(x) · outScale for x ≥ 2 (uint32), in TFLM's fixed point. */
 export function log32(x: number, outScale: number): number {
