@@ -50,7 +50,7 @@ function runOracle(): { dir: string; manifest: Manifest } {
 }
 
 const oracle = enabled ? runOracle() : undefined;
-const totals = { models: 0, ops: new Set<string>(), elements: 0, mismatches: 0, pinned: 0, cRefused: 0 };
+const totals = { models: 0, ops: new Set<string>(), elements: 0, intermediates: 0, mismatches: 0, pinned: 0, cRefused: 0 };
 
 /** TF's tensors by the engine's value names (the importer's names: TFLite's, made unique with `_k`). */
 function tfTensors(dir: string, m: OracleModel): Map<string, Tensor> {
@@ -70,7 +70,7 @@ describe.skipIf(!enabled)(`TFLite's BUILTIN_REF kernels as an oracle (needs \`np
     if (!oracle) return;
     rmSync(oracle.dir, { recursive: true, force: true });
     console.log(`tf-oracle (tensorflow ${oracle.manifest.tensorflow}): ${totals.models} models, ops ${[...totals.ops].sort().join(' ')}; `
-      + `${totals.elements} elements compared (engine and C), ${totals.mismatches} unexplained mismatches, ${totals.pinned} pinned MEAN differences; `
+      + `${totals.elements} elements compared (engine and C outputs, engine on ${totals.intermediates} intermediate tensors), ${totals.mismatches} unexplained mismatches, ${totals.pinned} pinned MEAN differences; `
       + `${totals.cRefused} models refused by the C generator as expected`);
   });
 
@@ -107,6 +107,21 @@ describe.skipIf(!enabled)(`TFLite's BUILTIN_REF kernels as an oracle (needs \`np
       }
       totals.models++;
       for (const op of m.ops) totals.ops.add(op);
+      // Every intermediate activation TF preserved that the engine's graph still has (same name): engine only.
+      const inner = await readModel(path.join(dir, m.tflite));
+      const extra = [...tf.keys()].filter((n) => !inner.inputs.includes(n) && !inner.outputs.includes(n) && inner.values.has(n) && !inner.value(n).constant
+        && inner.nodes.some((node) => node.outputs.includes(n)));
+      if (extra.length) {
+        inner.outputs.push(...extra);
+        const all = new Session(inner, { backend: 'ref', int8Arithmetic: 'tflite-reference' }).runSync(feeds);
+        for (const n of extra) {
+          const diff = compareElements(tf.get(n)!, all[n]!);
+          totals.elements += tf.get(n)!.size;
+          totals.intermediates++;
+          totals.mismatches += diff.length;
+          expect(diff.slice(0, 10), `${tag} intermediate ${n}: ${diff.length} of ${tf.get(n)!.size} elements differ from TF`).toEqual([]);
+        }
+      }
       graph.outputs.forEach((name, k) => {
         const want = tf.get(name);
         expect(want, `${tag}: TF saved output ${name}`).toBeDefined();
