@@ -181,6 +181,9 @@ export async function runCompile(model: string, o: CompileOptions): Promise<numb
   }
   if (got.size) {
     process.stdout.write(`  ${o.on} (QEMU ${MACHINES[o.on as 'cortex-m4'].machine}): flash ${got.size.text + got.size.data} B (text ${got.size.text}, data ${got.size.data}; whole firmware), RAM ${got.size.bss + got.size.data} B static + ${got.stackBytes} B stack (painted high-water mark)\n`);
+    if (got.instructions !== undefined) {
+      process.stdout.write(`  instructions per inference: ${got.instructions} (±${got.instructionResolution}: QEMU -icount shift=0, ${MACHINES[o.on as 'cortex-m4'].counter.device} read around ${pkg.name}_invoke)\n`);
+    }
   }
   return same ? EXIT.ok : EXIT.partial;
 }

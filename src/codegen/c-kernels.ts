@@ -890,6 +890,34 @@ void cl_dequantize_s16_f32(int32_t size, float scale, int32_t zero_point, const 
 `,
 };
 
+/** The (input, output) element pairs of the Requantize piece: int16 on at least one side. */
+export const REQUANTIZE_PAIRS: readonly [string, string][] = [['s8', 's16'], ['s16', 's8'], ['s16', 's16']];
+const C_ELEM: Record<string, string> = { s8: 'int8_t', s16: 'int16_t' };
+
+/* Requantize with int16 on a side: TFLite's Requantize (quantize.ts in the reference kernels). */
+const REQUANTIZE: CPiece = {
+  id: 'requantize',
+  needs: ['fixedpoint'],
+  header: `
+/*
+ * Quantize from a quantized input with int16 on either side (TFLite's
+ * Requantize, as TFLite Micro's quantize_common.cc):
+ * q = clamp(MultiplyByQuantizedMultiplier(x - input_zero_point, m, shift) + output_zero_point),
+ * m and shift being QuantizeMultiplier(input_scale / output_scale).
+ */
+${REQUANTIZE_PAIRS.map(([a, b]) => `void cl_requantize_${a}_${b}(int32_t size, int32_t multiplier, int32_t shift, int32_t input_zero_point, int32_t output_zero_point, const ${C_ELEM[a]} *input, ${C_ELEM[b]} *output);`).join('\n')}
+`,
+  source: REQUANTIZE_PAIRS.map(([a, b]) => `
+void cl_requantize_${a}_${b}(int32_t size, int32_t multiplier, int32_t shift, int32_t input_zero_point, int32_t output_zero_point, const ${C_ELEM[a]} *input, ${C_ELEM[b]} *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) {
+    /* |x - z| < 2^17: the int32 difference is exact; the sum with the zero point is formed in int64. */
+    output[i] = (${C_ELEM[b]})cl_clamp_i32((int64_t)cl_mbqm((int32_t)input[i] - input_zero_point, multiplier, shift) + output_zero_point, ${b === 's8' ? '-128, 127' : '-32768, 32767'});
+  }
+}
+`).join(''),
+};
+
 // ---------------------------------------------------------------------------
 // 16x8: int16 activations, int8 weights, int64 bias and accumulator
 // ---------------------------------------------------------------------------
@@ -1316,7 +1344,7 @@ const MORE_PIECES: CPiece[] = [
   BINARY_XNNPACK, QUANTIZE_XNNPACK,
   STRIDED_PARAMS, SOFTMAX_S16, ...Object.keys(STRIDED_TYPES).map(stridedPiece),
   FIXEDPOINT_WIDE, CONV_S16, DEPTHWISE_S16, FULLY_CONNECTED_S16, LUT_S16, ACTIVATION_S16,
-  ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE,
+  ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE, REQUANTIZE,
   RESIZE_PARAMS,
   ...(['s8', 's16'] as Elem[]).flatMap((e) => [binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e), resizePiece(e)]),
 ];

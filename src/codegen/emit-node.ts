@@ -12,7 +12,7 @@ import { CloudlessError, type Node, type Tensor } from '../ir/index.js';
 import type { Geometry3 } from '../ir/window.js';
 import type { PlanStep } from '../runtime/plan.js';
 import { floatLiteral, intLiteral } from './c-data.js';
-import { C_MAX_RANK, STRIDED_TYPES } from './c-kernels.js';
+import { C_MAX_RANK, REQUANTIZE_PAIRS, STRIDED_TYPES } from './c-kernels.js';
 import { SIGNAL_EMITTERS } from './emit-signal.js';
 
 /** What an emitter can ask of the graph emitter. */
@@ -368,9 +368,45 @@ function perTensor(node: Node, t: Tensor, what: string): { scale: number; zeroPo
   return { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0] ?? 0 };
 }
 
+/**
+ * TFLite's QuantizeMultiplier, as `quantizeMultiplier` of the reference kernels
+ * (src/kernels/ref/int8/requantize.ts), for the one node whose kernel keeps no
+ * prepared state: Quantize from int16 or to int16 (the engine's Quantize kernel
+ * computes it at run time). real = f · 2^shift with f in [0.5, 1); f · 2^31 is
+ * rounded half away from zero; a rounding up to 2^31 is halved with the shift
+ * raised; below 2^-32 the factor flushes to zero.
+ */
+function requantizeMultiplier(node: Node, real: number): { multiplier: number; shift: number } {
+  if (real === 0) return { multiplier: 0, shift: 0 };
+  if (!Number.isFinite(real) || real < 0) refuse(node, `the requantization factor ${real} is not a positive finite number`);
+  let shift = Math.floor(Math.log2(real)) + 1;
+  let f = real / 2 ** shift;
+  while (f >= 1) { f /= 2; shift++; }
+  while (f < 0.5) { f *= 2; shift--; }
+  let fixed = Math.round(f * 2 ** 31); // f > 0: Math.round is half away from zero here
+  if (fixed === 2 ** 31) { fixed /= 2; shift++; }
+  if (shift < -31) return { multiplier: 0, shift: 0 };
+  return { multiplier: fixed, shift };
+}
+
+/** Quantize from int8/int16 with int16 on a side: TFLite's Requantize, as the engine's Quantize kernel. */
+function requantize(step: PlanStep, ctx: EmitContext): EmittedNode {
+  const x = step.inputs[0]!, y = step.outputs[0]!;
+  const a = elemOf(x), b = elemOf(y);
+  if (!REQUANTIZE_PAIRS.some(([p, q]) => p === a && q === b)) refuse(step.node, `requantizing ${x.dtype} to ${y.dtype} is not emitted (float32 input, or int16 on a side)`);
+  const qx = perTensor(step.node, x, 'the input'), qy = perTensor(step.node, y, 'the output');
+  const { multiplier, shift } = requantizeMultiplier(step.node, qx.scale / qy.scale);
+  return {
+    pieces: ['requantize'], definitions: '',
+    call: `cl_requantize_${a}_${b}(${y.size}, ${intLiteral(multiplier)}, ${shift}, ${qx.zeroPoint}, ${qy.zeroPoint}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});`,
+  };
+}
+
 const quantize: Emitter = (step, ctx) => {
   const x = step.inputs[0]!, y = step.outputs[0]!;
-  if (x.dtype !== 'float32') refuse(step.node, `requantizing ${x.dtype} to ${y.dtype} is not emitted (float32 input only)`);
+  if (x.dtype !== 'float32') {
+    return requantize(step, ctx);
+  }
   const q = perTensor(step.node, y, 'the output');
   const e = elemOf(y);
   if (ctx.arithmetic !== 'tflite-reference') {

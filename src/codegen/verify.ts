@@ -22,7 +22,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CloudlessError, type Tensor } from '../ir/index.js';
 import type { CPackage } from './package.js';
-import { MACHINES, linkerScript, startupSource, type CortexTarget } from './targets/cortex-m.js';
+import { MACHINES, instructionsPerTick, linkerScript, startupSource, type CortexTarget } from './targets/cortex-m.js';
 
 const run = promisify(execFile);
 
@@ -55,6 +55,14 @@ export interface RunResult {
   size?: { text: number; data: number; bss: number };
   /** Firmware only: deepest stack use measured by the painted stack, bytes. */
   stackBytes?: number;
+  /**
+   * Firmware only: guest instructions executed by `<name>_invoke` (its call and return included),
+   * from a hardware counter under QEMU `-icount shift=0` (targets/cortex-m.ts); exact to within
+   * `instructionResolution`. With several frames, the mean over the frames.
+   */
+  instructions?: number;
+  /** Firmware only: the counter's tick, in instructions (the uncertainty of `instructions`). */
+  instructionResolution?: number;
   /** The build folder, when `keep` was set. */
   dir?: string;
 }
@@ -121,6 +129,8 @@ function firmwareHarness(pkg: CPackage, inputs: readonly Tensor[], outFile: stri
 #include "${pkg.name}.h"
 int32_t cl_semihost(int32_t op, const void *arg);
 uint32_t cl_stack_high_water(void);
+void cl_counter_start(void);
+uint32_t cl_counter_read(void);
 ${inputsSource(pkg, inputs, frames)}
 static const char cl_out_path[] = ${JSON.stringify(outFile)};
 
@@ -133,18 +143,22 @@ static void cl_write(int32_t fd, const void *buf, uint32_t n) {
 int main(void) {
   uint32_t args[3];
   int32_t fd, status = 0;
-  uint32_t trailer[2], f;
+  uint32_t trailer[3], f, t0;
   args[0] = (uint32_t)cl_out_path; args[1] = 5u; /* "wb" */ args[2] = sizeof(cl_out_path) - 1u;
   fd = cl_semihost(0x01, args); /* SYS_OPEN */
   if (fd < 0) return 3;
+  trailer[2] = 0u;
+  cl_counter_start();
 ${resetCall(pkg)}  for (f = 0; f < CL_FRAMES && status == 0; f++) {
     cl_copy_inputs(f);
+    t0 = cl_counter_read();
     status = ${pkg.name}_invoke();
+    trailer[2] += cl_counter_read() - t0;
 ${writes.join('\n')}
   }
   trailer[0] = (uint32_t)status;
   trailer[1] = cl_stack_high_water();
-  cl_write(fd, trailer, 8u);
+  cl_write(fd, trailer, 12u);
   args[0] = (uint32_t)fd;
   cl_semihost(0x02, args); /* SYS_CLOSE */
   return 0;
@@ -233,8 +247,15 @@ async function runFirmware(pkg: CPackage, inputs: readonly Tensor[], dir: string
     '-icount', 'shift=0', '-kernel', 'model.elf',
   ], dir, timeoutMs);
   const bytes = new Uint8Array(await readFile(outFile));
-  const trailer = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 8);
+  if (bytes.length < 12) throw new CloudlessError('E_INTERNAL', `the firmware of ${pkg.name} wrote ${bytes.length} bytes, fewer than its 12-byte trailer`);
+  const trailer = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 12, 12);
   const status = trailer.getInt32(0, true);
   const stackBytes = trailer.getUint32(4, true);
-  return { outputs: status === 0 ? splitOutputs(pkg, bytes.subarray(0, bytes.length - 8), frames) : [], status, size, stackBytes };
+  const perTick = instructionsPerTick(m);
+  // The counter sums every frame's invoke; per inference is the mean over the frames.
+  const instructions = Math.round((trailer.getUint32(8, true) * perTick) / frames);
+  return {
+    outputs: status === 0 ? splitOutputs(pkg, bytes.subarray(0, bytes.length - 12), frames) : [],
+    status, size, stackBytes, instructions, instructionResolution: perTick,
+  };
 }

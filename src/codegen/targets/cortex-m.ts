@@ -8,6 +8,12 @@
  *
  * The stack is painted with a pattern before main; after the run the
  * firmware reports how deep it was ever written (the high-water mark).
+ *
+ * Instruction counts: QEMU runs the firmware with `-icount shift=0`, under
+ * which its virtual clock advances exactly 1 ns per guest instruction, and
+ * every timer of the machine is clocked from that virtual clock. A free-running
+ * 32-bit hardware counter read before and after invoke therefore counts
+ * instructions: `ticks * (1e9 / counterHz)` of them, give or take one tick.
  */
 
 export type CortexTarget = 'cortex-m4' | 'cortex-m0plus';
@@ -25,6 +31,13 @@ export interface MachineSpec {
   stackBytes: number;
   /** Whether the reset handler enables the FPU (CPACR). */
   fpu: boolean;
+  /** The free-running counter read around invoke: what it is, and its clock in QEMU. */
+  counter: { device: string; hz: number; start: string; read: string };
+}
+
+/** Instructions per tick of a machine's counter under `-icount shift=0` (1 ns of virtual time per instruction). */
+export function instructionsPerTick(m: MachineSpec): number {
+  return 1e9 / m.counter.hz;
 }
 
 /**
@@ -38,11 +51,23 @@ export const MACHINES: Record<CortexTarget, MachineSpec> = {
     machine: 'mps2-an386',
     cflags: ['-mcpu=cortex-m4', '-mthumb', '-mfloat-abi=hard', '-mfpu=fpv4-sp-d16'],
     flashOrigin: 0, flashBytes: 4 << 20, ramOrigin: 0x20000000, ramBytes: 4 << 20, stackBytes: 16 << 10, fpu: true,
+    // CMSDK APB timer 0 (0x40000000: CTRL, VALUE, RELOAD), a 32-bit down-counter on the 25 MHz SYSCLK.
+    counter: {
+      device: 'CMSDK APB timer 0 (25 MHz)', hz: 25e6,
+      start: 'CL_REG(0x40000008u) = 0xFFFFFFFFu; CL_REG(0x40000004u) = 0xFFFFFFFFu; CL_REG(0x40000000u) = 1u;',
+      read: 'return ~CL_REG(0x40000004u);',
+    },
   },
   'cortex-m0plus': {
     machine: 'microbit',
     cflags: ['-mcpu=cortex-m0plus', '-mthumb', '-mfloat-abi=soft'],
     flashOrigin: 0, flashBytes: 256 << 10, ramOrigin: 0x20000000, ramBytes: 16 << 10, stackBytes: 4 << 10, fpu: false,
+    // nRF51 TIMER0 (0x40008000) in timer mode, 32-bit, prescaler 0: 16 MHz; read by a CAPTURE[0] task into CC[0].
+    counter: {
+      device: 'nRF51 TIMER0 (16 MHz)', hz: 16e6,
+      start: 'CL_REG(0x40008504u) = 0u; CL_REG(0x40008508u) = 3u; CL_REG(0x40008510u) = 0u; CL_REG(0x4000800Cu) = 1u; CL_REG(0x40008000u) = 1u;',
+      read: 'CL_REG(0x40008040u) = 1u; return CL_REG(0x40008540u);',
+    },
   },
 };
 
@@ -149,6 +174,12 @@ uint32_t cl_stack_high_water(void) {
   while (p < &_stack_top && *p == CL_STACK_PAINT) p++;
   return (uint32_t)((const uint8_t *)&_stack_top - (const uint8_t *)p);
 }
+
+/* The free-running counter (${m.counter.device}); see cl_counter_read. */
+#define CL_REG(a) (*(volatile uint32_t *)(a))
+void cl_counter_start(void) { ${m.counter.start} }
+/* Ticks since cl_counter_start, counting up; under QEMU -icount shift=0 each is ${1e9 / m.counter.hz} instructions. */
+uint32_t cl_counter_read(void) { ${m.counter.read} }
 
 void cl_exit(int status) {
   /* SYS_EXIT_EXTENDED (0x20): reason ADP_Stopped_ApplicationExit with a status. */
