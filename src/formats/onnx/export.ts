@@ -31,12 +31,10 @@
  */
 import {
   CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, staticSeedInfos, attrInt, attrInts, attrString, getSchema, hasAttr,
-  registerSchemas, shapeToString, withContext,
-  type DType, type Graph, type Node, type OpSchema, type QuantParams, type ValueInfo,
+  shapeToString, withContext,
+  type DType, type Graph, type Node, type QuantParams, type ValueInfo,
 } from '../../ir/index.js';
-import { allSchemas } from '../../ir/ops/index.js';
 import { convTransposeGeometry, padAmounts, windowGeometry } from '../../ir/ops/nn.js';
-import { quantSchemas } from '../../ir/ops/quant.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { resolveSlice, transposePerm } from '../../ir/ops/shape-ops.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
@@ -122,12 +120,6 @@ function isIdentity(p: readonly number[]): boolean {
   return p.every((x, i) => x === i);
 }
 
-function ensureSchemas(): void {
-  const missing = new Map<string, OpSchema>();
-  for (const s of [...allSchemas, ...quantSchemas]) if (!getSchema(s.op) && !missing.has(s.op)) missing.set(s.op, s);
-  registerSchemas([...missing.values()]);
-}
-
 class OnnxExporter {
   private readonly infos = new Map<string, ValueInfo>();
   private readonly nodes: OnnxNodeSpec[] = [];
@@ -144,7 +136,6 @@ class OnnxExporter {
   constructor(private readonly graph: Graph, private readonly options: ExportOnnxOptions) {}
 
   export(): Uint8Array {
-    ensureSchemas();
     const g = this.graph;
     const refused = g.nodes.filter((n) => !supported(n.op));
     if (refused.length > 0) {

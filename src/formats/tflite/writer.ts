@@ -1,12 +1,10 @@
 import { Builder, type Offset } from 'flatbuffers';
 import {
   CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, staticSeedInfos, attrInt, attrInts, attrString, getSchema, hasAttr,
-  registerSchemas, shapeToString, withContext,
-  type DType, type Graph, type Node, type OpSchema, type QuantParams, type TypedArray, type ValueInfo,
+  shapeToString, withContext,
+  type DType, type Graph, type Node, type QuantParams, type TypedArray, type ValueInfo,
 } from '../../ir/index.js';
-import { allSchemas } from '../../ir/ops/index.js';
 import { convTransposeGeometry, windowGeometry, epsilonOf, padAmounts, type WindowGeometry } from '../../ir/ops/nn.js';
-import { quantSchemas } from '../../ir/ops/quant.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { resolveSlice, transposePerm } from '../../ir/ops/shape-ops.js';
@@ -147,12 +145,6 @@ interface TensorSpec {
   isVariable: boolean;
 }
 
-function ensureSchemas(): void {
-  const missing = new Map<string, OpSchema>();
-  for (const s of [...allSchemas, ...quantSchemas]) if (!getSchema(s.op) && !missing.has(s.op)) missing.set(s.op, s);
-  registerSchemas([...missing.values()]);
-}
-
 /** Little-endian bytes of a tensor's data (the .tflite byte order). */
 function tensorBytes(t: Tensor): Uint8Array {
   const d = t.data;
@@ -176,7 +168,6 @@ class TfliteWriter {
   constructor(private readonly graph: Graph, private readonly options: WriteTfliteOptions) {}
 
   write(): Uint8Array {
-    ensureSchemas();
     this.inferShapes();
     for (const name of this.graph.inputs) this.tensorOf(name);
     for (const node of this.graph.nodes) {
