@@ -30,7 +30,7 @@
  * (HardSwish = x · HardSigmoid(x)).
  */
 import {
-  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, staticSeedInfos, attrInt, attrInts, attrString, getSchema, hasAttr,
+  CloudlessError, Tensor, attrFloat, staticInfos, staticShapeError, attrInt, attrInts, attrString, hasAttr,
   shapeToString, withContext,
   type DType, type Graph, type Node, type QuantParams, type ValueInfo,
 } from '../../ir/index.js';
@@ -206,25 +206,13 @@ class OnnxExporter {
 
   private inferShapes(): void {
     const g = this.graph;
-    for (const [name, info] of staticSeedInfos(g, this.options.inputShapes, 'the ONNX export', 'pass inputShapes to exportOnnx, e.g. { inputShapes: { input: [1, 224, 224, 3] } }')) this.infos.set(name, info);
-    for (const node of g.nodes) {
-      const schema = getSchema(node.op)!;
-      let outs: ValueInfo[];
-      try {
-        outs = inferFromConstants(schema, node, node.inputs.map((n) => (n ? this.info(n) : undefined)), (n) => this.constantOf(n));
-      } catch (err) {
-        if (err instanceof NeedsValueError) {
-          throw new CloudlessError('E_UNSUPPORTED', `graph ${g.name}: node ${node.name} (${node.op}): its output shape depends on "${node.inputs[err.inputIndex]}", which is computed at run time; the ONNX export needs static shapes`, {
-            node: node.name, hint: 'fold the graph first (plan it with a Session) so that shape computations become constants',
-          });
-        }
-        throw withContext(err, `graph ${g.name}`, { node: node.name });
-      }
-      outs.forEach((o, i) => {
-        const name = node.outputs[i];
-        if (name) this.infos.set(name, { ...o, quant: g.values.get(name)?.quant ?? o.quant });
-      });
-    }
+    const needs = 'the ONNX export';
+    const infos = staticInfos(g, {
+      inputShapes: this.options.inputShapes,
+      require: { needs, hint: 'pass inputShapes to exportOnnx, e.g. { inputShapes: { input: [1, 224, 224, 3] } }' },
+      onUnknown: (node, why) => { throw staticShapeError(g, node, why, needs); },
+    });
+    for (const [name, info] of infos) this.infos.set(name, info);
   }
 
   private info(name: string): ValueInfo {

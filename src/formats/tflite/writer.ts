@@ -1,6 +1,6 @@
 import { Builder, type Offset } from 'flatbuffers';
 import {
-  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, staticSeedInfos, attrInt, attrInts, attrString, getSchema, hasAttr,
+  CloudlessError, Tensor, attrFloat, staticInfos, staticShapeError, attrInt, attrInts, attrString, hasAttr,
   shapeToString, withContext,
   type DType, type Graph, type Node, type QuantParams, type TypedArray, type ValueInfo,
 } from '../../ir/index.js';
@@ -188,33 +188,23 @@ class TfliteWriter {
 
   private inferShapes(): void {
     const g = this.graph;
-    for (const [name, info] of staticSeedInfos(g, this.options.inputShapes, 'a .tflite file', 'pass inputShapes to writeTflite, e.g. { inputShapes: { input: [1, 224, 224, 3] } }')) this.infos.set(name, info);
-    for (const node of g.nodes) {
-      const schema = getSchema(node.op);
-      if (!schema) continue; // pass-through ops (tflite.*, custom.*) keep their declared shapes
-      const inputs = node.inputs.map((n) => (n ? this.info(n) : undefined));
-      let outs: ValueInfo[];
-      try {
-        outs = inferFromConstants(schema, node, inputs, (n) => this.constantOf(n));
-      } catch (err) {
+    const needs = 'a .tflite file';
+    const infos = staticInfos(g, {
+      inputShapes: this.options.inputShapes,
+      require: { needs, hint: 'pass inputShapes to writeTflite, e.g. { inputShapes: { input: [1, 224, 224, 3] } }' },
+      declared: (name) => this.declaredInfo(name),
+      onUnknown: (node, why) => {
+        // Pass-through ops (tflite.*, custom.*) have no schema and keep their declared shapes (info() reads them).
+        if (why.kind === 'no-schema') return undefined;
+        if (why.kind === 'missing-input') throw staticShapeError(g, node, why, needs);
         // A schema may not know every dtype a TFLite kernel takes (e.g. int8 before its kernels
         // exist); the shapes a TFLite import declared are then the truth.
         const declared = node.outputs.map((o) => (o ? this.declaredInfo(o) : undefined));
-        if (declared.every((d) => d !== undefined) && node.outputs.every((o) => o)) {
-          outs = declared as ValueInfo[];
-        } else if (err instanceof NeedsValueError) {
-          throw new CloudlessError('E_UNSUPPORTED', `graph ${g.name}: node ${node.name} (${node.op}): its output shape depends on "${node.inputs[err.inputIndex]}", which is computed at run time; a .tflite file needs static shapes`, {
-            node: node.name, hint: 'fold the graph first (plan it with a Session) so that shape computations become constants',
-          });
-        } else {
-          throw withContext(err, `graph ${g.name}`, { node: node.name });
-        }
-      }
-      outs.forEach((o, i) => {
-        const name = node.outputs[i];
-        if (name) this.infos.set(name, { ...o, quant: g.values.get(name)?.quant ?? o.quant });
-      });
-    }
+        if (declared.every((d) => d !== undefined) && node.outputs.every((o) => o)) return declared as ValueInfo[];
+        throw staticShapeError(g, node, why, needs);
+      },
+    });
+    for (const [name, info] of infos) this.infos.set(name, info);
   }
 
   /** A value's declared info when its shape is static. */
