@@ -13,6 +13,7 @@ import {
   BuiltinOptions, ModelSlot, OperatorCodeSlot, OperatorSlot, Padding, QuantizationSlot, SubGraphSlot, TFLITE_IDENTIFIER,
   TensorSlot, TensorType,
 } from './schema.js';
+import { BINARY_BUILTINS, BUILTIN_OF_OP, FUSED_ACTIVATIONS, MoreOptions, REDUCE_BUILTINS, TENSOR_TYPES, clampBuiltin } from './ops.js';
 
 /**
  * Canonical graph → .tflite, the inverse of import.ts. The graph must have
@@ -40,40 +41,9 @@ export interface WriteTfliteOptions {
   description?: string;
 }
 
-/** Union indices of option tables the importer does not read (so schema.ts does not list them); from schema.fbs. */
-const MoreOptions = {
-  ExpOptions: 33, TopKV2Options: 34, NegOptions: 42, DequantizeOptions: 38, MaximumMinimumOptions: 39, PadOptions: 22, PadV2Options: 43, TransposeOptions: 26,
-  QuantizeOptions: 89, HardSwishOptions: 91, ReverseV2Options: 81, LogSoftmaxOptions: 36, SelectV2Options: 98,
-  TileOptions: 51, AddNOptions: 82, MirrorPadOptions: 77,
-} as const;
-
-const ACTIVATION_CODES: Record<string, number> = {
-  none: ActivationFunctionType.NONE, relu: ActivationFunctionType.RELU,
-  relu_n1_to_1: ActivationFunctionType.RELU_N1_TO_1, relu6: ActivationFunctionType.RELU6,
-};
-
-const TENSOR_TYPES: Record<DType, number> = {
-  float32: TensorType.FLOAT32, float64: TensorType.FLOAT64, int8: TensorType.INT8, uint8: TensorType.UINT8,
-  int16: TensorType.INT16, int32: TensorType.INT32, int64: TensorType.INT64, bool: TensorType.BOOL,
-};
-
-/** Canonical ops that are one TFLite builtin with the same inputs and no options. */
-const DIRECT_BUILTINS: Record<string, { builtin: string; options?: number }> = {
-  Relu: { builtin: 'RELU' }, Sigmoid: { builtin: 'LOGISTIC' }, Tanh: { builtin: 'TANH' },
-  HardSwish: { builtin: 'HARD_SWISH', options: MoreOptions.HardSwishOptions }, Exp: { builtin: 'EXP', options: MoreOptions.ExpOptions },
-  Log: { builtin: 'LOG' }, Sqrt: { builtin: 'SQRT' }, Abs: { builtin: 'ABS' }, Neg: { builtin: 'NEG' },
-  Floor: { builtin: 'FLOOR' }, Ceil: { builtin: 'CEIL' }, Round: { builtin: 'ROUND' }, Sin: { builtin: 'SIN' }, Cos: { builtin: 'COS' },
-  Pow: { builtin: 'POW' }, PRelu: { builtin: 'PRELU' }, Sign: { builtin: 'SIGN' },
-  Less: { builtin: 'LESS' }, LessOrEqual: { builtin: 'LESS_EQUAL' }, Greater: { builtin: 'GREATER' },
-  GreaterOrEqual: { builtin: 'GREATER_EQUAL' }, Equal: { builtin: 'EQUAL' },
-  And: { builtin: 'LOGICAL_AND' }, Or: { builtin: 'LOGICAL_OR' }, Not: { builtin: 'LOGICAL_NOT' },
-  Where: { builtin: 'SELECT_V2', options: MoreOptions.SelectV2Options }, GatherND: { builtin: 'GATHER_ND' },
-  Dequantize: { builtin: 'DEQUANTIZE', options: MoreOptions.DequantizeOptions },
-  Quantize: { builtin: 'QUANTIZE', options: MoreOptions.QuantizeOptions },
-};
-
-/** The builtin that writes a Clip to [lo, hi] by itself, when one does. */
-const CLIP_BUILTINS: Record<string, string> = { '0:6': 'RELU6', '-1:1': 'RELU_N1_TO_1', '0:Infinity': 'RELU', '0:1': 'RELU_0_TO_1' };
+const BINARY_OF_OP = Object.fromEntries(BINARY_BUILTINS.map((b) => [b.op, b]));
+const REDUCE_OF_OP = Object.fromEntries(REDUCE_BUILTINS.map((r) => [r.op, r.builtin]));
+const ACTIVATION_CODES: Readonly<Record<string, number>> = FUSED_ACTIVATIONS;
 
 /** Builtins TFLite runs on no int16 tensor (LiteRT.js 2.5.3 fails at invoke: "Only float32, uint8 and int8 are supported currently, got INT16"). */
 const NO_INT16_KERNEL = new Set(['HARD_SWISH', 'RELU_N1_TO_1', 'RELU_0_TO_1']);
@@ -85,18 +55,9 @@ const NO_INT16_KERNEL = new Set(['HARD_SWISH', 'RELU_N1_TO_1', 'RELU_0_TO_1']);
  * quantizer keeps them float.
  */
 export function noTfliteInt16Kernel(op: string, lo = -Infinity, hi = Infinity): string | undefined {
-  const builtin = op === 'Clip' ? CLIP_BUILTINS[`${lo}:${hi}`] : DIRECT_BUILTINS[op]?.builtin;
+  const builtin = op === 'Clip' ? clampBuiltin(lo, hi) : BUILTIN_OF_OP[op]?.builtin;
   return builtin && NO_INT16_KERNEL.has(builtin) ? `TFLite has no int16 ${builtin} kernel` : undefined;
 }
-
-const BINARY_BUILTINS: Record<string, { builtin: string; options: number }> = {
-  Add: { builtin: 'ADD', options: BuiltinOptions.AddOptions }, Sub: { builtin: 'SUB', options: BuiltinOptions.SubOptions },
-  Mul: { builtin: 'MUL', options: BuiltinOptions.MulOptions }, Div: { builtin: 'DIV', options: BuiltinOptions.DivOptions },
-};
-
-const REDUCE_BUILTINS: Record<string, string> = {
-  ReduceMean: 'MEAN', ReduceSum: 'SUM', ReduceMax: 'REDUCE_MAX', ReduceMin: 'REDUCE_MIN', ReduceProd: 'REDUCE_PROD',
-};
 
 /**
  * Operator versions for int8 kernels (TFLite's op_version.cc): a runtime picks
@@ -339,14 +300,14 @@ class TfliteWriter {
   }
 
   private convert(node: Node): void {
-    const direct = DIRECT_BUILTINS[node.op];
+    const direct = BUILTIN_OF_OP[node.op];
     if (direct) {
       const gap = this.inInfo(0).dtype === 'int16' && this.inInfo(0).quant ? noTfliteInt16Kernel(node.op) : undefined;
       if (gap) this.unsupported(`a quantized int16 ${node.op} (${gap})`);
       this.emit(direct.builtin, node.inputs.map((_, k) => this.in(k)), node.outputs.map((_, k) => this.out(k)), direct.options ?? 0, []);
       return;
     }
-    const binary = BINARY_BUILTINS[node.op];
+    const binary = BINARY_OF_OP[node.op];
     if (binary) {
       const options: OptionField[] = [{ slot: 0, i8: this.activation() }];
       // 16x8 ADD/SUB: pot_scale_int16 (slot 1, default true) = false selects TFLite's general int16 path, which cloudless implements.
@@ -355,7 +316,7 @@ class TfliteWriter {
       this.emit(binary.builtin, [this.in(0), this.in(1)], [this.out()], binary.options, options);
       return;
     }
-    const reducer = REDUCE_BUILTINS[node.op];
+    const reducer = REDUCE_OF_OP[node.op];
     if (reducer) return this.convertReduce(reducer);
     if (node.op.startsWith('tflite.custom.')) return this.convertCustom(node.op.slice('tflite.custom.'.length));
     switch (node.op) {
@@ -392,9 +353,6 @@ class TfliteWriter {
         this.emit(node.op === 'Max' ? 'MAXIMUM' : 'MINIMUM', [this.in(0), this.in(1)], [this.out()], MoreOptions.MaximumMinimumOptions);
         return;
       }
-      case 'Sum':
-        this.emit('ADD_N', node.inputs.map((_, k) => this.in(k)), [this.out()], MoreOptions.AddNOptions);
-        return;
       case 'Softmax': case 'LogSoftmax': return this.convertSoftmax();
       case 'Reshape': case 'Flatten': case 'Unsqueeze': case 'Identity': case 'Dropout': return this.convertReshape();
       case 'Squeeze': return this.convertSqueeze();
@@ -683,7 +641,7 @@ class TfliteWriter {
       return v[0]!;
     };
     const lo = bound(1, -Infinity), hi = bound(2, Infinity);
-    const builtin = CLIP_BUILTINS[`${lo}:${hi}`];
+    const builtin = clampBuiltin(lo, hi);
     const gap = this.inInfo(0).dtype === 'int16' && this.inInfo(0).quant ? noTfliteInt16Kernel('Clip', lo, hi) : undefined;
     if (gap) this.unsupported(`a quantized int16 Clip to [${lo}, ${hi}] (${gap})`);
     if (builtin) { this.emit(builtin, [this.in(0)], [this.out()]); return; }
