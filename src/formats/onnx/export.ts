@@ -39,6 +39,7 @@ import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { resolveSlice, transposePerm } from '../../ir/ops/shape-ops.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
 import { opsWith } from '../../ir/ops/traits.js';
+import { ONNX_TYPE_OF } from './dtypes.js';
 import { writeOnnx, type OnnxAttrSpec, type OnnxNodeSpec, type OnnxValueSpec } from './writer.js';
 
 export const EXPORT_OPSET = 13;
@@ -97,11 +98,6 @@ function supported(op: string): boolean {
 }
 
 const QUANTIZED: readonly DType[] = ['int8', 'uint8'];
-
-/** TensorProto.DataType numbers (onnx.proto), for Cast's `to`. */
-const ONNX_TYPE_CODES: Record<DType, number> = {
-  float32: 1, uint8: 2, int8: 3, int16: 5, int32: 6, int64: 7, bool: 9, float64: 11,
-};
 
 function identity(rank: number): number[] {
   return Array.from({ length: rank }, (_, i) => i);
@@ -550,7 +546,7 @@ class OnnxExporter {
         // quantization): it reads the input as the canonical dtype holds it.
         const x = this.reps.get(node.inputs[0]!)?.find((r) => !r.u8) ?? this.anyRep(node.inputs[0]!);
         if (x.u8) this.unsupported('its input is stored as uint8 (exportOnnx option activations: "uint8")');
-        return this.produceRaw(x.perm, 'Cast', [x.name], { to: ONNX_TYPE_CODES[this.outInfo().dtype] });
+        return this.produceRaw(x.perm, 'Cast', [x.name], { to: ONNX_TYPE_OF[this.outInfo().dtype] });
       }
       case 'Dequantize': {
         // floatIn already wrote the DequantizeLinear; name its result as this node's output.
