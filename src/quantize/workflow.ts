@@ -16,7 +16,8 @@ import { CloudlessError, Tensor, type Graph, type Int8Arithmetic } from '../ir/i
 import { exportOnnx } from '../formats/onnx/export.js';
 import { importTflite } from '../formats/tflite/import.js';
 import { writeTflite } from '../formats/tflite/writer.js';
-import { keepOutputs, prepareForQuantization, type PrepareReport } from '../passes/quantize-prep.js';
+import { prepareForQuantization, type PrepareReport } from '../passes/quantize-prep.js';
+import { keepOutputs } from '../passes/keep-outputs.js';
 import { readModel } from '../runtime/load.js';
 import { Session, type BackendChoice, type Sample } from '../runtime/session.js';
 import { Calibrator, type CalibrationMethod, type CalibrationResult } from './calibrate.js';
