@@ -4,6 +4,8 @@ export * from './tensor.js';
 export * from './graph.js';
 export * from './attrs.js';
 export * from './schema.js';
+export { SCHEMAS, getSchema, listSchemas } from './ops/index.js';
+export * from './static-shapes.js';
 export * from './kernel.js';
 export * from './registry.js';
 export * from './shape-utils.js';

@@ -12,17 +12,18 @@
  * and run are an error, never a result.
  */
 import path from 'node:path';
-import { CloudlessError, Tensor, type Graph, type Int8Arithmetic } from '../ir/index.js';
 import { exportOnnx } from '../formats/onnx/export.js';
 import { importTflite } from '../formats/tflite/import.js';
 import { writeTflite } from '../formats/tflite/writer.js';
-import { keepOutputs, prepareForQuantization, type PrepareReport } from '../passes/quantize-prep.js';
+import { CloudlessError, type Graph, type Int8Arithmetic, Tensor } from '../ir/index.js';
+import { keepOutputs } from '../passes/keep-outputs.js';
+import { type PrepareReport, prepareForQuantization } from '../passes/quantize-prep.js';
 import { readModel } from '../runtime/load.js';
-import { Session, type BackendChoice, type Sample } from '../runtime/session.js';
-import { Calibrator, type CalibrationMethod, type CalibrationResult } from './calibrate.js';
-import { quantizeGraph, type FallbackNode } from './quantize.js';
-import { compareSessions, type ComparisonReport } from './report.js';
-import { layerSensitivity, type LayerSensitivity } from './sensitivity.js';
+import { type BackendChoice, type Sample, Session } from '../runtime/session.js';
+import { type CalibrationMethod, type CalibrationResult, Calibrator } from './calibrate.js';
+import { type FallbackNode, quantizeGraph } from './quantize.js';
+import { type ComparisonReport, compareSessions } from './report.js';
+import { type LayerSensitivity, layerSensitivity } from './sensitivity.js';
 
 /** Steps that report progress: one call per sample, node or layer done. */
 export type WorkflowStage = 'calibrating' | 'rounding' | 'comparing' | CalibrationMethod | 'layers';
@@ -63,13 +64,32 @@ export interface QuantizeModelOptions {
   floatSession?: Session;
 }
 
+/** The choices of a quantization a caller makes (what `cloudless quantize` takes as flags). */
+export type QuantizeChoices = Pick<
+  QuantizeModelOptions,
+  | 'method'
+  | 'percentile'
+  | 'rounding'
+  | 'io'
+  | 'activations'
+  | 'keepFloat'
+  | 'keepFloatFirst'
+  | 'outputs'
+  | 'sensitivity'
+  | 'backend'
+  | 'int8Arithmetic'
+>;
+
 export interface QuantizedModel {
   /** The serialized quantized model (already read back and run once). */
   bytes: Uint8Array;
   format: 'tflite' | 'onnx';
   activations: 'int8' | 'int16';
   calibration: {
-    method: CalibrationMethod; percentile?: number; samples: number; rounding: 'nearest' | 'gptq';
+    method: CalibrationMethod;
+    percentile?: number;
+    samples: number;
+    rounding: 'nearest' | 'gptq';
     /** With method 'auto': each method's score on the evaluation samples (top-1 % with labels, else mean output cosine). */
     candidates?: { method: CalibrationMethod; score: number }[];
   };
@@ -89,8 +109,14 @@ export interface QuantizedModel {
  * label) is held out, so the report measures the error on data the ranges did
  * not see. With fewer than five samples none is held out and all serve both.
  */
-export function holdOut<T>(samples: readonly T[], labels?: readonly number[]): {
-  calibration: T[]; evaluation: T[]; labels?: number[]; heldOut: boolean;
+export function holdOut<T>(
+  samples: readonly T[],
+  labels?: readonly number[],
+): {
+  calibration: T[];
+  evaluation: T[];
+  labels?: number[];
+  heldOut: boolean;
 } {
   const held = samples.length >= 5 ? samples.map((_, i) => i % 5 === 4) : samples.map(() => false);
   const heldOut = held.some(Boolean);
@@ -108,8 +134,12 @@ export function quantizeFeeds(session: Session, s: Sample): Sample['feeds'] {
   for (const info of session.inputs) {
     const t = s.feeds[info.name]!;
     const q = session.graph.value(info.name).quant;
-    if ((info.dtype !== 'int8' && info.dtype !== 'int16') || !q || t.dtype !== 'float32') { feeds[info.name] = t; continue; }
-    const scale = q.scale[0]!, zp = q.zeroPoint[0]!;
+    if ((info.dtype !== 'int8' && info.dtype !== 'int16') || !q || t.dtype !== 'float32') {
+      feeds[info.name] = t;
+      continue;
+    }
+    const scale = q.scale[0]!,
+      zp = q.zeroPoint[0]!;
     const src = t.data as Float32Array;
     const [lo, hi] = info.dtype === 'int16' ? [-32768, 32767] : [-128, 127];
     const quantize = (v: number) => Math.max(lo, Math.min(hi, Math.round(v / scale) + zp));
@@ -125,11 +155,22 @@ export function quantizeFeeds(session: Session, s: Sample): Sample['feeds'] {
  * model could not be loaded back (`what` names the bytes, e.g. the file they
  * were meant for).
  */
-export async function loadBack(bytes: Uint8Array, format: 'tflite' | 'onnx', sample: Sample, o: {
-  io: 'float32' | 'int8'; backend: BackendChoice; int8Arithmetic: Int8Arithmetic; what: string;
-}): Promise<Session> {
+export async function loadBack(
+  bytes: Uint8Array,
+  format: 'tflite' | 'onnx',
+  sample: Sample,
+  o: {
+    io: 'float32' | 'int8';
+    backend: BackendChoice;
+    int8Arithmetic: Int8Arithmetic;
+    what: string;
+  },
+): Promise<Session> {
   try {
-    const session = new Session(format === 'onnx' ? await readModel(bytes, 'onnx') : importTflite(bytes, o.what), { backend: o.backend, int8Arithmetic: o.int8Arithmetic });
+    const session = new Session(format === 'onnx' ? await readModel(bytes, 'onnx') : importTflite(bytes, o.what), {
+      backend: o.backend,
+      int8Arithmetic: o.int8Arithmetic,
+    });
     const out = session.runSync(o.io === 'int8' ? quantizeFeeds(session, sample) : sample.feeds);
     for (const [name, t] of Object.entries(out)) {
       if (t.toFloat32().some((v) => !Number.isFinite(v))) throw new CloudlessError('E_INTERNAL', `output "${name}" holds NaN or infinity`);
@@ -137,9 +178,15 @@ export async function loadBack(bytes: Uint8Array, format: 'tflite' | 'onnx', sam
     return session;
   } catch (err) {
     const e = err instanceof CloudlessError ? err : new CloudlessError('E_INTERNAL', String(err));
-    throw new CloudlessError(e.code === 'E_INTERNAL' ? 'E_INTERNAL' : e.code, `the quantized model could not be loaded back and run, so ${o.what} was not written: ${e.message}`, {
-      hint: e.hint, node: e.node, cause: err,
-    });
+    throw new CloudlessError(
+      e.code === 'E_INTERNAL' ? 'E_INTERNAL' : e.code,
+      `the quantized model could not be loaded back and run, so ${o.what} was not written: ${e.message}`,
+      {
+        hint: e.hint,
+        node: e.node,
+        cause: err,
+      },
+    );
   }
 }
 
@@ -162,7 +209,9 @@ export async function quantizeModel(model: string, o: QuantizeModelOptions, what
   const { format } = o;
   const activations = o.activations ?? 'int8';
   if (activations === 'int16' && format === 'onnx') {
-    throw new CloudlessError('E_CONFIG', `${what}: 16x8 models (activations int16) are written as .tflite only`, { hint: 'give a file name ending in .tflite' });
+    throw new CloudlessError('E_CONFIG', `${what}: 16x8 models (activations int16) are written as .tflite only`, {
+      hint: 'give a file name ending in .tflite',
+    });
   }
   if (o.calibration.length === 0) throw new CloudlessError('E_INPUT', `${what}: quantizing needs at least one calibration sample`);
   const sessionOptions = { backend: o.backend, int8Arithmetic: o.int8Arithmetic };
@@ -173,23 +222,39 @@ export async function quantizeModel(model: string, o: QuantizeModelOptions, what
   };
   const floatSession = o.floatSession ?? new Session(await readKept(), sessionOptions);
   const split = o.evaluation
-    ? { calibration: [...o.calibration], evaluation: [...o.evaluation.samples], labels: o.evaluation.labels && [...o.evaluation.labels], heldOut: true }
+    ? {
+        calibration: [...o.calibration],
+        evaluation: [...o.evaluation.samples],
+        labels: o.evaluation.labels && [...o.evaluation.labels],
+        heldOut: true,
+      }
     : holdOut(o.calibration, o.labels);
   const { calibration: calibSamples, evaluation: evalSamples, labels, heldOut } = split;
   const progress = (stage: WorkflowStage) => (done: number, total: number) => o.onProgress?.(stage, done, total);
   const stage = <T>(name: WorkflowStage, f: (tick: (done: number, total: number) => void) => T): T => {
-    try { return f(progress(name)); } finally { o.onStageEnd?.(name); }
+    try {
+      return f(progress(name));
+    } finally {
+      o.onStageEnd?.(name);
+    }
   };
 
   const graph = await readKept();
   const rewrites = prepareForQuantization(graph);
   const keepFloat = [...(o.keepFloat ?? []), ...graph.nodes.slice(0, o.keepFloatFirst ?? 0).map((n) => n.name)];
   const rounding = o.rounding ?? 'nearest';
-  const calibrator = new Calibrator(graph, { ...sessionOptions, method: o.method === 'auto' ? 'minmax' : o.method, percentile: o.percentile, weightHessians: rounding === 'gptq' });
-  stage('calibrating', (tick) => calibSamples.forEach((s, i) => {
-    calibrator.observe(s.feeds, s.name);
-    tick(i + 1, calibSamples.length);
-  }));
+  const calibrator = new Calibrator(graph, {
+    ...sessionOptions,
+    method: o.method === 'auto' ? 'minmax' : o.method,
+    percentile: o.percentile,
+    weightHessians: rounding === 'gptq',
+  });
+  stage('calibrating', (tick) =>
+    calibSamples.forEach((s, i) => {
+      calibrator.observe(s.feeds, s.name);
+      tick(i + 1, calibSamples.length);
+    }),
+  );
   const calibrated = calibrator.result();
   const methods: CalibrationMethod[] = o.method === 'auto' ? ['minmax', 'percentile'] : [o.method];
   // Both writers need static shapes: a model with symbolic input sizes takes those of the calibration samples.
@@ -198,19 +263,34 @@ export async function quantizeModel(model: string, o: QuantizeModelOptions, what
   // GPTQ rounds each layer once even when method auto builds two candidates: its result does not depend on the ranges.
   const roundedWeights = new Map<string, Tensor>();
   const build = (calibration: CalibrationResult) => {
-    const q = rounding === 'gptq'
-      ? stage('rounding', (tick) => quantizeGraph(graph, calibration, { io: o.io, activations, keepFloat, weightRounding: rounding, onWeightsRounded: tick, roundedWeights }))
-      : quantizeGraph(graph, calibration, { io: o.io, activations, keepFloat, weightRounding: rounding, roundedWeights });
-    const bytes = format === 'onnx'
-      ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})`, inputShapes })
-      : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}`, inputShapes });
+    const q =
+      rounding === 'gptq'
+        ? stage('rounding', (tick) =>
+            quantizeGraph(graph, calibration, {
+              io: o.io,
+              activations,
+              keepFloat,
+              weightRounding: rounding,
+              onWeightsRounded: tick,
+              roundedWeights,
+            }),
+          )
+        : quantizeGraph(graph, calibration, { io: o.io, activations, keepFloat, weightRounding: rounding, roundedWeights });
+    const bytes =
+      format === 'onnx'
+        ? exportOnnx(q.graph, { producer: `cloudless (quantized from ${path.basename(model)})`, inputShapes })
+        : writeTflite(q.graph, { description: `quantized by cloudless from ${path.basename(model)}`, inputShapes });
     return { calibration, q, bytes };
   };
-  const compare = (int8Session: Session, name: WorkflowStage): ComparisonReport => stage(name, (tick) => compareSessions(floatSession, int8Session, evalSamples, {
-    labels, onSample: tick,
-    // An int8-interface model reads the samples quantized with its own input parameters.
-    int8Feeds: o.io === 'int8' ? (s) => quantizeFeeds(int8Session, s) : undefined,
-  }));
+  const compare = (int8Session: Session, name: WorkflowStage): ComparisonReport =>
+    stage(name, (tick) =>
+      compareSessions(floatSession, int8Session, evalSamples, {
+        labels,
+        onSample: tick,
+        // An int8-interface model reads the samples quantized with its own input parameters.
+        int8Feeds: o.io === 'int8' ? (s) => quantizeFeeds(int8Session, s) : undefined,
+      }),
+    );
 
   let best: { built: ReturnType<typeof build>; comparison: ComparisonReport; score: number } | undefined;
   const candidates: { method: CalibrationMethod; score: number }[] = [];
@@ -222,18 +302,26 @@ export async function quantizeModel(model: string, o: QuantizeModelOptions, what
     candidates.push(candidate);
     if (!best || candidate.score > best.score) best = { built, comparison, score: candidate.score };
   }
-  const { built: { calibration, q, bytes }, comparison } = best!;
+  const {
+    built: { calibration, q, bytes },
+    comparison,
+  } = best!;
 
   let sensitivity: LayerSensitivity[] | undefined;
   if (o.sensitivity) {
-    sensitivity = stage('layers', (tick) => layerSensitivity(graph, calibration, evalSamples, { ...sessionOptions, activations, onLayer: tick }))
-      .slice(0, o.sensitivity === true ? 10 : o.sensitivity);
+    sensitivity = stage('layers', (tick) =>
+      layerSensitivity(graph, calibration, evalSamples, { ...sessionOptions, activations, onLayer: tick }),
+    ).slice(0, o.sensitivity === true ? 10 : o.sensitivity);
   }
   return {
-    bytes, format, activations,
+    bytes,
+    format,
+    activations,
     calibration: {
-      method: calibration.method, ...(calibration.method === 'percentile' ? { percentile: calibration.percentile } : {}),
-      samples: calibration.samples, rounding,
+      method: calibration.method,
+      ...(calibration.method === 'percentile' ? { percentile: calibration.percentile } : {}),
+      samples: calibration.samples,
+      rounding,
       ...(methods.length > 1 ? { candidates } : {}),
     },
     evaluation: { samples: evalSamples.length, heldOut },

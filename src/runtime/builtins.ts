@@ -1,18 +1,7 @@
-import { registerSchemas, getSchema } from '../ir/index.js';
-import { allSchemas } from '../ir/ops/index.js';
 import { refKernels } from '../kernels/ref/index.js';
 import { allWasmKernels, wasmArenaHost, wasmAvailable } from '../kernels/wasm/index.js';
 import { controlKernels } from '../kernels/ref/control-flow.js';
 import { KernelRegistry } from './registry.js';
-
-let registered = false;
-
-/** Registers the built-in op schemas once per process. */
-export function ensureSchemas(): void {
-  if (registered) return;
-  registered = true;
-  registerSchemas(allSchemas.filter((s) => !getSchema(s.op)));
-}
 
 /** The process-wide registry with every built-in kernel. */
 export const defaultRegistry = new KernelRegistry();
@@ -36,4 +25,3 @@ export function enableWasmKernels(): boolean {
   return true;
 }
 enableWasmKernels();
-ensureSchemas();

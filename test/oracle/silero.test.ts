@@ -14,9 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { Tensor, getSchema, registerSchemas } from '../../src/ir/index.js';
-import { controlSchemas } from '../../src/ir/ops/control.js';
-import { recurrentSchemas } from '../../src/ir/ops/recurrent.js';
+import { Tensor } from '../../src/ir/index.js';
 import { controlKernels } from '../../src/kernels/ref/control-flow.js';
 import { recurrentKernels } from '../../src/kernels/ref/recurrent.js';
 import { defaultRegistry } from '../../src/runtime/builtins.js';
@@ -24,7 +22,6 @@ import { load } from '../../src/runtime/load.js';
 import { seededRandom } from '../../src/bench/model-builders.js';
 import { npmModel } from '../helpers/data.js';
 
-registerSchemas([...controlSchemas, ...recurrentSchemas].filter((s) => !getSchema(s.op)));
 if (defaultRegistry.candidates('ref', 'If').length === 0) defaultRegistry.registerAll(controlKernels);
 if (defaultRegistry.candidates('ref', 'LSTM').length === 0) defaultRegistry.registerAll(recurrentKernels);
 

@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importTflite } from '../../src/formats/tflite/import.js';
-import { keepOutputs } from '../../src/passes/quantize-prep.js';
+import { keepOutputs } from '../../src/passes/keep-outputs.js';
 import { measureLatency } from '../../src/quantize/report.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';

@@ -6,7 +6,8 @@ import { optimizeLayout } from '../../src/passes/layout.js';
 import { prepareForQuantization } from '../../src/passes/quantize-prep.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
 import { HessianAccumulator, gptqRoundWeights, type WeightHessian } from '../../src/quantize/gptq.js';
-import { quantizeGraph, quantizeWeights } from '../../src/quantize/quantize.js';
+import { quantizeGraph } from '../../src/quantize/quantize.js';
+import { quantizeWeights } from '../../src/quantize/params.js';
 import { cosineSimilarity } from '../../src/quantize/report.js';
 import { Session } from '../../src/runtime/session.js';
 

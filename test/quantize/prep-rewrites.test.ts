@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/bench/model-builders.js';
 import { Graph, Tensor, type Node } from '../../src/ir/index.js';
-import { equalizeCrossLayer, foldAddIntoBias, foldMulIntoLayer, fuseHardSwish, keepOutputs } from '../../src/passes/quantize-prep.js';
+import { equalizeCrossLayer, foldAddIntoBias, foldMulIntoLayer, fuseHardSwish } from '../../src/passes/quantize-prep.js';
+import { keepOutputs } from '../../src/passes/keep-outputs.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
-import { biasScaleFloor, correctedBias, quantizeGraph, quantizeWeights } from '../../src/quantize/quantize.js';
+import { quantizeGraph } from '../../src/quantize/quantize.js';
+import { biasScaleFloor, correctedBias, quantizeWeights } from '../../src/quantize/params.js';
 import { Session } from '../../src/runtime/session.js';
 
 function random(rand: () => number, shape: number[], scale: number, offset = 0): Tensor {

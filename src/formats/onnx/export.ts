@@ -30,17 +30,16 @@
  * (HardSwish = x · HardSigmoid(x)).
  */
 import {
-  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, staticSeedInfos, attrInt, attrInts, attrString, getSchema, hasAttr,
-  registerSchemas, shapeToString, withContext,
-  type DType, type Graph, type Node, type OpSchema, type QuantParams, type ValueInfo,
+  CloudlessError, Tensor, attrFloat, staticInfos, staticShapeError, attrInt, attrInts, attrString, hasAttr,
+  shapeToString, withContext,
+  type DType, type Graph, type Node, type QuantParams, type ValueInfo,
 } from '../../ir/index.js';
-import { allSchemas } from '../../ir/ops/index.js';
 import { convTransposeGeometry, padAmounts, windowGeometry } from '../../ir/ops/nn.js';
-import { quantSchemas } from '../../ir/ops/quant.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { resolveSlice, transposePerm } from '../../ir/ops/shape-ops.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
 import { opsWith } from '../../ir/ops/traits.js';
+import { ONNX_TYPE_OF } from './dtypes.js';
 import { writeOnnx, type OnnxAttrSpec, type OnnxNodeSpec, type OnnxValueSpec } from './writer.js';
 
 export const EXPORT_OPSET = 13;
@@ -100,11 +99,6 @@ function supported(op: string): boolean {
 
 const QUANTIZED: readonly DType[] = ['int8', 'uint8'];
 
-/** TensorProto.DataType numbers (onnx.proto), for Cast's `to`. */
-const ONNX_TYPE_CODES: Record<DType, number> = {
-  float32: 1, uint8: 2, int8: 3, int16: 5, int32: 6, int64: 7, bool: 9, float64: 11,
-};
-
 function identity(rank: number): number[] {
   return Array.from({ length: rank }, (_, i) => i);
 }
@@ -120,12 +114,6 @@ function samePerm(a: readonly number[], b: readonly number[]): boolean {
 
 function isIdentity(p: readonly number[]): boolean {
   return p.every((x, i) => x === i);
-}
-
-function ensureSchemas(): void {
-  const missing = new Map<string, OpSchema>();
-  for (const s of [...allSchemas, ...quantSchemas]) if (!getSchema(s.op) && !missing.has(s.op)) missing.set(s.op, s);
-  registerSchemas([...missing.values()]);
 }
 
 class OnnxExporter {
@@ -144,7 +132,6 @@ class OnnxExporter {
   constructor(private readonly graph: Graph, private readonly options: ExportOnnxOptions) {}
 
   export(): Uint8Array {
-    ensureSchemas();
     const g = this.graph;
     const refused = g.nodes.filter((n) => !supported(n.op));
     if (refused.length > 0) {
@@ -215,25 +202,13 @@ class OnnxExporter {
 
   private inferShapes(): void {
     const g = this.graph;
-    for (const [name, info] of staticSeedInfos(g, this.options.inputShapes, 'the ONNX export', 'pass inputShapes to exportOnnx, e.g. { inputShapes: { input: [1, 224, 224, 3] } }')) this.infos.set(name, info);
-    for (const node of g.nodes) {
-      const schema = getSchema(node.op)!;
-      let outs: ValueInfo[];
-      try {
-        outs = inferFromConstants(schema, node, node.inputs.map((n) => (n ? this.info(n) : undefined)), (n) => this.constantOf(n));
-      } catch (err) {
-        if (err instanceof NeedsValueError) {
-          throw new CloudlessError('E_UNSUPPORTED', `graph ${g.name}: node ${node.name} (${node.op}): its output shape depends on "${node.inputs[err.inputIndex]}", which is computed at run time; the ONNX export needs static shapes`, {
-            node: node.name, hint: 'fold the graph first (plan it with a Session) so that shape computations become constants',
-          });
-        }
-        throw withContext(err, `graph ${g.name}`, { node: node.name });
-      }
-      outs.forEach((o, i) => {
-        const name = node.outputs[i];
-        if (name) this.infos.set(name, { ...o, quant: g.values.get(name)?.quant ?? o.quant });
-      });
-    }
+    const needs = 'the ONNX export';
+    const infos = staticInfos(g, {
+      inputShapes: this.options.inputShapes,
+      require: { needs, hint: 'pass inputShapes to exportOnnx, e.g. { inputShapes: { input: [1, 224, 224, 3] } }' },
+      onUnknown: (node, why) => { throw staticShapeError(g, node, why, needs); },
+    });
+    for (const [name, info] of infos) this.infos.set(name, info);
   }
 
   private info(name: string): ValueInfo {
@@ -571,7 +546,7 @@ class OnnxExporter {
         // quantization): it reads the input as the canonical dtype holds it.
         const x = this.reps.get(node.inputs[0]!)?.find((r) => !r.u8) ?? this.anyRep(node.inputs[0]!);
         if (x.u8) this.unsupported('its input is stored as uint8 (exportOnnx option activations: "uint8")');
-        return this.produceRaw(x.perm, 'Cast', [x.name], { to: ONNX_TYPE_CODES[this.outInfo().dtype] });
+        return this.produceRaw(x.perm, 'Cast', [x.name], { to: ONNX_TYPE_OF[this.outInfo().dtype] });
       }
       case 'Dequantize': {
         // floatIn already wrote the DequantizeLinear; name its result as this node's output.

@@ -6,48 +6,15 @@
  */
 import {
   CloudlessError, Graph, Tensor, float16ToNumber, sizeOf, withContext,
-  type AttrValue, type DType, type Dim, type Node, type Value, checkGraphInputDims } from '../../ir/index.js';
+  type AttrValue, type Dim, type Node, type Value, checkGraphInputDims } from '../../ir/index.js';
 import {
   AttrType, decodeModel,
   type OnnxAttribute, type OnnxGraphProto, type OnnxSparseTensorProto, type OnnxTensorProto, type OnnxValueInfo,
 } from './proto.js';
 import { createMapContext, int64Const, mapOnnxNode } from './ops-map.js';
+import { OnnxDataType, dtypeFromOnnx, onnxDataTypeName } from './dtypes.js';
 
-/** TensorProto.DataType values. */
-export const OnnxDataType = {
-  FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9,
-  FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13, COMPLEX64: 14, COMPLEX128: 15, BFLOAT16: 16,
-} as const;
-
-const DATA_TYPE_NAMES: Record<number, string> = {
-  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING',
-  9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128',
-  16: 'BFLOAT16', 17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ', 21: 'UINT4',
-  22: 'INT4', 23: 'FLOAT4E2M1',
-};
-
-export function onnxDataTypeName(dt: number): string {
-  return DATA_TYPE_NAMES[dt] ?? `data type ${dt}`;
-}
-
-/**
- * The cloudless dtype an ONNX element type loads as, or undefined when we have none.
- * Narrow types without a dtype of their own are widened losslessly (float16 → float32,
- * uint16 → int32, uint32 → int64).
- */
-export function dtypeFromOnnx(dt: number): DType | undefined {
-  switch (dt) {
-    case OnnxDataType.FLOAT: case OnnxDataType.FLOAT16: return 'float32';
-    case OnnxDataType.DOUBLE: return 'float64';
-    case OnnxDataType.UINT8: return 'uint8';
-    case OnnxDataType.INT8: return 'int8';
-    case OnnxDataType.INT16: return 'int16';
-    case OnnxDataType.UINT16: case OnnxDataType.INT32: return 'int32';
-    case OnnxDataType.UINT32: case OnnxDataType.INT64: return 'int64';
-    case OnnxDataType.BOOL: return 'bool';
-    default: return undefined;
-  }
-}
+export { OnnxDataType, dtypeFromOnnx, onnxDataTypeName };
 
 /** Upper bound on the elements of one tensor: past it the dims are corrupt or the model is not for the edge. */
 const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;

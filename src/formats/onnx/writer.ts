@@ -5,6 +5,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { CloudlessError, Tensor, type DType, type Dim } from '../../ir/index.js';
+import { ONNX_TYPE_OF } from './dtypes.js';
 
 /** An attribute whose ONNX type is spelled out (a JS number cannot say whether it is an INT or a FLOAT). */
 export type OnnxAttrTyped =
@@ -63,10 +64,6 @@ type Writer = protobuf.Writer;
 
 const WIRE_VARINT = 0, WIRE_LDELIM = 2, WIRE_FIXED32 = 5;
 
-const ONNX_TYPE: Record<DType, number> = {
-  float32: 1, uint8: 2, int8: 3, int16: 5, int32: 6, int64: 7, bool: 9, float64: 11,
-};
-
 function tag(w: Writer, field: number, wire: number): void {
   w.uint32((field << 3) | wire);
 }
@@ -113,7 +110,7 @@ function packedInt64s(w: Writer, field: number, values: readonly number[]): void
 
 function tensorBody(w: Writer, name: string, t: Tensor): void {
   for (const d of t.shape) int64Field(w, 1, d);
-  int64Field(w, 2, ONNX_TYPE[t.dtype]);
+  int64Field(w, 2, ONNX_TYPE_OF[t.dtype]);
   if (name) stringField(w, 8, name);
   // raw_data is little-endian; typed arrays are in host order, which Node's platforms all make little-endian.
   const d = t.data;
@@ -122,7 +119,7 @@ function tensorBody(w: Writer, name: string, t: Tensor): void {
 
 function externalTensorBody(w: Writer, spec: OnnxExternalTensorSpec): void {
   for (const d of spec.dims) int64Field(w, 1, d);
-  int64Field(w, 2, ONNX_TYPE[spec.dtype]);
+  int64Field(w, 2, ONNX_TYPE_OF[spec.dtype]);
   stringField(w, 8, spec.name);
   messageField(w, 13, (e) => { stringField(e, 1, 'location'); stringField(e, 2, spec.location); });
   int64Field(w, 14, 1);
@@ -131,7 +128,7 @@ function externalTensorBody(w: Writer, spec: OnnxExternalTensorSpec): void {
 function valueInfoBody(w: Writer, v: OnnxValueSpec): void {
   stringField(w, 1, v.name);
   messageField(w, 2, (type) => messageField(type, 1, (tt) => {
-    int64Field(tt, 1, ONNX_TYPE[v.dtype]);
+    int64Field(tt, 1, ONNX_TYPE_OF[v.dtype]);
     if (v.shape) {
       messageField(tt, 2, (shape) => {
         for (const d of v.shape!) {

@@ -3,6 +3,7 @@ import {
   type AttrValue, type DType, type QuantParams, type TypedArray, type Value, checkGraphInputDims } from '../../ir/index.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
 import { opsWith } from '../../ir/ops/traits.js';
+import { BINARY_BUILTINS, CLAMP_BUILTINS, FUSED_ACTIVATIONS, OP_OF_BUILTIN, REDUCE_BUILTINS, dtypeOfTensorType, type Activation } from './ops.js';
 import { OptionsReader, readFlexbufferMap, readTfliteModel, type TfliteModel, type TfliteOperator, type TfliteSubGraph, type TfliteTensor } from './reader.js';
 import {
   ActivationFunctionType, BUILTIN_CUSTOM, BUILTIN_OPERATOR_NAMES, BuiltinOptions, Padding, TENSOR_TYPE_NAMES, TensorType,
@@ -25,26 +26,13 @@ import {
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 
-type Activation = 'none' | 'relu' | 'relu6' | 'relu_n1_to_1';
-
 /** Ops whose canonical schema takes the fused `activation` attribute. */
 const ACTIVATION_ATTR_OPS = opsWith((t) => t.fusedActivation);
 
-/** Builtins that map onto one canonical elementwise op with no options. */
-const DIRECT_OPS: Record<string, string> = {
-  LOGISTIC: 'Sigmoid', TANH: 'Tanh', RELU: 'Relu', HARD_SWISH: 'HardSwish', EXP: 'Exp', LOG: 'Log', SQRT: 'Sqrt',
-  ABS: 'Abs', NEG: 'Neg', MAXIMUM: 'Max', MINIMUM: 'Min', FLOOR: 'Floor', CEIL: 'Ceil', ROUND: 'Round', SIN: 'Sin',
-  COS: 'Cos', POW: 'Pow', ELU: 'Elu', PRELU: 'PRelu', SIGN: 'Sign', LESS: 'Less', LESS_EQUAL: 'LessOrEqual',
-  GREATER: 'Greater', GREATER_EQUAL: 'GreaterOrEqual', EQUAL: 'Equal', LOGICAL_AND: 'And', LOGICAL_OR: 'Or',
-  LOGICAL_NOT: 'Not', SELECT: 'Where', SELECT_V2: 'Where', GATHER_ND: 'GatherND', BROADCAST_TO: 'Expand',
-  DEQUANTIZE: 'Dequantize', ADD_N: 'Sum', TILE: 'Tile',
-  // FLOOR_MOD is Python-style modulo: canonical Mod with its default fmod=0.
-  FLOOR_MOD: 'Mod',
-};
-
-const REDUCERS: Record<string, string> = {
-  MEAN: 'ReduceMean', SUM: 'ReduceSum', REDUCE_MAX: 'ReduceMax', REDUCE_MIN: 'ReduceMin', REDUCE_PROD: 'ReduceProd',
-};
+const REDUCER_OF = Object.fromEntries(REDUCE_BUILTINS.map((r) => [r.builtin, r.op]));
+const BINARY_OF = Object.fromEntries(BINARY_BUILTINS.map((b) => [b.builtin, b]));
+const CLAMP_OF = Object.fromEntries(CLAMP_BUILTINS.filter((c) => c.read !== false).map((c) => [c.builtin, c]));
+const ACTIVATION_OF_CODE = new Map<number, Activation>(Object.entries(FUSED_ACTIVATIONS).map(([a, code]) => [code, a as Activation]));
 
 class TfliteImporter {
   readonly graph: Graph;
@@ -149,22 +137,12 @@ class TfliteImporter {
   }
 
   private dtypeOf(t: TfliteTensor): DType {
-    switch (t.type) {
-      case TensorType.FLOAT32: case TensorType.FLOAT16: return 'float32';
-      case TensorType.FLOAT64: return 'float64';
-      case TensorType.INT8: return 'int8';
-      case TensorType.UINT8: return 'uint8';
-      case TensorType.INT16: return 'int16';
-      case TensorType.INT32: return 'int32';
-      case TensorType.INT64: case TensorType.UINT32: case TensorType.UINT64: return 'int64';
-      case TensorType.BOOL: return 'bool';
-      default: {
-        const typeName = TENSOR_TYPE_NAMES[t.type] ?? `type ${t.type}`;
-        throw new CloudlessError('E_UNSUPPORTED', `${this.file}: tensor "${t.name}" has element type ${typeName}, which cloudless does not support`, {
-          file: this.file, hint: 'supported TFLite types: FLOAT32, FLOAT16 (constants), FLOAT64, INT8, UINT8, INT16, INT32, INT64, UINT32, UINT64, BOOL',
-        });
-      }
-    }
+    const dtype = dtypeOfTensorType(t.type);
+    if (dtype) return dtype;
+    const typeName = TENSOR_TYPE_NAMES[t.type] ?? `type ${t.type}`;
+    throw new CloudlessError('E_UNSUPPORTED', `${this.file}: tensor "${t.name}" has element type ${typeName}, which cloudless does not support`, {
+      file: this.file, hint: 'supported TFLite types: FLOAT32, FLOAT16 (constants), FLOAT64, INT8, UINT8, INT16, INT32, INT64, UINT32, UINT64, BOOL',
+    });
   }
 
   private valueOf(t: TfliteTensor, index: number): Value {
@@ -369,15 +347,12 @@ class TfliteImporter {
   }
 
   private activation(op: TfliteOperator, code: number): Activation {
-    switch (code) {
-      case ActivationFunctionType.NONE: return 'none';
-      case ActivationFunctionType.RELU: return 'relu';
-      case ActivationFunctionType.RELU6: return 'relu6';
-      case ActivationFunctionType.RELU_N1_TO_1: return 'relu_n1_to_1';
-      case ActivationFunctionType.TANH: case ActivationFunctionType.SIGN_BIT:
-        return this.unsupported(op, `fused activation ${code === 4 ? 'TANH' : 'SIGN_BIT'} is not supported`);
-      default: return this.formatError(`${this.where(op)} has unknown fused activation ${code}`);
+    const act = ACTIVATION_OF_CODE.get(code);
+    if (act) return act;
+    if (code === ActivationFunctionType.TANH || code === ActivationFunctionType.SIGN_BIT) {
+      return this.unsupported(op, `fused activation ${code === ActivationFunctionType.TANH ? 'TANH' : 'SIGN_BIT'} is not supported`);
     }
+    return this.formatError(`${this.where(op)} has unknown fused activation ${code}`);
   }
 
   /** Emits a clamp for an activation as a standalone float node. */
@@ -423,14 +398,18 @@ class TfliteImporter {
     if (op.builtinOptions2Type !== 0) {
       this.unsupported(op, 'StableHLO options (builtin_options_2) are not supported');
     }
-    const direct = DIRECT_OPS[name];
+    const direct = OP_OF_BUILTIN[name];
     if (direct) {
       this.requireInputs(op, 1);
       this.emit(direct, op.inputs.map((_, k) => this.in(op, k)), op.outputs.map((_, k) => this.out(op, k)));
       return;
     }
-    const reducer = REDUCERS[name];
+    const reducer = REDUCER_OF[name];
     if (reducer) { this.convertReduce(op, reducer); return; }
+    const binary = BINARY_OF[name];
+    if (binary) { this.convertBinary(op, binary.op, binary.options); return; }
+    const clamp = CLAMP_OF[name];
+    if (clamp) { this.convertClamp(op, clamp.lo, clamp.hi); return; }
     switch (name) {
       case 'CONV_2D': return this.convertConv(op);
       case 'DEPTHWISE_CONV_2D': return this.convertDepthwise(op);
@@ -438,10 +417,6 @@ class TfliteImporter {
       case 'TRANSPOSE_CONV': return this.convertTransposeConv(op);
       case 'AVERAGE_POOL_2D': return this.convertPool(op, 'AveragePool');
       case 'MAX_POOL_2D': return this.convertPool(op, 'MaxPool');
-      case 'ADD': return this.convertBinary(op, 'Add', BuiltinOptions.AddOptions);
-      case 'SUB': return this.convertBinary(op, 'Sub', BuiltinOptions.SubOptions);
-      case 'MUL': return this.convertBinary(op, 'Mul', BuiltinOptions.MulOptions);
-      case 'DIV': return this.convertBinary(op, 'Div', BuiltinOptions.DivOptions);
       case 'SQUARED_DIFFERENCE': return this.convertSquaredDifference(op);
       case 'QUANTIZE': {
         this.requireInputs(op, 1);
@@ -455,9 +430,6 @@ class TfliteImporter {
         return;
       }
       case 'RSQRT': return this.convertRsqrt(op);
-      case 'RELU6': return this.convertClamp(op, 0, 6);
-      case 'RELU_N1_TO_1': return this.convertClamp(op, -1, 1);
-      case 'RELU_0_TO_1': return this.convertClamp(op, 0, 1);
       case 'LEAKY_RELU': {
         this.requireInputs(op, 1);
         const alpha = this.options(op, BuiltinOptions.LeakyReluOptions).float(0);

@@ -1,20 +1,15 @@
-import { Builder, type Offset } from 'flatbuffers';
 import {
-  CloudlessError, NeedsValueError, Tensor, attrFloat, inferFromConstants, staticSeedInfos, attrInt, attrInts, attrString, getSchema, hasAttr,
-  registerSchemas, shapeToString, withContext,
-  type DType, type Graph, type Node, type OpSchema, type QuantParams, type TypedArray, type ValueInfo,
+  CloudlessError, Tensor, attrFloat, staticInfos, staticShapeError, attrInt, attrInts, attrString, hasAttr,
+  shapeToString, withContext,
+  type DType, type Graph, type Node, type QuantParams, type TypedArray, type ValueInfo,
 } from '../../ir/index.js';
-import { allSchemas } from '../../ir/ops/index.js';
 import { convTransposeGeometry, windowGeometry, epsilonOf, padAmounts, type WindowGeometry } from '../../ir/ops/nn.js';
-import { quantSchemas } from '../../ir/ops/quant.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
 import { resolveReduceAxes } from '../../ir/ops/reduce.js';
 import { resolveSlice, transposePerm } from '../../ir/ops/shape-ops.js';
-import {
-  ActivationFunctionType, BUILTIN_CUSTOM, BUILTIN_OPERATOR_NAMES, BUILTIN_PLACEHOLDER_FOR_GREATER_OP_CODES, BufferSlot,
-  BuiltinOptions, ModelSlot, OperatorCodeSlot, OperatorSlot, Padding, QuantizationSlot, SubGraphSlot, TFLITE_IDENTIFIER,
-  TensorSlot, TensorType,
-} from './schema.js';
+import { ActivationFunctionType, BUILTIN_CUSTOM, BUILTIN_OPERATOR_NAMES, BuiltinOptions, Padding, TensorType } from './schema.js';
+import { serializeModel, type OperatorSpec, type OptionField, type TensorSpec } from './model-writer.js';
+import { BINARY_BUILTINS, BUILTIN_OF_OP, FUSED_ACTIVATIONS, MoreOptions, REDUCE_BUILTINS, TENSOR_TYPES, clampBuiltin } from './ops.js';
 
 /**
  * Canonical graph → .tflite, the inverse of import.ts. The graph must have
@@ -26,13 +21,7 @@ import {
  * B gets its weights transposed here. Index-like operands (shapes, axes,
  * permutations, paddings) are written as int32 constants built from the
  * resolved static values, which is the form every TFLite kernel accepts.
- *
- * Layout of the file, facts from schema.fbs: file identifier "TFL3", Model
- * version 3, buffer 0 empty (the "no data" buffer every tensor without data
- * points at), one subgraph; each operator code carries the builtin both in the
- * int8 deprecated_builtin_code (saturated at 127) and in the int32 builtin_code.
- * Constant data is 16-byte aligned, like the converter writes it, so that
- * runtimes may map weights in place.
+ * The flatbuffer itself is laid out by model-writer.ts.
  */
 
 export interface WriteTfliteOptions {
@@ -42,40 +31,9 @@ export interface WriteTfliteOptions {
   description?: string;
 }
 
-/** Union indices of option tables the importer does not read (so schema.ts does not list them); from schema.fbs. */
-const MoreOptions = {
-  ExpOptions: 33, TopKV2Options: 34, NegOptions: 42, DequantizeOptions: 38, MaximumMinimumOptions: 39, PadOptions: 22, PadV2Options: 43, TransposeOptions: 26,
-  QuantizeOptions: 89, HardSwishOptions: 91, ReverseV2Options: 81, LogSoftmaxOptions: 36, SelectV2Options: 98,
-  TileOptions: 51, AddNOptions: 82, MirrorPadOptions: 77,
-} as const;
-
-const ACTIVATION_CODES: Record<string, number> = {
-  none: ActivationFunctionType.NONE, relu: ActivationFunctionType.RELU,
-  relu_n1_to_1: ActivationFunctionType.RELU_N1_TO_1, relu6: ActivationFunctionType.RELU6,
-};
-
-const TENSOR_TYPES: Record<DType, number> = {
-  float32: TensorType.FLOAT32, float64: TensorType.FLOAT64, int8: TensorType.INT8, uint8: TensorType.UINT8,
-  int16: TensorType.INT16, int32: TensorType.INT32, int64: TensorType.INT64, bool: TensorType.BOOL,
-};
-
-/** Canonical ops that are one TFLite builtin with the same inputs and no options. */
-const DIRECT_BUILTINS: Record<string, { builtin: string; options?: number }> = {
-  Relu: { builtin: 'RELU' }, Sigmoid: { builtin: 'LOGISTIC' }, Tanh: { builtin: 'TANH' },
-  HardSwish: { builtin: 'HARD_SWISH', options: MoreOptions.HardSwishOptions }, Exp: { builtin: 'EXP', options: MoreOptions.ExpOptions },
-  Log: { builtin: 'LOG' }, Sqrt: { builtin: 'SQRT' }, Abs: { builtin: 'ABS' }, Neg: { builtin: 'NEG' },
-  Floor: { builtin: 'FLOOR' }, Ceil: { builtin: 'CEIL' }, Round: { builtin: 'ROUND' }, Sin: { builtin: 'SIN' }, Cos: { builtin: 'COS' },
-  Pow: { builtin: 'POW' }, PRelu: { builtin: 'PRELU' }, Sign: { builtin: 'SIGN' },
-  Less: { builtin: 'LESS' }, LessOrEqual: { builtin: 'LESS_EQUAL' }, Greater: { builtin: 'GREATER' },
-  GreaterOrEqual: { builtin: 'GREATER_EQUAL' }, Equal: { builtin: 'EQUAL' },
-  And: { builtin: 'LOGICAL_AND' }, Or: { builtin: 'LOGICAL_OR' }, Not: { builtin: 'LOGICAL_NOT' },
-  Where: { builtin: 'SELECT_V2', options: MoreOptions.SelectV2Options }, GatherND: { builtin: 'GATHER_ND' },
-  Dequantize: { builtin: 'DEQUANTIZE', options: MoreOptions.DequantizeOptions },
-  Quantize: { builtin: 'QUANTIZE', options: MoreOptions.QuantizeOptions },
-};
-
-/** The builtin that writes a Clip to [lo, hi] by itself, when one does. */
-const CLIP_BUILTINS: Record<string, string> = { '0:6': 'RELU6', '-1:1': 'RELU_N1_TO_1', '0:Infinity': 'RELU', '0:1': 'RELU_0_TO_1' };
+const BINARY_OF_OP = Object.fromEntries(BINARY_BUILTINS.map((b) => [b.op, b]));
+const REDUCE_OF_OP = Object.fromEntries(REDUCE_BUILTINS.map((r) => [r.op, r.builtin]));
+const ACTIVATION_CODES: Readonly<Record<string, number>> = FUSED_ACTIVATIONS;
 
 /** Builtins TFLite runs on no int16 tensor (LiteRT.js 2.5.3 fails at invoke: "Only float32, uint8 and int8 are supported currently, got INT16"). */
 const NO_INT16_KERNEL = new Set(['HARD_SWISH', 'RELU_N1_TO_1', 'RELU_0_TO_1']);
@@ -87,18 +45,9 @@ const NO_INT16_KERNEL = new Set(['HARD_SWISH', 'RELU_N1_TO_1', 'RELU_0_TO_1']);
  * quantizer keeps them float.
  */
 export function noTfliteInt16Kernel(op: string, lo = -Infinity, hi = Infinity): string | undefined {
-  const builtin = op === 'Clip' ? CLIP_BUILTINS[`${lo}:${hi}`] : DIRECT_BUILTINS[op]?.builtin;
+  const builtin = op === 'Clip' ? clampBuiltin(lo, hi) : BUILTIN_OF_OP[op]?.builtin;
   return builtin && NO_INT16_KERNEL.has(builtin) ? `TFLite has no int16 ${builtin} kernel` : undefined;
 }
-
-const BINARY_BUILTINS: Record<string, { builtin: string; options: number }> = {
-  Add: { builtin: 'ADD', options: BuiltinOptions.AddOptions }, Sub: { builtin: 'SUB', options: BuiltinOptions.SubOptions },
-  Mul: { builtin: 'MUL', options: BuiltinOptions.MulOptions }, Div: { builtin: 'DIV', options: BuiltinOptions.DivOptions },
-};
-
-const REDUCE_BUILTINS: Record<string, string> = {
-  ReduceMean: 'MEAN', ReduceSum: 'SUM', ReduceMax: 'REDUCE_MAX', ReduceMin: 'REDUCE_MIN', ReduceProd: 'REDUCE_PROD',
-};
 
 /**
  * Operator versions for int8 kernels (TFLite's op_version.cc): a runtime picks
@@ -124,35 +73,6 @@ const INT16_VERSIONS: Record<string, number> = {
   MAXIMUM: 4, MINIMUM: 4, BATCH_MATMUL: 3,
 };
 
-/** One scalar or vector field of an options table, by vtable slot. */
-type OptionField =
-  | { slot: number; i32: number } | { slot: number; i8: number } | { slot: number; bool: boolean }
-  | { slot: number; f32: number } | { slot: number; ints: readonly number[] };
-
-interface OperatorSpec {
-  opcode: number;
-  inputs: number[];
-  outputs: number[];
-  optionsType: number;
-  options: OptionField[];
-  customOptions?: Uint8Array;
-}
-
-interface TensorSpec {
-  name: string;
-  type: number;
-  shape: readonly number[];
-  buffer: number;
-  quant?: QuantParams;
-  isVariable: boolean;
-}
-
-function ensureSchemas(): void {
-  const missing = new Map<string, OpSchema>();
-  for (const s of [...allSchemas, ...quantSchemas]) if (!getSchema(s.op) && !missing.has(s.op)) missing.set(s.op, s);
-  registerSchemas([...missing.values()]);
-}
-
 /** Little-endian bytes of a tensor's data (the .tflite byte order). */
 function tensorBytes(t: Tensor): Uint8Array {
   const d = t.data;
@@ -176,7 +96,6 @@ class TfliteWriter {
   constructor(private readonly graph: Graph, private readonly options: WriteTfliteOptions) {}
 
   write(): Uint8Array {
-    ensureSchemas();
     this.inferShapes();
     for (const name of this.graph.inputs) this.tensorOf(name);
     for (const node of this.graph.nodes) {
@@ -190,40 +109,34 @@ class TfliteWriter {
       }
     }
     for (const name of this.graph.outputs) this.tensorOf(name);
-    return this.serialize();
+    return serializeModel({
+      name: this.graph.name, description: this.options.description ?? 'cloudless',
+      tensors: this.tensors, buffers: this.buffers, opcodes: this.opcodes, operators: this.operators,
+      inputs: this.graph.inputs.map((n) => this.tensorIndex.get(n)!), outputs: this.graph.outputs.map((n) => this.tensorIndex.get(n)!),
+    });
   }
 
   // ---- shapes -----------------------------------------------------------------------------------
 
   private inferShapes(): void {
     const g = this.graph;
-    for (const [name, info] of staticSeedInfos(g, this.options.inputShapes, 'a .tflite file', 'pass inputShapes to writeTflite, e.g. { inputShapes: { input: [1, 224, 224, 3] } }')) this.infos.set(name, info);
-    for (const node of g.nodes) {
-      const schema = getSchema(node.op);
-      if (!schema) continue; // pass-through ops (tflite.*, custom.*) keep their declared shapes
-      const inputs = node.inputs.map((n) => (n ? this.info(n) : undefined));
-      let outs: ValueInfo[];
-      try {
-        outs = inferFromConstants(schema, node, inputs, (n) => this.constantOf(n));
-      } catch (err) {
+    const needs = 'a .tflite file';
+    const infos = staticInfos(g, {
+      inputShapes: this.options.inputShapes,
+      require: { needs, hint: 'pass inputShapes to writeTflite, e.g. { inputShapes: { input: [1, 224, 224, 3] } }' },
+      declared: (name) => this.declaredInfo(name),
+      onUnknown: (node, why) => {
+        // Pass-through ops (tflite.*, custom.*) have no schema and keep their declared shapes (info() reads them).
+        if (why.kind === 'no-schema') return undefined;
+        if (why.kind === 'missing-input') throw staticShapeError(g, node, why, needs);
         // A schema may not know every dtype a TFLite kernel takes (e.g. int8 before its kernels
         // exist); the shapes a TFLite import declared are then the truth.
         const declared = node.outputs.map((o) => (o ? this.declaredInfo(o) : undefined));
-        if (declared.every((d) => d !== undefined) && node.outputs.every((o) => o)) {
-          outs = declared as ValueInfo[];
-        } else if (err instanceof NeedsValueError) {
-          throw new CloudlessError('E_UNSUPPORTED', `graph ${g.name}: node ${node.name} (${node.op}): its output shape depends on "${node.inputs[err.inputIndex]}", which is computed at run time; a .tflite file needs static shapes`, {
-            node: node.name, hint: 'fold the graph first (plan it with a Session) so that shape computations become constants',
-          });
-        } else {
-          throw withContext(err, `graph ${g.name}`, { node: node.name });
-        }
-      }
-      outs.forEach((o, i) => {
-        const name = node.outputs[i];
-        if (name) this.infos.set(name, { ...o, quant: g.values.get(name)?.quant ?? o.quant });
-      });
-    }
+        if (declared.every((d) => d !== undefined) && node.outputs.every((o) => o)) return declared as ValueInfo[];
+        throw staticShapeError(g, node, why, needs);
+      },
+    });
+    for (const [name, info] of infos) this.infos.set(name, info);
   }
 
   /** A value's declared info when its shape is static. */
@@ -358,14 +271,14 @@ class TfliteWriter {
   }
 
   private convert(node: Node): void {
-    const direct = DIRECT_BUILTINS[node.op];
+    const direct = BUILTIN_OF_OP[node.op];
     if (direct) {
       const gap = this.inInfo(0).dtype === 'int16' && this.inInfo(0).quant ? noTfliteInt16Kernel(node.op) : undefined;
       if (gap) this.unsupported(`a quantized int16 ${node.op} (${gap})`);
       this.emit(direct.builtin, node.inputs.map((_, k) => this.in(k)), node.outputs.map((_, k) => this.out(k)), direct.options ?? 0, []);
       return;
     }
-    const binary = BINARY_BUILTINS[node.op];
+    const binary = BINARY_OF_OP[node.op];
     if (binary) {
       const options: OptionField[] = [{ slot: 0, i8: this.activation() }];
       // 16x8 ADD/SUB: pot_scale_int16 (slot 1, default true) = false selects TFLite's general int16 path, which cloudless implements.
@@ -374,7 +287,7 @@ class TfliteWriter {
       this.emit(binary.builtin, [this.in(0), this.in(1)], [this.out()], binary.options, options);
       return;
     }
-    const reducer = REDUCE_BUILTINS[node.op];
+    const reducer = REDUCE_OF_OP[node.op];
     if (reducer) return this.convertReduce(reducer);
     if (node.op.startsWith('tflite.custom.')) return this.convertCustom(node.op.slice('tflite.custom.'.length));
     switch (node.op) {
@@ -411,9 +324,6 @@ class TfliteWriter {
         this.emit(node.op === 'Max' ? 'MAXIMUM' : 'MINIMUM', [this.in(0), this.in(1)], [this.out()], MoreOptions.MaximumMinimumOptions);
         return;
       }
-      case 'Sum':
-        this.emit('ADD_N', node.inputs.map((_, k) => this.in(k)), [this.out()], MoreOptions.AddNOptions);
-        return;
       case 'Softmax': case 'LogSoftmax': return this.convertSoftmax();
       case 'Reshape': case 'Flatten': case 'Unsqueeze': case 'Identity': case 'Dropout': return this.convertReshape();
       case 'Squeeze': return this.convertSqueeze();
@@ -702,7 +612,7 @@ class TfliteWriter {
       return v[0]!;
     };
     const lo = bound(1, -Infinity), hi = bound(2, Infinity);
-    const builtin = CLIP_BUILTINS[`${lo}:${hi}`];
+    const builtin = clampBuiltin(lo, hi);
     const gap = this.inInfo(0).dtype === 'int16' && this.inInfo(0).quant ? noTfliteInt16Kernel('Clip', lo, hi) : undefined;
     if (gap) this.unsupported(`a quantized int16 Clip to [${lo}, ${hi}] (${gap})`);
     if (builtin) { this.emit(builtin, [this.in(0)], [this.out()]); return; }
@@ -975,133 +885,6 @@ class TfliteWriter {
 
   // ---- serialization ----------------------------------------------------------------------------
 
-  private serialize(): Uint8Array {
-    const b = new Builder(1024 + this.buffers.reduce((s, d) => s + d.length + 32, 0));
-    const int32Vector = (v: readonly number[]): Offset => {
-      b.startVector(4, v.length, 4);
-      for (let i = v.length - 1; i >= 0; i--) b.addInt32(v[i]!);
-      return b.endVector();
-    };
-    const offsetVector = (v: readonly Offset[]): Offset => {
-      b.startVector(4, v.length, 4);
-      for (let i = v.length - 1; i >= 0; i--) b.addOffset(v[i]!);
-      return b.endVector();
-    };
-    const floatVector = (v: Float32Array): Offset => {
-      b.startVector(4, v.length, 4);
-      for (let i = v.length - 1; i >= 0; i--) b.addFloat32(v[i]!);
-      return b.endVector();
-    };
-    const int64Vector = (v: Int32Array): Offset => {
-      b.startVector(8, v.length, 8);
-      for (let i = v.length - 1; i >= 0; i--) b.addInt64(BigInt(v[i]!));
-      return b.endVector();
-    };
-    const alignedBytes = (data: Uint8Array): Offset => {
-      // 16-byte alignment of constant data; pad() reserves the bytes, which are then filled in place.
-      b.startVector(1, data.length, 16);
-      b.pad(data.length);
-      const bb = b.dataBuffer();
-      bb.bytes().set(data, bb.capacity() - b.offset());
-      return b.endVector();
-    };
-
-    const bufferOffsets = this.buffers.map((data) => {
-      const dataOffset = data.length ? alignedBytes(data) : 0;
-      b.startObject(3);
-      if (dataOffset) b.addFieldOffset(BufferSlot.data, dataOffset, 0);
-      return b.endObject();
-    });
-
-    const tensorOffsets = this.tensors.map((t) => {
-      const name = b.createString(t.name);
-      const shape = int32Vector(t.shape);
-      let quant = 0;
-      if (t.quant) {
-        const scale = floatVector(t.quant.scale);
-        const zeroPoint = int64Vector(t.quant.zeroPoint);
-        b.startObject(7);
-        b.addFieldOffset(QuantizationSlot.scale, scale, 0);
-        b.addFieldOffset(QuantizationSlot.zeroPoint, zeroPoint, 0);
-        b.addFieldInt32(QuantizationSlot.quantizedDimension, t.quant.scale.length > 1 ? t.quant.axis ?? 0 : 0, null);
-        quant = b.endObject();
-      }
-      b.startObject(6);
-      b.addFieldOffset(TensorSlot.shape, shape, 0);
-      b.addFieldInt8(TensorSlot.type, t.type, null);
-      b.addFieldInt32(TensorSlot.buffer, t.buffer, null);
-      b.addFieldOffset(TensorSlot.name, name, 0);
-      if (quant) b.addFieldOffset(TensorSlot.quantization, quant, 0);
-      if (t.isVariable) b.addFieldInt8(TensorSlot.isVariable, 1, 0);
-      return b.endObject();
-    });
-
-    const operatorOffsets = this.operators.map((op) => {
-      const inputs = int32Vector(op.inputs);
-      const outputs = int32Vector(op.outputs);
-      const custom = op.customOptions ? b.createByteVector(op.customOptions) : 0;
-      let options = 0;
-      if (op.optionsType) {
-        const vectors = op.options.map((f) => ('ints' in f ? int32Vector(f.ints) : 0));
-        const slots = op.options.reduce((m, f) => Math.max(m, f.slot + 1), 0);
-        b.startObject(slots);
-        op.options.forEach((f, i) => {
-          if ('i32' in f) b.addFieldInt32(f.slot, f.i32, null);
-          else if ('i8' in f) b.addFieldInt8(f.slot, f.i8, null);
-          else if ('bool' in f) b.addFieldInt8(f.slot, f.bool ? 1 : 0, null);
-          else if ('f32' in f) b.addFieldFloat32(f.slot, f.f32, null);
-          else b.addFieldOffset(f.slot, vectors[i]!, 0);
-        });
-        options = b.endObject();
-      }
-      b.startObject(7);
-      b.addFieldInt32(OperatorSlot.opcodeIndex, op.opcode, null);
-      b.addFieldOffset(OperatorSlot.inputs, inputs, 0);
-      b.addFieldOffset(OperatorSlot.outputs, outputs, 0);
-      if (op.optionsType) {
-        b.addFieldInt8(OperatorSlot.builtinOptionsType, op.optionsType, 0);
-        b.addFieldOffset(OperatorSlot.builtinOptions, options, 0);
-      }
-      if (custom) b.addFieldOffset(OperatorSlot.customOptions, custom, 0);
-      return b.endObject();
-    });
-
-    const subgraphName = b.createString(this.graph.name);
-    const tensors = offsetVector(tensorOffsets);
-    const inputs = int32Vector(this.graph.inputs.map((n) => this.tensorIndex.get(n)!));
-    const outputs = int32Vector(this.graph.outputs.map((n) => this.tensorIndex.get(n)!));
-    const operators = offsetVector(operatorOffsets);
-    b.startObject(5);
-    b.addFieldOffset(SubGraphSlot.tensors, tensors, 0);
-    b.addFieldOffset(SubGraphSlot.inputs, inputs, 0);
-    b.addFieldOffset(SubGraphSlot.outputs, outputs, 0);
-    b.addFieldOffset(SubGraphSlot.operators, operators, 0);
-    b.addFieldOffset(SubGraphSlot.name, subgraphName, 0);
-    const subgraph = b.endObject();
-
-    const codeOffsets = this.opcodes.map((c) => {
-      const custom = c.custom !== undefined ? b.createString(c.custom) : 0;
-      b.startObject(4);
-      b.addFieldInt8(OperatorCodeSlot.deprecatedBuiltinCode, Math.min(c.builtin, BUILTIN_PLACEHOLDER_FOR_GREATER_OP_CODES), null);
-      if (custom) b.addFieldOffset(OperatorCodeSlot.customCode, custom, 0);
-      b.addFieldInt32(OperatorCodeSlot.version, c.version, null);
-      b.addFieldInt32(OperatorCodeSlot.builtinCode, c.builtin, null);
-      return b.endObject();
-    });
-
-    const description = b.createString(this.options.description ?? 'cloudless');
-    const codes = offsetVector(codeOffsets);
-    const subgraphs = offsetVector([subgraph]);
-    const buffers = offsetVector(bufferOffsets);
-    b.startObject(5);
-    b.addFieldInt32(ModelSlot.version, 3, null);
-    b.addFieldOffset(ModelSlot.operatorCodes, codes, 0);
-    b.addFieldOffset(ModelSlot.subgraphs, subgraphs, 0);
-    b.addFieldOffset(ModelSlot.description, description, 0);
-    b.addFieldOffset(ModelSlot.buffers, buffers, 0);
-    b.finish(b.endObject(), TFLITE_IDENTIFIER);
-    return b.asUint8Array().slice();
-  }
 }
 
 function transpose2d(t: Tensor): Tensor {

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CloudlessError, Graph, Tensor, getSchema, registerSchemas, type Node } from '../../../src/ir/index.js';
-import { captureOuterValues, controlSchemas, freeValues } from '../../../src/ir/ops/control.js';
+import { CloudlessError, Graph, Tensor, type Node } from '../../../src/ir/index.js';
+import { captureOuterValues, freeValues } from '../../../src/ir/ops/control.js';
 import { controlKernels } from '../../../src/kernels/ref/control-flow.js';
 import { defaultRegistry } from '../../../src/runtime/builtins.js';
 import { Session } from '../../../src/runtime/session.js';
 
-registerSchemas(controlSchemas.filter((s) => !getSchema(s.op)));
 if (defaultRegistry.candidates('ref', 'If').length === 0) defaultRegistry.registerAll(controlKernels);
 
 const meta = { format: 'cloudless' as const, source: 'control-test' };

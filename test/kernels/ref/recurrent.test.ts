@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Tensor, getSchema, registerSchemas, type Node } from '../../../src/ir/index.js';
-import { recurrentSchemas } from '../../../src/ir/ops/recurrent.js';
+import { Tensor, type Node } from '../../../src/ir/index.js';
 import { recurrentKernels } from '../../../src/kernels/ref/recurrent.js';
 import { defaultRegistry, runOp } from '../../../src/runtime/index.js';
 
-registerSchemas(recurrentSchemas.filter((s) => !getSchema(s.op)));
 if (defaultRegistry.candidates('ref', 'LSTM').length === 0) defaultRegistry.registerAll(recurrentKernels);
 
 const f32 = (shape: number[], values: number[]) => Tensor.fromNumbers('float32', shape, values);

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Tensor, getSchema, registerSchemas } from '../../../src/ir/index.js';
-import { signalSchemas } from '../../../src/ir/ops/signal.js';
+import { Tensor } from '../../../src/ir/index.js';
 import {
   RfftInt16, fftAutoScale, filterBankAccumulate, filterBankAccumulateDouble, log32, signalKernels, sqrt32, sqrt64, sqrtSafe,
   spectralSubtraction, wideDynamicFunction,
@@ -14,7 +13,6 @@ import { MicroFrontend, microFrontendConfig } from '../../../src/tasks/audio/fea
 import { readWav, toInt16 } from '../../../src/tasks/audio/wav.js';
 import { tflmDir } from '../../helpers/data.js';
 
-registerSchemas(signalSchemas.filter((s) => !getSchema(s.op)));
 if (defaultRegistry.candidates('ref', 'tflite.custom.SignalWindow').length === 0) defaultRegistry.registerAll(signalKernels);
 
 describe('signal arithmetic', () => {
