@@ -29,6 +29,36 @@
  *   products, per lane.
  * Per-channel epilogue arrays (scale f32, multiplier i32, shift i32) are
  * padded like the bias.
+ *
+ * Why the relaxed-SIMD builds use this same dot_i16x8 GEMM, and not
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s (issue 18, measured with
+ * scripts/relaxed-dot/):
+ * - The relaxed dot's result is defined on every lowering only when its
+ *   second operand is in [0, 127]. x86 without AVX-VNNI lowers it to
+ *   pmaddubsw (second operand unsigned, pairs saturated to int16) +
+ *   pmaddwd + paddd; AVX-VNNI to vpdpbusd (second operand unsigned, no
+ *   saturation); ARM to sdot (both signed). An exact form for any int8
+ *   activation x and weight w ∈ [−127, 127] packs w + 127 as two halves
+ *   a = min(w + 127, 127) and b = w + 127 − a, both in [0, 127], and takes
+ *   Σ x·w = dot(x, a) + dot(x, b) − 127·Σ x (a row sum, per row and not per
+ *   channel; w = −128 would need offset 128, possible per layer when it has
+ *   no +127). No pair saturates on pmaddubsw: |x·a| ≤ 128·127, so a pair
+ *   is within ±32512 < 32767. That form is exact on Node 22 (pmaddubsw) and
+ *   Node 24 (vpdpbusd) in the probe, but it costs two relaxed dots per 16
+ *   products where this kernel costs two dot_i16x8 + two adds. Node 22's V8
+ *   emits five instructions per relaxed dot on x64 (it rematerializes the
+ *   pmaddwd ones vector each time), so the split loses before any overhead:
+ *   callgrind of a 784×96 by 96×576 GEMM tile loop, 25.0 M instructions
+ *   with dot_i16x8, 38.1 M split (Node 22.23); on Node 24.22 (vpdpbusd)
+ *   22.6 M vs 36.3 M, because two dots per 16 products plus the extra weight
+ *   loads and spills of four accumulator pairs still exceed dot_i16x8.
+ * - XNNPACK does not use the [0, 127] form: at start-up it runs the relaxed
+ *   dot on out-of-range inputs and keeps a "wasmsdot" kernel (both operands
+ *   signed, where the engine lowers to sdot) or a "wasmusdot" one (x ^ 0x80
+ *   as an unsigned second operand, 128·Σw folded into the bias, where it
+ *   lowers to vpdpbusd), else the SIMD128 kernels. That scheme is one dot per
+ *   16 products: 20.9 M on Node 24, but on Node 22 pmaddubsw saturates and
+ *   most outputs are wrong, so it is only ever safe behind such a probe.
  */
 import { endTap, firstTap } from './window';
 import { requantRef } from './fixed';
