@@ -17,7 +17,9 @@
  * where relaxed SIMD is on by default, so cloudless runs its relaxed tier
  * (kernels-relaxed-threads.wasm). Its models are added as "<model> (Node 22)";
  * every peer runs there too, so each Node 22 ratio compares rows of one run
- * whose rounds are interleaved. --no-node22 leaves the pass out.
+ * whose rounds are interleaved. LiteRT.js loads its relaxed-SIMD build
+ * (litert_wasm_internal.wasm) where the engine validates relaxed SIMD, its
+ * compat build elsewhere, so the Node 22 rows are LiteRT.js with relaxed SIMD. --no-node22 leaves the pass out.
  *
  * Runs are few for slow models so the whole suite stays under ~10 minutes on a
  * 2-vCPU machine. Left out on purpose: tfjs-cpu and cloudless-ref on the 512×512
