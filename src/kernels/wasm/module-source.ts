@@ -1,7 +1,7 @@
 /// <reference types="node" />
 /**
- * Node's way to find kernels.wasm (or kernels-relaxed.wasm, the relaxed-SIMD
- * build of the same sources): next to heap.ts under generated/ when the
+ * Node's way to find kernels.wasm (or another build of the same sources,
+ * named by kernelFile() in heap.ts): next to heap.ts under generated/ when the
  * sources run (tests), or dist/wasm/ in the built package (heap.js is then
  * dist/kernels/wasm/heap.js). The browser bundle replaces this file with
  * module-source.browser.ts (scripts/build-browser.mjs), which reads nothing.
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const DIRS = ['./generated/', '../../wasm/'];
 
-/** The bytes of `file` (kernels.wasm, the shared-memory build kernels-threads.wasm or the relaxed-SIMD build kernels-relaxed.wasm), or why there are none. */
+/** The bytes of `file` (kernels.wasm, kernels-threads.wasm, kernels-relaxed.wasm or kernels-relaxed-threads.wasm), or why there are none. */
 export function readKernelModule(file = 'kernels.wasm'): Uint8Array | string {
   for (const dir of DIRS) {
     const path = fileURLToPath(new URL(dir + file, import.meta.url));

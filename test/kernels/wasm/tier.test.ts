@@ -1,14 +1,14 @@
 /**
- * Which build of the kernels this process runs (kernels.wasm or
- * kernels-relaxed.wasm), and that the relaxed build really is the relaxed
- * one. scripts/test-relaxed.mjs runs the wasm tests with
+ * Which build of the kernels this process runs (one of the two tiers,
+ * SIMD128 or relaxed SIMD, unshared or with a shared memory), and that the
+ * relaxed build really is the relaxed one. scripts/test-relaxed.mjs runs the wasm tests with
  * CLOUDLESS_WASM_TIER=relaxed; then this file fails if the relaxed module did
  * not load (the other files would otherwise skip or test the plain build).
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { relaxedSimdSupported, simdSupported } from '../../../src/kernels/wasm/features.js';
-import { chooseWasmTier, wasmAvailable, wasmHeap, wasmTier, wasmUnavailable } from '../../../src/kernels/wasm/heap.js';
+import { relaxedSimdSupported, sharedMemorySupported, simdSupported, wasmApi } from '../../../src/kernels/wasm/features.js';
+import { chooseWasmTier, kernelFile, wasmAvailable, wasmHeap, wasmTier, wasmUnavailable } from '../../../src/kernels/wasm/heap.js';
 
 const requested = process.env.CLOUDLESS_WASM_TIER;
 
@@ -46,6 +46,16 @@ describe('the kernels build in use', () => {
     else if (requested === 'relaxed') expect(chosen).toEqual(relaxedSimdSupported() ? 'relaxed' : expect.stringContaining('does not validate relaxed SIMD'));
     else expect(chosen).toBe(relaxedSimdSupported() ? 'relaxed' : 'simd');
     expect(wasmTier()).toBe(chosen === 'simd' || chosen === 'relaxed' ? chosen : undefined);
+  });
+
+  it.skipIf(!wasmAvailable())('the shared-memory build of the tier loaded wherever the engine shares a memory', () => {
+    const shared = process.env.CLOUDLESS_WASM_SHARED !== '0' && sharedMemorySupported();
+    expect(wasmHeap().shared).toBe(shared);
+    // The module in use imports a memory exactly when it is a shared build; with the fused
+    // multiply-add test below, that shows the relaxed tier loaded with threads (kernels-relaxed-threads.wasm).
+    const imports = wasmApi()!.Module.imports(wasmHeap().module);
+    expect(imports.some((i) => i.kind === 'memory')).toBe(shared);
+    expect(kernelFile(wasmTier()!, shared)).toMatch(wasmTier() === 'relaxed' ? /^kernels-relaxed/ : /^kernels(-threads)?\.wasm$/);
   });
 
   // x = w = 1 + 2^-12: x·w = 1 + 2^-11 + 2^-24 exactly, which float32 rounds

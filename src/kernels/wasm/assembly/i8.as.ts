@@ -29,6 +29,48 @@
  *   products, per lane.
  * Per-channel epilogue arrays (scale f32, multiplier i32, shift i32) are
  * padded like the bias.
+ *
+ * Why the relaxed-SIMD builds use this same dot_i16x8 GEMM, and not
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s (issue 18, measured with
+ * scripts/relaxed-dot/):
+ * - The relaxed dot's result is defined on every lowering only when its
+ *   second operand is in [0, 127]. On x64, Node 22's V8 lowers it to
+ *   pmaddubsw (second operand unsigned, pairs saturated to int16) +
+ *   pmaddwd + paddd even on a CPU with AVX-VNNI (this one); Node 24's V8
+ *   to vpdpbusd there (second operand unsigned, no saturation; both seen
+ *   with --print-wasm-code); an ARM engine may use sdot (both operands
+ *   signed). An exact form for any int8
+ *   activation x and weight w ∈ [−127, 127] packs w + 127 as two halves
+ *   a = min(w + 127, 127) and b = w + 127 − a, both in [0, 127], and takes
+ *   Σ x·w = dot(x, a) + dot(x, b) − 127·Σ x (a row sum, per row and not per
+ *   channel; w = −128 would need offset 128, possible per layer when it has
+ *   no +127). No pair saturates on pmaddubsw: |x·a| ≤ 128·127, so a pair
+ *   is within ±32512 < 32767. That form is exact on Node 22 (pmaddubsw) and
+ *   Node 24 (vpdpbusd) in the probe, but it costs two relaxed dots per 16
+ *   products where this kernel costs two dot_i16x8 + two adds. Node 22's V8
+ *   emits five instructions per relaxed dot on x64 (it rematerializes the
+ *   pmaddwd ones vector each time), so the split loses before any overhead:
+ *   callgrind of the tile loop on two MobileNet-v2-like 1×1 convs
+ *   (rows × K × channels), in M instructions per GEMM:
+ *
+ *   | GEMM           | engine     | dot_i16x8 | split | usdot        |
+ *   | -------------- | ---------- | --------: | ----: | -----------: |
+ *   | 784 × 96 × 576 | Node 22.23 |      25.0 |  38.1 | 22.2 (wrong) |
+ *   | 784 × 96 × 576 | Node 24.22 |      22.6 |  36.3 |         20.9 |
+ *   | 196 × 576 × 96 | Node 22.23 |       6.5 |  17.3 |  6.6 (wrong) |
+ *   | 196 × 576 × 96 | Node 24.22 |       7.4 |  14.0 |          5.8 |
+ *
+ *   Even with vpdpbusd (Node 24), two dots per 16 products plus twice the
+ *   weight loads and the row sums exceed dot_i16x8.
+ * - XNNPACK does not use the [0, 127] form: at start-up it runs the relaxed
+ *   dot on out-of-range inputs and keeps a "wasmsdot" kernel (both operands
+ *   signed, where the engine lowers to sdot) or a "wasmusdot" one (x ^ 0x80
+ *   as an unsigned second operand, 128·Σw folded into the bias, where it
+ *   lowers to vpdpbusd), else the SIMD128 kernels. That scheme is one dot per
+ *   16 products, 8–22 % fewer instructions than dot_i16x8 on Node 24, but on
+ *   Node 22 pmaddubsw saturates and most outputs are wrong (the "usdot"
+ *   column), so it is only ever safe behind such a probe; a candidate for
+ *   a later tier, not this one.
  */
 import { endTap, firstTap } from './window';
 import { requantRef } from './fixed';
