@@ -181,7 +181,7 @@ class ThreadPool {
     Atomics.store(i32, GEN, gen);
     Atomics.notify(i32, GEN);
     let error: unknown;
-    for (;;) {
+    for (; !CALLER_IDLE;) {
       const c = Atomics.add(i32, NEXT, 1);
       if (c >= n) break;
       try {
@@ -243,6 +243,15 @@ export function threadsUnavailable(): string | undefined {
 export function chunksFor(threads: number): number {
   return threads <= 1 ? 1 : threads * CHUNKS_PER_THREAD;
 }
+
+/**
+ * CLOUDLESS_POOL_CALLER_IDLE=1: the calling thread claims no chunk and only
+ * waits, so the workers run every split op. For measuring the split with
+ * instruction counts per thread (callgrind --separate-threads=yes): the
+ * caller's count is then the part that stays serial, the workers' the part
+ * that is split (see docs/threads.md).
+ */
+const CALLER_IDLE = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_POOL_CALLER_IDLE === '1';
 
 /** Chunks per thread (CLOUDLESS_CHUNKS_PER_THREAD overrides it, for measuring the trade-off). */
 const CHUNKS_PER_THREAD = Math.max(1, Math.floor(Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_CHUNKS_PER_THREAD) || 4));
@@ -307,8 +316,18 @@ export function windowRows(outH: number, r0: number, r1: number, make: (n: numbe
   return calls;
 }
 
-/** Work (multiply-adds) below which an op runs on the calling thread: waking the workers costs more than it saves. */
-export let MIN_PARALLEL_WORK = envWork() ?? 1 << 18;
+/**
+ * Work (multiply-adds, or bytes for the elementwise ops) below which an op
+ * runs on the calling thread: waking the workers and joining them costs more
+ * than it saves. 2^20: an int8 op of a million multiply-adds takes about
+ * 50–100 µs on one core, a wake-up and a join tens of µs when the workers
+ * spin and more when they sleep; at 2^18 person_detect (all of its convs
+ * 0.17–0.6 M multiply-adds) was split op by op and got slower with 2 threads.
+ * It now runs on one thread; MobileNet-v2 and CenterNet keep every large op
+ * split (left on one thread: MobileNet-v2's depthwise convs of the 14×14 and
+ * 7×7 stages, 12 ops and 2.5 % of its multiply-adds).
+ */
+export let MIN_PARALLEL_WORK = envWork() ?? 1 << 20;
 
 /** CLOUDLESS_MIN_PARALLEL_WORK overrides it (0 splits every op: how the oracles are run on the pool to check their bits). */
 function envWork(): number | undefined {
