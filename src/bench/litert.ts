@@ -47,7 +47,7 @@ interface LiteRtCompiledModel {
   delete(): void;
 }
 interface LiteRtModule {
-  loadLiteRt(path: string): Promise<unknown>;
+  loadLiteRt(path: string, options?: { threads?: boolean }): Promise<unknown>;
   loadAndCompile(model: Uint8Array, options: { accelerator: 'wasm'; cpuOptions: { numThreads: number } }): Promise<LiteRtCompiledModel>;
   Tensor: new (data: TypedArray, shape: number[]) => LiteRtTensor;
 }
@@ -111,7 +111,7 @@ function patchedCopy(p: PackagePaths): string {
   return target;
 }
 
-function installBrowserShims(wasmDir: string): void {
+function installBrowserShims(wasmDir: string, glue: string): void {
   const g = globalThis as Record<string, unknown>;
   g.self ??= globalThis;
   g.importScripts ??= (url: string) => {
@@ -119,8 +119,9 @@ function installBrowserShims(wasmDir: string): void {
     vm.runInThisContext(readFileSync(file, 'utf8'), { filename: file });
   };
   g.__dirname ??= wasmDir;
-  g.__filename ??= path.join(wasmDir, 'litert_wasm_internal.js');
-  g.require ??= createRequire(path.join(wasmDir, 'litert_wasm_internal.js'));
+  // The threaded glue starts its pthread workers on __filename: it must name the glue that is loaded.
+  g.__filename ??= path.join(wasmDir, glue);
+  g.require ??= createRequire(path.join(wasmDir, glue));
 }
 
 /**
@@ -136,25 +137,74 @@ function wasmStderr(line: string): void {
 }
 
 let loading: Promise<LiteRtModule> | undefined;
+/** Which wasm build this process loaded (a process loads one, the first time it is asked). */
+let loadedBuild: 'single' | 'threaded' | undefined;
 
-/** Loads LiteRT.js once per process. */
-export function loadLiteRtForNode(): Promise<LiteRtModule> {
+/** The wasm build LiteRT.js runs in this process, once loaded. */
+export function liteRtBuild(): 'single' | 'threaded' | undefined {
+  return loadedBuild;
+}
+
+/**
+ * Whether this engine can run LiteRT.js's threaded build: its loader allows
+ * threads only with relaxed SIMD (Node 22 and later; Node 20 lacks it without
+ * a flag) and needs SharedArrayBuffer.
+ */
+export function liteRtThreadsUnavailable(): string | undefined {
+  if (typeof SharedArrayBuffer === 'undefined') return 'this engine has no SharedArrayBuffer';
+  // () -> v128 { f32x4.relaxed_madd(v128.const 0, v128.const 0, v128.const 0) }: valid only where relaxed SIMD is on.
+  const c0 = [253, 12, ...new Array<number>(16).fill(0)];
+  const body = [0, ...c0, ...c0, ...c0, 253, 133, 2, 11];
+  const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, body.length + 2, 1, body.length, ...body]);
+  const wasm = (globalThis as { WebAssembly?: { validate(b: Uint8Array): boolean } }).WebAssembly;
+  if (!wasm?.validate(probe)) {
+    return `LiteRT.js runs threads only with relaxed SIMD, which this engine (Node ${process.versions.node}) does not enable`;
+  }
+  return undefined;
+}
+
+/**
+ * The threaded glue as a .cjs file in the cache: Node starts the pthread
+ * workers on this file, and the package's own copy would be read as an ES
+ * module ("type": "module"), where the glue's require() does not exist. The
+ * copy is byte for byte the package's file.
+ */
+function threadedGlue(p: PackagePaths): string {
+  const target = path.join(p.cacheDir, 'litert_wasm_threaded_internal.cjs');
+  if (!existsSync(target)) {
+    mkdirSync(p.cacheDir, { recursive: true });
+    copyFileSync(path.join(p.wasmDir, 'litert_wasm_threaded_internal.js'), target);
+  }
+  return target;
+}
+
+/**
+ * Loads LiteRT.js once per process: its threaded wasm when `threads` is asked
+ * for on the first load (see liteRtThreadsUnavailable), else the
+ * single-threaded one. A later call gets the build already loaded.
+ */
+export function loadLiteRtForNode(threads = false): Promise<LiteRtModule> {
   loading ??= (async () => {
     const paths = packagePaths();
-    installBrowserShims(paths.wasmDir);
+    if (threads) {
+      const why = liteRtThreadsUnavailable();
+      if (why) throw new LiteRtUnavailable(why);
+    }
+    installBrowserShims(paths.wasmDir, threads ? 'litert_wasm_threaded_internal.js' : 'litert_wasm_internal.js');
     const mod = (await import(pathToFileURL(patchedCopy(paths)).href)) as LiteRtModule;
     // The loader hands self.Module to the emscripten factory as its module arguments.
-    (globalThis as Record<string, unknown>).Module = { printErr: wasmStderr };
+    (globalThis as Record<string, unknown>).Module = { printErr: wasmStderr, ...(threads ? { mainScriptUrlOrBlob: threadedGlue(paths) } : {}) };
     // Environment.create() probes navigator.gpu for WebGPU and warns that Node has none: expected here.
     const warn = console.warn;
     console.warn = (...args: unknown[]) => {
       if (!String(args[0]).startsWith('Failed to create default WebGPU device')) warn(...args);
     };
     try {
-      await withErrorsCaptured('loading LiteRT.js', () => mod.loadLiteRt(paths.wasmDir + path.sep));
+      await withErrorsCaptured('loading LiteRT.js', () => mod.loadLiteRt(paths.wasmDir + path.sep, threads ? { threads: true } : undefined));
     } finally {
       console.warn = warn;
     }
+    loadedBuild = threads ? 'threaded' : 'single';
     return mod;
   })();
   // A failed load (package missing) must not be cached as a rejected promise forever in a long process.
@@ -195,7 +245,10 @@ export interface LiteRtModel {
 
 /** Compiles a .tflite model on `threads` XNNPACK threads (the single-threaded wasm build honours only 1) and binds its inputs. */
 export async function compileLiteRt(tfliteBytes: Uint8Array, inputs: readonly Tensor[], threads = 1): Promise<LiteRtModel> {
-  const litert = await loadLiteRtForNode();
+  const litert = await loadLiteRtForNode(threads > 1);
+  if (threads > 1 && loadedBuild !== 'threaded') {
+    throw new LiteRtUnavailable(`LiteRT.js runs its single-threaded wasm in this process (loaded first for 1 thread); ${threads} threads need a process of their own`);
+  }
   const model = await withErrorsCaptured('compiling the model', () =>
     litert.loadAndCompile(new Uint8Array(tfliteBytes), { accelerator: 'wasm', cpuOptions: { numThreads: threads } }));
   const feeds = inputs.map((t) => new litert.Tensor(t.data.slice() as TypedArray, [...t.shape]));

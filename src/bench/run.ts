@@ -12,6 +12,7 @@ import {
   BENCH_BACKENDS, BackendUnavailable, readBytes, readTfjsParts,
   type BenchBackend, type BenchDtype, type BenchModel, type OnnxCandidate, type PreparedBackend,
 } from './backends.js';
+import { COLD_BACKENDS, coldStart, type ColdBackend } from './cold-start.js';
 import { latencyStats, median, type LatencyStats } from './stats.js';
 
 export interface BenchOptions {
@@ -29,6 +30,13 @@ export interface BenchOptions {
   calibrationSamples?: number;
   /** Backends by name (default BENCH_BACKENDS). */
   registry?: Record<string, BenchBackend>;
+  /**
+   * Also measure each backend's cold start (load to first output) in a fresh
+   * child process, after the timed runs (see cold-start.ts).
+   */
+  coldStart?: boolean;
+  /** The Node binary the cold-start children run (default: this one). */
+  node?: string;
   /** Called before each backend starts, and after each run (warm-up included) with the steps done of all. */
   onProgress?: (p: { backend: string; dtype: BenchDtype; done: number; total: number }) => void;
 }
@@ -47,6 +55,14 @@ export interface BenchResult extends Partial<LatencyStats> {
    * one): the ratio to quote on a shared machine (see pairedRatios).
    */
   pairedRatio?: number;
+  /** Load to first output in a fresh process (coldStart option), wall-clock ms. */
+  coldStartMs?: number;
+  /** The same in CPU ms of the child process (all its threads): the figure to quote on a loaded machine. */
+  coldCpuMs?: number;
+  /** Its phases, CPU ms (see cold-start.ts: wasm, modules, threads, read, parse, passes, plan, pack, first; a peer's import, load, first). */
+  coldPhases?: Record<string, number>;
+  /** Why the cold start was not measured, when it was asked for. */
+  coldError?: string;
   /** The timed runs in order; run i of every backend and dtype of the model belongs to round i. */
   samplesMs?: number[];
   note?: string;
@@ -130,6 +146,7 @@ async function quantizedVariant(source: string, float: BenchModel, shapes: Recor
   return {
     path: source, format: float.format, dtype: 'int8', graph: q.graph, feeds: feedsFor(q.graph, float.feeds),
     tflite: () => [{ bytes: written(), note: 'quantized by cloudless' }],
+    get source() { return { bytes: written(), ext: '.tflite' }; },
     onnx: exportedOnnx(q.graph, shapes, 'quantized and exported (QDQ) by cloudless'),
   };
 }
@@ -152,7 +169,7 @@ export async function loadVariants(source: string, dtypes: readonly BenchDtype[]
   let written: Uint8Array | undefined;
   const rewritten = () => (written ??= writeTflite(graph, { inputShapes }));
   const base: BenchModel = {
-    path: source, format, dtype: own, graph, feeds,
+    path: source, format, dtype: own, graph, feeds, source: { file },
     onnx: format === 'onnx' ? () => ({ bytes }) : exportedOnnx(graph, inputShapes, `exported from ${format} by cloudless`),
     tfjs: format === 'tfjs' ? await readTfjsParts(file) : undefined,
     tflite: () => format === 'tflite'
@@ -296,6 +313,22 @@ export async function benchModel(source: string, opts: BenchOptions): Promise<Be
   } finally {
     for (const c of contenders) await c.prepared.dispose?.();
   }
+  // Cold starts, one child process each, once this process holds no model any more.
+  const cold = new Map<Contender, { ms?: number; cpu?: number; phases?: Record<string, number>; error?: string }>();
+  if (opts.coldStart) {
+    for (const c of contenders) {
+      const file = c.prepared.coldFile;
+      if (!(COLD_BACKENDS as readonly string[]).includes(c.name) || !file) continue;
+      const model = models.get(c.dtype) as BenchModel;
+      const inputs = model.graph.inputs.map((n) => [n, model.feeds[n]!] as [string, Tensor]);
+      try {
+        const r = await coldStart(c.name as ColdBackend, opts.threads, 'file' in file ? { file: file.file } : file, inputs, { node: opts.node });
+        cold.set(c, { ms: r.totalMs, cpu: r.cpuMs, phases: r.phases });
+      } catch (err) {
+        cold.set(c, { error: (err as Error).message.split('\n')[0] });
+      }
+    }
+  }
   for (const dtype of models.keys()) {
     const ofDtype = contenders.filter((c) => c.dtype === dtype);
     const paired = pairedRatios(ofDtype);
@@ -309,6 +342,8 @@ export async function benchModel(source: string, opts: BenchOptions): Promise<Be
       results.push({
         backend: name, dtype, ...latencyStats(c.samples), arenaBytes: c.prepared.arenaBytes, rssBytes: c.rssBytes,
         ...(paired.has(c) ? { pairedRatio: paired.get(c)! } : {}), samplesMs: c.samples,
+        ...(cold.get(c)?.ms !== undefined ? { coldStartMs: cold.get(c)!.ms, coldCpuMs: cold.get(c)!.cpu, coldPhases: cold.get(c)!.phases } : {}),
+        ...(cold.get(c)?.error ? { coldError: cold.get(c)!.error } : {}),
         ...(c.prepared.note ? { note: c.prepared.note } : {}),
       });
     }

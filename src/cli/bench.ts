@@ -25,15 +25,26 @@ export function shapesText(shapes: Record<string, number[]>): string {
 }
 
 export function printBench(r: BenchReport): string {
+  const cold = r.results.some((x) => x.coldStartMs !== undefined || x.coldError !== undefined);
+  const coldCells = (x: BenchReport['results'][number]) => (x.coldStartMs !== undefined
+    ? [x.coldCpuMs!.toFixed(0), x.coldStartMs.toFixed(0)] : [x.coldError ? 'failed' : '', '']);
   const rows = r.results.map((x) => x.error
-    ? [x.backend, x.dtype, '', '', '', '', '', '', '', '', x.error]
+    ? [x.backend, x.dtype, '', '', '', '', '', '', ...(cold ? ['', ''] : []), '', '', x.error]
     : [x.backend, x.dtype, x.minMs!.toFixed(2), x.medianMs!.toFixed(2), x.p90Ms!.toFixed(2), x.fps!.toFixed(1),
-      `${x.ratio!.toFixed(2)}x`, x.pairedRatio === undefined ? '' : `${x.pairedRatio.toFixed(2)}x`, x.arenaBytes === undefined ? '' : formatBytes(x.arenaBytes),
-      x.rssBytes === undefined ? '' : formatBytes(x.rssBytes), x.note ?? ''],
+      `${x.ratio!.toFixed(2)}x`, x.pairedRatio === undefined ? '' : `${x.pairedRatio.toFixed(2)}x`, ...(cold ? coldCells(x) : []),
+      x.arenaBytes === undefined ? '' : formatBytes(x.arenaBytes), x.rssBytes === undefined ? '' : formatBytes(x.rssBytes), x.note ?? ''],
   );
-  return `${r.model} (${r.threads} thread${r.threads > 1 ? 's' : ''}; inputs ${shapesText(r.inputShapes)})\n` +
-    table(['backend', 'dtype', 'min ms', 'median ms', 'p90 ms', 'fps', 'ratio', 'paired', 'arena', 'rss', 'note'], rows,
-      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
+  const head = ['backend', 'dtype', 'min ms', 'median ms', 'p90 ms', 'fps', 'ratio', 'paired', ...(cold ? ['cold cpu ms', 'cold wall ms'] : []), 'arena', 'rss', 'note'];
+  let text = `${r.model} (${r.threads} thread${r.threads > 1 ? 's' : ''}; inputs ${shapesText(r.inputShapes)})\n` +
+    table(head, rows, head.map((_, i) => (i < 2 || i === head.length - 1 ? 'l' : 'r')));
+  if (cold) {
+    text += '\ncold start (a fresh process, load to first output), CPU ms per phase:';
+    for (const x of r.results) {
+      if (x.coldPhases) text += `\n  ${x.backend} ${x.dtype}: ${Object.entries(x.coldPhases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`;
+      else if (x.coldError) text += `\n  ${x.backend} ${x.dtype}: ${x.coldError}`;
+    }
+  }
+  return text;
 }
 
 /** A progress bar over backends × runs on stderr, or nothing when stderr is not a terminal. */
@@ -63,6 +74,7 @@ interface BenchCommandOptions {
   inputShape: string[];
   chart?: string;
   profile?: boolean;
+  coldStart?: boolean;
   json?: boolean;
 }
 
@@ -79,6 +91,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--max-seconds <s>', 'stop a backend\'s timed runs after this long (at least 3 runs)', Number, 30)
     .option('--input-shape <NAME=AxBxC...>', 'shape for an input with symbolic dimensions (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--chart <out.svg>', 'write an SVG bar chart, and a PNG of it beside it')
+    .option('--cold-start', 'also time each backend from load to first output, in a fresh process each (split into phases for cloudless)')
     .option('--profile', 'also show where cloudless spends the time: per op (and backend) and the slowest nodes')
     .option('--json', 'print JSON')
     .action(async (model: string, o: BenchCommandOptions) => {
@@ -88,7 +101,7 @@ export function registerBenchCommand(program: Command): void {
         report = await benchModel(model, {
           backends: o.backends.split(',').map((s) => s.trim()).filter(Boolean),
           dtypes: o.dtype, runs: o.runs, warmup: o.warmup, threads: o.threads, budgetMs: o.maxSeconds * 1000,
-          inputShapes: parseShapes(o.inputShape),
+          inputShapes: parseShapes(o.inputShape), coldStart: o.coldStart === true,
           onProgress: progress.onProgress,
         });
       } finally {

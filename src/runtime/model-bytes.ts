@@ -4,11 +4,6 @@
  * reading on top; the browser entry adds fetch and File objects.
  */
 import { CloudlessError, type Graph } from '../ir/index.js';
-import { importOnnx } from '../formats/onnx/import.js';
-import { importTflite } from '../formats/tflite/import.js';
-import { importTfjsText } from '../formats/tfjs/import.js';
-import { optimizeLayout } from '../passes/layout.js';
-import { foldQdq } from '../passes/qdq-fold.js';
 import { optimizeForInference } from '../passes/optimize.js';
 import { defaultRegistry } from './builtins.js';
 import { Session, type SessionOptions } from './session.js';
@@ -50,24 +45,36 @@ export interface BytesSource {
   readShard?: ShardReader;
 }
 
-/** Imports a model held in memory (no inference rewrites yet: see graphFromBytes). */
+/**
+ * Imports a model held in memory (no inference rewrites yet: see
+ * graphFromBytes). Each format's importer is loaded when a model of that
+ * format first comes: a process that loads a .tflite never reads the ONNX
+ * importer and its protobuf runtime (a shorter cold start).
+ */
 export async function importModelBytes(src: BytesSource): Promise<Graph> {
   const { bytes, name } = src;
   const fmt = src.format ?? detectFormat(bytes, name);
   switch (fmt) {
     case 'onnx': {
+      const [{ importOnnx }, { optimizeLayout }, { foldQdq }] = await Promise.all([
+        import('../formats/onnx/import.js'), import('../passes/layout.js'), import('../passes/qdq-fold.js'),
+      ]);
       const g = importOnnx(bytes, name);
       optimizeLayout(g);
       foldQdq(g, defaultRegistry);
       return g;
     }
-    case 'tflite': return importTflite(bytes, name);
+    case 'tflite': {
+      const { importTflite } = await import('../formats/tflite/import.js');
+      return importTflite(bytes, name);
+    }
     case 'tfjs': {
       if (!src.readShard) {
         throw new CloudlessError('E_CONFIG', `${name ?? 'model.json'}: a TF.js graph model needs its weight files as well as model.json`, {
           file: name, hint: 'load it from its path (Node), its URL, or with the .bin files beside it',
         });
       }
+      const { importTfjsText } = await import('../formats/tfjs/import.js');
       return importTfjsText(new TextDecoder().decode(bytes), src.readShard, name);
     }
   }

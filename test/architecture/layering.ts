@@ -20,7 +20,7 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
   tasks: ['ir', 'runtime', 'zoo', 'formats'],
   pipeline: ['ir', 'runtime', 'tasks', 'zoo'],
   fleet: ['ir', 'pipeline', 'runtime', 'zoo'],
-  bench: ['ir', 'runtime', 'formats', 'passes', 'quantize'],
+  bench: ['ir', 'runtime', 'formats', 'passes', 'quantize', 'kernels/wasm'],
   browser: ['ir', 'runtime', 'kernels/wasm', 'tasks', 'zoo', 'formats'],
   cli: ['*'],
   server: ['*'],

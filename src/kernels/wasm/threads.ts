@@ -34,19 +34,35 @@
  * calls, then the calls (export index, argument count, arguments).
  */
 import { CloudlessError } from '../../ir/index.js';
-import { wasmHeap, type KernelExports, type WasmHeap } from './heap.js';
+import { type KernelExports, type WasmHeap, wasmHeap } from './heap.js';
 import { startWorker, type WorkerHandle } from './thread-host.js';
 
 /** Most threads a session may ask for. */
 export const MAX_THREADS = 64;
 const CONTROL_BYTES = 1 << 16;
-const GEN = 0, NEXT = 1, COUNT = 2, FINISHED = 3, FAILED = 4, READY = 16;
+const GEN = 0,
+  NEXT = 1,
+  COUNT = 2,
+  FINISHED = 3,
+  FAILED = 4,
+  READY = 16;
 const TABLE_AT = 512;
 const TABLE_F64 = (CONTROL_BYTES - TABLE_AT) / 8;
 /** NEXT while a job is being written: late claims see it as exhausted. */
 const LOCKED = 1 << 30;
-/** Atomics.load polls before a thread sleeps: bridges the short gaps between the nodes of one run. */
-const SPIN = 20000;
+/**
+ * Atomics.load polls before a thread sleeps: bridges the short gaps between
+ * the nodes of one run. CLOUDLESS_POOL_SPIN overrides it (0: sleep at once,
+ * which makes per-thread instruction counts count work only).
+ */
+const SPIN = spinFromEnv() ?? 20000;
+
+function spinFromEnv(): number | undefined {
+  const v = Number(
+    (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_POOL_SPIN ?? Number.NaN,
+  );
+  return Number.isInteger(v) && v >= 0 ? v : undefined;
+}
 /** How long prepare waits for a new worker to instantiate the module. */
 const START_TIMEOUT_MS = 20000;
 
@@ -129,13 +145,24 @@ class ThreadPool {
     while (!this.failure && this.workers.length + 1 < threads) {
       const slot = this.workers.length + 1;
       const heap = this.heap;
-      const bytesI8 = heap.exports.scratch_bytes_i8(), bytesI16 = heap.exports.scratch_bytes_i16();
+      const bytesI8 = heap.exports.scratch_bytes_i8(),
+        bytesI16 = heap.exports.scratch_bytes_i16();
       const scratch = heap.alloc(bytesI8 + bytesI16);
       Atomics.store(this.i32, READY + slot, 0);
       const handle = startWorker(WORKER_MAIN, {
-        module: heap.module, memory: heap.memory, control: this.control, slot, scratchI8: scratch, scratchI16: scratch + bytesI8, names: this.names,
+        module: heap.module,
+        memory: heap.memory,
+        control: this.control,
+        slot,
+        scratchI8: scratch,
+        scratchI16: scratch + bytesI8,
+        names: this.names,
       });
-      if (typeof handle === 'string') { this.failure = handle; heap.release(scratch); break; }
+      if (typeof handle === 'string') {
+        this.failure = handle;
+        heap.release(scratch);
+        break;
+      }
       const deadline = Date.now() + START_TIMEOUT_MS;
       while (Atomics.load(this.i32, READY + slot) === 0 && Date.now() < deadline) Atomics.wait(this.i32, READY + slot, 0, 100);
       const ready = Atomics.load(this.i32, READY + slot);
@@ -177,11 +204,11 @@ class ThreadPool {
     Atomics.store(i32, FINISHED, 0);
     Atomics.store(i32, FAILED, 0);
     Atomics.store(i32, NEXT, 0);
-    const gen = this.generation = (this.generation + 1) & 0x3fffffff;
+    const gen = (this.generation = (this.generation + 1) & 0x3fffffff);
     Atomics.store(i32, GEN, gen);
     Atomics.notify(i32, GEN);
     let error: unknown;
-    for (;;) {
+    for (; !CALLER_IDLE; ) {
       const c = Atomics.add(i32, NEXT, 1);
       if (c >= n) break;
       try {
@@ -235,7 +262,8 @@ export function ensureThreads(threads: number | undefined): number {
 /** Why a session asking for threads gets fewer, or undefined. */
 export function threadsUnavailable(): string | undefined {
   const heap = wasmHeap();
-  if (!heap.shared) return 'the wasm kernels run on an unshared memory (no SharedArrayBuffer, kernels-threads.wasm missing, or CLOUDLESS_WASM_SHARED=0)';
+  if (!heap.shared)
+    return 'the wasm kernels run on an unshared memory (no SharedArrayBuffer, kernels-threads.wasm missing, or CLOUDLESS_WASM_SHARED=0)';
   return pool?.failure;
 }
 
@@ -244,8 +272,23 @@ export function chunksFor(threads: number): number {
   return threads <= 1 ? 1 : threads * CHUNKS_PER_THREAD;
 }
 
+/**
+ * CLOUDLESS_POOL_CALLER_IDLE=1: the calling thread claims no chunk and only
+ * waits, so the workers run every split op. For measuring the split with
+ * instruction counts per thread (callgrind --separate-threads=yes): the
+ * caller's count is then the part that stays serial, the workers' the part
+ * that is split (see docs/threads.md).
+ */
+const CALLER_IDLE =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_POOL_CALLER_IDLE === '1';
+
 /** Chunks per thread (CLOUDLESS_CHUNKS_PER_THREAD overrides it, for measuring the trade-off). */
-const CHUNKS_PER_THREAD = Math.max(1, Math.floor(Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_CHUNKS_PER_THREAD) || 4));
+const CHUNKS_PER_THREAD = Math.max(
+  1,
+  Math.floor(
+    Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_CHUNKS_PER_THREAD) || 4,
+  ),
+);
 
 /** How many threads a run with `threads` asked for gets now (no worker is started here). */
 export function threadsFor(threads: number | undefined): number {
@@ -298,8 +341,9 @@ export function splitRange(n: number, parts: number, align = 1): number[] {
  */
 export function windowRows(outH: number, r0: number, r1: number, make: (n: number, oh0: number, rows: number) => Call): Call[] {
   const calls: Call[] = [];
-  for (let r = r0; r < r1;) {
-    const n = Math.floor(r / outH), oh0 = r - n * outH;
+  for (let r = r0; r < r1; ) {
+    const n = Math.floor(r / outH),
+      oh0 = r - n * outH;
     const rows = Math.min(outH - oh0, r1 - r);
     calls.push(make(n, oh0, rows));
     r += rows;
@@ -307,8 +351,18 @@ export function windowRows(outH: number, r0: number, r1: number, make: (n: numbe
   return calls;
 }
 
-/** Work (multiply-adds) below which an op runs on the calling thread: waking the workers costs more than it saves. */
-export let MIN_PARALLEL_WORK = envWork() ?? 1 << 18;
+/**
+ * Work (multiply-adds, or bytes for the elementwise ops) below which an op
+ * runs on the calling thread: waking the workers and joining them costs more
+ * than it saves. 2^20: an int8 op of a million multiply-adds takes about
+ * 50–100 µs on one core, a wake-up and a join tens of µs when the workers
+ * spin and more when they sleep; at 2^18 person_detect (all of its convs
+ * 0.17–0.6 M multiply-adds) was split op by op and got slower with 2 threads.
+ * It now runs on one thread; MobileNet-v2 and CenterNet keep every large op
+ * split (left on one thread: MobileNet-v2's depthwise convs of the 14×14 and
+ * 7×7 stages, 12 ops and 2.5 % of its multiply-adds).
+ */
+export let MIN_PARALLEL_WORK = envWork() ?? 1 << 20;
 
 /** CLOUDLESS_MIN_PARALLEL_WORK overrides it (0 splits every op: how the oracles are run on the pool to check their bits). */
 function envWork(): number | undefined {

@@ -15,14 +15,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { mobileNetV2, toOnnxBytes } from '../../../src/bench/model-builders.js';
 import { loadVariants } from '../../../src/bench/run.js';
 import { Tensor, perTensorQuant, type QuantParams } from '../../../src/ir/index.js';
 import { wasmFloatKernels } from '../../../src/kernels/wasm/f32.js';
 import { wasmAvailable, wasmHeap } from '../../../src/kernels/wasm/heap.js';
 import { wasmInt8Kernels } from '../../../src/kernels/wasm/int8.js';
-import { closeThreadPool, setMinParallelWork, threadStats } from '../../../src/kernels/wasm/threads.js';
+import { MIN_PARALLEL_WORK, closeThreadPool, setMinParallelWork, threadStats } from '../../../src/kernels/wasm/threads.js';
 import { load } from '../../../src/runtime/load.js';
 import { Session } from '../../../src/runtime/session.js';
 import { kernel, runWith, seeded, spatial, wasmKernel, windowAttrs, windowFields, type NodeRun } from './helpers.js';
@@ -107,6 +107,18 @@ describe.skipIf(!pooled)('wasm thread pool: whole MobileNet-v2 graphs', () => {
     const file = path.join(dir, 'mobilenet_v2_64.onnx');
     writeFileSync(file, toOnnxBytes(mobileNetV2({ size: 64, alpha: 0.5, classes: 10, blocks: 9 })));
     const { models } = await loadVariants(file, ['float32', 'int8'], { calibrationSamples: 2 });
+    // At 64×64 every op is under MIN_PARALLEL_WORK (2^20 multiply-adds): with 2 threads they stay on the calling
+    // thread (waking the workers would cost more than they save), unless a test run lowered the bound.
+    if (MIN_PARALLEL_WORK >= 1 << 20) {
+      const v = models.get('int8');
+      if (!v || v instanceof Error) throw new Error('int8 variant absent');
+      const before = threadStats().parallelRuns;
+      new Session(v.graph, { inputShapes: Object.fromEntries(Object.entries(v.feeds).map(([k, t]) => [k, [...t.shape]])), threads: 2 }).runSync(v.feeds);
+      expect(threadStats().parallelRuns, 'small ops that went to the pool').toBe(before);
+    }
+    // Then every op split, as the large ones are at 224×224.
+    const previous = setMinParallelWork(0);
+    onTestFinished(() => { setMinParallelWork(previous); });
     for (const dtype of ['float32', 'int8'] as const) {
       const v = models.get(dtype);
       if (!v || v instanceof Error) throw new Error(`${dtype} variant: ${v instanceof Error ? v.message : 'absent'}`);
