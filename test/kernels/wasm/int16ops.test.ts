@@ -59,6 +59,43 @@ describe.skipIf(!wasmAvailable())('wasm 16x8 elementwise kernels are bit-exact w
     });
   }
 
+  it('Mul with factors from 2^-40 to 2^9 (right exponents past 31, left shifts that wrap), scalar tails of every length', () => {
+    const rand = seeded(17);
+    for (const log2 of [-40, -33, -31, -30, -17, -3, -2, -1, 0, 1, 4, 9]) {
+      for (const n of [1, 7, 8, 15, 64 + 5]) {
+        const sa = 2 ** -10, sb = 2 ** -11;
+        // An exact power of two puts half the products on a tie of each rounding (srdhm's, then rdbp's).
+        for (const factor of [2 ** log2, 2 ** log2 * (1 + rand())]) {
+          // Inputs small enough that a·b·factor mostly stays inside int16 (full-range ones too, for the clamp).
+          const a = randomInt16([n], rand, sa), b = randomInt16([n], rand, sb);
+          const limit = Math.min(32768, Math.ceil(Math.sqrt(32768 / factor)));
+          if (n > 8) for (const d of [a.data as Int16Array, b.data as Int16Array]) for (let i = 8; i < n; i++) d[i] = Math.round((rand() * 2 - 1) * limit);
+          expectBitExact({ op: 'Mul', inputs: [a, b], outQuant: perTensorQuant(Math.fround(sa * sb / factor), 0) });
+          expectBitExact({ op: 'Mul', inputs: [a, randomInt16([], rand, sb)], outQuant: perTensorQuant(Math.fround(sa * sb / factor), 0) });
+        }
+      }
+    }
+  });
+
+  it('Add and Sub on values at the int16 extremes and on the exact ties of each rounding', () => {
+    const rand = seeded(23);
+    const extremes = [-32768, -32767, -16384, -1, 0, 1, 16383, 32767];
+    for (const op of ['Add', 'Sub'] as const) {
+      // Power-of-two scales with s_y = 2^k·s_a make the output (a ± b·s_b/s_a) / 2^k: ties on every odd numerator.
+      for (const [sa, sb, k] of [[2 ** -10, 2 ** -10, 1], [2 ** -10, 2 ** -10, 3], [2 ** -10, 2 ** -12, 1], [2 ** -12, 2 ** -10, 2], [3e-4, 7e-4, 1]] as const) {
+        for (const n of [8 * 8 + 3, 500]) {
+          const a = randomInt16([n], rand, sa), b = randomInt16([n], rand, sb);
+          const da = a.data as Int16Array, db = b.data as Int16Array;
+          for (let i = 0; i < 64; i++) { da[i] = extremes[i % 8]!; db[i] = extremes[(i >> 3) % 8]!; }
+          const sy = Math.fround(Math.max(sa, sb) * 2 ** k);
+          expectBitExact({ op, inputs: [a, b], outQuant: perTensorQuant(sy, 0) });
+          expectBitExact({ op, inputs: [b, a], outQuant: perTensorQuant(sy, 0) });
+          expectBitExact({ op, inputs: [a, randomInt16([], rand, sb)], outQuant: perTensorQuant(sy, 0) });
+        }
+      }
+    }
+  });
+
   it('Quantize float32 → int16: ties, near-ties, NaN, ±Infinity, values past the range', () => {
     const rand = seeded(9);
     for (const s of [2 ** -10, 1 / 3000, 0.0123, 7.5e-5]) {
