@@ -276,3 +276,60 @@ export function dequantize_i16_f32(x: usize, y: usize, n: i32, s: f32): void {
   }
   for (; i < n; i++) store<f32>(y + (<usize>i << 2), s * <f32>load<i16>(x + (<usize>i << 1)));
 }
+
+/**
+ * y[i] = table[x[i] + 32768] over n int16 values: the reference kernel's
+ * 65,536-entry table of a unary op (Relu, Clip, LeakyRelu, Sigmoid, Tanh:
+ * src/kernels/ref/int16/activation.ts), so the bytes are the reference's by
+ * construction. Four lookups per step.
+ */
+export function table_i16(x: usize, y: usize, n: i32, table: usize): void {
+  const t = table + 65536;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = x + (<usize>i << 1), q = y + (<usize>i << 1);
+    const v = load<u64>(p);
+    const r0 = load<u16>(t + (<usize><i16>v << 1));
+    const r1 = load<u16>(t + (<usize><i16>(v >> 16) << 1));
+    const r2 = load<u16>(t + (<usize><i16>(v >> 32) << 1));
+    const r3 = load<u16>(t + (<usize><i16>(v >> 48) << 1));
+    store<u64>(q, <u64>r0 | (<u64>r1 << 16) | (<u64>r2 << 32) | (<u64>r3 << 48));
+  }
+  for (; i < n; i++) store<i16>(y + (<usize>i << 1), load<i16>(t + (<usize>load<i16>(x + (<usize>i << 1)) << 1)));
+}
+
+/**
+ * int16 mean of X viewed as [outer, red, inner] over its middle axis, into
+ * int16 [outer, inner], as src/kernels/ref/int16/data.ts's int16Mean: int32
+ * sums (they wrap as the reference's Int32Array sums do), then mode 1,
+ * clamp(MBQM(sum, m, shift)), or mode 2 (tflite-reference with equal
+ * scales), sum / red truncated toward zero. `sums`: inner int32, slack after.
+ */
+export function mean_i16(x: usize, outer: i32, red: i32, inner: i32, sums: usize, y: usize, mode: i32, m: i32, shift: i32): void {
+  const rowBytes = <usize>inner << 1;
+  for (let o = 0; o < outer; o++) {
+    memory.fill(sums, 0, <usize>inner << 2);
+    let xr = x + <usize>o * <usize>red * rowBytes;
+    for (let r = 0; r < red; r++) {
+      let c = 0;
+      for (; c + 8 <= inner; c += 8) {
+        const v = v128.load(xr + (<usize>c << 1));
+        const s = sums + (<usize>c << 2);
+        v128.store(s, i32x4.add(v128.load(s), i32x4.extend_low_i16x8_s(v)));
+        v128.store(s, i32x4.add(v128.load(s, 16), i32x4.extend_high_i16x8_s(v)), 16);
+      }
+      for (; c < inner; c++) {
+        const s = sums + (<usize>c << 2);
+        store<i32>(s, load<i32>(s) + <i32>load<i16>(xr + (<usize>c << 1)));
+      }
+      xr += rowBytes;
+    }
+    const yo = y + <usize>o * rowBytes;
+    for (let c = 0; c < inner; c++) {
+      const sum = load<i32>(sums + (<usize>c << 2));
+      let q = mode == 2 ? sum / red : mbqm(sum, m, shift);
+      q = q < -32768 ? -32768 : q > 32767 ? 32767 : q;
+      store<i16>(yo + (<usize>c << 1), <i16>q);
+    }
+  }
+}
