@@ -16,7 +16,18 @@
  * channel passes 65535, a shift outside the kernels' range, or weights and
  * bias computed by the graph (no proof from values not yet known).
  */
-import { CloudlessError, defineKernel, sizeOf, type KernelContext, type KernelDef, type Node, type PlannedValue, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
+import {
+  CloudlessError,
+  defineKernel,
+  type KernelContext,
+  type KernelDef,
+  type Node,
+  type PlannedValue,
+  type PrepareArgs,
+  sizeOf,
+  type Tensor,
+  type ValueInfo,
+} from '../../ir/index.js';
 import type { Geometry3 } from '../../ir/window.js';
 import { prepareRequant } from '../ref/int8/conv.js';
 import { int16ConvKernels } from '../ref/int16/conv.js';
@@ -57,7 +68,17 @@ export function blockK(w: Int8Array | undefined, cout: number, k: number): numbe
 }
 
 /** The 16x8 epilogue in the module's memory (per channel, padded to 8). */
-interface WideEpilogue { mode: number; bias: number; biasM: number; mults: number; shifts: number; zy: number; lo: number; hi: number; bytes: number }
+interface WideEpilogue {
+  mode: number;
+  bias: number;
+  biasM: number;
+  mults: number;
+  shifts: number;
+  zy: number;
+  lo: number;
+  hi: number;
+  bytes: number;
+}
 
 /**
  * The reference's epilogue as the kernels' arrays: mode 0 (the convolutions)
@@ -65,23 +86,43 @@ interface WideEpilogue { mode: number; bias: number; biasM: number; mults: numbe
  * 2^(t−1); mode 1 (FullyConnected) the full multiplier and t = 31 − shift.
  * Returns a reason instead when a t is outside what the kernels shift by.
  */
-function writeWideEpilogue(owner: object, args: PrepareArgs, weightAxis: number, fc: boolean, channels: number, b: Tensor | undefined, sumAbs?: Int32Array):
-  WideEpilogue | string {
+function writeWideEpilogue(
+  owner: object,
+  args: PrepareArgs,
+  weightAxis: number,
+  fc: boolean,
+  channels: number,
+  b: Tensor | undefined,
+  sumAbs?: Int32Array,
+): WideEpilogue | string {
   const rq = prepareRequant(args, weightAxis, fc, 'int16');
   const padded = Math.ceil(channels / 8) * 8;
   const heap = wasmHeap();
   const e: WideEpilogue = {
-    mode: rq.wide === 'away' ? 1 : 0, bias: heap.alloc(padded * 8), biasM: heap.alloc(padded * 8), mults: heap.alloc(padded * 4), shifts: heap.alloc(padded * 4),
-    zy: rq.zeroPoint, lo: rq.lo, hi: rq.hi, bytes: padded * 24,
+    mode: rq.wide === 'away' ? 1 : 0,
+    bias: heap.alloc(padded * 8),
+    biasM: heap.alloc(padded * 8),
+    mults: heap.alloc(padded * 4),
+    shifts: heap.alloc(padded * 4),
+    zy: rq.zeroPoint,
+    lo: rq.lo,
+    hi: rq.hi,
+    bytes: padded * 24,
   };
   heap.freeWith(owner, [e.bias, e.biasM, e.mults, e.shifts]);
   const buf = heap.u8.buffer;
-  const bias = new BigInt64Array(buf, e.bias, padded), biasM = new BigInt64Array(buf, e.biasM, padded);
-  const mults = new Int32Array(buf, e.mults, padded), shifts = new Int32Array(buf, e.shifts, padded);
-  bias.fill(0n); biasM.fill(0n); mults.fill(0); shifts.fill(1);
-  const bd = b && b.size > 0 ? b.data as BigInt64Array : undefined;
+  const bias = new BigInt64Array(buf, e.bias, padded),
+    biasM = new BigInt64Array(buf, e.biasM, padded);
+  const mults = new Int32Array(buf, e.mults, padded),
+    shifts = new Int32Array(buf, e.shifts, padded);
+  bias.fill(0n);
+  biasM.fill(0n);
+  mults.fill(0);
+  shifts.fill(1);
+  const bd = b && b.size > 0 ? (b.data as BigInt64Array) : undefined;
   for (let c = 0; c < channels; c++) {
-    const m = rq.multipliers[c]!, s = rq.shifts[c]!;
+    const m = rq.multipliers[c]!,
+      s = rq.shifts[c]!;
     const bc = bd ? bd[c]! : 0n;
     bias[c] = bc;
     if (e.mode === 0) {
@@ -107,9 +148,17 @@ function writeWideEpilogue(owner: object, args: PrepareArgs, weightAxis: number,
  * and biasM scaled by 2^(T − t_c), when the scaled multipliers fit int32
  * lanes and |biasM·2^d| + 32768·Σ|w|·m'·2^d < 2^63 for every channel (Σ|w|
  * over the one block of K, `sumAbs`), so the kernels' int64 products and sums
- * are exact. Leaves mode 0 otherwise.
+ * are exact; mode 3 where moreover |biasM·2^d| + 32768·Σ|w|·m'·2^d < 2^(31+T)
+ * and z_y = 0 (the shifted sums fit int32 lanes). Leaves mode 0 otherwise.
  */
-function uniformShift(e: WideEpilogue, channels: number, mults: Int32Array, shifts: Int32Array, biasM: BigInt64Array, sumAbs: Int32Array): void {
+function uniformShift(
+  e: WideEpilogue,
+  channels: number,
+  mults: Int32Array,
+  shifts: Int32Array,
+  biasM: BigInt64Array,
+  sumAbs: Int32Array,
+): void {
   let top = 0;
   for (let c = 0; c < channels; c++) top = Math.max(top, shifts[c]!);
   const limit = 1n << 63n;
@@ -121,13 +170,18 @@ function uniformShift(e: WideEpilogue, channels: number, mults: Int32Array, shif
     const mag = (bm < 0n ? -bm : bm) + BigInt(32768 * sumAbs[c]!) * m;
     if (mag >= limit) return;
   }
+  // Mode 3 when every shifted sum also fits int32: |X| < 2^(31+T) gives ⌊X / 2^T⌋ in [−2^31, 2^31).
+  const narrowLimit = 1n << BigInt(31 + top);
+  let narrow = e.zy === 0;
   for (let c = 0; c < channels; c++) {
     const d = BigInt(top - shifts[c]!);
     mults[c] = Number(BigInt(mults[c]!) << d);
     biasM[c] = biasM[c]! << d;
+    const bm = biasM[c]!;
+    if ((bm < 0n ? -bm : bm) + BigInt(32768 * sumAbs[c]!) * BigInt(mults[c]!) >= narrowLimit) narrow = false;
   }
   shifts[0] = top;
-  e.mode = 2;
+  e.mode = narrow ? 3 : 2;
 }
 
 /** Σ|w| per output channel of a [cout, k] matrix. */
@@ -152,7 +206,11 @@ function refKernel(op: string): KernelDef {
   return k;
 }
 
-interface Fallback { fallback: string; ref: KernelDef; refState: unknown }
+interface Fallback {
+  fallback: string;
+  ref: KernelDef;
+  refState: unknown;
+}
 
 function fallBack(op: string, args: PrepareArgs, reason: string): { state: Fallback; scratchBytes?: number } {
   const ref = refKernel(op);
@@ -172,14 +230,29 @@ function dynamic(w: PlannedValue, b: PlannedValue | undefined): boolean {
 // ---------------------------------------------------------------------------
 
 interface GemmI16State {
-  g?: Geometry3; cin: number; k: number; cout: number; rows: number; kb8: number;
-  wOff: number; e: WideEpilogue; colAt: number; yAt: number;
+  g?: Geometry3;
+  cin: number;
+  k: number;
+  cout: number;
+  rows: number;
+  kb8: number;
+  wOff: number;
+  e: WideEpilogue;
+  colAt: number;
+  yAt: number;
 }
 
-function prepareGemmI16(args: PrepareArgs, g: Geometry3 | undefined, k: number, cout: number, fc: boolean):
-  { state: GemmI16State | Fallback; packedWeightBytes?: number; scratchBytes?: number } {
+function prepareGemmI16(
+  args: PrepareArgs,
+  g: Geometry3 | undefined,
+  k: number,
+  cout: number,
+  fc: boolean,
+): { state: GemmI16State | Fallback; packedWeightBytes?: number; scratchBytes?: number } {
   const { inputs, outputs } = args;
-  const x = inputs[0]!, w = inputs[1]!, b = inputs[2];
+  const x = inputs[0]!,
+    w = inputs[1]!,
+    b = inputs[2];
   const k8 = pad8(k);
   const xBytes = regionBytes(sizeOf(x.shape), 2);
   const colBytes = g ? regionBytes(g.outW * k8, 2) : 0;
@@ -187,8 +260,14 @@ function prepareGemmI16(args: PrepareArgs, g: Geometry3 | undefined, k: number, 
   if (dynamic(w, b)) return fallBack(op, args, 'the weights or bias are computed by the graph');
   const heap = wasmHeap();
   const state = {
-    g, cin: x.shape[x.shape.length - 1]!, k, cout, rows: sizeOf(x.shape) / k,
-    kb8: blockK(w.constant!.data as Int8Array, cout, k), colAt: xBytes, yAt: xBytes + colBytes,
+    g,
+    cin: x.shape[x.shape.length - 1]!,
+    k,
+    cout,
+    rows: sizeOf(x.shape) / k,
+    kb8: blockK(w.constant!.data as Int8Array, cout, k),
+    colAt: xBytes,
+    yAt: xBytes + colBytes,
   } as GemmI16State;
   const wd = w.constant!.data as Int8Array;
   // The uniform-shift epilogue needs the one block of K its bound is proven over.
@@ -203,14 +282,30 @@ function prepareGemmI16(args: PrepareArgs, g: Geometry3 | undefined, k: number, 
 }
 
 function runGemmI16(inputs: (Tensor | undefined)[], outputs: Tensor[], node: Node, st: GemmI16State | Fallback, ctx: KernelContext): void {
-  if ('fallback' in st) { st.ref.run(inputs, outputs, node, st.refState, ctx); return; }
+  if ('fallback' in st) {
+    st.ref.run(inputs, outputs, node, st.refState, ctx);
+    return;
+  }
   const heap = wasmHeap();
   const t = heap.transient;
-  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+  const x = inputAt(heap, t, inputs[0]!),
+    y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
   if (g) {
-    heap.exports.conv_i16(x, g.batch, g.inH, g.inW, st.cin, ...windowArgs(g) as Args10,
-      st.wOff, st.kb8, st.cout, y, t + st.colAt, ...epilogueArgs(st.e));
+    heap.exports.conv_i16(
+      x,
+      g.batch,
+      g.inH,
+      g.inW,
+      st.cin,
+      ...(windowArgs(g) as Args10),
+      st.wOff,
+      st.kb8,
+      st.cout,
+      y,
+      t + st.colAt,
+      ...epilogueArgs(st.e),
+    );
   } else {
     heap.exports.gemm_i16(x, st.k * 2, st.rows, st.k, st.kb8, st.wOff, st.cout, y, st.cout * 2, ...epilogueArgs(st.e));
   }
@@ -221,7 +316,15 @@ function runGemmI16(inputs: (Tensor | undefined)[], outputs: Tensor[], node: Nod
 // DepthwiseConv
 // ---------------------------------------------------------------------------
 
-interface DepthwiseI16State { g: Geometry3; c: number; multiplier: number; wOff: number; e: WideEpilogue; yAt: number; rawAt: number }
+interface DepthwiseI16State {
+  g: Geometry3;
+  c: number;
+  multiplier: number;
+  wOff: number;
+  e: WideEpilogue;
+  yAt: number;
+  rawAt: number;
+}
 
 /** [1, kh, kw, C] int8 → [taps][Cpad8] int8; the reason when a channel's |w| sum over the window passes 65535. */
 function packDepthwise(wOff: number, w: Int8Array, taps: number, c: number): string | undefined {
@@ -237,9 +340,15 @@ function packDepthwise(wOff: number, w: Int8Array, taps: number, c: number): str
   return undefined;
 }
 
-function prepareDepthwiseI16(args: PrepareArgs): { state: DepthwiseI16State | Fallback; packedWeightBytes?: number; scratchBytes?: number } {
+function prepareDepthwiseI16(args: PrepareArgs): {
+  state: DepthwiseI16State | Fallback;
+  packedWeightBytes?: number;
+  scratchBytes?: number;
+} {
   const { inputs, outputs } = args;
-  const x = inputs[0]!, w = inputs[1]!, b = inputs[2];
+  const x = inputs[0]!,
+    w = inputs[1]!,
+    b = inputs[2];
   if (dynamic(w, b)) return fallBack('DepthwiseConv', args, 'the weights or bias are computed by the graph');
   const g = geometry2(args.node, x, w.shape.slice(1, -1));
   const c = w.shape[w.shape.length - 1]!;
@@ -263,8 +372,17 @@ function prepareDepthwiseI16(args: PrepareArgs): { state: DepthwiseI16State | Fa
   return { state, packedWeightBytes: taps * pad8(c) + e.bytes };
 }
 
-function runDepthwiseI16(inputs: (Tensor | undefined)[], outputs: Tensor[], node: Node, st: DepthwiseI16State | Fallback, ctx: KernelContext): void {
-  if ('fallback' in st) { st.ref.run(inputs, outputs, node, st.refState, ctx); return; }
+function runDepthwiseI16(
+  inputs: (Tensor | undefined)[],
+  outputs: Tensor[],
+  node: Node,
+  st: DepthwiseI16State | Fallback,
+  ctx: KernelContext,
+): void {
+  if ('fallback' in st) {
+    st.ref.run(inputs, outputs, node, st.refState, ctx);
+    return;
+  }
   const heap = wasmHeap();
   const t = heap.transient;
   const xt = inputs[0]!;
@@ -273,7 +391,7 @@ function runDepthwiseI16(inputs: (Tensor | undefined)[], outputs: Tensor[], node
   else heap.exports.repeat_i16(inputAt(heap, t + st.rawAt, xt), t, xt.size, st.multiplier);
   const y = outputAt(heap, t + st.yAt, outputs[0]!);
   const { g } = st;
-  heap.exports.depthwise_i16(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.wOff, y, ...epilogueArgs(st.e));
+  heap.exports.depthwise_i16(x, g.batch, g.inH, g.inW, st.c, ...(windowArgs(g) as Args10), st.wOff, y, ...epilogueArgs(st.e));
   outputDone(heap, y, outputs[0]!);
 }
 
@@ -289,22 +407,30 @@ const int16Only = ['int16'] as const;
 
 export const wasmInt16Kernels: readonly KernelDef[] = [
   defineKernel<GemmI16State | Fallback>({
-    op: 'Conv', backend: 'wasm', dtypes: int16Only,
+    op: 'Conv',
+    backend: 'wasm',
+    dtypes: int16Only,
     check: both(refKernel('Conv').check, (node, inputs) => convReason(node, inputs[0])),
     prepare: (args) => {
-      const x = args.inputs[0]!, w = args.inputs[1]!;
+      const x = args.inputs[0]!,
+        w = args.inputs[1]!;
       const g = geometry2(args.node, x, w.shape.slice(1, -1));
       return prepareGemmI16(args, g, g.kH * g.kW * x.shape[x.shape.length - 1]!, w.shape[0]!, false);
     },
     run: runGemmI16,
   }),
   defineKernel<DepthwiseI16State | Fallback>({
-    op: 'DepthwiseConv', backend: 'wasm', dtypes: int16Only,
+    op: 'DepthwiseConv',
+    backend: 'wasm',
+    dtypes: int16Only,
     check: both(refKernel('DepthwiseConv').check, (_node, inputs) => depthwiseReason(inputs[0], inputs[1])),
-    prepare: prepareDepthwiseI16, run: runDepthwiseI16,
+    prepare: prepareDepthwiseI16,
+    run: runDepthwiseI16,
   }),
   defineKernel<GemmI16State | Fallback>({
-    op: 'FullyConnected', backend: 'wasm', dtypes: int16Only,
+    op: 'FullyConnected',
+    backend: 'wasm',
+    dtypes: int16Only,
     check: refKernel('FullyConnected').check,
     prepare: (args) => {
       const w = args.inputs[1]!;

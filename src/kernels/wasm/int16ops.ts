@@ -8,16 +8,27 @@
  * per-axis quantization, and reuses the reference's prepare-time constants
  * (int16BinaryArithmetic), so the two compute the same bytes.
  */
-import { CloudlessError, defineKernel, sizeOf, type KernelDef, type PrepareArgs, type ValueInfo } from '../../ir/index.js';
+import { CloudlessError, defineKernel, sizeOf, type KernelDef, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
+import { int16ActivationKernels } from '../ref/int16/activation.js';
 import { int16DataKernels } from '../ref/int16/data.js';
 import { int16BinaryArithmetic, int16ElementwiseKernels } from '../ref/int16/elementwise.js';
+import type { ConcatState } from '../ref/int8/data.js';
+import type { MeanState } from '../ref/int8/pool.js';
 import type { ResizeState } from '../ref/int8/resize.js';
-import { resizeTapTables } from './int8ops.js';
+import { reductionBlock, resizeTapTables } from './int8ops.js';
 import { INT16_MAX, INT16_MIN, activationRangeQuantized, tensorQuant } from '../ref/int8/requantize.js';
 import { regionBytes } from './common.js';
 import { wasmHeap } from './heap.js';
 import { binaryLayout } from './ops.js';
-import { inputAt, outputAt, outputDone } from './place.js';
+import { inHeap, inputAt, outputAt, outputDone } from './place.js';
+
+declare module './heap.js' {
+  /** The 16x8 kernels of assembly/i16ops.as.ts this file adds (to move into heap.ts's list). */
+  interface KernelExports {
+    table_i16(x: number, y: number, n: number, table: number): void;
+    mean_i16(x: number, outer: number, red: number, inner: number, sums: number, y: number, mode: number, m: number, shift: number): void;
+  }
+}
 
 /** A check() reason unless `info` is per-tensor int16 with zero point 0. */
 function symmetricReason(info: ValueInfo | undefined, what: string): string | undefined {
@@ -146,6 +157,116 @@ const resizeKernel = defineKernel<ResizeI16State>({
   },
 });
 
+// ---------------------------------------------------------------------------
+// Unary ops: the reference kernel's 65,536-entry table, looked up in wasm
+// ---------------------------------------------------------------------------
+
+interface TableI16State { n: number; table: number; yAt: number }
+
+function tableKernel(op: string): KernelDef {
+  const ref = int16ActivationKernels.find((k) => k.op === op)!;
+  return defineKernel<TableI16State>({
+    op, backend: 'wasm', dtypes: ['int16'],
+    check: ref.check,
+    prepare(args) {
+      const refTable = (ref.prepare!(args).state as { table: Int16Array }).table;
+      if (refTable.length !== 65536) throw new CloudlessError('E_INTERNAL', `the int16 reference ${op} is expected to prepare a 65,536-entry table, got ${refTable.length}`);
+      const heap = wasmHeap();
+      const n = sizeOf(args.outputs[0]!.shape);
+      const state: TableI16State = { n, table: heap.alloc(refTable.byteLength), yAt: regionBytes(n, 2) };
+      heap.freeWith(state, [state.table]);
+      heap.i16.set(refTable, state.table >> 1);
+      heap.reserveTransient(2 * state.yAt);
+      return { state, scratchBytes: refTable.byteLength };
+    },
+    run(inputs, outputs, _node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+      heap.exports.table_i16(x, y, st.n, st.table);
+      outputDone(heap, y, outputs[0]!);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// ReduceMean
+// ---------------------------------------------------------------------------
+
+type MeanI16State =
+  | { wasm: true; outer: number; red: number; inner: number; mode: number; m: number; shift: number; sumsAt: number; yAt: number }
+  | { wasm: false; refState: MeanState };
+
+const refMean = int16DataKernels.find((k) => k.op === 'ReduceMean')!;
+
+/**
+ * The reference kernel's constants (its prepare runs first: TFLite Micro's
+ * QuantizedMeanOrSum multiplier with 1/N folded in, or the truncating S / N
+ * of tflite-reference with equal scales), the sums in wasm. Axes that are
+ * not one contiguous block keep the reference kernel's loop.
+ */
+const meanKernel = defineKernel<MeanI16State>({
+  op: 'ReduceMean', backend: 'wasm', dtypes: ['int16'],
+  check: (node, inputs, outputs) => refMean.check?.(node, inputs, outputs) ?? symmetricReason(inputs[0], 'X') ?? symmetricReason(outputs[0], `the output of ${node.name}`),
+  prepare(args) {
+    const p = refMean.prepare!(args);
+    const ref = p.state as MeanState;
+    const x = args.inputs[0]!;
+    const block = ref.axes ? reductionBlock(x.shape, ref.axes) : undefined;
+    const c = ref.constants;
+    if (!block || !c || c.float) return { state: { wasm: false, refState: ref }, scratchBytes: p.scratchBytes };
+    const sumsAt = regionBytes(sizeOf(x.shape), 2);
+    const yAt = sumsAt + regionBytes(block.inner, 4);
+    wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(args.outputs[0]!.shape), 2));
+    return { state: { wasm: true, ...block, mode: c.truncating ? 2 : 1, m: c.multiplier, shift: c.shift, sumsAt, yAt } };
+  },
+  run(inputs, outputs, node, st, ctx) {
+    if (!st.wasm) { refMean.run(inputs, outputs, node, st.refState, ctx); return; }
+    const heap = wasmHeap();
+    const t = heap.transient;
+    const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+    heap.exports.mean_i16(x, st.outer, st.red, st.inner, t + st.sumsAt, y, st.mode, st.m, st.shift);
+    outputDone(heap, y, outputs[0]!);
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Concat: raw int16 rows (every input shares the output's scale)
+// ---------------------------------------------------------------------------
+
+const refConcat = int16DataKernels.find((k) => k.op === 'Concat')!;
+
+/**
+ * Rows of each input copied into the output in wasm. Tensors outside the
+ * module's memory (a JavaScript arena) take the reference loop, as int8's.
+ */
+const concatKernel = defineKernel<ConcatState>({
+  op: 'Concat', backend: 'wasm', dtypes: ['int16'],
+  check: refConcat.check,
+  prepare(args) {
+    const p = refConcat.prepare!(args);
+    const ref = p.state as ConcatState;
+    if (ref.tables.some((t) => t !== undefined)) throw new CloudlessError('E_INTERNAL', 'int16 Concat is expected to copy raw values, not rescale them');
+    return { state: ref, scratchBytes: p.scratchBytes };
+  },
+  run(inputs, outputs, node, st, ctx) {
+    const heap = wasmHeap();
+    const present = inputs.filter((t): t is Tensor => t !== undefined);
+    if (!inHeap(heap, outputs[0]!) || !present.every((t) => inHeap(heap, t))) {
+      refConcat.run(inputs, outputs, node, st, ctx);
+      return;
+    }
+    const y = outputs[0]!.data.byteOffset;
+    let start = 0;
+    present.forEach((t, k) => {
+      const block = st.blocks[k]!;
+      heap.exports.copy_rows(y + 2 * start, t.data.byteOffset, st.outer, 2 * block, 2 * st.outBlock, 2 * block);
+      start += block;
+    });
+  },
+});
+
 export const wasmInt16OpKernels: readonly KernelDef[] = [
   binaryKernel('Add'), binaryKernel('Sub'), binaryKernel('Mul'), quantizeKernel, dequantizeKernel, resizeKernel,
+  ...['Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'Tanh'].map(tableKernel), meanKernel, concatKernel,
 ];

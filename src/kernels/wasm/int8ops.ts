@@ -347,7 +347,7 @@ function poolI8Kernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
  * The reduction as X viewed [outer, red, inner], or undefined when the
  * reduced axes (ignoring size-1 axes) are not one contiguous block.
  */
-function reductionBlock(shape: readonly number[], axes: readonly number[]): { outer: number; red: number; inner: number } | undefined {
+export function reductionBlock(shape: readonly number[], axes: readonly number[]): { outer: number; red: number; inner: number } | undefined {
   const big = shape.map((_d, i) => i).filter((i) => shape[i]! > 1);
   const reduced = big.filter((i) => axes.includes(i));
   if (reduced.length === 0) return undefined;

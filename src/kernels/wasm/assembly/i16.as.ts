@@ -38,6 +38,10 @@
  *   multipliers fit int32 lanes and |biasM| + 32768·Σ|w|·m' stays below 2^63
  *   after scaling (and K is one block); i64x2 products, an arithmetic shift
  *   by T, an int64 clamp.
+ * - mode 3, mode 2 where the binding has also proven |biasM| + 32768·Σ|w|·m'
+ *   < 2^(31+T) per channel (and z_y = 0): every ⌊X / 2^T⌋ then lies in
+ *   [−2^31, 2^31), so the shifted int64 lanes are taken as int32 and clamped
+ *   in i32x4 lanes (the int16 narrowing saturates inside [lo, hi] already).
  * then y + z_y clamped to [lo, hi], stored as int16.
  */
 import { endTap, firstTap } from './window';
@@ -102,6 +106,14 @@ export function scratch_bytes_i16(): usize {
   return i32x4.shuffle(p0, p1, 0, 2, 4, 6);
 }
 
+/** Mode 3: four int32 sums of channels c..c+3 to ⌊(acc·m + biasM) / 2^t⌋ as int32 lanes (the binding proved they fit). */
+@inline function narrow4(acc: v128, c: usize, biasM: usize, mults: usize, t: i32): v128 {
+  const m = v128.load(mults + (c << 2));
+  const p0 = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(acc, m), v128.load(biasM + (c << 3))), t);
+  const p1 = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(acc, m), v128.load(biasM + (c << 3), 16)), t);
+  return i32x4.shuffle(p0, p1, 0, 2, 4, 6);
+}
+
 /** Stores the first min(n, 8) int16 lanes of r at p. */
 @inline function store16(p: usize, r: v128, n: i32): void {
   if (n >= 8) {
@@ -115,6 +127,13 @@ export function scratch_bytes_i16(): usize {
 /** Mode 2 for 8 channels c0..c0+7 from two int32x4 sums, stored (n valid). */
 @inline function storeWide8(p: usize, a: v128, b: v128, c0: usize, n: i32, biasM: usize, mults: usize, t: i32, zy64: v128, lo64: v128, hi64: v128): void {
   store16(p, i16x8.narrow_i32x4_s(wide4(a, c0, biasM, mults, t, zy64, lo64, hi64), wide4(b, c0 + 4, biasM, mults, t, zy64, lo64, hi64)), n);
+}
+
+/** Mode 3 for 8 channels c0..c0+7 from two int32x4 sums, clamped to [lo, hi] (lo32, hi32 splatted), stored (n valid). */
+@inline function storeNarrow8(p: usize, a: v128, b: v128, c0: usize, n: i32, biasM: usize, mults: usize, t: i32, lo32: v128, hi32: v128): void {
+  const r0 = i32x4.min_s(i32x4.max_s(narrow4(a, c0, biasM, mults, t), lo32), hi32);
+  const r1 = i32x4.min_s(i32x4.max_s(narrow4(b, c0 + 4, biasM, mults, t), lo32), hi32);
+  store16(p, i16x8.narrow_i32x4_s(r0, r1), n);
 }
 
 /** Rotates the four 32-bit lanes (k-pairs) of x by one: lane l takes lane l + 1. */
@@ -155,6 +174,15 @@ export function scratch_bytes_i16(): usize {
         x0 = rot(x0); x1 = rot(x1); x2 = rot(x2); x3 = rot(x3);
       }
       w += 64;
+    }
+    if (single && mode == 3) {
+      const t = load<i32>(shifts);
+      const lo32 = i32x4.splat(lo), hi32 = i32x4.splat(hi);
+      storeNarrow8(yo, c00, c01, c0, n, biasM, mults, t, lo32, hi32);
+      if (rows > 1) storeNarrow8(yo + ldy, c10, c11, c0, n, biasM, mults, t, lo32, hi32);
+      if (rows > 2) storeNarrow8(yo + 2 * ldy, c20, c21, c0, n, biasM, mults, t, lo32, hi32);
+      if (rows > 3) storeNarrow8(yo + 3 * ldy, c30, c31, c0, n, biasM, mults, t, lo32, hi32);
+      return;
     }
     if (single && mode == 2) {
       const t = load<i32>(shifts);
@@ -324,6 +352,10 @@ export function depthwise_i16(
               a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xv, wv));
               a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xv, wv));
             }
+          }
+          if (mode == 3) {
+            storeNarrow8(yo + (<usize>cb << 1), a0, a1, <usize>cb, c - cb, biasM, mults, load<i32>(shifts), i32x4.splat(lo), i32x4.splat(hi));
+            continue;
           }
           if (mode == 2) {
             storeWide8(yo + (<usize>cb << 1), a0, a1, <usize>cb, c - cb, biasM, mults, load<i32>(shifts),

@@ -35,27 +35,135 @@
 const KIND_ADD: i32 = 0;
 
 /**
+ * srdhm16 on four int32 lanes for a multiplier 0 ≤ m < 2^31 (`mv` splatted):
+ * C's truncating (ab + nudge) / 2^31 with nudge = 2^30 for ab ≥ 0 and
+ * 1 − 2^30 below equals ⌊(ab + 2^30) / 2^31⌋ for every ab (for ab < 0,
+ * ⌈(ab + 1 − 2^30) / 2^31⌉ = ⌊(ab + 2^30) / 2^31⌋), one i64 add and an
+ * arithmetic shift. With m ≥ 0 the saturating case (both operands −2^31)
+ * cannot occur and |result| < 2^31, so the low halves are the values.
+ */
+@inline function srdhm4(a: v128, mv: v128, nudge: v128): v128 {
+  const lo = i64x2.shr_s(i64x2.add(i64x2.extmul_low_i32x4_s(a, mv), nudge), 31);
+  const hi = i64x2.shr_s(i64x2.add(i64x2.extmul_high_i32x4_s(a, mv), nudge), 31);
+  return i32x4.shuffle(lo, hi, 0, 2, 4, 6);
+}
+
+/**
+ * rdbp on four lanes, e ≥ 1 (`mask` = rdbp's mask splatted, `half` = mask >> 1
+ * splatted): (x >> e) + (remainder > threshold), the comparison's −1 subtracted;
+ * the shift takes e mod 32 as the scalar code's does.
+ */
+@inline function rdbp4(x: v128, e: i32, mask: v128, half: v128): v128 {
+  const threshold = i32x4.sub(half, i32x4.shr_s(x, 31));
+  return i32x4.sub(i32x4.shr_s(x, e), i32x4.gt_s(v128.and(x, mask), threshold));
+}
+
+/** mbqm on four lanes: multiplier `mv` (splatted), left shift, right exponent with rdbp's `mask` and `half` splatted. */
+@inline function mbqm4(x: v128, mv: v128, left: i32, right: i32, mask: v128, half: v128, nudge: v128): v128 {
+  const p = srdhm4(left > 0 ? i32x4.shl(x, left) : x, mv, nudge);
+  return right == 0 ? p : rdbp4(p, right, mask, half);
+}
+
+/** rdbp's mask for a right exponent e (as the scalar code: 0x7fffffff from 31 up). */
+@inline function maskOf(shift: i32): i32 {
+  const right = shift > 0 ? 0 : -shift;
+  return right >= 31 ? 0x7fffffff : (1 << right) - 1;
+}
+
+/**
+ * Eight outputs of the op from eight first-operand values u and eight
+ * second-operand values v (int16 lanes): Add/Sub's three mbqm (inputs
+ * shifted left by 15) or Mul's one, clamped, narrowed. The constants are
+ * computed from the scalar ones in each call; inlined in loops, they are
+ * loop-invariant.
+ */
+@inline function binary8(kind: i32, u: v128, v: v128, sign: i32, ma: i32, sa: i32, mb: i32, sb: i32, my: i32, sy: i32, lo: v128, hi: v128): v128 {
+  const nudge = i64x2.splat(1 << 30);
+  const la = sa > 0 ? sa : 0, ra = sa > 0 ? 0 : -sa, ka = maskOf(sa);
+  const mav = i32x4.splat(ma), kav = i32x4.splat(ka), hav = i32x4.splat(ka >> 1);
+  let r0: v128, r1: v128;
+  if (kind == KIND_ADD) {
+    const lb = sb > 0 ? sb : 0, rb = sb > 0 ? 0 : -sb, kb = maskOf(sb);
+    const ly = sy > 0 ? sy : 0, ry = sy > 0 ? 0 : -sy, ky = maskOf(sy);
+    const mbv = i32x4.splat(mb), kbv = i32x4.splat(kb), hbv = i32x4.splat(kb >> 1);
+    const myv = i32x4.splat(my), kyv = i32x4.splat(ky), hyv = i32x4.splat(ky >> 1);
+    const u0 = mbqm4(i32x4.shl(i32x4.extend_low_i16x8_s(u), 15), mav, la, ra, kav, hav, nudge);
+    const u1 = mbqm4(i32x4.shl(i32x4.extend_high_i16x8_s(u), 15), mav, la, ra, kav, hav, nudge);
+    const v0 = mbqm4(i32x4.shl(i32x4.extend_low_i16x8_s(v), 15), mbv, lb, rb, kbv, hbv, nudge);
+    const v1 = mbqm4(i32x4.shl(i32x4.extend_high_i16x8_s(v), 15), mbv, lb, rb, kbv, hbv, nudge);
+    r0 = mbqm4(sign > 0 ? i32x4.add(u0, v0) : i32x4.sub(u0, v0), myv, ly, ry, kyv, hyv, nudge);
+    r1 = mbqm4(sign > 0 ? i32x4.add(u1, v1) : i32x4.sub(u1, v1), myv, ly, ry, kyv, hyv, nudge);
+  } else {
+    r0 = mbqm4(i32x4.extmul_low_i16x8_s(u, v), mav, la, ra, kav, hav, nudge);
+    r1 = mbqm4(i32x4.extmul_high_i16x8_s(u, v), mav, la, ra, kav, hav, nudge);
+  }
+  r0 = i32x4.min_s(i32x4.max_s(r0, lo), hi);
+  r1 = i32x4.min_s(i32x4.max_s(r1, lo), hi);
+  return i16x8.narrow_i32x4_s(r0, r1);
+}
+
+/** One output of the op, scalar (the reference's arithmetic, as binary8 per lane). */
+@inline function binary1(kind: i32, u: i32, v: i32, sign: i32, ma: i32, sa: i32, mb: i32, sb: i32, my: i32, sy: i32, lo: i32, hi: i32): i32 {
+  let r: i32;
+  if (kind == KIND_ADD) {
+    const va = mbqm(u << 15, ma, sa), vb = mbqm(v << 15, mb, sb);
+    r = mbqm(va + sign * vb, my, sy);
+  } else {
+    r = mbqm(u * v, ma, sa);
+  }
+  return r < lo ? lo : r > hi ? hi : r;
+}
+
+/**
  * y[i] = op(A[i], B[i mod period]) over n int16 values, B being the short
  * operand (`swap`: B is the op's first input). kind 0: Add/Sub with sign,
  * (ma, sa), (mb, sb) the inputs' multipliers and (my, sy) the output's;
- * kind 1: Mul with (ma, sa). Clamped to [lo, hi].
+ * kind 1: Mul with (ma, sa). Clamped to [lo, hi]. Eight lanes at a time
+ * (binary8: the same integer operations on lanes) along each run of
+ * `period` values when the multipliers are non-negative (quantizeMultiplier's
+ * always are) and the period is 1 or at least 8; scalar otherwise and for
+ * the tails.
  */
 export function binary_i16(kind: i32, a: usize, b: usize, y: usize, n: i32, period: i32, swap: i32,
   sign: i32, ma: i32, sa: i32, mb: i32, sb: i32, my: i32, sy: i32, lo: i32, hi: i32): void {
-  let j = 0;
-  for (let i = 0; i < n; i++) {
-    const big = <i32>load<i16>(a + (<usize>i << 1));
-    const small = <i32>load<i16>(b + (<usize>j << 1));
-    const u = swap ? small : big, v = swap ? big : small;
-    let r: i32;
-    if (kind == KIND_ADD) {
-      const va = mbqm(u << 15, ma, sa), vb = mbqm(v << 15, mb, sb);
-      r = mbqm(va + sign * vb, my, sy);
-    } else {
-      r = mbqm(u * v, ma, sa);
+  const vector = ma >= 0 && mb >= 0 && my >= 0 && (period == 1 || period >= 8);
+  if (!vector) {
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      const big = <i32>load<i16>(a + (<usize>i << 1));
+      const small = <i32>load<i16>(b + (<usize>j << 1));
+      const r = swap ? binary1(kind, small, big, sign, ma, sa, mb, sb, my, sy, lo, hi) : binary1(kind, big, small, sign, ma, sa, mb, sb, my, sy, lo, hi);
+      store<i16>(y + (<usize>i << 1), <i16>r);
+      if (++j == period) j = 0;
     }
-    store<i16>(y + (<usize>i << 1), <i16>(r < lo ? lo : r > hi ? hi : r));
-    if (++j == period) j = 0;
+    return;
+  }
+  const lov = i32x4.splat(lo), hiv = i32x4.splat(hi);
+  if (period == 1) {
+    const s = <i32>load<i16>(b);
+    const sv = i16x8.splat(<i16>s);
+    let i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const av = v128.load(a + (<usize>i << 1));
+      v128.store(y + (<usize>i << 1), swap ? binary8(kind, sv, av, sign, ma, sa, mb, sb, my, sy, lov, hiv) : binary8(kind, av, sv, sign, ma, sa, mb, sb, my, sy, lov, hiv));
+    }
+    for (; i < n; i++) {
+      const big = <i32>load<i16>(a + (<usize>i << 1));
+      store<i16>(y + (<usize>i << 1), <i16>(swap ? binary1(kind, s, big, sign, ma, sa, mb, sb, my, sy, lo, hi) : binary1(kind, big, s, sign, ma, sa, mb, sb, my, sy, lo, hi)));
+    }
+    return;
+  }
+  for (let r = 0; r < n; r += period) {
+    const ar = a + (<usize>r << 1), yr = y + (<usize>r << 1);
+    let j = 0;
+    for (; j + 8 <= period; j += 8) {
+      const av = v128.load(ar + (<usize>j << 1)), bv = v128.load(b + (<usize>j << 1));
+      v128.store(yr + (<usize>j << 1), swap ? binary8(kind, bv, av, sign, ma, sa, mb, sb, my, sy, lov, hiv) : binary8(kind, av, bv, sign, ma, sa, mb, sb, my, sy, lov, hiv));
+    }
+    for (; j < period; j++) {
+      const big = <i32>load<i16>(ar + (<usize>j << 1)), small = <i32>load<i16>(b + (<usize>j << 1));
+      store<i16>(yr + (<usize>j << 1), <i16>(swap ? binary1(kind, small, big, sign, ma, sa, mb, sb, my, sy, lo, hi) : binary1(kind, big, small, sign, ma, sa, mb, sb, my, sy, lo, hi)));
+    }
   }
 }
 
@@ -167,4 +275,61 @@ export function dequantize_i16_f32(x: usize, y: usize, n: i32, s: f32): void {
     v128.store(y + (<usize>i << 2), f32x4.mul(vs, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(v))), 16);
   }
   for (; i < n; i++) store<f32>(y + (<usize>i << 2), s * <f32>load<i16>(x + (<usize>i << 1)));
+}
+
+/**
+ * y[i] = table[x[i] + 32768] over n int16 values: the reference kernel's
+ * 65,536-entry table of a unary op (Relu, Clip, LeakyRelu, Sigmoid, Tanh:
+ * src/kernels/ref/int16/activation.ts), so the bytes are the reference's by
+ * construction. Four lookups per step.
+ */
+export function table_i16(x: usize, y: usize, n: i32, table: usize): void {
+  const t = table + 65536;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = x + (<usize>i << 1), q = y + (<usize>i << 1);
+    const v = load<u64>(p);
+    const r0 = load<u16>(t + (<usize><i16>v << 1));
+    const r1 = load<u16>(t + (<usize><i16>(v >> 16) << 1));
+    const r2 = load<u16>(t + (<usize><i16>(v >> 32) << 1));
+    const r3 = load<u16>(t + (<usize><i16>(v >> 48) << 1));
+    store<u64>(q, <u64>r0 | (<u64>r1 << 16) | (<u64>r2 << 32) | (<u64>r3 << 48));
+  }
+  for (; i < n; i++) store<i16>(y + (<usize>i << 1), load<i16>(t + (<usize>load<i16>(x + (<usize>i << 1)) << 1)));
+}
+
+/**
+ * int16 mean of X viewed as [outer, red, inner] over its middle axis, into
+ * int16 [outer, inner], as src/kernels/ref/int16/data.ts's int16Mean: int32
+ * sums (they wrap as the reference's Int32Array sums do), then mode 1,
+ * clamp(MBQM(sum, m, shift)), or mode 2 (tflite-reference with equal
+ * scales), sum / red truncated toward zero. `sums`: inner int32, slack after.
+ */
+export function mean_i16(x: usize, outer: i32, red: i32, inner: i32, sums: usize, y: usize, mode: i32, m: i32, shift: i32): void {
+  const rowBytes = <usize>inner << 1;
+  for (let o = 0; o < outer; o++) {
+    memory.fill(sums, 0, <usize>inner << 2);
+    let xr = x + <usize>o * <usize>red * rowBytes;
+    for (let r = 0; r < red; r++) {
+      let c = 0;
+      for (; c + 8 <= inner; c += 8) {
+        const v = v128.load(xr + (<usize>c << 1));
+        const s = sums + (<usize>c << 2);
+        v128.store(s, i32x4.add(v128.load(s), i32x4.extend_low_i16x8_s(v)));
+        v128.store(s, i32x4.add(v128.load(s, 16), i32x4.extend_high_i16x8_s(v)), 16);
+      }
+      for (; c < inner; c++) {
+        const s = sums + (<usize>c << 2);
+        store<i32>(s, load<i32>(s) + <i32>load<i16>(xr + (<usize>c << 1)));
+      }
+      xr += rowBytes;
+    }
+    const yo = y + <usize>o * rowBytes;
+    for (let c = 0; c < inner; c++) {
+      const sum = load<i32>(sums + (<usize>c << 2));
+      let q = mode == 2 ? sum / red : mbqm(sum, m, shift);
+      q = q < -32768 ? -32768 : q > 32767 ? 32767 : q;
+      store<i16>(yo + (<usize>c << 1), <i16>q);
+    }
+  }
 }
