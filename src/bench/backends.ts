@@ -13,7 +13,8 @@ import { Session } from '../runtime/session.js';
 import type { ModelFormat } from '../runtime/load.js';
 import { LiteRtUnavailable, compileLiteRt } from './litert.js';
 
-export type BenchDtype = 'float32' | 'int8';
+/** float32, int8, or TFLite's 16x8 scheme (int16 activations, int8 weights). */
+export type BenchDtype = 'float32' | 'int8' | '16x8';
 
 /** A TF.js graph model in memory: the parsed model.json and its weight shards concatenated in manifest order. */
 export interface TfjsParts {

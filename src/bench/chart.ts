@@ -255,7 +255,7 @@ function benchPanel(panel: ChartPanel): BarPanel {
       const ratio = r.medianMs! / fastest;
       return {
         label: r.backend, sublabel: r.dtype, value: r.medianMs!, whisker: r.p90Ms, colour: COLOURS[r.backend] ?? OTHER,
-        hatched: r.dtype === 'int8', text: `${formatMs(r.medianMs!)} ms`,
+        hatched: r.dtype !== 'float32', text: `${formatMs(r.medianMs!)} ms`,
         note: ratio < 1.005 ? 'fastest' : `${ratio.toFixed(ratio < 10 ? 2 : 1)}x`, good: ratio < 1.005,
       };
     }),
@@ -268,7 +268,7 @@ export function renderChart(panels: readonly ChartPanel[], opts: ChartOptions): 
   // Legend: one swatch per backend that appears, then the int8 hatching.
   const seen = [...new Set(panels.flatMap((p) => p.results.filter((r) => r.medianMs !== undefined).map((r) => r.backend)))];
   const legend: LegendEntry[] = seen.map((b) => ({ label: b, colour: COLOURS[b] ?? OTHER }));
-  if (panels.some((p) => p.results.some((r) => r.dtype === 'int8' && r.medianMs !== undefined))) legend.push({ label: 'int8 (hatched)', colour: '#9ca3af', hatched: true });
+  if (panels.some((p) => p.results.some((r) => r.dtype !== 'float32' && r.medianMs !== undefined))) legend.push({ label: 'int8 / 16x8 (hatched)', colour: '#9ca3af', hatched: true });
   return renderBarChart(panels.map(benchPanel), { ...opts, legend });
 }
 

@@ -17,7 +17,7 @@ import { latencyStats, median, type LatencyStats } from './stats.js';
 
 export interface BenchOptions {
   backends: string[];
-  /** Variants to run; default: the model's own dtype. A float model is quantized here for int8. */
+  /** Variants to run; default: the model's own dtype. A float model is quantized here for int8 and 16x8. */
   dtypes?: BenchDtype[];
   runs: number;
   warmup: number;
@@ -98,8 +98,9 @@ export function benchFeeds(graph: Graph, shapes: Record<string, number[]> = {}, 
   return feeds;
 }
 
-/** int8 when the graph computes on quantized tensors. */
+/** 16x8 or int8 when the graph computes on quantized tensors (int16 ones make it 16x8). */
 export function graphDtype(graph: Graph): BenchDtype {
+  for (const v of graph.values.values()) if (v.quant && v.dtype === 'int16') return '16x8';
   for (const v of graph.values.values()) if (v.quant && v.dtype === 'int8') return 'int8';
   return 'float32';
 }
@@ -135,16 +136,16 @@ function exportedOnnx(graph: Graph, inputShapes: Record<string, number[]>, note:
  * onnxruntime the ONNX written from it: the same model, without a second trip
  * through an importer.
  */
-async function quantizedVariant(source: string, float: BenchModel, shapes: Record<string, number[]>, samples: number): Promise<BenchModel> {
+async function quantizedVariant(source: string, float: BenchModel, shapes: Record<string, number[]>, samples: number, dtype: 'int8' | '16x8'): Promise<BenchModel> {
   const graph = await readModel(source);
   prepareForQuantization(graph);
   const calibrator = new Calibrator(graph);
   for (let i = 0; i < samples; i++) calibrator.observe(benchFeeds(graph, shapes, 100 + i));
-  const q = quantizeGraph(graph, calibrator.result());
+  const q = quantizeGraph(graph, calibrator.result(), { activations: dtype === '16x8' ? 'int16' : 'int8' });
   let bytes: Uint8Array | undefined;
-  const written = () => (bytes ??= writeTflite(q.graph, { description: `int8 of ${nodePath.basename(source)} by cloudless bench`, inputShapes: shapes }));
+  const written = () => (bytes ??= writeTflite(q.graph, { description: `${dtype} of ${nodePath.basename(source)} by cloudless bench`, inputShapes: shapes }));
   return {
-    path: source, format: float.format, dtype: 'int8', graph: q.graph, feeds: feedsFor(q.graph, float.feeds),
+    path: source, format: float.format, dtype, graph: q.graph, feeds: feedsFor(q.graph, float.feeds),
     tflite: () => [{ bytes: written(), note: 'quantized by cloudless' }],
     get source() { return { bytes: written(), ext: '.tflite' }; },
     onnx: exportedOnnx(q.graph, shapes, 'quantized and exported (QDQ) by cloudless'),
@@ -179,10 +180,10 @@ export async function loadVariants(source: string, dtypes: readonly BenchDtype[]
   const models = new Map<BenchDtype, BenchModel | Error>();
   for (const dtype of dtypes ?? [own]) {
     if (dtype === own) models.set(dtype, base);
-    else if (dtype === 'float32') models.set(dtype, new Error('n/a: the model is int8; there is no float32 variant of it'));
-    else {
+    else if (own !== 'float32') models.set(dtype, new Error(`n/a: the model is ${own}; there is no ${dtype} variant of it`));
+    else if (dtype !== 'float32') {
       try {
-        models.set(dtype, await quantizedVariant(file, base, inputShapes, opts.calibrationSamples ?? 4));
+        models.set(dtype, await quantizedVariant(file, base, inputShapes, opts.calibrationSamples ?? 4, dtype));
       } catch (err) {
         models.set(dtype, new Error(`quantization failed: ${(err as Error).message.split('\n')[0]}`));
       }

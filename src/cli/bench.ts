@@ -9,7 +9,7 @@ import { formatBytes, parseShapes, table } from './output.js';
 
 function parseDtypes(v: string): BenchDtype[] {
   const list = v.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const d of list) if (d !== 'float32' && d !== 'int8') throw new InvalidArgumentError(`"${d}": dtypes are float32 and int8`);
+  for (const d of list) if (d !== 'float32' && d !== 'int8' && d !== '16x8') throw new InvalidArgumentError(`"${d}": dtypes are float32, int8 and 16x8`);
   return list as BenchDtype[];
 }
 

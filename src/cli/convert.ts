@@ -26,7 +26,7 @@ export interface ConvertSummary {
   model: string;
   output: string;
   format: 'onnx' | 'tflite';
-  dtype: 'float32' | 'int8';
+  dtype: 'float32' | 'int8' | '16x8';
   bytes: number;
   /** Per output: the largest difference from the source model on the check input (float: absolute; int8: in steps of the scale). */
   outputs: { name: string; maxAbsDiff: number; unit: 'value' | 'lsb'; range: number }[];
@@ -39,7 +39,7 @@ export interface ConvertSummary {
  * residual Adds in float where TFLite's integer Add rounds its own way.
  */
 function allowed(dtype: ConvertSummary['dtype'], format: ConvertSummary['format'], range: number): number {
-  if (dtype === 'int8') return format === 'onnx' ? 1 : 0;
+  if (dtype !== 'float32') return format === 'onnx' ? 1 : 0;
   return 1e-4 * Math.max(range, 1e-6);
 }
 
