@@ -84,7 +84,7 @@ export function registerBenchCommand(program: Command): void {
     .argument('<model>', '.onnx, .tflite or TF.js model.json')
     .option('--backends <list>', 'comma-separated: cloudless, cloudless-ref, onnxruntime-node, onnxruntime-web, tfjs-wasm, tfjs-cpu, litert',
       'cloudless,cloudless-ref,onnxruntime-node,onnxruntime-web,tfjs-wasm,litert')
-    .option('--dtype <list>', 'variants to run: float32,int8 (int8 of a float model is quantized here, calibrated on random inputs); default: the model\'s own', parseDtypes)
+    .option('--dtype <list>', 'variants to run: float32,int8,16x8 (int8 and 16x8 of a float model are quantized here, calibrated on random inputs); default: the model\'s own', parseDtypes)
     .option('--runs <n>', 'timed runs per backend', positiveInt, 20)
     .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
     .option('--threads <n>', 'threads for cloudless\'s wasm kernels and for the peers that use them', positiveInt, 1)

@@ -8,7 +8,7 @@
  * per-axis quantization, and reuses the reference's prepare-time constants
  * (int16BinaryArithmetic), so the two compute the same bytes.
  */
-import { CloudlessError, defineKernel, sizeOf, type KernelDef, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
+import { CloudlessError, attrInt, attrInts, defineKernel, sizeOf, type KernelDef, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
 import { int16ActivationKernels } from '../ref/int16/activation.js';
 import { int16DataKernels } from '../ref/int16/data.js';
 import { int16BinaryArithmetic, int16ElementwiseKernels } from '../ref/int16/elementwise.js';
@@ -17,7 +17,9 @@ import type { MeanState } from '../ref/int8/pool.js';
 import type { ResizeState } from '../ref/int8/resize.js';
 import { reductionBlock, resizeTapTables } from './int8ops.js';
 import { INT16_MAX, INT16_MIN, activationRangeQuantized, tensorQuant } from '../ref/int8/requantize.js';
-import { regionBytes } from './common.js';
+import { windowGeometry } from '../../ir/ops/nn.js';
+import { geometry3 } from '../../ir/window.js';
+import { regionBytes, spatialRankReason, windowArgs } from './common.js';
 import { wasmHeap } from './heap.js';
 import { binaryLayout } from './ops.js';
 import { inHeap, inputAt, outputAt, outputDone } from './place.js';
@@ -27,6 +29,9 @@ declare module './heap.js' {
   interface KernelExports {
     table_i16(x: number, y: number, n: number, table: number): void;
     mean_i16(x: number, outer: number, red: number, inner: number, sums: number, y: number, mode: number, m: number, shift: number): void;
+    pool_i16(isMax: number, x: number, batch: number, inH: number, inW: number, c: number,
+      outH: number, outW: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, pH: number, pW: number,
+      y: number, lo: number, hi: number): void;
   }
 }
 
@@ -266,7 +271,51 @@ const concatKernel = defineKernel<ConcatState>({
   },
 });
 
+// ---------------------------------------------------------------------------
+// MaxPool, AveragePool: the reference's window and clamp, the loop in wasm
+// ---------------------------------------------------------------------------
+
+/** AveragePool windows up to this many taps keep their int32 sums exact in float32 (see pool_i16). */
+const AVERAGE_MAX_TAPS = 512;
+
+interface PoolI16State { args: number[]; lo: number; hi: number; yAt: number }
+
+function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
+  const ref = int16DataKernels.find((k) => k.op === op)!;
+  return defineKernel<PoolI16State>({
+    op, backend: 'wasm', dtypes: ['int16'],
+    check(node, inputs, outputs) {
+      const reason = ref.check?.(node, inputs, outputs) ?? spatialRankReason(inputs[0]);
+      if (reason) return reason;
+      const taps = attrInts(node, 'kernel_shape').reduce((a, b) => a * b, 1);
+      return op === 'AveragePool' && taps > AVERAGE_MAX_TAPS
+        ? `wasm int16 AveragePool takes windows of at most ${AVERAGE_MAX_TAPS} taps (float32-exact sums), got ${taps}` : undefined;
+    },
+    prepare({ node, inputs, outputs }) {
+      const x = inputs[0]!;
+      const r = x.shape.length - 2;
+      const inSpatial = x.shape.slice(1, r + 1);
+      const g = geometry3(x.shape[0]!, inSpatial, windowGeometry(node, inSpatial, attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0));
+      const yq = tensorQuant(node, outputs[0], 'the output');
+      const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint, [INT16_MIN, INT16_MAX]);
+      const yAt = regionBytes(sizeOf(x.shape), 2);
+      wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 2));
+      return { state: { args: [g.batch, g.inH, g.inW, x.shape[x.shape.length - 1]!, ...windowArgs(g)], lo, hi, yAt } };
+    },
+    run(inputs, outputs, node, st) {
+      const heap = wasmHeap();
+      const t = heap.transient;
+      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+      const a = st.args;
+      heap.exports.pool_i16(node.op === 'MaxPool' ? 1 : 0, x, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!,
+        y, st.lo, st.hi);
+      outputDone(heap, y, outputs[0]!);
+    },
+  });
+}
+
 export const wasmInt16OpKernels: readonly KernelDef[] = [
+  poolKernel('MaxPool'), poolKernel('AveragePool'),
   binaryKernel('Add'), binaryKernel('Sub'), binaryKernel('Mul'), quantizeKernel, dequantizeKernel, resizeKernel,
   ...['Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'Tanh'].map(tableKernel), meanKernel, concatKernel,
 ];

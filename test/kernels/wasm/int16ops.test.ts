@@ -176,6 +176,33 @@ describe.skipIf(!wasmAvailable())('wasm 16x8 elementwise kernels are bit-exact w
     expectBitExact({ op: 'ReduceMean', inputs: [big, new Tensor('int64', [2], BigInt64Array.from([1n, 2n]))], attrs: { keepdims: 1 }, outQuant: perTensorQuant(2e-3, 0) });
   });
 
+  it('MaxPool and AveragePool: windows clipped at the edges, strides, dilations, fused activations, channels off multiples of 8', () => {
+    fc.assert(fc.property(fc.constantFrom<'MaxPool' | 'AveragePool'>('MaxPool', 'AveragePool'), fc.integer({ min: 1, max: 2 }),
+      fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 19 }),
+      fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 2 }),
+      fc.constantFrom(undefined, 'relu', 'relu6'), fc.boolean(), fc.integer(), (op, n, h, w, c, k, stride, dilation, pad, activation, extremes, seed) => {
+        const rand = seeded(seed);
+        const x = randomInt16([n, h, w, c], rand, 1e-3 + rand() * 1e-2);
+        if (extremes) (x.data as Int16Array).forEach((_, i, d) => { d[i] = i % 3 ? 32767 : -32768; });
+        const p = Math.min(pad, k - 1);
+        const span = (k - 1) * (op === 'MaxPool' ? dilation : 1) + 1;
+        fc.pre(span <= h + 2 * p && span <= w + 2 * p);
+        const r: NodeRun = {
+          op, inputs: [x],
+          attrs: { kernel_shape: [k, k], strides: [stride, stride], pads: [p, p, p, p], ...(op === 'MaxPool' ? { dilations: [dilation, dilation] } : {}), ...(activation ? { activation } : {}) },
+          outQuant: x.quant,
+        };
+        expectBitExact(r);
+      }), { numRuns: 120 });
+  });
+
+  it('AveragePool windows past 512 taps stay on the reference', () => {
+    const x = randomInt16([1, 24, 24, 3], seeded(5), 1e-3);
+    const r: NodeRun = { op: 'AveragePool', inputs: [x], attrs: { kernel_shape: [23, 23] }, outQuant: x.quant };
+    const k = wasmInt16OpKernels.find((d) => d.op === 'AveragePool')!;
+    expect(checkWith(k, r)).toMatch(/at most 512 taps/);
+  });
+
   it('Concat in a session (tensors in wasm memory): raw rows give the reference bytes, any axis', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer(), (h, axis, count, seed) => {
       const rand = seeded(seed);

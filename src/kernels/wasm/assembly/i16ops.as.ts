@@ -10,6 +10,8 @@
  * - dequantize_i16_f32: fl(s · x), one float32 rounding of an exact product.
  */
 
+import { endTap, firstTap } from './window';
+
 /** gemmlowp's SaturatingRoundingDoublingHighMul with the division by 2^31 as shifts (C truncation toward zero). */
 @inline function srdhm16(a: i32, b: i32): i32 {
   if (a == i32.MIN_VALUE && b == i32.MIN_VALUE) return i32.MAX_VALUE;
@@ -330,6 +332,85 @@ export function mean_i16(x: usize, outer: i32, red: i32, inner: i32, sums: usize
       let q = mode == 2 ? sum / red : mbqm(sum, m, shift);
       q = q < -32768 ? -32768 : q > 32767 ? 32767 : q;
       store<i16>(yo + (<usize>c << 1), <i16>q);
+    }
+  }
+}
+
+/**
+ * 2-D int16 MaxPool (isMax) or AveragePool over NHWC, input and output sharing
+ * one quantization (TFLite's int16 pools, src/kernels/ref/int8/pool.ts on
+ * int16 values): only taps inside the input count, the fused activation
+ * clamps to [lo, hi]. MaxPool: eight channels per step in int16 lanes.
+ * AveragePool: int32 sums, then (sum ± taps/2) / taps truncated, i.e. rounded
+ * half away from zero; the binding takes windows of at most 512 taps, so
+ * |sum ± taps/2| ≤ 512·32768 = 2^24 is exact in float32 and the quotient
+ * truncates right (a quotient just below an integer stays below it: the gap
+ * is at least 1/taps, far above float32's relative error). The channel tail
+ * is scalar.
+ */
+export function pool_i16(
+  isMax: bool, x: usize, batch: i32, inH: i32, inW: i32, c: i32,
+  outH: i32, outW: i32, kH: i32, kW: i32, sH: i32, sW: i32, dH: i32, dW: i32, pH: i32, pW: i32,
+  y: usize, lo: i32, hi: i32,
+): void {
+  const pix = <usize>c << 1;
+  const vlo16 = i16x8.splat(<i16>lo), vhi16 = i16x8.splat(<i16>hi), vmin = i16x8.splat(-32768);
+  const zero = i32x4.splat(0), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+  let yo = y;
+  for (let n = 0; n < batch; n++) {
+    const xImg = x + <usize>(n * inH) * <usize>inW * pix;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * sH - pH;
+      const kh0 = firstTap(h0, kH, dH), kh1 = endTap(h0, kH, dH, inH, kh0);
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * sW - pW;
+        const kw0 = firstTap(w0, kW, dW), kw1 = endTap(w0, kW, dW, inW, kw0);
+        const taps = (kh1 - kh0) * (kw1 - kw0);
+        const half = i32x4.splat(taps >> 1);
+        const div = f32x4.splat(<f32>max(taps, 1));
+        let cb = 0;
+        for (; cb + 8 <= c; cb += 8) {
+          if (isMax) {
+            let acc = vmin;
+            for (let kh = kh0; kh < kh1; kh++) {
+              const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + (<usize>cb << 1);
+              for (let kw = kw0; kw < kw1; kw++) acc = i16x8.max_s(acc, v128.load(xRow + <usize>(w0 + kw * dW) * pix));
+            }
+            v128.store(yo + (<usize>cb << 1), i16x8.min_s(i16x8.max_s(acc, vlo16), vhi16));
+          } else {
+            let acc0 = zero, acc1 = zero;
+            for (let kh = kh0; kh < kh1; kh++) {
+              const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + (<usize>cb << 1);
+              for (let kw = kw0; kw < kw1; kw++) {
+                const v = v128.load(xRow + <usize>(w0 + kw * dW) * pix);
+                acc0 = i32x4.add(acc0, i32x4.extend_low_i16x8_s(v));
+                acc1 = i32x4.add(acc1, i32x4.extend_high_i16x8_s(v));
+              }
+            }
+            const n0 = v128.bitselect(i32x4.add(acc0, half), i32x4.sub(acc0, half), i32x4.gt_s(acc0, zero));
+            const n1 = v128.bitselect(i32x4.add(acc1, half), i32x4.sub(acc1, half), i32x4.gt_s(acc1, zero));
+            acc0 = i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(f32x4.trunc(f32x4.div(f32x4.convert_i32x4_s(n0), div))), vlo), vhi);
+            acc1 = i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(f32x4.trunc(f32x4.div(f32x4.convert_i32x4_s(n1), div))), vlo), vhi);
+            v128.store(yo + (<usize>cb << 1), i16x8.narrow_i32x4_s(acc0, acc1));
+          }
+        }
+        for (; cb < c; cb++) {
+          let acc: i32 = isMax ? -32768 : 0;
+          for (let kh = kh0; kh < kh1; kh++) {
+            const xRow = xImg + <usize>((h0 + kh * dH) * inW) * pix + (<usize>cb << 1);
+            for (let kw = kw0; kw < kw1; kw++) {
+              const v = <i32>load<i16>(xRow + <usize>(w0 + kw * dW) * pix);
+              acc = isMax ? max(acc, v) : acc + v;
+            }
+          }
+          if (!isMax) {
+            const h = taps >> 1;
+            acc = acc > 0 ? (acc + h) / max(taps, 1) : (acc - h) / max(taps, 1);
+          }
+          store<i16>(yo + (<usize>cb << 1), <i16>min(max(acc, lo), hi));
+        }
+        yo += pix;
+      }
     }
   }
 }
