@@ -180,7 +180,10 @@ export function ensureTools(tools = TOOLS) {
 /** The Fashion-MNIST CNN of the quantizer's accuracy tests, trained once (about a minute of CPU). */
 function ensureFashionModel() {
   const model = path.join(cache, 'models', 'fashion-mnist-cnn.tflite');
-  if (existsSync(model)) return;
+  if (existsSync(model)) {
+    log(`Fashion-MNIST CNN already in ${path.relative(root, model)}`);
+    return;
+  }
   log('training the Fashion-MNIST CNN once (scripts/train-fashion-mnist.ts)');
   const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
   const r = spawnSync(tsx, [path.join(root, 'scripts', 'train-fashion-mnist.ts')], { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
