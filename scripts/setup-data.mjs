@@ -38,31 +38,46 @@ export function aptDownload(pkgs, dir) {
   }
 }
 
-/** The .deb of `pkg` in `debs`, downloaded once (into a temporary folder, then moved in). */
-export function debFile(pkg, debs) {
+/**
+ * The .deb files of `pkgs` in `debs`, in the order asked: those not there yet are downloaded in one
+ * `apt-get download` into a temporary folder, then moved in, so a half-written .deb is never seen.
+ */
+export function debFiles(pkgs, debs) {
   mkdirSync(debs, { recursive: true });
-  const find = () => readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
-  let deb = find();
-  if (deb) return path.join(debs, deb);
-  const tmp = mkdtempSync(path.join(debs, '.download-'));
-  try {
-    aptDownload([pkg], tmp);
-    deb = readdirSync(tmp).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
-    if (!deb) throw new Error(`apt-get download ${pkg} wrote no ${pkg}_*.deb`);
-    renameSync(path.join(tmp, deb), path.join(debs, deb));
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+  const find = (dir, pkg) => readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  const missing = pkgs.filter((p) => !find(debs, p));
+  if (missing.length) {
+    const tmp = mkdtempSync(path.join(debs, '.download-'));
+    try {
+      aptDownload(missing, tmp);
+      for (const p of missing) {
+        const deb = find(tmp, p);
+        if (!deb) throw new Error(`apt-get download ${p} wrote no ${p}_*.deb`);
+        renameSync(path.join(tmp, deb), path.join(debs, deb));
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
-  return path.join(debs, deb);
+  return pkgs.map((p) => path.join(debs, find(debs, p)));
 }
 
-/** Extracts `deb` (dpkg -x) to `dest` unless `dest/.complete` exists; atomic against concurrent runs. */
-export function extractOnce(deb, dest) {
+/**
+ * Makes `dest` once: unless `dest/.complete` exists, `make(tmp)` fills a temporary folder beside it,
+ * which gets a `.complete` marker and is renamed into place; atomic against concurrent runs (the
+ * first one to finish wins, the others' work is dropped). Returns whether this call made it.
+ */
+export function makeOnce(dest, make, marker = 'done\n') {
   if (existsSync(path.join(dest, '.complete'))) return false;
   mkdirSync(path.dirname(dest), { recursive: true });
-  const tmp = mkdtempSync(`${dest}.extract-`);
-  execFileSync('dpkg', ['-x', deb, tmp]);
-  writeFileSync(path.join(tmp, '.complete'), `${path.basename(deb)}\n`);
+  const tmp = mkdtempSync(`${dest}.make-`);
+  try {
+    make(tmp);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  writeFileSync(path.join(tmp, '.complete'), marker);
   rmSync(dest, { recursive: true, force: true });
   try {
     renameSync(tmp, dest);
@@ -72,6 +87,11 @@ export function extractOnce(deb, dest) {
     if (!existsSync(path.join(dest, '.complete'))) throw err;
   }
   return true;
+}
+
+/** Extracts `deb` (dpkg -x) to `dest` once (makeOnce). */
+export function extractOnce(deb, dest) {
+  return makeOnce(dest, (tmp) => execFileSync('dpkg', ['-x', deb, tmp]), `${path.basename(deb)}\n`);
 }
 
 /** Fetches the data sets named (keys of SETS) into <cache>/data. */
@@ -89,7 +109,7 @@ export function fetchData(sets) {
     console.log(`setup-data: fetching ${pkg} (apt-get download)`);
     let deb;
     try {
-      deb = debFile(pkg, path.join(cache, 'debs'));
+      [deb] = debFiles([pkg], path.join(cache, 'debs'));
     } catch (err) {
       throw new Error(`setup-data: could not download ${pkg}: ${String(err.stderr ?? err.message).trim()}`);
     }
@@ -112,22 +132,13 @@ function makeSklearnFixtures() {
   } catch {
     throw new Error(`setup-data: ${python} lacks scikit-learn, onnx or numpy; install the Debian packages python3-sklearn python3-onnx python3-numpy (apt-get install) and run again`);
   }
-  mkdirSync(path.dirname(dest), { recursive: true });
-  const tmp = mkdtempSync(`${dest}.make-`);
-  try {
-    execFileSync(python, [path.join(root, 'scripts', 'make-sklearn-fixtures.py'), tmp], { stdio: ['ignore', 'inherit', 'inherit'] });
-  } catch {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new Error('setup-data: scripts/make-sklearn-fixtures.py failed (its error is above)');
-  }
-  writeFileSync(path.join(tmp, '.complete'), 'made by scripts/make-sklearn-fixtures.py\n');
-  rmSync(dest, { recursive: true, force: true });
-  try {
-    renameSync(tmp, dest);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (!existsSync(path.join(dest, '.complete'))) throw err;
-  }
+  makeOnce(dest, (tmp) => {
+    try {
+      execFileSync(python, [path.join(root, 'scripts', 'make-sklearn-fixtures.py'), tmp], { stdio: ['ignore', 'inherit', 'inherit'] });
+    } catch {
+      throw new Error('setup-data: scripts/make-sklearn-fixtures.py failed (its error is above)');
+    }
+  }, 'made by scripts/make-sklearn-fixtures.py\n');
   console.log(`setup-data: sklearn fixtures written to ${path.relative(root, dest)}`);
 }
 

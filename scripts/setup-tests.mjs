@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { aptDownload, cache, fetchData } from './setup-data.mjs';
+import { cache, debFiles, fetchData } from './setup-data.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -158,22 +158,16 @@ export function ensureTools(tools = TOOLS) {
       closure = missingClosure(pkgs);
     }
     log(`unpacking ${pkgs.join(' ')} and ${closure.length - pkgs.length} missing dependencies into ${path.relative(root, toolsRoot)}`);
-    const debs = path.join(cache, 'debs');
-    mkdirSync(debs, { recursive: true });
-    const have = new Set(readdirSync(debs).map((f) => f.split('_')[0]));
-    const toFetch = closure.filter((p) => !have.has(p));
-    if (toFetch.length) aptDownload(toFetch, debs);
+    const debs = debFiles(closure, path.join(cache, 'debs'));
     mkdirSync(toolsRoot, { recursive: true });
-    const files = readdirSync(debs);
-    for (const p of closure) {
-      const deb = files.find((f) => f.startsWith(`${p}_`) && f.endsWith('.deb'));
-      if (!deb) throw new Error(`setup-tests: apt-get download ${p} wrote no .deb`);
+    closure.forEach((p, i) => {
+      // All tools share one root, so each package gets its own marker rather than makeOnce's folder.
       const done = path.join(cache, 'tools', 'done', `${p}.done`);
-      if (existsSync(done)) continue;
-      execFileSync('dpkg', ['-x', path.join(debs, deb), toolsRoot]);
+      if (existsSync(done)) return;
+      execFileSync('dpkg', ['-x', debs[i], toolsRoot]);
       mkdirSync(path.dirname(done), { recursive: true });
-      writeFileSync(done, `${deb}\n`);
-    }
+      writeFileSync(done, `${path.basename(debs[i])}\n`);
+    });
     env = localToolsEnv();
   }
   const still = missing.filter((t) => !isPresent(t, { ...process.env, ...env }));
@@ -186,7 +180,10 @@ export function ensureTools(tools = TOOLS) {
 /** The Fashion-MNIST CNN of the quantizer's accuracy tests, trained once (about a minute of CPU). */
 function ensureFashionModel() {
   const model = path.join(cache, 'models', 'fashion-mnist-cnn.tflite');
-  if (existsSync(model)) return;
+  if (existsSync(model)) {
+    log(`Fashion-MNIST CNN already in ${path.relative(root, model)}`);
+    return;
+  }
   log('training the Fashion-MNIST CNN once (scripts/train-fashion-mnist.ts)');
   const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
   const r = spawnSync(tsx, [path.join(root, 'scripts', 'train-fashion-mnist.ts')], { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });

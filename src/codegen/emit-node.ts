@@ -10,6 +10,7 @@
  */
 import { CloudlessError, type Node, type Tensor } from '../ir/index.js';
 import type { Geometry3 } from '../ir/window.js';
+import { type QuantizedMultiplier, quantizeMultiplier } from '../ir/quant-math.js';
 import type { PlanStep } from '../runtime/plan.js';
 import { floatLiteral, intLiteral } from './c-data.js';
 import { C_MAX_RANK, REQUANTIZE_PAIRS, STRIDED_TYPES } from './c-kernels.js';
@@ -369,24 +370,13 @@ function perTensor(node: Node, t: Tensor, what: string): { scale: number; zeroPo
 }
 
 /**
- * TFLite's QuantizeMultiplier, as `quantizeMultiplier` of the reference kernels
- * (src/kernels/ref/int8/requantize.ts), for the one node whose kernel keeps no
- * prepared state: Quantize from int16 or to int16 (the engine's Quantize kernel
- * computes it at run time). real = f · 2^shift with f in [0.5, 1); f · 2^31 is
- * rounded half away from zero; a rounding up to 2^31 is halved with the shift
- * raised; below 2^-32 the factor flushes to zero.
+ * TFLite's QuantizeMultiplier (ir/quant-math.ts, the one the reference kernels
+ * use) for the one node whose kernel keeps no prepared state: Quantize from
+ * int16 or to int16 (the engine's Quantize kernel computes it at run time).
  */
-function requantizeMultiplier(node: Node, real: number): { multiplier: number; shift: number } {
-  if (real === 0) return { multiplier: 0, shift: 0 };
+function requantizeMultiplier(node: Node, real: number): QuantizedMultiplier {
   if (!Number.isFinite(real) || real < 0) refuse(node, `the requantization factor ${real} is not a positive finite number`);
-  let shift = Math.floor(Math.log2(real)) + 1;
-  let f = real / 2 ** shift;
-  while (f >= 1) { f /= 2; shift++; }
-  while (f < 0.5) { f *= 2; shift--; }
-  let fixed = Math.round(f * 2 ** 31); // f > 0: Math.round is half away from zero here
-  if (fixed === 2 ** 31) { fixed /= 2; shift++; }
-  if (shift < -31) return { multiplier: 0, shift: 0 };
-  return { multiplier: fixed, shift };
+  return quantizeMultiplier(real);
 }
 
 /** Quantize from int8/int16 with int16 on a side: TFLite's Requantize, as the engine's Quantize kernel. */

@@ -35,6 +35,7 @@
  * here can then take the Relu that follows it.
  */
 import { Tensor, attrFloat, attrInt, attrString, type Graph, type Node } from '../ir/index.js';
+import { transposeTensor } from '../ir/tensor-ops.js';
 import { channelAxisIndexer, dropUnusedConstants, foldBatchNorm, outputChannelAxis } from './fold-batchnorm.js';
 import { fuseActivations } from './fuse-activation.js';
 
@@ -255,14 +256,6 @@ export function foldAddIntoBias(graph: Graph): number {
   });
 }
 
-function transpose2d(t: Tensor): Tensor {
-  const [r, c] = t.shape as [number, number];
-  const src = t.data as Float32Array;
-  const out = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j]!;
-  return new Tensor('float32', [c, r], out);
-}
-
 /**
  * Gemm(A, B, C) with alpha = beta = 1, no transA and a constant B, and MatMul(A, B)
  * with a constant 2-D B, become FullyConnected(A, W = B as [O, K], bias). Returns
@@ -280,7 +273,7 @@ export function gemmToFullyConnected(graph: Graph): number {
     let weight: Tensor, bias: Tensor | undefined;
     if (node.op === 'Gemm') {
       if (attrInt(node, 'transA', 0) !== 0 || attrFloat(node, 'alpha', 1) !== 1) continue;
-      weight = attrInt(node, 'transB', 0) !== 0 ? b : transpose2d(b);
+      weight = attrInt(node, 'transB', 0) !== 0 ? b : transposeTensor(b, [1, 0]);
       if (node.inputs[2]) {
         const c = graph.constant(node.inputs[2]);
         if (!c || c.dtype !== 'float32' || c.size !== weight.shape[0] || c.shape[c.rank - 1] !== c.size) continue;
@@ -290,7 +283,7 @@ export function gemmToFullyConnected(graph: Graph): number {
         bias = new Tensor('float32', [c.size], d);
       }
     } else {
-      weight = transpose2d(b);
+      weight = transposeTensor(b, [1, 0]);
     }
     const wName = graph.uniqueName(`${node.name}/fc_weight`);
     graph.setValue({ name: wName, dtype: 'float32', shape: [...weight.shape], constant: weight });

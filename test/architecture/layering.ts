@@ -67,13 +67,29 @@ export function importsOf(source: string): string[] {
   return specs;
 }
 
-/** Every import from one layer into another, as 'from/file.ts -> to/file.ts' with its two layers. */
-export function crossLayerImports(): { edge: string; from: string; to: string }[] {
-  const out: { edge: string; from: string; to: string }[] = [];
-  for (const file of sourceFiles(SRC)) {
-    const rel = path.relative(SRC, file).split(path.sep).join('/');
-    for (const spec of importsOf(readFileSync(file, 'utf8'))) {
-      const target = path.relative(SRC, path.resolve(path.dirname(file), spec)).split(path.sep).join('/').replace(/\.js$/, '.ts');
+/** src/ as an in-memory module graph: each .ts file's path relative to src/ ('runtime/session.ts') and its source. */
+export function modulesOnDisk(): Map<string, string> {
+  const modules = new Map<string, string>();
+  for (const file of sourceFiles(SRC)) modules.set(path.relative(SRC, file).split(path.sep).join('/'), readFileSync(file, 'utf8'));
+  return modules;
+}
+
+export interface Edge {
+  /** 'from/file.ts -> to/file.ts', paths relative to src/. */
+  edge: string;
+  from: string;
+  to: string;
+}
+
+/**
+ * Every import from one layer into another in a module graph (paths relative to src/ and their
+ * sources; by default src/ as it is on disk).
+ */
+export function crossLayerImports(modules: ReadonlyMap<string, string> = modulesOnDisk()): Edge[] {
+  const out: Edge[] = [];
+  for (const [rel, source] of modules) {
+    for (const spec of importsOf(source)) {
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(rel), spec)).replace(/\.js$/, '.ts');
       if (target.startsWith('..')) continue; // outside src/ (package.json)
       const from = layerOf(rel), to = layerOf(target);
       if (from !== to) out.push({ edge: `${rel} -> ${target}`, from, to });
@@ -82,10 +98,23 @@ export function crossLayerImports(): { edge: string; from: string; to: string }[
   return out;
 }
 
-export function violations(edges = crossLayerImports()): string[] {
+/** The rule an edge breaks, in words: what its layer may import. */
+export function ruleOf(layer: string): string {
+  const allowed = MAY_IMPORT[layer];
+  if (!allowed) return `layer ${layer} has no row in MAY_IMPORT (test/architecture/layering.ts)`;
+  return `layer ${layer} may import ${allowed.length ? allowed.join(', ') : 'nothing of ours'} (MAY_IMPORT in test/architecture/layering.ts, docs/ARCHITECTURE.md §1)`;
+}
+
+/** The edges against the rules. */
+export function violations(edges: readonly Edge[] = crossLayerImports()): Edge[] {
   return edges.filter(({ from, to }) => {
     const allowed = MAY_IMPORT[from];
     if (!allowed) return true; // a new folder of src/ needs its row in MAY_IMPORT
     return !allowed.includes('*') && !allowed.includes(to);
-  }).map((e) => e.edge);
+  });
+}
+
+/** One line per violation: the file, what it imports, and the rule it breaks. */
+export function describeViolations(bad: readonly Edge[]): string[] {
+  return bad.map((e) => `src/${e.edge.replace(' -> ', ' imports src/')}: ${ruleOf(e.from)}`);
 }

@@ -1,7 +1,7 @@
 import {
   CloudlessError, Tensor, attrFloat, staticInfos, staticShapeError, attrInt, attrInts, attrString, hasAttr,
   shapeToString, withContext,
-  type DType, type Graph, type Node, type QuantParams, type TypedArray, type ValueInfo,
+  type DType, type Graph, type Node, type QuantParams, type ValueInfo,
 } from '../../ir/index.js';
 import { convTransposeGeometry, windowGeometry, epsilonOf, padAmounts, type WindowGeometry } from '../../ir/ops/nn.js';
 import { transposeTensor } from '../../ir/tensor-ops.js';
@@ -574,7 +574,7 @@ class TfliteWriter {
       weights = this.in(1);
     } else {
       const bc = this.constIn(1, 'B (FULLY_CONNECTED wants [N, K] weights)');
-      weights = this.constTensor(`${this.node.inputs[1]}/transposed`, transpose2d(bc));
+      weights = this.constTensor(`${this.node.inputs[1]}/transposed`, transposeTensor(bc, [1, 0]));
     }
     let bias = -1;
     if (this.node.inputs[2]) {
@@ -885,15 +885,6 @@ class TfliteWriter {
 
   // ---- serialization ----------------------------------------------------------------------------
 
-}
-
-function transpose2d(t: Tensor): Tensor {
-  const [r, c] = t.shape as [number, number];
-  const out = new Tensor(t.dtype, [c, r]);
-  const src = t.data as Exclude<TypedArray, BigInt64Array>;
-  const dst = out.data as Exclude<TypedArray, BigInt64Array>;
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) dst[j * r + i] = src[i * c + j]!;
-  return out;
 }
 
 /**

@@ -5,20 +5,7 @@
  * onmessage runs the pool's worker loop; the page's main thread cannot
  * Atomics.wait, so the calling side would have to run in a worker too.)
  */
-export interface WorkerData {
-  module: object;
-  memory: object;
-  control: SharedArrayBuffer;
-  slot: number;
-  scratchI8: number;
-  scratchI16: number;
-  names: readonly string[];
-}
+import type { StartWorker } from './thread-host-core.js';
 
-export interface WorkerHandle {
-  terminate(): void;
-}
-
-export function startWorker(_main: string, _data: WorkerData): WorkerHandle | string {
-  return 'the browser build of cloudless runs the kernels on one thread (no Web Worker pool yet)';
-}
+export const startWorker: StartWorker = () =>
+  'the browser build of cloudless runs the kernels on one thread (no Web Worker pool yet)';

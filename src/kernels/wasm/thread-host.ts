@@ -10,25 +10,10 @@
  * loop.
  */
 import { Worker } from 'node:worker_threads';
+import type { StartWorker } from './thread-host-core.js';
 
-/** What a worker needs: the compiled kernels, the shared memory, the control block, its slot and its scratch. */
-export interface WorkerData {
-  module: object;
-  memory: object;
-  control: SharedArrayBuffer;
-  slot: number;
-  scratchI8: number;
-  scratchI16: number;
-  names: readonly string[];
-}
-
-/** A started worker: ending it is all the pool asks of a host. */
-export interface WorkerHandle {
-  terminate(): void;
-}
-
-/** Starts one worker running `main` (the source of a function of one argument, the WorkerData), or says why it cannot. */
-export function startWorker(main: string, data: WorkerData): WorkerHandle | string {
+/** Starts one worker_thread running `main` on `data` (StartWorker in thread-host-core.ts). */
+export const startWorker: StartWorker = (main, data) => {
   const source = `const { workerData } = require('node:worker_threads');\n(${main})(workerData);\n`;
   try {
     const w = new Worker(source, { eval: true, workerData: data });
@@ -39,4 +24,4 @@ export function startWorker(main: string, data: WorkerData): WorkerHandle | stri
   } catch (err) {
     return `a worker thread could not start: ${(err as Error).message}`;
   }
-}
+};

@@ -35,7 +35,8 @@
  */
 import { CloudlessError } from '../../ir/index.js';
 import { type KernelExports, type WasmHeap, wasmHeap } from './heap.js';
-import { startWorker, type WorkerHandle } from './thread-host.js';
+import type { WorkerHandle } from './thread-host-core.js';
+import { startWorker } from './thread-host.js';
 
 /** Most threads a session may ask for. */
 export const MAX_THREADS = 64;

@@ -24,6 +24,9 @@
  */
 import { CloudlessError, type Node, type QuantParams, type ValueInfo } from '../../../ir/index.js';
 import { attrString } from '../../../ir/attrs.js';
+import { quantizeMultiplier, roundHalfAway } from '../../../ir/quant-math.js';
+
+export { type QuantizedMultiplier, quantizeMultiplier, roundHalfAway } from '../../../ir/quant-math.js';
 
 export const INT8_MIN = -128;
 export const INT8_MAX = 127;
@@ -45,13 +48,6 @@ export function rne(v: number): number {
   return f % 2 === 0 ? f : f + 1;
 }
 
-/** Round to nearest integer, ties away from zero (C's std::round / TfLiteRound). */
-export function roundHalfAway(v: number): number {
-  const a = Math.abs(v);
-  let r = Math.floor(a);
-  if (a - r >= 0.5) r += 1;
-  return v < 0 ? -r : r;
-}
 
 export function clampInt(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
@@ -61,35 +57,7 @@ export function clampInt(v: number, lo: number, hi: number): number {
 // tflite-reference: fixed-point multipliers
 // ---------------------------------------------------------------------------
 
-/** A real multiplier as m · 2^(shift − 31), with m in [2^30, 2^31) (or 0). */
-export interface QuantizedMultiplier {
-  multiplier: number;
-  shift: number;
-}
-
-/**
- * TFLite's QuantizeMultiplier: frexp splits `real` into q · 2^shift with |q| in
- * [0.5, 1); q · 2^31 is rounded half away from zero. A q that rounds up to 2^31
- * is halved with the shift raised (a negative one may reach −2^31, which int32
- * holds), and factors below ~2^-32 flush to zero. Negative factors occur in
- * LEAKY_RELU with a negative alpha.
- */
-export function quantizeMultiplier(real: number): QuantizedMultiplier {
-  if (real === 0) return { multiplier: 0, shift: 0 };
-  if (!Number.isFinite(real)) {
-    throw new CloudlessError('E_INTERNAL', `cannot quantize the multiplier ${real}: it must be finite`);
-  }
-  const magnitude = Math.abs(real);
-  let shift = Math.floor(Math.log2(magnitude)) + 1;
-  let q = magnitude / 2 ** shift;
-  // log2 of a double can be off by one ulp near powers of two; fix the exponent exactly.
-  while (q >= 1) { q /= 2; shift++; }
-  while (q < 0.5) { q *= 2; shift--; }
-  let fixed = roundHalfAway(q * TWO_31);
-  if (fixed === TWO_31 && real > 0) { fixed /= 2; shift++; }
-  if (shift < -31) return { multiplier: 0, shift: 0 };
-  return { multiplier: real > 0 ? fixed : -fixed, shift };
-}
+// QuantizeMultiplier and C's rounding live in ir/quant-math.ts (the C emitter computes them too).
 
 /**
  * gemmlowp's SaturatingRoundingDoublingHighMul: the high 32 bits of 2·a·b,

@@ -1,20 +1,11 @@
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Tensor } from '../../../src/ir/index.js';
 import {
-  RfftInt16, fftAutoScale, filterBankAccumulate, filterBankAccumulateDouble, log32, signalKernels, sqrt32, sqrt64, sqrtSafe,
-  spectralSubtraction, wideDynamicFunction,
-} from '../../../src/kernels/ref/signal.js';
-import { readTfliteFile } from '../../../src/formats/tflite/read-file.js';
-import { defaultRegistry } from '../../../src/runtime/builtins.js';
-import { runOp } from '../../../src/runtime/eval-node.js';
-import { Session } from '../../../src/runtime/session.js';
-import { MicroFrontend, microFrontendConfig } from '../../../src/tasks/audio/features.js';
-import { readWav, toInt16 } from '../../../src/tasks/audio/wav.js';
-import { tflmDir } from '../../helpers/data.js';
+  RfftInt16, fftAutoScale, filterBankAccumulate, filterBankAccumulateDouble, log32, sqrt32, sqrt64, sqrtSafe, spectralSubtraction,
+  wideDynamicFunction,
+} from '../../src/ir/signal.js';
 
-if (defaultRegistry.candidates('ref', 'tflite.custom.SignalWindow').length === 0) defaultRegistry.registerAll(signalKernels);
-
+// The fixed-point DSP arithmetic of TFLM's signal library (src/ir/signal.ts), shared by the Signal
+// kernels (test/kernels/ref/signal.test.ts), the audio front end and the C emitter.
 describe('signal arithmetic', () => {
   it('sqrt32 and sqrt64 round to nearest like the bit-by-bit method', () => {
     for (const v of [0, 1, 2, 3, 4, 15, 16, 17, 1000, 65535, 2 ** 31]) {
@@ -105,44 +96,5 @@ describe('signal arithmetic', () => {
   it('the PCAN gain table lookup returns the table at 0..2', () => {
     const lut = Int16Array.from({ length: 125 }, (_, i) => i * 3);
     expect(wideDynamicFunction(2, lut)).toBe(6);
-  });
-
-  it('kernels run through runOp with int64 (uint32) tensors', () => {
-    const spec = Tensor.fromNumbers('int16', [8], [3, 0, 4, 1, -2, 2, 0, 0]);
-    const [e] = runOp('tflite.custom.SignalEnergy', [spec], { start_index: 0, end_index: 3 });
-    expect(Array.from(e!.data as BigInt64Array)).toEqual([9n, 17n, 8n, 0n]);
-    const [s] = runOp('tflite.custom.SignalFilterBankSquareRoot', [Tensor.fromNumbers('int64', [3], [16, 100, 2 ** 33]), Tensor.scalar('int32', 1)]);
-    expect(Array.from(s!.data as BigInt64Array)).toEqual([2n, 5n, BigInt(Math.round(Math.sqrt(2 ** 33))) >> 1n]);
-  });
-});
-
-const dir = tflmDir();
-describe.skipIf(!dir)('audio_preprocessor_int8.tflite through cloudless', () => {
-  const model = path.join(dir ?? '', 'audio_preprocessor_int8.tflite');
-  const yes = () => toInt16(readWav(path.join(dir!, 'yes_1000ms.wav')).channels[0]!);
-
-  it('reproduces TFLM micro_speech_test YesFeatureTest bit for bit', async () => {
-    // TFLM's yes_30ms.wav is yes_1000ms.wav from sample 8000 (its header comment says so; we checked).
-    const expected = [124, 105, 126, 103, 125, 101, 123, 100, 116, 98, 115, 97, 113, 90, 91, 82, 104, 96, 117, 97,
-      121, 103, 126, 101, 125, 104, 126, 104, 125, 101, 116, 90, 81, 74, 80, 71, 83, 76, 82, 71];
-    const g = readTfliteFile(model);
-    const s = new Session(g, { backend: 'ref' });
-    const out = await s.run({ [g.inputs[0]!]: new Tensor('int16', [1, 480], yes().slice(8000, 8480)) });
-    expect(Array.from(out[g.outputs[0]!]!.data as Int8Array)).toEqual(expected);
-  });
-
-  it('the streaming front end equals the preprocessor frame by frame, state included', async () => {
-    const g = readTfliteFile(model);
-    const s = new Session(g, { backend: 'ref' });
-    const x = yes();
-    const fe = new MicroFrontend(microFrontendConfig(g));
-    const streamed: number[][] = [];
-    // Odd chunk sizes: frames straddle chunk boundaries.
-    for (let i = 0; i < x.length; i += 333) fe.push(x.subarray(i, i + 333), (f) => streamed.push(Array.from(f)));
-    expect(streamed.length).toBe(49);
-    for (let k = 0; k < streamed.length; k++) {
-      const out = await s.run({ [g.inputs[0]!]: new Tensor('int16', [1, 480], x.slice(320 * k, 320 * k + 480)) });
-      expect(streamed[k]).toEqual(Array.from(out[g.outputs[0]!]!.data as Int8Array));
-    }
   });
 });
