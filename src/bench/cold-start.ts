@@ -108,7 +108,9 @@ export async function coldStart(
     const jobFile = path.join(dir, 'job.json');
     await writeFile(jobFile, JSON.stringify(job));
     const { script, execArgv, cwd } = childScript();
-    return await runChild(opts.node ?? process.execPath, [...execArgv, script, jobFile], cwd, opts.timeoutMs ?? 300_000);
+    // CLOUDLESS_COLD_NODE_ARGS adds Node flags to the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+    const extra = (process.env.CLOUDLESS_COLD_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    return await runChild(opts.node ?? process.execPath, [...extra, ...execArgv, script, jobFile], cwd, opts.timeoutMs ?? 300_000);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
