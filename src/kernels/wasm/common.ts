@@ -135,13 +135,13 @@ export function windowArgs(g: Geometry3): number[] {
  */
 export function packBlocksF32(dst: Float32Array, at: number, w: Float32Array, cout: number, k: number, strideO: number, strideK: number): void {
   const blocks = Math.ceil(cout / 8);
-  let d = at;
+  // dst[at + (j·k + i)·8 + l] = W[8j + l][i], 0 past cout; one channel at a time, so the source is read in order.
   for (let j = 0; j < blocks; j++) {
-    for (let i = 0; i < k; i++) {
-      for (let l = 0; l < 8; l++) {
-        const o = j * 8 + l;
-        dst[d++] = o < cout ? w[o * strideO + i * strideK]! : 0;
-      }
+    const block = at + j * k * 8;
+    for (let l = 0; l < 8; l++) {
+      const o = j * 8 + l;
+      if (o >= cout) { for (let i = 0, d = block + l; i < k; i++, d += 8) dst[d] = 0; continue; }
+      for (let i = 0, d = block + l, s = o * strideO; i < k; i++, d += 8, s += strideK) dst[d] = w[s]!;
     }
   }
 }
