@@ -108,7 +108,9 @@ export async function coldStart(
     const jobFile = path.join(dir, 'job.json');
     await writeFile(jobFile, JSON.stringify(job));
     const { script, execArgv, cwd } = childScript();
-    return await runChild(opts.node ?? process.execPath, [...execArgv, script, jobFile], cwd, opts.timeoutMs ?? 300_000);
+    // CLOUDLESS_COLD_NODE_ARGS adds Node flags to the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+    const extra = (process.env.CLOUDLESS_COLD_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    return await runChild(opts.node ?? process.execPath, [...extra, ...execArgv, script, jobFile], cwd, opts.timeoutMs ?? 300_000);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -179,9 +181,25 @@ function phases(): { mark(name: string): void; result(): Record<string, number>;
   return p;
 }
 
-async function coldCloudless(job: ColdStartJob): Promise<ColdStartResult> {
-  const inputs = await readInputs(job);
-  const p = phases();
+type RuntimeEntry = typeof import('../runtime/entry.js');
+
+/**
+ * What a user's `import { load } from 'cloudless/runtime'` loads: the bundle
+ * (dist/runtime/bundle.js, one file; phase `bundle`, the kernels' wasm
+ * compile included) when the child runs from dist/ and it exists, else
+ * (CLOUDLESS_COLD_BUNDLE=0, or from the sources) the module graph: the heap
+ * first (phase `wasm`), then the rest (`modules`).
+ */
+async function importCloudless(p: ReturnType<typeof phases>): Promise<{
+  Tensor: RuntimeEntry['Tensor']; runtime: Pick<RuntimeEntry, 'importModelBytes' | 'defaultRegistry' | 'Session'>;
+  optimizeForInference: RuntimeEntry['optimizeForInference']; ensureThreads: RuntimeEntry['ensureThreads'];
+}> {
+  const bundle = fileURLToPath(new URL('../runtime/bundle.js', import.meta.url));
+  if (!import.meta.url.endsWith('.ts') && process.env.CLOUDLESS_COLD_BUNDLE !== '0' && existsSync(bundle)) {
+    const m = (await import(pathToFileURL(bundle).href)) as RuntimeEntry;
+    p.mark('bundle');
+    return { Tensor: m.Tensor, runtime: m, optimizeForInference: m.optimizeForInference, ensureThreads: m.ensureThreads };
+  }
   // Importing the heap reads, compiles and instantiates the kernels' wasm (once per process).
   await import('../kernels/wasm/heap.js');
   p.mark('wasm');
@@ -189,6 +207,13 @@ async function coldCloudless(job: ColdStartJob): Promise<ColdStartResult> {
     import('../ir/index.js'), import('../runtime/index.js'), import('../passes/optimize.js'), import('../kernels/wasm/threads.js'),
   ]);
   p.mark('modules');
+  return { Tensor, runtime, optimizeForInference, ensureThreads };
+}
+
+async function coldCloudless(job: ColdStartJob): Promise<ColdStartResult> {
+  const inputs = await readInputs(job);
+  const p = phases();
+  const { Tensor, runtime, optimizeForInference, ensureThreads } = await importCloudless(p);
   if (job.threads > 1) ensureThreads(job.threads);
   p.mark('threads');
   const feeds = Object.fromEntries(inputs.map((i) => [i.name, new Tensor(i.dtype, i.shape, i.data)]));

@@ -15,14 +15,19 @@ export function transposeTensor(t: Tensor, perm: readonly number[]): Tensor {
   const inStrides = stridesOf(t.shape);
   const srcStride = perm.map((p) => inStrides[p]!);
   const rank = shape.length;
-  const idx = new Array<number>(rank).fill(0);
   const src = t.data as unknown as ArrayLike<number | bigint>;
   const dst = out.data as unknown as { [i: number]: number | bigint };
-  // Walks the output in order, stepping the source offset like an odometer.
+  const n = out.size;
+  if (n === 0) return out;
+  if (rank === 0) { dst[0] = src[0]!; return out; }
+  // Walks the output in order, a run of the last axis at a time, stepping the source offset of
+  // the outer axes like an odometer (a cold start transposes every weight of an NCHW model).
+  const last = rank - 1, len = shape[last]!, step = srcStride[last]!;
+  const idx = new Int32Array(rank);
   let from = 0;
-  for (let i = 0; i < out.size; i++) {
-    dst[i] = src[from]!;
-    for (let a = rank - 1; a >= 0; a--) {
+  for (let i = 0; i < n; i += len) {
+    for (let j = 0, f = from; j < len; j++, f += step) dst[i + j] = src[f]!;
+    for (let a = last - 1; a >= 0; a--) {
       idx[a]!++;
       from += srcStride[a]!;
       if (idx[a]! < shape[a]!) break;

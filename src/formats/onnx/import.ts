@@ -108,8 +108,18 @@ function rawWidth(dt: number): number {
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function fillFromRaw(t: Tensor, dt: number, v: DataView, n: number): void {
   const d = t.data;
+  // On a little-endian host, a raw_data of the tensor's own element type is its bytes: one copy.
+  const same = (dt === OnnxDataType.FLOAT && d instanceof Float32Array) || (dt === OnnxDataType.DOUBLE && d instanceof Float64Array)
+    || (dt === OnnxDataType.INT32 && d instanceof Int32Array) || (dt === OnnxDataType.INT64 && d instanceof BigInt64Array);
+  if (LITTLE_ENDIAN && same) {
+    const bytes = n * d.BYTES_PER_ELEMENT;
+    new Uint8Array(d.buffer, d.byteOffset, bytes).set(new Uint8Array(v.buffer, v.byteOffset, bytes));
+    return;
+  }
   switch (dt) {
     case OnnxDataType.FLOAT: for (let i = 0; i < n; i++) (d as Float32Array)[i] = v.getFloat32(4 * i, true); break;
     case OnnxDataType.DOUBLE: for (let i = 0; i < n; i++) (d as Float64Array)[i] = v.getFloat64(8 * i, true); break;

@@ -135,13 +135,13 @@ export function windowArgs(g: Geometry3): number[] {
  */
 export function packBlocksF32(dst: Float32Array, at: number, w: Float32Array, cout: number, k: number, strideO: number, strideK: number): void {
   const blocks = Math.ceil(cout / 8);
-  let d = at;
+  // dst[at + (j·k + i)·8 + l] = W[8j + l][i], 0 past cout; one channel at a time, so the source is read in order.
   for (let j = 0; j < blocks; j++) {
-    for (let i = 0; i < k; i++) {
-      for (let l = 0; l < 8; l++) {
-        const o = j * 8 + l;
-        dst[d++] = o < cout ? w[o * strideO + i * strideK]! : 0;
-      }
+    const block = at + j * k * 8;
+    for (let l = 0; l < 8; l++) {
+      const o = j * 8 + l;
+      if (o >= cout) { for (let i = 0, d = block + l; i < k; i++, d += 8) dst[d] = 0; continue; }
+      for (let i = 0, d = block + l, s = o * strideO; i < k; i++, d += 8, s += strideK) dst[d] = w[s]!;
     }
   }
 }
@@ -164,15 +164,31 @@ export function packBlocksI8(dst: Int16Array | Int8Array, at: number, w: Int8Arr
   const blocks = Math.ceil(cout / 8);
   const sums = new Int32Array(cout);
   dst.fill(0, at, at + blocks * 8 * k8);
+  // Element (o, i) goes to ((((j·k8/8 + g)·4 + s)·2 + h)·8 + 2l + e with j = o/8, h = (o/4) mod 2,
+  // l = o mod 4, g = i/8, p = (i/2) mod 4, e = i mod 2, s = (p − l) mod 4: per channel the
+  // four step offsets are fixed, so the loop walks k in groups of 8 without the bit arithmetic.
+  const full = k >> 3;
   for (let o = 0; o < cout; o++) {
     const j = o >> 3, h = (o >> 2) & 1, l = o & 3;
+    const base = at + j * (k8 >> 3) * 64 + h * 8 + l * 2;
+    const s0 = ((4 - l) & 3) * 16, s1 = ((5 - l) & 3) * 16, s2 = ((6 - l) & 3) * 16, s3 = ((7 - l) & 3) * 16;
+    const row = o * k;
     let sum = 0;
-    for (let i = 0; i < k; i++) {
-      const v = w[o * k + i]! - zw;
+    for (let g = 0; g < full; g++) {
+      const src = row + g * 8, d = base + g * 64;
+      const v0 = w[src]! - zw, v1 = w[src + 1]! - zw, v2 = w[src + 2]! - zw, v3 = w[src + 3]! - zw;
+      const v4 = w[src + 4]! - zw, v5 = w[src + 5]! - zw, v6 = w[src + 6]! - zw, v7 = w[src + 7]! - zw;
+      dst[d + s0] = v0; dst[d + s0 + 1] = v1;
+      dst[d + s1] = v2; dst[d + s1 + 1] = v3;
+      dst[d + s2] = v4; dst[d + s2 + 1] = v5;
+      dst[d + s3] = v6; dst[d + s3 + 1] = v7;
+      sum += v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
+    }
+    for (let i = full * 8; i < k; i++) {
+      const v = w[row + i]! - zw;
       sum += v;
       const g = i >> 3, p = (i >> 1) & 3, e = i & 1;
-      const s = (p - l + 4) & 3;
-      dst[at + (((j * (k8 >> 3) + g) * 4 + s) * 2 + h) * 8 + l * 2 + e] = v;
+      dst[base + g * 64 + ((p - l + 4) & 3) * 16 + e] = v;
     }
     sums[o] = sum;
   }
