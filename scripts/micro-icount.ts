@@ -2,7 +2,8 @@
  * Instructions per inference of the generated C on the emulated Cortex-M targets (docs/micro.md):
  * each model is compiled, run as firmware under QEMU `-icount shift=0` (src/codegen/verify.ts
  * reads a hardware counter around `<name>_invoke`), and checked bit-exact with the engine first,
- * so every count is of a correct run. Not a test.
+ * so every count is of a correct run. Not a test. On Cortex-M4 each model is built twice: with
+ * -DCL_NO_DSP (the plain int8 loops) and without (the DSP loops, the default there).
  *   npx tsx scripts/micro-icount.ts [--on cortex-m4,cortex-m0plus,host] [MODEL.tflite ...]
  * `host` builds for x86-64 (gcc -O2) and counts `<name>_invoke` inclusive under
  * `valgrind --tool=callgrind` (callgrind_annotate --inclusive=yes).
@@ -78,19 +79,23 @@ for (const { name, graph } of await models()) {
     }
     const m = MACHINES[on as CortexTarget];
     if (pkg.arenaBytes + m.stackBytes > m.ramBytes) { console.log(`${name} on ${on}: does not fit (${pkg.arenaBytes} B arena + ${m.stackBytes} B stack > ${m.ramBytes} B RAM)`); continue; }
-    let got: RunResult;
-    try {
-      got = await buildAndRun(pkg, feeds, { on, timeoutMs: 600_000 });
-    } catch (err) {
-      console.log(`${name} on ${on}: not run: ${(err as Error).message.split('\n')[0]}`);
-      continue;
+    // Cortex-M4 has the DSP extension: the package's DSP loops run by default, the plain ones with -DCL_NO_DSP.
+    const builds: [string, string[]][] = on === 'cortex-m4' ? [['plain, -DCL_NO_DSP', ['CL_NO_DSP']], ['DSP', []]] : [['plain', []]];
+    for (const [label, defines] of builds) {
+      let got: RunResult;
+      try {
+        got = await buildAndRun(pkg, feeds, { on, timeoutMs: 600_000, defines });
+      } catch (err) {
+        console.log(`${name} on ${on} (${label}): not run: ${(err as Error).message.split('\n')[0]}`);
+        continue;
+      }
+      const exact = got.status === 0 && graph.outputs.every((n, i) => {
+        const w = want[n]!;
+        const wb = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
+        return got.outputs[i]!.length === wb.length && wb.every((b, k) => b === got.outputs[i]![k]);
+      });
+      console.log(`${name} on ${on} (QEMU ${m.machine}, ${label}): ${got.instructions} instructions per inference (±${got.instructionResolution}), `
+        + `flash ${got.size!.text + got.size!.data} B, arena ${pkg.arenaBytes} B, stack ${got.stackBytes} B, ${exact ? 'bit-exact with the engine' : 'NOT bit-exact'}`);
     }
-    const exact = got.status === 0 && graph.outputs.every((n, i) => {
-      const w = want[n]!;
-      const wb = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
-      return got.outputs[i]!.length === wb.length && wb.every((b, k) => b === got.outputs[i]![k]);
-    });
-    console.log(`${name} on ${on} (QEMU ${m.machine}): ${got.instructions} instructions per inference (±${got.instructionResolution}), `
-      + `flash ${got.size!.text + got.size!.data} B, arena ${pkg.arenaBytes} B, stack ${got.stackBytes} B, ${exact ? 'bit-exact with the engine' : 'NOT bit-exact'}`);
   }
 }

@@ -212,9 +212,189 @@ const REQUANT_PARAMS = `
 /* The per-channel epilogue: y = clamp(MBQM(acc, multiplier[c], shift[c]) + output_offset, act_min, act_max). */
 `;
 
+/*
+ * The Cortex-M DSP path of the int8 multiply-accumulate loops (Conv,
+ * DepthwiseConv, FullyConnected). Where the compiler targets a core with the
+ * DSP extension (Armv7E-M / Armv8-M Mainline with DSP: Cortex-M4, M7, M33,
+ * M55; ACLE defines __ARM_FEATURE_DSP and __ARM_FEATURE_SIMD32), the inner
+ * loops read four int8 values per 32-bit load, widen them to two pairs of
+ * int16 lanes and multiply-accumulate a pair per instruction (SMLAD,
+ * SMLABB/SMLATT). Elsewhere (Cortex-M0/M0+/M3, the host), and when the package
+ * is compiled with -DCL_NO_DSP, the plain loops run. Both paths form the same
+ * int32 sums term for term, only grouped differently; integer addition is
+ * associative, so the outputs are the same bit for bit.
+ */
+const MAC_S8: CPiece = {
+  id: 'mac_s8',
+  needs: ['fixedpoint', 'float_epilogue'],
+  header: '',
+  source: `
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__ARM_BIG_ENDIAN) && !defined(CL_NO_DSP)
+#define CL_DSP 1
+#include <arm_acle.h>
+#else
+#define CL_DSP 0
+#endif
+
+#if CL_DSP
+#if defined(__GNUC__)
+#define CL_MEMCPY __builtin_memcpy
+#else
+#include <string.h>
+#define CL_MEMCPY memcpy
+#endif
+
+/* Four int8 from any address as one word (byte 0 lowest). The cores with DSP allow unaligned LDR, so this is one load. */
+static uint32_t cl_load4(const int8_t *p) {
+  uint32_t v;
+  CL_MEMCPY(&v, p, 4);
+  return v;
+}
+
+/* Bytes 1 and 3 moved to where SXTB16 reads (bytes 0 and 2). */
+static uint32_t cl_ror8(uint32_t v) { return (v >> 8) | (v << 24); }
+
+/* An int16 value in both lanes. */
+static int16x2_t cl_pair(int32_t v) { return (int16x2_t)(((uint32_t)v & 0xFFFFu) | ((uint32_t)v << 16)); }
+
+/*
+ * __sxtab16(o, v): bytes 0 and 2 of v sign-extended to int16 lanes, plus o's
+ * lanes, modulo 2^16 per lane. An int8 plus an offset -z with z in [-128, 127]
+ * lies in [-255, 255], so no lane wraps: the lanes hold x + offset exactly.
+ */
+#endif
+
+/* The epilogue of output channel c (see REQUANT_PARAMS; the float factor in tflite-xnnpack). */
+static int8_t cl_output_s8(int32_t acc, const float *scale, const int32_t *multiplier, const int32_t *shift, int32_t c,
+                           int32_t output_offset, int32_t act_min, int32_t act_max) {
+  return (int8_t)(scale
+    ? cl_requant_float(acc, scale[c], output_offset, act_min, act_max)
+    : cl_clamp_i32((int64_t)cl_mbqm(acc, multiplier[c], shift[c]) + output_offset, act_min, act_max));
+}
+`,
+};
+
+const TAPS_S8: CPiece = {
+  id: 'taps_s8',
+  needs: ['mac_s8'],
+  header: '',
+  source: `
+/* The taps of one output pixel inside the input: rows x cols, and the steps between them (in bytes) in the input and the filter. */
+typedef struct {
+  int32_t rows, cols, x_row, x_col, w_row, w_col, x_offset;
+} cl_taps;
+
+/* The kernel taps [*k0, *k1) of a window starting at start (stride and padding applied) with this dilation that fall inside [0, size). */
+static void cl_window(int32_t start, int32_t dilation, int32_t k, int32_t size, int32_t *k0, int32_t *k1) {
+  *k0 = start < 0 ? (dilation - 1 - start) / dilation : 0;
+  *k1 = start >= size ? 0 : (size - start + dilation - 1) / dilation;
+  if (*k1 > k) *k1 = k;
+}
+
+/* acc + the sum over the taps of (x + x_offset) * w, one channel. */
+static int32_t cl_taps1(const cl_taps *t, const int8_t *x, const int8_t *w, int32_t acc) {
+  int32_t r, c;
+  for (r = 0; r < t->rows; r++) {
+    const int8_t *xr = x + r * t->x_row, *wr = w + r * t->w_row;
+    for (c = 0; c < t->cols; c++, xr += t->x_col, wr += t->w_col) acc += ((int32_t)*xr + t->x_offset) * (int32_t)*wr;
+  }
+  return acc;
+}
+
+/*
+ * Four channels side by side (depth multiplier 1: input channel c + j feeds
+ * output channel c + j): acc[j] += sum over the taps of (x[j] + x_offset) * w[j].
+ * DSP path: one load brings the four inputs and one the four weights;
+ * __sxtab16 widens (x0, x2) and (x1, x3) with the offset added (each in
+ * [-255, 255], no lane wraps), __sxtb16 the weights, and SMLABB/SMLATT
+ * multiply one lane pair each into that channel's accumulator (a product below
+ * 2^15, an ordinary int32 addition: exactly the plain loop's terms).
+ */
+static void cl_taps4_lanes(const cl_taps *t, const int8_t *x, const int8_t *w, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], r, c;
+#if CL_DSP
+  const int16x2_t xo = cl_pair(t->x_offset);
+#endif
+  for (r = 0; r < t->rows; r++) {
+    const int8_t *xr = x + r * t->x_row, *wr = w + r * t->w_row;
+    for (c = 0; c < t->cols; c++, xr += t->x_col, wr += t->w_col) {
+#if CL_DSP
+      const uint32_t xv = cl_load4(xr), wv = cl_load4(wr);
+      const int16x2_t x02 = __sxtab16(xo, (int8x4_t)xv), x13 = __sxtab16(xo, (int8x4_t)cl_ror8(xv));
+      const int16x2_t w02 = __sxtb16((int8x4_t)wv), w13 = __sxtb16((int8x4_t)cl_ror8(wv));
+      a0 = __smlabb(x02, w02, a0);
+      a2 = __smlatt(x02, w02, a2);
+      a1 = __smlabb(x13, w13, a1);
+      a3 = __smlatt(x13, w13, a3);
+#else
+      a0 += ((int32_t)xr[0] + t->x_offset) * (int32_t)wr[0];
+      a1 += ((int32_t)xr[1] + t->x_offset) * (int32_t)wr[1];
+      a2 += ((int32_t)xr[2] + t->x_offset) * (int32_t)wr[2];
+      a3 += ((int32_t)xr[3] + t->x_offset) * (int32_t)wr[3];
+#endif
+    }
+  }
+  acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+}
+
+/*
+ * Four output channels of one input channel (a depth multiplier that is a
+ * multiple of 4): acc[j] += sum over the taps of (x + x_offset) * w[j]. The
+ * one input is read once per tap; plain multiply-accumulates are as short
+ * here as the DSP instructions would be, so both builds run this loop.
+ */
+static void cl_taps4_shared(const cl_taps *t, const int8_t *x, const int8_t *w, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], r, c;
+  for (r = 0; r < t->rows; r++) {
+    const int8_t *xr = x + r * t->x_row, *wr = w + r * t->w_row;
+    for (c = 0; c < t->cols; c++, xr += t->x_col, wr += t->w_col) {
+      const int32_t xv = (int32_t)*xr + t->x_offset;
+      a0 += xv * (int32_t)wr[0];
+      a1 += xv * (int32_t)wr[1];
+      a2 += xv * (int32_t)wr[2];
+      a3 += xv * (int32_t)wr[3];
+    }
+  }
+  acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+}
+`,
+};
+
+const DOT_S8: CPiece = {
+  id: 'dot_s8',
+  needs: ['mac_s8'],
+  header: '',
+  source: `
+/*
+ * acc + sum over i < n of (x[i] + x_offset) * (w[i] + w_offset).
+ * DSP path: per four bytes, the pairs (x0, x2) and (x1, x3) with the offset
+ * added (each in [-255, 255], see __sxtab16 above) meet (w0, w2) and (w1, w3);
+ * __smlad(a, b, acc) = acc + a.lo * b.lo + a.hi * b.hi. Each product is below
+ * 2^16 in magnitude and is exact in the instruction; the two additions are
+ * done modulo 2^32 (SMLAD only sets the Q flag, it does not saturate), so the
+ * result is the exact integer sum whenever that sum fits int32 -- the same
+ * condition the plain loop needs (the callers' bounds). The tail (n mod 4)
+ * and the plain path add one term at a time.
+ */
+static int32_t cl_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t x_offset, int32_t w_offset, int32_t acc) {
+  int32_t i = 0;
+#if CL_DSP
+  const int16x2_t xo = cl_pair(x_offset), wo = cl_pair(w_offset);
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t xv = cl_load4(x + i), wv = cl_load4(w + i);
+    acc = __smlad(__sxtab16(xo, (int8x4_t)xv), __sxtab16(wo, (int8x4_t)wv), acc);
+    acc = __smlad(__sxtab16(xo, (int8x4_t)cl_ror8(xv)), __sxtab16(wo, (int8x4_t)cl_ror8(wv)), acc);
+  }
+#endif
+  for (; i < n; i++) acc += ((int32_t)x[i] + x_offset) * ((int32_t)w[i] + w_offset);
+  return acc;
+}
+`,
+};
+
 const CONV_S8: CPiece = {
   id: 'conv_s8',
-  needs: ['fixedpoint', 'float_epilogue'],
+  needs: ['dot_s8'],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c;
@@ -237,31 +417,41 @@ void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *f
  * below 2^30 a window of up to 2^15 taps cannot overflow int32 (TFLite Micro
  * relies on the same bound). Taps in the padding are skipped: a padded x equals
  * z_x and would contribute nothing.
+ * Without dilation along x, the taps of one kernel row that lie inside the
+ * input are contiguous in both the NHWC input and the OHWI filter
+ * ((kx1 - kx0) * in_c bytes), so each row is one dot product; with dilation
+ * each tap is one (in_c bytes).
  */
 void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
-  int32_t b, oy, ox, oc, ky, kx, ic;
+  int32_t b, oy, ox, oc, ky, kx;
   for (b = 0; b < p->batch; b++) {
     for (oy = 0; oy < p->out_h; oy++) {
       const int32_t in_y0 = oy * p->stride_h - p->pad_h;
       for (ox = 0; ox < p->out_w; ox++) {
         const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        /* The kernel columns inside the input when dilation_w is 1: [kx0, kx1). */
+        const int32_t kx0 = in_x0 < 0 ? -in_x0 : 0;
+        const int32_t kx1 = in_x0 + p->k_w > p->in_w ? p->in_w - in_x0 : p->k_w;
+        int8_t *y = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
         for (oc = 0; oc < p->out_c; oc++) {
           int32_t acc = bias ? bias[oc] : 0;
           for (ky = 0; ky < p->k_h; ky++) {
             const int32_t in_y = in_y0 + ky * p->dilation_h;
+            const int8_t *x_row, *w_row;
             if (in_y < 0 || in_y >= p->in_h) continue;
+            x_row = input + (b * p->in_h + in_y) * p->in_w * p->in_c;
+            w_row = filter + (oc * p->k_h + ky) * p->k_w * p->in_c;
+            if (p->dilation_w == 1) {
+              if (kx1 > kx0) acc = cl_dot_s8(x_row + (in_x0 + kx0) * p->in_c, w_row + kx0 * p->in_c, (kx1 - kx0) * p->in_c, p->input_offset, 0, acc);
+              continue;
+            }
             for (kx = 0; kx < p->k_w; kx++) {
               const int32_t in_x = in_x0 + kx * p->dilation_w;
-              const int8_t *x, *w;
               if (in_x < 0 || in_x >= p->in_w) continue;
-              x = input + ((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c;
-              w = filter + ((oc * p->k_h + ky) * p->k_w + kx) * p->in_c;
-              for (ic = 0; ic < p->in_c; ic++) acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)w[ic];
+              acc = cl_dot_s8(x_row + in_x * p->in_c, w_row + kx * p->in_c, p->in_c, p->input_offset, 0, acc);
             }
           }
-          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)(p->scale
-            ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
-            : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
+          y[oc] = cl_output_s8(acc, p->scale, p->multiplier, p->shift, oc, p->output_offset, p->act_min, p->act_max);
         }
       }
     }
@@ -272,7 +462,7 @@ void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *f
 
 const DEPTHWISE_S8: CPiece = {
   id: 'depthwise_conv_s8',
-  needs: ['fixedpoint', 'float_epilogue'],
+  needs: ['taps_s8'],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c, depth_multiplier;
@@ -287,33 +477,52 @@ typedef struct {
 void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 `,
   source: `
-/* One input channel per output channel: at most k_h * k_w products below 2^15 each, far inside int32. */
+/*
+ * One input channel per output channel: at most k_h * k_w products below 2^15
+ * each, far inside int32. The window of each output pixel is clipped to the
+ * input once (cl_window: a padded x equals z_x and would contribute nothing),
+ * so the tap loops run without bounds checks.
+ */
 void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
   const int32_t out_c = p->in_c * p->depth_multiplier;
-  int32_t b, oy, ox, ic, m, ky, kx;
+  cl_taps t;
+  int32_t b, oy, ox, oc, ky0, ky1, kx0, kx1;
+  t.x_col = p->dilation_w * p->in_c;
+  t.x_row = p->dilation_h * p->in_w * p->in_c;
+  t.w_col = out_c;
+  t.w_row = p->k_w * out_c;
+  t.x_offset = p->input_offset;
   for (b = 0; b < p->batch; b++) {
     for (oy = 0; oy < p->out_h; oy++) {
       const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+      cl_window(in_y0, p->dilation_h, p->k_h, p->in_h, &ky0, &ky1);
       for (ox = 0; ox < p->out_w; ox++) {
         const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-        for (ic = 0; ic < p->in_c; ic++) {
-          for (m = 0; m < p->depth_multiplier; m++) {
-            const int32_t oc = ic * p->depth_multiplier + m;
-            int32_t acc = bias ? bias[oc] : 0;
-            for (ky = 0; ky < p->k_h; ky++) {
-              const int32_t in_y = in_y0 + ky * p->dilation_h;
-              if (in_y < 0 || in_y >= p->in_h) continue;
-              for (kx = 0; kx < p->k_w; kx++) {
-                const int32_t in_x = in_x0 + kx * p->dilation_w;
-                if (in_x < 0 || in_x >= p->in_w) continue;
-                acc += ((int32_t)input[((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c + ic] + p->input_offset) *
-                       (int32_t)filter[(ky * p->k_w + kx) * out_c + oc];
-              }
-            }
-            output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = (int8_t)(p->scale
-              ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
-              : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
+        int8_t *y = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+        const int8_t *x = input, *w = filter;
+        cl_window(in_x0, p->dilation_w, p->k_w, p->in_w, &kx0, &kx1);
+        t.rows = ky1 > ky0 && kx1 > kx0 ? ky1 - ky0 : 0;
+        t.cols = kx1 - kx0;
+        if (t.rows > 0) {
+          x = input + ((b * p->in_h + in_y0 + ky0 * p->dilation_h) * p->in_w + in_x0 + kx0 * p->dilation_w) * p->in_c;
+          w = filter + (ky0 * p->k_w + kx0) * out_c;
+        }
+        for (oc = 0; oc < out_c;) {
+          const int32_t ic = oc / p->depth_multiplier;
+          int32_t acc[4], j, n;
+          if (p->depth_multiplier == 1 && oc + 4 <= out_c) {
+            n = 4;
+            for (j = 0; j < 4; j++) acc[j] = bias ? bias[oc + j] : 0;
+            cl_taps4_lanes(&t, x + ic, w + oc, acc);
+          } else if (p->depth_multiplier % 4 == 0) {
+            n = 4;
+            for (j = 0; j < 4; j++) acc[j] = bias ? bias[oc + j] : 0;
+            cl_taps4_shared(&t, x + ic, w + oc, acc);
+          } else {
+            n = 1;
+            acc[0] = cl_taps1(&t, x + ic, w + oc, bias ? bias[oc] : 0);
           }
+          for (j = 0; j < n; j++, oc++) y[oc] = cl_output_s8(acc[j], p->scale, p->multiplier, p->shift, oc, p->output_offset, p->act_min, p->act_max);
         }
       }
     }
@@ -324,7 +533,7 @@ void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *in
 
 const FULLY_CONNECTED_S8: CPiece = {
   id: 'fully_connected_s8',
-  needs: ['fixedpoint', 'float_epilogue'],
+  needs: ['dot_s8'],
   header: `
 typedef struct {
   int32_t rows, depth, units;  /* x: rows x depth, w: units x depth */
@@ -341,16 +550,12 @@ void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *
   source: `
 /* Each product is below 2^16 (a weight zero point may widen w - z_w to 255), so up to 2^14 terms fit int32 with the bias. */
 void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
-  int32_t r, u, i;
+  int32_t r, u;
   for (r = 0; r < p->rows; r++) {
     const int8_t *x = input + r * p->depth;
     for (u = 0; u < p->units; u++) {
-      const int8_t *w = filter + u * p->depth;
-      int32_t acc = bias ? bias[u] : 0;
-      for (i = 0; i < p->depth; i++) acc += ((int32_t)x[i] + p->input_offset) * ((int32_t)w[i] + p->filter_offset);
-      output[r * p->units + u] = (int8_t)(p->scale
-        ? cl_requant_float(acc, p->scale[u], p->output_offset, p->act_min, p->act_max)
-        : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[u], p->shift[u]) + p->output_offset, p->act_min, p->act_max));
+      const int32_t acc = cl_dot_s8(x, filter + u * p->depth, p->depth, p->input_offset, p->filter_offset, bias ? bias[u] : 0);
+      output[r * p->units + u] = cl_output_s8(acc, p->scale, p->multiplier, p->shift, u, p->output_offset, p->act_min, p->act_max);
     }
   }
 }
@@ -968,6 +1173,102 @@ int64_t cl_mbqm_away(int64_t x, int32_t multiplier, int32_t shift) {
 `,
 };
 
+/*
+ * The int8 loops one term at a time, as the 16x8 variants below are derived
+ * from them (int16 activations do not pack four to a word, so 16x8 has no DSP
+ * path); the int8 pieces above restructure these loops around cl_dot_s8 and
+ * the four-channel depthwise groups, with the same sums.
+ */
+const CONV_S8_PER_TERM = `
+/*
+ * acc = bias[c] + sum over the taps inside the input of (x + input_offset) * w.
+ * |x - z_x| <= 255 and |w| <= 127, so each product is below 2^15; with a bias
+ * below 2^30 a window of up to 2^15 taps cannot overflow int32 (TFLite Micro
+ * relies on the same bound). Taps in the padding are skipped: a padded x equals
+ * z_x and would contribute nothing.
+ */
+void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  int32_t b, oy, ox, oc, ky, kx, ic;
+  for (b = 0; b < p->batch; b++) {
+    for (oy = 0; oy < p->out_h; oy++) {
+      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+      for (ox = 0; ox < p->out_w; ox++) {
+        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        for (oc = 0; oc < p->out_c; oc++) {
+          int32_t acc = bias ? bias[oc] : 0;
+          for (ky = 0; ky < p->k_h; ky++) {
+            const int32_t in_y = in_y0 + ky * p->dilation_h;
+            if (in_y < 0 || in_y >= p->in_h) continue;
+            for (kx = 0; kx < p->k_w; kx++) {
+              const int32_t in_x = in_x0 + kx * p->dilation_w;
+              const int8_t *x, *w;
+              if (in_x < 0 || in_x >= p->in_w) continue;
+              x = input + ((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c;
+              w = filter + ((oc * p->k_h + ky) * p->k_w + kx) * p->in_c;
+              for (ic = 0; ic < p->in_c; ic++) acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)w[ic];
+            }
+          }
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)(p->scale
+            ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
+            : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
+        }
+      }
+    }
+  }
+}
+`;
+const DEPTHWISE_S8_PER_TERM = `
+/* One input channel per output channel: at most k_h * k_w products below 2^15 each, far inside int32. */
+void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  const int32_t out_c = p->in_c * p->depth_multiplier;
+  int32_t b, oy, ox, ic, m, ky, kx;
+  for (b = 0; b < p->batch; b++) {
+    for (oy = 0; oy < p->out_h; oy++) {
+      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+      for (ox = 0; ox < p->out_w; ox++) {
+        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+        for (ic = 0; ic < p->in_c; ic++) {
+          for (m = 0; m < p->depth_multiplier; m++) {
+            const int32_t oc = ic * p->depth_multiplier + m;
+            int32_t acc = bias ? bias[oc] : 0;
+            for (ky = 0; ky < p->k_h; ky++) {
+              const int32_t in_y = in_y0 + ky * p->dilation_h;
+              if (in_y < 0 || in_y >= p->in_h) continue;
+              for (kx = 0; kx < p->k_w; kx++) {
+                const int32_t in_x = in_x0 + kx * p->dilation_w;
+                if (in_x < 0 || in_x >= p->in_w) continue;
+                acc += ((int32_t)input[((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c + ic] + p->input_offset) *
+                       (int32_t)filter[(ky * p->k_w + kx) * out_c + oc];
+              }
+            }
+            output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = (int8_t)(p->scale
+              ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
+              : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
+          }
+        }
+      }
+    }
+  }
+}
+`;
+const FULLY_CONNECTED_S8_PER_TERM = `
+/* Each product is below 2^16 (a weight zero point may widen w - z_w to 255), so up to 2^14 terms fit int32 with the bias. */
+void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  int32_t r, u, i;
+  for (r = 0; r < p->rows; r++) {
+    const int8_t *x = input + r * p->depth;
+    for (u = 0; u < p->units; u++) {
+      const int8_t *w = filter + u * p->depth;
+      int32_t acc = bias ? bias[u] : 0;
+      for (i = 0; i < p->depth; i++) acc += ((int32_t)x[i] + p->input_offset) * ((int32_t)w[i] + p->filter_offset);
+      output[r * p->units + u] = (int8_t)(p->scale
+        ? cl_requant_float(acc, p->scale[u], p->output_offset, p->act_min, p->act_max)
+        : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[u], p->shift[u]) + p->output_offset, p->act_min, p->act_max));
+    }
+  }
+}
+`;
+
 /** A 16x8 variant of an int8 piece: the same loops over int16 activations, an int64 bias and accumulator, and the wide epilogue. */
 function sixteenByEight(base: CPiece, fn: string, epilogue: 'reduced' | 'away', typeLines: [string, string][]): CPiece {
   const swap = (text: string, from: string, to: string) => {
@@ -997,9 +1298,9 @@ ${source}`,
   };
 }
 
-const CONV_S16 = sixteenByEight(CONV_S8, 'cl_conv', 'reduced', [['const int8_t *x, *w;', 'const int16_t *x;\n              const int8_t *w;'], ['int32_t acc = bias', 'int64_t acc = bias']]);
-const DEPTHWISE_S16 = sixteenByEight(DEPTHWISE_S8, 'cl_depthwise_conv', 'reduced', [['int32_t acc = bias', 'int64_t acc = bias']]);
-const FULLY_CONNECTED_S16 = sixteenByEight(FULLY_CONNECTED_S8, 'cl_fully_connected', 'away', [['const int8_t *x = input', 'const int16_t *x = input'], ['int32_t acc = bias', 'int64_t acc = bias']]);
+const CONV_S16 = sixteenByEight({ ...CONV_S8, source: CONV_S8_PER_TERM }, 'cl_conv', 'reduced', [['const int8_t *x, *w;', 'const int16_t *x;\n              const int8_t *w;'], ['int32_t acc = bias', 'int64_t acc = bias']]);
+const DEPTHWISE_S16 = sixteenByEight({ ...DEPTHWISE_S8, source: DEPTHWISE_S8_PER_TERM }, 'cl_depthwise_conv', 'reduced', [['int32_t acc = bias', 'int64_t acc = bias']]);
+const FULLY_CONNECTED_S16 = sixteenByEight({ ...FULLY_CONNECTED_S8, source: FULLY_CONNECTED_S8_PER_TERM }, 'cl_fully_connected', 'away', [['const int8_t *x = input', 'const int16_t *x = input'], ['int32_t acc = bias', 'int64_t acc = bias']]);
 
 const LUT_S16: CPiece = {
   id: 'lut_s16',
@@ -1350,7 +1651,7 @@ const MORE_PIECES: CPiece[] = [
 ];
 
 export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(
-  [FIXEDPOINT, GEMMLOWP_EXP, FLOAT_EPILOGUE, POOL_CLAMP, LUT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES, ...SIGNAL_PIECES].map((p) => [p.id, p]),
+  [FIXEDPOINT, GEMMLOWP_EXP, FLOAT_EPILOGUE, POOL_CLAMP, LUT_S8, MAC_S8, TAPS_S8, DOT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES, ...SIGNAL_PIECES].map((p) => [p.id, p]),
 );
 
 /** The pieces `ids` need, each once, dependencies first. */

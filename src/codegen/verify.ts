@@ -44,6 +44,11 @@ export interface BuildOptions {
    * one engine session.
    */
   frames?: number;
+  /**
+   * Preprocessor macros for every compilation of the package (`-D<name>`), e.g. `['CL_NO_DSP']` to
+   * build the plain int8 loops on a core with the DSP extension (docs/micro.md).
+   */
+  defines?: string[];
 }
 
 export interface RunResult {
@@ -202,7 +207,13 @@ export async function buildAndRun(pkg: CPackage, inputs: readonly Tensor[], opti
     for (const [file, text] of Object.entries(pkg.files)) await writeFile(path.join(dir, file), text);
     const sources = Object.keys(pkg.files).filter((f) => f.endsWith('.c'));
     const frames = options.frames ?? 1;
-    const result = on === 'host' ? await runHost(pkg, inputs, dir, sources, options, timeoutMs, frames) : await runFirmware(pkg, inputs, dir, sources, on, timeoutMs, frames);
+    const defines = (options.defines ?? []).map((d) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_]*)?$/.test(d)) throw new CloudlessError('E_INPUT', `build define "${d}" is not NAME or NAME=VALUE`);
+      return `-D${d}`;
+    });
+    const result = on === 'host'
+      ? await runHost(pkg, inputs, dir, sources, options, timeoutMs, frames, defines)
+      : await runFirmware(pkg, inputs, dir, sources, on, timeoutMs, frames, defines);
     if (options.keep) result.dir = dir;
     return result;
   } finally {
@@ -210,12 +221,12 @@ export async function buildAndRun(pkg: CPackage, inputs: readonly Tensor[], opti
   }
 }
 
-async function runHost(pkg: CPackage, inputs: readonly Tensor[], dir: string, sources: string[], options: BuildOptions, timeoutMs: number, frames: number): Promise<RunResult> {
+async function runHost(pkg: CPackage, inputs: readonly Tensor[], dir: string, sources: string[], options: BuildOptions, timeoutMs: number, frames: number, defines: string[]): Promise<RunResult> {
   // The package alone must be clean freestanding C99.
-  for (const s of sources) await tool('gcc', [...C_FLAGS, '-ffreestanding', '-O2', '-c', s, '-o', `${s}.o`], dir, timeoutMs);
+  for (const s of sources) await tool('gcc', [...C_FLAGS, ...defines, '-ffreestanding', '-O2', '-c', s, '-o', `${s}.o`], dir, timeoutMs);
   await writeFile(path.join(dir, 'cl_main.c'), hostHarness(pkg, inputs, frames));
   const san = options.sanitize ? ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-g', '-O1'] : ['-O2'];
-  await tool('gcc', [...C_FLAGS, ...san, ...sources, 'cl_main.c', '-o', 'model', ...(pkg.needsLibm ? ['-lm'] : [])], dir, timeoutMs);
+  await tool('gcc', [...C_FLAGS, ...defines, ...san, ...sources, 'cl_main.c', '-o', 'model', ...(pkg.needsLibm ? ['-lm'] : [])], dir, timeoutMs);
   let stdout: Buffer;
   try {
     stdout = (await run(path.join(dir, 'model'), [], { cwd: dir, timeout: timeoutMs, maxBuffer: 1 << 28, encoding: 'buffer' })).stdout;
@@ -227,7 +238,7 @@ async function runHost(pkg: CPackage, inputs: readonly Tensor[], dir: string, so
   return { outputs: splitOutputs(pkg, new Uint8Array(stdout), frames), status: 0 };
 }
 
-async function runFirmware(pkg: CPackage, inputs: readonly Tensor[], dir: string, sources: string[], on: CortexTarget, timeoutMs: number, frames: number): Promise<RunResult> {
+async function runFirmware(pkg: CPackage, inputs: readonly Tensor[], dir: string, sources: string[], on: CortexTarget, timeoutMs: number, frames: number, defines: string[]): Promise<RunResult> {
   const m = MACHINES[on];
   const outFile = path.join(dir, 'out.bin');
   await writeFile(path.join(dir, 'cl_startup.c'), startupSource(m));
@@ -236,7 +247,7 @@ async function runFirmware(pkg: CPackage, inputs: readonly Tensor[], dir: string
   // The startup code is GNU C (inline assembly, a vector table of function addresses); the package and harness are strict C99.
   await tool('arm-none-eabi-gcc', ['-std=gnu99', '-Wall', '-Wextra', '-Werror', ...m.cflags, '-Os', '-ffreestanding', '-c', 'cl_startup.c', '-o', 'cl_startup.o'], dir, timeoutMs);
   await tool('arm-none-eabi-gcc', [
-    ...C_FLAGS, ...m.cflags, '-Os', '-ffreestanding', '-ffunction-sections', '-fdata-sections', '-nostdlib',
+    ...C_FLAGS, ...defines, ...m.cflags, '-Os', '-ffreestanding', '-ffunction-sections', '-fdata-sections', '-nostdlib',
     '-Wl,--gc-sections', '-T', 'cl_link.ld', ...sources, 'cl_main.c', 'cl_startup.o', '-lgcc', '-o', 'model.elf',
   ], dir, timeoutMs);
   const sizeOut = (await tool('arm-none-eabi-size', ['-A', '-d', 'model.elf'], dir, timeoutMs)).stdout.toString();

@@ -13,12 +13,12 @@ export function bytes(t: Tensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
-/** Expects every output of the C run to equal the engine's, byte for byte (lengths first). */
-export async function expectSame(graph: Graph, feeds: Tensor[], on: VerifyTarget, sanitize = false, int8Arithmetic: Int8Arithmetic = 'tflite-reference') {
+/** Expects every output of the C run to equal the engine's, byte for byte (lengths first); `defines` are -D macros of the build (e.g. CL_NO_DSP). */
+export async function expectSame(graph: Graph, feeds: Tensor[], on: VerifyTarget, sanitize = false, int8Arithmetic: Int8Arithmetic = 'tflite-reference', defines: string[] = []) {
   const engine = new Session(graph, { backend: 'ref', int8Arithmetic });
   const want = engine.runSync(Object.fromEntries(graph.inputs.map((n, i) => [n, feeds[i]!])));
   const pkg = emitC(graph, { name: 'model', int8Arithmetic });
-  const got = await buildAndRun(pkg, feeds, { on, sanitize });
+  const got = await buildAndRun(pkg, feeds, { on, sanitize, defines });
   expect(got.status).toBe(0);
   expect(got.outputs.length).toBe(graph.outputs.length);
   graph.outputs.forEach((n, i) => {
