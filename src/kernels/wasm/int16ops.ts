@@ -8,18 +8,16 @@
  * per-axis quantization, and reuses the reference's prepare-time constants
  * (int16BinaryArithmetic), so the two compute the same bytes.
  */
-import { CloudlessError, attrInt, attrInts, defineKernel, sizeOf, type KernelDef, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
+import { CloudlessError, attrInts, defineKernel, sizeOf, type KernelDef, type PrepareArgs, type Tensor, type ValueInfo } from '../../ir/index.js';
 import { int16ActivationKernels } from '../ref/int16/activation.js';
 import { int16DataKernels } from '../ref/int16/data.js';
 import { int16BinaryArithmetic, int16ElementwiseKernels } from '../ref/int16/elementwise.js';
 import type { ConcatState } from '../ref/int8/data.js';
 import type { MeanState } from '../ref/int8/pool.js';
 import type { ResizeState } from '../ref/int8/resize.js';
-import { reductionBlock, resizeTapTables } from './int8ops.js';
+import { type PoolWasmState, preparePoolWasm, reductionBlock, resizeTapTables, runPoolWasm } from './int8ops.js';
 import { INT16_MAX, INT16_MIN, activationRangeQuantized, tensorQuant } from '../ref/int8/requantize.js';
-import { windowGeometry } from '../../ir/ops/nn.js';
-import { geometry3 } from '../../ir/window.js';
-import { regionBytes, spatialRankReason, windowArgs } from './common.js';
+import { regionBytes, spatialRankReason } from './common.js';
 import { wasmHeap } from './heap.js';
 import { binaryLayout } from './ops.js';
 import { inHeap, inputAt, outputAt, outputDone } from './place.js';
@@ -278,11 +276,9 @@ const concatKernel = defineKernel<ConcatState>({
 /** AveragePool windows up to this many taps keep their int32 sums exact in float32 (see pool_i16). */
 const AVERAGE_MAX_TAPS = 512;
 
-interface PoolI16State { args: number[]; lo: number; hi: number; yAt: number }
-
 function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
   const ref = int16DataKernels.find((k) => k.op === op)!;
-  return defineKernel<PoolI16State>({
+  return defineKernel<PoolWasmState>({
     op, backend: 'wasm', dtypes: ['int16'],
     check(node, inputs, outputs) {
       const reason = ref.check?.(node, inputs, outputs) ?? spatialRankReason(inputs[0]);
@@ -291,26 +287,8 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
       return op === 'AveragePool' && taps > AVERAGE_MAX_TAPS
         ? `wasm int16 AveragePool takes windows of at most ${AVERAGE_MAX_TAPS} taps (float32-exact sums), got ${taps}` : undefined;
     },
-    prepare({ node, inputs, outputs }) {
-      const x = inputs[0]!;
-      const r = x.shape.length - 2;
-      const inSpatial = x.shape.slice(1, r + 1);
-      const g = geometry3(x.shape[0]!, inSpatial, windowGeometry(node, inSpatial, attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0));
-      const yq = tensorQuant(node, outputs[0], 'the output');
-      const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint, [INT16_MIN, INT16_MAX]);
-      const yAt = regionBytes(sizeOf(x.shape), 2);
-      wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 2));
-      return { state: { args: [g.batch, g.inH, g.inW, x.shape[x.shape.length - 1]!, ...windowArgs(g)], lo, hi, yAt } };
-    },
-    run(inputs, outputs, node, st) {
-      const heap = wasmHeap();
-      const t = heap.transient;
-      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-      const a = st.args;
-      heap.exports.pool_i16(node.op === 'MaxPool' ? 1 : 0, x, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!,
-        y, st.lo, st.hi);
-      outputDone(heap, y, outputs[0]!);
-    },
+    prepare: (args) => ({ state: preparePoolWasm(args, 2, [INT16_MIN, INT16_MAX]) }),
+    run: (inputs, outputs, node, st) => runPoolWasm('pool_i16', inputs, outputs, node, st),
   });
 }
 

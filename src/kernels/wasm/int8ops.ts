@@ -309,33 +309,45 @@ function tableKernel(op: string): KernelDef {
 // MaxPool, AveragePool
 // ---------------------------------------------------------------------------
 
-interface PoolI8State { args: number[]; lo: number; hi: number; yAt: number }
+export interface PoolWasmState { args: number[]; lo: number; hi: number; yAt: number }
+
+/**
+ * prepare() of the wasm pools over NHWC (int8 here, int16 in int16ops.ts):
+ * the window as pool_i8/pool_i16 take it, the fused activation's range in
+ * the element type, and room for input and output (`bytes` per element).
+ */
+export function preparePoolWasm({ node, inputs, outputs }: PrepareArgs, bytes: number, range: readonly [number, number]): PoolWasmState {
+  const x = inputs[0]!;
+  const r = x.shape.length - 2;
+  const inSpatial = x.shape.slice(1, r + 1);
+  const g = geometry3(x.shape[0]!, inSpatial, windowGeometry(node, inSpatial, attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0));
+  const yq = tensorQuant(node, outputs[0], 'the output');
+  const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint, range);
+  const yAt = regionBytes(sizeOf(x.shape), bytes);
+  wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), bytes));
+  return { args: [g.batch, g.inH, g.inW, x.shape[x.shape.length - 1]!, ...windowArgs(g)], lo, hi, yAt };
+}
+
+type PoolExport = 'pool_i8' | 'pool_i16';
+
+/** run() of the wasm pools: `kernel` is the export for the element type. */
+export function runPoolWasm(kernel: PoolExport, inputs: readonly (Tensor | undefined)[], outputs: Tensor[], node: Node, st: PoolWasmState): void {
+  const heap = wasmHeap();
+  const t = heap.transient;
+  const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
+  const a = st.args;
+  heap.exports[kernel](node.op === 'MaxPool' ? 1 : 0, x, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!,
+    y, st.lo, st.hi);
+  outputDone(heap, y, outputs[0]!);
+}
 
 function poolI8Kernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
   const ref = refInt8(int8PoolKernels, op);
-  return defineKernel<PoolI8State>({
+  return defineKernel<PoolWasmState>({
     op, backend: 'wasm', dtypes: ['int8'],
     check: thenCheck(ref.check, (_node, inputs) => spatialRankReason(inputs[0])),
-    prepare({ node, inputs, outputs }) {
-      const x = inputs[0]!;
-      const r = x.shape.length - 2;
-      const inSpatial = x.shape.slice(1, r + 1);
-      const g = geometry3(x.shape[0]!, inSpatial, windowGeometry(node, inSpatial, attrInts(node, 'kernel_shape'), attrInt(node, 'ceil_mode', 0) !== 0));
-      const yq = tensorQuant(node, outputs[0], 'the output');
-      const [lo, hi] = activationRangeQuantized(node, yq.scale, yq.zeroPoint);
-      const yAt = regionBytes(sizeOf(x.shape), 1);
-      wasmHeap().reserveTransient(yAt + regionBytes(sizeOf(outputs[0]!.shape), 1));
-      return { state: { args: [g.batch, g.inH, g.inW, x.shape[x.shape.length - 1]!, ...windowArgs(g)], lo, hi, yAt } };
-    },
-    run(inputs, outputs, node, st) {
-      const heap = wasmHeap();
-      const t = heap.transient;
-      const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-      const a = st.args;
-      heap.exports.pool_i8(node.op === 'MaxPool' ? 1 : 0, x, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!,
-        y, st.lo, st.hi);
-      outputDone(heap, y, outputs[0]!);
-    },
+    prepare: (args) => ({ state: preparePoolWasm(args, 1, [INT8_MIN, INT8_MAX]) }),
+    run: (inputs, outputs, node, st) => runPoolWasm('pool_i8', inputs, outputs, node, st),
   });
 }
 
