@@ -1096,7 +1096,7 @@ void cl_dequantize_s16_f32(int32_t size, float scale, int32_t zero_point, const 
 };
 
 /** The (input, output) element pairs of the Requantize piece: int16 on at least one side. */
-export const REQUANTIZE_PAIRS: readonly [string, string][] = [['s8', 's16'], ['s16', 's8'], ['s16', 's16']];
+export const REQUANTIZE_PAIRS: readonly [string, string][] = [['s8', 's16'], ['s16', 's8'], ['s16', 's16'], ['s8', 's8']];
 const C_ELEM: Record<string, string> = { s8: 'int8_t', s16: 'int16_t' };
 
 /* Requantize with int16 on a side: TFLite's Requantize (quantize.ts in the reference kernels). */
@@ -1105,8 +1105,8 @@ const REQUANTIZE: CPiece = {
   needs: ['fixedpoint'],
   header: `
 /*
- * Quantize from a quantized input with int16 on either side (TFLite's
- * Requantize, as TFLite Micro's quantize_common.cc):
+ * Quantize from a quantized input (TFLite's Requantize, as TFLite Micro's
+ * quantize_common.cc; int8 -> int8 in tflite-reference):
  * q = clamp(MultiplyByQuantizedMultiplier(x - input_zero_point, m, shift) + output_zero_point),
  * m and shift being QuantizeMultiplier(input_scale / output_scale).
  */
@@ -1561,6 +1561,12 @@ const QUANTIZE_XNNPACK: CPiece = {
   header: `
 /* float -> int8 in tflite-xnnpack (XNNPACK's convert): q = clamp(rne(fl(x * inv_scale)) + zero_point), inv_scale = fl(1 / scale). */
 void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_point, const float *input, int8_t *output);
+/*
+ * int8 -> int8 in tflite-xnnpack where s_in / s_out is in [2^-8, 2^7] (XNNPACK's qs8 convert):
+ * q = clamp(((x - input_zero_point) * multiplier + 128) >> 8 + output_zero_point),
+ * multiplier = lrintf(256 * fl(s_in / s_out)), folded at compile time (1 .. 32768).
+ */
+void cl_convert_s8_s8_xnnpack(int32_t size, int32_t multiplier, int32_t input_zero_point, int32_t output_zero_point, const int8_t *input, int8_t *output);
 `,
   source: `
 void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_point, const float *input, int8_t *output) {
@@ -1570,6 +1576,15 @@ void cl_quantize_f32_s8_xnnpack(int32_t size, float inv_scale, int32_t zero_poin
     int32_t q;
     if (!(v == v)) { output[i] = 0; continue; }
     q = cl_rne_f32(v) + zero_point;
+    output[i] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+  }
+}
+
+void cl_convert_s8_s8_xnnpack(int32_t size, int32_t multiplier, int32_t input_zero_point, int32_t output_zero_point, const int8_t *input, int8_t *output) {
+  int32_t i;
+  for (i = 0; i < size; i++) {
+    /* |x - z| <= 255 and multiplier <= 2^15: the product fits int32. >> of a negative int32 is arithmetic on every compiler we target (GCC documents it). */
+    const int32_t q = ((((int32_t)input[i] - input_zero_point) * multiplier + 128) >> 8) + output_zero_point;
     output[i] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
   }
 }

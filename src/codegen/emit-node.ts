@@ -10,7 +10,7 @@
  */
 import { CloudlessError, type Node, type Tensor } from '../ir/index.js';
 import type { Geometry3 } from '../ir/window.js';
-import { type QuantizedMultiplier, quantizeMultiplier } from '../ir/quant-math.js';
+import { type QuantizedMultiplier, quantizeMultiplier, xnnpackConvertMultiplier } from '../ir/quant-math.js';
 import type { PlanStep } from '../runtime/plan.js';
 import { floatLiteral, intLiteral } from './c-data.js';
 import { C_MAX_RANK, REQUANTIZE_PAIRS, STRIDED_TYPES } from './c-kernels.js';
@@ -383,8 +383,18 @@ function requantizeMultiplier(node: Node, real: number): QuantizedMultiplier {
 function requantize(step: PlanStep, ctx: EmitContext): EmittedNode {
   const x = step.inputs[0]!, y = step.outputs[0]!;
   const a = elemOf(x), b = elemOf(y);
-  if (!REQUANTIZE_PAIRS.some(([p, q]) => p === a && q === b)) refuse(step.node, `requantizing ${x.dtype} to ${y.dtype} is not emitted (float32 input, or int16 on a side)`);
+  if (!REQUANTIZE_PAIRS.some(([p, q]) => p === a && q === b)) refuse(step.node, `requantizing ${x.dtype} to ${y.dtype} is not emitted (int8 and int16 only)`);
   const qx = perTensor(step.node, x, 'the input'), qy = perTensor(step.node, y, 'the output');
+  if (a === 's8' && b === 's8' && ctx.arithmetic !== 'tflite-reference') {
+    // The engine's Quantize (ref/quant.ts): XNNPACK's convert inside its range, TFLite's Requantize outside.
+    const m = xnnpackConvertMultiplier(qx.scale, qy.scale);
+    if (m !== undefined) {
+      return {
+        pieces: ['quantize_xnnpack'], definitions: '',
+        call: `cl_convert_s8_s8_xnnpack(${y.size}, ${m}, ${qx.zeroPoint}, ${qy.zeroPoint}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});`,
+      };
+    }
+  }
   const { multiplier, shift } = requantizeMultiplier(step.node, qx.scale / qy.scale);
   return {
     pieces: ['requantize'], definitions: '',

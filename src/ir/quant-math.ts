@@ -45,3 +45,16 @@ export function quantizeMultiplier(real: number): QuantizedMultiplier {
   if (shift < -31) return { multiplier: 0, shift: 0 };
   return { multiplier: real > 0 ? fixed : -fixed, shift };
 }
+
+/**
+ * XNNPACK's qs8 → qs8 convert multiplier, lrintf(256 · fl(s_in / s_out)), where
+ * XNNPACK takes the ratio ([2^-8, 2^7]); undefined outside (TFLite's own
+ * Requantize runs there).
+ */
+export function xnnpackConvertMultiplier(inputScale: number, outputScale: number): number | undefined {
+  const ratio = Math.fround(inputScale / outputScale);
+  if (!(ratio >= 2 ** -8 && ratio <= 2 ** 7)) return undefined;
+  const v = 256 * ratio;
+  const f = Math.floor(v);
+  return v - f === 0.5 ? (f % 2 === 0 ? f : f + 1) : Math.round(v);
+}

@@ -234,4 +234,29 @@ describe('int16 Quantize and Dequantize vs LiteRT.js', () => {
       }
     });
   }
+  /*
+   * int8 → int8: LiteRT.js runs XNNPACK's qs8 convert where s_in / s_out is in
+   * [2^-8, 2^7] (tflite-xnnpack's arithmetic) and TFLite's fixed-point
+   * Requantize outside it, which is also TFLM's (tflite-reference) everywhere.
+   * Inside the range only tflite-xnnpack is compared; outside both are.
+   */
+  it('int8 → int8 (requantize): tflite-xnnpack equals LiteRT.js inside XNNPACK\'s range, both outside', async () => {
+    const r = lcg(29);
+    const ratios = [2 ** (-3 + 6 * r()), 2 ** (-7 + 13 * r()), 2, 0.5, 2 ** -8, 2 ** 7, 2 ** -9.5, 2 ** -12, 2 ** 7.5, 2 ** 9];
+    for (const [trial, ratio] of ratios.entries()) {
+      const si = Math.fround(2 ** (-10 + 6 * r()));
+      const so = Math.fround(si / ratio);
+      const zi = Math.floor(r() * 40) - 20, zo = Math.floor(r() * 40) - 20;
+      const x = Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
+      const c = new Int16Case(`Quantize int8→int8 #${trial} s=${si}→${so} z=${zi}→${zo}`);
+      c.node('Quantize', [c.input('x', new Tensor('int8', [n], x, perTensorQuant(si, zi)))], perTensorQuant(so, zo), { to: 'int8' }, 'int8');
+      const want = (await runLiteRtCase(c)).data as Int8Array;
+      const inside = Math.fround(si / so) >= 2 ** -8 && Math.fround(si / so) <= 2 ** 7;
+      for (const mode of inside ? (['tflite-xnnpack'] as const) : (['tflite-xnnpack', 'tflite-reference'] as const)) {
+        const got = runOurs(c, mode).data as Int8Array;
+        expect(got.every((v, i) => v === want[i]), `${c.name}, ${mode}: ${firstDiffs(want, got)}`).toBe(true);
+      }
+      tally.count(`Quantize int8→int8, ${inside ? 'tflite-xnnpack (XNNPACK convert)' : 'both arithmetics (Requantize)'}`, n);
+    }
+  });
 });

@@ -28,10 +28,14 @@
  * q = clamp(MultiplyByQuantizedMultiplier(q_in − z_in, m) + z_out) (measured
  * bit-exact with LiteRT.js 2.5.3, power-of-two ratios included; the former
  * dequantize-and-quantize missed up to 12 % of int16 → int16 values). TFLM's
- * quantize_common.cc requantizes the same way. Other quantized inputs (int8 →
- * int8, per-axis) still dequantize exactly in double and quantize the result as
- * above; TFLite's Requantize uses a fixed-point multiplier there too, so they
- * can differ by 1 LSB at ties (not measured).
+ * quantize_common.cc requantizes the same way, and also int8 → int8, so
+ * `tflite-reference` runs int8 → int8 through it too. In `tflite-xnnpack`,
+ * int8 → int8 with s_in / s_out in [2^-8, 2^7] is XNNPACK's qs8 convert
+ * instead: m = lrintf(256 · fl(s_in / s_out)), q = clamp(((q_in − z_in) · m
+ * + 128) >> 8 (arithmetic) + z_out); outside that range TFLite's Requantize
+ * runs (measured bit-exact with LiteRT.js, the range's ends included:
+ * test/oracle/int16-elementwise-litert.test.ts). Per-axis quantized inputs
+ * still dequantize exactly in double and quantize the result as above.
  *
  * Dequantize of int16 needed no change: measured bit-exact with LiteRT.js.
  */
@@ -40,6 +44,7 @@ import {
   type KernelDef, type NumberArray, type QuantParams, type Tensor,
 } from '../../ir/index.js';
 import { QUANTIZED_DTYPES } from '../../ir/ops/quant.js';
+import { xnnpackConvertMultiplier } from '../../ir/quant-math.js';
 import { multiplyByQuantizedMultiplier, quantizeMultiplier } from './int8/requantize.js';
 
 /** Per-element parameter lookup: element i uses slice `Math.floor(i / inner) % channels`. */
@@ -112,8 +117,20 @@ const quantizeKernel = defineKernel<undefined>({
     const qx = x.dtype === 'float32' ? undefined : requireQuant(x, `node ${node.name} (Quantize) input`);
     const inp = qx ? layoutOf(qx, x.shape, `node ${node.name} (Quantize) input`) : undefined;
     const reference = ctx.int8Arithmetic === 'tflite-reference';
+    // int8 → int8 in tflite-xnnpack, one scale each: XNNPACK's qs8 convert (see the header).
+    if (qx && !reference && x.dtype === 'int8' && y.dtype === 'int8' && qx.scale.length === 1 && qy.scale.length === 1) {
+      const m = xnnpackConvertMultiplier(qx.scale[0]!, qy.scale[0]!);
+      if (m !== undefined) {
+        const zx = qx.zeroPoint[0]!, zy = qy.zeroPoint[0]!;
+        for (let i = 0; i < src.length; i++) {
+          const q = (((src[i]! - zx) * m + 128) >> 8) + zy;
+          dst[i] = q < lo ? lo : q > hi ? hi : q;
+        }
+        return;
+      }
+    }
     // int16 in or out, one scale each: TFLite's Requantize, in both arithmetics (see the header).
-    if (qx && (x.dtype === 'int16' || y.dtype === 'int16') && qx.scale.length === 1 && qy.scale.length === 1) {
+    if (qx && requantizes(x.dtype, y.dtype) && qx.scale.length === 1 && qy.scale.length === 1) {
       const { multiplier, shift } = quantizeMultiplier(qx.scale[0]! / qy.scale[0]!);
       const zx = qx.zeroPoint[0]!, zy = qy.zeroPoint[0]!;
       for (let i = 0; i < src.length; i++) {
@@ -144,5 +161,10 @@ const quantizeKernel = defineKernel<undefined>({
     }
   },
 });
+
+/** The quantized pairs TFLite quantizes with its fixed-point Requantize (one scale on each side). */
+function requantizes(from: string, to: string): boolean {
+  return from === 'int16' || to === 'int16' || (from === 'int8' && to === 'int8');
+}
 
 export const quantKernels: readonly KernelDef[] = [quantizeKernel, dequantizeKernel];
