@@ -274,12 +274,17 @@ static int8_t cl_output_s8(int32_t acc, const float *scale, const int32_t *multi
 `,
 };
 
-const TAPS_S8: CPiece = {
-  id: 'taps_s8',
-  needs: ['mac_s8'],
+/** The C types of a weighted kernel over int8 (int8) or int16 (16x8) activations: input/output, accumulator, bias. */
+function macTypes(e: Elem): { t: string; acc: string; bias: string } {
+  return e === 's8' ? { t: 'int8_t', acc: 'int32_t', bias: 'int32_t' } : { t: 'int16_t', acc: 'int64_t', bias: 'int64_t' };
+}
+
+const TAPS: CPiece = {
+  id: 'taps',
+  needs: [],
   header: '',
   source: `
-/* The taps of one output pixel inside the input: rows x cols, and the steps between them (in bytes) in the input and the filter. */
+/* The taps of one output pixel inside the input: rows x cols, and the steps between them (in elements) in the input and the filter. */
 typedef struct {
   int32_t rows, cols, x_row, x_col, w_row, w_col, x_offset;
 } cl_taps;
@@ -290,12 +295,49 @@ static void cl_window(int32_t start, int32_t dilation, int32_t k, int32_t size, 
   *k1 = start >= size ? 0 : (size - start + dilation - 1) / dilation;
   if (*k1 > k) *k1 = k;
 }
+`,
+};
 
+/*
+ * The 16x8 epilogues in the int8 epilogue's shape (cl_output_s8): the
+ * convolutions' 15-bit-multiplier rounding and FullyConnected's full
+ * multiplier with ties away from zero (see FIXEDPOINT_WIDE). 16x8 has no
+ * float epilogue (XNNPACK takes no int16), so `scale` is always 0 here.
+ */
+const MAC_S16: CPiece = {
+  id: 'mac_s16',
+  needs: ['fixedpoint', 'fixedpoint_wide'],
+  // Not static: a package may use one of the two, and an unused static function fails -Werror.
+  header: ['reduced', 'away'].map((r) => `int16_t cl_output_s16_${r}(int64_t acc, const float *scale, const int32_t *multiplier, const int32_t *shift, int32_t c, int32_t output_offset, int32_t act_min, int32_t act_max);
+`).join(''),
+  source: ['reduced', 'away'].map((r) => `
+int16_t cl_output_s16_${r}(int64_t acc, const float *scale, const int32_t *multiplier, const int32_t *shift, int32_t c,
+                          int32_t output_offset, int32_t act_min, int32_t act_max) {
+  (void)scale;
+  return (int16_t)cl_clamp_i32(cl_mbqm_${r}(acc, multiplier[c], shift[c]) + output_offset, act_min, act_max);
+}
+`).join(''),
+};
+
+/**
+ * The tap loops of DepthwiseConv (one channel; four channels side by side;
+ * four output channels of one input channel), per activation type. Only the
+ * int8 lanes loop has a DSP path: int16 activations do not pack four to a word.
+ */
+function tapsPiece(e: Elem): CPiece {
+  const { t, acc } = macTypes(e);
+  const dsp = e === 's8';
+  return {
+    id: `taps_${e}`,
+    needs: ['taps', `mac_${e}`],
+    header: '',
+    source: `
 /* acc + the sum over the taps of (x + x_offset) * w, one channel. */
-static int32_t cl_taps1(const cl_taps *t, const int8_t *x, const int8_t *w, int32_t acc) {
+static ${acc} cl_taps1_${e}(const cl_taps *t, const ${t} *x, const int8_t *w, ${acc} acc) {
   int32_t r, c;
   for (r = 0; r < t->rows; r++) {
-    const int8_t *xr = x + r * t->x_row, *wr = w + r * t->w_row;
+    const ${t} *xr = x + r * t->x_row;
+    const int8_t *wr = w + r * t->w_row;
     for (c = 0; c < t->cols; c++, xr += t->x_col, wr += t->w_col) acc += ((int32_t)*xr + t->x_offset) * (int32_t)*wr;
   }
   return acc;
@@ -303,21 +345,23 @@ static int32_t cl_taps1(const cl_taps *t, const int8_t *x, const int8_t *w, int3
 
 /*
  * Four channels side by side (depth multiplier 1: input channel c + j feeds
- * output channel c + j): acc[j] += sum over the taps of (x[j] + x_offset) * w[j].
+ * output channel c + j): acc[j] += sum over the taps of (x[j] + x_offset) * w[j].${dsp ? `
  * DSP path: one load brings the four inputs and one the four weights;
  * __sxtab16 widens (x0, x2) and (x1, x3) with the offset added (each in
  * [-255, 255], no lane wraps), __sxtb16 the weights, and SMLABB/SMLATT
  * multiply one lane pair each into that channel's accumulator (a product below
- * 2^15, an ordinary int32 addition: exactly the plain loop's terms).
+ * 2^15, an ordinary int32 addition: exactly the plain loop's terms).` : ''}
  */
-static void cl_taps4_lanes(const cl_taps *t, const int8_t *x, const int8_t *w, int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], r, c;
+static void cl_taps4_lanes_${e}(const cl_taps *t, const ${t} *x, const int8_t *w, ${acc} *acc) {
+  ${acc} a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t r, c;${dsp ? `
 #if CL_DSP
   const int16x2_t xo = cl_pair(t->x_offset);
-#endif
+#endif` : ''}
   for (r = 0; r < t->rows; r++) {
-    const int8_t *xr = x + r * t->x_row, *wr = w + r * t->w_row;
-    for (c = 0; c < t->cols; c++, xr += t->x_col, wr += t->w_col) {
+    const ${t} *xr = x + r * t->x_row;
+    const int8_t *wr = w + r * t->w_row;
+    for (c = 0; c < t->cols; c++, xr += t->x_col, wr += t->w_col) {${dsp ? `
 #if CL_DSP
       const uint32_t xv = cl_load4(xr), wv = cl_load4(wr);
       const int16x2_t x02 = __sxtab16(xo, (int8x4_t)xv), x13 = __sxtab16(xo, (int8x4_t)cl_ror8(xv));
@@ -326,12 +370,12 @@ static void cl_taps4_lanes(const cl_taps *t, const int8_t *x, const int8_t *w, i
       a2 = __smlatt(x02, w02, a2);
       a1 = __smlabb(x13, w13, a1);
       a3 = __smlatt(x13, w13, a3);
-#else
+#else` : ''}
       a0 += ((int32_t)xr[0] + t->x_offset) * (int32_t)wr[0];
       a1 += ((int32_t)xr[1] + t->x_offset) * (int32_t)wr[1];
       a2 += ((int32_t)xr[2] + t->x_offset) * (int32_t)wr[2];
-      a3 += ((int32_t)xr[3] + t->x_offset) * (int32_t)wr[3];
-#endif
+      a3 += ((int32_t)xr[3] + t->x_offset) * (int32_t)wr[3];${dsp ? `
+#endif` : ''}
     }
   }
   acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
@@ -341,12 +385,14 @@ static void cl_taps4_lanes(const cl_taps *t, const int8_t *x, const int8_t *w, i
  * Four output channels of one input channel (a depth multiplier that is a
  * multiple of 4): acc[j] += sum over the taps of (x + x_offset) * w[j]. The
  * one input is read once per tap; plain multiply-accumulates are as short
- * here as the DSP instructions would be, so both builds run this loop.
+ * here as the DSP instructions would be, so every build runs this loop.
  */
-static void cl_taps4_shared(const cl_taps *t, const int8_t *x, const int8_t *w, int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], r, c;
+static void cl_taps4_shared_${e}(const cl_taps *t, const ${t} *x, const int8_t *w, ${acc} *acc) {
+  ${acc} a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t r, c;
   for (r = 0; r < t->rows; r++) {
-    const int8_t *xr = x + r * t->x_row, *wr = w + r * t->w_row;
+    const ${t} *xr = x + r * t->x_row;
+    const int8_t *wr = w + r * t->w_row;
     for (c = 0; c < t->cols; c++, xr += t->x_col, wr += t->w_col) {
       const int32_t xv = (int32_t)*xr + t->x_offset;
       a0 += xv * (int32_t)wr[0];
@@ -358,15 +404,19 @@ static void cl_taps4_shared(const cl_taps *t, const int8_t *x, const int8_t *w, 
   acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
 }
 `,
-};
+  };
+}
 
-const DOT_S8: CPiece = {
-  id: 'dot_s8',
-  needs: ['mac_s8'],
-  header: '',
-  source: `
+/** The dot product of Conv and FullyConnected, per activation type (the DSP path for int8 only). */
+function dotPiece(e: Elem): CPiece {
+  const { t, acc } = macTypes(e);
+  return {
+    id: `dot_${e}`,
+    needs: [`mac_${e}`],
+    header: '',
+    source: `
 /*
- * acc + sum over i < n of (x[i] + x_offset) * (w[i] + w_offset).
+ * acc + sum over i < n of (x[i] + x_offset) * (w[i] + w_offset).${e === 's8' ? `
  * DSP path: per four bytes, the pairs (x0, x2) and (x1, x3) with the offset
  * added (each in [-255, 255], see __sxtab16 above) meet (w0, w2) and (w1, w3);
  * __smlad(a, b, acc) = acc + a.lo * b.lo + a.hi * b.hi. Each product is below
@@ -374,10 +424,12 @@ const DOT_S8: CPiece = {
  * done modulo 2^32 (SMLAD only sets the Q flag, it does not saturate), so the
  * result is the exact integer sum whenever that sum fits int32 -- the same
  * condition the plain loop needs (the callers' bounds). The tail (n mod 4)
- * and the plain path add one term at a time.
+ * and the plain path add one term at a time.` : `
+ * Each product of an int16 and an int8 (plus offsets) is below 2^24 in
+ * magnitude and exact in int32; the sum is int64.`}
  */
-static int32_t cl_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t x_offset, int32_t w_offset, int32_t acc) {
-  int32_t i = 0;
+static ${acc} cl_dot_${e}(const ${t} *x, const int8_t *w, int32_t n, int32_t x_offset, int32_t w_offset, ${acc} acc) {
+  int32_t i = 0;${e === 's8' ? `
 #if CL_DSP
   const int16x2_t xo = cl_pair(x_offset), wo = cl_pair(w_offset);
   for (; i + 4 <= n; i += 4) {
@@ -385,16 +437,17 @@ static int32_t cl_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t x_
     acc = __smlad(__sxtab16(xo, (int8x4_t)xv), __sxtab16(wo, (int8x4_t)wv), acc);
     acc = __smlad(__sxtab16(xo, (int8x4_t)cl_ror8(xv)), __sxtab16(wo, (int8x4_t)cl_ror8(wv)), acc);
   }
-#endif
+#endif` : ''}
   for (; i < n; i++) acc += ((int32_t)x[i] + x_offset) * ((int32_t)w[i] + w_offset);
   return acc;
 }
 `,
-};
+  };
+}
 
-const CONV_S8: CPiece = {
-  id: 'conv_s8',
-  needs: ['dot_s8'],
+const CONV_PARAMS: CPiece = {
+  id: 'conv_params',
+  needs: [],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c;
@@ -404,25 +457,41 @@ typedef struct {
   int32_t output_offset; /* z_y */
   int32_t act_min, act_max;
   const int32_t *multiplier, *shift; /* per output channel */
-  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference and 16x8) */
 } cl_conv_s8_params;
-${REQUANT_PARAMS}
-/* int8 Conv, NHWC input, OHWI weights, one group. */
-void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+${REQUANT_PARAMS}`,
+  source: '',
+};
+
+/** What the 16x8 header of a weighted kernel says of its types. */
+const SIXTEEN_BY_EIGHT = 'int16 input and output (zero point 0), int8 weights, int64 bias and accumulator (TFLite bounds 16x8 accumulators by 2^47)';
+
+/** The output function of a weighted kernel: int8's epilogue, or a 16x8 one (`wide`). */
+const outputFn = (e: Elem, wide: 'reduced' | 'away') => (e === 's8' ? 'cl_output_s8' : `cl_output_s16_${wide}`);
+
+function convPiece(e: Elem): CPiece {
+  const { t, bias } = macTypes(e);
+  const { acc } = macTypes(e);
+  return {
+    id: `conv_${e}`,
+    needs: ['conv_params', `dot_${e}`],
+    header: `
+/* ${e === 's8' ? 'int8' : `16x8 (${SIXTEEN_BY_EIGHT})`} Conv, NHWC input, OHWI weights, one group. */
+void cl_conv_${e}(const cl_conv_s8_params *p, const ${t} *input, const int8_t *filter, const ${bias} *bias, ${t} *output);
 `,
-  source: `
+    source: `
 /*
- * acc = bias[c] + sum over the taps inside the input of (x + input_offset) * w.
+ * acc = bias[c] + sum over the taps inside the input of (x + input_offset) * w.${e === 's8' ? `
  * |x - z_x| <= 255 and |w| <= 127, so each product is below 2^15; with a bias
  * below 2^30 a window of up to 2^15 taps cannot overflow int32 (TFLite Micro
- * relies on the same bound). Taps in the padding are skipped: a padded x equals
+ * relies on the same bound).` : ''} Taps in the padding are skipped: a padded x equals
  * z_x and would contribute nothing.
  * Without dilation along x, the taps of one kernel row that lie inside the
  * input are contiguous in both the NHWC input and the OHWI filter
- * ((kx1 - kx0) * in_c bytes), so each row is one dot product; with dilation
- * each tap is one (in_c bytes).
+ * ((kx1 - kx0) * in_c values), so each row is one dot product; with dilation
+ * each tap is one (in_c values).
  */
-void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+void cl_conv_${e}(const cl_conv_s8_params *p, const ${t} *input, const int8_t *filter, const ${bias} *bias, ${t} *output) {
   int32_t b, oy, ox, oc, ky, kx;
   for (b = 0; b < p->batch; b++) {
     for (oy = 0; oy < p->out_h; oy++) {
@@ -432,37 +501,39 @@ void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *f
         /* The kernel columns inside the input when dilation_w is 1: [kx0, kx1). */
         const int32_t kx0 = in_x0 < 0 ? -in_x0 : 0;
         const int32_t kx1 = in_x0 + p->k_w > p->in_w ? p->in_w - in_x0 : p->k_w;
-        int8_t *y = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+        ${t} *y = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
         for (oc = 0; oc < p->out_c; oc++) {
-          int32_t acc = bias ? bias[oc] : 0;
+          ${acc} acc = bias ? bias[oc] : 0;
           for (ky = 0; ky < p->k_h; ky++) {
             const int32_t in_y = in_y0 + ky * p->dilation_h;
-            const int8_t *x_row, *w_row;
+            const ${t} *x_row;
+            const int8_t *w_row;
             if (in_y < 0 || in_y >= p->in_h) continue;
             x_row = input + (b * p->in_h + in_y) * p->in_w * p->in_c;
             w_row = filter + (oc * p->k_h + ky) * p->k_w * p->in_c;
             if (p->dilation_w == 1) {
-              if (kx1 > kx0) acc = cl_dot_s8(x_row + (in_x0 + kx0) * p->in_c, w_row + kx0 * p->in_c, (kx1 - kx0) * p->in_c, p->input_offset, 0, acc);
+              if (kx1 > kx0) acc = cl_dot_${e}(x_row + (in_x0 + kx0) * p->in_c, w_row + kx0 * p->in_c, (kx1 - kx0) * p->in_c, p->input_offset, 0, acc);
               continue;
             }
             for (kx = 0; kx < p->k_w; kx++) {
               const int32_t in_x = in_x0 + kx * p->dilation_w;
               if (in_x < 0 || in_x >= p->in_w) continue;
-              acc = cl_dot_s8(x_row + in_x * p->in_c, w_row + kx * p->in_c, p->in_c, p->input_offset, 0, acc);
+              acc = cl_dot_${e}(x_row + in_x * p->in_c, w_row + kx * p->in_c, p->in_c, p->input_offset, 0, acc);
             }
           }
-          y[oc] = cl_output_s8(acc, p->scale, p->multiplier, p->shift, oc, p->output_offset, p->act_min, p->act_max);
+          y[oc] = ${outputFn(e, 'reduced')}(acc, p->scale, p->multiplier, p->shift, oc, p->output_offset, p->act_min, p->act_max);
         }
       }
     }
   }
 }
 `,
-};
+  };
+}
 
-const DEPTHWISE_S8: CPiece = {
-  id: 'depthwise_conv_s8',
-  needs: ['taps_s8'],
+const DEPTHWISE_PARAMS: CPiece = {
+  id: 'depthwise_conv_params',
+  needs: [],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, in_c, depth_multiplier;
@@ -470,20 +541,28 @@ typedef struct {
   int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
   int32_t input_offset, output_offset, act_min, act_max;
   const int32_t *multiplier, *shift;
-  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference and 16x8) */
 } cl_depthwise_conv_s8_params;
-
-/* int8 DepthwiseConv, NHWC input, 1HWO weights; output channel c*M + m reads input channel c. */
-void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 `,
-  source: `
+  source: '',
+};
+
+function depthwisePiece(e: Elem): CPiece {
+  const { t, acc, bias } = macTypes(e);
+  return {
+    id: `depthwise_conv_${e}`,
+    needs: ['depthwise_conv_params', `taps_${e}`],
+    header: `
+/* ${e === 's8' ? 'int8' : `16x8 (${SIXTEEN_BY_EIGHT})`} DepthwiseConv, NHWC input, 1HWO weights; output channel c*M + m reads input channel c. */
+void cl_depthwise_conv_${e}(const cl_depthwise_conv_s8_params *p, const ${t} *input, const int8_t *filter, const ${bias} *bias, ${t} *output);
+`,
+    source: `
 /*
- * One input channel per output channel: at most k_h * k_w products below 2^15
- * each, far inside int32. The window of each output pixel is clipped to the
+ * One input channel per output channel: at most k_h * k_w products${e === 's8' ? ' below 2^15\n * each, far inside int32' : ''}. The window of each output pixel is clipped to the
  * input once (cl_window: a padded x equals z_x and would contribute nothing),
  * so the tap loops run without bounds checks.
  */
-void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+void cl_depthwise_conv_${e}(const cl_depthwise_conv_s8_params *p, const ${t} *input, const int8_t *filter, const ${bias} *bias, ${t} *output) {
   const int32_t out_c = p->in_c * p->depth_multiplier;
   cl_taps t;
   int32_t b, oy, ox, oc, ky0, ky1, kx0, kx1;
@@ -498,8 +577,9 @@ void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *in
       cl_window(in_y0, p->dilation_h, p->k_h, p->in_h, &ky0, &ky1);
       for (ox = 0; ox < p->out_w; ox++) {
         const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-        int8_t *y = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
-        const int8_t *x = input, *w = filter;
+        ${t} *y = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+        const ${t} *x = input;
+        const int8_t *w = filter;
         cl_window(in_x0, p->dilation_w, p->k_w, p->in_w, &kx0, &kx1);
         t.rows = ky1 > ky0 && kx1 > kx0 ? ky1 - ky0 : 0;
         t.cols = kx1 - kx0;
@@ -509,31 +589,33 @@ void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *in
         }
         for (oc = 0; oc < out_c;) {
           const int32_t ic = oc / p->depth_multiplier;
-          int32_t acc[4], j, n;
+          ${acc} acc[4];
+          int32_t j, n;
           if (p->depth_multiplier == 1 && oc + 4 <= out_c) {
             n = 4;
             for (j = 0; j < 4; j++) acc[j] = bias ? bias[oc + j] : 0;
-            cl_taps4_lanes(&t, x + ic, w + oc, acc);
+            cl_taps4_lanes_${e}(&t, x + ic, w + oc, acc);
           } else if (p->depth_multiplier % 4 == 0) {
             n = 4;
             for (j = 0; j < 4; j++) acc[j] = bias ? bias[oc + j] : 0;
-            cl_taps4_shared(&t, x + ic, w + oc, acc);
+            cl_taps4_shared_${e}(&t, x + ic, w + oc, acc);
           } else {
             n = 1;
-            acc[0] = cl_taps1(&t, x + ic, w + oc, bias ? bias[oc] : 0);
+            acc[0] = cl_taps1_${e}(&t, x + ic, w + oc, bias ? bias[oc] : 0);
           }
-          for (j = 0; j < n; j++, oc++) y[oc] = cl_output_s8(acc[j], p->scale, p->multiplier, p->shift, oc, p->output_offset, p->act_min, p->act_max);
+          for (j = 0; j < n; j++, oc++) y[oc] = ${outputFn(e, 'reduced')}(acc[j], p->scale, p->multiplier, p->shift, oc, p->output_offset, p->act_min, p->act_max);
         }
       }
     }
   }
 }
 `,
-};
+  };
+}
 
-const FULLY_CONNECTED_S8: CPiece = {
-  id: 'fully_connected_s8',
-  needs: ['dot_s8'],
+const FULLY_CONNECTED_PARAMS: CPiece = {
+  id: 'fully_connected_params',
+  needs: [],
   header: `
 typedef struct {
   int32_t rows, depth, units;  /* x: rows x depth, w: units x depth */
@@ -541,40 +623,46 @@ typedef struct {
   int32_t filter_offset;       /* -z_w (0 for per-channel weights) */
   int32_t output_offset, act_min, act_max;
   const int32_t *multiplier, *shift; /* one per unit (all equal for per-tensor weights) */
-  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference) */
+  const float *scale; /* tflite-xnnpack: per-channel float factors used instead of multiplier/shift (0 in tflite-reference and 16x8) */
 } cl_fully_connected_s8_params;
-
-/* int8 FullyConnected: y[r][u] = requant(bias[u] + sum_i (x[r][i] - z_x) * (w[u][i] - z_w)). */
-void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 `,
-  source: `
-/* Each product is below 2^16 (a weight zero point may widen w - z_w to 255), so up to 2^14 terms fit int32 with the bias. */
-void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+  source: '',
+};
+
+function fullyConnectedPiece(e: Elem): CPiece {
+  const { t, acc, bias } = macTypes(e);
+  return {
+    id: `fully_connected_${e}`,
+    needs: ['fully_connected_params', `dot_${e}`],
+    header: `
+/* ${e === 's8' ? 'int8' : `16x8 (${SIXTEEN_BY_EIGHT})`} FullyConnected: y[r][u] = requant(bias[u] + sum_i (x[r][i] - z_x) * (w[u][i] - z_w)). */
+void cl_fully_connected_${e}(const cl_fully_connected_s8_params *p, const ${t} *input, const int8_t *filter, const ${bias} *bias, ${t} *output);
+`,
+    source: `
+/*${e === 's8' ? ' Each product is below 2^16 (a weight zero point may widen w - z_w to 255), so up to 2^14 terms fit int32 with the bias.' : ' The full multiplier with ties away from zero (as LiteRT.js measured).'} */
+void cl_fully_connected_${e}(const cl_fully_connected_s8_params *p, const ${t} *input, const int8_t *filter, const ${bias} *bias, ${t} *output) {
   int32_t r, u;
   for (r = 0; r < p->rows; r++) {
-    const int8_t *x = input + r * p->depth;
+    const ${t} *x = input + r * p->depth;
     for (u = 0; u < p->units; u++) {
-      const int32_t acc = cl_dot_s8(x, filter + u * p->depth, p->depth, p->input_offset, p->filter_offset, bias ? bias[u] : 0);
-      output[r * p->units + u] = cl_output_s8(acc, p->scale, p->multiplier, p->shift, u, p->output_offset, p->act_min, p->act_max);
+      const ${acc} acc = cl_dot_${e}(x, filter + u * p->depth, p->depth, p->input_offset, p->filter_offset, bias ? bias[u] : 0);
+      output[r * p->units + u] = ${outputFn(e, 'away')}(acc, p->scale, p->multiplier, p->shift, u, p->output_offset, p->act_min, p->act_max);
     }
   }
 }
 `,
-};
+  };
+}
 
-const POOL_S8: CPiece = {
-  id: 'pool_s8',
-  needs: [],
+const POOL_PARAMS: CPiece = {
+  id: 'pool_params',
+  needs: ['pool_clamp'],
   header: `
 typedef struct {
   int32_t batch, in_h, in_w, channels, out_h, out_w;
   int32_t k_h, k_w, stride_h, stride_w, pad_h, pad_w;
   int32_t act_min, act_max;
 } cl_pool_s8_params;
-
-/* int8 AveragePool and MaxPool (input and output share their quantization, as TFLite requires). */
-void cl_average_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *output);
-void cl_max_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *output);
 `,
   source: `
 /* The window of output pixel (oy, ox) clipped to the input: taps [*k0, *k1). */
@@ -583,13 +671,32 @@ static void cl_pool_clip(int32_t o, int32_t stride, int32_t pad, int32_t k, int3
   *k0 = start < 0 ? -start : 0;
   *k1 = start + k > size ? size - start : k;
 }
+`,
+};
 
+/**
+ * AveragePool and MaxPool on raw values of one element type (TFLite's int8
+ * pools, and its int16 pools, which are the same code on int16 values:
+ * ref/int8/pool.ts). The params struct keeps its int8 name for both.
+ */
+function poolPiece(e: Elem): CPiece {
+  const t = C_ELEM[e]!;
+  const lowest = e === 's8' ? '-128' : '-32768';
+  return {
+    id: `pool_${e}`,
+    needs: ['pool_params'],
+    header: `
+/* ${e === 's8' ? 'int8' : '16x8 (int16)'} AveragePool and MaxPool (input and output share their quantization, as TFLite requires). */
+void cl_average_pool_${e}(const cl_pool_s8_params *p, const ${t} *input, ${t} *output);
+void cl_max_pool_${e}(const cl_pool_s8_params *p, const ${t} *input, ${t} *output);
+`,
+    source: `
 /*
  * The raw sum over the taps inside the input divided by their count, rounding
  * half away from zero (C's truncating division of a nudged sum). A sum of up
- * to 2^23 int8 values fits int32.
+ * to 2^${e === 's8' ? 23 : 15} ${e === 's8' ? 'int8' : 'int16'} values fits int32.
  */
-void cl_average_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *output) {
+void cl_average_pool_${e}(const cl_pool_s8_params *p, const ${t} *input, ${t} *output) {
   int32_t b, oy, ox, c, ky, kx, ky0, ky1, kx0, kx1;
   for (b = 0; b < p->batch; b++) {
     for (oy = 0; oy < p->out_h; oy++) {
@@ -607,15 +714,15 @@ void cl_average_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t 
           count = (ky1 > ky0 && kx1 > kx0) ? (ky1 - ky0) * (kx1 - kx0) : 0;
           if (count == 0) avg = 0;
           else avg = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-          output[((b * p->out_h + oy) * p->out_w + ox) * p->channels + c] = (int8_t)cl_pool_clamp(avg, p->act_min, p->act_max);
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->channels + c] = (${t})cl_pool_clamp(avg, p->act_min, p->act_max);
         }
       }
     }
   }
 }
 
-/* The maximum over the taps inside the input, starting from -128 (TFLite's integer MaxPool). */
-void cl_max_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *output) {
+/* The maximum over the taps inside the input, starting from ${lowest} (TFLite's integer MaxPool). */
+void cl_max_pool_${e}(const cl_pool_s8_params *p, const ${t} *input, ${t} *output) {
   int32_t b, oy, ox, c, ky, kx, ky0, ky1, kx0, kx1;
   for (b = 0; b < p->batch; b++) {
     for (oy = 0; oy < p->out_h; oy++) {
@@ -623,7 +730,7 @@ void cl_max_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *out
       for (ox = 0; ox < p->out_w; ox++) {
         cl_pool_clip(ox, p->stride_w, p->pad_w, p->k_w, p->in_w, &kx0, &kx1);
         for (c = 0; c < p->channels; c++) {
-          int32_t max = -128;
+          int32_t max = ${lowest};
           for (ky = ky0; ky < ky1; ky++) {
             for (kx = kx0; kx < kx1; kx++) {
               const int32_t iy = oy * p->stride_h - p->pad_h + ky, ix = ox * p->stride_w - p->pad_w + kx;
@@ -631,14 +738,15 @@ void cl_max_pool_s8(const cl_pool_s8_params *p, const int8_t *input, int8_t *out
               if (v > max) max = v;
             }
           }
-          output[((b * p->out_h + oy) * p->out_w + ox) * p->channels + c] = (int8_t)cl_pool_clamp(max, p->act_min, p->act_max);
+          output[((b * p->out_h + oy) * p->out_w + ox) * p->channels + c] = (${t})cl_pool_clamp(max, p->act_min, p->act_max);
         }
       }
     }
   }
 }
 `,
-};
+  };
+}
 
 const SOFTMAX_S8: CPiece = {
   id: 'softmax_s8',
@@ -757,7 +865,6 @@ const POOL_CLAMP: CPiece = {
 static int32_t cl_pool_clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 `,
 };
-POOL_S8.needs.push('pool_clamp');
 
 
 // ---------------------------------------------------------------------------
@@ -1173,135 +1280,6 @@ int64_t cl_mbqm_away(int64_t x, int32_t multiplier, int32_t shift) {
 `,
 };
 
-/*
- * The int8 loops one term at a time, as the 16x8 variants below are derived
- * from them (int16 activations do not pack four to a word, so 16x8 has no DSP
- * path); the int8 pieces above restructure these loops around cl_dot_s8 and
- * the four-channel depthwise groups, with the same sums.
- */
-const CONV_S8_PER_TERM = `
-/*
- * acc = bias[c] + sum over the taps inside the input of (x + input_offset) * w.
- * |x - z_x| <= 255 and |w| <= 127, so each product is below 2^15; with a bias
- * below 2^30 a window of up to 2^15 taps cannot overflow int32 (TFLite Micro
- * relies on the same bound). Taps in the padding are skipped: a padded x equals
- * z_x and would contribute nothing.
- */
-void cl_conv_s8(const cl_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
-  int32_t b, oy, ox, oc, ky, kx, ic;
-  for (b = 0; b < p->batch; b++) {
-    for (oy = 0; oy < p->out_h; oy++) {
-      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-      for (ox = 0; ox < p->out_w; ox++) {
-        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-        for (oc = 0; oc < p->out_c; oc++) {
-          int32_t acc = bias ? bias[oc] : 0;
-          for (ky = 0; ky < p->k_h; ky++) {
-            const int32_t in_y = in_y0 + ky * p->dilation_h;
-            if (in_y < 0 || in_y >= p->in_h) continue;
-            for (kx = 0; kx < p->k_w; kx++) {
-              const int32_t in_x = in_x0 + kx * p->dilation_w;
-              const int8_t *x, *w;
-              if (in_x < 0 || in_x >= p->in_w) continue;
-              x = input + ((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c;
-              w = filter + ((oc * p->k_h + ky) * p->k_w + kx) * p->in_c;
-              for (ic = 0; ic < p->in_c; ic++) acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)w[ic];
-            }
-          }
-          output[((b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = (int8_t)(p->scale
-            ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
-            : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
-        }
-      }
-    }
-  }
-}
-`;
-const DEPTHWISE_S8_PER_TERM = `
-/* One input channel per output channel: at most k_h * k_w products below 2^15 each, far inside int32. */
-void cl_depthwise_conv_s8(const cl_depthwise_conv_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
-  const int32_t out_c = p->in_c * p->depth_multiplier;
-  int32_t b, oy, ox, ic, m, ky, kx;
-  for (b = 0; b < p->batch; b++) {
-    for (oy = 0; oy < p->out_h; oy++) {
-      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-      for (ox = 0; ox < p->out_w; ox++) {
-        const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-        for (ic = 0; ic < p->in_c; ic++) {
-          for (m = 0; m < p->depth_multiplier; m++) {
-            const int32_t oc = ic * p->depth_multiplier + m;
-            int32_t acc = bias ? bias[oc] : 0;
-            for (ky = 0; ky < p->k_h; ky++) {
-              const int32_t in_y = in_y0 + ky * p->dilation_h;
-              if (in_y < 0 || in_y >= p->in_h) continue;
-              for (kx = 0; kx < p->k_w; kx++) {
-                const int32_t in_x = in_x0 + kx * p->dilation_w;
-                if (in_x < 0 || in_x >= p->in_w) continue;
-                acc += ((int32_t)input[((b * p->in_h + in_y) * p->in_w + in_x) * p->in_c + ic] + p->input_offset) *
-                       (int32_t)filter[(ky * p->k_w + kx) * out_c + oc];
-              }
-            }
-            output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = (int8_t)(p->scale
-              ? cl_requant_float(acc, p->scale[oc], p->output_offset, p->act_min, p->act_max)
-              : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset, p->act_min, p->act_max));
-          }
-        }
-      }
-    }
-  }
-}
-`;
-const FULLY_CONNECTED_S8_PER_TERM = `
-/* Each product is below 2^16 (a weight zero point may widen w - z_w to 255), so up to 2^14 terms fit int32 with the bias. */
-void cl_fully_connected_s8(const cl_fully_connected_s8_params *p, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
-  int32_t r, u, i;
-  for (r = 0; r < p->rows; r++) {
-    const int8_t *x = input + r * p->depth;
-    for (u = 0; u < p->units; u++) {
-      const int8_t *w = filter + u * p->depth;
-      int32_t acc = bias ? bias[u] : 0;
-      for (i = 0; i < p->depth; i++) acc += ((int32_t)x[i] + p->input_offset) * ((int32_t)w[i] + p->filter_offset);
-      output[r * p->units + u] = (int8_t)(p->scale
-        ? cl_requant_float(acc, p->scale[u], p->output_offset, p->act_min, p->act_max)
-        : cl_clamp_i32((int64_t)cl_mbqm(acc, p->multiplier[u], p->shift[u]) + p->output_offset, p->act_min, p->act_max));
-    }
-  }
-}
-`;
-
-/** A 16x8 variant of an int8 piece: the same loops over int16 activations, an int64 bias and accumulator, and the wide epilogue. */
-function sixteenByEight(base: CPiece, fn: string, epilogue: 'reduced' | 'away', typeLines: [string, string][]): CPiece {
-  const swap = (text: string, from: string, to: string) => {
-    if (!text.includes(from)) throw new Error(`16x8 piece ${fn}: no "${from}" in ${base.id}`);
-    return text.split(from).join(to);
-  };
-  let source = base.source.slice(base.source.indexOf(`void ${fn}_s8(`));
-  source = source.slice(0, source.indexOf('\n}\n') + 3);
-  // 16x8 has no float epilogue (XNNPACK takes no int16): drop the int8 kernel's tflite-xnnpack branch.
-  source = source.replace(/\(p->scale\s*\?\s*cl_requant_float\([^;]*?\)\s*:\s*/, '(');
-  for (const [from, to] of [
-    [`${fn}_s8(`, `${fn}_s16(`], ['const int8_t *input', 'const int16_t *input'], ['const int32_t *bias', 'const int64_t *bias'],
-    ['int8_t *output', 'int16_t *output'], ['(int8_t)(cl_clamp_i32(', '(int16_t)(cl_clamp_i32('],
-    ['(int64_t)cl_mbqm(acc,', `cl_mbqm_${epilogue}(acc,`], ...typeLines,
-  ] as [string, string][]) source = swap(source, from, to);
-  const params = base.header.match(/void \w+\(const (\w+) \*p/)![1]!;
-  return {
-    id: `${base.id.replace(/_s8$/, '')}_s16`,
-    needs: [base.id, 'fixedpoint_wide'],
-    header: `
-/* 16x8 ${fn.slice(3)}: int16 input and output (zero point 0), int8 weights, int64 bias; ${params} as for int8. */
-void ${fn}_s16(const ${params} *p, const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output);
-`,
-    source: `
-/* As ${fn}_s8, with an int64 accumulator: TFLite bounds 16x8 accumulators by 2^47. */
-${source}`,
-  };
-}
-
-const CONV_S16 = sixteenByEight({ ...CONV_S8, source: CONV_S8_PER_TERM }, 'cl_conv', 'reduced', [['const int8_t *x, *w;', 'const int16_t *x;\n              const int8_t *w;'], ['int32_t acc = bias', 'int64_t acc = bias']]);
-const DEPTHWISE_S16 = sixteenByEight({ ...DEPTHWISE_S8, source: DEPTHWISE_S8_PER_TERM }, 'cl_depthwise_conv', 'reduced', [['int32_t acc = bias', 'int64_t acc = bias']]);
-const FULLY_CONNECTED_S16 = sixteenByEight({ ...FULLY_CONNECTED_S8, source: FULLY_CONNECTED_S8_PER_TERM }, 'cl_fully_connected', 'away', [['const int8_t *x = input', 'const int16_t *x = input'], ['int32_t acc = bias', 'int64_t acc = bias']]);
-
 const LUT_S16: CPiece = {
   id: 'lut_s16',
   needs: [],
@@ -1659,14 +1637,14 @@ void cl_resize_${e}(const cl_resize_params *p, const ${t} *input, ${t} *output) 
 const MORE_PIECES: CPiece[] = [
   BINARY_XNNPACK, QUANTIZE_XNNPACK,
   STRIDED_PARAMS, SOFTMAX_S16, ...Object.keys(STRIDED_TYPES).map(stridedPiece),
-  FIXEDPOINT_WIDE, CONV_S16, DEPTHWISE_S16, FULLY_CONNECTED_S16, LUT_S16, ACTIVATION_S16,
+  FIXEDPOINT_WIDE, MAC_S16, TAPS, CONV_PARAMS, DEPTHWISE_PARAMS, FULLY_CONNECTED_PARAMS, LUT_S16, ACTIVATION_S16,
   ODOMETER, BINARY_PARAMS, MEAN_PARAMS, CONV_TRANSPOSE_S8, QUANTIZE, REQUANTIZE,
   RESIZE_PARAMS,
-  ...(['s8', 's16'] as Elem[]).flatMap((e) => [binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e), resizePiece(e)]),
+  ...(['s8', 's16'] as Elem[]).flatMap((e) => [tapsPiece(e), dotPiece(e), convPiece(e), depthwisePiece(e), fullyConnectedPiece(e), poolPiece(e), binaryPiece('add', e), binaryPiece('mul', e), concatPiece(e), padPiece(e), meanPiece(e), resizePiece(e)]),
 ];
 
 export const C_PIECES: ReadonlyMap<string, CPiece> = new Map(
-  [FIXEDPOINT, GEMMLOWP_EXP, FLOAT_EPILOGUE, POOL_CLAMP, LUT_S8, MAC_S8, TAPS_S8, DOT_S8, CONV_S8, DEPTHWISE_S8, FULLY_CONNECTED_S8, POOL_S8, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES, ...SIGNAL_PIECES].map((p) => [p.id, p]),
+  [FIXEDPOINT, GEMMLOWP_EXP, FLOAT_EPILOGUE, POOL_CLAMP, LUT_S8, MAC_S8, POOL_PARAMS, SOFTMAX_S8, FULLY_CONNECTED_F32, ...MORE_PIECES, ...SIGNAL_PIECES].map((p) => [p.id, p]),
 );
 
 /** The pieces `ids` need, each once, dependencies first. */

@@ -145,7 +145,8 @@ const fullyConnectedS8: Emitter = (step, ctx) => {
   };
 };
 
-function poolS8(fn: 'cl_average_pool_s8' | 'cl_max_pool_s8'): Emitter {
+/** AveragePool or MaxPool on int8 or int16 values (the kernel's name takes the element type). */
+function pool(kind: 'average' | 'max'): Emitter {
   return (step, ctx) => {
     const st = step.state as { walk: { g: Geometry3 }; channels: number; lo: number; hi: number };
     const g = st.walk.g;
@@ -154,7 +155,8 @@ function poolS8(fn: 'cl_average_pool_s8' | 'cl_max_pool_s8'): Emitter {
     const definitions = struct('cl_pool_s8_params', ctx.paramsName, {
       ...window2(g), channels: st.channels, pad_h: g.pH, pad_w: g.pW, act_min: st.lo, act_max: st.hi,
     });
-    return { pieces: ['pool_s8'], definitions, call: `${fn}(&${ctx.paramsName}, ${ctx.pointer(step.inputs[0], false)}, ${ctx.pointer(step.outputs[0], true)});` };
+    const e = elemOf(step.outputs[0]!);
+    return { pieces: [`pool_${e}`], definitions, call: `cl_${kind}_pool_${e}(&${ctx.paramsName}, ${ctx.pointer(step.inputs[0], false)}, ${ctx.pointer(step.outputs[0], true)});` };
   };
 }
 
@@ -514,8 +516,8 @@ const EMITTERS: ReadonlyMap<string, Emitter> = new Map([
   ['Conv/int8', convS8],
   ['DepthwiseConv/int8', depthwiseS8],
   ['FullyConnected/int8', fullyConnectedS8],
-  ['AveragePool/int8', poolS8('cl_average_pool_s8')],
-  ['MaxPool/int8', poolS8('cl_max_pool_s8')],
+  ['AveragePool/int8', pool('average')], ['AveragePool/int16', pool('average')],
+  ['MaxPool/int8', pool('max')], ['MaxPool/int16', pool('max')],
   ['Softmax/int8', softmaxS8],
   ['FullyConnected/float32', fullyConnectedF32],
   ['ConvTranspose/int8', convTransposeS8],

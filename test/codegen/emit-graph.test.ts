@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CloudlessError, Graph, Tensor } from '../../src/ir/index.js';
+import { CloudlessError, Graph, Tensor, perTensorQuant } from '../../src/ir/index.js';
 import type { Int8Arithmetic } from '../../src/ir/kernel.js';
 import { readModel } from '../../src/runtime/load.js';
 import { Session } from '../../src/runtime/session.js';
@@ -234,6 +234,36 @@ describe('16x8 (int16 activations, int8 weights) compiled to C', () => {
       const { graph, feeds } = mobileNet16x8();
       const ops = new Set(graph.nodes.map((n) => `${n.op}/${graph.value(n.outputs[0]!).dtype}`));
       for (const op of ['Conv/int16', 'DepthwiseConv/int16', 'Add/int16', 'ReduceMean/int16', 'FullyConnected/int16', 'Softmax/int16']) expect(ops.has(op), op).toBe(true);
+      await expectSame(graph, feeds, on, on === 'host');
+    }, 300_000);
+  }
+});
+
+/**
+ * An int8 pool case moved to 16x8: the same window, its values spread over the
+ * int16 range (zero point 0, as TFLite's 16x8 requires) and the activation's
+ * range recomputed by the engine from the int16 quantization.
+ */
+function int16Pool(c: { graph: Graph; feeds: Record<string, Tensor> }, seed: number): { graph: Graph; feeds: Record<string, Tensor> } {
+  const r = lcg(seed);
+  const x = c.graph.values.get('x')!, y = c.graph.values.get('y')!;
+  const q = perTensorQuant(x.quant!.scale[0]! / 256, 0);
+  c.graph.setValue({ ...x, dtype: 'int16', quant: q });
+  c.graph.setValue({ ...y, dtype: 'int16', quant: q });
+  const t = new Tensor('int16', c.feeds['x']!.shape as number[], undefined, q);
+  for (let i = 0; i < t.size; i++) (t.data as Int16Array)[i] = i === 0 ? -32768 : i === 1 ? 32767 : Math.floor(r() * 65536) - 32768;
+  return { graph: c.graph, feeds: { x: t } };
+}
+
+describe('16x8 AveragePool and MaxPool compiled to C', () => {
+  for (const on of ['host', 'cortex-m4'] as VerifyTarget[]) {
+    const seeds = on === 'host' ? 8 : 3;
+    it(`${seeds} random windows each, bit-exact on ${on}${on === 'host' ? ' (sanitized)' : ''}`, async () => {
+      const cases = [];
+      for (const op of ['AveragePool', 'MaxPool'] as const) for (let s = 1; s <= seeds; s++) cases.push(int16Pool(int8Case(op, s * 104729 + 3, 'random'), s));
+      const { graph, feeds } = mergeCases(cases);
+      const ops = new Set(graph.nodes.map((n) => `${n.op}/${graph.value(n.outputs[0]!).dtype}`));
+      expect([...ops].sort()).toEqual(['AveragePool/int16', 'MaxPool/int16']);
       await expectSame(graph, feeds, on, on === 'host');
     }, 300_000);
   }

@@ -30,14 +30,11 @@ const slow = !!process.env.CLOUDLESS_SLOW;
 const enabled = haveTf && slow;
 
 /**
- * The C generator's refusals among the cases (op, dtype): 16x8 pooling and int8/16x8 ops it has
- * no kernel for. Each must be refused by name, and the engine is still checked against TF.
+ * The C generator's refusals among the cases (tag → what the message names): ops it has no kernel
+ * for must be refused by name, and the engine is still checked against TF. None at present (the
+ * 16x8 pools were the last ones).
  */
-const C_REFUSES: Record<string, RegExp> = {
-  avgpool_16x8: /AveragePool/,
-  avgpool_same_16x8: /AveragePool/,
-  maxpool_16x8: /MaxPool/,
-};
+const C_REFUSES: Record<string, RegExp> = {};
 
 /** Cases where TFLite's interpreter and TFLite Micro differ by design: MEAN with equal quantization. */
 const MEAN_EQUAL = new Set(['mean_equal_int8', 'mean_equal_16x8']);
