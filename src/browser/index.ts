@@ -21,6 +21,8 @@ export { COCO_LABELS } from '../zoo/coco.js';
 export { planResize, pixelsToTensor, type PreprocessSpec, type ImageTransform } from '../tasks/vision/input-tensor.js';
 export type { Detection, Box } from '../tasks/vision/detection.js';
 export { initWasm, wasmStatus, type WasmStatus } from './wasm.js';
+export { closeThreadPool, threadStats, threadsUnavailable } from '../kernels/wasm/threads.js';
+export { setPoolWorkerUrl } from '../kernels/wasm/thread-host.browser.js';
 export { loadModel, type ModelSource, type BrowserLoadOptions } from './load.js';
 export { preprocessBrowserImage, decodeImage, type BrowserImage } from './image.js';
 export { createBrowserDetector, type BrowserDetector, type BrowserDetectorOptions, type BrowserDetectResult } from './detector.js';

@@ -1,7 +1,10 @@
 /**
  * Loading the SIMD kernels in a page: fetch kernels.wasm from the page's own
  * origin (by default the file beside the bundle; kernels-relaxed.wasm, the
- * relaxed-SIMD build, where the browser validates relaxed SIMD), compile it asynchronously
+ * relaxed-SIMD build, where the browser validates relaxed SIMD; the -threads
+ * build of the tier, over a shared memory, where the page is cross-origin
+ * isolated, so that sessions with `threads` > 1 run on a pool of Web Workers:
+ * see thread-host.browser.ts), compile it asynchronously
  * (browsers refuse large synchronous compiles on the main thread), install it
  * as the kernels' heap and register the kernels. Without SIMD, or if the file
  * cannot be fetched, sessions run on the reference kernels and `wasmStatus()`
@@ -9,7 +12,8 @@
  */
 import { installWasmModule, wasmUnavailable, type WasmTier } from '../kernels/wasm/heap.js';
 import { enableWasmKernels } from '../runtime/builtins.js';
-import { relaxedSimdSupported, simdSupported } from '../kernels/wasm/features.js';
+import { relaxedSimdSupported, sharedMemorySupported, simdSupported } from '../kernels/wasm/features.js';
+import { kernelFile } from '../kernels/wasm/heap.js';
 import { sameOriginUrl } from './origin.js';
 
 export interface WasmStatus {
@@ -29,6 +33,12 @@ export interface InitWasmOptions {
    * taken as the tier chosen here.
    */
   tier?: 'auto' | WasmTier;
+  /**
+   * 'auto' (the default) loads the tier's shared-memory build (kernels-threads.wasm or
+   * kernels-relaxed-threads.wasm) where the page can share a memory (cross-origin isolated),
+   * so that sessions may run on several threads; false always loads the unshared build.
+   */
+  shared?: 'auto' | false;
 }
 
 /**
@@ -46,7 +56,7 @@ async function install(url: string | URL | undefined, options: InitWasmOptions):
   const wanted = options.tier ?? 'auto';
   const tier: WasmTier = wanted === 'simd' || (wanted === 'auto' && !relaxedSimdSupported()) ? 'simd' : 'relaxed';
   if (tier === 'relaxed' && !relaxedSimdSupported()) return { ready: false, reason: 'tier "relaxed" was asked for, but this browser does not validate WebAssembly relaxed SIMD' };
-  const file = tier === 'relaxed' ? 'kernels-relaxed.wasm' : 'kernels.wasm';
+  const file = kernelFile(tier, options.shared !== false && !url && sharedMemorySupported());
   let module: WebAssembly.Module;
   try {
     const target = sameOriginUrl(url ?? new URL(`./${file}`, import.meta.url), file);

@@ -5,6 +5,8 @@
  */
 import { CloudlessError, type Graph } from '../ir/index.js';
 import { optimizeForInference } from '../passes/optimize.js';
+import { wasmAvailable } from '../kernels/wasm/heap.js';
+import { MAX_THREADS, startThreads } from '../kernels/wasm/threads.js';
 import { defaultRegistry } from './builtins.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -89,5 +91,9 @@ export async function graphFromBytes(src: BytesSource): Promise<Graph> {
 
 /** A model in memory → a Session ready to run. */
 export async function loadBytes(src: BytesSource, options: SessionOptions = {}): Promise<Session> {
-  return new Session(await graphFromBytes(src), options);
+  const graph = await graphFromBytes(src);
+  // Workers start here, not in prepare: a page's Web Workers start only once it yields.
+  const t = options.threads;
+  if (t !== undefined && Number.isInteger(t) && t > 1 && t <= MAX_THREADS && wasmAvailable()) await startThreads(t);
+  return new Session(graph, options);
 }

@@ -39,8 +39,17 @@ window.cl = cl;
 window.clReady = cl.initWasm();
 </script></body></html>`;
 
+export interface StartOptions {
+  /**
+   * Serve every response with Cross-Origin-Opener-Policy: same-origin and
+   * Cross-Origin-Embedder-Policy: require-corp, so the page is cross-origin
+   * isolated (SharedArrayBuffer, the shared-memory kernels, the thread pool).
+   */
+  isolated?: boolean;
+}
+
 /** Builds the bundle, starts the server and a browser with one page on the test page. */
-export async function startBrowser(extraArgs: string[] = []): Promise<BrowserHarness> {
+export async function startBrowser(extraArgs: string[] = [], options: StartOptions = {}): Promise<BrowserHarness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cloudless-browser-'));
   const { buildBrowser } = await import(path.join(repoRoot, 'scripts/build-browser.mjs'));
   await buildBrowser(path.join(dir, 'bundle'));
@@ -50,12 +59,16 @@ export async function startBrowser(extraArgs: string[] = []): Promise<BrowserHar
   serve('/kernels.wasm', readFileSync(path.join(dir, 'bundle/kernels.wasm')), 'application/wasm');
   // Chromium validates relaxed SIMD, so initWasm() fetches this build: the tests run the page on it.
   serve('/kernels-relaxed.wasm', readFileSync(path.join(dir, 'bundle/kernels-relaxed.wasm')), 'application/wasm');
+  // The shared-memory builds and the thread pool's worker, which a cross-origin isolated page loads.
+  for (const f of ['kernels-threads.wasm', 'kernels-relaxed-threads.wasm']) serve(`/${f}`, readFileSync(path.join(dir, 'bundle', f)), 'application/wasm');
+  serve('/cloudless-pool-worker.js', readFileSync(path.join(dir, 'bundle/cloudless-pool-worker.js')), 'text/javascript');
   serve('/', new TextEncoder().encode(TEST_PAGE), 'text/html');
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 1 });
   app.get('/*', async (req, reply) => {
     const f = files.get(req.url.split('?')[0]!);
     if (!f) return reply.code(404).send('not found');
+    if (options.isolated) reply.header('cross-origin-opener-policy', 'same-origin').header('cross-origin-embedder-policy', 'require-corp');
     return reply.type(f.type).header('cache-control', 'no-store').send(Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength));
   });
   const origin = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -14,6 +14,8 @@ export interface WorkerData {
   scratchI8: number;
   scratchI16: number;
   names: readonly string[];
+  /** Atomics.load polls before the worker sleeps (pool-worker.ts). */
+  spin: number;
 }
 
 /** A started worker: ending it is all the pool asks of a host. */

@@ -12,6 +12,9 @@
 import { Worker } from 'node:worker_threads';
 import type { StartWorker } from './thread-host-core.js';
 
+/** worker_threads start while the parent blocks, so the pool may wait for them synchronously. */
+export const ASYNC_START = false;
+
 /** Starts one worker_thread running `main` on `data` (StartWorker in thread-host-core.ts). */
 export const startWorker: StartWorker = (main, data) => {
   const source = `const { workerData } = require('node:worker_threads');\n(${main})(workerData);\n`;

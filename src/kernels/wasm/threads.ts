@@ -34,29 +34,21 @@
  * calls, then the calls (export index, argument count, arguments).
  */
 import { CloudlessError } from '../../ir/index.js';
-import { type KernelExports, type WasmHeap, wasmHeap } from './heap.js';
+import { type KernelExports, type WasmHeap, wasmAvailable, wasmHeap } from './heap.js';
 import type { WorkerHandle } from './thread-host-core.js';
-import { startWorker } from './thread-host.js';
+import { ASYNC_START, startWorker } from './thread-host.js';
+import {
+  CONTROL_BYTES, COUNT, DEFAULT_SPIN, FAILED, FINISHED, GEN, LOCKED, NEXT, READY, TABLE_AT, TABLE_F64, WORKER_MAIN,
+} from './pool-worker.js';
 
 /** Most threads a session may ask for. */
 export const MAX_THREADS = 64;
-const CONTROL_BYTES = 1 << 16;
-const GEN = 0,
-  NEXT = 1,
-  COUNT = 2,
-  FINISHED = 3,
-  FAILED = 4,
-  READY = 16;
-const TABLE_AT = 512;
-const TABLE_F64 = (CONTROL_BYTES - TABLE_AT) / 8;
-/** NEXT while a job is being written: late claims see it as exhausted. */
-const LOCKED = 1 << 30;
 /**
  * Atomics.load polls before a thread sleeps: bridges the short gaps between
  * the nodes of one run. CLOUDLESS_POOL_SPIN overrides it (0: sleep at once,
  * which makes per-thread instruction counts count work only).
  */
-const SPIN = spinFromEnv() ?? 20000;
+const SPIN = spinFromEnv() ?? DEFAULT_SPIN;
 
 function spinFromEnv(): number | undefined {
   const v = Number(
@@ -64,62 +56,28 @@ function spinFromEnv(): number | undefined {
   );
   return Number.isInteger(v) && v >= 0 ? v : undefined;
 }
+/**
+ * Whether this thread may block in Atomics.wait. A page's main thread may not (the call throws
+ * before it compares the value): there the pool's caller spins while the workers finish, and
+ * workers are started only by startThreads.
+ */
+const CAN_BLOCK = (() => {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Set by a host whose workers start only after this thread yields (the browser's Web Workers). */
+const asyncStartOnly = ASYNC_START;
+
 /** How long prepare waits for a new worker to instantiate the module. */
 const START_TIMEOUT_MS = 20000;
 
 /** A call of a kernel export: its name and its arguments (booleans as 0/1). */
 export type Call = readonly [name: keyof KernelExports, ...args: number[]];
-
-/**
- * The worker's loop, as source (run by the host in a worker; plain JS so it
- * needs no module loader and no transpilation). It instantiates the module
- * over the shared memory, points its scratch at its own region, reports
- * ready, then at each new generation claims chunks until none is left.
- */
-const WORKER_MAIN = `function (d) {
-  const i32 = new Int32Array(d.control, 0, ${CONTROL_BYTES / 4});
-  const f64 = new Float64Array(d.control, ${TABLE_AT}, ${TABLE_F64});
-  let fns;
-  try {
-    const ex = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
-    ex.set_scratch_i8(d.scratchI8);
-    ex.set_scratch_i16(d.scratchI16);
-    fns = d.names.map((n) => ex[n]);
-  } catch (e) {
-    Atomics.store(i32, ${READY} + d.slot, -1);
-    Atomics.notify(i32, ${READY} + d.slot);
-    return;
-  }
-  Atomics.store(i32, ${READY} + d.slot, 1);
-  Atomics.notify(i32, ${READY} + d.slot);
-  let seen = Atomics.load(i32, ${GEN});
-  for (;;) {
-    let g = Atomics.load(i32, ${GEN});
-    for (let spin = 0; g === seen && spin < ${SPIN}; spin++) g = Atomics.load(i32, ${GEN});
-    while (g === seen) {
-      Atomics.wait(i32, ${GEN}, seen);
-      g = Atomics.load(i32, ${GEN});
-    }
-    if (g < 0) return;
-    seen = g;
-    for (;;) {
-      const c = Atomics.add(i32, ${NEXT}, 1);
-      if (c >= Atomics.load(i32, ${COUNT})) break;
-      try {
-        for (let at = f64[c], end = f64[c + 1]; at < end;) {
-          const fn = fns[f64[at]], k = f64[at + 1];
-          const args = new Array(k);
-          for (let j = 0; j < k; j++) args[j] = f64[at + 2 + j];
-          fn.apply(null, args);
-          at += 2 + k;
-        }
-      } catch (e) {
-        Atomics.store(i32, ${FAILED}, 1);
-      }
-      if (Atomics.add(i32, ${FINISHED}, 1) + 1 === Atomics.load(i32, ${COUNT})) Atomics.notify(i32, ${FINISHED});
-    }
-  }
-}`;
 
 class ThreadPool {
   private readonly control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -141,41 +99,71 @@ class ThreadPool {
     this.i32[NEXT] = LOCKED;
   }
 
-  /** Starts workers until the pool runs `threads` threads (the caller counts as one); returns how many it runs. */
+  /**
+   * Starts workers until the pool runs `threads` threads (the caller counts as one), waiting for
+   * each with Atomics.wait; returns how many it runs. Where this thread may not block (a page's
+   * main thread) or its host starts workers only once this thread yields (Web Workers), nothing is
+   * started here: `growAsync` (startThreads) does it.
+   */
   grow(threads: number): number {
-    while (!this.failure && this.workers.length + 1 < threads) {
-      const slot = this.workers.length + 1;
-      const heap = this.heap;
-      const bytesI8 = heap.exports.scratch_bytes_i8(),
-        bytesI16 = heap.exports.scratch_bytes_i16();
-      const scratch = heap.alloc(bytesI8 + bytesI16);
-      Atomics.store(this.i32, READY + slot, 0);
-      const handle = startWorker(WORKER_MAIN, {
-        module: heap.module,
-        memory: heap.memory,
-        control: this.control,
-        slot,
-        scratchI8: scratch,
-        scratchI16: scratch + bytesI8,
-        names: this.names,
-      });
-      if (typeof handle === 'string') {
-        this.failure = handle;
-        heap.release(scratch);
-        break;
-      }
+    while (!this.failure && this.workers.length + 1 < threads && CAN_BLOCK && !asyncStartOnly) {
+      const started = this.spawn();
+      if (!started) break;
       const deadline = Date.now() + START_TIMEOUT_MS;
-      while (Atomics.load(this.i32, READY + slot) === 0 && Date.now() < deadline) Atomics.wait(this.i32, READY + slot, 0, 100);
-      const ready = Atomics.load(this.i32, READY + slot);
-      if (ready !== 1) {
-        handle.terminate();
-        heap.release(scratch);
-        this.failure = ready === 0 ? `a worker did not start within ${START_TIMEOUT_MS} ms` : 'a worker could not instantiate the kernels';
-        break;
-      }
-      this.workers.push(handle);
+      while (Atomics.load(this.i32, READY + started.slot) === 0 && Date.now() < deadline) Atomics.wait(this.i32, READY + started.slot, 0, 100);
+      this.settle(started);
     }
     return Math.min(threads, this.workers.length + 1);
+  }
+
+  /** As grow, without blocking: yields to the event loop while each worker starts. */
+  async growAsync(threads: number): Promise<number> {
+    while (!this.failure && this.workers.length + 1 < threads) {
+      const started = this.spawn();
+      if (!started) break;
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      while (Atomics.load(this.i32, READY + started.slot) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      this.settle(started);
+    }
+    return Math.min(threads, this.workers.length + 1);
+  }
+
+  /** Starts the next worker; undefined (and `failure` set) when the host cannot. */
+  private spawn(): { slot: number; handle: WorkerHandle; scratch: number } | undefined {
+    const slot = this.workers.length + 1;
+    const heap = this.heap;
+    const bytesI8 = heap.exports.scratch_bytes_i8(),
+      bytesI16 = heap.exports.scratch_bytes_i16();
+    const scratch = heap.alloc(bytesI8 + bytesI16);
+    Atomics.store(this.i32, READY + slot, 0);
+    const handle = startWorker(WORKER_MAIN, {
+      module: heap.module,
+      memory: heap.memory,
+      control: this.control,
+      slot,
+      scratchI8: scratch,
+      scratchI16: scratch + bytesI8,
+      names: this.names,
+      spin: SPIN,
+    });
+    if (typeof handle === 'string') {
+      this.failure = handle;
+      heap.release(scratch);
+      return undefined;
+    }
+    return { slot, handle, scratch };
+  }
+
+  /** Keeps a started worker that reported ready, or ends it and records why not. */
+  private settle({ slot, handle, scratch }: { slot: number; handle: WorkerHandle; scratch: number }): void {
+    const ready = Atomics.load(this.i32, READY + slot);
+    if (ready === 1) {
+      this.workers.push(handle);
+      return;
+    }
+    handle.terminate();
+    this.heap.release(scratch);
+    this.failure = ready === 0 ? `a worker did not start within ${START_TIMEOUT_MS} ms` : 'a worker could not instantiate the kernels';
   }
 
   /** Whether the chunks' calls fit the table. */
@@ -222,7 +210,7 @@ class ThreadPool {
     let done = Atomics.load(i32, FINISHED);
     for (let spin = 0; done !== n && spin < SPIN; spin++) done = Atomics.load(i32, FINISHED);
     while (done !== n) {
-      Atomics.wait(i32, FINISHED, done, 1000);
+      if (CAN_BLOCK) Atomics.wait(i32, FINISHED, done, 1000);
       done = Atomics.load(i32, FINISHED);
     }
     Atomics.store(i32, NEXT, LOCKED);
@@ -258,6 +246,22 @@ export function ensureThreads(threads: number | undefined): number {
   if (!heap.shared) return 1;
   pool ??= new ThreadPool(heap);
   return pool.grow(want);
+}
+
+/**
+ * Starts the pool's workers for `threads` threads without blocking, and resolves to how many
+ * threads runs will get (1 without a shared memory or when workers cannot start; then
+ * threadsUnavailable() says why). load() calls it before preparing a session with threads > 1,
+ * so that a page, whose main thread may not wait and whose Web Workers start only once the page
+ * yields, gets its pool; in Node it only moves the start out of prepare.
+ */
+export async function startThreads(threads: number | undefined): Promise<number> {
+  const want = Math.min(Math.max(1, Math.floor(threads ?? 1)), MAX_THREADS);
+  if (want === 1 || !wasmAvailable()) return 1;
+  const heap = wasmHeap();
+  if (!heap.shared) return 1;
+  pool ??= new ThreadPool(heap);
+  return pool.growAsync(want);
 }
 
 /** Why a session asking for threads gets fewer, or undefined. */
