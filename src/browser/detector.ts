@@ -20,6 +20,8 @@ export interface BrowserDetectorOptions {
   iouThreshold?: number;
   maxDetections?: number;
   backend?: BackendChoice;
+  /** Threads for the wasm kernels (a cross-origin isolated page runs them on Web Workers; see loadModel). */
+  threads?: number;
   /** For a model outside the zoo: its input spec, decoder and labels. */
   input?: PreprocessSpec;
   decoder?: DetectionDecoder;
@@ -53,7 +55,7 @@ export async function createBrowserDetector(zooName: string | undefined, source:
   if (!input || !settings) {
     throw new CloudlessError('E_CONFIG', `model ${name}: a model outside the zoo needs its input spec and decoder`, { hint: 'pass input and decoder options, or a zoo name (centernet, nanodet)' });
   }
-  const session = await loadModel(source, { backend: opts.backend });
+  const session = await loadModel(source, { backend: opts.backend, threads: opts.threads });
   if (session.inputs.length !== 1) throw new CloudlessError('E_CONFIG', `model ${name} has ${session.inputs.length} inputs; a detector takes one image`);
   const inputName = session.inputs[0]!.name;
   const decode = detectionDecoder(settings, {

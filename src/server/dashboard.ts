@@ -18,7 +18,8 @@
  *      Sec-Fetch-Site), JSON, and, past the login itself, carry the session's
  *      CSRF token in `x-csrf-token`. Logins are rate-limited per address.
  *   5. Every response carries a strict Content-Security-Policy: scripts,
- *      styles, images, wasm and fetches from the page's own origin only.
+ *      styles, images, wasm and fetches from the page's own origin only;
+ *      and COOP/COEP, so the pages are cross-origin isolated.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -130,6 +131,8 @@ export function buildDashboard(opts: DashboardOptions & { requireLoginToRead: bo
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('cross-origin-opener-policy', 'same-origin');
+    // With COOP, this makes the pages cross-origin isolated: the Try page's engine may share its memory with Web Workers (threads).
+    reply.header('cross-origin-embedder-policy', 'require-corp');
     reply.header('cache-control', 'no-store');
     if (opts.allowedHosts && opts.allowedHosts.size > 0 && !opts.allowedHosts.has(String(req.headers.host ?? '').toLowerCase())) {
       return reply.code(421).type('text/plain').send('unknown Host: the dashboard answers only to the address it was started on');

@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -154,6 +154,9 @@ describe.skipIf(!!why)('the dashboard in Chromium', () => {
     const node = await (await createDetector('centernet')).detect(fruits);
     await open('/try');
     await page.waitForSelector('#try-status:has-text("ready")', { timeout: 60_000 });
+    // The dashboard sends COOP and COEP: the page is cross-origin isolated and runs CenterNet on a pool of Web Workers.
+    const status = await page.$eval('#try-status', (e) => e.textContent ?? '');
+    expect(status).toMatch(os.cpus().length > 1 ? /^ready \([2-4] threads\)$/ : /^ready/);
     await page.setInputFiles('#picture', fruits);
     await page.waitForSelector('#try-status[data-count]', { timeout: 60_000 });
     const browser = await page.$$eval('#detections tbody tr', (rows) => rows.map((r) => ({

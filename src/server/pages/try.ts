@@ -4,13 +4,18 @@
  * picture is never sent anywhere: the model files and kernels.wasm are
  * fetched from this server, and the server has no endpoint that accepts one.
  */
-import { createBrowserDetector, drawDetections, initWasm, type BrowserDetector, type Detection } from '../../browser/index.js';
+import {
+  createBrowserDetector, drawDetections, initWasm, threadStats, threadsUnavailable, type BrowserDetector, type Detection,
+} from '../../browser/index.js';
 import { h, setContent, table } from './dom.js';
 
 let detector: Promise<BrowserDetector> | undefined;
 
+/** Up to four threads where the page is cross-origin isolated (the dashboard sends COOP and COEP), else one. */
+const TRY_THREADS = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+
 function getDetector(): Promise<BrowserDetector> {
-  detector ??= initWasm().then(() => createBrowserDetector('centernet', '/models/centernet/centernet.json'));
+  detector ??= initWasm().then(() => createBrowserDetector('centernet', '/models/centernet/centernet.json', { threads: TRY_THREADS }));
   return detector;
 }
 
@@ -39,7 +44,8 @@ export async function renderTry(): Promise<void> {
   let ready: BrowserDetector;
   try {
     ready = await getDetector();
-    status.textContent = 'ready';
+    const threads = threadStats().workers + 1;
+    status.textContent = `ready (${threads === 1 ? `one thread${threadsUnavailable() ? `: ${threadsUnavailable()}` : ''}` : `${threads} threads`})`;
   } catch (err) {
     status.textContent = `the detector did not load: ${(err as Error).message}`;
     return;
