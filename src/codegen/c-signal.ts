@@ -475,6 +475,56 @@ void cl_cast_${from}_${to}(int32_t n, const ${tf} *x, ${tt} *y) {
   };
 }
 
+/* Cast of an integer type to float32: nearest (exact for int8 and int16), as the reference Cast (elementwise.ts castInto). */
+function castToFloatPiece(from: string): CPiece {
+  const tf = INT_TYPES[from]!;
+  return {
+    id: `cast_${from}_f32`,
+    needs: [],
+    header: `
+/* Cast ${tf} -> float: ${from === 's32' ? 'the nearest float (ties to even), as the reference Cast' : 'exact'}. (elementwise.ts castInto) */
+void cl_cast_${from}_f32(int32_t n, const ${tf} *x, float *y);
+`,
+    source: `
+void cl_cast_${from}_f32(int32_t n, const ${tf} *x, float *y) {
+  int32_t i;
+  for (i = 0; i < n; i++) y[i] = (float)x[i];
+}
+`,
+  };
+}
+
+/** Integer types whose Cast to float32 is emitted: their values are exact in a double, so the engine's fround rounds once, as C's conversion does. */
+export const CAST_TO_FLOAT = ['s8', 's16', 's32'] as const;
+
+const BINARY_F32: CPiece = {
+  id: 'binary_f32',
+  needs: [],
+  header: `
+/*
+ * float Add, Sub, Mul (and Div, which the emitter does not use yet) with one operand of size 1 or both of the
+ * output's size (a_step / b_step 0 or 1). Each is one IEEE single operation,
+ * rounded once; the reference kernels compute the exact double result of two
+ * floats and round it to float, which is the same value for these four
+ * operations. (elementwise.ts ARITHMETIC)
+ */
+#define CL_F32_ADD 0
+#define CL_F32_SUB 1
+#define CL_F32_MUL 2
+#define CL_F32_DIV 3
+void cl_binary_f32(int32_t op, int32_t n, const float *a, int32_t a_step, const float *b, int32_t b_step, float *y);
+`,
+  source: `
+void cl_binary_f32(int32_t op, int32_t n, const float *a, int32_t a_step, const float *b, int32_t b_step, float *y) {
+  int32_t i;
+  for (i = 0; i < n; i++) {
+    const float x = a[i * a_step], z = b[i * b_step];
+    y[i] = op == CL_F32_ADD ? x + z : op == CL_F32_SUB ? x - z : op == CL_F32_MUL ? x * z : x / z;
+  }
+}
+`,
+};
+
 const BINARY_S32: CPiece = {
   id: 'binary_s32',
   needs: [],
@@ -535,6 +585,6 @@ const INT_SUFFIXES = Object.keys(INT_TYPES);
 
 export const SIGNAL_PIECES: readonly CPiece[] = [
   BITS, WINDOW, FFT_AUTO_SCALE, RFFT, ENERGY, FILTER_BANK, SQRT, SPECTRAL_SUBTRACTION, PCAN, LOG,
-  BINARY_S32, concatPartPiece('s32'), concatPartPiece('s64'),
+  BINARY_S32, BINARY_F32, concatPartPiece('s32'), concatPartPiece('s64'), ...CAST_TO_FLOAT.map(castToFloatPiece),
   ...INT_SUFFIXES.flatMap((f) => INT_SUFFIXES.filter((t) => t !== f).map((t) => castPiece(f, t))),
 ];

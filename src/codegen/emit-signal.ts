@@ -10,7 +10,7 @@
 import { CloudlessError, attrInt, sizeOf, type Node, type Tensor } from '../ir/index.js';
 import type { RfftInt16, SpectralSubtractionConfig } from '../ir/signal.js';
 import type { PlanStep } from '../runtime/plan.js';
-import { INT_TYPES } from './c-signal.js';
+import { CAST_TO_FLOAT, INT_TYPES } from './c-signal.js';
 import { intLiteral } from './c-data.js';
 
 /** What these emitters ask of the graph emitter (a subset of emit-node.ts's EmitContext). */
@@ -215,6 +215,12 @@ const SUFFIX: Readonly<Record<string, string>> = { int8: 's8', int16: 's16', int
 
 const castOp: SignalEmitter = (step, ctx) => {
   const x = step.inputs[0]!, y = step.outputs[0]!;
+  if (y.dtype === 'float32') {
+    const from = SUFFIX[x.dtype];
+    if (!from || !(CAST_TO_FLOAT as readonly string[]).includes(from)) refuse(step.node, `a Cast from ${x.dtype} to float32 (int8, int16 and int32 only)`);
+    if (x.quant) refuse(step.node, 'a Cast of a quantized tensor');
+    return { pieces: [`cast_${from}_f32`], definitions: '', call: `cl_cast_${from}_f32(${y.size}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
+  }
   const from = SUFFIX[x.dtype], to = SUFFIX[y.dtype];
   if (!from || !to || !INT_TYPES[from] || !INT_TYPES[to]) refuse(step.node, `a Cast from ${x.dtype} to ${y.dtype} (integer casts only)`);
   if (x.quant || y.quant) refuse(step.node, 'a Cast of a quantized tensor');
@@ -222,20 +228,22 @@ const castOp: SignalEmitter = (step, ctx) => {
   return { pieces: [`cast_${from}_${to}`], definitions: '', call: `cl_cast_${from}_${to}(${y.size}, ${ctx.pointer(x, false)}, ${ctx.pointer(y, true)});` };
 };
 
-function binaryS32(op: 'ADD' | 'SUB' | 'MUL' | 'DIV' | 'MIN' | 'MAX'): SignalEmitter {
+/** int32 (binary_s32) or float32 (binary_f32) elementwise arithmetic with a scalar or same-shaped operand. */
+function binaryPlain(op: 'ADD' | 'SUB' | 'MUL' | 'DIV' | 'MIN' | 'MAX', suffix: 's32' | 'f32' = 's32'): SignalEmitter {
   return (step, ctx) => {
     const y = step.outputs[0]!;
     const [a, b] = step.inputs;
     if (step.inputs.length !== 2 || !a || !b) refuse(step.node, 'only two operands are emitted');
-    for (const t of [a, b, y]) if (t.quant) refuse(step.node, 'a quantized int32 tensor');
+    for (const t of [a, b, y]) if (t.quant) refuse(step.node, `a quantized ${suffix === 's32' ? 'int32' : 'float32'} tensor`);
     const stepOf = (t: Tensor) => (t.size === 1 ? 0 : t.size === y.size && sizeOf(t.shape) === y.size && t.shape.length <= y.shape.length ? 1 : -1);
     const sa = stepOf(a), sb = stepOf(b);
     if (sa < 0 || sb < 0 || (sa === 1 && a.shape.join() !== y.shape.slice(y.shape.length - a.shape.length).join()) || (sb === 1 && b.shape.join() !== y.shape.slice(y.shape.length - b.shape.length).join())) {
-      refuse(step.node, `broadcasting [${a.shape}] with [${b.shape}] (the int32 kernel takes a scalar or same-shaped operand)`);
+      refuse(step.node, `broadcasting [${a.shape}] with [${b.shape}] (the ${suffix === 's32' ? 'int32' : 'float32'} kernel takes a scalar or same-shaped operand)`);
     }
+    const up = suffix.toUpperCase();
     return {
-      pieces: ['binary_s32'], definitions: '',
-      call: `cl_binary_s32(CL_S32_${op}, ${y.size}, ${ctx.pointer(a, false)}, ${sa}, ${ctx.pointer(b, false)}, ${sb}, ${ctx.pointer(y, true)});`,
+      pieces: [`binary_${suffix}`], definitions: '',
+      call: `cl_binary_${suffix}(CL_${up}_${op}, ${y.size}, ${ctx.pointer(a, false)}, ${sa}, ${ctx.pointer(b, false)}, ${sb}, ${ctx.pointer(y, true)});`,
     };
   };
 }
@@ -272,8 +280,10 @@ export const SIGNAL_EMITTERS: ReadonlyArray<[string, SignalEmitter]> = [
   ['tflite.custom.SignalFilterBankSpectralSubtraction/int64', spectralSubtractionOp],
   ['tflite.custom.SignalPCAN/int64', pcanOp],
   ['tflite.custom.SignalFilterBankLog/int16', logOp],
-  ...['int8', 'int16', 'int32', 'int64'].map((d) => [`Cast/${d}`, castOp] as [string, SignalEmitter]),
-  ['Add/int32', binaryS32('ADD')], ['Sub/int32', binaryS32('SUB')], ['Mul/int32', binaryS32('MUL')],
-  ['Div/int32', binaryS32('DIV')], ['Min/int32', binaryS32('MIN')], ['Max/int32', binaryS32('MAX')],
+  ...['int8', 'int16', 'int32', 'int64', 'float32'].map((d) => [`Cast/${d}`, castOp] as [string, SignalEmitter]),
+  ['Add/float32', binaryPlain('ADD', 'f32')], ['Sub/float32', binaryPlain('SUB', 'f32')],
+  ['Mul/float32', binaryPlain('MUL', 'f32')],
+  ['Add/int32', binaryPlain('ADD')], ['Sub/int32', binaryPlain('SUB')], ['Mul/int32', binaryPlain('MUL')],
+  ['Div/int32', binaryPlain('DIV')], ['Min/int32', binaryPlain('MIN')], ['Max/int32', binaryPlain('MAX')],
   ['Concat/int32', concatInt('s32')], ['Concat/int64', concatInt('s64')],
 ];

@@ -21,9 +21,11 @@ import type { CPackage } from '../../src/codegen/package.js';
 import { readWav, toInt16 } from '../../src/tasks/audio/wav.js';
 import { MICRO_SPEECH_LABELS } from '../../src/tasks/audio/kws.js';
 import { FRAME_HOP, FRAME_LENGTH, engineFrames, framesOf } from './signal-frames.js';
+import { expectSame } from './same.js';
 
 const TFLM = new URL('../../../shared/models/tflm/', import.meta.url).pathname;
 const PRE = `${TFLM}audio_preprocessor_int8.tflite`;
+const PRE_FLOAT = `${TFLM}audio_preprocessor_float.tflite`;
 const KWS = `${TFLM}micro_speech_quantized.tflite`;
 const EXAMPLE = new URL('../../examples/micro-speech-c/', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -43,6 +45,66 @@ async function expectFramesSame(graph: Graph, samples: Int16Array, on: VerifyTar
   expect(diff, `first differing byte (frame ${Math.floor(diff / 40)})`).toBe(-1);
   return { pkg, got, want };
 }
+
+describe.skipIf(!existsSync(PRE_FLOAT))('audio_preprocessor_float.tflite compiled to C (needs ../shared/models/tflm)', () => {
+  // The same integer chain as the int8 preprocessor, ending in a Cast int16 → float32 and a float Mul by a constant.
+  for (const [on, sanitize] of [['host', true], ['cortex-m4', false]] as [VerifyTarget, boolean][]) {
+    it(`yes_1000ms.wav on ${on}${sanitize ? ' (ASan + UBSan)' : ''}: 49 frames of float features bit-exact with one engine session`, async () => {
+      const graph = await readModel(PRE_FLOAT);
+      expect(graph.nodes.map((n) => `${n.op}/${graph.value(n.outputs[0]!).dtype}`)).toContain('Mul/float32');
+      const { pkg, want } = await expectFramesSame(graph, wav('yes'), on, sanitize);
+      expect(pkg.files['cloudless_kernels.c']).toContain('cl_cast_s16_f32');
+      expect(pkg.files['cloudless_kernels.c']).toContain('cl_binary_f32');
+      // Not a constant output: the features move with the audio.
+      const f = new Float32Array(want.buffer, want.byteOffset, want.byteLength / 4);
+      expect(new Set(Array.from({ length: 49 }, (_, k) => f.subarray(k * 40, k * 40 + 40).join())).size).toBeGreaterThan(10);
+    }, 300_000);
+  }
+});
+
+// Div/float32 is not emitted: on Cortex-M4 under QEMU a quotient with subnormal operands differed from the engine's.
+describe('float32 Add, Sub, Mul and integer → float32 Cast compiled to C', () => {
+  /** Every op with a same-shaped and a scalar operand, on values from 2^-140 (subnormal) to 2^100 of both signs, zeros included. */
+  function floatGraph(seed: number): { graph: Graph; feeds: Tensor[] } {
+    const r = seededRandom(seed);
+    const n = 257;
+    const g = new Graph('float_ops', { format: 'cloudless' });
+    const value = () => (r() < 0.05 ? 0 : (r() < 0.5 ? -1 : 1) * 2 ** (r() * 240 - 140) * (1 + r()));
+    const feeds: Tensor[] = [];
+    const input = (name: string, dtype: DType, shape: number[], fill: () => number) => {
+      g.setValue({ name, dtype, shape });
+      g.inputs.push(name);
+      const t = new Tensor(dtype, shape);
+      for (let i = 0; i < t.size; i++) (t.data as Float32Array)[i] = fill();
+      feeds.push(t);
+    };
+    input('a', 'float32', [n], value);
+    input('b', 'float32', [n], value);
+    input('s', 'float32', [1], () => 1.7);
+    input('i16', 'int16', [n], () => Math.floor(r() * 65536) - 32768);
+    input('i32', 'int32', [n], () => Math.floor(r() * 2 ** 32) - 2 ** 31);
+    input('i8', 'int8', [n], () => Math.floor(r() * 256) - 128);
+    for (const op of ['Add', 'Sub', 'Mul']) {
+      for (const [k, other] of [['v', 'b'], ['s', 's']]) {
+        g.setValue({ name: `${op}_${k}`, dtype: 'float32', shape: [n] });
+        g.addNode({ name: `n_${op}_${k}`, op, inputs: k === 's' && op === 'Sub' ? ['s', 'a'] : ['a', other!], outputs: [`${op}_${k}`], attrs: {} });
+        g.outputs.push(`${op}_${k}`);
+      }
+    }
+    for (const x of ['i16', 'i32', 'i8']) {
+      g.setValue({ name: `f_${x}`, dtype: 'float32', shape: [n] });
+      g.addNode({ name: `cast_${x}`, op: 'Cast', inputs: [x], outputs: [`f_${x}`], attrs: { to: 'float32' } });
+      g.outputs.push(`f_${x}`);
+    }
+    return { graph: g, feeds };
+  }
+  for (const [on, sanitize] of [['host', true], ['cortex-m4', false]] as [VerifyTarget, boolean][]) {
+    it(`bit-exact with the engine on ${on}${sanitize ? ' (sanitized)' : ''}`, async () => {
+      const { graph, feeds } = floatGraph(on === 'host' ? 41 : 42);
+      await expectSame(graph, feeds, on, sanitize);
+    }, 300_000);
+  }
+});
 
 describe.skipIf(!have)('audio_preprocessor_int8.tflite compiled to C (needs ../shared/models/tflm)', () => {
   it('is stateful: 160 B of noise estimate, reset() in the header, STATE_BYTES macro', async () => {
