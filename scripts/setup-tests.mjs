@@ -193,9 +193,11 @@ function ensureFashionModel() {
 /** Data, model and tools; returns the environment variables the tests must run with. */
 export function prepareTestEnvironment() {
   if (process.env.CLOUDLESS_SKIP_SETUP === '1') return {};
+  // Tools first: the sklearn fixtures of fetchData need the Debian python3-sklearn it installs.
+  const env = ensureTools();
   fetchData(DATA_SETS);
   ensureFashionModel();
-  return ensureTools();
+  return env;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
