@@ -80,6 +80,14 @@ export interface ArenaHost {
   buffer(): ArrayBuffer;
 }
 
+/**
+ * Called by a session with threads > 1 before the nodes of a run; returns
+ * what ends the run, called after them (also when a node throws). The wasm
+ * thread pool keeps its workers polling in between, so the joins between
+ * nodes cost no wake-up.
+ */
+export type RunScope = () => () => void;
+
 /** A graph planned into steps: the part of the runtime's Plan that kernels running bodies use. */
 export interface BodyPlan {
   readonly steps: readonly { node: Node; kernel: KernelDef; state: unknown; inputs: (Tensor | undefined)[]; outputs: Tensor[] }[];

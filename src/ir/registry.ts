@@ -1,7 +1,7 @@
 import { CloudlessError } from './errors.js';
 import type { DType } from './dtype.js';
 import type { Node } from './graph.js';
-import type { ArenaHost, Backend, KernelDef } from './kernel.js';
+import type { ArenaHost, Backend, KernelDef, RunScope } from './kernel.js';
 import type { ValueInfo } from './schema.js';
 
 /**
@@ -12,6 +12,7 @@ import type { ValueInfo } from './schema.js';
 export class KernelRegistry {
   private readonly kernels = new Map<string, KernelDef[]>();
   private readonly hosts = new Map<Backend, ArenaHost>();
+  private readonly scopes = new Map<Backend, RunScope>();
 
   /** Declares the memory a backend's kernels work in (see ArenaHost). */
   setArenaHost(backend: Backend, host: ArenaHost): void {
@@ -20,6 +21,15 @@ export class KernelRegistry {
 
   arenaHost(backend: Backend): ArenaHost | undefined {
     return this.hosts.get(backend);
+  }
+
+  /** Declares what a backend does around a whole run of a session with threads > 1 (see RunScope). */
+  setRunScope(backend: Backend, scope: RunScope): void {
+    this.scopes.set(backend, scope);
+  }
+
+  runScope(backend: Backend): RunScope | undefined {
+    return this.scopes.get(backend);
   }
 
   register(def: KernelDef): void {

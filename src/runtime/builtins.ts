@@ -1,5 +1,5 @@
 import { refKernels } from '../kernels/ref/index.js';
-import { allWasmKernels, wasmArenaHost, wasmAvailable } from '../kernels/wasm/index.js';
+import { allWasmKernels, beginRun, wasmArenaHost, wasmAvailable } from '../kernels/wasm/index.js';
 import { controlKernels } from '../kernels/ref/control-flow.js';
 import { KernelRegistry } from './registry.js';
 
@@ -22,6 +22,7 @@ export function enableWasmKernels(): boolean {
   wasmRegistered = true;
   defaultRegistry.registerAll(allWasmKernels);
   defaultRegistry.setArenaHost('wasm', wasmArenaHost());
+  defaultRegistry.setRunScope('wasm', beginRun);
   return true;
 }
 enableWasmKernels();

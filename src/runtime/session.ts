@@ -171,15 +171,21 @@ export class Session {
     plan.refreshViews();
     for (const [name, view] of plan.inputs) copyInto(view.data, map.get(name)!.data);
     const profile = this.options.profile;
-    for (const step of plan.steps) {
-      const t0 = profile ? performance.now() : 0;
-      try {
-        step.kernel.run(step.inputs, step.outputs, step.node, step.state, this.ctx);
-      } catch (err) {
-        if (err instanceof CloudlessError) throw err;
-        throw new CloudlessError('E_INTERNAL', `node ${step.node.name} (${step.node.op}) failed: ${err instanceof Error ? err.message : String(err)}`, { node: step.node.name, cause: err });
+    // With threads, the backend's workers poll between the nodes instead of sleeping (RunScope).
+    const end = (this.ctx.threads ?? 1) > 1 ? this.options.registry.runScope(this.backends()[0]!)?.() : undefined;
+    try {
+      for (const step of plan.steps) {
+        const t0 = profile ? performance.now() : 0;
+        try {
+          step.kernel.run(step.inputs, step.outputs, step.node, step.state, this.ctx);
+        } catch (err) {
+          if (err instanceof CloudlessError) throw err;
+          throw new CloudlessError('E_INTERNAL', `node ${step.node.name} (${step.node.op}) failed: ${err instanceof Error ? err.message : String(err)}`, { node: step.node.name, cause: err });
+        }
+        if (profile) this.record(step.node.name, step.node.op, performance.now() - t0);
       }
-      if (profile) this.record(step.node.name, step.node.op, performance.now() - t0);
+    } finally {
+      end?.();
     }
     plan.afterRun();
     const out: Record<string, Tensor> = {};

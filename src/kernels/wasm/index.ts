@@ -14,7 +14,7 @@ import { wasmAvailable } from './heap.js';
 
 export { wasmUnavailable, wasmAvailable, installWasmModule, wasmTier, type WasmTier } from './heap.js';
 export { simdSupported, sharedMemorySupported, relaxedSimdSupported } from './features.js';
-export { closeThreadPool, threadsUnavailable } from './threads.js';
+export { beginRun, closeThreadPool, threadsUnavailable } from './threads.js';
 export { wasmArenaHost } from './place.js';
 
 /** Every wasm kernel, whether or not the module is loaded (they call wasmHeap() when prepared). */

@@ -31,17 +31,28 @@ import { wasmHeap } from './heap.js';
 import { MIN_PARALLEL_WORK, chunksFor, runParallel, splitRange, threadsFor, type Call } from './threads.js';
 
 /**
- * An elementwise op of n bytes in ranges for `threads` threads (multiples of
- * 64, whole vectors of every path), or undefined when it stays on this
- * thread: `call(at, len)` is the range's call. Every byte is computed alone,
- * so the ranges give the one thread's bytes.
+ * An elementwise op of n elements in ranges for `threads` threads (inner
+ * boundaries multiples of `align`: 64, whole vectors of every path, or rows
+ * of a broadcast period), or undefined when it stays on this thread:
+ * `call(at, len)` is the range's call. Every element is computed alone, so
+ * the ranges give the one thread's bytes. An element costs about what 8
+ * multiply-adds of a conv cost (a table lookup against a SIMD int8 MAC), so
+ * the op is split from MIN_PARALLEL_WORK / 8 elements on.
  */
-function byRanges(n: number, threads: number | undefined, call: (at: number, len: number) => Call): Call[][] | undefined {
+function byRanges(n: number, threads: number | undefined, call: (at: number, len: number) => Call, align = 64): Call[][] | undefined {
   const t = threadsFor(threads);
-  if (t <= 1 || n < MIN_PARALLEL_WORK) return undefined;
-  const cuts = splitRange(n, chunksFor(t), 64);
-  return cuts.slice(1).map((b, s) => [call(cuts[s]!, b - cuts[s]!)]);
+  if (t <= 1 || n < MIN_PARALLEL_WORK / 8) return undefined;
+  const cuts = splitRange(n, chunksFor(t), align);
+  return cuts.length > 2 ? cuts.slice(1).map((b, s) => [call(cuts[s]!, b - cuts[s]!)]) : undefined;
 }
+
+/** The least multiple of 64 and `period`: range boundaries that are whole vectors and whole rows. */
+function rowAlign(period: number): number {
+  let a = 64, b = period;
+  while (b) [a, b] = [b, a % b];
+  return (64 / a) * period;
+}
+
 import { binaryLayout } from './ops.js';
 
 type Check = NonNullable<KernelDef['check']>;
@@ -81,11 +92,14 @@ const quantizeKernel = defineKernel<QuantizeState>({
     // The reference kernel divides by the scale (reference) or multiplies by fl(1/scale) (xnnpack).
     return { state: { n, reference, s: reference ? q.scale[0]! : fl(1 / q.scale[0]!), zy: q.zeroPoint[0]!, yAt } };
   },
-  run(inputs, outputs, _node, st) {
+  run(inputs, outputs, _node, st, ctx) {
     const heap = wasmHeap();
     const t = heap.transient;
     const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-    heap.exports.quantize_f32_i8(x, y, st.n, st.reference ? 1 : 0, st.s, st.zy, INT8_MIN, INT8_MAX);
+    const r = st.reference ? 1 : 0;
+    const parts = byRanges(st.n, ctx.threads, (at, len) => ['quantize_f32_i8', x + at * 4, y + at, len, r, st.s, st.zy, INT8_MIN, INT8_MAX]);
+    if (parts) runParallel(parts);
+    else heap.exports.quantize_f32_i8(x, y, st.n, r, st.s, st.zy, INT8_MIN, INT8_MAX);
     outputDone(heap, y, outputs[0]!);
   },
 });
@@ -106,11 +120,13 @@ const dequantizeKernel = defineKernel<DequantizeState>({
     wasmHeap().reserveTransient(yAt + regionBytes(n, 4));
     return { state: { n, zx: q.zeroPoint[0]!, scale: q.scale[0]!, yAt } };
   },
-  run(inputs, outputs, _node, st) {
+  run(inputs, outputs, _node, st, ctx) {
     const heap = wasmHeap();
     const t = heap.transient;
     const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-    heap.exports.dequantize_i8_f32(x, y, st.n, st.zx, st.scale);
+    const parts = byRanges(st.n, ctx.threads, (at, len) => ['dequantize_i8_f32', x + at, y + at * 4, len, st.zx, st.scale]);
+    if (parts) runParallel(parts);
+    else heap.exports.dequantize_i8_f32(x, y, st.n, st.zx, st.scale);
     outputDone(heap, y, outputs[0]!);
   },
 });
@@ -171,6 +187,15 @@ function stretchedPeriod(mode: number, period: number, n: number): number | unde
   while (b) [a, b] = [b, a % b];
   const p = (period / a) * 16;
   return p <= STRETCH_LIMIT ? p : undefined;
+}
+
+/** The short operand's address: with a stretched period, copied to bAt and repeated that far. */
+function broadcastOperand(heap: ReturnType<typeof wasmHeap>, t: number, st: BinaryI8State, small: Tensor): number {
+  if (st.stretched === undefined) return inputAt(heap, t + st.bAt, small);
+  const b = t + st.bAt;
+  heap.i8.set(small.data as Int8Array, b);
+  for (let at = st.period; at < st.stretched; at += st.period) heap.i8.copyWithin(b + at, b, b + st.period);
+  return b;
 }
 
 /** Longest constant period looked up in tables rather than computed (64 × 256 B of tables). */
@@ -250,21 +275,27 @@ function binaryI8Kernel(op: 'Add' | 'Sub' | 'Mul'): KernelDef {
       // Split by ranges: a scalar table, a scalar operand or two of one shape (b advancing with a).
       const lut = st.lut;
       let b0: number | undefined;
-      const parts = lut !== undefined && st.period === 1 ? byRanges(st.n, ctx.threads, (at, len) => ['table_i8', a + at, y + at, len, lut])
-        : lut === undefined && st.stretched === undefined && (st.period === 1 || st.period === st.n)
+      const parts = lut !== undefined
+        ? st.period === 1 ? byRanges(st.n, ctx.threads, (at, len) => ['table_i8', a + at, y + at, len, lut])
+          // A table per position in the period: ranges of whole periods, each starting at the first table.
+          : byRanges(st.n, ctx.threads, (at, len) => ['lut_rows_i8', a + at, y + at, len, st.period, lut], rowAlign(st.period))
+        : st.stretched === undefined && (st.period === 1 || st.period === st.n)
           ? byRanges(st.n, ctx.threads, (at, len) => {
             b0 ??= inputAt(heap, t + st.bAt, small);
             return ['binary_i8', st.mode, a + at, b0 + (st.period === 1 ? 0 : at), y + at, len, st.period === 1 ? 1 : len,
               st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi];
           })
-          : undefined;
+          // b repeats every period (stretched to whole vectors or not): ranges of whole periods, b from its start.
+          : byRanges(st.n, ctx.threads, (at, len) => {
+            b0 ??= broadcastOperand(heap, t, st, small);
+            return ['binary_i8', st.mode, a + at, b0, y + at, len, st.stretched ?? st.period,
+              st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi];
+          }, rowAlign(st.stretched ?? st.period));
       if (parts) runParallel(parts);
       else if (st.lut !== undefined && st.period === 1) heap.exports.table_i8(a, y, st.n, st.lut);
       else if (st.lut !== undefined) heap.exports.lut_rows_i8(a, y, st.n, st.period, st.lut);
       else if (st.stretched !== undefined) {
-        const b = t + st.bAt;
-        heap.i8.set(small.data as Int8Array, b);
-        for (let at = st.period; at < st.stretched; at += st.period) heap.i8.copyWithin(b + at, b, b + st.period);
+        const b = broadcastOperand(heap, t, st, small);
         heap.exports.binary_i8(st.mode, a, b, y, st.n, st.stretched, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
       } else heap.exports.binary_i8(st.mode, a, inputAt(heap, t + st.bAt, small), y, st.n, st.period, st.tables, st.tables + 1024, st.m, st.shift, st.fm, st.zy, st.lo, st.hi);
       outputDone(heap, y, outputs[0]!);

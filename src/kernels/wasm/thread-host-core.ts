@@ -16,6 +16,8 @@ export interface WorkerData {
   names: readonly string[];
   /** Atomics.load polls before the worker sleeps (pool-worker.ts). */
   spin: number;
+  /** ms a worker polls without sleeping while a run is under way (pool-worker.ts). */
+  hotMs: number;
 }
 
 /** A started worker: ending it is all the pool asks of a host. */

@@ -27,18 +27,17 @@
  * busy machine) then costs nothing: the others take its share. Each chunk's
  * output does not depend on who runs it.
  *
- * Control block (Int32 words): GEN the job's generation (bumped per job, −1
- * = stop), NEXT the next chunk to claim, COUNT the chunks, FINISHED those
- * done, FAILED a call that threw; READY + s worker s's start (1 ok, −1
- * failed). From byte TABLE_AT, Float64: COUNT + 1 offsets of the chunks'
- * calls, then the calls (export index, argument count, arguments).
+ * While a session runs (beginRun … endRun, around its nodes) the workers
+ * poll for the next job instead of sleeping, so the joins between the nodes
+ * of one run cost no wake-up; between runs they sleep. The control block's
+ * layout and the workers' loop are in pool-worker.ts.
  */
 import { CloudlessError } from '../../ir/index.js';
 import { type KernelExports, type WasmHeap, wasmAvailable, wasmHeap } from './heap.js';
 import type { WorkerHandle } from './thread-host-core.js';
 import { ASYNC_START, startWorker } from './thread-host.js';
 import {
-  CONTROL_BYTES, COUNT, DEFAULT_SPIN, FAILED, FINISHED, GEN, LOCKED, NEXT, READY, TABLE_AT, TABLE_F64, WORKER_MAIN,
+  CONTROL_BYTES, COUNT, DEFAULT_SPIN, FAILED, FINISHED, GEN, HOT, HOT_SPIN_MS, LOCKED, NEXT, READY, TABLE_AT, TABLE_F64, WORKER_MAIN,
 } from './pool-worker.js';
 
 /** Most threads a session may ask for. */
@@ -48,12 +47,12 @@ export const MAX_THREADS = 64;
  * the nodes of one run. CLOUDLESS_POOL_SPIN overrides it (0: sleep at once,
  * which makes per-thread instruction counts count work only).
  */
-const SPIN = spinFromEnv() ?? DEFAULT_SPIN;
+const SPIN = intFromEnv('CLOUDLESS_POOL_SPIN') ?? DEFAULT_SPIN;
+/** ms workers poll without sleeping in a run (CLOUDLESS_POOL_HOT_MS overrides it; 0: they sleep as between runs). */
+const HOT_MS = intFromEnv('CLOUDLESS_POOL_HOT_MS') ?? HOT_SPIN_MS;
 
-function spinFromEnv(): number | undefined {
-  const v = Number(
-    (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_POOL_SPIN ?? Number.NaN,
-  );
+function intFromEnv(name: string): number | undefined {
+  const v = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name] ?? Number.NaN);
   return Number.isInteger(v) && v >= 0 ? v : undefined;
 }
 /**
@@ -145,6 +144,7 @@ class ThreadPool {
       scratchI16: scratch + bytesI8,
       names: this.names,
       spin: SPIN,
+      hotMs: HOT_MS,
     });
     if (typeof handle === 'string') {
       this.failure = handle;
@@ -208,6 +208,11 @@ class ThreadPool {
       Atomics.add(i32, FINISHED, 1);
     }
     let done = Atomics.load(i32, FINISHED);
+    // In a run the last chunks are a worker's: poll for them (as long as they take); outside one, SPIN polls.
+    if (Atomics.load(i32, HOT) > 0) {
+      const deadline = performance.now() + HOT_MS;
+      for (let polls = 1; done !== n && ((polls & 1023) !== 0 || performance.now() < deadline); polls++) done = Atomics.load(i32, FINISHED);
+    }
     for (let spin = 0; done !== n && spin < SPIN; spin++) done = Atomics.load(i32, FINISHED);
     while (done !== n) {
       if (CAN_BLOCK) Atomics.wait(i32, FINISHED, done, 1000);
@@ -216,6 +221,15 @@ class ThreadPool {
     Atomics.store(i32, NEXT, LOCKED);
     if (error) throw error;
     if (Atomics.load(i32, FAILED) !== 0) throw new CloudlessError('E_INTERNAL', 'a wasm kernel failed on a worker thread of the pool');
+  }
+
+  /** A run starts: workers poll between its jobs; the first run under way wakes sleeping ones. */
+  beginRun(): void {
+    if (Atomics.add(this.i32, HOT, 1) === 0) Atomics.notify(this.i32, GEN);
+  }
+
+  endRun(): void {
+    Atomics.sub(this.i32, HOT, 1);
   }
 
   close(): void {
@@ -314,6 +328,23 @@ export function runParallel(parts: readonly (readonly Call[])[]): void {
   const ex = wasmHeap().exports as unknown as Record<string, (...a: number[]) => unknown>;
   for (const part of parts) for (const [name, ...args] of part) ex[name]!(...args);
 }
+
+/**
+ * Starts a run of a session with threads > 1 and returns the function that
+ * ends it (Session.runSync calls both around its nodes, through the
+ * registry's run scope): in between, idle workers poll for the next node's
+ * chunks instead of sleeping, for at most HOT_SPIN_MS after the last one
+ * (CLOUDLESS_POOL_HOT_MS).
+ * Runs may overlap (a count).
+ */
+export function beginRun(): () => void {
+  const p = pool;
+  if (!p || p.workers.length === 0 || HOT_MS === 0) return noop;
+  p.beginRun();
+  return () => p.endRun();
+}
+
+const noop = () => {};
 
 /** Ends the pool's workers (a later ensureThreads starts new ones). Idle workers never keep Node alive. */
 export function closeThreadPool(): void {

@@ -22,6 +22,7 @@ import { Tensor, perTensorQuant, type QuantParams } from '../../../src/ir/index.
 import { wasmFloatKernels } from '../../../src/kernels/wasm/f32.js';
 import { wasmAvailable, wasmHeap } from '../../../src/kernels/wasm/heap.js';
 import { wasmInt8Kernels } from '../../../src/kernels/wasm/int8.js';
+import { wasmInt8OpKernels } from '../../../src/kernels/wasm/int8ops.js';
 import { MIN_PARALLEL_WORK, closeThreadPool, setMinParallelWork, threadStats } from '../../../src/kernels/wasm/threads.js';
 import { load } from '../../../src/runtime/load.js';
 import { Session } from '../../../src/runtime/session.js';
@@ -95,6 +96,29 @@ describe.skipIf(!pooled)('wasm thread pool: the same bits as one thread', () => 
       const fw = randomInt8([cout * 5, cin], rand, perTensorQuant(0.01, rows % 2 ? 3 : 0));
       expectSameBits(wasmInt8Kernels, { op: 'FullyConnected', inputs: [randomInt8([rows, cin], rand, xq), fw], outQuant: yq });
     }), { numRuns: 40 });
+  });
+});
+
+describe.skipIf(!pooled)('wasm thread pool: int8 elementwise ops in ranges', () => {
+  let previous = 0;
+  beforeAll(() => { previous = setMinParallelWork(0); });
+  afterAll(() => { setMinParallelWork(previous); });
+
+  it('Add/Mul with a broadcast period (vector, stretched, row by row, table per position), Quantize and Dequantize', () => {
+    const before = threadStats().parallelRuns;
+    fc.assert(fc.property(fc.integer({ min: 1, max: 90 }), fc.integer({ min: 2, max: 40 }), fc.constantFrom('Add', 'Mul'),
+      fc.constantFrom('tflite-xnnpack', 'tflite-reference'), fc.boolean(), fc.integer(), (c, pixels, op, arithmetic, computed, seed) => {
+        const rand = seeded(seed);
+        const q = () => perTensorQuant(0.01 + rand() * 0.05, Math.floor(rand() * 200) - 100);
+        const a = randomInt8([1, pixels, 7, c], rand, q());
+        const b = randomInt8([c], rand, q());
+        const yq = perTensorQuant(op === 'Mul' ? 0.0004 + rand() * 0.001 : 0.05, Math.floor(rand() * 200) - 100);
+        // A constant short operand with the reference arithmetic is looked up in a table per position (lut_rows_i8).
+        expectSameBits(wasmInt8OpKernels, { op, inputs: [a, b], outQuant: yq, arithmetic, dynamic: computed ? [0, 1] : undefined });
+        expectSameBits(wasmInt8OpKernels, { op: 'Dequantize', inputs: [a] });
+        expectSameBits(wasmInt8OpKernels, { op: 'Quantize', inputs: [randomF32([pixels * 7, c], rand)], outQuant: yq, arithmetic });
+      }), { numRuns: 60 });
+    expect(threadStats().parallelRuns).toBeGreaterThan(before);
   });
 });
 
