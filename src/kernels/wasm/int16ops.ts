@@ -288,7 +288,7 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
         ? `wasm int16 AveragePool takes windows of at most ${AVERAGE_MAX_TAPS} taps (float32-exact sums), got ${taps}` : undefined;
     },
     prepare: (args) => ({ state: preparePoolWasm(args, 2, [INT16_MIN, INT16_MAX]) }),
-    run: (inputs, outputs, node, st) => runPoolWasm('pool_i16', inputs, outputs, node, st),
+    run: (inputs, outputs, node, st, ctx) => runPoolWasm('pool_i16', 2, inputs, outputs, node, st, ctx.threads),
   });
 }
 

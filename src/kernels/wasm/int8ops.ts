@@ -28,7 +28,7 @@ import { planStrided } from '../ref/strided-copy.js';
 import { regionBytes, spatialRankReason, windowArgs } from './common.js';
 import { inHeap, inputAt, outputAt, outputDone } from './place.js';
 import { wasmHeap } from './heap.js';
-import { MIN_PARALLEL_WORK, chunksFor, runParallel, splitRange, threadsFor, type Call } from './threads.js';
+import { MIN_PARALLEL_WORK, chunksFor, runParallel, splitRange, threadsFor, windowRows, type Call } from './threads.js';
 
 /**
  * An elementwise op of n elements in ranges for `threads` threads (inner
@@ -361,14 +361,30 @@ export function preparePoolWasm({ node, inputs, outputs }: PrepareArgs, bytes: n
 
 type PoolExport = 'pool_i8' | 'pool_i16';
 
-/** run() of the wasm pools: `kernel` is the export for the element type. */
-export function runPoolWasm(kernel: PoolExport, inputs: readonly (Tensor | undefined)[], outputs: Tensor[], node: Node, st: PoolWasmState): void {
+/**
+ * run() of the wasm pools: `kernel` is the export for the element type
+ * (`bytes` each). With threads, by output rows (windowRows: a piece of image
+ * n's rows oh0 … is a one-image pool of those rows whose top padding is
+ * pH − oh0·sH); every output element is its own window's, wherever it runs.
+ */
+export function runPoolWasm(kernel: PoolExport, bytes: number, inputs: readonly (Tensor | undefined)[], outputs: Tensor[], node: Node, st: PoolWasmState,
+  threads: number | undefined): void {
   const heap = wasmHeap();
   const t = heap.transient;
   const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
-  const a = st.args;
-  heap.exports[kernel](node.op === 'MaxPool' ? 1 : 0, x, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!,
-    y, st.lo, st.hi);
+  const [batch, inH, inW, c, outH, outW, kH, kW, sH, sW, dH, dW, pH, pW] = st.args as [number, number, number, number, number, number, number,
+    number, number, number, number, number, number, number];
+  const isMax = node.op === 'MaxPool' ? 1 : 0;
+  const n = threadsFor(threads);
+  if (n > 1 && sizeOf(outputs[0]!.shape) * kH * kW >= MIN_PARALLEL_WORK) {
+    const inImage = inH * inW * c * bytes, yRow = outW * c * bytes;
+    const cuts = splitRange(batch * outH, chunksFor(n));
+    runParallel(cuts.slice(1).map((b, s) => windowRows(outH, cuts[s]!, b, (img, oh0, rows) => [
+      kernel, isMax, x + img * inImage, 1, inH, inW, c, rows, outW, kH, kW, sH, sW, dH, dW, pH - oh0 * sH, pW, y + (img * outH + oh0) * yRow, st.lo, st.hi,
+    ])));
+  } else {
+    heap.exports[kernel](isMax, x, batch, inH, inW, c, outH, outW, kH, kW, sH, sW, dH, dW, pH, pW, y, st.lo, st.hi);
+  }
   outputDone(heap, y, outputs[0]!);
 }
 
@@ -378,7 +394,7 @@ function poolI8Kernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
     op, backend: 'wasm', dtypes: ['int8'],
     check: thenCheck(ref.check, (_node, inputs) => spatialRankReason(inputs[0])),
     prepare: (args) => ({ state: preparePoolWasm(args, 1, [INT8_MIN, INT8_MAX]) }),
-    run: (inputs, outputs, node, st) => runPoolWasm('pool_i8', inputs, outputs, node, st),
+    run: (inputs, outputs, node, st, ctx) => runPoolWasm('pool_i8', 1, inputs, outputs, node, st, ctx.threads),
   });
 }
 

@@ -99,7 +99,7 @@ describe.skipIf(!pooled)('wasm thread pool: the same bits as one thread', () => 
   });
 });
 
-describe.skipIf(!pooled)('wasm thread pool: int8 elementwise ops in ranges', () => {
+describe.skipIf(!pooled)('wasm thread pool: int8 elementwise ops in ranges, pools by rows', () => {
   let previous = 0;
   beforeAll(() => { previous = setMinParallelWork(0); });
   afterAll(() => { setMinParallelWork(previous); });
@@ -119,6 +119,18 @@ describe.skipIf(!pooled)('wasm thread pool: int8 elementwise ops in ranges', () 
         expectSameBits(wasmInt8OpKernels, { op: 'Quantize', inputs: [randomF32([pixels * 7, c], rand)], outQuant: yq, arithmetic });
       }), { numRuns: 60 });
     expect(threadStats().parallelRuns).toBeGreaterThan(before);
+  });
+
+  it('MaxPool and AveragePool by output rows: strides, padding, ceil mode, more than one image', () => {
+    fc.assert(fc.property(fc.constantFrom('MaxPool', 'AveragePool'), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 1 }), fc.boolean(), fc.integer({ min: 1, max: 40 }), fc.integer(), (op, batch, k, stride, p, ceil, c, seed) => {
+        const rand = seeded(seed);
+        const q = perTensorQuant(0.02, Math.floor(rand() * 200) - 100);
+        const x = randomInt8([batch, 5 + Math.floor(rand() * 20), 4 + Math.floor(rand() * 9), c], rand, q);
+        const pad = Math.min(p, k - 1);
+        const attrs = { kernel_shape: [k, k], strides: [stride, stride], pads: [pad, pad, pad, pad], ceil_mode: ceil ? 1 : 0 };
+        expectSameBits(wasmInt8OpKernels, { op, inputs: [x], attrs, outQuant: q });
+      }), { numRuns: 60 });
   });
 });
 
