@@ -560,13 +560,25 @@ const resizeI8Kernel = defineKernel<ResizeI8State>({
     heap.freeWith(state, [tables]);
     return { state, scratchBytes: 12 * (outH + outW) };
   },
-  run(inputs, outputs, _node, st) {
+  run(inputs, outputs, _node, st, ctx) {
     const heap = wasmHeap();
     const t = heap.transient;
     const x = inputAt(heap, t, inputs[0]!), y = outputAt(heap, t + st.yAt, outputs[0]!);
     const [batch, inH, inW, c, outH, outW] = st.dims;
     const hb = st.tables, wb = st.tables + 12 * outH;
-    heap.exports.resize_i8(x, batch, inH, inW, c, outH, outW, hb, hb + 4 * outH, hb + 8 * outH, wb, wb + 4 * outW, wb + 8 * outW, y, st.mode);
+    const threads = threadsFor(ctx.threads);
+    // With threads, by output rows: a piece of image n's rows oh0 … is a one-image resize of those rows reading the
+    // rows' own entries of the H tables (absolute input rows), so every output pixel is computed as on one thread.
+    if (threads > 1 && batch * outH * outW * c * 8 >= MIN_PARALLEL_WORK) {
+      const inImage = inH * inW * c, yRow = outW * c;
+      const cuts = splitRange(batch * outH, chunksFor(threads));
+      runParallel(cuts.slice(1).map((b, s) => windowRows(outH, cuts[s]!, b, (n, oh0, rows) => [
+        'resize_i8', x + n * inImage, 1, inH, inW, c, rows, outW, hb + 4 * oh0, hb + 4 * outH + 4 * oh0, hb + 8 * outH + 4 * oh0,
+        wb, wb + 4 * outW, wb + 8 * outW, y + (n * outH + oh0) * yRow, st.mode,
+      ])));
+    } else {
+      heap.exports.resize_i8(x, batch, inH, inW, c, outH, outW, hb, hb + 4 * outH, hb + 8 * outH, wb, wb + 4 * outW, wb + 8 * outW, y, st.mode);
+    }
     outputDone(heap, y, outputs[0]!);
   },
 });

@@ -132,6 +132,18 @@ describe.skipIf(!pooled)('wasm thread pool: int8 elementwise ops in ranges, pool
         expectSameBits(wasmInt8OpKernels, { op, inputs: [x], attrs, outQuant: q });
       }), { numRuns: 60 });
   });
+
+  it('Resize (nearest and bilinear, both arithmetics) by output rows', () => {
+    fc.assert(fc.property(fc.constantFrom('nearest', 'linear'), fc.constantFrom('tflite-xnnpack', 'tflite-reference'), fc.integer({ min: 1, max: 2 }),
+      fc.integer({ min: 1, max: 24 }), fc.integer(), (mode, arithmetic, batch, c, seed) => {
+        const rand = seeded(seed);
+        const q = perTensorQuant(0.02, Math.floor(rand() * 200) - 100);
+        const h = 2 + Math.floor(rand() * 12), w = 2 + Math.floor(rand() * 12);
+        const x = randomInt8([batch, h, w, c], rand, q);
+        const sizes = Tensor.fromNumbers('int64', [4], [batch, h * 2 + (seed & 3), w * 2, c]);
+        expectSameBits(wasmInt8OpKernels, { op: 'Resize', inputs: [x, undefined, undefined, sizes], attrs: { mode, coordinate_transformation_mode: 'half_pixel', nearest_mode: 'round_prefer_ceil' }, outQuant: q, arithmetic });
+      }), { numRuns: 40 });
+  });
 });
 
 describe.skipIf(!pooled)('wasm thread pool: whole MobileNet-v2 graphs', () => {
