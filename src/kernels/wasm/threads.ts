@@ -223,9 +223,13 @@ class ThreadPool {
     if (Atomics.load(i32, FAILED) !== 0) throw new CloudlessError('E_INTERNAL', 'a wasm kernel failed on a worker thread of the pool');
   }
 
-  /** A run starts: workers poll between its jobs; the first run under way wakes sleeping ones. */
+  /**
+   * A run starts: awake workers poll between its jobs. Sleeping ones are not woken here but by the
+   * run's first job, so a run whose nodes all stay on this thread (a small model) costs no wake-up
+   * and keeps no worker polling.
+   */
   beginRun(): void {
-    if (Atomics.add(this.i32, HOT, 1) === 0) Atomics.notify(this.i32, GEN);
+    Atomics.add(this.i32, HOT, 1);
   }
 
   endRun(): void {
