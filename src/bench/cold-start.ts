@@ -185,7 +185,7 @@ type RuntimeEntry = typeof import('../runtime/entry.js');
 
 /**
  * What a user's `import { load } from 'cloudless/runtime'` loads: the bundle
- * (dist/runtime/bundle.js, one file; phase `bundle`, the kernels' wasm
+ * (dist/node/runtime.js and its shared chunks; phase `bundle`, the kernels' wasm
  * compile included) when the child runs from dist/ and it exists, else
  * (CLOUDLESS_COLD_BUNDLE=0, or from the sources) the module graph: the heap
  * first (phase `wasm`), then the rest (`modules`).
@@ -194,7 +194,7 @@ async function importCloudless(p: ReturnType<typeof phases>): Promise<{
   Tensor: RuntimeEntry['Tensor']; runtime: Pick<RuntimeEntry, 'importModelBytes' | 'defaultRegistry' | 'Session'>;
   optimizeForInference: RuntimeEntry['optimizeForInference']; ensureThreads: RuntimeEntry['ensureThreads'];
 }> {
-  const bundle = fileURLToPath(new URL('../runtime/bundle.js', import.meta.url));
+  const bundle = fileURLToPath(new URL('../node/runtime.js', import.meta.url));
   if (!import.meta.url.endsWith('.ts') && process.env.CLOUDLESS_COLD_BUNDLE !== '0' && existsSync(bundle)) {
     const m = (await import(pathToFileURL(bundle).href)) as RuntimeEntry;
     p.mark('bundle');

@@ -2,15 +2,14 @@
  * `cloudless/runtime`: the lean entry for loading and running models, without
  * the CLI, server, pipelines, fleet, zoo, tasks or quantizer that the main
  * entry (`cloudless`) also exports. `npm run build` bundles this file with its
- * imports into dist/runtime/bundle.js (scripts/build-node-bundle.mjs,
- * packages external), so that a process reads one file instead of about 200
- * modules: a cold start's module loading is most of what the bundle saves.
+ * imports into dist/node/runtime.js (scripts/build-node-bundle.mjs,
+ * packages external, code shared with the main entry's dist/node/index.js in
+ * chunks), so that a process reads a few files instead of about 200 modules.
  *
  *   import { load, Tensor } from 'cloudless/runtime';
  *
- * The bundle holds its own copy of the classes: a Tensor or CloudlessError
- * from `cloudless/runtime` is not `instanceof` the main entry's. Use one entry
- * per program.
+ * Both entries share one copy of the classes and of the wasm heap: a Tensor
+ * of `cloudless/runtime` is `instanceof` the main entry's.
  */
 export * from './index.js';
 export {

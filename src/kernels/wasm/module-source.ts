@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-// ../wasm/: from dist/runtime/bundle.js, the bundle of cloudless/runtime (scripts/build-node-bundle.mjs).
+// ../wasm/: from dist/node/, the bundles of cloudless and cloudless/runtime (scripts/build-node-bundle.mjs).
 const DIRS = ['./generated/', '../../wasm/', '../wasm/'];
 
 /** The bytes of `file` (kernels.wasm, kernels-threads.wasm, kernels-relaxed.wasm or kernels-relaxed-threads.wasm), or why there are none. */

@@ -89,7 +89,16 @@ import { storeLow8 } from './tails';
     // The rounding and lower clamp of magic.ts; the upper clamp waits for storeBytes8, after the saturating narrowing.
     return roundClampLow4(f32x4.mul(f32x4.convert_i32x4_s(acc), v128.load(scales + off)), flo, fz);
   }
-  const m = mults + off, s = shifts + off;
+  return requant4Ref(acc, mults + off, shifts + off, zy, lo, hi);
+}
+
+/**
+ * requant4's reference mode, a function of its own: four scalar 64-bit
+ * requantizations are several hundred bytes of code, and inlined into every
+ * tile epilogue they made gemm_i8 and depthwise_i8 bodies so big that V8's
+ * optimising compile of them took much of a cold start's first run.
+ */
+function requant4Ref(acc: v128, m: usize, s: usize, zy: i32, lo: i32, hi: i32): v128 {
   let r = i32x4.splat(0);
   r = i32x4.replace_lane(r, 0, requantRef(i32x4.extract_lane(acc, 0), load<i32>(m), load<i32>(s)));
   r = i32x4.replace_lane(r, 1, requantRef(i32x4.extract_lane(acc, 1), load<i32>(m, 4), load<i32>(s, 4)));
