@@ -53,8 +53,8 @@ export const HOT_SPIN_MS = 20;
  * over the shared memory, points its scratch at its own region, reports
  * ready, then at each new generation claims chunks until none is left.
  * Between jobs it polls GEN: without a break while a run is hot (HOT > 0,
- * for at most hotMs), else `spin` times; then it sleeps on GEN (a job, or a
- * run's start, notifies it).
+ * for at most hotMs), else `spin` times; then it sleeps on GEN until a job
+ * notifies it.
  */
 export const WORKER_MAIN = `function (d) {
   const i32 = new Int32Array(d.control, 0, ${CONTROL_BYTES / 4});
