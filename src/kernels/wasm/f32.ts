@@ -119,11 +119,10 @@ function runConv(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node,
     } else {
       // By output rows (windowRows), each thread with its own column buffer.
       const inImage = g.inH * g.inW * cin * 4, yRow = g.outW * cout * 4;
-      const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
-      runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
+      runParallel(windowRows(g.batch, g.outH, threads, (n, oh0, rows, s) => [
         'conv_f32', x + n * inImage, 1, g.inH, g.inW, cin, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW,
         st.w.wOff, st.w.bOff, cout, y + (n * g.outH + oh0) * yRow, t + st.colAt + s * st.colBytes, st.lo, st.hi,
-      ])));
+      ]));
     }
   } else {
     heap.exports.conv_f32(x, g.batch, g.inH, g.inW, cin, ...windowArgs(g) as Args10,
@@ -189,11 +188,10 @@ function runDepthwise(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: 
   const threads = threadsFor(Math.min(ctx?.threads ?? 1, st.threads));
   if (threads > 1 && sizeOf(outputs[0]!.shape) * g.kH * g.kW >= MIN_PARALLEL_WORK) {
     const inImage = g.inH * g.inW * st.c * 4, yRow = g.outW * st.c * 4;
-    const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
-    runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
+    runParallel(windowRows(g.batch, g.outH, threads, (n, oh0, rows) => [
       'depthwise_f32', x + n * inImage, 1, g.inH, g.inW, st.c, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW,
       st.wOff, st.bOff, y + (n * g.outH + oh0) * yRow, st.lo, st.hi,
-    ])));
+    ]));
   } else {
     heap.exports.depthwise_f32(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.wOff, st.bOff, y, st.lo, st.hi);
   }

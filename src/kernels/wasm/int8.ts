@@ -160,10 +160,10 @@ function gemmParts(st: GemmI8State, x: number, y: number, t: number, threads: nu
       e.mode, e.scales + a * 4, e.mults + a * 4, e.shifts + a * 4, e.zy, e.lo, e.hi]]);
   }
   const inImage = g.inH * g.inW * cin, yRow = g.outW * cout;
-  return pieces(splitRange(g.batch * g.outH, chunksFor(threads)), (s, a, b) => windowRows(g.outH, a, b, (n, oh0, rows) => [
+  return windowRows(g.batch, g.outH, threads, (n, oh0, rows, s) => [
     'conv_i8', x + n * inImage, 1, g.inH, g.inW, cin, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW, st.zx,
     st.w.wOff, w8, st.w.bOff, cout, y + (n * g.outH + oh0) * yRow, t + st.colAt + s * st.colBytes, ...ep,
-  ]));
+  ]);
 }
 
 function runGemmI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node: Node, st: GemmI8State, ctx?: KernelContext): void {
@@ -255,11 +255,10 @@ function runDepthwiseI8(inputs: (Tensor | undefined)[], outputs: Tensor[], _node
   if (threads > 1 && sizeOf(outputs[0]!.shape) * g.kH * g.kW >= MIN_PARALLEL_WORK) {
     // By output rows (windowRows): each pixel's sum is the one thread's, in the same order.
     const inImage = g.inH * g.inW * st.c, yRow = g.outW * st.c;
-    const cuts = splitRange(g.batch * g.outH, chunksFor(threads));
-    runParallel(cuts.slice(1).map((b, s) => windowRows(g.outH, cuts[s]!, b, (n, oh0, rows) => [
+    runParallel(windowRows(g.batch, g.outH, threads, (n, oh0, rows) => [
       'depthwise_i8', x + n * inImage, 1, g.inH, g.inW, st.c, rows, g.outW, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pH - oh0 * g.sH, g.pW, st.zx,
       st.w.wOff, st.w.bOff, st.fast ? st.biasF : 0, y + (n * g.outH + oh0) * yRow, ...epilogueArgs(st.e),
-    ])));
+    ]));
   } else {
     heap.exports.depthwise_i8(x, g.batch, g.inH, g.inW, st.c, ...windowArgs(g) as Args10, st.zx,
       st.w.wOff, st.w.bOff, st.fast ? st.biasF : 0, y, ...epilogueArgs(st.e));

@@ -378,10 +378,9 @@ export function runPoolWasm(kernel: PoolExport, bytes: number, inputs: readonly 
   const n = threadsFor(threads);
   if (n > 1 && sizeOf(outputs[0]!.shape) * kH * kW >= MIN_PARALLEL_WORK) {
     const inImage = inH * inW * c * bytes, yRow = outW * c * bytes;
-    const cuts = splitRange(batch * outH, chunksFor(n));
-    runParallel(cuts.slice(1).map((b, s) => windowRows(outH, cuts[s]!, b, (img, oh0, rows) => [
+    runParallel(windowRows(batch, outH, n, (img, oh0, rows) => [
       kernel, isMax, x + img * inImage, 1, inH, inW, c, rows, outW, kH, kW, sH, sW, dH, dW, pH - oh0 * sH, pW, y + (img * outH + oh0) * yRow, st.lo, st.hi,
-    ])));
+    ]));
   } else {
     heap.exports[kernel](isMax, x, batch, inH, inW, c, outH, outW, kH, kW, sH, sW, dH, dW, pH, pW, y, st.lo, st.hi);
   }
@@ -571,11 +570,10 @@ const resizeI8Kernel = defineKernel<ResizeI8State>({
     // rows' own entries of the H tables (absolute input rows), so every output pixel is computed as on one thread.
     if (threads > 1 && batch * outH * outW * c * 8 >= MIN_PARALLEL_WORK) {
       const inImage = inH * inW * c, yRow = outW * c;
-      const cuts = splitRange(batch * outH, chunksFor(threads));
-      runParallel(cuts.slice(1).map((b, s) => windowRows(outH, cuts[s]!, b, (n, oh0, rows) => [
+      runParallel(windowRows(batch, outH, threads, (n, oh0, rows) => [
         'resize_i8', x + n * inImage, 1, inH, inW, c, rows, outW, hb + 4 * oh0, hb + 4 * outH + 4 * oh0, hb + 8 * outH + 4 * oh0,
         wb, wb + 4 * outW, wb + 8 * outW, y + (n * outH + oh0) * yRow, st.mode,
-      ])));
+      ]));
     } else {
       heap.exports.resize_i8(x, batch, inH, inW, c, outH, outW, hb, hb + 4 * outH, hb + 8 * outH, wb, wb + 4 * outW, wb + 8 * outW, y, st.mode);
     }

@@ -372,23 +372,28 @@ export function splitRange(n: number, parts: number, align = 1): number[] {
 }
 
 /**
- * The calls of a window op (conv, depthwise) split by output rows: the flat
- * rows [r0, r1) of batch·outH, cut at image boundaries, each piece
- * `make(n, oh0, rows)` for image n's output rows oh0 … oh0 + rows − 1. A
- * kernel runs a piece as a one-image op of `rows` output rows whose top
- * padding is pH − oh0·sH: its row oh' reads input rows from
- * (oh0 + oh')·sH − pH, the rows the whole op reads for output row oh0 + oh'.
+ * The chunks of a window op (conv, depthwise, pool, resize) for `threads`
+ * threads, split by output rows: the flat rows of batch·outH in
+ * chunksFor(threads) ranges, each cut at image boundaries into pieces
+ * `make(n, oh0, rows, chunk)` for image n's output rows oh0 … oh0 + rows − 1
+ * (`chunk` the range's index, for per-chunk buffers). A kernel runs a piece
+ * as a one-image op of `rows` output rows whose top padding is pH − oh0·sH:
+ * its row oh' reads input rows from (oh0 + oh')·sH − pH, the rows the whole
+ * op reads for output row oh0 + oh'.
  */
-export function windowRows(outH: number, r0: number, r1: number, make: (n: number, oh0: number, rows: number) => Call): Call[] {
-  const calls: Call[] = [];
-  for (let r = r0; r < r1; ) {
-    const n = Math.floor(r / outH),
-      oh0 = r - n * outH;
-    const rows = Math.min(outH - oh0, r1 - r);
-    calls.push(make(n, oh0, rows));
-    r += rows;
-  }
-  return calls;
+export function windowRows(batch: number, outH: number, threads: number, make: (n: number, oh0: number, rows: number, chunk: number) => Call): Call[][] {
+  const cuts = splitRange(batch * outH, chunksFor(threads));
+  return cuts.slice(1).map((r1, chunk) => {
+    const calls: Call[] = [];
+    for (let r = cuts[chunk]!; r < r1; ) {
+      const n = Math.floor(r / outH),
+        oh0 = r - n * outH;
+      const rows = Math.min(outH - oh0, r1 - r);
+      calls.push(make(n, oh0, rows, chunk));
+      r += rows;
+    }
+    return calls;
+  });
 }
 
 /**
