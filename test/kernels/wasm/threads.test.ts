@@ -97,14 +97,8 @@ describe.skipIf(!pooled)('wasm thread pool: the same bits as one thread', () => 
       expectSameBits(wasmInt8Kernels, { op: 'FullyConnected', inputs: [randomInt8([rows, cin], rand, xq), fw], outQuant: yq });
     }), { numRuns: 40 });
   });
-});
 
-describe.skipIf(!pooled)('wasm thread pool: int8 elementwise ops in ranges, pools by rows', () => {
-  let previous = 0;
-  beforeAll(() => { previous = setMinParallelWork(0); });
-  afterAll(() => { setMinParallelWork(previous); });
-
-  it('Add/Mul with a broadcast period (vector, stretched, row by row, table per position), Quantize and Dequantize', () => {
+  it('int8 Add/Mul with a broadcast period (vector, stretched, row by row, table per position), Quantize and Dequantize', () => {
     const before = threadStats().parallelRuns;
     fc.assert(fc.property(fc.integer({ min: 1, max: 90 }), fc.integer({ min: 2, max: 40 }), fc.constantFrom('Add', 'Mul'),
       fc.constantFrom('tflite-xnnpack', 'tflite-reference'), fc.boolean(), fc.integer(), (c, pixels, op, arithmetic, computed, seed) => {
@@ -121,7 +115,7 @@ describe.skipIf(!pooled)('wasm thread pool: int8 elementwise ops in ranges, pool
     expect(threadStats().parallelRuns).toBeGreaterThan(before);
   });
 
-  it('MaxPool and AveragePool by output rows: strides, padding, ceil mode, more than one image', () => {
+  it('int8 MaxPool and AveragePool by output rows: strides, padding, ceil mode, more than one image', () => {
     fc.assert(fc.property(fc.constantFrom('MaxPool', 'AveragePool'), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }),
       fc.integer({ min: 0, max: 1 }), fc.boolean(), fc.integer({ min: 1, max: 40 }), fc.integer(), (op, batch, k, stride, p, ceil, c, seed) => {
         const rand = seeded(seed);
@@ -133,7 +127,7 @@ describe.skipIf(!pooled)('wasm thread pool: int8 elementwise ops in ranges, pool
       }), { numRuns: 60 });
   });
 
-  it('Resize (nearest and bilinear, both arithmetics) by output rows', () => {
+  it('int8 Resize (nearest and bilinear, both arithmetics) by output rows', () => {
     fc.assert(fc.property(fc.constantFrom('nearest', 'linear'), fc.constantFrom('tflite-xnnpack', 'tflite-reference'), fc.integer({ min: 1, max: 2 }),
       fc.integer({ min: 1, max: 24 }), fc.integer(), (mode, arithmetic, batch, c, seed) => {
         const rand = seeded(seed);
