@@ -51,8 +51,13 @@ const SPIN = intFromEnv('CLOUDLESS_POOL_SPIN') ?? DEFAULT_SPIN;
 /** ms workers poll without sleeping in a run (CLOUDLESS_POOL_HOT_MS overrides it; 0: they sleep as between runs). */
 const HOT_MS = intFromEnv('CLOUDLESS_POOL_HOT_MS') ?? HOT_SPIN_MS;
 
+/** An environment variable where there is a process (Node), else undefined (a page). */
+function envVar(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+}
+
 function intFromEnv(name: string): number | undefined {
-  const v = Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name] ?? Number.NaN);
+  const v = Number(envVar(name) ?? Number.NaN);
   return Number.isInteger(v) && v >= 0 ? v : undefined;
 }
 /**
@@ -302,16 +307,10 @@ export function chunksFor(threads: number): number {
  * caller's count is then the part that stays serial, the workers' the part
  * that is split (see docs/threads.md).
  */
-const CALLER_IDLE =
-  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_POOL_CALLER_IDLE === '1';
+const CALLER_IDLE = envVar('CLOUDLESS_POOL_CALLER_IDLE') === '1';
 
 /** Chunks per thread (CLOUDLESS_CHUNKS_PER_THREAD overrides it, for measuring the trade-off). */
-const CHUNKS_PER_THREAD = Math.max(
-  1,
-  Math.floor(
-    Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_CHUNKS_PER_THREAD) || 4,
-  ),
-);
+const CHUNKS_PER_THREAD = Math.max(1, Math.floor(Number(envVar('CLOUDLESS_CHUNKS_PER_THREAD')) || 4));
 
 /** How many threads a run with `threads` asked for gets now (no worker is started here). */
 export function threadsFor(threads: number | undefined): number {
@@ -411,7 +410,7 @@ export let MIN_PARALLEL_WORK = envWork() ?? 1 << 20;
 
 /** CLOUDLESS_MIN_PARALLEL_WORK overrides it (0 splits every op: how the oracles are run on the pool to check their bits). */
 function envWork(): number | undefined {
-  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CLOUDLESS_MIN_PARALLEL_WORK;
+  const v = envVar('CLOUDLESS_MIN_PARALLEL_WORK');
   const n = v === undefined || v === '' ? Number.NaN : Number(v);
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
